@@ -1,0 +1,152 @@
+"""The model catalog: what every endpoint and model of the Runway API accepts, costs and allows.
+
+Load it with :func:`load_catalog`; the packaged catalog is read lazily through
+``importlib.resources`` and cached, and a directory holding the same four files overrides it
+(``--catalog PATH``).  Nothing here is fetched at run time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from runway_plan.catalog.model import (
+    Constraints,
+    EndpointSpec,
+    FieldSpec,
+    Media,
+    ModelOverlay,
+    ModelSpec,
+    Overlay,
+    Price,
+    Prices,
+    RetiredModel,
+    Tier,
+    Tiers,
+)
+
+__all__ = [
+    "Catalog",
+    "CatalogError",
+    "EndpointSpec",
+    "FieldSpec",
+    "ModelSpec",
+    "load_catalog",
+]
+
+FILES = ("constraints.json", "overlay.yaml", "prices.yaml", "tiers.yaml")
+
+
+class CatalogError(Exception):
+    """A catalog file is missing or does not match the catalog's schema."""
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The four catalog files, validated, with the lookups the stages need."""
+
+    constraints: Constraints
+    overlay: Overlay
+    prices: Prices
+    tiers: Tiers
+    digest: str
+    origin: str
+
+    @property
+    def version(self) -> str:
+        """The catalog's version: the SDK it was generated from and the overlay's date."""
+        return f"runwayml-{self.constraints.sdk_version}+{self.overlay.version}"
+
+    @property
+    def endpoints(self) -> dict[str, EndpointSpec]:
+        """Generation endpoints by name (``image_to_video``, ...)."""
+        return self.constraints.endpoints
+
+    @cached_property
+    def model_endpoints(self) -> dict[str, tuple[str, ...]]:
+        """For each model, the endpoints that accept it."""
+        found: dict[str, list[str]] = {}
+        for endpoint in self.constraints.endpoints.values():
+            for model in endpoint.models:
+                found.setdefault(model, []).append(endpoint.name)
+        return {model: tuple(names) for model, names in found.items()}
+
+    def model(self, endpoint: str, model: str) -> ModelSpec | None:
+        """The request type of ``model`` on ``endpoint``, or None."""
+        spec = self.constraints.endpoints.get(endpoint)
+        return spec.models.get(model) if spec else None
+
+    def model_overlay(self, model: str) -> ModelOverlay:
+        """Hand-kept facts about ``model`` (empty defaults when none are kept)."""
+        return self.overlay.models.get(model) or ModelOverlay()
+
+    def retired(self, model: str) -> RetiredModel | None:
+        """Retirement record of ``model``, when the API no longer accepts it."""
+        return self.overlay.retired.get(model)
+
+    def output_media(self, endpoint: str, model: str) -> Media:
+        """The media a generation of ``model`` on ``endpoint`` produces."""
+        media = self.model_overlay(model).output_media
+        return media or self.overlay.endpoint_output[endpoint]
+
+    def price(self, model: str) -> Price | None:
+        """How ``model`` is billed, or None when its price is unknown."""
+        return self.prices.models.get(model)
+
+    def tier(self, number: int) -> Tier:
+        """Tier ``number`` (1-5)."""
+        return self.tiers.tiers[number]
+
+    def limit_group(self, model: str) -> str:
+        """The tier-limit group ``model`` shares its concurrency and daily caps with."""
+        return self.tiers.model_groups.get(model, self.tiers.default_group)
+
+
+def _read_dir(directory: Path) -> dict[str, bytes]:
+    return {name: (directory / name).read_bytes() for name in FILES}
+
+
+def _read_package() -> dict[str, bytes]:
+    root = resources.files("runway_plan.catalog")
+    return {name: root.joinpath(name).read_bytes() for name in FILES}
+
+
+def _build(raw: dict[str, bytes], origin: str) -> Catalog:
+    digest = hashlib.sha256()
+    for name in FILES:
+        digest.update(name.encode() + b"\0" + raw[name] + b"\0")
+    try:
+        return Catalog(
+            constraints=Constraints.model_validate(json.loads(raw["constraints.json"])),
+            overlay=Overlay.model_validate(yaml.load(raw["overlay.yaml"], Loader=yaml.CSafeLoader)),
+            prices=Prices.model_validate(yaml.load(raw["prices.yaml"], Loader=yaml.CSafeLoader)),
+            tiers=Tiers.model_validate(yaml.load(raw["tiers.yaml"], Loader=yaml.CSafeLoader)),
+            digest=digest.hexdigest(),
+            origin=origin,
+        )
+    except (ValidationError, ValueError, yaml.YAMLError) as exc:
+        raise CatalogError(f"catalog at {origin} is invalid: {exc}") from exc
+
+
+@lru_cache(maxsize=1)
+def _packaged() -> Catalog:
+    return _build(_read_package(), "runway_plan/catalog")
+
+
+def load_catalog(path: Path | str | None = None) -> Catalog:
+    """Load the packaged catalog (cached), or the catalog in directory ``path``."""
+    if path is None:
+        return _packaged()
+    directory = Path(path)
+    try:
+        raw = _read_dir(directory)
+    except OSError as exc:
+        raise CatalogError(f"cannot read catalog at {directory}: {exc}") from exc
+    return _build(raw, str(directory))

@@ -1,0 +1,99 @@
+"""The compiled artifact: generations (one API task each), their references, and the DAG."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from runway_plan.catalog import Catalog
+from runway_plan.diagnostics import Diagnostic, Span
+from runway_plan.source import DataPath, Document
+from runway_plan.spec import Spec, Step
+
+__all__ = ["REFERENCE", "Generation", "Graph", "Ref", "StepNode", "TemplateFailed"]
+
+REFERENCE = re.compile(r"^@(?P<step>[A-Za-z_][A-Za-z0-9_-]*)(?:\[(?P<index>-?\d+)\])?$")
+"""A reference to another step's output: ``@step`` or ``@step[i]``."""
+
+
+class TemplateFailed:
+    """Stands in a request for a value whose template failed (already reported); never checked."""
+
+    def __repr__(self) -> str:
+        return "<template failed>"
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A reference to the ``index``-th output of ``step`` (None: its only output)."""
+
+    step: str
+    index: int | None
+    span: Span
+    text: str
+
+
+@dataclass(slots=True)
+class Generation:
+    """One API task: a step, or one item of a fan-out step."""
+
+    key: str
+    step: str
+    index: int | None
+    endpoint: str
+    model: str
+    request: dict[str, Any]
+    refs: list[tuple[DataPath, Ref]]
+    output_count: int
+    span: Span
+    duration: float | None = None
+    duration_reason: str = ""
+
+    @property
+    def source_path(self) -> DataPath:
+        """Where this generation's request sits in the spec data."""
+        return ("steps", self.step)
+
+
+@dataclass(slots=True)
+class StepNode:
+    """A step of the spec and the generations it expands to."""
+
+    name: str
+    step: Step
+    span: Span
+    generations: list[str] = field(default_factory=list)
+    outputs: list[tuple[str, int]] = field(default_factory=list)
+    """Flat list of (generation key, output index within it), the targets of ``@step[i]``."""
+
+
+@dataclass
+class Graph:
+    """A compiled spec: steps, generations, and a DAG of generations along references."""
+
+    spec: Spec | None
+    document: Document
+    catalog: Catalog
+    steps: dict[str, StepNode] = field(default_factory=dict)
+    generations: dict[str, Generation] = field(default_factory=dict)
+    dag: nx.DiGraph = field(default_factory=nx.DiGraph)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    variables: dict[str, Any] = field(default_factory=dict)
+
+    def producer(self, ref: Ref) -> Generation | None:
+        """The generation whose output ``ref`` names, when the reference resolves."""
+        node = self.steps.get(ref.step)
+        if node is None:
+            return None
+        if ref.index is None:
+            return self.generations[node.outputs[0][0]] if len(node.outputs) == 1 else None
+        if 0 <= ref.index < len(node.outputs):
+            return self.generations[node.outputs[ref.index][0]]
+        return None
+
+    def order(self) -> list[Generation]:
+        """Generations in a dependency order (a topological sort of the DAG)."""
+        return [self.generations[key] for key in nx.topological_sort(self.dag)]

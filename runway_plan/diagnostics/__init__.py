@@ -1,0 +1,105 @@
+"""One diagnostic type for every stage, its stable codes, and its renderers.
+
+Every stage (source loading, spec parsing, templating, graph building, model validation,
+planning, execution) reports problems as :class:`Diagnostic` values collected into a list; nothing
+raises for bad user input.  Renderers turn the list into text, JSON, SARIF 2.1.0 or GitHub
+annotations (see :mod:`runway_plan.diagnostics.render`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from runway_plan.diagnostics.codes import CODES, CodeInfo
+
+__all__ = [
+    "CODES",
+    "CodeInfo",
+    "Diagnostic",
+    "Severity",
+    "Span",
+    "has_errors",
+    "make",
+    "sort_diagnostics",
+]
+
+
+class Severity(StrEnum):
+    """How serious a diagnostic is; only errors make a command fail."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Span:
+    """A region of a source file; lines and columns are 1-based, the end column exclusive."""
+
+    path: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    @classmethod
+    def file(cls, path: str) -> Span:
+        """A span for a whole file, used when a problem has no finer location."""
+        return cls(path, 1, 1, 1, 1)
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """A problem found in a spec, located at a span when one is known."""
+
+    code: str
+    message: str
+    span: Span | None = None
+    severity: Severity = Severity.ERROR
+    hint: str | None = None
+    related: tuple[tuple[str, Span], ...] = field(default=())
+
+    @property
+    def is_error(self) -> bool:
+        """True when this diagnostic makes the command fail."""
+        return self.severity is Severity.ERROR
+
+
+def make(
+    code: str,
+    message: str,
+    span: Span | None,
+    *,
+    hint: str | None = None,
+    related: Iterable[tuple[str, Span]] = (),
+) -> Diagnostic:
+    """Build a diagnostic whose severity is the registered default of its code."""
+    return Diagnostic(
+        code=code,
+        message=message,
+        span=span,
+        severity=Severity(CODES[code].severity),
+        hint=hint,
+        related=tuple(related),
+    )
+
+
+def _sort_key(diagnostic: Diagnostic) -> tuple[object, ...]:
+    span = diagnostic.span
+    where = (span.path, span.line, span.col) if span else ("", 0, 0)
+    return (*where, diagnostic.code, diagnostic.message)
+
+
+def sort_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Deduplicate and order diagnostics by file, position, code and message."""
+    return sorted(set(diagnostics), key=_sort_key)
+
+
+def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
+    """True when any diagnostic is an error."""
+    return any(d.is_error for d in diagnostics)

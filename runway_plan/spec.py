@@ -1,0 +1,217 @@
+"""The spec language: pydantic models of a spec file, and the JSON Schema exported from them.
+
+A spec names generation steps whose request fields are the API's own (camelCase, as in the
+official SDKs); the few orchestration keys are snake_case.  Parsing a spec checks its structure
+only; what each model accepts is checked later against the catalog (``validate``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from runway_plan.catalog import Catalog
+from runway_plan.diagnostics import Diagnostic, make
+from runway_plan.source import DataPath, Document
+
+__all__ = [
+    "NAME_PATTERN",
+    "STEP_KEYS",
+    "SUPPORTED_VERSIONS",
+    "Avatar",
+    "Budget",
+    "Document_",
+    "Retry",
+    "Spec",
+    "Step",
+    "json_schema",
+    "parse_spec",
+]
+
+SUPPORTED_VERSIONS = (1,)
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+_NAME_RE = re.compile(NAME_PATTERN)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Budget(_Model):
+    """Limits `plan` and `run` refuse to exceed."""
+
+    max_credits: Decimal | None = Field(
+        default=None, ge=0, description="Most credits the whole spec may cost (a range counts high)."
+    )
+
+
+class Retry(_Model):
+    """How often a FAILED task of this step may be tried again when its failure is retryable."""
+
+    max_attempts: int = Field(default=3, ge=1, le=10, description="Attempts in all, the first included.")
+
+
+class Step(BaseModel):
+    """One generation step: orchestration keys plus the API request fields of its model."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    endpoint: str = Field(
+        description="The API endpoint, as in `POST /v1/<endpoint>` (image_to_video, text_to_speech, ...)."
+    )
+    model: str = Field(description="The model, exactly as the API spells it (gen4.5, gen4_image, ...).")
+    for_each: list[Any] | str | None = Field(
+        default=None,
+        description="Fan-out: one generation per item (a list, a template giving a list, or '@step' "
+        "for one per output of that step). `item` and `index` are defined in this step's templates.",
+    )
+    needs: list[str] = Field(
+        default_factory=list,
+        description="Steps that must finish first although no field references them.",
+    )
+    description: str | None = Field(default=None, description="Free text for people.")
+    retry: Retry | None = Field(default=None, description="Retry policy for retryable failures.")
+
+    def request_fields(self) -> dict[str, Any]:
+        """The API request fields (``model`` included), as written in the spec."""
+        fields: dict[str, Any] = {"model": self.model}
+        fields.update(self.model_extra or {})
+        return fields
+
+
+STEP_KEYS = frozenset({"endpoint", "for_each", "needs", "description", "retry"})
+
+
+class Document_(_Model):  # noqa: N801 - `Document` is the parsed-source type
+    """A knowledge document for avatars: inline content or a local text/Markdown file."""
+
+    name: str = Field(description="The document's name in Runway.")
+    content: str | None = Field(default=None, description="The text, inline.")
+    file: str | None = Field(default=None, description="A local .txt or .md file, relative to the spec.")
+
+
+class Avatar(_Model):
+    """A real-time avatar resource."""
+
+    name: str
+    personality: str = Field(description="System prompt defining how the avatar behaves.")
+    referenceImage: str = Field(description="An image asset or a '@step' reference.")  # noqa: N815
+    voice: dict[str, Any] = Field(
+        description="{type: runway-live-preset, presetId: ...} or {type: custom, id: ...}."
+    )
+    startScript: str | None = None  # noqa: N815
+    imageProcessing: Literal["optimize", "none"] | None = None  # noqa: N815
+    documents: list[str] = Field(default_factory=list, description="Keys of `documents` to attach.")
+
+
+class Spec(_Model):
+    """A runway-plan spec (version 1)."""
+
+    version: Literal[1] = Field(description="The spec language version.")
+    name: str = Field(description="The pipeline's name.")
+    description: str | None = None
+    tier: int = Field(default=1, ge=1, le=5, description="Tier to plan for; `run` reads the live tier.")
+    budget: Budget = Field(default_factory=Budget)
+    vars: dict[str, Any] = Field(default_factory=dict, description="Template variables.")
+    prices: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description="Price overrides: credits per generation for a model the catalog cannot price.",
+    )
+    steps: dict[str, Step] = Field(default_factory=dict, description="Generation steps by name.")
+    documents: dict[str, Document_] = Field(default_factory=dict, description="Knowledge documents.")
+    avatars: dict[str, Avatar] = Field(default_factory=dict, description="Real-time avatars.")
+
+
+def _did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+_SECTION_CHOICES: dict[str, tuple[str, ...]] = {
+    "": tuple(Spec.model_fields),
+    "budget": tuple(Budget.model_fields),
+    "retry": tuple(Retry.model_fields),
+    "documents": tuple(Document_.model_fields),
+    "avatars": tuple(Avatar.model_fields),
+}
+
+
+def _diagnose(error: Any, document: Document) -> Diagnostic:
+    loc: DataPath = tuple(error["loc"])
+    source_map = document.source_map
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        section = "retry" if "retry" in loc else (str(loc[0]) if len(loc) > 1 else "")
+        hint = _did_you_mean(key, _SECTION_CHOICES.get(section, ()))
+        return make("RP105", f"unknown key '{key}'", source_map.key(loc), hint=hint)
+    if loc == ("version",):
+        return make(
+            "RP106",
+            "unsupported spec version" if kind != "missing" else "the spec has no 'version'",
+            source_map.value(loc),
+            hint=f"supported versions: {', '.join(map(str, SUPPORTED_VERSIONS))}",
+        )
+    if kind == "missing":
+        parent = loc[:-1]
+        return make("RP104", f"missing required key '{loc[-1]}'", source_map.key(parent))
+    where = ".".join(str(part) for part in loc)
+    return make("RP104", f"{where}: {error['msg']}", source_map.value(loc))
+
+
+def parse_spec(document: Document) -> tuple[Spec | None, list[Diagnostic]]:
+    """Check a parsed document's structure and build the :class:`Spec`."""
+    data = document.data
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        return None, [make("RP104", "a spec must be a mapping", document.source_map.value(()))]
+    diagnostics: list[Diagnostic] = []
+    for section in ("steps", "documents", "avatars"):
+        entries = data.get(section)
+        if isinstance(entries, dict):
+            for name in entries:
+                if not _NAME_RE.match(str(name)):
+                    diagnostics.append(
+                        make(
+                            "RP107",
+                            f"invalid name '{name}'",
+                            document.source_map.key((section, name)),
+                            hint="use letters, digits, '_' and '-', starting with a letter or '_'",
+                        )
+                    )
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        diagnostics.extend(_diagnose(error, document) for error in exc.errors())
+        return None, diagnostics
+    if not spec.steps and not spec.avatars and not spec.documents:
+        diagnostics.append(make("RP104", "the spec has no steps", document.source_map.value(())))
+    return spec, diagnostics
+
+
+def json_schema(catalog: Catalog) -> dict[str, Any]:
+    """The JSON Schema of the spec language, with the catalog's endpoints and models as enums.
+
+    Each step's `model` is constrained by its `endpoint`, so an editor completes the right models.
+    """
+    schema = Spec.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://github.com/runway-plan/runway-plan/schemas/spec.schema.json"
+    schema["title"] = "runway-plan spec"
+    step = schema["$defs"]["Step"]
+    endpoints = sorted(catalog.endpoints)
+    step["properties"]["endpoint"]["enum"] = endpoints
+    step["allOf"] = [
+        {
+            "if": {"properties": {"endpoint": {"const": name}}, "required": ["endpoint"]},
+            "then": {"properties": {"model": {"enum": sorted(catalog.endpoints[name].models)}}},
+        }
+        for name in endpoints
+    ]
+    schema["properties"]["steps"]["propertyNames"] = {"pattern": NAME_PATTERN}
+    return schema
