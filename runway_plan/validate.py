@@ -37,9 +37,10 @@ from runway_plan.compile import Generation, Graph, Ref, compile_spec, local_asse
 from runway_plan.compile.graph import REFERENCE, TemplateFailed
 from runway_plan.diagnostics import Diagnostic, Span, make, sort_diagnostics
 from runway_plan.media import probe
-from runway_plan.source import DataPath, SourceMap, load_document
+from runway_plan.source import DataPath, Document, SourceMap, load_document
+from runway_plan.spec import Spec, Step
 
-__all__ = ["RULE_NAMES", "check_file", "utf16_length", "validate"]
+__all__ = ["RULE_NAMES", "check_file", "utf16_length", "validate", "validate_request"]
 
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[^;,]*)*?),(?P<data>.*)$", re.S)
 _TAG = re.compile(r"^[A-Za-z][A-Za-z0-9_]{2,15}$")
@@ -477,7 +478,8 @@ def _discriminate(value: dict[str, Any], objects: list[ObjectType]) -> list[Type
 
 
 class _Validator:
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, *, api: bool = False) -> None:
+        self.api = api
         self.graph = graph
         self.catalog: Catalog = graph.catalog
         self.map: SourceMap = graph.document.source_map
@@ -652,6 +654,15 @@ class _Validator:
             if len(value) > overlay.url_max_length:
                 problems.append(f"it is {len(value)} characters long (at most {overlay.url_max_length})")
             return [make("RP220", f"{label}: {problem}", span) for problem in problems]
+        if self.api:
+            return [
+                make(
+                    "RP226",
+                    f"{label}: unsupported asset: use an https:// URL, a runway:// upload URI or a "
+                    "data: URI",
+                    span,
+                )
+            ]
         if value.startswith("@"):
             return [
                 make(
@@ -975,3 +986,40 @@ def check_file(
         return graph, sort_diagnostics(document.diagnostics)
     graph = compile_spec(document, catalog, overrides)
     return graph, sort_diagnostics([*document.diagnostics, *validate(graph)])
+
+
+class _BodyMap(SourceMap):
+    """A source map for a bare request body: every span's ``path`` is the field's JSON path."""
+
+    def value(self, path: DataPath) -> Span:
+        return Span(_label(path[2:]), 0, 0, 0, 0)
+
+    def key(self, path: DataPath) -> Span:
+        return self.value(path)
+
+
+def validate_request(catalog: Catalog, endpoint: str, body: dict[str, Any]) -> list[Diagnostic]:
+    """Check an API request body as the API would (used by the emulator).
+
+    The diagnostics carry no file position: each span's ``path`` is the offending field's JSON
+    path in ``body`` (``request`` for the body itself).  Local paths and step references are
+    refused, since the API only takes https://, runway:// and data: assets.
+    """
+    step = Step.model_construct(endpoint=endpoint, model=str(body.get("model", "")))
+    spec = Spec.model_construct(steps={"request": step})
+    document = Document(data=None, source_map=_BodyMap("request"), text="", diagnostics=[])
+    graph = Graph(spec=spec, document=document, catalog=catalog)
+    generation = Generation(
+        key="request",
+        step="request",
+        index=None,
+        endpoint=endpoint,
+        model=step.model,
+        request=body,
+        refs=[],
+        output_count=1,
+        span=Span("request", 0, 0, 0, 0),
+    )
+    validator = _Validator(graph, api=True)
+    validator.generation(generation)
+    return validator.diagnostics

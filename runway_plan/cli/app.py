@@ -1,0 +1,95 @@
+"""The ``runway-plan`` command group and the options its commands share.
+
+Exit codes follow ruff and dbt: 0 clean, 1 the spec has errors (or steps failed), 2 usage or
+internal errors.  Each command lives in its own module of this package and registers itself on
+:data:`main`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from runway_plan import __version__
+from runway_plan.catalog import Catalog, CatalogError, load_catalog
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "catalog_option",
+    "format_option",
+    "load_catalog_or_fail",
+    "main",
+    "parse_vars",
+    "vars_option",
+]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def parse_vars(values: tuple[str, ...]) -> dict[str, Any]:
+    """``--var key=value`` options as a dict; each value is read as a YAML value."""
+    parsed: dict[str, Any] = {}
+    for option in values:
+        key, sep, raw = option.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"'{option}' is not key=value", param_hint="--var")
+        try:
+            parsed[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            parsed[key.strip()] = raw
+    return parsed
+
+
+def load_catalog_or_fail(path: Path | None) -> Catalog:
+    """The catalog, or a usage error (exit 2) naming what is wrong with it."""
+    try:
+        return load_catalog(path)
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except Exception as exc:  # the boundary: never show a traceback for a bug
+            if os.environ.get("RUNWAY_PLAN_DEBUG"):
+                raise
+            click.echo(
+                f"runway-plan: internal error: {type(exc).__name__}: {exc}\n"
+                "please report it; set RUNWAY_PLAN_DEBUG=1 for the traceback",
+                err=True,
+            )
+            ctx.exit(EXIT_USAGE)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="runway-plan")
+def main() -> None:
+    """Compile, validate, price and run Runway generation pipelines."""
+
+
+def format_option(choices: tuple[str, ...]) -> Any:
+    """``--format`` with ``choices``, text first."""
+    return click.option(
+        "--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True,
+        help="Output format.",
+    )
+
+
+vars_option = click.option(
+    "--var", "variables", multiple=True, metavar="KEY=VALUE",
+    help="Set a template variable (a YAML value); overrides the spec's vars.",
+)
+catalog_option = click.option(
+    "--catalog", "catalog_path", type=click.Path(path_type=Path, file_okay=False),
+    help="Use the catalog in this directory instead of the packaged one.",
+)

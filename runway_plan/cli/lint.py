@@ -1,0 +1,83 @@
+"""``validate``, ``schema`` and ``codes``: the linter's commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from runway_plan import __version__
+from runway_plan.cli.app import (
+    EXIT_FAILED,
+    EXIT_OK,
+    catalog_option,
+    format_option,
+    load_catalog_or_fail,
+    main,
+    parse_vars,
+    vars_option,
+)
+from runway_plan.diagnostics import CODES, has_errors
+from runway_plan.diagnostics.codes import codes_markdown
+from runway_plan.diagnostics.render import FORMATS, render
+from runway_plan.spec import json_schema
+from runway_plan.validate import check_file
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@format_option(FORMATS)
+@vars_option
+@catalog_option
+def validate(
+    specs: tuple[Path, ...], fmt: str, variables: tuple[str, ...], catalog_path: Path | None
+) -> None:
+    """Check SPECS against every model constraint and report every problem at once."""
+    overrides = parse_vars(variables)
+    catalog = load_catalog_or_fail(catalog_path)
+    started = time.perf_counter()
+    everything = []
+    for spec in specs:
+        _graph, diagnostics = check_file(spec, catalog, overrides)
+        everything.extend(diagnostics)
+    click.echo(render(everything, fmt, version=__version__), nl=False)
+    if fmt == "text":
+        errors = sum(d.is_error for d in everything)
+        others = len(everything) - errors
+        summary = (
+            f"{errors} error{'s' * (errors != 1)}, {others} warning{'s' * (others != 1)} or note"
+            f"{'s' * (others != 1)}"
+            if everything
+            else "no problems"
+        )
+        elapsed = time.perf_counter() - started
+        names = ", ".join(str(s) for s in specs) if len(specs) <= 3 else f"{len(specs)} specs"
+        click.echo(f"{names}: {summary} ({elapsed:.2f}s)", err=True)
+    sys.exit(EXIT_FAILED if has_errors(everything) else EXIT_OK)
+
+
+@main.command()
+@catalog_option
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the schema here instead of standard output.")
+def schema(catalog_path: Path | None, output: Path | None) -> None:
+    """Print the JSON Schema of the spec language (for editors and CI)."""
+    text = json.dumps(json_schema(load_catalog_or_fail(catalog_path)), indent=2, sort_keys=True)
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+
+
+@main.command()
+@click.option("--markdown", is_flag=True, help="Print the reference page (docs/diagnostics.md).")
+def codes(markdown: bool) -> None:
+    """List every diagnostic code."""
+    if markdown:
+        click.echo(codes_markdown(), nl=False)
+        return
+    for code, info in CODES.items():
+        click.echo(f"{code}  {info.severity:<7}  {info.title}")
