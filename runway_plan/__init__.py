@@ -1,5 +1,36 @@
-"""runway-plan: compile, validate, price, schedule and run Runway generation pipelines."""
+"""runway-plan: compile, validate, price, schedule and run Runway generation pipelines.
+
+The stages are verbs and their artifacts nouns::
+
+    document = load_document("specs/launch.yaml")
+    graph = compile_spec(document, load_catalog())
+    diagnostics = validate(graph)
+
+``check_file`` does all three.  Every problem is a :class:`Diagnostic`; nothing raises for bad
+input.
+"""
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from runway_plan.catalog import Catalog, load_catalog
+from runway_plan.compile import Graph, compile_spec
+from runway_plan.diagnostics import Diagnostic, Severity, Span
+from runway_plan.source import Document, load_document
+from runway_plan.spec import Spec
+from runway_plan.validate import check_file, validate
+
+__all__ = [
+    "Catalog",
+    "Diagnostic",
+    "Document",
+    "Graph",
+    "Severity",
+    "Span",
+    "Spec",
+    "__version__",
+    "check_file",
+    "compile_spec",
+    "load_catalog",
+    "load_document",
+    "validate",
+]

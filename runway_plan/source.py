@@ -193,11 +193,16 @@ def load_document(path: Path | str, display: str | None = None) -> Document:
         raw = Path(path).read_bytes()
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        return Document(None, SourceMap(name), "", [make("RP103", f"cannot read {name}: {reason}", None)])
+        return Document(
+            None, SourceMap(name), "", [make("RP103", f"cannot read {name}: {reason}", None)]
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         return Document(
-            None, SourceMap(name), "", [make("RP100", f"not UTF-8 text: {exc.reason}", Span.file(name))]
+            None,
+            SourceMap(name),
+            "",
+            [make("RP100", f"not UTF-8 text: {exc.reason}", Span.file(name))],
         )
     return parse_document(text, name)

@@ -45,14 +45,18 @@ class Budget(_Model):
     """Limits `plan` and `run` refuse to exceed."""
 
     max_credits: Decimal | None = Field(
-        default=None, ge=0, description="Most credits the whole spec may cost (a range counts high)."
+        default=None,
+        ge=0,
+        description="Most credits the whole spec may cost (a range counts high).",
     )
 
 
 class Retry(_Model):
     """How often a FAILED task of this step may be tried again when its failure is retryable."""
 
-    max_attempts: int = Field(default=3, ge=1, le=10, description="Attempts in all, the first included.")
+    max_attempts: int = Field(
+        default=3, ge=1, le=10, description="Attempts in all, the first included."
+    )
 
 
 class Step(BaseModel):
@@ -61,13 +65,15 @@ class Step(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     endpoint: str = Field(
-        description="The API endpoint, as in `POST /v1/<endpoint>` (image_to_video, text_to_speech, ...)."
+        description="The API endpoint, as in `POST /v1/<endpoint>` (image_to_video, ...)."
     )
-    model: str = Field(description="The model, exactly as the API spells it (gen4.5, gen4_image, ...).")
+    model: str = Field(
+        description="The model, exactly as the API spells it (gen4.5, gen4_image, ...)."
+    )
     for_each: list[Any] | str | None = Field(
         default=None,
-        description="Fan-out: one generation per item (a list, a template giving a list, or '@step' "
-        "for one per output of that step). `item` and `index` are defined in this step's templates.",
+        description="Fan-out: one generation per item (a list, a template giving a list, or "
+        "'@step' for one per output of that step). Templates of the step see `item` and `index`.",
     )
     needs: list[str] = Field(
         default_factory=list,
@@ -86,12 +92,14 @@ class Step(BaseModel):
 STEP_KEYS = frozenset({"endpoint", "for_each", "needs", "description", "retry"})
 
 
-class Document_(_Model):  # noqa: N801 - `Document` is the parsed-source type
+class Document_(_Model):
     """A knowledge document for avatars: inline content or a local text/Markdown file."""
 
     name: str = Field(description="The document's name in Runway.")
     content: str | None = Field(default=None, description="The text, inline.")
-    file: str | None = Field(default=None, description="A local .txt or .md file, relative to the spec.")
+    file: str | None = Field(
+        default=None, description="A local .txt or .md file, relative to the spec."
+    )
 
 
 class Avatar(_Model):
@@ -99,12 +107,12 @@ class Avatar(_Model):
 
     name: str
     personality: str = Field(description="System prompt defining how the avatar behaves.")
-    referenceImage: str = Field(description="An image asset or a '@step' reference.")  # noqa: N815
+    referenceImage: str = Field(description="An image asset or a '@step' reference.")
     voice: dict[str, Any] = Field(
         description="{type: runway-live-preset, presetId: ...} or {type: custom, id: ...}."
     )
-    startScript: str | None = None  # noqa: N815
-    imageProcessing: Literal["optimize", "none"] | None = None  # noqa: N815
+    startScript: str | None = None
+    imageProcessing: Literal["optimize", "none"] | None = None
     documents: list[str] = Field(default_factory=list, description="Keys of `documents` to attach.")
 
 
@@ -114,7 +122,9 @@ class Spec(_Model):
     version: Literal[1] = Field(description="The spec language version.")
     name: str = Field(description="The pipeline's name.")
     description: str | None = None
-    tier: int = Field(default=1, ge=1, le=5, description="Tier to plan for; `run` reads the live tier.")
+    tier: int = Field(
+        default=1, ge=1, le=5, description="Tier to plan for; `run` reads the live tier."
+    )
     budget: Budget = Field(default_factory=Budget)
     vars: dict[str, Any] = Field(default_factory=dict, description="Template variables.")
     prices: dict[str, Decimal] = Field(
@@ -122,7 +132,9 @@ class Spec(_Model):
         description="Price overrides: credits per generation for a model the catalog cannot price.",
     )
     steps: dict[str, Step] = Field(default_factory=dict, description="Generation steps by name.")
-    documents: dict[str, Document_] = Field(default_factory=dict, description="Knowledge documents.")
+    documents: dict[str, Document_] = Field(
+        default_factory=dict, description="Knowledge documents."
+    )
     avatars: dict[str, Avatar] = Field(default_factory=dict, description="Real-time avatars.")
 
 

@@ -42,7 +42,9 @@ from runway_plan.spec import Spec, Step
 
 __all__ = ["RULE_NAMES", "check_file", "utf16_length", "validate", "validate_request"]
 
-_DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[^;,]*)*?),(?P<data>.*)$", re.S)
+_DATA_URI = re.compile(
+    r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[^;,]*)*?),(?P<data>.*)$", re.S
+)
 _TAG = re.compile(r"^[A-Za-z][A-Za-z0-9_]{2,15}$")
 _KNOWLEDGE_TOKEN_LIMIT = 50_000
 _CHARS_PER_TOKEN = 4
@@ -91,8 +93,10 @@ def _expected(node: TypeNode) -> str:
         case NumberType():
             return "a number"
         case EnumType():
-            return "one of " + ", ".join(_show(v) for v in node.values[:8]) + (
-                ", …" if len(node.values) > 8 else ""
+            return (
+                "one of "
+                + ", ".join(_show(v) for v in node.values[:8])
+                + (", …" if len(node.values) > 8 else "")
             )
         case ArrayType():
             return "a list"
@@ -104,13 +108,17 @@ def _expected(node: TypeNode) -> str:
 
 
 def _show(value: Any) -> str:
-    return f"'{value}'" if isinstance(value, str) else str(value).lower() if isinstance(
-        value, bool
-    ) else str(value)
+    return (
+        f"'{value}'"
+        if isinstance(value, str)
+        else str(value).lower()
+        if isinstance(value, bool)
+        else str(value)
+    )
 
 
 def _same(a: Any, b: Any) -> bool:
-    return a == b and type(a) is type(b) or (
+    return (a == b and type(a) is type(b)) or (
         isinstance(a, int | float)
         and isinstance(b, int | float)
         and not isinstance(a, bool)
@@ -169,7 +177,9 @@ class _Checker:
         subject: str,
         overlay: ModelOverlay,
         refs: dict[DataPath, Ref],
+        renames: dict[str, str] | None = None,
     ) -> None:
+        self.renames = renames or {}
         self.v = validator
         self.base = base
         self.subject = subject
@@ -183,16 +193,15 @@ class _Checker:
         return self.v.map.key((*self.base, *at))
 
     def fields(
-        self, value: dict[str, Any], fields: dict[str, FieldSpec], at: DataPath, renames: dict[str, str]
+        self, value: dict[str, Any], fields: dict[str, FieldSpec], at: DataPath
     ) -> list[Diagnostic]:
         found: list[Diagnostic] = []
+        misspelled = {
+            self.renames[key] for key in value if key in self.renames and key not in fields
+        }
         for name, spec in fields.items():
-            if spec.required and name not in value:
-                hint = None
-                if isinstance(spec.type, EnumType):
-                    hint = f"allowed: {_expected(spec.type).removeprefix('one of ')}"
-                elif spec.doc:
-                    hint = spec.doc
+            if spec.required and name not in value and name not in misspelled:
+                hint = _requirement(spec, self.overlay.fields.get(_dotted((*at, name))))
                 where = f" in {_label(at)}" if at else ""
                 found.append(
                     make(
@@ -205,23 +214,19 @@ class _Checker:
         for name, item in value.items():
             spec = fields.get(name)
             if spec is None:
-                found.append(self.unknown_field(name, fields, at, renames))
+                found.append(self.unknown_field(name, fields, at))
                 continue
             found.extend(self.check(item, spec.type, (*at, name)))
         return found
 
-    def unknown_field(
-        self, name: str, fields: dict[str, FieldSpec], at: DataPath, renames: dict[str, str]
-    ) -> Diagnostic:
-        right = renames.get(name) if not at else None
-        if right is not None and (right in fields or "." in right):
+    def unknown_field(self, name: str, fields: dict[str, FieldSpec], at: DataPath) -> Diagnostic:
+        right = self.renames.get(name)
+        if right is not None and right in fields:
             hint = f"the API calls it '{right}' (older docs spell it '{name}')"
         else:
             close = difflib.get_close_matches(name, list(fields), n=1, cutoff=0.6)
             hint = (
-                f"did you mean '{close[0]}'?"
-                if close
-                else f"accepted: {', '.join(sorted(fields))}"
+                f"did you mean '{close[0]}'?" if close else f"accepted: {', '.join(sorted(fields))}"
             )
         where = f" in {_label(at)}" if at else ""
         return make(
@@ -239,7 +244,7 @@ class _Checker:
                 f"{_label(at)}: YAML 1.1 reads `{plain}` as {_type_name(value)} "
                 f"({_show(value)}), not the string '{plain}'",
                 self.span(at),
-                hint=f"quote it: \"{plain}\"",
+                hint=f'quote it: "{plain}"',
             )
         return make(
             "RP206",
@@ -276,7 +281,7 @@ class _Checker:
             case ObjectType():
                 if not isinstance(value, dict):
                     return [self.wrong_type(value, node, at)]
-                return self.fields(value, node.fields, at, {})
+                return self.fields(value, node.fields, at)
         if node.kind == "boolean" and not isinstance(value, bool):
             return [self.wrong_type(value, node, at)]
         if node.kind == "null" and value is not None:
@@ -309,9 +314,15 @@ class _Checker:
                     hint=f"shorten it by {length - node.max_length}",
                 )
             )
-        if node.pattern is not None and not re.search(node.pattern, value):
+        if (
+            node.pattern is not None
+            and not re.search(node.pattern, value)
+            and not (at[-1] == "tag" and "reference_tags" in self.overlay.rules)
+        ):
             found.append(
-                make("RP207", f"{_label(at)} '{value}' does not match {node.pattern}", self.span(at))
+                make(
+                    "RP207", f"{_label(at)} '{value}' does not match {node.pattern}", self.span(at)
+                )
             )
         return found
 
@@ -369,7 +380,9 @@ class _Checker:
         self, value: list[Any], node: ArrayType, patch: FieldPatch | None, at: DataPath
     ) -> list[Diagnostic]:
         found: list[Diagnostic] = []
-        high = patch.max_items if patch is not None and patch.max_items is not None else node.max_items
+        high = (
+            patch.max_items if patch is not None and patch.max_items is not None else node.max_items
+        )
         if node.min_items is not None and len(value) < node.min_items:
             found.append(
                 make(
@@ -410,6 +423,19 @@ class _Checker:
         return best or []
 
 
+def _requirement(spec: FieldSpec, patch: FieldPatch | None) -> str | None:
+    """What a missing field should hold, for the hint."""
+    node = spec.type
+    if isinstance(node, EnumType):
+        return f"allowed: {_expected(node).removeprefix('one of ')}"
+    if isinstance(node, IntegerType | NumberType):
+        low = patch.minimum if patch and patch.minimum is not None else node.minimum
+        high = patch.maximum if patch and patch.maximum is not None else node.maximum
+        if low is not None or high is not None:
+            return f"{_expected(node)}, {_bounds(low, high, None, None)}"
+    return spec.doc or None
+
+
 def _bounds(
     low: float | None, high: float | None, low_x: float | None, high_x: float | None
 ) -> str:
@@ -424,7 +450,7 @@ def _bounds(
         parts.append(f"at most {_num(high)}")
     if high_x is not None:
         parts.append(f"less than {_num(high_x)}")
-    return ", ".join(parts)
+    return " and ".join(parts)
 
 
 def _num(value: float) -> str:
@@ -501,7 +527,9 @@ class _Validator:
         base = ("steps", gen.step)
         endpoint = catalog.endpoints.get(gen.endpoint)
         if endpoint is None:
-            close = difflib.get_close_matches(gen.endpoint, list(catalog.endpoints), n=1, cutoff=0.5)
+            close = difflib.get_close_matches(
+                gen.endpoint, list(catalog.endpoints), n=1, cutoff=0.5
+            )
             self.diagnostics.append(
                 make(
                     "RP200",
@@ -561,14 +589,16 @@ class _Validator:
             **catalog.overlay.field_renames.get("*", {}),
             **catalog.overlay.field_renames.get(gen.endpoint, {}),
         }
-        checker = _Checker(self, base, f"{gen.model}", overlay, dict(gen.refs))
-        self.diagnostics.extend(checker.fields(gen.request, spec.fields, (), renames))
+        checker = _Checker(self, base, gen.model, overlay, dict(gen.refs), renames)
+        self.diagnostics.extend(checker.fields(gen.request, spec.fields, ()))
         for rule in overlay.rules:
             check = _RULES.get(rule)
             if check is not None:
                 self.diagnostics.extend(check(gen.request, checker))
 
-    def check_ref(self, ref: Ref, node: TypeNode, at: DataPath, checker: _Checker) -> list[Diagnostic]:
+    def check_ref(
+        self, ref: Ref, node: TypeNode, at: DataPath, checker: _Checker
+    ) -> list[Diagnostic]:
         media = _media_of(node)
         if media is None:
             return [
@@ -620,7 +650,9 @@ class _Validator:
             )
         ]
 
-    def check_asset(self, value: str, media: str, at: DataPath, checker: _Checker) -> list[Diagnostic]:
+    def check_asset(
+        self, value: str, media: str, at: DataPath, checker: _Checker
+    ) -> list[Diagnostic]:
         span = checker.span(at)
         overlay = self.catalog.overlay
         label = _label(at)
@@ -652,7 +684,9 @@ class _Validator:
                 if "." not in host:
                     problems.append(f"'{host}' is not a public domain name")
             if len(value) > overlay.url_max_length:
-                problems.append(f"it is {len(value)} characters long (at most {overlay.url_max_length})")
+                problems.append(
+                    f"it is {len(value)} characters long (at most {overlay.url_max_length})"
+                )
             return [make("RP220", f"{label}: {problem}", span) for problem in problems]
         if self.api:
             return [
@@ -690,8 +724,7 @@ class _Validator:
             return [
                 make(
                     "RP223",
-                    f"{label}: the data URI holds {mime}; it takes {media} "
-                    f"({', '.join(accepted)})",
+                    f"{label}: the data URI holds {mime}; it takes {media} ({', '.join(accepted)})",
                     span,
                 )
             ]
@@ -724,7 +757,7 @@ class _Validator:
                     "RP222",
                     f"{label}: '{value}' {what}",
                     span,
-                    hint=f"local paths are relative to the spec's folder ({path.parent})",
+                    hint=f"local paths are relative to the spec's folder; looked for {path}",
                 )
             ]
         try:
@@ -764,15 +797,21 @@ class _Validator:
             at = ("documents", key)
             if (document.content is None) == (document.file is None):
                 self.diagnostics.append(
-                    make("RP104", f"document '{key}' needs exactly one of 'content' or 'file'",
-                         self.map.key(at))
+                    make(
+                        "RP104",
+                        f"document '{key}' needs exactly one of 'content' or 'file'",
+                        self.map.key(at),
+                    )
                 )
             elif document.file is not None:
                 path = local_asset_path(document.file, self.spec_path)
                 if path is None or not path.is_file():
                     self.diagnostics.append(
-                        make("RP222", f"document file '{document.file}' does not exist",
-                             self.map.value((*at, "file")))
+                        make(
+                            "RP222",
+                            f"document file '{document.file}' does not exist",
+                            self.map.value((*at, "file")),
+                        )
                     )
         create = self.catalog.constraints.resources.get("avatar_create")
         for key, avatar in spec.avatars.items():
@@ -806,7 +845,7 @@ class _Validator:
                     self.diagnostics.append(make("RP300", f"unknown step '{ref.step}'", ref.span))
                     continue
             checker = _Checker(self, at, f"avatar '{key}'", ModelOverlay(), refs)
-            self.diagnostics.extend(checker.fields(body, create.fields, (), {}))
+            self.diagnostics.extend(checker.fields(body, create.fields, ()))
 
     def knowledge(self, avatar: str, documents: Iterable[str]) -> None:
         spec = self.graph.spec
@@ -827,8 +866,8 @@ class _Validator:
             self.diagnostics.append(
                 make(
                     "RP211",
-                    f"avatar '{avatar}' attaches about {tokens:,} tokens of knowledge; the limit is "
-                    f"{_KNOWLEDGE_TOKEN_LIMIT:,}",
+                    f"avatar '{avatar}' attaches about {tokens:,} tokens of knowledge; "
+                    f"the limit is {_KNOWLEDGE_TOKEN_LIMIT:,}",
                     self.map.value(("avatars", avatar, "documents")),
                     hint=f"tokens are estimated as characters / {_CHARS_PER_TOKEN}",
                 )
@@ -916,15 +955,17 @@ def _rule_keyframe_ranges(request: dict[str, Any], checker: _Checker) -> list[Di
             continue
         if start >= end:
             found.append(
-                make("RP211", f"keyframes[{index}].range ends before it starts",
-                     checker.span(("keyframes", index, "range")))
+                make(
+                    "RP211",
+                    f"keyframes[{index}].range ends before it starts",
+                    checker.span(("keyframes", index, "range")),
+                )
             )
         elif isinstance(seconds, int | float) and not start <= seconds < end:
             found.append(
                 make(
                     "RP211",
-                    f"keyframes[{index}] at {seconds} s is outside its range "
-                    f"[{start}, {end})",
+                    f"keyframes[{index}] at {seconds} s is outside its range [{start}, {end})",
                     checker.span(("keyframes", index, "seconds")),
                 )
             )
@@ -949,12 +990,16 @@ def _rule_reference_tags(request: dict[str, Any], checker: _Checker) -> list[Dia
                     f"referenceImages[{index}].tag '{tag}' must be 3-16 letters, digits or '_', "
                     "starting with a letter",
                     checker.span(at),
+                    hint="the prompt refers to it as @tag",
                 )
             )
         if tag in seen:
             found.append(
-                make("RP211", f"tag '{tag}' is used by referenceImages[{seen[tag]}] too",
-                     checker.span(at))
+                make(
+                    "RP211",
+                    f"tag '{tag}' is used by referenceImages[{seen[tag]}] too",
+                    checker.span(at),
+                )
             )
         seen.setdefault(tag, index)
     return found

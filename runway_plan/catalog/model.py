@@ -186,7 +186,7 @@ class ModelOverlay(_Strict):
     default_duration: float | None = None
     duration_range: tuple[float, float] | None = Field(
         default=None,
-        description="Output duration bounds when the request omits duration and no default is known.",
+        description="Output duration bounds when the request omits duration and has no default.",
     )
     output_media: Media | None = None
     latency_seconds: float = 60.0

@@ -7,6 +7,7 @@ internal errors.  Each command lives in its own module of this package and regis
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -32,17 +33,32 @@ __all__ = [
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+def _var_value(raw: str) -> Any:
+    """A JSON value (``5``, ``true``, ``["a"]``), a YAML flow collection, or else the string.
+
+    Plain words stay strings: ``1:1`` is a ratio and ``no`` a language, not YAML 1.1 numbers
+    and booleans.
+    """
+    try:
+        return json.loads(raw)
+    except ValueError:
+        pass
+    if raw.lstrip().startswith(("[", "{")):
+        try:
+            return yaml.safe_load(raw)
+        except yaml.YAMLError:
+            return raw
+    return raw
+
+
 def parse_vars(values: tuple[str, ...]) -> dict[str, Any]:
-    """``--var key=value`` options as a dict; each value is read as a YAML value."""
+    """``--var key=value`` options as a dict (see :func:`_var_value` for how values are read)."""
     parsed: dict[str, Any] = {}
     for option in values:
         key, sep, raw = option.partition("=")
         if not sep or not key.strip():
             raise click.BadParameter(f"'{option}' is not key=value", param_hint="--var")
-        try:
-            parsed[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
-            parsed[key.strip()] = raw
+        parsed[key.strip()] = _var_value(raw)
     return parsed
 
 
@@ -80,16 +96,25 @@ def main() -> None:
 def format_option(choices: tuple[str, ...]) -> Any:
     """``--format`` with ``choices``, text first."""
     return click.option(
-        "--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True,
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
         help="Output format.",
     )
 
 
 vars_option = click.option(
-    "--var", "variables", multiple=True, metavar="KEY=VALUE",
+    "--var",
+    "variables",
+    multiple=True,
+    metavar="KEY=VALUE",
     help="Set a template variable (a YAML value); overrides the spec's vars.",
 )
 catalog_option = click.option(
-    "--catalog", "catalog_path", type=click.Path(path_type=Path, file_okay=False),
+    "--catalog",
+    "catalog_path",
+    type=click.Path(path_type=Path, file_okay=False),
     help="Use the catalog in this directory instead of the packaged one.",
 )

@@ -61,8 +61,12 @@ def validate(
 
 @main.command()
 @catalog_option
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the schema here instead of standard output.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the schema here instead of standard output.",
+)
 def schema(catalog_path: Path | None, output: Path | None) -> None:
     """Print the JSON Schema of the spec language (for editors and CI)."""
     text = json.dumps(json_schema(load_catalog_or_fail(catalog_path)), indent=2, sort_keys=True)

@@ -113,9 +113,7 @@ class _Compiler:
         self.graph.steps[name] = node
         fields = step.request_fields()
         has_templates = _contains_template(fields)
-        base = (
-            self.render(fields, self.variables, ("steps", name)) if not has_templates else None
-        )
+        base = self.render(fields, self.variables, ("steps", name)) if not has_templates else None
         for index, item in items:
             key = name if index is None else f"{name}[{index}]"
             if has_templates:

@@ -44,9 +44,9 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                 raise SecurityError(f"exponent {right} is larger than {_MAX_EXPONENT}")
             return operator.pow(left, right)
         for sized, count in ((left, right), (right, left)):
-            if isinstance(sized, str | list | tuple) and isinstance(count, int):
-                if len(sized) * count > _MAX_SIZE:
-                    raise SecurityError(f"repetition would exceed {_MAX_SIZE} items")
+            sequence = isinstance(sized, str | list | tuple) and isinstance(count, int)
+            if sequence and len(sized) * count > _MAX_SIZE:
+                raise SecurityError(f"repetition would exceed {_MAX_SIZE} items")
         return operator.mul(left, right)
 
 

@@ -25,7 +25,9 @@ def _c(title: str, explanation: str, severity: str = "error") -> CodeInfo:
 
 CODES: dict[str, CodeInfo] = {
     # RP1xx: source and spec structure, templating
-    "RP100": _c("syntax error", "The file is not valid YAML or JSON; the position is the parser's."),
+    "RP100": _c(
+        "syntax error", "The file is not valid YAML or JSON; the position is the parser's."
+    ),
     "RP101": _c(
         "duplicate key",
         "A mapping repeats a key. YAML parsers silently keep the last one; we refuse both.",
@@ -42,7 +44,9 @@ CODES: dict[str, CodeInfo] = {
     ),
     "RP105": _c("unknown spec key", "A key the spec language does not define."),
     "RP106": _c("unsupported version", "`version` is missing or not one this tool understands."),
-    "RP107": _c("invalid name", "Step, document and avatar names must match `[A-Za-z_][A-Za-z0-9_-]*`."),
+    "RP107": _c(
+        "invalid name", "Step, document and avatar names must match `[A-Za-z_][A-Za-z0-9_-]*`."
+    ),
     "RP110": _c("template syntax error", "A Jinja expression in a string does not parse."),
     "RP111": _c("undefined template variable", "A template uses a variable that is not defined."),
     "RP112": _c(
@@ -50,14 +54,18 @@ CODES: dict[str, CodeInfo] = {
         "A template tried something the sandbox forbids (attribute walks, huge values).",
     ),
     "RP113": _c("template evaluation error", "A template raised an error while rendering."),
-    "RP114": _c("invalid for_each", "`for_each` must be a non-empty list, or a template or step "
-                "reference that gives one."),
+    "RP114": _c(
+        "invalid for_each",
+        "`for_each` must be a non-empty list, or a template or step reference that gives one.",
+    ),
     "RP115": _c("invalid --var", "A `--var` option is not `key=value`."),
     # RP2xx: model constraints and assets
     "RP200": _c("unknown endpoint", "The step's `endpoint` is not a Runway generation endpoint."),
     "RP201": _c("unknown model", "No endpoint of the API knows this model."),
     "RP202": _c("model not on endpoint", "The model exists, but not on this endpoint."),
-    "RP203": _c("retired model", "The API has retired this model; the message names its replacement."),
+    "RP203": _c(
+        "retired model", "The API has retired this model; the message names its replacement."
+    ),
     "RP204": _c("missing required field", "The model's request type requires this field."),
     "RP205": _c(
         "unknown field",
@@ -65,7 +73,9 @@ CODES: dict[str, CodeInfo] = {
         "(`text`, `targetLanguage`, `audioUri` on speech_to_speech) name the right one.",
     ),
     "RP206": _c("wrong type", "The value's type is not one the field accepts."),
-    "RP207": _c("value not allowed", "The value is not in the field's set (ratio, duration, enum)."),
+    "RP207": _c(
+        "value not allowed", "The value is not in the field's set (ratio, duration, enum)."
+    ),
     "RP208": _c("value out of range", "A number outside the field's documented range."),
     "RP209": _c(
         "text length",
@@ -78,48 +88,81 @@ CODES: dict[str, CodeInfo] = {
         "A rule of the model that spans several fields (seedance keyframe vs reference modes, "
         "aleph2 keyframe ranges, reference tags, veo last-frame-only).",
     ),
-    "RP220": _c("invalid URL", "Asset URLs must be HTTPS, on a domain name (not an IP), ≤2048 chars."),
-    "RP221": _c("invalid data URI", "A data URI must be base64 with a media type, within its limit."),
+    "RP220": _c(
+        "invalid URL", "Asset URLs must be HTTPS, on a domain name (not an IP), ≤2048 chars."
+    ),
+    "RP221": _c(
+        "invalid data URI", "A data URI must be base64 with a media type, within its limit."
+    ),
     "RP222": _c("asset file not found", "A local asset path does not exist or is not a file."),
     "RP223": _c(
         "wrong media type",
         "An asset's content (sniffed from its bytes, not its extension) is not the media the "
         "field takes, or is a format the API does not accept.",
     ),
-    "RP224": _c("asset too large", "An asset exceeds the largest size the API accepts (upload 200 MB)."),
+    "RP224": _c(
+        "asset too large", "An asset exceeds the largest size the API accepts (upload 200 MB)."
+    ),
     "RP225": _c(
         "input duration",
         "A known input duration (from a local file or an upstream step) is outside what the "
         "model accepts.",
     ),
-    "RP226": _c("unknown asset scheme", "An asset is neither https://, runway://, data:, a "
-                "local path nor a step reference."),
+    "RP226": _c(
+        "unknown asset scheme",
+        "An asset is neither https://, runway://, data:, a local path nor a step reference.",
+    ),
     # RP3xx: graph
     "RP300": _c("unknown step", "A reference or `needs` names a step that does not exist."),
-    "RP301": _c("dependency cycle", "Steps depend on each other in a cycle; each edge is reported."),
-    "RP302": _c("output index", "A reference's index is outside the outputs of the step, or a "
-                "step with several outputs is referenced without an index."),
-    "RP303": _c("media type mismatch", "A field that takes one media type is fed a step that "
-                "produces another."),
-    "RP304": _c("reference outside an asset field", "`@step` references are only allowed in "
-                "fields that take a media asset."),
+    "RP301": _c(
+        "dependency cycle", "Steps depend on each other in a cycle; each edge is reported."
+    ),
+    "RP302": _c(
+        "output index",
+        "A reference's index is outside the outputs of the step, or a "
+        "step with several outputs is referenced without an index.",
+    ),
+    "RP303": _c(
+        "media type mismatch",
+        "A field that takes one media type is fed a step that produces another.",
+    ),
+    "RP304": _c(
+        "reference outside an asset field",
+        "`@step` references are only allowed in fields that take a media asset.",
+    ),
     # RP4xx: budget and tier
     "RP400": _c("over budget", "The plan's cost (the high end of a range) exceeds the budget."),
-    "RP401": _c("unpriced model", "No price is known for the model; the step is priced as unknown, "
-                "never as zero.", "warning"),
+    "RP401": _c(
+        "unpriced model",
+        "No price is known for the model; the step is priced as unknown, never as zero.",
+        "warning",
+    ),
     "RP402": _c("monthly spend cap", "The plan costs more than the tier's monthly spend cap."),
-    "RP403": _c("daily generation cap", "The tier's daily caps stretch the schedule over several "
-                "days.", "warning"),
-    "RP404": _c("cost range", "A step's cost is a range because something is unknown statically.",
-                "note"),
+    "RP403": _c(
+        "daily generation cap",
+        "The tier's daily caps stretch the schedule over several days.",
+        "warning",
+    ),
+    "RP404": _c(
+        "cost range", "A step's cost is a range because something is unknown statically.", "note"
+    ),
     # RP5xx: execution
-    "RP500": _c("API rejected the request", "The API answered 400 or 401; the message is the API's."),
-    "RP501": _c("task failed", "A task ended FAILED; the failure code decides whether it is retried."),
-    "RP502": _c("possibly submitted", "A create request may have reached the API but its task id "
-                "was never recorded; rerun with --resubmit-unknown to submit it again."),
+    "RP500": _c(
+        "API rejected the request", "The API answered 400 or 401; the message is the API's."
+    ),
+    "RP501": _c(
+        "task failed", "A task ended FAILED; the failure code decides whether it is retried."
+    ),
+    "RP502": _c(
+        "possibly submitted",
+        "A create request may have reached the API but its task id "
+        "was never recorded; rerun with --resubmit-unknown to submit it again.",
+    ),
     "RP503": _c("skipped", "A step was skipped because a step it depends on failed.", "warning"),
-    "RP504": _c("insufficient credits", "The organization's credit balance or monthly cap cannot "
-                "cover the plan."),
+    "RP504": _c(
+        "insufficient credits",
+        "The organization's credit balance or monthly cap cannot cover the plan.",
+    ),
     "RP505": _c("state locked", "Another run holds the state's lock."),
     "RP506": _c("download failed", "An output could not be downloaded or failed verification."),
 }

@@ -1,0 +1,153 @@
+"""The validate command: formats, exit codes, variables, and no tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import runway_plan
+from runway_plan.cli import main
+
+SPEC = """\
+version: 1
+name: t
+vars: {ratio: "1920:1080"}
+steps:
+  hero:
+    endpoint: text_to_image
+    model: gen4_image
+    promptText: hello
+    ratio: "{{ ratio }}"
+"""
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(SPEC, encoding="utf-8")
+    return path
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_clean_spec_exits_zero(spec: Path) -> None:
+    code, out, err = run("validate", str(spec))
+    assert (code, out) == (0, "")
+    assert "no problems" in err
+
+
+def test_var_overrides_the_spec(spec: Path) -> None:
+    code, out, _ = run("validate", str(spec), "--var", "ratio=1:1")
+    assert code == 1
+    assert f"{spec}:9:12: RP207 ratio '1:1' is not allowed for gen4_image" in out
+
+
+def test_bad_var_is_a_usage_error(spec: Path) -> None:
+    code, _, err = run("validate", str(spec), "--var", "novalue")
+    assert code == 2 and "key=value" in err
+
+
+def test_unknown_format_is_a_usage_error(spec: Path) -> None:
+    assert run("validate", str(spec), "--format", "xml")[0] == 2
+
+
+def test_missing_spec_is_a_diagnostic(tmp_path: Path) -> None:
+    code, out, _ = run("validate", str(tmp_path / "nope.yaml"))
+    assert code == 1 and "RP103" in out
+
+
+def test_internal_errors_exit_2_without_traceback(
+    spec: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr("runway_plan.cli.lint.check_file", boom)
+    monkeypatch.delenv("RUNWAY_PLAN_DEBUG", raising=False)
+    code, _, err = run("validate", str(spec))
+    assert code == 2
+    assert "internal error: RuntimeError: kaboom" in err and "Traceback" not in err
+
+
+def test_json_format(spec: Path) -> None:
+    code, out, _ = run("validate", str(spec), "--var", "ratio=1:1", "--format", "json")
+    body = json.loads(out)
+    assert code == 1
+    assert body["summary"] == {"error": 1, "warning": 0, "note": 0}
+    [item] = body["diagnostics"]
+    assert (item["code"], item["line"], item["column"]) == ("RP207", 9, 12)
+    assert "nearest: '720:720'" in item["hint"]
+
+
+def test_sarif_format(spec: Path) -> None:
+    code, out, _ = run("validate", str(spec), "--var", "ratio=1:1", "--format", "sarif")
+    log = json.loads(out)
+    assert code == 1 and log["version"] == "2.1.0"
+    [run_] = log["runs"]
+    assert run_["tool"]["driver"]["name"] == "runway-plan"
+    [rule] = run_["tool"]["driver"]["rules"]
+    [result] = run_["results"]
+    assert rule["id"] == result["ruleId"] == "RP207"
+    assert result["ruleIndex"] == 0 and result["level"] == "error"
+    location = result["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == str(spec)
+    assert location["region"]["startLine"] == 9 and location["region"]["startColumn"] == 12
+
+
+def test_github_format_escapes_properties_and_data(spec: Path) -> None:
+    code, out, _ = run("validate", str(spec), "--var", "ratio=1:1", "--format", "github")
+    [line] = out.splitlines()
+    assert code == 1
+    assert line.startswith(
+        f"::error file={spec},line=9,col=12,endLine=9,title=RP207 value not allowed::"
+    )
+    assert "%0Ahint: allowed" in line
+
+
+def test_every_example_validates_in_one_call() -> None:
+    root = Path(__file__).parent.parent
+    specs = sorted(str(p) for p in (root / "specs").glob("*.yaml"))
+    code, out, _ = run("validate", *specs)
+    assert (code, out) == (0, "")
+
+
+def test_public_api_is_what_was_meant() -> None:
+    assert sorted(runway_plan.__all__) == sorted(
+        [
+            "Catalog",
+            "Diagnostic",
+            "Document",
+            "Graph",
+            "Severity",
+            "Span",
+            "Spec",
+            "__version__",
+            "check_file",
+            "compile_spec",
+            "load_catalog",
+            "load_document",
+            "validate",
+        ]
+    )
+    for name in runway_plan.__all__:
+        assert hasattr(runway_plan, name)
+
+
+def test_python_dash_m_runs_the_cli(spec: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "runway_plan", "validate", str(spec)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
