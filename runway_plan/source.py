@@ -10,7 +10,7 @@ same way.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,34 +23,83 @@ __all__ = ["DataPath", "Document", "SourceMap", "load_document", "parse_document
 DataPath = tuple[str | int, ...]
 
 _Loader: type[yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[assignment]
+_STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-@dataclass
 class SourceMap:
-    """Spans of the values (and mapping keys) of a document, by data path."""
+    """Spans of the values and mapping keys of a document, found by data path.
 
-    path: str
-    values: dict[DataPath, Span] = field(default_factory=dict)
-    keys: dict[DataPath, Span] = field(default_factory=dict)
-    plain: dict[DataPath, str] = field(default_factory=dict)
-    """The source text of unquoted scalars that did not resolve to strings (for YAML 1.1 traps)."""
+    The map keeps the composed YAML node tree and looks paths up lazily (indexing a mapping's
+    keys the first time it is searched), so loading a large spec costs no more than building
+    its data.
+    """
+
+    def __init__(self, path: str, root: yaml.Node | None = None) -> None:
+        self.path = path
+        self.root = root
+        self._index: dict[int, dict[str, tuple[yaml.Node, yaml.Node]]] = {}
 
     def value(self, path: DataPath) -> Span:
         """The span of the value at ``path``, or of its nearest located ancestor."""
-        return self._nearest(self.values, path)
+        found = self._find(path)
+        return _span(self.path, found[1]) if found else Span.file(self.path)
 
     def key(self, path: DataPath) -> Span:
         """The span of the mapping key at ``path`` (falls back to the value's span)."""
-        span = self.keys.get(path)
-        return span if span is not None else self.value(path)
+        found = self._find(path)
+        if found is None:
+            return Span.file(self.path)
+        key_node, value_node, exact = found[0], found[1], found[2]
+        return _span(self.path, key_node if exact and key_node is not None else value_node)
 
-    def _nearest(self, table: dict[DataPath, Span], path: DataPath) -> Span:
-        for end in range(len(path), -1, -1):
-            span = table.get(path[:end])
-            if span is not None:
-                return span
-        return Span.file(self.path)
+    def trap(self, path: DataPath) -> str | None:
+        """The source text of the scalar at ``path`` when YAML 1.1 read it as a non-string."""
+        found = self._find(path)
+        if found is None or not found[2]:
+            return None
+        node = found[1]
+        if isinstance(node, yaml.ScalarNode) and not node.style and _is_yaml11_trap(node):
+            return str(node.value)
+        return None
+
+    def _entries(self, node: yaml.MappingNode) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        entries = self._index.get(id(node))
+        if entries is None:
+            entries = {}
+            merges = []
+            for key_node, value_node in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    merges.append(value_node)
+                elif isinstance(key_node, yaml.ScalarNode):
+                    entries.setdefault(str(key_node.value), (key_node, value_node))
+            for merge in merges:
+                sources = merge.value if isinstance(merge, yaml.SequenceNode) else [merge]
+                for source in sources:
+                    if isinstance(source, yaml.MappingNode):
+                        for name, pair in self._entries(source).items():
+                            entries.setdefault(name, pair)
+            self._index[id(node)] = entries
+        return entries
+
+    def _find(self, path: DataPath) -> tuple[yaml.Node | None, yaml.Node, bool] | None:
+        node = self.root
+        if node is None:
+            return None
+        key_node: yaml.Node | None = None
+        for part in path:
+            if isinstance(node, yaml.MappingNode):
+                pair = self._entries(node).get(str(part))
+                if pair is None:
+                    return key_node, node, False
+                key_node, node = pair
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                if not 0 <= part < len(node.value):
+                    return key_node, node, False
+                key_node, node = None, node.value[part]
+            else:
+                return key_node, node, False
+        return key_node, node, True
 
 
 @dataclass
@@ -79,24 +128,23 @@ def _span(path: str, node: yaml.Node) -> Span:
 
 
 class _Walker:
-    def __init__(self, path: str, loader: yaml.CSafeLoader, source_map: SourceMap) -> None:
+    """Builds plain data from composed nodes, reporting duplicate keys."""
+
+    def __init__(self, path: str, loader: yaml.CSafeLoader) -> None:
         self.path = path
         self.loader = loader
-        self.map = source_map
         self.diagnostics: list[Diagnostic] = []
 
-    def walk(self, node: yaml.Node, at: DataPath) -> Any:
-        self.map.values[at] = _span(self.path, node)
+    def walk(self, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag == _STR_TAG:
+                return node.value
+            return self.loader.construct_object(node, deep=True)
         if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, at)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.walk(item, (*at, index)) for index, item in enumerate(node.value)]
-        value = self.loader.construct_object(node, deep=True)
-        if not node.style and _is_yaml11_trap(node):
-            self.map.plain[at] = node.value
-        return value
+            return self._mapping(node)
+        return [self.walk(item) for item in node.value]
 
-    def _mapping(self, node: yaml.MappingNode, at: DataPath) -> dict[Any, Any]:
+    def _mapping(self, node: yaml.MappingNode) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
         first_key: dict[Any, yaml.Node] = {}
         merges: list[yaml.Node] = []
@@ -104,13 +152,12 @@ class _Walker:
             if key_node.tag == _MERGE_TAG:
                 merges.append(value_node)
                 continue
-            key = self.loader.construct_object(key_node, deep=True)
-            if not isinstance(key, str | int | float | bool) and key is not None:
+            if not isinstance(key_node, yaml.ScalarNode):
                 self.diagnostics.append(
                     make("RP104", "mapping keys must be plain scalars", _span(self.path, key_node))
                 )
                 continue
-            key = key if isinstance(key, str) else str(key)
+            key = key_node.value if key_node.tag == _STR_TAG else str(self.walk(key_node))
             if key in first_key:
                 earlier = _span(self.path, first_key[key])
                 self.diagnostics.append(
@@ -124,8 +171,7 @@ class _Walker:
                 )
                 continue
             first_key[key] = key_node
-            self.map.keys[(*at, key)] = _span(self.path, key_node)
-            result[key] = self.walk(value_node, (*at, key))
+            result[key] = self.walk(value_node)
         for merge in merges:
             sources = merge.value if isinstance(merge, yaml.SequenceNode) else [merge]
             for source in sources:
@@ -134,8 +180,7 @@ class _Walker:
                         make("RP104", "a merge key (<<) takes a mapping", _span(self.path, source))
                     )
                     continue
-                merged = self._mapping(source, at)
-                for key, value in merged.items():
+                for key, value in self._mapping(source).items():
                     result.setdefault(key, value)
         return result
 
@@ -173,8 +218,9 @@ def parse_document(text: str, path: str) -> Document:
         node = loader.get_single_node()
         if node is None:
             return Document(None, source_map, text, [])
-        walker = _Walker(path, loader, source_map)
-        data = walker.walk(node, ())
+        source_map.root = node
+        walker = _Walker(path, loader)
+        data = walker.walk(node)
     except yaml.YAMLError as exc:
         return Document(None, source_map, text, [_syntax_error(path, exc)])
     except (ValueError, TypeError, OverflowError) as exc:

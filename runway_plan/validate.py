@@ -54,7 +54,7 @@ _MIME_ALIASES = {"image/jpg": "image/jpeg", "audio/mp3": "audio/mpeg", "audio/wa
 
 def utf16_length(text: str) -> int:
     """Length of ``text`` in UTF-16 code units, as the API measures prompt limits."""
-    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
 
 
 def _label(at: DataPath) -> str:
@@ -237,7 +237,7 @@ class _Checker:
         )
 
     def wrong_type(self, value: Any, node: TypeNode, at: DataPath) -> Diagnostic:
-        plain = self.v.map.plain.get((*self.base, *at))
+        plain = self.v.map.trap((*self.base, *at))
         if plain is not None and isinstance(node, StringType | EnumType | UnionType):
             return make(
                 "RP102",
@@ -258,7 +258,22 @@ class _Checker:
             return self.v.check_ref(ref, node, at, self)
         if isinstance(value, TemplateFailed):
             return []
-        patch = self.overlay.fields.get(_dotted(at))
+        if self.refs and isinstance(value, dict | list):
+            return self._check(value, node, at)
+        key = (
+            id(value) if isinstance(value, dict | list) else (type(value), value),
+            id(node),
+            at,
+            self.base,
+        )
+        cached = self.v.memo.get(key)
+        if cached is None:
+            cached = (value, self._check(value, node, at))
+            self.v.memo[key] = cached
+        return cached[1]
+
+    def _check(self, value: Any, node: TypeNode, at: DataPath) -> list[Diagnostic]:
+        patch = self.overlay.fields.get(_dotted(at)) if self.overlay.fields else None
         match node:
             case UnionType():
                 return self.union(value, node, at)
@@ -335,8 +350,8 @@ class _Checker:
         high = node.maximum if patch is None or patch.maximum is None else patch.maximum
         if at and at[-1] == "seed" and low is None and high is None:
             low, high = self.v.catalog.overlay.seed_range
-        low_x = getattr(node, "exclusive_minimum", None)
-        high_x = getattr(node, "exclusive_maximum", None)
+        low_x = node.exclusive_minimum if isinstance(node, NumberType) else None
+        high_x = node.exclusive_maximum if isinstance(node, NumberType) else None
         bad = (
             (low is not None and value < low)
             or (high is not None and value > high)
@@ -360,7 +375,7 @@ class _Checker:
         values = patch.values if patch is not None and patch.values is not None else node.values
         if any(_same(value, allowed) for allowed in values):
             return []
-        if (*self.base, *at) in self.v.map.plain:
+        if self.v.map.trap((*self.base, *at)) is not None:
             return [self.wrong_type(value, StringType(), at)]
         nearest = _nearest(value, values)
         shown = ", ".join(_show(v) for v in values[:_MAX_LISTED])
@@ -511,6 +526,8 @@ class _Validator:
         self.map: SourceMap = graph.document.source_map
         self.spec_path = self.map.path
         self.diagnostics: list[Diagnostic] = []
+        self.memo: dict[tuple[Any, ...], tuple[Any, list[Diagnostic]]] = {}
+        """Results of checking a value at a place: fan-out items share untemplated values."""
 
     def run(self) -> list[Diagnostic]:
         seen: set[int] = set()
@@ -1041,6 +1058,9 @@ class _BodyMap(SourceMap):
 
     def key(self, path: DataPath) -> Span:
         return self.value(path)
+
+    def trap(self, path: DataPath) -> str | None:
+        return None
 
 
 def validate_request(catalog: Catalog, endpoint: str, body: dict[str, Any]) -> list[Diagnostic]:

@@ -1,6 +1,18 @@
-"""The ``runway-plan`` command line; each command module registers itself on :data:`main`."""
+"""The ``runway-plan`` command line.
 
-from runway_plan.cli import lint  # noqa: F401  (registers its commands)
+Each command module registers its commands on :data:`main`; all but the linter's are imported
+only when one of their commands runs (or help lists them).
+"""
+
+from runway_plan.cli import lint  # noqa: F401  (registers validate, schema, codes)
 from runway_plan.cli.app import main
+
+main.lazy_modules.update(
+    {
+        "plan": "runway_plan.cli.plan",
+        "graph": "runway_plan.cli.plan",
+        "diff": "runway_plan.cli.plan",
+    }
+)
 
 __all__ = ["main"]

@@ -7,6 +7,7 @@ internal errors.  Each command lives in its own module of this package and regis
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from pathlib import Path
@@ -71,6 +72,19 @@ def load_catalog_or_fail(path: Path | None) -> Catalog:
 
 
 class _Group(click.Group):
+    """Loads a command's module on first use, so `validate` does not pay for `run`'s imports."""
+
+    lazy_modules: dict[str, str] = {}  # noqa: RUF012 - filled by runway_plan.cli
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy_modules})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = self.lazy_modules.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            importlib.import_module(module)
+        return super().get_command(ctx, cmd_name)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)

@@ -7,11 +7,11 @@ compilation goes on so that one run reports everything it can.
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Mapping
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
-
-import networkx as nx
 
 from runway_plan.catalog import Catalog
 from runway_plan.compile.graph import REFERENCE, Generation, Graph, Ref, StepNode, TemplateFailed
@@ -69,8 +69,7 @@ class _Compiler:
     def run(self) -> Graph:
         for name in self.spec.steps:
             self.expand(name)
-        self.link()
-        if nx.is_directed_acyclic_graph(self.graph.dag):
+        if self.link():
             self.infer_durations()
         return self.graph
 
@@ -112,17 +111,44 @@ class _Compiler:
         node = StepNode(name=name, step=step, span=self.map.key(("steps", name)))
         self.graph.steps[name] = node
         fields = step.request_fields()
-        has_templates = _contains_template(fields)
-        base = self.render(fields, self.variables, ("steps", name)) if not has_templates else None
+        templates = _template_paths(fields, ())
+        static_refs: list[tuple[DataPath, Ref]] = []
+        _collect_refs(fields, (), static_refs, self.map, ("steps", name), skip_templates=True)
         for index, item in items:
             key = name if index is None else f"{name}[{index}]"
-            if has_templates:
+            request, refs = fields, static_refs
+            if templates:
                 context = {**self.variables, "item": item, "index": index}
-                request = self.render(fields, context, ("steps", name))
-            else:
-                request = base
-            self.add_generation(node, key, index, request)
+                request, refs = self.render_templates(name, fields, templates, context)
+                refs = [*static_refs, *refs]
+            self.add_generation(node, key, index, request, refs)
         return node
+
+    def render_templates(
+        self,
+        name: str,
+        fields: dict[str, Any],
+        templates: list[DataPath],
+        context: Mapping[str, Any],
+    ) -> tuple[dict[str, Any], list[tuple[DataPath, Ref]]]:
+        """A copy of ``fields`` with its template strings rendered (untemplated parts shared)."""
+        request: dict[str, Any] = dict(fields)
+        copied = {id(request)}
+        refs: list[tuple[DataPath, Ref]] = []
+        base: DataPath = ("steps", name)
+        for path in templates:
+            parent: Any = request
+            for part in path[:-1]:
+                child = parent[part]
+                if id(child) not in copied:
+                    child = dict(child) if isinstance(child, dict) else list(child)
+                    copied.add(id(child))
+                    parent[part] = child
+                parent = child
+            value = self.render(_get(fields, path), context, (*base, *path))
+            parent[path[-1]] = value
+            _collect_refs(value, path, refs, self.map, base)
+        return request, refs
 
     def items(self, name: str, step: Step) -> list[tuple[int | None, Any]]:
         for_each = step.for_each
@@ -156,14 +182,17 @@ class _Compiler:
             return []
         return list(enumerate(value))
 
-    def add_generation(self, node: StepNode, key: str, index: int | None, request: Any) -> None:
-        if not isinstance(request, dict):
-            return
+    def add_generation(
+        self,
+        node: StepNode,
+        key: str,
+        index: int | None,
+        request: dict[str, Any],
+        refs: list[tuple[DataPath, Ref]],
+    ) -> None:
         model = request.get("model")
         count = request.get("outputCount", 1)
         count = count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 1
-        refs: list[tuple[DataPath, Ref]] = []
-        _collect_refs(request, (), refs, self.map, ("steps", node.name))
         generation = Generation(
             key=key,
             step=node.name,
@@ -176,7 +205,6 @@ class _Compiler:
             span=node.span,
         )
         self.graph.generations[key] = generation
-        self.graph.dag.add_node(key)
         node.generations.append(key)
         node.outputs.extend((key, i) for i in range(count))
 
@@ -191,7 +219,8 @@ class _Compiler:
             )
         )
 
-    def link(self) -> None:
+    def link(self) -> bool:
+        """Resolve references and `needs` into edges; False when the steps form a cycle."""
         step_edges: dict[tuple[str, str], Any] = {}
         for generation in self.graph.generations.values():
             for _path, ref in generation.refs:
@@ -204,7 +233,7 @@ class _Compiler:
                 step_edges.setdefault((ref.step, generation.step), ref.span)
                 producer = self.check_index(ref, target)
                 if producer is not None:
-                    self.graph.dag.add_edge(producer, generation.key)
+                    self.graph.edges[(producer, generation.key)] = None
         for name, step in self.spec.steps.items():
             for position, needed in enumerate(step.needs):
                 span = self.map.value(("steps", name, "needs", position))
@@ -214,8 +243,8 @@ class _Compiler:
                 step_edges.setdefault((needed, name), span)
                 for source in self.graph.steps[needed].generations:
                     for target in self.graph.steps[name].generations:
-                        self.graph.dag.add_edge(source, target)
-        self.report_cycles(step_edges)
+                        self.graph.edges[(source, target)] = None
+        return self.report_cycles(step_edges)
 
     def check_index(self, ref: Ref, target: StepNode) -> str | None:
         count = len(target.outputs)
@@ -246,23 +275,33 @@ class _Compiler:
         )
         return None
 
-    def report_cycles(self, step_edges: dict[tuple[str, str], Any]) -> None:
-        steps = nx.DiGraph()
-        steps.add_edges_from(step_edges)
-        for component in nx.strongly_connected_components(steps):
-            members = sorted(component)
-            if len(members) == 1 and not steps.has_edge(members[0], members[0]):
-                continue
-            cycle = nx.find_cycle(steps.subgraph(members), source=members[0])
-            names = " -> ".join([edge[0] for edge in cycle] + [cycle[0][0]])
-            for source, target in cycle:
-                self.diagnostics.append(
-                    make(
-                        "RP301",
-                        f"step '{target}' depends on '{source}', which is part of a cycle: {names}",
-                        step_edges[(source, target)],
+    def report_cycles(self, step_edges: dict[tuple[str, str], Any]) -> bool:
+        """Report each edge of every cycle among steps at its reference; True when acyclic."""
+        remaining = dict(step_edges)
+        acyclic = True
+        while True:
+            sorter: TopologicalSorter[str] = TopologicalSorter()
+            for source, target in remaining:
+                sorter.add(target, source)
+            try:
+                sorter.prepare()
+                return acyclic
+            except CycleError as exc:
+                acyclic = False
+                cycle: list[str] = list(exc.args[1])
+                if (cycle[0], cycle[1]) not in step_edges:
+                    cycle.reverse()
+                names = " -> ".join(_rotate(cycle[:-1]) + [_rotate(cycle[:-1])[0]])
+                for source, target in itertools.pairwise(cycle):
+                    self.diagnostics.append(
+                        make(
+                            "RP301",
+                            f"step '{target}' depends on '{source}', which is part of a cycle: "
+                            f"{names}",
+                            step_edges[(source, target)],
+                        )
                     )
-                )
+                    remaining.pop((source, target), None)
 
     def infer_durations(self) -> None:
         catalog = self.graph.catalog
@@ -305,30 +344,45 @@ class _Compiler:
         return None
 
 
+def _rotate(cycle: list[str]) -> list[str]:
+    """The cycle starting at its alphabetically first step, so reports are deterministic."""
+    start = cycle.index(min(cycle))
+    return cycle[start:] + cycle[:start]
+
+
 def _get(data: Any, path: DataPath) -> Any:
     for part in path:
         if isinstance(data, dict) and isinstance(part, str):
             data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
         else:
             return None
     return data
 
 
-def _contains_template(value: Any) -> bool:
+def _template_paths(value: Any, at: DataPath) -> list[DataPath]:
+    """Paths of the template strings inside ``value``."""
     if isinstance(value, str):
-        return is_template(value)
+        return [at] if is_template(value) else []
     if isinstance(value, dict):
-        return any(_contains_template(item) for item in value.values())
+        return [p for key, item in value.items() for p in _template_paths(item, (*at, key))]
     if isinstance(value, list):
-        return any(_contains_template(item) for item in value)
-    return False
+        return [p for i, item in enumerate(value) for p in _template_paths(item, (*at, i))]
+    return []
 
 
 def _collect_refs(
-    value: Any, at: DataPath, out: list[tuple[DataPath, Ref]], source_map: SourceMap, base: DataPath
+    value: Any,
+    at: DataPath,
+    out: list[tuple[DataPath, Ref]],
+    source_map: SourceMap,
+    base: DataPath,
+    *,
+    skip_templates: bool = False,
 ) -> None:
     if isinstance(value, str):
-        if value.startswith("@"):
+        if value.startswith("@") and not (skip_templates and is_template(value)):
             match = REFERENCE.match(value)
             if match:
                 index = match["index"]
@@ -345,10 +399,10 @@ def _collect_refs(
                 )
     elif isinstance(value, dict):
         for key, item in value.items():
-            _collect_refs(item, (*at, key), out, source_map, base)
+            _collect_refs(item, (*at, key), out, source_map, base, skip_templates=skip_templates)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _collect_refs(item, (*at, index), out, source_map, base)
+            _collect_refs(item, (*at, index), out, source_map, base, skip_templates=skip_templates)
 
 
 def _describe(value: Any) -> str:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
-
-import networkx as nx
+from functools import cached_property
+from graphlib import TopologicalSorter
+from typing import TYPE_CHECKING, Any
 
 from runway_plan.catalog import Catalog
 from runway_plan.diagnostics import Diagnostic, Span
 from runway_plan.source import DataPath, Document
 from runway_plan.spec import Spec, Step
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["REFERENCE", "Generation", "Graph", "Ref", "StepNode", "TemplateFailed"]
 
@@ -79,7 +82,8 @@ class Graph:
     catalog: Catalog
     steps: dict[str, StepNode] = field(default_factory=dict)
     generations: dict[str, Generation] = field(default_factory=dict)
-    dag: nx.DiGraph = field(default_factory=nx.DiGraph)
+    edges: dict[tuple[str, str], None] = field(default_factory=dict)
+    """Dependencies between generations (producer, consumer), without repeats, in order."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
     variables: dict[str, Any] = field(default_factory=dict)
 
@@ -94,6 +98,19 @@ class Graph:
             return self.generations[node.outputs[ref.index][0]]
         return None
 
+    @cached_property
+    def dag(self) -> nx.DiGraph:
+        """The generations and their dependencies as a networkx DiGraph (built on first use)."""
+        import networkx as nx
+
+        dag = nx.DiGraph()
+        dag.add_nodes_from(self.generations)
+        dag.add_edges_from(self.edges)
+        return dag
+
     def order(self) -> list[Generation]:
-        """Generations in a dependency order (a topological sort of the DAG)."""
-        return [self.generations[key] for key in nx.topological_sort(self.dag)]
+        """Generations in a dependency order; raises ``graphlib.CycleError`` on a cycle."""
+        sorter: TopologicalSorter[str] = TopologicalSorter({key: () for key in self.generations})
+        for producer, consumer in self.edges:
+            sorter.add(consumer, producer)
+        return [self.generations[key] for key in sorter.static_order()]

@@ -107,9 +107,11 @@ class Renderer:
             compiled = evaluate
         else:
             template = self.env.from_string(text)
+            render_function = template.root_render_func
+            concat = self.env.concat  # type: ignore[attr-defined]
 
             def render(context: Mapping[str, Any]) -> Any:
-                return template.render(context)
+                return concat(render_function(template.new_context(dict(context), shared=True)))
 
             compiled = render
         self._cache[text] = compiled
@@ -118,7 +120,7 @@ class Renderer:
     def render(self, text: str, context: Mapping[str, Any], span: Span) -> Any:
         """Render ``text``; returns the value, or a :class:`TemplateFailure`."""
         try:
-            return _to_data(self._compile(text)(context))
+            return _to_data(self._compile(text)({**self.env.globals, **context}))
         except TemplateSyntaxError as exc:
             line = span.line + max((exc.lineno or 1) - 1, 0)
             at = Span(span.path, line, span.col, line, span.col + 1)
