@@ -291,7 +291,8 @@ class _Compiler:
                 cycle: list[str] = list(exc.args[1])
                 if (cycle[0], cycle[1]) not in step_edges:
                     cycle.reverse()
-                names = " -> ".join(_rotate(cycle[:-1]) + [_rotate(cycle[:-1])[0]])
+                ring = _rotate(cycle[:-1])
+                names = " -> ".join([*ring, ring[0]])
                 for source, target in itertools.pairwise(cycle):
                     self.diagnostics.append(
                         make(
