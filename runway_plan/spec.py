@@ -10,9 +10,9 @@ from __future__ import annotations
 import difflib
 import re
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 
 from runway_plan.catalog import Catalog
 from runway_plan.diagnostics import Diagnostic, make
@@ -37,6 +37,10 @@ NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 _NAME_RE = re.compile(NAME_PATTERN)
 
 
+Credits = Annotated[Decimal, Field(ge=0), WithJsonSchema({"type": "number", "minimum": 0})]
+"""An amount of credits: exact decimal arithmetic, written as a plain number in specs."""
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -44,9 +48,8 @@ class _Model(BaseModel):
 class Budget(_Model):
     """Limits `plan` and `run` refuse to exceed."""
 
-    max_credits: Decimal | None = Field(
+    max_credits: Credits | None = Field(
         default=None,
-        ge=0,
         description="Most credits the whole spec may cost (a range counts high).",
     )
 
@@ -127,7 +130,7 @@ class Spec(_Model):
     )
     budget: Budget = Field(default_factory=Budget)
     vars: dict[str, Any] = Field(default_factory=dict, description="Template variables.")
-    prices: dict[str, Decimal] = Field(
+    prices: dict[str, Credits] = Field(
         default_factory=dict,
         description="Price overrides: credits per generation for a model the catalog cannot price.",
     )
