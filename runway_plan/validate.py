@@ -859,8 +859,15 @@ class _Validator:
                 )
                 refs[("referenceImage",)] = ref
                 if ref.step not in self.graph.steps:
-                    self.diagnostics.append(make("RP300", f"unknown step '{ref.step}'", ref.span))
-                    continue
+                    close = difflib.get_close_matches(ref.step, list(self.graph.steps), n=1)
+                    self.diagnostics.append(
+                        make(
+                            "RP300",
+                            f"unknown step '{ref.step}'",
+                            ref.span,
+                            hint=f"did you mean '@{close[0]}'?" if close else None,
+                        )
+                    )
             checker = _Checker(self, at, f"avatar '{key}'", ModelOverlay(), refs)
             self.diagnostics.extend(checker.fields(body, create.fields, ()))
 
