@@ -1,0 +1,209 @@
+"""Validate a compiled graph against the catalog: models, request fields, assets and edges.
+
+Each generation's request is walked against its model's request type from the catalog (the
+SDK's own types, plus the hand-kept overlay); the checks are small passes that return
+diagnostics, so one run reports every problem in the spec.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from runway_plan.catalog import Catalog
+from runway_plan.catalog.model import TypeNode
+from runway_plan.compile import Generation, Graph, Ref, compile_spec
+from runway_plan.diagnostics import Diagnostic, Span, make, sort_diagnostics
+from runway_plan.source import DataPath, Document, SourceMap, load_document
+from runway_plan.spec import Spec, Step
+from runway_plan.validate.assets import AssetChecks
+from runway_plan.validate.checker import _Checker
+from runway_plan.validate.describe import _label, _media_of, utf16_length
+from runway_plan.validate.resources import ResourceChecks
+from runway_plan.validate.rules import _RULES, RULE_NAMES
+
+__all__ = ["RULE_NAMES", "check_file", "utf16_length", "validate", "validate_request"]
+
+
+class _Validator(AssetChecks, ResourceChecks):
+    def __init__(self, graph: Graph, *, api: bool = False) -> None:
+        self.api = api
+        self.graph = graph
+        self.catalog: Catalog = graph.catalog
+        self.map: SourceMap = graph.document.source_map
+        self.spec_path = self.map.path
+        self.diagnostics: list[Diagnostic] = []
+        self.memo: dict[tuple[Any, ...], tuple[Any, list[Diagnostic]]] = {}
+        """Results of checking a value at a place: fan-out items share untemplated values."""
+
+    def run(self) -> list[Diagnostic]:
+        seen: set[int] = set()
+        for generation in self.graph.generations.values():
+            if id(generation.request) in seen and not generation.refs:
+                continue
+            seen.add(id(generation.request))
+            self.generation(generation)
+        self.resources()
+        return self.diagnostics
+
+    def generation(self, gen: Generation) -> None:
+        catalog = self.catalog
+        base = ("steps", gen.step)
+        endpoint = catalog.endpoints.get(gen.endpoint)
+        if endpoint is None:
+            close = difflib.get_close_matches(
+                gen.endpoint, list(catalog.endpoints), n=1, cutoff=0.5
+            )
+            self.diagnostics.append(
+                make(
+                    "RP200",
+                    f"unknown endpoint '{gen.endpoint}'",
+                    self.map.value((*base, "endpoint")),
+                    hint=f"did you mean '{close[0]}'?"
+                    if close
+                    else f"endpoints: {', '.join(sorted(catalog.endpoints))}",
+                )
+            )
+            return
+        model_span = self.map.value((*base, "model"))
+        retired = catalog.retired(gen.model)
+        if retired is not None:
+            self.diagnostics.append(
+                make(
+                    "RP203",
+                    f"model '{gen.model}' has been retired ({retired.retired}); "
+                    f"use '{retired.replacement}'",
+                    model_span,
+                    hint=f"'{retired.replacement}' takes different fields; check them against "
+                    f"the {gen.endpoint} docs",
+                )
+            )
+            return
+        spec = endpoint.models.get(gen.model)
+        if spec is None:
+            elsewhere = catalog.model_endpoints.get(gen.model)
+            if elsewhere:
+                self.diagnostics.append(
+                    make(
+                        "RP202",
+                        f"model '{gen.model}' is not available on {gen.endpoint}; "
+                        f"it is on {', '.join(elsewhere)}",
+                        model_span,
+                        hint=f"models on {gen.endpoint}: {', '.join(sorted(endpoint.models))}",
+                    )
+                )
+            else:
+                close = difflib.get_close_matches(gen.model, list(endpoint.models), n=1, cutoff=0.6)
+                close = close or difflib.get_close_matches(
+                    gen.model, list(catalog.model_endpoints), n=1, cutoff=0.6
+                )
+                self.diagnostics.append(
+                    make(
+                        "RP201",
+                        f"unknown model '{gen.model}'",
+                        model_span,
+                        hint=f"did you mean '{close[0]}'?"
+                        if close
+                        else f"models on {gen.endpoint}: {', '.join(sorted(endpoint.models))}",
+                    )
+                )
+            return
+        overlay = catalog.model_overlay(gen.model)
+        renames = {
+            **catalog.overlay.field_renames.get("*", {}),
+            **catalog.overlay.field_renames.get(gen.endpoint, {}),
+        }
+        checker = _Checker(self, base, gen.model, overlay, dict(gen.refs), renames)
+        self.diagnostics.extend(checker.fields(gen.request, spec.fields, ()))
+        for rule in overlay.rules:
+            check = _RULES.get(rule)
+            if check is not None:
+                self.diagnostics.extend(check(gen.request, checker))
+
+    def check_ref(
+        self, ref: Ref, node: TypeNode, at: DataPath, checker: _Checker
+    ) -> list[Diagnostic]:
+        media = _media_of(node)
+        if media is None:
+            return [
+                make(
+                    "RP304",
+                    f"{_label(at)} does not take a media asset, so '{ref.text}' is not a "
+                    "reference here",
+                    ref.span,
+                )
+            ]
+        producer = self.graph.producer(ref)
+        if producer is None or producer.endpoint not in self.catalog.endpoints:
+            return []
+        produced = self.catalog.output_media(producer.endpoint, producer.model)
+        if produced not in media:
+            return [
+                make(
+                    "RP303",
+                    f"{_label(at)} takes {' or '.join(sorted(media))}, but '{ref.step}' "
+                    f"({producer.endpoint}) produces {produced}",
+                    ref.span,
+                )
+            ]
+        return self.input_duration(producer.duration, ref.text, at, checker, ref.span)
+
+
+def validate(graph: Graph) -> list[Diagnostic]:
+    """Every diagnostic of ``graph``: the compiler's and the model checks', sorted."""
+    return sort_diagnostics([*graph.diagnostics, *_Validator(graph).run()])
+
+
+def check_file(
+    path: str | Path,
+    catalog: Catalog,
+    overrides: dict[str, Any] | None = None,
+) -> tuple[Graph, list[Diagnostic]]:
+    """Load, compile and validate the spec at ``path``: the graph and every diagnostic."""
+    document = load_document(path)
+    if document.data is None and document.diagnostics:
+        graph = Graph(spec=None, document=document, catalog=catalog)
+        return graph, sort_diagnostics(document.diagnostics)
+    graph = compile_spec(document, catalog, overrides)
+    return graph, sort_diagnostics([*document.diagnostics, *validate(graph)])
+
+
+class _BodyMap(SourceMap):
+    """A source map for a bare request body: every span's ``path`` is the field's JSON path."""
+
+    def value(self, path: DataPath) -> Span:
+        return Span(_label(path[2:]), 0, 0, 0, 0)
+
+    def key(self, path: DataPath) -> Span:
+        return self.value(path)
+
+    def trap(self, path: DataPath) -> str | None:
+        return None
+
+
+def validate_request(catalog: Catalog, endpoint: str, body: dict[str, Any]) -> list[Diagnostic]:
+    """Check an API request body as the API would (used by the emulator).
+
+    The diagnostics carry no file position: each span's ``path`` is the offending field's JSON
+    path in ``body`` (``request`` for the body itself).  Local paths and step references are
+    refused, since the API only takes https://, runway:// and data: assets.
+    """
+    step = Step.model_construct(endpoint=endpoint, model=str(body.get("model", "")))
+    spec = Spec.model_construct(steps={"request": step})
+    document = Document(data=None, source_map=_BodyMap("request"), text="", diagnostics=[])
+    graph = Graph(spec=spec, document=document, catalog=catalog)
+    generation = Generation(
+        key="request",
+        step="request",
+        index=None,
+        endpoint=endpoint,
+        model=step.model,
+        request=body,
+        refs=[],
+        output_count=1,
+        span=Span("request", 0, 0, 0, 0),
+    )
+    validator = _Validator(graph, api=True)
+    validator.generation(generation)
+    return validator.diagnostics

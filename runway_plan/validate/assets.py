@@ -1,0 +1,207 @@
+"""Asset checks: URLs, data URIs and local files (media type by content, size, duration)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from runway_plan.catalog import Catalog
+from runway_plan.catalog.model import (
+    InputDuration,
+)
+from runway_plan.compile import Graph, local_asset_path
+from runway_plan.diagnostics import Diagnostic, Span, make
+from runway_plan.media import probe
+from runway_plan.source import DataPath, SourceMap
+from runway_plan.validate.describe import (
+    _DATA_URI,
+    _MIME_ALIASES,
+    _bounds,
+    _dotted,
+    _label,
+    _mb,
+    _num,
+)
+
+if TYPE_CHECKING:
+    from runway_plan.validate.checker import _Checker
+
+
+class AssetChecks:
+    """Checks of asset values; mixed into the validator, which provides its state."""
+
+    api: bool
+    catalog: Catalog
+    graph: Graph
+    map: SourceMap
+    spec_path: str
+    diagnostics: list[Diagnostic]
+
+    def input_duration(
+        self, seconds: float | None, what: str, at: DataPath, checker: _Checker, span: Span
+    ) -> list[Diagnostic]:
+        bounds: InputDuration | None = checker.overlay.input_durations.get(_dotted(at))
+        if bounds is None or seconds is None:
+            return []
+        low, high = bounds.min_seconds, bounds.max_seconds
+        if bounds.exclusive:
+            bad = (low is not None and seconds <= low) or (high is not None and seconds >= high)
+        else:
+            bad = (low is not None and seconds < low) or (high is not None and seconds > high)
+        if not bad:
+            return []
+        if bounds.exclusive:
+            allowed = _bounds(None, None, low, high)
+        else:
+            allowed = _bounds(low, high, None, None)
+        return [
+            make(
+                "RP225",
+                f"{_label(at)}: {what} is {_num(round(seconds, 2))} s long; {checker.subject} "
+                f"takes {allowed} s",
+                span,
+            )
+        ]
+
+    def check_asset(
+        self, value: str, media: str, at: DataPath, checker: _Checker
+    ) -> list[Diagnostic]:
+        span = checker.span(at)
+        overlay = self.catalog.overlay
+        label = _label(at)
+        if value.startswith("runway://"):
+            return []
+        if value.startswith("data:"):
+            return self.data_uri(value, media, label, span)
+        if "://" in value:
+            parts = urlsplit(value)
+            scheme = parts.scheme.lower()
+            if scheme not in ("https", "http"):
+                return [
+                    make(
+                        "RP226",
+                        f"{label}: unsupported scheme '{scheme}://'",
+                        span,
+                        hint="use an https:// URL, a runway:// upload URI, a data: URI, a local "
+                        "path or an '@step' reference",
+                    )
+                ]
+            problems = []
+            if scheme != "https":
+                problems.append("only HTTPS URLs are allowed")
+            host = parts.hostname or ""
+            try:
+                ipaddress.ip_address(host)
+                problems.append("URLs must be hosted on a domain, not an IP address")
+            except ValueError:
+                if "." not in host:
+                    problems.append(f"'{host}' is not a public domain name")
+            if len(value) > overlay.url_max_length:
+                problems.append(
+                    f"it is {len(value)} characters long (at most {overlay.url_max_length})"
+                )
+            return [make("RP220", f"{label}: {problem}", span) for problem in problems]
+        if self.api:
+            return [
+                make(
+                    "RP226",
+                    f"{label}: unsupported asset: use an https:// URL, a runway:// upload URI or a "
+                    "data: URI",
+                    span,
+                )
+            ]
+        if value.startswith("@"):
+            return [
+                make(
+                    "RP300",
+                    f"{label}: '{value}' is not a valid step reference",
+                    span,
+                    hint="write '@step' or '@step[index]'",
+                )
+            ]
+        path = local_asset_path(value, self.spec_path)
+        if path is None:
+            return []
+        return self.local_file(value, path, media, at, checker, span)
+
+    def data_uri(self, value: str, media: str, label: str, span: Span) -> list[Diagnostic]:
+        match = _DATA_URI.match(value)
+        overlay = self.catalog.overlay
+        if match is None or ";base64" not in (match["params"] or ""):
+            return [make("RP221", f"{label}: a data URI must be 'data:<type>;base64,<data>'", span)]
+        mime = _MIME_ALIASES.get((match["mime"] or "").lower(), (match["mime"] or "").lower())
+        if not mime:
+            return [make("RP221", f"{label}: the data URI has no media type", span)]
+        accepted = overlay.accepted_content_types.get(media, ())  # type: ignore[call-overload]
+        if mime not in accepted:
+            return [
+                make(
+                    "RP223",
+                    f"{label}: the data URI holds {mime}; it takes {media} ({', '.join(accepted)})",
+                    span,
+                )
+            ]
+        payload = match["data"].strip()
+        try:
+            size = len(base64.b64decode(payload, validate=True))
+        except (binascii.Error, ValueError):
+            return [make("RP221", f"{label}: the data URI is not valid base64", span)]
+        limit = overlay.asset_limits[media].data_uri  # type: ignore[index]
+        if size > limit:
+            return [
+                make(
+                    "RP221",
+                    f"{label}: the data URI holds {_mb(size)}; {media} data URIs may hold at most "
+                    f"{_mb(limit)}",
+                    span,
+                    hint="use a local file (it will be uploaded) or an https:// URL",
+                )
+            ]
+        return []
+
+    def local_file(
+        self, value: str, path: Path, media: str, at: DataPath, checker: _Checker, span: Span
+    ) -> list[Diagnostic]:
+        label = _label(at)
+        if not path.is_file():
+            what = "is not a file" if path.exists() else "does not exist"
+            return [
+                make(
+                    "RP222",
+                    f"{label}: '{value}' {what}",
+                    span,
+                    hint=f"local paths are relative to the spec's folder; looked for {path}",
+                )
+            ]
+        try:
+            info = probe(path)
+        except OSError as exc:
+            return [make("RP222", f"{label}: cannot read '{value}': {exc.strerror}", span)]
+        overlay = self.catalog.overlay
+        accepted = overlay.accepted_content_types.get(media, ())  # type: ignore[call-overload]
+        mime = _MIME_ALIASES.get(info.mime or "", info.mime)
+        if info.media != media or mime not in accepted:
+            found = mime or "not a recognised media file"
+            return [
+                make(
+                    "RP223",
+                    f"{label}: '{value}' is {found}; the field takes {media} "
+                    f"({', '.join(accepted)})",
+                    span,
+                    hint="the type is read from the file's content, not its extension",
+                )
+            ]
+        limit = overlay.asset_limits[media].upload  # type: ignore[index]
+        if info.size > limit:
+            return [
+                make(
+                    "RP224",
+                    f"{label}: '{value}' is {_mb(info.size)}; the API accepts at most {_mb(limit)}",
+                    span,
+                )
+            ]
+        return self.input_duration(info.duration, f"'{value}'", at, checker, span)

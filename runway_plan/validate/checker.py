@@ -1,0 +1,314 @@
+"""The type-tree walker: checks one request (or resource body) against its model's request type."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import TYPE_CHECKING, Any
+
+from runway_plan.catalog.model import (
+    ArrayType,
+    EnumType,
+    FieldPatch,
+    FieldSpec,
+    IntegerType,
+    ModelOverlay,
+    NumberType,
+    ObjectType,
+    StringType,
+    TypeNode,
+    UnionType,
+)
+from runway_plan.compile import Ref
+from runway_plan.compile.graph import TemplateFailed
+from runway_plan.diagnostics import Diagnostic, Span, make
+from runway_plan.source import DataPath
+from runway_plan.validate.describe import (
+    _MAX_LISTED,
+    _bounds,
+    _discriminate,
+    _dotted,
+    _expected,
+    _fits,
+    _label,
+    _nearest,
+    _requirement,
+    _same,
+    _show,
+    _type_name,
+    utf16_length,
+)
+
+if TYPE_CHECKING:
+    from runway_plan.validate import _Validator
+
+
+class _Checker:
+    """Checks one request (or resource body) against a type tree."""
+
+    def __init__(
+        self,
+        validator: _Validator,
+        base: DataPath,
+        subject: str,
+        overlay: ModelOverlay,
+        refs: dict[DataPath, Ref],
+        renames: dict[str, str] | None = None,
+    ) -> None:
+        self.renames = renames or {}
+        self.v = validator
+        self.base = base
+        self.subject = subject
+        self.overlay = overlay
+        self.refs = refs
+
+    def span(self, at: DataPath) -> Span:
+        return self.v.map.value((*self.base, *at))
+
+    def key_span(self, at: DataPath) -> Span:
+        return self.v.map.key((*self.base, *at))
+
+    def fields(
+        self, value: dict[str, Any], fields: dict[str, FieldSpec], at: DataPath
+    ) -> list[Diagnostic]:
+        found: list[Diagnostic] = []
+        misspelled = {
+            self.renames[key] for key in value if key in self.renames and key not in fields
+        }
+        for name, spec in fields.items():
+            if spec.required and name not in value and name not in misspelled:
+                hint = _requirement(spec, self.overlay.fields.get(_dotted((*at, name))))
+                where = f" in {_label(at)}" if at else ""
+                found.append(
+                    make(
+                        "RP204",
+                        f"missing required field '{name}'{where} for {self.subject}",
+                        self.key_span(at) if at else self.v.map.key(self.base),
+                        hint=hint,
+                    )
+                )
+        for name, item in value.items():
+            spec = fields.get(name)
+            if spec is None:
+                found.append(self.unknown_field(name, fields, at))
+                continue
+            found.extend(self.check(item, spec.type, (*at, name)))
+        return found
+
+    def unknown_field(self, name: str, fields: dict[str, FieldSpec], at: DataPath) -> Diagnostic:
+        right = self.renames.get(name)
+        if right is not None and right in fields:
+            hint = f"the API calls it '{right}' (older docs spell it '{name}')"
+        else:
+            close = difflib.get_close_matches(name, list(fields), n=1, cutoff=0.6)
+            hint = (
+                f"did you mean '{close[0]}'?" if close else f"accepted: {', '.join(sorted(fields))}"
+            )
+        where = f" in {_label(at)}" if at else ""
+        return make(
+            "RP205",
+            f"unknown field '{name}'{where} for {self.subject}",
+            self.key_span((*at, name)),
+            hint=hint,
+        )
+
+    def wrong_type(self, value: Any, node: TypeNode, at: DataPath) -> Diagnostic:
+        plain = self.v.map.trap((*self.base, *at))
+        if plain is not None and isinstance(node, StringType | EnumType | UnionType):
+            return make(
+                "RP102",
+                f"{_label(at)}: YAML 1.1 reads `{plain}` as {_type_name(value)} "
+                f"({_show(value)}), not the string '{plain}'",
+                self.span(at),
+                hint=f'quote it: "{plain}"',
+            )
+        return make(
+            "RP206",
+            f"{_label(at)} must be {_expected(node)}, not {_type_name(value)}",
+            self.span(at),
+        )
+
+    def check(self, value: Any, node: TypeNode, at: DataPath) -> list[Diagnostic]:
+        ref = self.refs.get(at)
+        if ref is not None:
+            return self.v.check_ref(ref, node, at, self)
+        if isinstance(value, TemplateFailed):
+            return []
+        if self.refs and isinstance(value, dict | list):
+            return self._check(value, node, at)
+        key = (
+            id(value) if isinstance(value, dict | list) else (type(value), value),
+            id(node),
+            at,
+            self.base,
+        )
+        cached = self.v.memo.get(key)
+        if cached is None:
+            cached = (value, self._check(value, node, at))
+            self.v.memo[key] = cached
+        return cached[1]
+
+    def _check(self, value: Any, node: TypeNode, at: DataPath) -> list[Diagnostic]:
+        patch = self.overlay.fields.get(_dotted(at)) if self.overlay.fields else None
+        match node:
+            case UnionType():
+                return self.union(value, node, at)
+            case StringType():
+                if not isinstance(value, str):
+                    return [self.wrong_type(value, node, at)]
+                return self.string(value, node, at)
+            case IntegerType() | NumberType():
+                integer = isinstance(node, IntegerType)
+                ok = isinstance(value, int) if integer else isinstance(value, int | float)
+                if not ok or isinstance(value, bool):
+                    return [self.wrong_type(value, node, at)]
+                return self.number(value, node, patch, at)
+            case EnumType():
+                return self.enum(value, node, patch, at)
+            case ArrayType():
+                if not isinstance(value, list):
+                    return [self.wrong_type(value, node, at)]
+                return self.array(value, node, patch, at)
+            case ObjectType():
+                if not isinstance(value, dict):
+                    return [self.wrong_type(value, node, at)]
+                return self.fields(value, node.fields, at)
+        if node.kind == "boolean" and not isinstance(value, bool):
+            return [self.wrong_type(value, node, at)]
+        if node.kind == "null" and value is not None:
+            return [self.wrong_type(value, node, at)]
+        return []
+
+    def string(self, value: str, node: StringType, at: DataPath) -> list[Diagnostic]:
+        found: list[Diagnostic] = []
+        if node.media is not None:
+            return self.v.check_asset(value, node.media, at, self)
+        length = utf16_length(value) if node.length_unit == "utf16" else len(value)
+        unit = "UTF-16 code units" if node.length_unit == "utf16" else "characters"
+        if node.min_length is not None and length < node.min_length:
+            found.append(
+                make(
+                    "RP209",
+                    f"{_label(at)} is "
+                    + ("empty" if length == 0 else f"{length} {unit} long")
+                    + f"; {self.subject} needs at least {node.min_length}",
+                    self.span(at),
+                )
+            )
+        if node.max_length is not None and length > node.max_length:
+            found.append(
+                make(
+                    "RP209",
+                    f"{_label(at)} is {length} {unit} long; {self.subject} allows at most "
+                    f"{node.max_length}",
+                    self.span(at),
+                    hint=f"shorten it by {length - node.max_length}",
+                )
+            )
+        if (
+            node.pattern is not None
+            and not re.search(node.pattern, value)
+            and not (at[-1] == "tag" and "reference_tags" in self.overlay.rules)
+        ):
+            found.append(
+                make(
+                    "RP207", f"{_label(at)} '{value}' does not match {node.pattern}", self.span(at)
+                )
+            )
+        return found
+
+    def number(
+        self, value: float, node: IntegerType | NumberType, patch: FieldPatch | None, at: DataPath
+    ) -> list[Diagnostic]:
+        if patch is not None and patch.values is not None:
+            return self.enum(value, EnumType(values=patch.values), None, at)
+        low = node.minimum if patch is None or patch.minimum is None else patch.minimum
+        high = node.maximum if patch is None or patch.maximum is None else patch.maximum
+        if at and at[-1] == "seed" and low is None and high is None:
+            low, high = self.v.catalog.overlay.seed_range
+        low_x = node.exclusive_minimum if isinstance(node, NumberType) else None
+        high_x = node.exclusive_maximum if isinstance(node, NumberType) else None
+        bad = (
+            (low is not None and value < low)
+            or (high is not None and value > high)
+            or (low_x is not None and value <= low_x)
+            or (high_x is not None and value >= high_x)
+        )
+        if not bad:
+            return []
+        bounds = _bounds(low, high, low_x, high_x)
+        return [
+            make(
+                "RP208",
+                f"{_label(at)} {_show(value)} is out of range for {self.subject} ({bounds})",
+                self.span(at),
+            )
+        ]
+
+    def enum(
+        self, value: Any, node: EnumType, patch: FieldPatch | None, at: DataPath
+    ) -> list[Diagnostic]:
+        values = patch.values if patch is not None and patch.values is not None else node.values
+        if any(_same(value, allowed) for allowed in values):
+            return []
+        if self.v.map.trap((*self.base, *at)) is not None:
+            return [self.wrong_type(value, StringType(), at)]
+        nearest = _nearest(value, values)
+        shown = ", ".join(_show(v) for v in values[:_MAX_LISTED])
+        if len(values) > _MAX_LISTED:
+            shown += f", … ({len(values)} in all)"
+        hint = f"allowed: {shown}" + (f"; nearest: {_show(nearest)}" if nearest is not None else "")
+        return [
+            make(
+                "RP207",
+                f"{_label(at)} {_show(value)} is not allowed for {self.subject}",
+                self.span(at),
+                hint=hint,
+            )
+        ]
+
+    def array(
+        self, value: list[Any], node: ArrayType, patch: FieldPatch | None, at: DataPath
+    ) -> list[Diagnostic]:
+        found: list[Diagnostic] = []
+        high = (
+            patch.max_items if patch is not None and patch.max_items is not None else node.max_items
+        )
+        if node.min_items is not None and len(value) < node.min_items:
+            found.append(
+                make(
+                    "RP210",
+                    f"{_label(at)} has {len(value)} item{'s' if len(value) != 1 else ''}; "
+                    f"{self.subject} needs at least {node.min_items}",
+                    self.span(at),
+                )
+            )
+        if high is not None and len(value) > high:
+            found.append(
+                make(
+                    "RP210",
+                    f"{_label(at)} has {len(value)} items; {self.subject} allows at most {high}",
+                    self.span(at),
+                )
+            )
+        for index, item in enumerate(value):
+            found.extend(self.check(item, node.items, (*at, index)))
+        return found
+
+    def union(self, value: Any, node: UnionType, at: DataPath) -> list[Diagnostic]:
+        candidates = [variant for variant in node.variants if _fits(value, variant)]
+        if isinstance(value, dict):
+            objects = [v for v in candidates if isinstance(v, ObjectType)]
+            tagged = _discriminate(value, objects)
+            if tagged is not None:
+                candidates = tagged
+        if not candidates:
+            return [self.wrong_type(value, node, at)]
+        best: list[Diagnostic] | None = None
+        for variant in candidates:
+            found = self.check(value, variant, at)
+            if not found:
+                return []
+            if best is None or len(found) < len(best):
+                best = found
+        return best or []

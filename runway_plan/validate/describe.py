@@ -1,0 +1,241 @@
+"""How the validator names places, values and types in its messages, and matches values to types."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from typing import Any
+
+from runway_plan.catalog.model import (
+    ArrayType,
+    EnumType,
+    FieldPatch,
+    FieldSpec,
+    IntegerType,
+    NumberType,
+    ObjectType,
+    StringType,
+    TypeNode,
+    UnionType,
+)
+from runway_plan.source import DataPath
+
+_DATA_URI = re.compile(
+    r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[^;,]*)*?),(?P<data>.*)$", re.S
+)
+_TAG = re.compile(r"^[A-Za-z][A-Za-z0-9_]{2,15}$")
+_KNOWLEDGE_TOKEN_LIMIT = 50_000
+_CHARS_PER_TOKEN = 4
+_MAX_LISTED = 24
+_MIME_ALIASES = {"image/jpg": "image/jpeg", "audio/mp3": "audio/mpeg", "audio/wave": "audio/wav"}
+
+
+def utf16_length(text: str) -> int:
+    """Length of ``text`` in UTF-16 code units, as the API measures prompt limits."""
+    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
+
+
+def _label(at: DataPath) -> str:
+    out = ""
+    for part in at:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out or "request"
+
+
+def _dotted(at: DataPath) -> str:
+    return ".".join(part for part in at if isinstance(part, str))
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "null"
+
+
+def _expected(node: TypeNode) -> str:
+    match node:
+        case StringType():
+            return f"{node.media} URI" if node.media else "a string"
+        case IntegerType():
+            return "an integer"
+        case NumberType():
+            return "a number"
+        case EnumType():
+            return (
+                "one of "
+                + ", ".join(_show(v) for v in node.values[:8])
+                + (", …" if len(node.values) > 8 else "")
+            )
+        case ArrayType():
+            return "a list"
+        case ObjectType():
+            return "a mapping"
+        case UnionType():
+            return " or ".join(dict.fromkeys(_expected(v) for v in node.variants))
+    return node.kind
+
+
+def _show(value: Any) -> str:
+    return (
+        f"'{value}'"
+        if isinstance(value, str)
+        else str(value).lower()
+        if isinstance(value, bool)
+        else str(value)
+    )
+
+
+def _same(a: Any, b: Any) -> bool:
+    return (a == b and type(a) is type(b)) or (
+        isinstance(a, int | float)
+        and isinstance(b, int | float)
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+        and a == b
+    )
+
+
+def _aspect(value: Any) -> float | None:
+    if isinstance(value, str) and ":" in value:
+        width, _, height = value.partition(":")
+        try:
+            w, h = float(width), float(height)
+        except ValueError:
+            return None
+        return w / h if w > 0 and h > 0 else None
+    return None
+
+
+def _nearest(value: Any, choices: tuple[Any, ...]) -> Any | None:
+    """The allowed value closest to ``value``: same aspect for ratios, numerically, or by text."""
+    if not choices:
+        return None
+    aspect = _aspect(value)
+    ratios = [(c, _aspect(c)) for c in choices if _aspect(c) is not None]
+    if aspect is not None and ratios:
+        w = float(str(value).partition(":")[0])
+
+        def distance(item: tuple[Any, float | None]) -> tuple[float, float]:
+            choice, choice_aspect = item
+            width = float(str(choice).partition(":")[0])
+            return (abs(math.log(aspect / (choice_aspect or 1))), abs(width - w))
+
+        return min(ratios, key=distance)[0]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        numbers = [c for c in choices if isinstance(c, int | float) and not isinstance(c, bool)]
+        if numbers:
+            return min(numbers, key=lambda c: (abs(c - value), c))
+    if isinstance(value, str):
+        lowered = {str(c).lower(): c for c in choices}
+        if value.lower() in lowered:
+            return lowered[value.lower()]
+        close = difflib.get_close_matches(value, [str(c) for c in choices], n=1, cutoff=0.5)
+        if close:
+            return next(c for c in choices if str(c) == close[0])
+    return None
+
+
+def _requirement(spec: FieldSpec, patch: FieldPatch | None) -> str | None:
+    """What a missing field should hold, for the hint."""
+    node = spec.type
+    if isinstance(node, EnumType):
+        return f"allowed: {_expected(node).removeprefix('one of ')}"
+    if isinstance(node, IntegerType | NumberType):
+        low = patch.minimum if patch and patch.minimum is not None else node.minimum
+        high = patch.maximum if patch and patch.maximum is not None else node.maximum
+        if low is not None or high is not None:
+            return f"{_expected(node)}, {_bounds(low, high, None, None)}"
+    return spec.doc or None
+
+
+def _bounds(
+    low: float | None, high: float | None, low_x: float | None, high_x: float | None
+) -> str:
+    parts = []
+    if low is not None and high is not None:
+        return f"{_num(low)} to {_num(high)}"
+    if low is not None:
+        parts.append(f"at least {_num(low)}")
+    if low_x is not None:
+        parts.append(f"more than {_num(low_x)}")
+    if high is not None:
+        parts.append(f"at most {_num(high)}")
+    if high_x is not None:
+        parts.append(f"less than {_num(high_x)}")
+    return " and ".join(parts)
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _fits(value: Any, node: TypeNode) -> bool:
+    """Whether ``value``'s JSON type is one ``node`` accepts (ignoring its constraints)."""
+    match node:
+        case StringType():
+            return isinstance(value, str)
+        case IntegerType():
+            return isinstance(value, int) and not isinstance(value, bool)
+        case NumberType():
+            return isinstance(value, int | float) and not isinstance(value, bool)
+        case EnumType():
+            return any(type(v) is type(value) or _same(v, value) for v in node.values)
+        case ArrayType():
+            return isinstance(value, list)
+        case ObjectType():
+            return isinstance(value, dict)
+        case UnionType():
+            return any(_fits(value, v) for v in node.variants)
+    if node.kind == "boolean":
+        return isinstance(value, bool)
+    if node.kind == "null":
+        return value is None
+    return True
+
+
+def _discriminate(value: dict[str, Any], objects: list[ObjectType]) -> list[TypeNode] | None:
+    """Variants whose single-valued enum fields (``type: image``) match ``value``'s."""
+    tags: dict[str, int] = {}
+    for obj in objects:
+        for name, spec in obj.fields.items():
+            if isinstance(spec.type, EnumType) and len(spec.type.values) == 1 and spec.required:
+                tags[name] = tags.get(name, 0) + 1
+    for tag in tags:
+        if tag not in value:
+            continue
+        matching: list[TypeNode] = [
+            obj
+            for obj in objects
+            if tag in obj.fields
+            and isinstance(obj.fields[tag].type, EnumType)
+            and any(_same(value[tag], v) for v in obj.fields[tag].type.values)  # type: ignore[union-attr]
+        ]
+        if matching:
+            return matching
+    return None
+
+
+def _media_of(node: TypeNode) -> set[str] | None:
+    if isinstance(node, StringType):
+        return {node.media} if node.media else None
+    if isinstance(node, UnionType):
+        found: set[str] = set()
+        for variant in node.variants:
+            found |= _media_of(variant) or set()
+        return found or None
+    return None
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size:,} bytes"
