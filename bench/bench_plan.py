@@ -1,0 +1,177 @@
+"""Benchmark: plan a 10,000-generation spec, and the schedule's makespan over its lower bound.
+
+Prints, measured side by side in one run:
+  * for a 10,000-item fan-out spec (10,001 generations) and a 10,000-step spec: the time of the
+    plan stage alone (pricing + scheduling a compiled graph) and of the whole ``plan`` command
+    path (load, compile, validate, plan), each with its ratio to a bare
+    ``yaml.load(..., Loader=yaml.CSafeLoader)`` of the same file (best of 5 each; targets:
+    under 1 s, under 3x the parse);
+  * makespan / lower bound of the list scheduler on 200 random DAGs (seeded), with the median,
+    90th percentile and maximum (target: median at most 1.05).  The lower bound is
+    max(critical path, each pool's work / slots, each pool's daily-cap bound).
+
+Run: ``python bench/bench_plan.py``.  This is a measurement, not a test: nothing fails.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import networkx as nx
+import yaml
+
+from runway_plan.catalog import load_catalog
+from runway_plan.plan import Limits, plan, schedule
+from runway_plan.validate import check_file
+
+N = 10_000
+DAGS = 200
+SEED = 20261124
+
+
+def fan_out_spec(n: int) -> str:
+    shots = "\n".join(f"    - shot {i}: a lighthouse at dusk, angle {i % 360}" for i in range(n))
+    return f"""version: 1
+name: bench-plan-fan-out
+tier: 5
+vars:
+  shots:
+{shots}
+steps:
+  hero:
+    endpoint: text_to_image
+    model: gen4_image
+    promptText: a lighthouse on a cliff
+    ratio: "1920:1080"
+  shot:
+    for_each: "{{{{ shots }}}}"
+    endpoint: image_to_video
+    model: gen4_turbo
+    promptImage: "@hero"
+    promptText: "{{{{ item }}}}, slow dolly-in"
+    ratio: "1280:720"
+    duration: 5
+"""
+
+
+def many_steps_spec(n: int) -> str:
+    lines = ["version: 1", "name: bench-plan-steps", "tier: 5", "steps:"]
+    lines += [
+        "  hero:",
+        "    endpoint: text_to_image",
+        "    model: gen4_image",
+        "    promptText: a lighthouse on a cliff",
+        '    ratio: "1920:1080"',
+    ]
+    for i in range(n - 1):
+        lines += [
+            f"  shot_{i}:",
+            "    endpoint: image_to_video",
+            "    model: gen4_turbo",
+            '    promptImage: "@hero"',
+            f"    promptText: shot {i}, slow dolly-in",
+            '    ratio: "1280:720"',
+            f"    duration: {2 + i % 9}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def best_of(repeat: int, action: Callable[[], object]) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def measure(name: str, text: str, folder: Path) -> None:
+    path = folder / f"{name}.yaml"
+    path.write_text(text, encoding="utf-8")
+    catalog = load_catalog()
+    graph, diagnostics = check_file(path, catalog)
+    assert not [d for d in diagnostics if d.is_error], diagnostics[:3]
+    result = plan(graph, catalog)
+
+    def parse() -> object:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+
+    def plan_stage() -> object:
+        return plan(graph, catalog)
+
+    def whole() -> object:
+        checked, _ = check_file(path, catalog)
+        return plan(checked, catalog)
+
+    parse_s = best_of(5, parse)
+    stage_s = best_of(5, plan_stage)
+    whole_s = best_of(5, whole)
+    print(
+        f"{name:<8} {len(graph.generations):>6} generations, {result.total_high} credits, "
+        f"makespan {result.schedule.makespan / 3600:.1f} h"
+    )
+    print(
+        f"  bare CSafeLoader parse  {parse_s * 1000:7.1f} ms\n"
+        f"  plan stage              {stage_s * 1000:7.1f} ms  ratio {stage_s / parse_s:5.2f}x\n"
+        f"  load+validate+plan      {whole_s * 1000:7.1f} ms  ratio {whole_s / parse_s:5.2f}x"
+    )
+
+
+def random_dag(
+    rng: random.Random,
+) -> tuple[nx.DiGraph, dict[str, float], dict[str, str], dict[str, Limits]]:
+    """A layered random DAG whose tasks fall in a few pools, with catalog-like latencies."""
+    n = rng.randint(20, 400)
+    pools = [f"model{i}" for i in range(rng.randint(1, 6))]
+    limits = {
+        p: Limits(
+            max_concurrent=rng.choice([1, 2, 3, 5, 10, 20]),
+            max_daily=rng.choice([50, 200, 500, 1000, 10_000]),
+        )
+        for p in pools
+    }
+    density = rng.uniform(0.0, 3.0)
+    dag = nx.DiGraph()
+    keys = [f"g{i}" for i in range(n)]
+    dag.add_nodes_from(keys)
+    for j in range(1, n):
+        for _ in range(int(density) + (rng.random() < density % 1)):
+            dag.add_edge(keys[rng.randrange(0, j)], keys[j])
+    pool_of = {k: rng.choice(pools) for k in keys}
+    durations = {k: float(rng.randint(5, 60) + rng.choice([0, 0, 30, 60, 90])) for k in keys}
+    return dag, durations, pool_of, limits
+
+
+def makespan_ratios() -> None:
+    rng = random.Random(SEED)
+    ratios = []
+    started = time.perf_counter()
+    for _ in range(DAGS):
+        dag, durations, pools, limits = random_dag(rng)
+        result = schedule(dag, durations, pools, limits)
+        ratios.append(result.makespan / result.lower_bound)
+    elapsed = time.perf_counter() - started
+    ratios.sort()
+    p90 = ratios[int(0.9 * (len(ratios) - 1))]
+    at_bound = sum(1 for r in ratios if r <= 1 + 1e-9)
+    print(
+        f"makespan / lower bound over {DAGS} random DAGs (seed {SEED}): "
+        f"median {statistics.median(ratios):.3f}, p90 {p90:.3f}, max {ratios[-1]:.3f}; "
+        f"{at_bound} at the bound ({elapsed:.2f} s)"
+    )
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        measure("fan-out", fan_out_spec(N), Path(folder))
+        measure("steps", many_steps_spec(N), Path(folder))
+    makespan_ratios()
+
+
+if __name__ == "__main__":
+    main()

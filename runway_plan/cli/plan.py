@@ -1,0 +1,325 @@
+"""``plan``, ``graph`` and ``diff``: price and schedule a spec, draw it, compare two versions."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from runway_plan.catalog import Catalog
+from runway_plan.cli.app import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    catalog_option,
+    format_option,
+    load_catalog_or_fail,
+    main,
+    parse_vars,
+    vars_option,
+)
+from runway_plan.compile import Graph, compile_spec
+from runway_plan.diagnostics import Diagnostic, has_errors, sort_diagnostics
+from runway_plan.diagnostics.render import render as render_diagnostics
+from runway_plan.plan import Plan, plan
+from runway_plan.plan.diff import diff_plans
+from runway_plan.plan.live import LiveError, Organization, fetch_organization
+from runway_plan.plan.report import (
+    PLAN_FORMATS,
+    ROW_HEADERS,
+    render_diff,
+    render_dot,
+    render_gantt_html,
+    render_gantt_svg,
+    render_mermaid,
+    render_plan,
+    step_rows,
+    summary_lines,
+    total_row,
+)
+from runway_plan.source import parse_document
+from runway_plan.validate import check_file, validate
+
+_fetch_organization = fetch_organization
+"""The live call, replaceable in tests (which pass an ``httpx.MockTransport``)."""
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])", re.I)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class _UsageFailure(click.ClickException):
+    """A problem with the command's inputs or environment: exit 2."""
+
+    exit_code = EXIT_USAGE
+
+
+def parse_deadline(text: str) -> float:
+    """``2h``, ``90m``, ``1d``, ``1h30m`` or plain seconds, as seconds."""
+    value = text.strip()
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    parts = _DURATION.findall(value)
+    if not parts or _DURATION.sub("", value).strip():
+        raise click.BadParameter(
+            f"'{text}' is not a duration such as 2h, 90m, 1d or 1h30m", param_hint="--deadline"
+        )
+    return sum(float(number) * _UNITS[unit.lower()] for number, unit in parts)
+
+
+def _parse_latency(values: tuple[str, ...]) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for option in values:
+        model, sep, raw = option.partition("=")
+        try:
+            seconds = parse_deadline(raw) if sep else -1.0
+        except click.BadParameter:
+            seconds = -1.0
+        if not sep or not model.strip() or seconds < 0:
+            raise click.BadParameter(f"'{option}' is not MODEL=SECONDS", param_hint="--latency")
+        found[model.strip()] = seconds
+    return found
+
+
+def _check(
+    spec: str, catalog: Catalog, overrides: dict[str, Any]
+) -> tuple[Graph, list[Diagnostic], str]:
+    """Load, compile and validate a spec file, or ``REF:path`` read with ``git show``."""
+    if Path(spec).is_file() or ":" not in spec:
+        graph, diagnostics = check_file(spec, catalog, overrides)
+        return graph, diagnostics, spec
+    ref, _, inside = spec.partition(":")
+    try:
+        shown = subprocess.run(
+            ["git", "show", f"{ref}:{inside}"], capture_output=True, text=True, check=False
+        )
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False
+        )
+    except OSError as exc:
+        raise _UsageFailure(f"cannot run git to read {spec}: {exc}") from None
+    if shown.returncode != 0:
+        reason = shown.stderr.strip().splitlines()[-1] if shown.stderr.strip() else "git failed"
+        raise _UsageFailure(f"cannot read {spec} (not a file, and git says: {reason})")
+    if inside.startswith(("./", "../")) or top.returncode != 0:
+        working = Path(inside)
+    else:
+        working = Path(top.stdout.strip()) / inside
+    try:
+        where = os.path.relpath(working)
+    except ValueError:
+        where = str(working)
+    document = parse_document(shown.stdout, where)
+    if document.data is None and document.diagnostics:
+        graph = Graph(spec=None, document=document, catalog=catalog)
+        return graph, sort_diagnostics(document.diagnostics), spec
+    graph = compile_spec(document, catalog, overrides)
+    return graph, sort_diagnostics([*document.diagnostics, *validate(graph)]), spec
+
+
+def _plan_or_exit(spec: str, catalog: Catalog, overrides: dict[str, Any], **options: Any) -> Plan:
+    graph, diagnostics, label = _check(spec, catalog, overrides)
+    if has_errors(diagnostics):
+        click.echo(render_diagnostics(diagnostics, "text"), nl=False)
+        errors = sum(d.is_error for d in diagnostics)
+        click.echo(f"{label}: {errors} error{'s' * (errors != 1)}; no plan", err=True)
+        sys.exit(EXIT_FAILED)
+    result = plan(graph, catalog, source=label, **options)
+    result.diagnostics = sort_diagnostics([*diagnostics, *result.diagnostics])
+    return result
+
+
+def _rich_table(result: Plan, console: Console) -> None:
+    table = Table(
+        title=f"{result.name} · {result.limits}",
+        title_justify="left",
+        show_footer=True,
+        header_style="bold",
+    )
+    footer = dict(zip(ROW_HEADERS, total_row(result), strict=True))
+    right = {"gens", "credits", "USD", "start", "end"}
+    for header in ROW_HEADERS:
+        table.add_column(
+            header,
+            footer=footer.get(header, ""),
+            justify="right" if header in right else "left",
+            no_wrap=header in {"step", "model", "credits"},
+        )
+    for step, row in zip(result.steps, step_rows(result), strict=True):
+        style = "red" if step.unknown else ("yellow" if step.is_range else "")
+        table.add_row(*(Text(cell) for cell in row), style=style)
+    console.print(table)
+    for step in result.steps:
+        if step.unknown or step.is_range:
+            for reason in step.reasons:
+                console.print(
+                    Text(f"  {step.name}: {reason}", style="red" if step.unknown else "yellow")
+                )
+    for line in summary_lines(result):
+        console.print(Text(line))
+    if result.diagnostics:
+        console.print(Text(render_diagnostics(result.diagnostics, "text").rstrip("\n")))
+    console.print(
+        Text(f"catalog {result.catalog_version} (sha256 {result.catalog_digest[:12]})", style="dim")
+    )
+
+
+def _live_organization() -> Organization:
+    key = os.environ.get("RUNWAYML_API_SECRET", "").strip()
+    if not key:
+        raise click.UsageError(
+            "--live needs an API key in RUNWAYML_API_SECRET (plan without --live to use the "
+            "catalog's tier table)"
+        )
+    try:
+        return _fetch_organization(key)
+    except LiveError as exc:
+        raise _UsageFailure(str(exc).replace(key, "[redacted]")) from None
+
+
+@main.command("plan")
+@click.argument("spec", type=click.Path(path_type=str, dir_okay=False))
+@format_option(PLAN_FORMATS)
+@click.option("--tier", type=click.IntRange(1, 5), help="Plan for this tier (default: the spec's).")
+@click.option(
+    "--max-credits",
+    type=str,
+    metavar="N",
+    help="Fail (exit 1, RP400) when the plan may cost more credits than N.",
+)
+@click.option(
+    "--deadline",
+    type=str,
+    metavar="DURATION",
+    help="Report the cheapest tier whose schedule finishes within it (2h, 90m, 1d).",
+)
+@click.option(
+    "--gantt",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="Write the schedule as a Gantt chart: FILE.svg, or FILE.html for a page.",
+)
+@click.option(
+    "--latency",
+    "latencies",
+    multiple=True,
+    metavar="MODEL=SECONDS",
+    help="Override a model's latency estimate per generation (45, 2m, ...).",
+)
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Use the account's live limits (GET /v1/organization, RUNWAYML_API_SECRET).",
+)
+@vars_option
+@catalog_option
+def plan_command(
+    spec: str,
+    fmt: str,
+    tier: int | None,
+    max_credits: str | None,
+    deadline: str | None,
+    gantt: Path | None,
+    latencies: tuple[str, ...],
+    live: bool,
+    variables: tuple[str, ...],
+    catalog_path: Path | None,
+) -> None:
+    """Price SPEC in credits and dollars and schedule it against the tier's limits."""
+    overrides = parse_vars(variables)
+    budget: Decimal | None = None
+    if max_credits is not None:
+        try:
+            budget = Decimal(max_credits)
+        except InvalidOperation:
+            raise click.BadParameter(
+                f"'{max_credits}' is not a number", param_hint="--max-credits"
+            ) from None
+        if not budget.is_finite() or budget < 0:
+            raise click.BadParameter(
+                "must be a number of credits, 0 or more", param_hint="--max-credits"
+            )
+    seconds = parse_deadline(deadline) if deadline is not None else None
+    latency = _parse_latency(latencies)
+    organization = _live_organization() if live else None
+    catalog = load_catalog_or_fail(catalog_path)
+    result = _plan_or_exit(
+        spec,
+        catalog,
+        overrides,
+        tier=tier,
+        max_credits=budget,
+        latency_overrides=latency,
+        live=organization,
+        deadline=seconds,
+    )
+    if gantt is not None:
+        page = (
+            render_gantt_html(result)
+            if gantt.suffix.lower() in (".html", ".htm")
+            else (render_gantt_svg(result))
+        )
+        gantt.write_text(page, encoding="utf-8")
+    console = Console()
+    if fmt == "table" and console.is_terminal:
+        _rich_table(result, console)
+    else:
+        click.echo(render_plan(result, fmt), nl=False)
+    if gantt is not None:
+        click.echo(f"wrote {gantt}", err=True)
+    sys.exit(EXIT_FAILED if has_errors(result.diagnostics) else EXIT_OK)
+
+
+@main.command("graph")
+@click.argument("spec", type=click.Path(path_type=str, dir_okay=False))
+@format_option(("mermaid", "dot"))
+@vars_option
+@catalog_option
+def graph_command(
+    spec: str, fmt: str, variables: tuple[str, ...], catalog_path: Path | None
+) -> None:
+    """Draw SPEC's step graph, with each step's model and cost, as Mermaid or DOT."""
+    catalog = load_catalog_or_fail(catalog_path)
+    result = _plan_or_exit(spec, catalog, parse_vars(variables))
+    click.echo(render_mermaid(result) if fmt == "mermaid" else render_dot(result), nl=False)
+
+
+@main.command("diff")
+@click.argument("old", type=str)
+@click.argument("new", type=str)
+@format_option(PLAN_FORMATS)
+@click.option("--tier", type=click.IntRange(1, 5), help="Plan both for this tier.")
+@vars_option
+@catalog_option
+def diff_command(
+    old: str,
+    new: str,
+    fmt: str,
+    tier: int | None,
+    variables: tuple[str, ...],
+    catalog_path: Path | None,
+) -> None:
+    """Show what changing OLD into NEW costs, step by step.
+
+    OLD and NEW are spec files; either may be REF:PATH, the spec at a git ref
+    (`main:specs/launch.yaml`, `HEAD~1:./launch.yaml`).
+    """
+    catalog = load_catalog_or_fail(catalog_path)
+    overrides = parse_vars(variables)
+    before = _plan_or_exit(old, catalog, overrides, tier=tier)
+    after = _plan_or_exit(new, catalog, overrides, tier=tier)
+    click.echo(render_diff(diff_plans(before, after), fmt), nl=False)
+    sys.exit(EXIT_OK)
+
+
+__all__ = ["diff_command", "graph_command", "parse_deadline", "plan_command"]

@@ -1,0 +1,479 @@
+"""Plan a validated graph: price every generation and schedule it against the tier's limits.
+
+:func:`plan` turns a :class:`~runway_plan.compile.Graph` (free of errors: validate it first)
+into a :class:`Plan`: per-generation and per-step costs in credits and dollars (exact, a range
+with its reasons, or unknown, never zero), totals that are the exact sum of the steps, a
+schedule with its makespan, critical path and lower bound, the days forced by daily caps, the
+monthly spend cap, the budget check and, given a deadline, the cheapest tier that meets it.
+Problems are diagnostics RP400-RP404 on ``Plan.diagnostics``.
+
+Renderers live in :mod:`runway_plan.plan.report`, the comparison of two plans in
+:mod:`runway_plan.plan.diff`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from runway_plan.catalog import Catalog
+from runway_plan.compile import Generation, Graph
+from runway_plan.diagnostics import Diagnostic, Span, make, sort_diagnostics
+from runway_plan.plan.cost import Cost, Pricer, format_credits, format_usd, price_generation
+from runway_plan.plan.live import ModelLimit, Organization
+from runway_plan.plan.schedule import DAY, Limits, Schedule, Slot, schedule
+
+__all__ = [
+    "DAY",
+    "Budget",
+    "Cost",
+    "DeadlineCheck",
+    "GenerationPlan",
+    "Limits",
+    "Plan",
+    "Schedule",
+    "Slot",
+    "StepPlan",
+    "TierOption",
+    "format_credits",
+    "format_duration",
+    "format_usd",
+    "plan",
+    "price_generation",
+    "schedule",
+]
+
+
+def format_duration(seconds: float) -> str:
+    """A short human duration: ``45s``, ``12m 30s``, ``3h 05m``, ``2d 04h``."""
+    total = round(seconds)
+    if total < 60:
+        return f"{total}s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours:02d}h"
+
+
+@dataclass(frozen=True)
+class GenerationPlan:
+    """One generation's cost, latency estimate and place in the schedule."""
+
+    key: str
+    step: str
+    index: int | None
+    endpoint: str
+    model: str
+    cost: Cost
+    latency: float
+    pool: str
+    slot: Slot | None
+    request: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """A step: the sum of its generations (one, or one per fan-out item)."""
+
+    name: str
+    endpoint: str
+    model: str
+    generations: tuple[str, ...]
+    low: Decimal
+    high: Decimal
+    unknown: int
+    units: str
+    reasons: tuple[str, ...]
+    fingerprint: str
+    start: float
+    end: float
+    span: Span | None = None
+
+    @property
+    def is_range(self) -> bool:
+        """True when the step's priced part is a range."""
+        return self.low != self.high
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A credit budget the plan was checked against, and where it came from."""
+
+    source: str
+    max_credits: Decimal
+    exceeded: bool
+
+
+@dataclass(frozen=True)
+class TierOption:
+    """How the plan would fare on one tier, for ``--deadline``."""
+
+    tier: int
+    makespan: float
+    meets_deadline: bool
+    within_monthly_cap: bool
+    monthly_cap_usd: Decimal
+
+
+@dataclass(frozen=True)
+class DeadlineCheck:
+    """The deadline asked for, each tier's makespan, and the cheapest tier that meets it."""
+
+    deadline: float
+    options: tuple[TierOption, ...]
+    cheapest: int | None
+
+
+@dataclass
+class Plan:
+    """A priced and scheduled spec."""
+
+    name: str
+    source: str
+    tier: int | None
+    limits: str
+    steps: list[StepPlan]
+    generations: dict[str, GenerationPlan]
+    step_edges: list[tuple[str, str]]
+    total_low: Decimal
+    total_high: Decimal
+    unknown: int
+    usd_per_credit: Decimal
+    schedule: Schedule
+    monthly_cap_credits: Decimal | None
+    budgets: list[Budget] = field(default_factory=list)
+    deadline: DeadlineCheck | None = None
+    notes: list[str] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    catalog_version: str = ""
+    catalog_digest: str = ""
+
+    @property
+    def usd_low(self) -> Decimal:
+        """The low total in US dollars."""
+        return self.total_low * self.usd_per_credit
+
+    @property
+    def usd_high(self) -> Decimal:
+        """The high total in US dollars."""
+        return self.total_high * self.usd_per_credit
+
+    @property
+    def unknown_models(self) -> list[str]:
+        """Models of the generations that could not be priced, sorted."""
+        return sorted({g.model for g in self.generations.values() if g.cost.unknown})
+
+
+def _fingerprint(generations: list[Generation]) -> str:
+    data = [(g.endpoint, g.model, g.request) for g in generations]
+    text = json.dumps(data, sort_keys=True, default=repr, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _step_units(costs: list[Cost]) -> str:
+    if len(costs) == 1:
+        return costs[0].units
+    shapes = {c.units for c in costs}
+    if len(shapes) == 1:
+        return f"{len(costs)} × {costs[0].units}"
+    return f"{len(costs)} generations"
+
+
+def _catalog_limits(catalog: Catalog, tier: int, model: str) -> Limits:
+    groups = catalog.tier(tier).groups
+    group = catalog.limit_group(model)
+    limits = groups.get(group) or groups[catalog.tiers.default_group]
+    return Limits(limits.max_concurrent, limits.max_daily)
+
+
+def _live_limits(live: ModelLimit) -> Limits:
+    return Limits(live.max_concurrent, live.max_daily, live.used_today)
+
+
+class _Planner:
+    def __init__(
+        self,
+        graph: Graph,
+        catalog: Catalog,
+        price_overrides: Mapping[str, Decimal],
+        latency_overrides: Mapping[str, float],
+    ) -> None:
+        self.graph = graph
+        self.catalog = catalog
+        self.pricer = Pricer(graph, catalog, price_overrides)
+        self.latency_overrides = latency_overrides
+        self.costs = {key: self.pricer.price(gen) for key, gen in graph.generations.items()}
+        self.latency = {key: self.estimate(gen) for key, gen in graph.generations.items()}
+
+    def estimate(self, gen: Generation) -> float:
+        if gen.model in self.latency_overrides:
+            return float(self.latency_overrides[gen.model])
+        overlay = self.catalog.model_overlay(gen.model)
+        seconds = 0.0
+        if overlay.latency_per_output_second:
+            length = self.pricer.output_seconds(gen)
+            seconds = float(length.high) if length is not None else 0.0
+        return overlay.latency_seconds + overlay.latency_per_output_second * seconds
+
+    def run_schedule(self, limit_of: Mapping[str, Limits]) -> Schedule:
+        pools = {key: gen.model for key, gen in self.graph.generations.items()}
+        return schedule(self.graph.dag, self.latency, pools, limit_of)
+
+    def tier_limits(self, tier: int) -> dict[str, Limits]:
+        models = {gen.model for gen in self.graph.generations.values()}
+        return {model: _catalog_limits(self.catalog, tier, model) for model in models}
+
+
+def plan(
+    graph: Graph,
+    catalog: Catalog,
+    *,
+    tier: int | None = None,
+    max_credits: Decimal | int | None = None,
+    price_overrides: Mapping[str, Decimal] | None = None,
+    latency_overrides: Mapping[str, float] | None = None,
+    live: Organization | None = None,
+    deadline: float | None = None,
+    source: str | None = None,
+) -> Plan:
+    """Price and schedule ``graph`` (which must be free of errors).
+
+    ``tier`` defaults to the spec's; ``max_credits`` is a budget checked besides the spec's
+    ``budget.max_credits``; ``price_overrides`` (model -> credits per generation) are added
+    to the spec's ``prices:``; ``latency_overrides`` (model -> seconds per generation) replace
+    the catalog's estimates; ``live`` limits (``GET /v1/organization``) replace the tier
+    table's; ``deadline`` (seconds) asks for the cheapest tier whose schedule meets it.
+    """
+    spec = graph.spec
+    source_map = graph.document.source_map
+    overrides: dict[str, Decimal] = dict(spec.prices) if spec else {}
+    overrides.update(price_overrides or {})
+    planner = _Planner(graph, catalog, overrides, latency_overrides or {})
+    tier_number = tier if tier is not None else (spec.tier if spec else 1)
+    notes: list[str] = []
+    diagnostics: list[Diagnostic] = []
+
+    models = sorted({gen.model for gen in graph.generations.values()})
+    if live is not None:
+        limit_of: dict[str, Limits] = {}
+        for model in models:
+            if model in live.models:
+                limit_of[model] = _live_limits(live.models[model])
+            else:
+                limit_of[model] = _catalog_limits(catalog, tier_number, model)
+                notes.append(
+                    f"the organization lists no limits for {model}; tier {tier_number}'s "
+                    "catalog limits are used"
+                )
+        limits_text = "live limits (GET /v1/organization)"
+        plan_tier: int | None = None
+    else:
+        limit_of = planner.tier_limits(tier_number)
+        limits_text = f"tier {tier_number} limits (tiers.yaml {catalog.tiers.version})"
+        plan_tier = tier_number
+    timeline = planner.run_schedule(limit_of)
+
+    steps: list[StepPlan] = []
+    generations: dict[str, GenerationPlan] = {}
+    names = [name for name in (spec.steps if spec else graph.steps) if name in graph.steps]
+    for name in names:
+        node = graph.steps[name]
+        gens = [graph.generations[key] for key in node.generations]
+        costs = [planner.costs[g.key] for g in gens]
+        for gen, cost in zip(gens, costs, strict=True):
+            generations[gen.key] = GenerationPlan(
+                key=gen.key,
+                step=name,
+                index=gen.index,
+                endpoint=gen.endpoint,
+                model=gen.model,
+                cost=cost,
+                latency=planner.latency[gen.key],
+                pool=gen.model,
+                slot=timeline.slots.get(gen.key),
+                request=gen.request,
+            )
+        priced = [c for c in costs if not c.unknown]
+        reasons = list(dict.fromkeys(r for c in costs for r in c.reasons))
+        slots = [timeline.slots[g.key] for g in gens if g.key in timeline.slots]
+        steps.append(
+            StepPlan(
+                name=name,
+                endpoint=node.step.endpoint,
+                model=node.step.model,
+                generations=tuple(node.generations),
+                low=sum((c.low for c in priced), Decimal(0)),
+                high=sum((c.high for c in priced), Decimal(0)),
+                unknown=len(costs) - len(priced),
+                units=_step_units(costs) if costs else "no generations",
+                reasons=tuple(reasons),
+                fingerprint=_fingerprint(gens),
+                start=min((s.start for s in slots), default=0.0),
+                end=max((s.end for s in slots), default=0.0),
+                span=node.span,
+            )
+        )
+    total_low = sum((s.low for s in steps), Decimal(0))
+    total_high = sum((s.high for s in steps), Decimal(0))
+    unknown = sum(s.unknown for s in steps)
+    usd = catalog.prices.usd_per_credit
+
+    for step in steps:
+        if step.unknown:
+            first = next(
+                r
+                for g in step.generations
+                for r in planner.costs[g].reasons
+                if planner.costs[g].unknown
+            )
+            count = f"{step.unknown} generation{'s' * (step.unknown != 1)}"
+            unpriced = catalog.price(step.model) is None and step.model not in overrides
+            hint = (
+                f"give it a price in the spec: `prices: {{{step.model}: CREDITS}}` "
+                "(credits per generation)"
+                if unpriced
+                else "give the input a known length (a local file or an upstream step with a "
+                "duration), or a spec price"
+            )
+            diagnostics.append(
+                make(
+                    "RP401",
+                    f"step '{step.name}' ({step.model}, {count}) cannot be priced and is "
+                    f"counted as unknown, not zero: {first}",
+                    step.span,
+                    hint=hint,
+                )
+            )
+        elif step.is_range:
+            diagnostics.append(
+                make(
+                    "RP404",
+                    f"step '{step.name}' costs {format_credits(step.low)}-"
+                    f"{format_credits(step.high)} credits: {'; '.join(step.reasons)}",
+                    step.span,
+                )
+            )
+
+    budgets: list[Budget] = []
+    checks: list[tuple[str, Decimal, Span | None]] = []
+    if spec is not None and spec.budget.max_credits is not None:
+        checks.append(
+            (
+                "budget.max_credits",
+                spec.budget.max_credits,
+                source_map.value(("budget", "max_credits")),
+            )
+        )
+    if max_credits is not None:
+        checks.append(("--max-credits", Decimal(max_credits), None))
+    for origin, limit, span in checks:
+        exceeded = total_high > limit
+        budgets.append(Budget(origin, limit, exceeded))
+        if exceeded:
+            ranged = " (the high end of its range)" if total_high != total_low else ""
+            diagnostics.append(
+                make(
+                    "RP400",
+                    f"the plan costs up to {format_credits(total_high)} credits "
+                    f"(${format_usd(total_high * usd)}){ranged}, over {origin} "
+                    f"{format_credits(limit)} by {format_credits(total_high - limit)}",
+                    span,
+                    hint=f"{unknown} unpriced generation(s) are not counted" if unknown else None,
+                )
+            )
+
+    if live is not None and live.max_monthly_credit_spend is not None:
+        monthly_cap: Decimal | None = Decimal(live.max_monthly_credit_spend)
+        cap_origin = "the organization's monthly spend cap"
+    elif live is None:
+        monthly_cap = catalog.tier(tier_number).max_monthly_spend_usd / usd
+        cap_origin = f"tier {tier_number}'s monthly spend cap"
+    else:
+        monthly_cap = None
+        cap_origin = ""
+    if monthly_cap is not None and total_high > monthly_cap:
+        tier_span = source_map.value(("tier",)) if spec is not None and tier is None else None
+        diagnostics.append(
+            make(
+                "RP402",
+                f"the plan costs up to {format_credits(total_high)} credits "
+                f"(${format_usd(total_high * usd)}), more than {cap_origin} of "
+                f"{format_credits(monthly_cap)} credits (${format_usd(monthly_cap * usd)})",
+                tier_span,
+                hint="a higher tier (or spreading the work over several months) is needed",
+            )
+        )
+
+    if timeline.days > 1:
+        binding = max(timeline.pools.values(), key=lambda u: (u.days, u.generations))
+        diagnostics.append(
+            make(
+                "RP403",
+                f"daily generation caps stretch the plan over {timeline.days} days: "
+                f"{binding.generations} {binding.pool} generations at "
+                f"{binding.limits.max_daily} a day ({limits_text})",
+                None,
+                hint="a higher tier raises the daily caps",
+            )
+        )
+
+    check: DeadlineCheck | None = None
+    if deadline is not None:
+        options = []
+        for number in sorted(
+            catalog.tiers.tiers, key=lambda n: catalog.tier(n).max_monthly_spend_usd
+        ):
+            timeline_n = planner.run_schedule(planner.tier_limits(number))
+            cap_usd = catalog.tier(number).max_monthly_spend_usd
+            options.append(
+                TierOption(
+                    tier=number,
+                    makespan=timeline_n.makespan,
+                    meets_deadline=timeline_n.makespan <= deadline,
+                    within_monthly_cap=total_high * usd <= cap_usd,
+                    monthly_cap_usd=cap_usd,
+                )
+            )
+        cheapest = next(
+            (o.tier for o in options if o.meets_deadline and o.within_monthly_cap), None
+        )
+        check = DeadlineCheck(deadline, tuple(options), cheapest)
+
+    return Plan(
+        name=spec.name if spec else "",
+        source=source or source_map.path,
+        tier=plan_tier,
+        limits=limits_text,
+        steps=steps,
+        generations=generations,
+        step_edges=_step_edges(graph),
+        total_low=total_low,
+        total_high=total_high,
+        unknown=unknown,
+        usd_per_credit=usd,
+        schedule=timeline,
+        monthly_cap_credits=monthly_cap,
+        budgets=budgets,
+        deadline=check,
+        notes=notes,
+        diagnostics=sort_diagnostics(diagnostics),
+        catalog_version=catalog.version,
+        catalog_digest=catalog.digest,
+    )
+
+
+def _step_edges(graph: Graph) -> list[tuple[str, str]]:
+    seen: dict[tuple[str, str], None] = {}
+    for source, target in graph.dag.edges:
+        a, b = graph.generations[source].step, graph.generations[target].step
+        if a != b:
+            seen.setdefault((a, b), None)
+    return list(seen)

@@ -1,0 +1,555 @@
+"""Price one generation from the catalog's pricing structure (``prices.yaml``).
+
+Pricing is data: every model's :class:`~runway_plan.catalog.model.Price` names the unit it
+counts, the block size (``per``) and rounding, the request fields its rates depend on
+(``when``), the documented defaults of those fields, and the fields whose default the API does
+not document.  Nothing here knows a model by name.
+
+Rounding rules (also in ``docs/plan-json.md``):
+
+* Each generation is priced on its own: ``blocks = quantity / per``, rounded up to a whole
+  number when ``rounding: ceil`` (a 38-character prompt is one block of 50; 12.4 s of audio
+  billed per 6 s is three blocks), and left exact otherwise (4.5 s at 12 credits/s is 54).
+* ``credits = blocks × rate``, in exact :class:`~decimal.Decimal` arithmetic; nothing else
+  is rounded.  A fan-out is the sum of its generations, the plan the sum of its steps.
+* Dollars are ``credits × usd_per_credit`` (1 credit = $0.01), exact.
+
+When a quantity or a rate is not known statically the cost is a range ``[low, high]`` and
+``reasons`` says which field widened it; when no bound can be given, or the model has no
+price, the cost is ``unknown`` (never zero) and ``reasons`` says why.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+from runway_plan.catalog import Catalog
+from runway_plan.catalog.model import BooleanType, EnumType, Price, PriceRate, Scalar
+from runway_plan.compile import Generation, Graph, local_asset_path
+from runway_plan.compile.graph import TemplateFailed
+from runway_plan.media import probe
+
+__all__ = [
+    "Cost",
+    "Pricer",
+    "Seconds",
+    "format_credits",
+    "format_usd",
+    "output_seconds",
+    "price_generation",
+]
+
+_ZERO = Decimal(0)
+_ANY = object()
+"""Stands for "a value not listed in any rate" when enumerating an undocumented default."""
+
+_UNIT_NAMES = {
+    "output_second": "second of output",
+    "image": "image",
+    "characters": "character",
+    "input_second": "second of input",
+    "generation": "generation",
+}
+
+
+def format_credits(value: Decimal) -> str:
+    """A credit amount without trailing zeros: ``60``, ``55.2``, ``1,250``."""
+    normal = value.normalize()
+    if normal == normal.to_integral_value():
+        return f"{int(normal):,}"
+    return f"{normal:,f}"
+
+
+def format_usd(amount: Decimal) -> str:
+    """Dollars with cents, more digits only when the amount has them: ``16.20``, ``0.005``."""
+    quantized = amount.quantize(Decimal("0.01"))
+    if quantized == amount:
+        return f"{quantized:,.2f}"
+    return f"{amount.normalize():,f}"
+
+
+def _dec(value: float | int | Decimal) -> Decimal:
+    """A number as a Decimal: a float by its shortest repr (4.6 is 4.6, not binary noise),
+    a whole number without a fractional part (5.0 is 5)."""
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, float):
+        number = Decimal(repr(value))
+    else:
+        number = Decimal(value)
+    integral = number.to_integral_value()
+    return integral if number == integral else number
+
+
+def _seconds_text(low: Decimal, high: Decimal) -> str:
+    if low == high:
+        return f"{format_credits(low)} s"
+    return f"{format_credits(low)}-{format_credits(high)} s"
+
+
+@dataclass(frozen=True, slots=True)
+class Seconds:
+    """Known bounds on a media length in seconds, with where they come from."""
+
+    low: Decimal
+    high: Decimal
+    reason: str
+
+    @property
+    def exact(self) -> bool:
+        """True when the length is known exactly."""
+        return self.low == self.high
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """The cost of one generation, in credits.
+
+    ``low``/``high`` are the bounds (equal for an exact price).  When ``unknown`` is true the
+    cost could not be bounded: ``low`` and ``high`` are then zero and must not be read as a
+    price; renderers print "unknown" and totals count the generation apart.
+    """
+
+    low: Decimal
+    high: Decimal
+    units: str
+    reasons: tuple[str, ...] = ()
+    unknown: bool = False
+    unit: str = "generation"
+    quantity_low: Decimal = _ZERO
+    quantity_high: Decimal = _ZERO
+    per: Decimal = Decimal(1)
+    blocks_low: Decimal = _ZERO
+    blocks_high: Decimal = _ZERO
+    rate_low: Decimal = _ZERO
+    rate_high: Decimal = _ZERO
+    override: bool = False
+    source: str = ""
+
+    @property
+    def is_range(self) -> bool:
+        """True for a known cost whose bounds differ."""
+        return not self.unknown and self.low != self.high
+
+
+@dataclass(slots=True)
+class _Context:
+    graph: Graph
+    catalog: Catalog
+    memo: dict[str, Seconds | None] = field(default_factory=dict)
+    costs: dict[tuple[Any, ...], Cost] = field(default_factory=dict)
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable stand-in for a request value (so equal requests share one price)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return (type(value).__name__, value)
+    return ("repr", repr(value))
+
+
+def _signature(gen: Generation, price: Price) -> tuple[Any, ...] | None:
+    """What the cost of ``gen`` depends on, for a price that does not read an input's length.
+
+    Generations of a fan-out usually share it, so each distinct signature is priced once.
+    """
+    if price.unit == "input_second":
+        return None
+    fields = [name for rate in price.rates for name in rate.when]
+    values = tuple(_freeze(_get(gen.request, tuple(name.split(".")))) for name in fields)
+    if price.unit == "output_second":
+        amount: Any = (gen.duration,)
+    elif price.unit == "image" and price.count_field:
+        amount = _freeze(_get(gen.request, tuple(price.count_field.split("."))))
+    elif price.unit == "characters":
+        text = _get(gen.request, tuple((price.text_field or "").split(".")))
+        amount = len(text) if isinstance(text, str) else _freeze(text)
+    else:
+        amount = None
+    return (gen.model, gen.endpoint, values, amount)
+
+
+def _get(data: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)
+    return data
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality that keeps booleans apart from numbers (``True`` is not ``1`` here)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
+def _matches(rate: PriceRate, values: Mapping[str, Any]) -> bool:
+    for name, allowed in rate.when.items():
+        value = values.get(name)
+        if value is None or not any(_same(value, choice) for choice in allowed):
+            return False
+    return True
+
+
+def _field_domain(catalog: Catalog, gen: Generation, name: str, price: Price) -> list[Any]:
+    """Every value an undocumented-default field could take, for the range over rates."""
+    spec = catalog.model(gen.endpoint, gen.model)
+    node = spec.fields.get(name) if spec and "." not in name else None
+    if node is not None and isinstance(node.type, BooleanType):
+        return [True, False]
+    if node is not None and isinstance(node.type, EnumType):
+        return list(node.type.values)
+    listed: list[Scalar] = []
+    for rate in price.rates:
+        for value in rate.when.get(name, ()):
+            if not any(_same(value, seen) for seen in listed):
+                listed.append(value)
+    return [*listed, _ANY]
+
+
+def _rates(
+    gen: Generation, price: Price, catalog: Catalog
+) -> tuple[list[PriceRate], list[str], str | None]:
+    """The rates that could apply, the reasons for more than one, and why none applies."""
+    names: list[str] = []
+    for rate in price.rates:
+        names.extend(name for name in rate.when if name not in names)
+    known: dict[str, Any] = {}
+    open_fields: list[str] = []
+    for name in names:
+        value = _get(gen.request, tuple(name.split(".")))
+        if isinstance(value, TemplateFailed):
+            value = None
+        if value is None and name in price.defaults:
+            value = price.defaults[name]
+        if value is None and name in price.unknown_defaults:
+            open_fields.append(name)
+            continue
+        known[name] = value
+    domains = [_field_domain(catalog, gen, name, price) for name in open_fields]
+    chosen: list[PriceRate] = []
+    missing: list[str] = []
+    for combo in itertools.product(*domains):
+        values = {
+            **known,
+            **{n: (None if v is _ANY else v) for n, v in zip(open_fields, combo, strict=False)},
+        }
+        found = next((r for r in price.rates if _matches(r, values)), None)
+        if found is None:
+            shown = ", ".join(f"{n}={_show(values.get(n))}" for n in names)
+            missing.append(shown or "this request")
+        elif found not in chosen:
+            chosen.append(found)
+    if missing:
+        return [], [], f"no rate of {gen.model} applies to {missing[0]}"
+    reasons = []
+    if len({r.credits for r in chosen}) > 1:
+        for name in open_fields:
+            spread = sorted({r.credits for r in chosen})
+            reasons.append(
+                f"{name} omitted and its default is not documented: "
+                f"{format_credits(spread[0])}-{format_credits(spread[-1])} credits per "
+                f"{_UNIT_NAMES[price.unit]}"
+            )
+    return chosen, reasons, None
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "(omitted)"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def _input_path(price: Price) -> tuple[str, ...]:
+    return tuple((price.input_field or "").split("."))
+
+
+def output_seconds(gen: Generation, graph: Graph, catalog: Catalog) -> Seconds | None:
+    """Bounds on the length of ``gen``'s output, or None when nothing bounds it.
+
+    Exact when the compiler knows it (a ``duration`` field, a model default, the length of an
+    upstream input); else the model's documented ``duration_range``; else, for a model billed
+    by its input's length, the bounds of that input, followed upstream.
+    """
+    return _output_seconds(gen, _Context(graph, catalog))
+
+
+def _output_seconds(gen: Generation, ctx: _Context) -> Seconds | None:
+    if gen.key in ctx.memo:
+        return ctx.memo[gen.key]
+    ctx.memo[gen.key] = None
+    found: Seconds | None = None
+    overlay = ctx.catalog.model_overlay(gen.model)
+    if gen.duration is not None:
+        value = _dec(gen.duration)
+        found = Seconds(value, value, gen.duration_reason or "duration")
+    elif overlay.default_duration is not None:
+        value = _dec(overlay.default_duration)
+        found = Seconds(value, value, f"{gen.model} default duration")
+    elif overlay.duration_range is not None:
+        low, high = (_dec(x) for x in overlay.duration_range)
+        found = Seconds(
+            low, high, f"duration omitted: {gen.model} allows {_seconds_text(low, high)}"
+        )
+    else:
+        price = ctx.catalog.price(gen.model)
+        if price is not None and price.unit == "input_second" and price.input_field:
+            found, _why = _input_seconds(gen, price, ctx)
+    ctx.memo[gen.key] = found
+    return found
+
+
+def _bounds(gen: Generation, dotted: str, catalog: Catalog) -> Seconds | None:
+    limits = catalog.model_overlay(gen.model).input_durations.get(dotted)
+    if limits is None or limits.max_seconds is None:
+        return None
+    low = _dec(limits.min_seconds) if limits.min_seconds is not None else _ZERO
+    high = _dec(limits.max_seconds)
+    return Seconds(low, high, f"{gen.model} accepts {_seconds_text(low, high)}")
+
+
+def _input_seconds(gen: Generation, price: Price, ctx: _Context) -> tuple[Seconds | None, str]:
+    """Bounds on the length of the priced input, or None and why it cannot be bounded."""
+    dotted = price.input_field or ""
+    path = _input_path(price)
+    value = _get(gen.request, path)
+    bounds = _bounds(gen, dotted, ctx.catalog)
+    refs = {tuple(p): ref for p, ref in gen.refs}
+    ref = refs.get(path)
+    if ref is not None:
+        producer = ctx.graph.producer(ref)
+        upstream = _output_seconds(producer, ctx) if producer is not None else None
+        if upstream is not None and upstream.exact:
+            return Seconds(
+                upstream.low,
+                upstream.high,
+                f"{dotted} is {ref.text}, {_seconds_text(upstream.low, upstream.high)}",
+            ), ""
+        if upstream is not None:
+            low, high = upstream.low, upstream.high
+            if bounds is not None:
+                low, high = max(low, bounds.low), min(high, bounds.high)
+                low = min(low, high)
+            return Seconds(
+                low,
+                high,
+                f"{dotted} is {ref.text}, whose length is not fixed "
+                f"({upstream.reason}): {_seconds_text(low, high)}",
+            ), ""
+        if bounds is not None:
+            return Seconds(
+                bounds.low,
+                bounds.high,
+                f"{dotted} is {ref.text}, whose length is unknown until it runs; {bounds.reason}",
+            ), ""
+        return None, (
+            f"{dotted} is {ref.text}, whose length is unknown until it runs, and {gen.model} "
+            "documents no input-length bounds"
+        )
+    if isinstance(value, str) and value:
+        local = local_asset_path(value, ctx.graph.document.source_map.path)
+        if local is not None:
+            try:
+                info = probe(local)
+            except OSError:
+                info = None
+            if info is not None and info.duration is not None:
+                length = _dec(round(info.duration, 3))
+                return Seconds(
+                    length, length, f"{dotted} {value} is {_seconds_text(length, length)} long"
+                ), ""
+            where = f"the length of {value} could not be read"
+        else:
+            where = f"{dotted} is a remote asset whose length is unknown"
+        if bounds is not None:
+            return Seconds(bounds.low, bounds.high, f"{where}; {bounds.reason}"), ""
+        return None, f"{where}, and {gen.model} documents no input-length bounds"
+    return None, f"{dotted} is not set, so its length is unknown"
+
+
+def _count(gen: Generation, price: Price) -> tuple[Decimal | None, str]:
+    if price.count_field is None:
+        return Decimal(1), ""
+    value = _get(gen.request, tuple(price.count_field.split(".")))
+    if value is None:
+        value = price.defaults.get(price.count_field, 1)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None, f"{price.count_field} is not a whole number"
+    return Decimal(value), ""
+
+
+def _blocks(quantity: Decimal, price: Price) -> Decimal:
+    blocks = quantity / price.per
+    if price.rounding == "ceil":
+        return blocks.to_integral_value(rounding=ROUND_CEILING)
+    return blocks
+
+
+def _quantity(gen: Generation, price: Price, ctx: _Context) -> tuple[Seconds | None, str]:
+    """The counted quantity of ``price.unit`` (reusing :class:`Seconds` for any bounds)."""
+    if price.unit == "generation":
+        return Seconds(Decimal(1), Decimal(1), ""), ""
+    if price.unit == "image":
+        count, why = _count(gen, price)
+        return (Seconds(count, count, "") if count is not None else None), why
+    if price.unit == "characters":
+        text = _get(gen.request, tuple((price.text_field or "").split(".")))
+        if not isinstance(text, str):
+            return None, f"{price.text_field} is not a known text"
+        return Seconds(Decimal(len(text)), Decimal(len(text)), ""), ""
+    if price.unit == "output_second":
+        seconds = _output_seconds(gen, ctx)
+        if seconds is None:
+            return None, f"duration omitted and {gen.model} documents neither a default nor a range"
+        return seconds, ""
+    return _input_seconds(gen, price, ctx)
+
+
+def _units_text(price: Price, quantity: Seconds) -> str:
+    low, high = quantity.low, quantity.high
+    amount = format_credits(low) if low == high else f"{format_credits(low)}-{format_credits(high)}"
+    match price.unit:
+        case "output_second":
+            text = f"{amount} s"
+        case "input_second":
+            text = f"{amount} s of {price.input_field}"
+        case "image":
+            text = f"{amount} image" + ("" if high == 1 else "s")
+        case "characters":
+            text = f"{amount} chars"
+        case _:
+            text = "1 generation"
+    if price.per != 1:
+        per = format_credits(price.per)
+        block = {"characters": f"{per} chars", "output_second": f"{per} s"}.get(
+            price.unit, f"{per} s" if price.unit == "input_second" else per
+        )
+        text += f" (per {block}" + (", rounded up)" if price.rounding == "ceil" else ")")
+    return text
+
+
+class Pricer:
+    """Prices the generations of one graph, sharing what it learns about output lengths."""
+
+    def __init__(
+        self, graph: Graph, catalog: Catalog, overrides: Mapping[str, Decimal] | None = None
+    ) -> None:
+        self._ctx = _Context(graph, catalog)
+        self._overrides: Mapping[str, Decimal] = overrides or {}
+
+    def price(self, gen: Generation) -> Cost:
+        """The cost of ``gen`` (see :func:`price_generation`)."""
+        return _price(gen, self._ctx, self._overrides)
+
+    def output_seconds(self, gen: Generation) -> Seconds | None:
+        """Bounds on the length of ``gen``'s output (see :func:`output_seconds`)."""
+        return _output_seconds(gen, self._ctx)
+
+
+def price_generation(
+    gen: Generation,
+    graph: Graph,
+    catalog: Catalog,
+    overrides: Mapping[str, Decimal] | None = None,
+) -> Cost:
+    """Price one generation: exact, a range with its reasons, or unknown with why.
+
+    ``overrides`` maps a model to a flat price in credits per generation (the spec's
+    ``prices:``); it replaces the catalog's price for that model.
+    """
+    return Pricer(graph, catalog, overrides).price(gen)
+
+
+def _price(gen: Generation, ctx: _Context, overrides: Mapping[str, Decimal]) -> Cost:
+    catalog = ctx.catalog
+    if gen.model in overrides:
+        credits = Decimal(overrides[gen.model])
+        return Cost(
+            low=credits,
+            high=credits,
+            units="1 generation (spec price)",
+            unit="generation",
+            quantity_low=Decimal(1),
+            quantity_high=Decimal(1),
+            blocks_low=Decimal(1),
+            blocks_high=Decimal(1),
+            rate_low=credits,
+            rate_high=credits,
+            override=True,
+            reasons=(
+                f"priced by the spec's prices: {gen.model} = {format_credits(credits)} "
+                "credits per generation",
+            ),
+            source="spec prices",
+        )
+    price = catalog.price(gen.model)
+    if price is None:
+        why = catalog.prices.unknown.get(gen.model, "the catalog has no price for it")
+        return Cost(
+            _ZERO,
+            _ZERO,
+            units="unknown",
+            unknown=True,
+            reasons=(f"no known price for {gen.model}: {why.strip()}",),
+        )
+    signature = _signature(gen, price)
+    if signature is not None:
+        known = ctx.costs.get(signature)
+        if known is None:
+            known = ctx.costs[signature] = _price_with(gen, price, ctx)
+        return known
+    return _price_with(gen, price, ctx)
+
+
+def _price_with(gen: Generation, price: Price, ctx: _Context) -> Cost:
+    quantity, why = _quantity(gen, price, ctx)
+    if quantity is None:
+        return Cost(
+            _ZERO,
+            _ZERO,
+            units="unknown",
+            unknown=True,
+            unit=price.unit,
+            reasons=(f"{gen.model} is billed per {_UNIT_NAMES[price.unit]}; {why}",),
+            source=price.source,
+        )
+    rates, rate_reasons, no_rate = _rates(gen, price, ctx.catalog)
+    if no_rate is not None:
+        return Cost(
+            _ZERO,
+            _ZERO,
+            units="unknown",
+            unknown=True,
+            unit=price.unit,
+            reasons=(no_rate,),
+            source=price.source,
+        )
+    rate_low = min(r.credits for r in rates)
+    rate_high = max(r.credits for r in rates)
+    blocks_low, blocks_high = _blocks(quantity.low, price), _blocks(quantity.high, price)
+    reasons = list(rate_reasons)
+    if not quantity.exact:
+        reasons.insert(0, quantity.reason)
+    return Cost(
+        low=blocks_low * rate_low,
+        high=blocks_high * rate_high,
+        units=_units_text(price, quantity),
+        reasons=tuple(reasons),
+        unit=price.unit,
+        quantity_low=quantity.low,
+        quantity_high=quantity.high,
+        per=price.per,
+        blocks_low=blocks_low,
+        blocks_high=blocks_high,
+        rate_low=rate_low,
+        rate_high=rate_high,
+        source=price.source,
+    )

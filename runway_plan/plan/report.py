@@ -1,0 +1,813 @@
+"""Render plans and plan diffs: plain text, JSON, Markdown, Mermaid, DOT and an SVG Gantt chart.
+
+Every renderer returns a string and imports nothing but the standard library; the rich terminal
+table lives in the CLI.  The JSON schema is documented in ``docs/plan-json.md`` and versioned
+by its ``version`` key: fields are only ever added within a version.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from runway_plan.diagnostics import Diagnostic
+from runway_plan.diagnostics.render import render as render_diagnostics
+from runway_plan.plan import GenerationPlan, Plan, StepPlan, format_duration
+from runway_plan.plan.cost import Cost, format_credits, format_usd
+from runway_plan.plan.diff import PlanDiff, StepChange
+
+__all__ = [
+    "DIFF_HEADERS",
+    "JSON_SCHEMA_VERSION",
+    "PLAN_FORMATS",
+    "ROW_HEADERS",
+    "credits_text",
+    "diff_rows",
+    "diff_to_dict",
+    "plan_to_dict",
+    "render_diff",
+    "render_dot",
+    "render_gantt_html",
+    "render_gantt_svg",
+    "render_markdown",
+    "render_mermaid",
+    "render_plan",
+    "render_text",
+    "step_rows",
+    "summary_lines",
+    "total_row",
+]
+
+JSON_SCHEMA_VERSION = 1
+PLAN_FORMATS = ("table", "json", "markdown")
+
+
+def _range(low: Decimal, high: Decimal, fmt: Any = format_credits) -> str:
+    return fmt(low) if low == high else f"{fmt(low)}-{fmt(high)}"
+
+
+def credits_text(low: Decimal, high: Decimal, unknown: int = 0) -> str:
+    """``84``, ``160-320``, ``unknown`` or ``84 + 1 unknown``."""
+    if unknown and low == high == 0:
+        return "unknown"
+    text = _range(low, high)
+    return f"{text} + {unknown} unknown" if unknown else text
+
+
+def _usd_text(plan: Plan, low: Decimal, high: Decimal, unknown: int = 0) -> str:
+    if unknown and low == high == 0:
+        return "?"
+    rate = plan.usd_per_credit
+    return "$" + _range(low * rate, high * rate, format_usd) + ("+?" if unknown else "")
+
+
+def _when(step: StepPlan) -> tuple[str, str]:
+    if not step.generations:
+        return "", ""
+    return format_duration(step.start), format_duration(step.end)
+
+
+def step_rows(plan: Plan) -> list[tuple[str, ...]]:
+    """One row per step: step, model, endpoint, generations, units, credits, USD, start, end."""
+    rows: list[tuple[str, ...]] = []
+    for step in plan.steps:
+        start, end = _when(step)
+        rows.append(
+            (
+                step.name,
+                step.model,
+                step.endpoint,
+                str(len(step.generations)),
+                step.units,
+                credits_text(step.low, step.high, step.unknown),
+                _usd_text(plan, step.low, step.high, step.unknown),
+                start,
+                end,
+            )
+        )
+    return rows
+
+
+def total_row(plan: Plan) -> tuple[str, ...]:
+    """The TOTAL row under :func:`step_rows`."""
+    return (
+        "TOTAL",
+        "",
+        "",
+        str(len(plan.generations)),
+        "",
+        credits_text(plan.total_low, plan.total_high, plan.unknown),
+        _usd_text(plan, plan.total_low, plan.total_high, plan.unknown),
+        "",
+        format_duration(plan.schedule.makespan),
+    )
+
+
+ROW_HEADERS = ("step", "model", "endpoint", "gens", "units", "credits", "USD", "start", "end")
+
+
+def _total_text(plan: Plan) -> str:
+    text = f"{_range(plan.total_low, plan.total_high)} credits " + (
+        f"({_usd_text(plan, plan.total_low, plan.total_high)})"
+    )
+    if plan.unknown:
+        text += (
+            f" + {plan.unknown} unpriced generation{'s' * (plan.unknown != 1)} "
+            f"({', '.join(plan.unknown_models)})"
+        )
+    return text
+
+
+def _path_text(plan: Plan) -> str:
+    path = plan.schedule.critical_path
+    if len(path) > 8:
+        path = [*path[:4], f"… {len(path) - 7} more …", *path[-3:]]
+    return " → ".join(path)
+
+
+def summary_lines(plan: Plan) -> list[str]:
+    """The lines under the table: total, schedule, caps, budgets, deadline, notes."""
+    sched = plan.schedule
+    lines = [f"Total: {_total_text(plan)}"]
+    gap = sched.makespan / sched.lower_bound if sched.lower_bound else 1.0
+    lines.append(
+        f"Schedule under {plan.limits}: makespan {format_duration(sched.makespan)}, lower bound "
+        f"{format_duration(sched.lower_bound)} (×{gap:.2f}); critical path {_path_text(plan)} "
+        f"({format_duration(sched.critical_path_seconds)})"
+    )
+    if sched.days > 1:
+        binding = [u for u in sched.pools.values() if u.days > 1]
+        detail = ", ".join(
+            f"{u.pool}: {u.generations} at {u.limits.max_daily}/day" for u in binding
+        )
+        lines.append(f"Daily caps force {sched.days} days ({detail}).")
+    elif sched.slots:
+        lines.append("Daily caps: not binding (fits in one day).")
+    if plan.monthly_cap_credits is not None:
+        cap = plan.monthly_cap_credits
+        over = plan.total_high > cap
+        lines.append(
+            f"Monthly spend cap: {format_credits(cap)} credits "
+            f"(${format_usd(cap * plan.usd_per_credit)}): " + ("EXCEEDED" if over else "within")
+        )
+    for budget in plan.budgets:
+        state = "EXCEEDED" if budget.exceeded else "within"
+        lines.append(
+            f"Budget ({budget.source}): {format_credits(budget.max_credits)} credits: {state} "
+            f"(the plan's high end is {format_credits(plan.total_high)})"
+        )
+    if plan.deadline is not None:
+        check = plan.deadline
+        options = ", ".join(
+            f"tier {o.tier} {format_duration(o.makespan)}"
+            + ("" if o.within_monthly_cap else " (over its monthly cap)")
+            for o in check.options
+        )
+        verdict = (
+            f"cheapest tier that meets it: {check.cheapest}"
+            if check.cheapest is not None
+            else "no tier meets it"
+        )
+        lines.append(f"Deadline {format_duration(check.deadline)}: {verdict} ({options})")
+    lines.extend(f"Note: {note}" for note in plan.notes)
+    return lines
+
+
+def _reason_lines(plan: Plan) -> list[tuple[str, str]]:
+    out = []
+    for step in plan.steps:
+        if step.unknown or step.is_range:
+            for reason in step.reasons:
+                out.append((step.name, reason))
+    return out
+
+
+def _header(plan: Plan) -> str:
+    return (
+        f"{plan.name} ({plan.source}) · {plan.limits} · catalog {plan.catalog_version} "
+        f"(sha256 {plan.catalog_digest[:12]})"
+    )
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+            for i, cell in enumerate(cells)
+        ]
+        return "  ".join(parts).rstrip()
+
+    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
+def _diagnostic_text(diagnostics: Sequence[Diagnostic]) -> str:
+    return render_diagnostics(diagnostics, "text")
+
+
+def render_text(plan: Plan) -> str:
+    """The plan as a plain-text report (the table of a terminal without colour)."""
+    rows = step_rows(plan)
+    total = total_row(plan)
+    out = [_header(plan), ""]
+    out += _table(ROW_HEADERS, [*rows, total], right={3, 5, 6, 7, 8})
+    out.append("")
+    reasons = _reason_lines(plan)
+    if reasons:
+        out.append("Ranges and unknowns:")
+        out += [f"  {name}: {reason}" for name, reason in reasons]
+        out.append("")
+    out += summary_lines(plan)
+    text = "\n".join(out) + "\n"
+    if plan.diagnostics:
+        text += "\n" + _diagnostic_text(plan.diagnostics)
+    return text
+
+
+def _pair(low: Decimal, high: Decimal) -> dict[str, str]:
+    return {"low": _plain(low), "high": _plain(high)}
+
+
+def _plain(value: Decimal) -> str:
+    """An exact decimal as a JSON string: ``"50000"``, ``"0.84"``, ``"55.2"``."""
+    if value == value.to_integral_value():
+        return str(int(value))
+    return format(value.normalize(), "f")
+
+
+def _seconds(value: float) -> float:
+    return round(value, 3)
+
+
+def _cost_dict(plan: Plan, gen: GenerationPlan) -> dict[str, Any]:
+    cost: Cost = gen.cost
+    rate = plan.usd_per_credit
+    slot = gen.slot
+    return {
+        "key": gen.key,
+        "step": gen.step,
+        "index": gen.index,
+        "endpoint": gen.endpoint,
+        "model": gen.model,
+        "unit": cost.unit,
+        "units": cost.units,
+        "quantity": None if cost.unknown else _pair(cost.quantity_low, cost.quantity_high),
+        "per": _plain(cost.per),
+        "blocks": None if cost.unknown else _pair(cost.blocks_low, cost.blocks_high),
+        "rate": None if cost.unknown else _pair(cost.rate_low, cost.rate_high),
+        "credits": None if cost.unknown else _pair(cost.low, cost.high),
+        "usd": None if cost.unknown else _pair(cost.low * rate, cost.high * rate),
+        "range": cost.is_range,
+        "unknown": cost.unknown,
+        "override": cost.override,
+        "reasons": list(cost.reasons),
+        "latency_s": _seconds(gen.latency),
+        "schedule": None
+        if slot is None
+        else {
+            "pool": slot.pool,
+            "slot": slot.slot,
+            "start_s": _seconds(slot.start),
+            "end_s": _seconds(slot.end),
+            "day": slot.day,
+        },
+    }
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """The plan as the JSON document of ``docs/plan-json.md`` (version 1)."""
+    rate = plan.usd_per_credit
+    sched = plan.schedule
+    deadline = None
+    if plan.deadline is not None:
+        deadline = {
+            "deadline_s": _seconds(plan.deadline.deadline),
+            "cheapest_tier": plan.deadline.cheapest,
+            "tiers": [
+                {
+                    "tier": o.tier,
+                    "makespan_s": _seconds(o.makespan),
+                    "meets_deadline": o.meets_deadline,
+                    "within_monthly_cap": o.within_monthly_cap,
+                    "monthly_cap_usd": _plain(o.monthly_cap_usd),
+                }
+                for o in plan.deadline.options
+            ],
+        }
+    diagnostics = json.loads(render_diagnostics(plan.diagnostics, "json"))["diagnostics"]
+    return {
+        "schema": "runway-plan/plan",
+        "version": JSON_SCHEMA_VERSION,
+        "name": plan.name,
+        "source": plan.source,
+        "catalog": {"version": plan.catalog_version, "digest": plan.catalog_digest},
+        "limits": {"tier": plan.tier, "description": plan.limits},
+        "usd_per_credit": _plain(rate),
+        "total": {
+            "credits": _pair(plan.total_low, plan.total_high),
+            "usd": _pair(plan.total_low * rate, plan.total_high * rate),
+            "generations": len(plan.generations),
+            "unknown_generations": plan.unknown,
+            "unknown_models": plan.unknown_models,
+        },
+        "budgets": [
+            {"source": b.source, "max_credits": _plain(b.max_credits), "exceeded": b.exceeded}
+            for b in plan.budgets
+        ],
+        "monthly_cap": None
+        if plan.monthly_cap_credits is None
+        else {
+            "credits": _plain(plan.monthly_cap_credits),
+            "usd": _plain(plan.monthly_cap_credits * rate),
+            "exceeded": plan.total_high > plan.monthly_cap_credits,
+        },
+        "schedule": {
+            "makespan_s": _seconds(sched.makespan),
+            "lower_bound_s": _seconds(sched.lower_bound),
+            "critical_path": list(sched.critical_path),
+            "critical_path_s": _seconds(sched.critical_path_seconds),
+            "days": sched.days,
+            "pools": [
+                {
+                    "pool": u.pool,
+                    "max_concurrent": u.limits.max_concurrent,
+                    "max_daily": u.limits.max_daily,
+                    "used_today": u.limits.used_today,
+                    "generations": u.generations,
+                    "work_s": _seconds(u.work),
+                    "days": u.days,
+                }
+                for u in sorted(sched.pools.values(), key=lambda u: u.pool)
+            ],
+        },
+        "deadline": deadline,
+        "steps": [
+            {
+                "name": s.name,
+                "endpoint": s.endpoint,
+                "model": s.model,
+                "generations": list(s.generations),
+                "units": s.units,
+                "credits": _pair(s.low, s.high),
+                "usd": _pair(s.low * rate, s.high * rate),
+                "unknown_generations": s.unknown,
+                "range": s.is_range,
+                "reasons": list(s.reasons),
+                "fingerprint": s.fingerprint,
+                "start_s": _seconds(s.start),
+                "end_s": _seconds(s.end),
+            }
+            for s in plan.steps
+        ],
+        "generations": [_cost_dict(plan, g) for g in plan.generations.values()],
+        "edges": [list(edge) for edge in plan.step_edges],
+        "notes": list(plan.notes),
+        "diagnostics": diagnostics,
+    }
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
+    align = ["---:" if i in right else "---" for i in range(len(headers))]
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _md_diagnostics(diagnostics: Sequence[Diagnostic]) -> list[str]:
+    out = []
+    for d in diagnostics:
+        where = f"`{d.span}` " if d.span else ""
+        out.append(f"- {where}**{d.code}** ({d.severity.value}) {_md(d.message)}")
+        if d.hint:
+            out.append(f"  - hint: {_md(d.hint)}")
+    return out
+
+
+def render_markdown(plan: Plan) -> str:
+    """The plan as Markdown for a pull-request comment."""
+    errors = any(d.is_error for d in plan.diagnostics)
+    badge = "❌" if errors else ("⚠️" if plan.unknown else "✅")
+    out = [f"### {badge} runway-plan: `{plan.name}`", ""]
+    out.append(
+        f"**{_total_text(plan)}** · makespan **{format_duration(plan.schedule.makespan)}** "
+        f"· {plan.limits}"
+    )
+    out.append("")
+    rows = [
+        (f"`{r[0]}`", f"`{r[1]}`", r[2], r[3], r[4], r[5], r[6], f"{r[7]}–{r[8]}" if r[7] else "")
+        for r in step_rows(plan)
+    ]
+    rows.append(
+        (
+            "**Total**",
+            "",
+            "",
+            f"**{len(plan.generations)}**",
+            "",
+            f"**{credits_text(plan.total_low, plan.total_high, plan.unknown)}**",
+            f"**{_usd_text(plan, plan.total_low, plan.total_high, plan.unknown)}**",
+            f"**{format_duration(plan.schedule.makespan)}**",
+        )
+    )
+    out += _md_table(
+        ("Step", "Model", "Endpoint", "Gens", "Units", "Credits", "USD", "When"), rows, {3, 5, 6}
+    )
+    out.append("")
+    reasons = _reason_lines(plan)
+    if reasons:
+        out += ["<details><summary>Ranges and unknowns</summary>", ""]
+        out += [f"- `{name}`: {_md(reason)}" for name, reason in reasons]
+        out += ["", "</details>", ""]
+    out += [f"- {_md(line)}" for line in summary_lines(plan)[1:]]
+    if plan.diagnostics:
+        out += ["", "**Diagnostics**", "", *_md_diagnostics(plan.diagnostics)]
+    out += [
+        "",
+        f"<sub>{_md(plan.source)} · catalog {plan.catalog_version} "
+        f"(sha256 {plan.catalog_digest[:12]})</sub>",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def render_plan(plan: Plan, fmt: str) -> str:
+    """Render ``plan`` as ``table`` (plain text), ``json`` or ``markdown``."""
+    if fmt == "table":
+        return render_text(plan)
+    if fmt == "json":
+        return json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "markdown":
+        return render_markdown(plan)
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def _node_label(step: StepPlan) -> tuple[str, str, str]:
+    fan = f" ×{len(step.generations)}" if len(step.generations) > 1 else ""
+    cost = credits_text(step.low, step.high, step.unknown)
+    unit = "" if cost == "unknown" else (" credit" if cost == "1" else " credits")
+    return (f"{step.name}{fan}", step.model, f"{cost}{unit}" if unit else "cost unknown")
+
+
+def render_mermaid(plan: Plan) -> str:
+    """The step graph as a Mermaid flowchart; unpriced steps are highlighted."""
+    ids = {step.name: f"s{i}" for i, step in enumerate(plan.steps)}
+    out = ["flowchart LR"]
+    for step in plan.steps:
+        name, model, cost = (part.replace('"', "#quot;") for part in _node_label(step))
+        out.append(f'  {ids[step.name]}["{name}<br/>{model}<br/>{cost}"]')
+    for source, target in plan.step_edges:
+        out.append(f"  {ids[source]} --> {ids[target]}")
+    unknown = [ids[s.name] for s in plan.steps if s.unknown]
+    ranged = [ids[s.name] for s in plan.steps if not s.unknown and s.is_range]
+    out.append("  classDef unknown fill:#fde2e1,stroke:#c0392b")
+    out.append("  classDef range fill:#fff4d6,stroke:#b7791f")
+    if unknown:
+        out.append(f"  class {','.join(unknown)} unknown")
+    if ranged:
+        out.append(f"  class {','.join(ranged)} range")
+    return "\n".join(out) + "\n"
+
+
+def _dot_id(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render_dot(plan: Plan) -> str:
+    """The step graph in Graphviz DOT."""
+    out = [
+        f"digraph {_dot_id(plan.name or 'plan')} {{",
+        "  rankdir=LR;",
+        '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica"];',
+    ]
+    for step in plan.steps:
+        label = "\\n".join(
+            part.replace("\\", "\\\\").replace('"', '\\"') for part in _node_label(step)
+        )
+        fill = ""
+        if step.unknown:
+            fill = ', fillcolor="#fde2e1"'
+        elif step.is_range:
+            fill = ', fillcolor="#fff4d6"'
+        out.append(f'  {_dot_id(step.name)} [label="{label}"{fill}];')
+    for source, target in plan.step_edges:
+        out.append(f"  {_dot_id(source)} -> {_dot_id(target)};")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+_PALETTE = (
+    "#4e79a7",
+    "#f28e2b",
+    "#59a14f",
+    "#e15759",
+    "#76b7b2",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+)
+
+
+def _tick_step(span: float) -> float:
+    """A round tick interval giving about 8 ticks over ``span`` seconds."""
+    for step in (
+        1,
+        2,
+        5,
+        10,
+        15,
+        30,
+        60,
+        120,
+        300,
+        600,
+        900,
+        1800,
+        3600,
+        7200,
+        10800,
+        21600,
+        43200,
+        86400,
+        172800,
+        432000,
+        864000,
+    ):
+        if span / step <= 10:
+            return float(step)
+    return float(10 ** math.ceil(math.log10(span / 10)))
+
+
+def render_gantt_svg(plan: Plan) -> str:
+    """The schedule as a self-contained SVG Gantt chart: one lane per concurrency slot.
+
+    Bars are coloured by step and carry a tooltip (``<title>``); the critical path is outlined.
+    """
+    lanes: dict[tuple[str, int], list[GenerationPlan]] = {}
+    for gen in plan.generations.values():
+        if gen.slot is not None:
+            lanes.setdefault((gen.slot.pool, gen.slot.slot), []).append(gen)
+    order = sorted(lanes)
+    colours = {step.name: _PALETTE[i % len(_PALETTE)] for i, step in enumerate(plan.steps)}
+    critical = set(plan.schedule.critical_path)
+    label_w, chart_w, lane_h, top = 230, 900, 22, 64
+    legend_rows = math.ceil(len(plan.steps) / 4)
+    height = top + len(order) * lane_h + 40 + legend_rows * 18 + 10
+    span = plan.schedule.makespan or 1.0
+    scale = chart_w / span
+
+    def x(t: float) -> float:
+        return label_w + t * scale
+
+    total = _total_text(plan)
+    title = (
+        f"{plan.name}: makespan {format_duration(plan.schedule.makespan)} "
+        f"(lower bound {format_duration(plan.schedule.lower_bound)}) · {total}"
+    )
+    out = [
+        '<svg xmlns="http://www.w3.org/2000/svg" '
+        f'width="{label_w + chart_w + 20}" height="{height}" '
+        f'viewBox="0 0 {label_w + chart_w + 20} {height}" font-family="Helvetica, Arial, '
+        'sans-serif" font-size="11">',
+        f"<title>{html.escape(title)}</title>",
+        '<rect width="100%" height="100%" fill="#ffffff"/>',
+        f'<text x="10" y="20" font-size="14" font-weight="bold">{html.escape(plan.name)}</text>',
+        f'<text x="10" y="38" fill="#444">{html.escape(title)}</text>',
+        f'<text x="10" y="54" fill="#666">{html.escape(plan.limits)} · critical path outlined'
+        "</text>",
+    ]
+    tick = _tick_step(span)
+    bottom = top + len(order) * lane_h
+    t = 0.0
+    while t <= span + 1e-9:
+        px = x(t)
+        out.append(f'<line x1="{px:.1f}" y1="{top}" x2="{px:.1f}" y2="{bottom}" stroke="#e3e3e3"/>')
+        out.append(
+            f'<text x="{px:.1f}" y="{bottom + 14}" text-anchor="middle" fill="#555">'
+            f"{html.escape(format_duration(t))}</text>"
+        )
+        t += tick
+    for row, lane in enumerate(order):
+        y = top + row * lane_h
+        if row % 2:
+            out.append(
+                f'<rect x="{label_w}" y="{y}" width="{chart_w}" height="{lane_h}" fill="#f7f7f7"/>'
+            )
+        out.append(
+            f'<text x="{label_w - 8}" y="{y + lane_h / 2 + 4:.1f}" text-anchor="end">'
+            f"{html.escape(lane[0])} · slot {lane[1] + 1}</text>"
+        )
+        for gen in lanes[lane]:
+            slot = gen.slot
+            assert slot is not None
+            width = max((slot.end - slot.start) * scale, 1.0)
+            stroke = ' stroke="#111" stroke-width="1.5"' if gen.key in critical else ""
+            tip = (
+                f"{gen.key} ({gen.model}): {format_duration(slot.start)} → "
+                f"{format_duration(slot.end)}, "
+                f"{credits_text(gen.cost.low, gen.cost.high, int(gen.cost.unknown))} credits"
+            )
+            out.append(
+                f'<rect x="{x(slot.start):.2f}" y="{y + 3}" width="{width:.2f}" '
+                f'height="{lane_h - 6}" rx="3" fill="{colours.get(gen.step, "#888")}"{stroke}>'
+                f"<title>{html.escape(tip)}</title></rect>"
+            )
+            if width > 7 * len(gen.key):
+                out.append(
+                    f'<text x="{x(slot.start) + 4:.2f}" y="{y + lane_h / 2 + 4:.1f}" '
+                    f'fill="#fff">{html.escape(gen.key)}</text>'
+                )
+    legend_y = bottom + 34
+    for i, step in enumerate(plan.steps):
+        lx = 10 + (i % 4) * 280
+        ly = legend_y + (i // 4) * 18
+        out.append(
+            f'<rect x="{lx}" y="{ly - 10}" width="12" height="12" rx="2" '
+            f'fill="{colours[step.name]}"/>'
+        )
+        out.append(
+            f'<text x="{lx + 18}" y="{ly}">{html.escape(step.name)} ({html.escape(step.model)})'
+            "</text>"
+        )
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def render_gantt_html(plan: Plan) -> str:
+    """The Gantt chart in a self-contained HTML page."""
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(plan.name)} schedule</title>"
+        "<style>body{font-family:Helvetica,Arial,sans-serif;margin:24px}</style></head>"
+        f"<body>\n{render_gantt_svg(plan)}</body></html>\n"
+    )
+
+
+# ---------------------------------------------------------------------------- diffs
+
+
+def _change_cost(change: StepChange, side: str) -> str:
+    step = change.old if side == "old" else change.new
+    if step is None:
+        return ""
+    return credits_text(step.low, step.high, step.unknown)
+
+
+def _delta(low: Decimal, high: Decimal) -> str:
+    def signed(value: Decimal) -> str:
+        return ("+" if value > 0 else "") + format_credits(value) if value else "0"
+
+    return signed(low) if low == high else f"{signed(low)}..{signed(high)}"
+
+
+def diff_rows(diff: PlanDiff) -> list[tuple[str, ...]]:
+    """One row per added, removed or changed step."""
+    marks = {"added": "+", "removed": "-", "changed": "~"}
+    rows: list[tuple[str, ...]] = []
+    for change in diff.changes:
+        if change.status == "unchanged":
+            continue
+        step = change.new or change.old
+        assert step is not None
+        rows.append(
+            (
+                marks[change.status],
+                change.name,
+                step.model,
+                _change_cost(change, "old"),
+                _change_cost(change, "new"),
+                _delta(change.delta_low, change.delta_high),
+                "; ".join(change.details),
+            )
+        )
+    return rows
+
+
+DIFF_HEADERS = ("", "step", "model", "old", "new", "delta", "what changed")
+
+
+def _diff_total(diff: PlanDiff) -> str:
+    old = credits_text(diff.old.total_low, diff.old.total_high, diff.old.unknown)
+    new = credits_text(diff.new.total_low, diff.new.total_high, diff.new.unknown)
+    rate = diff.new.usd_per_credit
+
+    def money(value: Decimal) -> str:
+        sign = "+" if value > 0 else ("-" if value < 0 else "")
+        return f"{sign}${format_usd(abs(value))}"
+
+    low, high = diff.delta_low * rate, diff.delta_high * rate
+    usd = money(low) if low == high else f"{money(low)}..{money(high)}"
+    return f"{old} → {new} credits ({_delta(diff.delta_low, diff.delta_high)} credits, {usd})"
+
+
+def _diff_summary(diff: PlanDiff) -> list[str]:
+    counts = diff.counts
+    lines = [
+        f"Total: {_diff_total(diff)}",
+        f"Steps: {counts['added']} added, {counts['removed']} removed, {counts['changed']} "
+        f"changed, {counts['unchanged']} unchanged",
+        f"Makespan: {format_duration(diff.old.schedule.makespan)} → "
+        f"{format_duration(diff.new.schedule.makespan)}",
+    ]
+    if diff.new.unknown != diff.old.unknown:
+        lines.append(f"Unpriced generations: {diff.old.unknown} → {diff.new.unknown}")
+    return lines
+
+
+def diff_to_dict(diff: PlanDiff) -> dict[str, Any]:
+    """The diff as JSON (``docs/plan-json.md``, "diff" document)."""
+    rate = diff.new.usd_per_credit
+
+    def side(step: StepPlan | None) -> dict[str, Any] | None:
+        if step is None:
+            return None
+        return {
+            "model": step.model,
+            "endpoint": step.endpoint,
+            "generations": len(step.generations),
+            "credits": _pair(step.low, step.high),
+            "unknown_generations": step.unknown,
+            "fingerprint": step.fingerprint,
+        }
+
+    return {
+        "schema": "runway-plan/diff",
+        "version": JSON_SCHEMA_VERSION,
+        "old": {
+            "source": diff.old.source,
+            "name": diff.old.name,
+            "credits": _pair(diff.old.total_low, diff.old.total_high),
+            "unknown_generations": diff.old.unknown,
+            "makespan_s": _seconds(diff.old.schedule.makespan),
+        },
+        "new": {
+            "source": diff.new.source,
+            "name": diff.new.name,
+            "credits": _pair(diff.new.total_low, diff.new.total_high),
+            "unknown_generations": diff.new.unknown,
+            "makespan_s": _seconds(diff.new.schedule.makespan),
+        },
+        "delta": {
+            "credits": _pair(diff.delta_low, diff.delta_high),
+            "usd": _pair(diff.delta_low * rate, diff.delta_high * rate),
+        },
+        "counts": diff.counts,
+        "steps": [
+            {
+                "name": c.name,
+                "status": c.status,
+                "old": side(c.old),
+                "new": side(c.new),
+                "delta": _pair(c.delta_low, c.delta_high),
+                "details": list(c.details),
+            }
+            for c in diff.changes
+        ],
+    }
+
+
+def render_diff(diff: PlanDiff, fmt: str) -> str:
+    """Render a plan diff as ``table``, ``json`` or ``markdown``."""
+    if fmt == "json":
+        return json.dumps(diff_to_dict(diff), indent=2, ensure_ascii=False) + "\n"
+    rows = diff_rows(diff)
+    if fmt == "table":
+        out = [f"Cost diff: {diff.old.source} → {diff.new.source}", ""]
+        out += _table(DIFF_HEADERS, rows, right={3, 4, 5}) if rows else ["No step changed."]
+        out += ["", *_diff_summary(diff)]
+        return "\n".join(out) + "\n"
+    if fmt == "markdown":
+        up = diff.delta_high > 0
+        badge = "📈" if up else ("📉" if diff.delta_high < 0 else "➖")
+        out = [
+            f"### {badge} runway-plan cost diff: `{diff.new.name}`",
+            "",
+            f"**{_diff_total(diff)}**",
+            "",
+        ]
+        if rows:
+            md_rows = [(r[0] and f"`{r[0]}`", f"`{r[1]}`", f"`{r[2]}`", *r[3:]) for r in rows]
+            out += _md_table(
+                ("", "Step", "Model", "Old", "New", "Δ credits", "What changed"), md_rows, {3, 4, 5}
+            )
+        else:
+            out.append("No step changed.")
+        out += ["", *[f"- {_md(line)}" for line in _diff_summary(diff)[1:]]]
+        out += [
+            "",
+            f"<sub>{_md(diff.old.source)} → {_md(diff.new.source)} · catalog "
+            f"{diff.new.catalog_version}</sub>",
+        ]
+        return "\n".join(out) + "\n"
+    raise ValueError(f"unknown format {fmt!r}")

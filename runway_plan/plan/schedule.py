@@ -1,0 +1,232 @@
+"""Critical-path list scheduling of generations under per-pool concurrency and daily caps.
+
+Every generation runs in a *pool*: the set of tasks that share one concurrency limit and one
+daily cap (for the Runway API, one model of one project, with the limits of its tier's group
+or the live organization's numbers).  The scheduler is an event simulation: whenever a slot of
+a pool is free, the ready generation of that pool with the longest path to the end of the
+graph (its *bottom level*, its own latency included) starts; ties go to spec order.
+
+Daily caps are a rolling 24-hour window, as the API counts them: a pool never has more than
+``max_daily`` starts in any window ``(t - 24 h, t]``.  Generations already made in the past
+day (``used_today``, from the live organization) are counted as if made at time 0, which is
+conservative.
+
+The lower bound every schedule must respect is the largest of the critical path (longest
+dependency chain of latencies), every pool's work divided by its slots, and, for a pool whose
+daily cap binds, the day its last start can come at the earliest plus its shortest latency.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+__all__ = ["DAY", "Limits", "PoolUsage", "Schedule", "Slot", "schedule"]
+
+DAY = 86_400.0
+"""Seconds in the rolling window of a daily cap."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Concurrency slots and daily generation cap of one pool."""
+
+    max_concurrent: int
+    max_daily: int
+    used_today: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """Where and when one generation runs: its pool, slot number, start and end in seconds."""
+
+    key: str
+    pool: str
+    slot: int
+    start: float
+    end: float
+
+    @property
+    def day(self) -> int:
+        """The 24-hour period (0-based, from the plan's start) in which it starts."""
+        return int(self.start // DAY)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolUsage:
+    """How much one pool is asked to do, and what that alone forces."""
+
+    pool: str
+    limits: Limits
+    generations: int
+    work: float
+    days: int
+    bound: float
+
+
+@dataclass
+class Schedule:
+    """A schedule and the figures it is judged by."""
+
+    slots: dict[str, Slot]
+    makespan: float
+    critical_path: list[str]
+    critical_path_seconds: float
+    lower_bound: float
+    pools: dict[str, PoolUsage] = field(default_factory=dict)
+
+    @property
+    def days(self) -> int:
+        """Days the daily caps force (1 when they do not bind, 0 for an empty plan)."""
+        return max((usage.days for usage in self.pools.values()), default=0)
+
+    @property
+    def calendar_days(self) -> int:
+        """24-hour periods the schedule touches."""
+        return int(self.makespan // DAY) + 1 if self.slots else 0
+
+
+def _bottom_levels(
+    order: Sequence[str], succ: Mapping[str, Sequence[str]], durations: Mapping[str, float]
+) -> tuple[dict[str, float], dict[str, str | None]]:
+    level: dict[str, float] = {}
+    after: dict[str, str | None] = {}
+    for key in reversed(order):
+        best, best_next = 0.0, None
+        for child in succ[key]:
+            if level[child] > best:
+                best, best_next = level[child], child
+        level[key] = durations[key] + best
+        after[key] = best_next
+    return level, after
+
+
+def _topological_order(dag: nx.DiGraph[str]) -> list[str]:
+    """Kahn's algorithm in node order (stable: spec order among independent nodes)."""
+    waiting = dict(dag.in_degree())
+    order = [key for key, count in waiting.items() if count == 0]
+    for key in order:
+        for child in dag.successors(key):
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                order.append(child)
+    if len(order) != len(waiting):
+        raise ValueError("the graph has a dependency cycle; validate it before planning")
+    return order
+
+
+def _pool_usage(name: str, limits: Limits, tasks: list[float]) -> PoolUsage:
+    slots = max(limits.max_concurrent, 1)
+    cap = max(limits.max_daily, 1)
+    count = len(tasks)
+    work = sum(tasks)
+    total = count + min(limits.used_today, cap)
+    days = -(-total // cap) if count else 0
+    bound = work / slots
+    if count and total > cap:
+        bound = max(bound, ((total - 1) // cap) * DAY + min(tasks))
+    return PoolUsage(name, limits, count, work, days, bound)
+
+
+def schedule(
+    dag: nx.DiGraph[str],
+    durations: Mapping[str, float],
+    pools: Mapping[str, str],
+    limits: Mapping[str, Limits],
+) -> Schedule:
+    """Schedule every node of ``dag``.
+
+    ``durations`` gives each node's latency in seconds, ``pools`` its pool, ``limits`` each
+    pool's :class:`Limits` (a concurrency or cap below 1 is taken as 1).  Nodes start in a
+    topological order of ``dag``; the result respects every edge, every pool's concurrency and
+    its rolling daily cap.
+    """
+    order = _topological_order(dag)
+    position = {key: i for i, key in enumerate(order)}
+    succ = {key: list(dag.successors(key)) for key in order}
+    level, after = _bottom_levels(order, succ, durations)
+    waiting = {key: dag.in_degree(key) for key in order}
+
+    by_pool: dict[str, list[float]] = {}
+    for key in order:
+        by_pool.setdefault(pools[key], []).append(durations[key])
+    usage = {name: _pool_usage(name, limits[name], tasks) for name, tasks in by_pool.items()}
+
+    ready: dict[str, list[tuple[float, int, str]]] = {name: [] for name in by_pool}
+    free: dict[str, list[int]] = {
+        name: list(range(max(limits[name].max_concurrent, 1))) for name in by_pool
+    }
+    window: dict[str, deque[float]] = {
+        name: deque([0.0] * min(limits[name].used_today, max(limits[name].max_daily, 1)))
+        for name in by_pool
+    }
+    wake_at: dict[str, float] = {}
+    events: list[tuple[float, int, str]] = []  # (time, 0 = finish / 1 = wake, key or pool)
+    slots: dict[str, Slot] = {}
+
+    def release(key: str) -> None:
+        heapq.heappush(ready[pools[key]], (-level[key], position[key], key))
+
+    def start_ready(pool: str, now: float) -> None:
+        queue, open_slots, starts = ready[pool], free[pool], window[pool]
+        cap = max(limits[pool].max_daily, 1)
+        while queue and open_slots:
+            while starts and starts[0] + DAY <= now:
+                starts.popleft()
+            if len(starts) >= cap:
+                wake = starts[0] + DAY
+                if wake_at.get(pool) != wake:
+                    wake_at[pool] = wake
+                    heapq.heappush(events, (wake, 1, pool))
+                return
+            _, _, key = heapq.heappop(queue)
+            slot = heapq.heappop(open_slots)
+            end = now + durations[key]
+            slots[key] = Slot(key, pool, slot, now, end)
+            starts.append(now)
+            heapq.heappush(events, (end, 0, key))
+
+    for key in order:
+        if waiting[key] == 0:
+            release(key)
+    for pool in by_pool:
+        start_ready(pool, 0.0)
+    while events:
+        now = events[0][0]
+        touched: set[str] = set()
+        while events and events[0][0] == now:
+            _, kind, name = heapq.heappop(events)
+            if kind == 1:
+                touched.add(name)
+                continue
+            heapq.heappush(free[pools[name]], slots[name].slot)
+            touched.add(pools[name])
+            for child in succ[name]:
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    release(child)
+                    touched.add(pools[child])
+        for pool in sorted(touched):
+            start_ready(pool, now)
+
+    makespan = max((slot.end for slot in slots.values()), default=0.0)
+    path: list[str] = []
+    if order:
+        node: str | None = max(order, key=lambda k: (level[k], -position[k]))
+        while node is not None:
+            path.append(node)
+            node = after[node]
+    critical = sum(durations[key] for key in path)
+    bound = max([critical, *(u.bound for u in usage.values())])
+    return Schedule(
+        slots=slots,
+        makespan=makespan,
+        critical_path=path,
+        critical_path_seconds=critical,
+        lower_bound=bound,
+        pools=usage,
+    )

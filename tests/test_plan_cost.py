@@ -1,0 +1,798 @@
+"""The hand-computed cost table: every model ``prices.yaml`` prices, several cases each.
+
+Every expected figure below was worked out by hand from ``runway_plan/catalog/prices.yaml``
+(rates, ``per`` blocks, ceil rounding), never by calling the code.  Specs are written as YAML
+in a temporary directory and go through ``check_file`` like a user's.
+"""
+
+from __future__ import annotations
+
+import shutil
+import wave
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from runway_plan.catalog import Catalog, load_catalog
+from runway_plan.plan import Plan, plan, price_generation
+from runway_plan.validate import check_file
+
+ROOT = Path(__file__).resolve().parents[1]
+UNKNOWN = "unknown"
+IMG = "https://example.com/still.png"
+VID = "https://example.com/clip.mp4"
+AUD = "https://example.com/voice.mp3"
+MAYA = {"type": "runway-preset", "presetId": "Maya"}
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    """The packaged catalog."""
+    return load_catalog()
+
+
+def _wav(path: Path, seconds: float, rate: int = 8000) -> None:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"\0\0" * round(seconds * rate))
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A spec directory with a 12.4 s and a 6 s WAV and the 8 s example performance video."""
+    _wav(tmp_path / "a12.wav", 12.4)
+    _wav(tmp_path / "a6.wav", 6.0)
+    shutil.copy(ROOT / "specs" / "assets" / "performance.mp4", tmp_path / "performance.mp4")
+    return tmp_path
+
+
+def plan_steps(
+    where: Path,
+    catalog: Catalog,
+    steps: dict[str, Any],
+    *,
+    prices: dict[str, Any] | None = None,
+    allowed: frozenset[str] = frozenset(),
+) -> Plan:
+    """Write a spec with ``steps``, check it (no errors but ``allowed`` codes) and plan it."""
+    spec: dict[str, Any] = {"version": 1, "name": "cost-table", "steps": steps}
+    if prices:
+        spec["prices"] = prices
+    path = where / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    graph, diagnostics = check_file(path, catalog)
+    errors = [d for d in diagnostics if d.is_error and d.code not in allowed]
+    assert not errors, [f"{d.code} {d.message}" for d in errors]
+    return plan(graph, catalog, tier=5)
+
+
+def _t2v(model: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "endpoint": "text_to_video",
+        "model": model,
+        "promptText": "a paper boat",
+        "ratio": "1280:720",
+        **fields,
+    }
+
+
+def _i2v(model: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "endpoint": "image_to_video",
+        "model": model,
+        "promptImage": IMG,
+        "promptText": "slow dolly-in",
+        "ratio": "1280:720",
+        **fields,
+    }
+
+
+def _t2i(model: str, ratio: str | None, **fields: Any) -> dict[str, Any]:
+    step = {"endpoint": "text_to_image", "model": model, "promptText": "a lighthouse", **fields}
+    if ratio is not None:
+        step["ratio"] = ratio
+    return step
+
+
+def _tts(text: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "endpoint": "text_to_speech",
+        "model": "eleven_multilingual_v2",
+        "promptText": text,
+        "voice": MAYA,
+        **fields,
+    }
+
+
+def _iso(uri: str) -> dict[str, Any]:
+    return {"endpoint": "voice_isolation", "model": "eleven_voice_isolation", "audioUri": uri}
+
+
+def _dub(uri: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "endpoint": "voice_dubbing",
+        "model": "eleven_voice_dubbing",
+        "audioUri": uri,
+        "targetLang": "es",
+        **fields,
+    }
+
+
+def _sts(kind: str, uri: str) -> dict[str, Any]:
+    return {
+        "endpoint": "speech_to_speech",
+        "model": "eleven_multilingual_sts_v2",
+        "media": {"type": kind, "uri": uri},
+        "voice": MAYA,
+    }
+
+
+def _act(uri: str) -> dict[str, Any]:
+    return {
+        "endpoint": "character_performance",
+        "model": "act_two",
+        "character": {"type": "image", "uri": IMG},
+        "reference": {"type": "video", "uri": uri},
+    }
+
+
+def _sfx(seconds: float) -> dict[str, Any]:
+    return {
+        "endpoint": "sound_effect",
+        "model": "eleven_text_to_sound_v2",
+        "promptText": "rain on a tin roof",
+        "duration": seconds,
+    }
+
+
+def _fan(items: list[Any], step: dict[str, Any]) -> dict[str, Any]:
+    return {"for_each": items, **step}
+
+
+# Each case: model, steps, {step: (low, high) credits or UNKNOWN}.  The arithmetic is in the id.
+CASES: list[Any] = [
+    # gen4.5: 12 credits per output second; prores/png_sequence 17; 10-bit and deeper 32.
+    pytest.param(
+        "gen4.5", {"s": _t2v("gen4.5", duration=5)}, {"s": (60, 60)}, id="gen4.5 t2v 5s x12=60"
+    ),
+    pytest.param(
+        "gen4.5", {"s": _i2v("gen4.5", duration=10)}, {"s": (120, 120)}, id="gen4.5 i2v 10s x12=120"
+    ),
+    pytest.param(
+        "gen4.5",
+        {"s": _t2v("gen4.5", duration=4, outputFormat="prores")},
+        {"s": (68, 68)},
+        id="gen4.5 prores 4s x17=68",
+    ),
+    pytest.param(
+        "gen4.5",
+        {"s": _t2v("gen4.5", duration=2, outputFormat="hdr10")},
+        {"s": (64, 64)},
+        id="gen4.5 hdr10 2s x32=64",
+    ),
+    pytest.param(
+        "gen4.5",
+        {"s": _t2v("gen4.5", duration=3, outputFormat="mp4")},
+        {"s": (36, 36)},
+        id="gen4.5 mp4 3s x12=36",
+    ),
+    pytest.param(
+        "gen4.5",
+        {"s": _fan(["a", "b", "c"], _t2v("gen4.5", duration=6))},
+        {"s": (216, 216)},
+        id="gen4.5 fan-out 3x6s x12=216",
+    ),
+    # gen4_turbo: 5 per second; duration omitted -> overlay range 2-10 s.
+    pytest.param(
+        "gen4_turbo",
+        {"s": _i2v("gen4_turbo", duration=5)},
+        {"s": (25, 25)},
+        id="gen4_turbo 5s x5=25",
+    ),
+    pytest.param(
+        "gen4_turbo",
+        {"s": _i2v("gen4_turbo", duration=10)},
+        {"s": (50, 50)},
+        id="gen4_turbo 10s x5=50",
+    ),
+    pytest.param(
+        "gen4_turbo",
+        {"s": _i2v("gen4_turbo")},
+        {"s": (10, 50)},
+        id="gen4_turbo omitted 2-10s = 10-50",
+    ),
+    pytest.param(
+        "gen4_turbo",
+        {"s": _fan([1, 2, 3, 4], _i2v("gen4_turbo", duration=2))},
+        {"s": (40, 40)},
+        id="gen4_turbo fan-out 4x2s x5=40",
+    ),
+    # act_two: 5 per second of the reference video.
+    pytest.param(
+        "act_two", {"s": _act("performance.mp4")}, {"s": (40, 40)}, id="act_two local 8s x5=40"
+    ),
+    pytest.param("act_two", {"s": _act(VID)}, {"s": (15, 150)}, id="act_two remote 3-30s = 15-150"),
+    pytest.param(
+        "act_two",
+        {"clip": _t2v("gen4.5", duration=6), "s": _act("@clip")},
+        {"clip": (72, 72), "s": (30, 30)},
+        id="act_two upstream 6s x5=30",
+    ),
+    # veo3.1: 40 with audio, 20 without; audio omitted -> both.
+    pytest.param(
+        "veo3.1",
+        {"s": _t2v("veo3.1", duration=8, audio=True)},
+        {"s": (320, 320)},
+        id="veo3.1 audio 8s x40=320",
+    ),
+    pytest.param(
+        "veo3.1",
+        {"s": _i2v("veo3.1", duration=6, audio=False)},
+        {"s": (120, 120)},
+        id="veo3.1 no audio 6s x20=120",
+    ),
+    pytest.param(
+        "veo3.1",
+        {"s": _t2v("veo3.1", duration=4)},
+        {"s": (80, 160)},
+        id="veo3.1 audio omitted 4s x20..40=80-160",
+    ),
+    pytest.param(
+        "veo3.1",
+        {"s": _t2v("veo3.1", audio=False)},
+        {"s": (80, 160)},
+        id="veo3.1 duration omitted 4-8s x20=80-160",
+    ),
+    pytest.param(
+        "veo3.1",
+        {"s": _t2v("veo3.1")},
+        {"s": (80, 320)},
+        id="veo3.1 both omitted 4-8s x20..40=80-320",
+    ),
+    pytest.param(
+        "veo3.1",
+        {"s": _fan(["a", "b"], _t2v("veo3.1", duration=4, audio=True))},
+        {"s": (320, 320)},
+        id="veo3.1 fan-out 2x4s x40=320",
+    ),
+    # veo3.1_fast: 15 with audio, 10 without.
+    pytest.param(
+        "veo3.1_fast",
+        {"s": _t2v("veo3.1_fast", duration=8, audio=True)},
+        {"s": (120, 120)},
+        id="veo3.1_fast audio 8s x15=120",
+    ),
+    pytest.param(
+        "veo3.1_fast",
+        {"s": _t2v("veo3.1_fast", duration=8, audio=False)},
+        {"s": (80, 80)},
+        id="veo3.1_fast no audio 8s x10=80",
+    ),
+    pytest.param(
+        "veo3.1_fast",
+        {"s": _t2v("veo3.1_fast", duration=6)},
+        {"s": (60, 90)},
+        id="veo3.1_fast audio omitted 6s x10..15=60-90",
+    ),
+    # seedance2: 36 per second; omitted or "auto" -> overlay range 4-15 s.
+    pytest.param(
+        "seedance2",
+        {"s": _t2v("seedance2", duration=5)},
+        {"s": (180, 180)},
+        id="seedance2 5s x36=180",
+    ),
+    pytest.param(
+        "seedance2",
+        {"s": _t2v("seedance2", duration=15)},
+        {"s": (540, 540)},
+        id="seedance2 15s x36=540",
+    ),
+    pytest.param(
+        "seedance2",
+        {"s": _t2v("seedance2", duration="auto")},
+        {"s": (144, 540)},
+        id="seedance2 auto 4-15s = 144-540",
+    ),
+    pytest.param(
+        "seedance2", {"s": _t2v("seedance2")}, {"s": (144, 540)}, id="seedance2 omitted = 144-540"
+    ),
+    # gen4_image: 5 at the six 720p ratios, 8 otherwise; one image per generation.
+    pytest.param(
+        "gen4_image", {"s": _t2i("gen4_image", "1920:1080")}, {"s": (8, 8)}, id="gen4_image 1080p=8"
+    ),
+    pytest.param(
+        "gen4_image",
+        {"s": _t2i("gen4_image", "1080:1080")},
+        {"s": (8, 8)},
+        id="gen4_image 1080:1080=8",
+    ),
+    pytest.param(
+        "gen4_image", {"s": _t2i("gen4_image", "1280:720")}, {"s": (5, 5)}, id="gen4_image 720p=5"
+    ),
+    pytest.param(
+        "gen4_image",
+        {"s": _fan([1, 2, 3], _t2i("gen4_image", "720:720"))},
+        {"s": (15, 15)},
+        id="gen4_image fan-out 3x720p x5=15",
+    ),
+    # gen4_image_turbo: 2 per image.
+    pytest.param(
+        "gen4_image_turbo",
+        {"s": _t2i("gen4_image_turbo", "1920:1080", referenceImages=[{"uri": IMG}])},
+        {"s": (2, 2)},
+        id="gen4_image_turbo 2",
+    ),
+    pytest.param(
+        "gen4_image_turbo",
+        {
+            "s": _fan(
+                [1, 2, 3, 4, 5],
+                _t2i("gen4_image_turbo", "720:1280", referenceImages=[{"uri": IMG}]),
+            )
+        },
+        {"s": (10, 10)},
+        id="gen4_image_turbo fan-out 5x2=10",
+    ),
+    # gemini_2.5_flash: 5 per image.
+    pytest.param(
+        "gemini_2.5_flash",
+        {"s": _t2i("gemini_2.5_flash", "1024:1024")},
+        {"s": (5, 5)},
+        id="gemini_2.5_flash 5",
+    ),
+    pytest.param(
+        "gemini_2.5_flash",
+        {"s": _fan(["a", "b"], _t2i("gemini_2.5_flash", "1344:768"))},
+        {"s": (10, 10)},
+        id="gemini_2.5_flash fan-out 2x5=10",
+    ),
+    # gemini_image3_pro: 20 per image at 1K-2K, 40 at 4K, times outputCount.
+    pytest.param(
+        "gemini_image3_pro",
+        {"s": _t2i("gemini_image3_pro", "1024:1024")},
+        {"s": (20, 20)},
+        id="gemini_image3_pro 1K=20",
+    ),
+    pytest.param(
+        "gemini_image3_pro",
+        {"s": _t2i("gemini_image3_pro", "2048:2048")},
+        {"s": (20, 20)},
+        id="gemini_image3_pro 2K=20",
+    ),
+    pytest.param(
+        "gemini_image3_pro",
+        {"s": _t2i("gemini_image3_pro", "1024:1024", outputCount=4)},
+        {"s": (80, 80)},
+        id="gemini_image3_pro 4x20=80",
+    ),
+    pytest.param(
+        "gemini_image3_pro",
+        {"s": _t2i("gemini_image3_pro", "4096:4096")},
+        {"s": (40, 40)},
+        id="gemini_image3_pro 4K=40",
+    ),
+    pytest.param(
+        "gemini_image3_pro",
+        {"s": _t2i("gemini_image3_pro", "6336:2688", outputCount=4)},
+        {"s": (160, 160)},
+        id="gemini_image3_pro 4K 4x40=160",
+    ),
+    # gpt_image_2: low 1/2, medium 5/11, high and auto 20/41 (1K-2K / 4K incl. ratio auto),
+    # default quality high, times outputCount.
+    pytest.param(
+        "gpt_image_2",
+        {"s": _t2i("gpt_image_2", "1920:1088")},
+        {"s": (20, 20)},
+        id="gpt_image_2 default high 2K=20",
+    ),
+    pytest.param(
+        "gpt_image_2",
+        {"s": _t2i("gpt_image_2", "1920:1088", quality="low")},
+        {"s": (1, 1)},
+        id="gpt_image_2 low 2K=1",
+    ),
+    pytest.param(
+        "gpt_image_2",
+        {"s": _t2i("gpt_image_2", "3840:2160", quality="low")},
+        {"s": (2, 2)},
+        id="gpt_image_2 low 4K=2",
+    ),
+    pytest.param(
+        "gpt_image_2",
+        {"s": _t2i("gpt_image_2", "1920:1088", quality="medium", outputCount=4)},
+        {"s": (20, 20)},
+        id="gpt_image_2 medium 4x5=20",
+    ),
+    pytest.param(
+        "gpt_image_2",
+        {"s": _t2i("gpt_image_2", "2160:3840", quality="medium")},
+        {"s": (11, 11)},
+        id="gpt_image_2 medium 4K=11",
+    ),
+    pytest.param(
+        "gpt_image_2",
+        {"s": _t2i("gpt_image_2", "auto", quality="high")},
+        {"s": (41, 41)},
+        id="gpt_image_2 high ratio auto=41",
+    ),
+    pytest.param(
+        "gpt_image_2",
+        {"s": _t2i("gpt_image_2", "3840:1648", quality="auto", outputCount=2)},
+        {"s": (82, 82)},
+        id="gpt_image_2 auto 4K 2x41=82",
+    ),
+    pytest.param(
+        "gpt_image_2",
+        {"s": _t2i("gpt_image_2", "2560:2560", outputCount=10)},
+        {"s": (200, 200)},
+        id="gpt_image_2 high 10x20=200",
+    ),
+    # muse_image: 1 per image, times outputCount.
+    pytest.param(
+        "muse_image", {"s": _t2i("muse_image", "1600:1600")}, {"s": (1, 1)}, id="muse_image 1"
+    ),
+    pytest.param(
+        "muse_image",
+        {"s": _t2i("muse_image", "auto", outputCount=4)},
+        {"s": (4, 4)},
+        id="muse_image 4x1=4",
+    ),
+    pytest.param(
+        "muse_image",
+        {"s": _fan([1, 2, 3], _t2i("muse_image", "1600:1600", outputCount=2))},
+        {"s": (6, 6)},
+        id="muse_image fan-out 3x2x1=6",
+    ),
+    # bria_fibo_1_5: 5 at 1MP, 10 at 4MP.
+    pytest.param(
+        "bria_fibo_1_5", {"s": _t2i("bria_fibo_1_5", "1024:1024")}, {"s": (5, 5)}, id="bria 1MP=5"
+    ),
+    pytest.param(
+        "bria_fibo_1_5",
+        {"s": _t2i("bria_fibo_1_5", "2048:2048")},
+        {"s": (10, 10)},
+        id="bria 4MP=10",
+    ),
+    pytest.param(
+        "bria_fibo_1_5",
+        {"s": _t2i("bria_fibo_1_5", "1536:2304")},
+        {"s": (10, 10)},
+        id="bria 4MP portrait=10",
+    ),
+    # ideogram_4_0: low 4, medium 7, high 11 per image; quality default undocumented.
+    pytest.param(
+        "ideogram_4_0",
+        {"s": _t2i("ideogram_4_0", "2048:2048", quality="low", outputCount=2)},
+        {"s": (8, 8)},
+        id="ideogram_4_0 low 2x4=8",
+    ),
+    pytest.param(
+        "ideogram_4_0",
+        {"s": _t2i("ideogram_4_0", None, quality="high")},
+        {"s": (11, 11)},
+        id="ideogram_4_0 high=11",
+    ),
+    pytest.param(
+        "ideogram_4_0",
+        {"s": _t2i("ideogram_4_0", None)},
+        {"s": (4, 11)},
+        id="ideogram_4_0 quality omitted=4-11",
+    ),
+    pytest.param(
+        "ideogram_4_0",
+        {"s": _t2i("ideogram_4_0", None, outputCount=3)},
+        {"s": (12, 33)},
+        id="ideogram_4_0 omitted 3x4..11=12-33",
+    ),
+    # ideogram_4_5: very_low 1, low 4, medium 8, high 25.
+    pytest.param(
+        "ideogram_4_5",
+        {"s": _t2i("ideogram_4_5", "1024:1024", quality="medium")},
+        {"s": (8, 8)},
+        id="ideogram_4_5 medium=8",
+    ),
+    pytest.param(
+        "ideogram_4_5",
+        {"s": _t2i("ideogram_4_5", None, quality="high", outputCount=2)},
+        {"s": (50, 50)},
+        id="ideogram_4_5 high 2x25=50",
+    ),
+    pytest.param(
+        "ideogram_4_5",
+        {"s": _t2i("ideogram_4_5", None, quality="low")},
+        {"s": (4, 4)},
+        id="ideogram_4_5 low=4",
+    ),
+    pytest.param(
+        "ideogram_4_5",
+        {"s": _t2i("ideogram_4_5", None)},
+        {"s": (1, 25)},
+        id="ideogram_4_5 omitted=1-25",
+    ),
+    # eleven_multilingual_v2: 1 credit per 50 characters, rounded up per generation.
+    pytest.param(
+        "eleven_multilingual_v2", {"s": _tts("x" * 38)}, {"s": (1, 1)}, id="tts 38 chars=1"
+    ),
+    pytest.param(
+        "eleven_multilingual_v2", {"s": _tts("x" * 50)}, {"s": (1, 1)}, id="tts 50 chars=1"
+    ),
+    pytest.param(
+        "eleven_multilingual_v2", {"s": _tts("x" * 51)}, {"s": (2, 2)}, id="tts 51 chars=2"
+    ),
+    pytest.param(
+        "eleven_multilingual_v2", {"s": _tts("y" * 1000)}, {"s": (20, 20)}, id="tts 1000 chars=20"
+    ),
+    pytest.param(
+        "eleven_multilingual_v2",
+        {"s": _fan(["a", "b", "c"], _tts("z" * 120))},
+        {"s": (9, 9)},
+        id="tts fan-out 3x ceil(120/50)=9",
+    ),
+    pytest.param(
+        "eleven_multilingual_v2",
+        {"s": _fan(["ab", "abcdefgh"], _tts("{{ item * 10 }}"))},
+        {"s": (3, 3)},
+        id="tts rendered 20 and 80 chars=1+2=3",
+    ),
+    # eleven_voice_isolation: 1 credit per 6 s of input, rounded up; input 4.6-3600 s.
+    pytest.param(
+        "eleven_voice_isolation",
+        {"s": _iso("a12.wav")},
+        {"s": (3, 3)},
+        id="isolation wav 12.4s ceil(/6)=3",
+    ),
+    pytest.param(
+        "eleven_voice_isolation", {"s": _iso("a6.wav")}, {"s": (1, 1)}, id="isolation wav 6s=1"
+    ),
+    pytest.param(
+        "eleven_voice_isolation",
+        {"fx": _sfx(13), "s": _iso("@fx")},
+        {"s": (3, 3)},
+        id="isolation upstream 13s ceil(/6)=3",
+    ),
+    pytest.param(
+        "eleven_voice_isolation",
+        {"s": _iso(AUD)},
+        {"s": (1, 600)},
+        id="isolation remote 4.6-3600s = 1-600",
+    ),
+    pytest.param(
+        "eleven_voice_isolation",
+        {"vo": _tts("hello there"), "s": _iso("@vo")},
+        {"vo": (1, 1), "s": (1, 600)},
+        id="isolation of tts (length unknown) = 1-600",
+    ),
+    # eleven_voice_dubbing: 1 credit per 2 s of input, rounded up.
+    pytest.param(
+        "eleven_voice_dubbing", {"s": _dub("a12.wav")}, {"s": (7, 7)}, id="dub wav 12.4s ceil(/2)=7"
+    ),
+    pytest.param("eleven_voice_dubbing", {"s": _dub("a6.wav")}, {"s": (3, 3)}, id="dub wav 6s=3"),
+    pytest.param(
+        "eleven_voice_dubbing",
+        {
+            "clean": _iso("a12.wav"),
+            "s": _fan(["es", "fr", "de"], _dub("@clean", targetLang="{{ item }}")),
+        },
+        {"clean": (3, 3), "s": (21, 21)},
+        id="dub fan-out 3x of isolated 12.4s = 3x7=21",
+    ),
+    pytest.param(
+        "eleven_voice_dubbing",
+        {"fx": _sfx(5), "s": _dub("@fx")},
+        {"s": (3, 3)},
+        id="dub upstream 5s ceil(/2)=3",
+    ),
+    pytest.param(
+        "eleven_voice_dubbing", {"s": _dub(AUD)}, {"s": UNKNOWN}, id="dub remote no bounds=unknown"
+    ),
+    pytest.param(
+        "eleven_voice_dubbing",
+        {"vo": _tts("hola"), "s": _dub("@vo")},
+        {"s": UNKNOWN},
+        id="dub of tts=unknown",
+    ),
+    # eleven_multilingual_sts_v2: 1 credit per 3 s of input (audio or video), rounded up.
+    pytest.param(
+        "eleven_multilingual_sts_v2",
+        {"s": _sts("audio", "a12.wav")},
+        {"s": (5, 5)},
+        id="sts wav 12.4s ceil(/3)=5",
+    ),
+    pytest.param(
+        "eleven_multilingual_sts_v2",
+        {"s": _sts("audio", "a6.wav")},
+        {"s": (2, 2)},
+        id="sts wav 6s=2",
+    ),
+    pytest.param(
+        "eleven_multilingual_sts_v2",
+        {"clip": _t2v("gen4.5", duration=10), "s": _sts("video", "@clip")},
+        {"clip": (120, 120), "s": (4, 4)},
+        id="sts of 10s video ceil(/3)=4",
+    ),
+    pytest.param(
+        "eleven_multilingual_sts_v2",
+        {"s": _sts("audio", AUD)},
+        {"s": UNKNOWN},
+        id="sts remote=unknown",
+    ),
+]
+
+RETIRED: list[Any] = [
+    pytest.param(
+        "gen3a_turbo",
+        {
+            "s": {
+                "endpoint": "image_to_video",
+                "model": "gen3a_turbo",
+                "promptImage": IMG,
+                "promptText": "x",
+                "ratio": "1280:768",
+                "duration": 10,
+            }
+        },
+        {"s": (50, 50)},
+        id="gen3a_turbo 10s x5=50",
+    ),
+    pytest.param(
+        "gen3a_turbo",
+        {
+            "s": {
+                "endpoint": "image_to_video",
+                "model": "gen3a_turbo",
+                "promptImage": IMG,
+                "promptText": "x",
+                "ratio": "1280:768",
+                "duration": 5,
+            }
+        },
+        {"s": (25, 25)},
+        id="gen3a_turbo 5s x5=25",
+    ),
+    pytest.param(
+        "gen4_aleph",
+        {
+            "clip": _t2v("gen4.5", duration=5),
+            "s": {
+                "endpoint": "video_to_video",
+                "model": "gen4_aleph",
+                "videoUri": "@clip",
+                "promptText": "x",
+            },
+        },
+        {"s": (75, 75)},
+        id="gen4_aleph of 5s x15=75",
+    ),
+    pytest.param(
+        "gen4_aleph",
+        {
+            "clip": _t2v("gen4.5", duration=8),
+            "s": {
+                "endpoint": "video_to_video",
+                "model": "gen4_aleph",
+                "videoUri": "@clip",
+                "promptText": "x",
+            },
+        },
+        {"s": (120, 120)},
+        id="gen4_aleph of 8s x15=120",
+    ),
+    pytest.param("veo3", {"s": _t2v("veo3", duration=8)}, {"s": (320, 320)}, id="veo3 8s x40=320"),
+    pytest.param(
+        "veo3",
+        {"s": _fan([1, 2], _i2v("veo3", duration=8))},
+        {"s": (640, 640)},
+        id="veo3 fan-out 2x8s x40=640",
+    ),
+]
+
+
+def _check(result: Plan, expected: dict[str, Any]) -> None:
+    steps = {step.name: step for step in result.steps}
+    for name, want in expected.items():
+        step = steps[name]
+        if want == UNKNOWN:
+            assert step.unknown == len(step.generations) > 0, step
+            assert step.reasons, "an unknown cost must say why"
+        else:
+            assert step.unknown == 0, step.reasons
+            assert (step.low, step.high) == (Decimal(want[0]), Decimal(want[1])), step.reasons
+            if want[0] != want[1]:
+                assert step.reasons, "a range must say why"
+    assert result.total_low == sum((s.low for s in result.steps), Decimal(0))
+    assert result.total_high == sum((s.high for s in result.steps), Decimal(0))
+
+
+@pytest.mark.parametrize(("model", "steps", "expected"), CASES)
+def test_hand_computed_costs(
+    model: str, steps: dict[str, Any], expected: dict[str, Any], workdir: Path, catalog: Catalog
+) -> None:
+    result = plan_steps(workdir, catalog, steps)
+    assert result.steps[-1].model == model
+    _check(result, expected)
+
+
+@pytest.mark.parametrize(("model", "steps", "expected"), RETIRED)
+def test_retired_models_keep_their_price(
+    model: str, steps: dict[str, Any], expected: dict[str, Any], workdir: Path, catalog: Catalog
+) -> None:
+    result = plan_steps(
+        workdir, catalog, steps, allowed=frozenset({"RP203", "RP201", "RP202", "RP205", "RP207"})
+    )
+    assert result.steps[-1].model == model
+    _check(result, expected)
+
+
+def test_every_priced_model_has_cases(catalog: Catalog) -> None:
+    covered: dict[str, int] = {}
+    for case in [*CASES, *RETIRED]:
+        covered[case.values[0]] = covered.get(case.values[0], 0) + 1
+    missing = {m for m in catalog.prices.models if covered.get(m, 0) < 2}
+    assert not missing, f"models with fewer than two hand-computed cases: {sorted(missing)}"
+
+
+def test_unknown_price_is_unknown_not_zero(workdir: Path, catalog: Catalog) -> None:
+    steps = {
+        "hero": _t2v("gen4.5", duration=6),
+        "restyle": {"endpoint": "video_to_video", "model": "aleph2", "videoUri": "@hero"},
+    }
+    result = plan_steps(workdir, catalog, steps)
+    restyle = result.steps[1]
+    assert restyle.unknown == 1 and "aleph2" in restyle.reasons[0]
+    assert result.unknown == 1 and result.unknown_models == ["aleph2"]
+    assert (result.total_low, result.total_high) == (Decimal(72), Decimal(72))
+    codes = [d.code for d in result.diagnostics]
+    assert codes == ["RP401"]
+    assert "prices:" in (result.diagnostics[0].hint or "")
+
+
+def test_spec_prices_override_unknown(workdir: Path, catalog: Catalog) -> None:
+    steps = {
+        "hero": _t2v("gen4.5", duration=6),
+        "restyle": _fan(
+            ["a", "b"], {"endpoint": "video_to_video", "model": "aleph2", "videoUri": "@hero"}
+        ),
+    }
+    result = plan_steps(workdir, catalog, steps, prices={"aleph2": 28})
+    restyle = result.steps[1]
+    assert (restyle.low, restyle.high, restyle.unknown) == (Decimal(56), Decimal(56), 0)
+    assert result.total_high == Decimal(72 + 56)
+    assert not [d for d in result.diagnostics if d.code == "RP401"]
+    assert any("spec's prices" in r for r in restyle.reasons)
+
+
+def test_spec_prices_override_a_catalog_price(workdir: Path, catalog: Catalog) -> None:
+    result = plan_steps(
+        workdir, catalog, {"s": _i2v("gen4_turbo", duration=10)}, prices={"gen4_turbo": "3.5"}
+    )
+    assert (result.total_low, result.total_high) == (Decimal("3.5"), Decimal("3.5"))
+
+
+def test_usd_is_exact_hundredths(workdir: Path, catalog: Catalog) -> None:
+    result = plan_steps(workdir, catalog, {"s": _t2v("gen4.5", duration=7)})
+    assert result.total_high == 84
+    assert result.usd_high == Decimal("0.84")
+
+
+def test_ranges_are_diagnosed_as_notes(workdir: Path, catalog: Catalog) -> None:
+    result = plan_steps(workdir, catalog, {"s": _t2v("veo3.1", duration=8)})
+    assert (result.total_low, result.total_high) == (Decimal(160), Decimal(320))
+    [note] = result.diagnostics
+    assert note.code == "RP404" and not note.is_error
+    assert "audio" in note.message and "not documented" in note.message
+
+
+def test_price_generation_directly(workdir: Path, catalog: Catalog) -> None:
+    path = workdir / "one.yaml"
+    path.write_text(yaml.safe_dump({"version": 1, "name": "x", "steps": {"s": _iso("a12.wav")}}))
+    graph, diagnostics = check_file(path, catalog)
+    assert not diagnostics
+    cost = price_generation(graph.generations["s"], graph, catalog)
+    assert (cost.low, cost.high, cost.unknown) == (Decimal(3), Decimal(3), False)
+    assert (cost.quantity_low, cost.blocks_low, cost.rate_low) == (Decimal("12.4"), 3, 1)
+    assert cost.units == "12.4 s of audioUri (per 6 s, rounded up)"
