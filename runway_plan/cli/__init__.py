@@ -12,6 +12,7 @@ main.lazy_modules.update(
         "plan": "runway_plan.cli.plan",
         "graph": "runway_plan.cli.plan",
         "diff": "runway_plan.cli.plan",
+        "emulate": "runway_plan.cli.emulate",
     }
 )
 

@@ -14,35 +14,24 @@ from pathlib import Path
 from typing import Any
 
 from runway_plan.catalog import Catalog
+from runway_plan.compile.durations import output_duration
 from runway_plan.compile.graph import REFERENCE, Generation, Graph, Ref, StepNode, TemplateFailed
 from runway_plan.compile.templating import Renderer, TemplateFailure, is_template
-from runway_plan.diagnostics import Diagnostic, make
+from runway_plan.diagnostics import Diagnostic, Span, make
 from runway_plan.media import probe
 from runway_plan.source import DataPath, Document, SourceMap
 from runway_plan.spec import Spec, Step, parse_spec
 
-__all__ = ["Generation", "Graph", "Ref", "StepNode", "compile_spec", "local_asset_path"]
-
-_DURATION_INPUTS: tuple[DataPath, ...] = (
-    ("reference", "uri"),
-    ("videoUri",),
-    ("promptVideo",),
-    ("audioUri",),
-    ("media", "uri"),
-)
-"""Where an endpoint that keeps its input's length finds that input, in order of preference."""
-
-_PASSTHROUGH_ENDPOINTS = frozenset(
-    {
-        "character_performance",
-        "video_to_video",
-        "voice_dubbing",
-        "voice_isolation",
-        "speech_to_speech",
-        "video_upscale",
-        "video_to_hdr",
-    }
-)
+__all__ = [
+    "Generation",
+    "Graph",
+    "Ref",
+    "StepNode",
+    "compile_request",
+    "compile_spec",
+    "local_asset_path",
+    "local_duration",
+]
 
 
 def local_asset_path(value: str, spec_path: str) -> Path | None:
@@ -307,42 +296,63 @@ class _Compiler:
     def infer_durations(self) -> None:
         catalog = self.graph.catalog
         for generation in self.graph.order():
-            duration = generation.request.get("duration")
-            if isinstance(duration, int | float) and not isinstance(duration, bool):
-                generation.duration, generation.duration_reason = float(duration), "duration field"
-                continue
-            if generation.endpoint in _PASSTHROUGH_ENDPOINTS:
-                found = self.input_duration(generation)
-                if found is not None:
-                    generation.duration, generation.duration_reason = found
-                    continue
-            default = catalog.model_overlay(generation.model).default_duration
-            if default is not None:
-                generation.duration, generation.duration_reason = default, "model default"
+            refs = dict(generation.refs)
 
-    def input_duration(self, generation: Generation) -> tuple[float, str] | None:
-        refs = dict(generation.refs)
-        for path in _DURATION_INPUTS:
-            value = _get(generation.request, path)
-            if value is None:
-                continue
-            ref = refs.get(path)
-            if ref is not None:
-                producer = self.graph.producer(ref)
-                if producer is not None and producer.duration is not None:
-                    return producer.duration, f"length of {ref.text}"
-                return None
-            if isinstance(value, str):
-                local = local_asset_path(value, self.map.path)
-                if local is not None and local.is_file():
-                    try:
-                        info = probe(local)
-                    except OSError:
-                        return None
-                    if info.duration is not None:
-                        return info.duration, f"length of {value}"
-            return None
+            def input_length(
+                path: DataPath, value: Any, refs: dict[DataPath, Ref] = refs
+            ) -> float | None:
+                ref = refs.get(path)
+                if ref is not None:
+                    producer = self.graph.producer(ref)
+                    return producer.duration if producer is not None else None
+                return local_duration(value, self.map.path)
+
+            generation.duration, generation.duration_reason = output_duration(
+                catalog, generation.endpoint, generation.model, generation.request, input_length
+            )
+
+
+def local_duration(value: Any, spec_path: str) -> float | None:
+    """The length in seconds of the local media file an asset string names, when readable."""
+    if not isinstance(value, str):
         return None
+    local = local_asset_path(value, spec_path)
+    if local is None or not local.is_file():
+        return None
+    try:
+        return probe(local).duration
+    except OSError:
+        return None
+
+
+def compile_request(catalog: Catalog, endpoint: str, request: dict[str, Any]) -> Graph:
+    """A graph of one generation for a bare API request (no spec file, no references).
+
+    Local file paths in ``request`` (absolute) are measured for the output duration.  Used to
+    check and price requests that arrive at the emulator.
+    """
+    model = request.get("model")
+    model = model if isinstance(model, str) else ""
+    step = Step.model_construct(endpoint=endpoint, model=model)
+    spec = Spec.model_construct(steps={"request": step}, documents={}, avatars={})
+    document = Document(data=None, source_map=SourceMap("request"), text="", diagnostics=[])
+    graph = Graph(spec=spec, document=document, catalog=catalog)
+    generation = Generation(
+        key="request",
+        step="request",
+        index=None,
+        endpoint=endpoint,
+        model=model,
+        request=request,
+        refs=[],
+        output_count=1,
+        span=Span("request", 0, 0, 0, 0),
+    )
+    generation.duration, generation.duration_reason = output_duration(
+        catalog, endpoint, model, request, lambda _path, value: local_duration(value, "/")
+    )
+    graph.generations["request"] = generation
+    return graph
 
 
 def _rotate(cycle: list[str]) -> list[str]:

@@ -8,22 +8,30 @@ diagnostics, so one run reports every problem in the spec.
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runway_plan.catalog import Catalog
-from runway_plan.catalog.model import TypeNode
-from runway_plan.compile import Generation, Graph, Ref, compile_spec
+from runway_plan.catalog.model import ModelOverlay, TypeNode
+from runway_plan.compile import Generation, Graph, Ref, compile_request, compile_spec
 from runway_plan.diagnostics import Diagnostic, Span, make, sort_diagnostics
 from runway_plan.source import DataPath, Document, SourceMap, load_document
-from runway_plan.spec import Spec, Step
 from runway_plan.validate.assets import AssetChecks
 from runway_plan.validate.checker import _Checker
 from runway_plan.validate.describe import _label, _media_of, utf16_length
 from runway_plan.validate.resources import ResourceChecks
 from runway_plan.validate.rules import _RULES, RULE_NAMES
 
-__all__ = ["RULE_NAMES", "check_file", "utf16_length", "validate", "validate_request"]
+__all__ = [
+    "RULE_NAMES",
+    "RequestIssue",
+    "check_file",
+    "utf16_length",
+    "validate",
+    "validate_request",
+    "validate_resource",
+]
 
 
 class _Validator(AssetChecks, ResourceChecks):
@@ -169,11 +177,27 @@ def check_file(
     return graph, sort_diagnostics([*document.diagnostics, *validate(graph)])
 
 
+@dataclass(frozen=True, slots=True)
+class RequestIssue:
+    """Why the API would refuse a request body: the field's JSON path, a code and a message."""
+
+    path: DataPath
+    code: str
+    message: str
+
+
 class _BodyMap(SourceMap):
-    """A source map for a bare request body: every span's ``path`` is the field's JSON path."""
+    """A source map for a bare request body; remembers which data path each span stands for."""
+
+    def __init__(self) -> None:
+        super().__init__("request")
+        self.paths: dict[Span, DataPath] = {}
 
     def value(self, path: DataPath) -> Span:
-        return Span(_label(path[2:]), 0, 0, 0, 0)
+        at = path[2:]
+        span = Span(_label(at), 0, 0, 0, len(self.paths))
+        self.paths[span] = at
+        return span
 
     def key(self, path: DataPath) -> Span:
         return self.value(path)
@@ -182,28 +206,38 @@ class _BodyMap(SourceMap):
         return None
 
 
-def validate_request(catalog: Catalog, endpoint: str, body: dict[str, Any]) -> list[Diagnostic]:
-    """Check an API request body as the API would (used by the emulator).
+def _issues(diagnostics: list[Diagnostic], source_map: _BodyMap) -> list[RequestIssue]:
+    return [
+        RequestIssue(source_map.paths.get(d.span, ()) if d.span else (), d.code, d.message)
+        for d in sort_diagnostics(diagnostics)
+        if d.is_error
+    ]
 
-    The diagnostics carry no file position: each span's ``path`` is the offending field's JSON
-    path in ``body`` (``request`` for the body itself).  Local paths and step references are
-    refused, since the API only takes https://, runway:// and data: assets.
+
+def validate_request(catalog: Catalog, endpoint: str, body: dict[str, Any]) -> list[RequestIssue]:
+    """Check an API request body as the API would: what it would refuse, field by field.
+
+    Local paths and step references are refused, since the API only takes https://, runway://
+    and data: assets.
     """
-    step = Step.model_construct(endpoint=endpoint, model=str(body.get("model", "")))
-    spec = Spec.model_construct(steps={"request": step})
-    document = Document(data=None, source_map=_BodyMap("request"), text="", diagnostics=[])
-    graph = Graph(spec=spec, document=document, catalog=catalog)
-    generation = Generation(
-        key="request",
-        step="request",
-        index=None,
-        endpoint=endpoint,
-        model=step.model,
-        request=body,
-        refs=[],
-        output_count=1,
-        span=Span("request", 0, 0, 0, 0),
-    )
+    graph = compile_request(catalog, endpoint, body)
+    source_map = _BodyMap()
+    graph.document = Document(data=None, source_map=source_map, text="", diagnostics=[])
     validator = _Validator(graph, api=True)
-    validator.generation(generation)
-    return validator.diagnostics
+    validator.generation(graph.generations["request"])
+    return _issues(validator.diagnostics, source_map)
+
+
+def validate_resource(catalog: Catalog, resource: str, body: dict[str, Any]) -> list[RequestIssue]:
+    """Check a resource body (``avatar_create``, ``document_update``, ...) as the API would."""
+    spec = catalog.constraints.resources.get(resource)
+    if spec is None:
+        raise KeyError(f"the catalog has no resource {resource!r}")
+    source_map = _BodyMap()
+    document = Document(data=None, source_map=source_map, text="", diagnostics=[])
+    graph = Graph(spec=None, document=document, catalog=catalog)
+    validator = _Validator(graph, api=True)
+    checker = _Checker(
+        validator, ("resources", resource), resource.split("_")[0], ModelOverlay(), {}
+    )
+    return _issues(checker.fields(body, spec.fields, ()), source_map)

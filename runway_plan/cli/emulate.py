@@ -1,0 +1,151 @@
+"""``emulate``: serve the local Runway API emulator on a loopback port until interrupted."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import click
+import yaml
+
+from runway_plan.cli.app import EXIT_OK, catalog_option, load_catalog_or_fail, main
+
+
+def _load_faults(path: Path) -> object:
+    from runway_plan.emulator import FaultPlan
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        if not isinstance(data, dict):
+            raise ValueError("a fault plan is a mapping: {seed: N, rules: [...]}")
+        return FaultPlan.from_dict(data)
+    except (OSError, ValueError, TypeError, yaml.YAMLError) as exc:
+        raise click.BadParameter(f"{path}: {exc}", param_hint="--faults") from exc
+
+
+@main.command()
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port on 127.0.0.1 (0 picks a free one).",
+)
+@click.option(
+    "--tier",
+    type=click.IntRange(1, 5),
+    default=1,
+    show_default=True,
+    help="Usage tier whose concurrency and daily limits apply.",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Divide every task latency by this (1000: minutes to ms).",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed for task ids and random faults."
+)
+@click.option(
+    "--credits",
+    "credit_balance",
+    type=click.IntRange(min=0),
+    default=10_000,
+    show_default=True,
+    help="Starting credit balance.",
+)
+@click.option("--api-key", help="The key clients must send (default: a new random key).")
+@click.option(
+    "--cadence",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Show status changes only every N emulated seconds (the API: about 5).",
+)
+@click.option(
+    "--faults",
+    "faults_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A fault plan (YAML or JSON: {seed: N, rules: [...]}).",
+)
+@click.option(
+    "--unknown-price",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Credits charged for a model the catalog has no price for.",
+)
+@click.option("--log-requests", is_flag=True, help="Log every request (uvicorn access log).")
+@catalog_option
+def emulate(
+    port: int,
+    tier: int,
+    speed: float,
+    seed: int,
+    credit_balance: int,
+    api_key: str | None,
+    cadence: float | None,
+    faults_path: Path | None,
+    unknown_price: float,
+    log_requests: bool,
+    catalog_path: Path | None,
+) -> None:
+    """Serve a local emulator of the Runway API (no key or network needed) until Ctrl-C.
+
+    Point the official SDKs or `runway-plan run` at it with the printed environment.
+    Test controls live under /_emulator (ledger, faults, clock, state).
+    """
+    started = time.perf_counter()
+    from runway_plan.emulator import Emulator, EmulatorConfig, bind_loopback, create_app, serve
+    from runway_plan.emulator.pricing import warm_up
+
+    catalog = load_catalog_or_fail(catalog_path)
+    faults = _load_faults(faults_path) if faults_path is not None else None
+    config = EmulatorConfig(
+        api_key=api_key,
+        tier=tier,
+        credits=credit_balance,
+        speed=speed,
+        seed=seed,
+        cadence=cadence,
+        unknown_price=Decimal(str(unknown_price)),
+    )
+    try:
+        sock = bind_loopback("127.0.0.1", port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from exc
+    emulator = Emulator(config, catalog=catalog, faults=faults)  # type: ignore[arg-type]
+
+    def ready(base_url: str) -> None:
+        elapsed = time.perf_counter() - started
+        click.echo(
+            f"Runway API emulator on {base_url} (tier {tier}, speed {speed:g}x, "
+            f"{credit_balance:,} credits, catalog {catalog.version}; ready in {elapsed:.2f}s)",
+            err=True,
+        )
+        click.echo(f"export RUNWAYML_BASE_URL={base_url}")
+        click.echo(f"export RUNWAYML_API_SECRET={emulator.api_key}")
+        click.echo("Press Ctrl-C to stop.", err=True)
+        sys.stdout.flush()
+        threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+
+    try:
+        serve(
+            create_app(emulator),
+            sock,
+            on_ready=ready,
+            access_log=log_requests,
+            log_level="info" if log_requests else "warning",
+        )
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+        emulator.close()
+    click.echo("emulator stopped", err=True)
+    sys.exit(EXIT_OK)

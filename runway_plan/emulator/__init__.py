@@ -1,0 +1,106 @@
+"""A faithful local emulator of the Runway developer API, for tests and key-less runs.
+
+In process, with the official SDK or any httpx client::
+
+    emulator = Emulator(EmulatorConfig(tier=2, speed=1000))
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(create_app(emulator)),
+                               base_url="http://emulator")
+
+On a loopback port (``runway-plan emulate`` does this from the command line)::
+
+    with EmulatorServer(create_app(emulator)) as server:
+        RunwayML(api_key=emulator.api_key, base_url=server.base_url)
+
+What is emulated: every generation endpoint of the catalog, validated with the validator's
+rules (400 with ``error`` and ``issues``); tasks through THROTTLED, PENDING, RUNNING and
+SUCCEEDED / FAILED / CANCELLED with ``estimatedCost`` and ``cost`` from the planner's prices;
+per-model concurrency and daily caps of a tier (429); credits, ``/v1/organization`` and usage;
+uploads and ``runway://`` URIs; avatars and documents; signed, expiring output URLs serving real
+small media; and fault injection (:class:`FaultPlan`).  Every created task is in the
+:class:`Ledger`.
+
+Names are imported lazily, so ``runway_plan.emulator.media`` needs neither Starlette nor
+uvicorn.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runway_plan.emulator.app import create_app
+    from runway_plan.emulator.clock import Clock, ManualClock, SystemClock
+    from runway_plan.emulator.core import (
+        API_VERSION,
+        FAILURE_CODES,
+        Emulator,
+        EmulatorConfig,
+        Reply,
+        failure_refunded,
+    )
+    from runway_plan.emulator.faults import Fault, FaultPlan, FaultRule, FiredFault
+    from runway_plan.emulator.ledger import Ledger, LedgerEntry
+    from runway_plan.emulator.pricing import Pricer, planner_pricer
+    from runway_plan.emulator.server import EmulatorServer, bind_loopback, serve
+
+__all__ = [
+    "API_VERSION",
+    "FAILURE_CODES",
+    "Clock",
+    "Emulator",
+    "EmulatorConfig",
+    "EmulatorServer",
+    "Fault",
+    "FaultPlan",
+    "FaultRule",
+    "FiredFault",
+    "Ledger",
+    "LedgerEntry",
+    "ManualClock",
+    "Pricer",
+    "Reply",
+    "SystemClock",
+    "bind_loopback",
+    "create_app",
+    "failure_refunded",
+    "planner_pricer",
+    "serve",
+]
+
+_HOMES = {
+    "create_app": "app",
+    "Clock": "clock",
+    "ManualClock": "clock",
+    "SystemClock": "clock",
+    "API_VERSION": "core",
+    "FAILURE_CODES": "core",
+    "Emulator": "core",
+    "EmulatorConfig": "core",
+    "Reply": "core",
+    "failure_refunded": "core",
+    "Fault": "faults",
+    "FaultPlan": "faults",
+    "FaultRule": "faults",
+    "FiredFault": "faults",
+    "Ledger": "ledger",
+    "LedgerEntry": "ledger",
+    "Pricer": "pricing",
+    "planner_pricer": "pricing",
+    "EmulatorServer": "server",
+    "bind_loopback": "server",
+    "serve": "server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,0 +1,1417 @@
+"""The emulated Runway account: tasks, limits, credits, uploads, outputs, avatars and documents.
+
+:class:`Emulator` holds all state and answers each API operation with a :class:`Reply`; the
+HTTP layer (:mod:`runway_plan.emulator.app`) only translates requests and replies.  Nothing
+runs in the background: on every call the emulator reads its clock and brings the account up
+to that instant (:meth:`Emulator.advance`), starting THROTTLED tasks in submission order as
+slots free, finishing tasks, and refunding failed ones.  A test that injects a
+:class:`~runway_plan.emulator.clock.ManualClock` therefore controls every status change.
+
+Task timing, in emulated seconds divided by ``speed``: a task waits THROTTLED while its model
+has ``maxConcurrentGenerations`` tasks in flight, then is PENDING for ``queue_seconds``, then
+RUNNING for the model's latency (``latency_seconds`` plus ``latency_per_output_second`` times
+the output length, from the catalog overlay), then SUCCEEDED or FAILED.  Input-moderation,
+asset and provider failures end the task at the end of PENDING instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import math
+import random
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_CEILING, Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from runway_plan.catalog import Catalog, load_catalog
+from runway_plan.catalog.model import ModelLimits
+from runway_plan.compile.durations import PASSTHROUGH_ENDPOINTS
+from runway_plan.emulator import media
+from runway_plan.emulator.assets import AssetField, find_assets, set_path
+from runway_plan.emulator.clock import Clock, ManualClock, SystemClock
+from runway_plan.emulator.faults import FaultPlan
+from runway_plan.emulator.ledger import Ledger, LedgerEntry
+from runway_plan.emulator.pricing import Pricer, planner_pricer
+from runway_plan.emulator.validation import Issue, validate_body, validate_resource
+from runway_plan.media import probe
+
+__all__ = [
+    "API_VERSION",
+    "FAILURE_CODES",
+    "Emulator",
+    "EmulatorConfig",
+    "Reply",
+    "failure_refunded",
+]
+
+API_VERSION = "2024-11-06"
+DAY = 86_400.0
+
+FAILURE_CODES: tuple[str, ...] = (
+    "SAFETY.INPUT.TEXT",
+    "SAFETY.INPUT.IMAGE",
+    "SAFETY.INPUT.VIDEO",
+    "SAFETY.INPUT.AUDIO",
+    "SAFETY.OUTPUT.IMAGE",
+    "SAFETY.OUTPUT.VIDEO",
+    "SAFETY.OUTPUT.AUDIO",
+    "SAFETY.OUTPUT.TEXT",
+    "INPUT_PREPROCESSING.SAFETY.TEXT",
+    "INPUT_PREPROCESSING.INTERNAL",
+    "INTERNAL.BAD_OUTPUT.CODE01",
+    "ASSET.INVALID",
+    "THIRD_PARTY.UNAVAILABLE",
+    "INTERNAL",
+)
+"""Failure codes the reference documents (§6.3); any other string is accepted too."""
+
+_FAILURE_TEXT = {
+    "SAFETY.INPUT": "The input did not pass content moderation.",
+    "SAFETY.OUTPUT": "The output did not pass content moderation.",
+    "INPUT_PREPROCESSING.SAFETY": "The prompt did not pass content moderation.",
+    "INPUT_PREPROCESSING.INTERNAL": "Content moderation failed to check the input. Retry later.",
+    "INTERNAL.BAD_OUTPUT": "The output did not pass quality checks. Change the prompt or input.",
+    "ASSET.INVALID": "An input asset does not meet this model's requirements.",
+    "THIRD_PARTY.UNAVAILABLE": "The model's provider is unavailable. Retry later.",
+    "INTERNAL": 'Generation failed: {"code":13,"message":"Internal error"}',
+}
+_EARLY_FAILURES = ("SAFETY.INPUT", "INPUT_PREPROCESSING", "ASSET", "THIRD_PARTY")
+
+_FILE_PATH = re.compile(r"^/_files/(?P<task>[0-9a-f-]{36})/(?P<name>\d+\.[a-z0-9]+)$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_RESOLUTIONS = {
+    "720p": (1280, 720),
+    "768p": (1366, 768),
+    "1080p": (1920, 1080),
+    "1k": (1920, 1080),
+    "2k": (2560, 1440),
+    "4k": (3840, 2160),
+}
+_AUDIO_FORMATS = {
+    "mp3": ("mp3", "audio/mpeg"),
+    "wav": ("wav", "audio/wav"),
+    "ogg_opus": ("ogg", "audio/ogg"),
+}
+_PRESET_VOICE_DESCRIPTION = "A preset voice of the Runway API."
+_MAX_UPSCALE_PIXELS = 25_300_000
+_TTS_CHARS_PER_SECOND = 15
+_CACHED_FILES = 256
+"""Output files kept in memory; older ones are made again (identically) when fetched."""
+
+
+def failure_refunded(code: str | None) -> bool:
+    """Whether a task that FAILED with ``code`` is refunded: all but ``SAFETY.INPUT.*``."""
+    return not (code or "").startswith("SAFETY.INPUT")
+
+
+def _failure_text(code: str) -> str:
+    for prefix in sorted(_FAILURE_TEXT, key=len, reverse=True):
+        if code == prefix or code.startswith(prefix + "."):
+            return _FAILURE_TEXT[prefix]
+    return "Generation failed."
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """How the emulated account behaves.
+
+    Times are emulated seconds and are divided by ``speed`` (``speed=1000`` runs a two-minute
+    generation in 0.12 s); ``url_ttl`` and ``upload_ttl`` are wall seconds.  ``cadence``, when
+    set, shows a task's status and progress only as of the last multiple of ``cadence``
+    emulated seconds since it was created, as the API updates about every 5 s.
+    ``refund_running_cancel`` refunds tasks cancelled while RUNNING (the SDK documents that it
+    does not).  ``unknown_price`` is what a model the pricer cannot price costs.
+    ``public_url`` fixes the base of upload and output URLs (default: the request's own).
+    """
+
+    api_key: str | None = None
+    tier: int = 1
+    credits: int = 10_000
+    speed: float = 1.0
+    seed: int = 0
+    cadence: float | None = None
+    queue_seconds: float = 2.0
+    url_ttl: float = 86_400.0
+    upload_ttl: float = 86_400.0
+    avatar_seconds: float = 30.0
+    refund_running_cancel: bool = False
+    unknown_price: Decimal = Decimal(0)
+    public_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.speed <= 0:
+            raise ValueError("speed must be positive")
+        if self.cadence is not None and self.cadence <= 0:
+            raise ValueError("cadence must be positive")
+        if self.credits < 0:
+            raise ValueError("credits cannot be negative")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An API answer: status, JSON data (or raw bytes with ``media_type``) and headers."""
+
+    status: int
+    data: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    media_type: str = "application/json"
+    raw: bytes | None = None
+
+
+def _error(status: int, message: str, issues: list[Issue] | None = None) -> Reply:
+    data: dict[str, Any] = {"error": message}
+    if issues:
+        data["issues"] = [issue.to_dict() for issue in issues]
+    return Reply(status, data)
+
+
+def _s3_error(status: int, code: str, message: str) -> Reply:
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    ).encode()
+    return Reply(status, raw=body, media_type="application/xml")
+
+
+def _iso(moment: float) -> str:
+    stamp = datetime.fromtimestamp(moment, UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+
+
+def _credits_json(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Output:
+    """One output file of a task: what it is and how to make it."""
+
+    media: str
+    ext: str
+    mime: str
+    width: int = 0
+    height: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class _Task:
+    id: str
+    seq: int
+    endpoint: str
+    model: str
+    body: dict[str, Any]
+    request_hash: str
+    created: float
+    estimated: Decimal | None
+    charged: int
+    queue: float
+    latency: float
+    failure_code: str | None
+    outputs: list[_Output]
+    fault: str | None = None
+    started: float | None = None
+    cancelled: float | None = None
+    refunded: bool = False
+    settled: bool = False
+    deleted: bool = False
+
+    @property
+    def run_at(self) -> float:
+        assert self.started is not None
+        return self.started + self.queue
+
+    @property
+    def end_at(self) -> float:
+        early = self.failure_code is not None and self.failure_code.startswith(_EARLY_FAILURES)
+        return self.run_at + (0.0 if early else self.latency)
+
+    @property
+    def finish(self) -> float:
+        """When the task stops holding a concurrency slot."""
+        end = self.end_at if self.started is not None else math.inf
+        return min(end, self.cancelled) if self.cancelled is not None else end
+
+    def status(self, moment: float, now: float) -> str:
+        if self.cancelled is not None and now >= self.cancelled:
+            return "CANCELLED"
+        if self.started is None or moment < self.started:
+            return "THROTTLED"
+        if moment < self.run_at:
+            return "PENDING"
+        if moment < self.end_at:
+            return "RUNNING"
+        return "FAILED" if self.failure_code is not None else "SUCCEEDED"
+
+
+@dataclass
+class _Upload:
+    id: str
+    filename: str
+    key: str
+    uri: str
+    created: float
+    expires: float
+    path: Path | None = None
+    size: int = 0
+    mime: str | None = None
+    media: str | None = None
+    duration: float | None = None
+    dims: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Asset:
+    """A resolved media input: a local copy (when held) and what is known about it."""
+
+    field: AssetField
+    local: Path | None = None
+    media: str | None = None
+    mime: str | None = None
+    duration: float | None = None
+    dims: tuple[int, int] | None = None
+
+
+class Emulator:
+    """The state of one emulated account and every operation of the API on it.
+
+    Thread-safe: one lock guards all state, so a test may read :meth:`ledger` while a server
+    thread answers requests.  Call :meth:`close` (or use it as a context manager) to delete
+    the temporary directory that holds uploads.
+    """
+
+    def __init__(
+        self,
+        config: EmulatorConfig | None = None,
+        *,
+        catalog: Catalog | None = None,
+        clock: Clock | None = None,
+        pricer: Pricer | None = None,
+        faults: FaultPlan | None = None,
+    ) -> None:
+        """An account per ``config`` (defaults: tier 1, 10,000 credits, real time).
+
+        ``pricer`` defaults to the planner's prices (:func:`planner_pricer`); ``faults`` to
+        none; ``clock`` to the wall clock.
+        """
+        self.config = config or EmulatorConfig()
+        self.catalog = catalog or load_catalog()
+        self.clock: Clock = clock or SystemClock()
+        self.pricer: Pricer = pricer or planner_pricer(self.catalog)
+        self.faults = faults or FaultPlan()
+        self.api_key = self.config.api_key or "key_" + secrets.token_hex(64)
+        if self.config.tier not in self.catalog.tiers.tiers:
+            raise ValueError(
+                f"unknown tier {self.config.tier}; tiers: {sorted(self.catalog.tiers.tiers)}"
+            )
+        self._lock = threading.RLock()
+        self._secret = secrets.token_bytes(32)
+        self._rng_ids = _IdMaker(self.config.seed)
+        self._dir = Path(tempfile.mkdtemp(prefix="runway-emulator-"))
+        self._balance = Decimal(self.config.credits)
+        self._tasks: dict[str, _Task] = {}
+        self._order: list[_Task] = []
+        self._queues: dict[str, deque[_Task]] = {}
+        self._active: dict[str, list[_Task]] = {}
+        self._unsettled: list[_Task] = []
+        self._created: dict[str, deque[float]] = {}
+        self._billing: list[tuple[float, str, int]] = []
+        self._uploads: dict[str, _Upload] = {}
+        self._uploads_by_uri: dict[str, _Upload] = {}
+        self._files: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._avatars: dict[str, dict[str, Any]] = {}
+        self._documents: dict[str, dict[str, Any]] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """Delete the temporary files (uploads, materialised inputs)."""
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers an API client sends: the key and the API version."""
+        return {"Authorization": f"Bearer {self.api_key}", "X-Runway-Version": API_VERSION}
+
+    @property
+    def balance(self) -> Decimal:
+        """The credit balance now."""
+        with self._lock:
+            self.advance()
+            return self._balance
+
+    def set_faults(self, plan: FaultPlan) -> None:
+        """Replace the fault plan (its counters and seed start afresh)."""
+        with self._lock:
+            self.faults = plan
+
+    # ------------------------------------------------------------------ time
+
+    def _scale(self, seconds: float) -> float:
+        return seconds / self.config.speed
+
+    def _limits(self, model: str) -> ModelLimits:
+        tier = self.catalog.tier(self.config.tier)
+        group = self.catalog.limit_group(model)
+        return tier.groups.get(group) or tier.groups[self.catalog.tiers.default_group]
+
+    def advance(self, now: float | None = None) -> float:
+        """Bring every task up to ``now`` (default: the clock): start, finish and refund."""
+        with self._lock:
+            moment = self.clock() if now is None else now
+            for model, queue in self._queues.items():
+                self._start_queued(model, queue, moment)
+            still: list[_Task] = []
+            for task in self._unsettled:
+                if task.finish <= moment:
+                    self._settle(task)
+                else:
+                    still.append(task)
+            self._unsettled = still
+            return moment
+
+    def _start_queued(self, model: str, queue: deque[_Task], now: float) -> None:
+        limit = self._limits(model).max_concurrent
+        active = self._active.setdefault(model, [])
+        while queue:
+            head = queue[0]
+            if head.cancelled is not None:
+                queue.popleft()
+                continue
+            busy = sorted(t.finish for t in active if t.finish > head.created)
+            start = head.created if len(busy) < limit else busy[len(busy) - limit]
+            if start > now:
+                break
+            head.started = max(start, head.created)
+            queue.popleft()
+            active.append(head)
+        horizon = queue[0].created if queue else now
+        self._active[model] = [t for t in active if t.finish > horizon]
+
+    def _settle(self, task: _Task) -> None:
+        if task.settled:
+            return
+        task.settled = True
+        if task.cancelled is not None:
+            return
+        if task.failure_code is not None and failure_refunded(task.failure_code):
+            self._refund(task, task.end_at)
+
+    def _refund(self, task: _Task, moment: float) -> None:
+        if task.refunded:
+            return
+        task.refunded = True
+        self._balance += task.charged
+        self._billing.append((moment, task.model, -task.charged))
+
+    def _observed(self, task: _Task, now: float) -> float:
+        cadence = self.config.cadence
+        if cadence is None:
+            return now
+        step = self._scale(cadence)
+        return task.created + math.floor((now - task.created) / step + 1e-9) * step
+
+    # ------------------------------------------------------------------ tasks
+
+    def create_task(
+        self,
+        endpoint: str,
+        body: Any,
+        base_url: str,
+        *,
+        failure_code: str | None = None,
+        fault: str | None = None,
+    ) -> Reply:
+        """``POST /v1/{endpoint}``: validate, check limits and credits, create the task."""
+        if endpoint not in self.catalog.endpoints:
+            return _error(404, f"No such endpoint: /v1/{endpoint}")
+        if not isinstance(body, dict):
+            return _error(400, "The request body must be a JSON object.")
+        with self._lock:
+            now = self.advance()
+            model = body.get("model")
+            if not isinstance(model, str):
+                issue = Issue(
+                    ("model",),
+                    "missing required field 'model'" if model is None else "model must be a string",
+                )
+                return _error(400, f"Invalid request: {issue.message}", [issue])
+            assets, issues, checked = self._resolve(endpoint, model, body, now)
+            issues = validate_body(self.catalog, endpoint, checked) + issues
+            if issues:
+                more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+                return _error(400, f"Invalid request: {issues[0].message}{more}", issues)
+            limits = self._limits(model)
+            created = self._created.setdefault(model, deque())
+            while created and created[0] <= now - DAY:
+                created.popleft()
+            if len(created) >= limits.max_daily:
+                return _error(
+                    429,
+                    f"You have reached the daily generation limit of {limits.max_daily} for "
+                    f"{model} on tier {self.config.tier}. Try again later.",
+                )
+            pricing_body = dict(body)
+            for asset in assets:
+                if asset.local is not None:
+                    pricing_body = set_path(pricing_body, asset.field.path, str(asset.local))
+            estimated = self.pricer(endpoint, pricing_body)
+            cost = estimated if estimated is not None else self.config.unknown_price
+            charged = int(cost.to_integral_value(rounding=ROUND_CEILING))
+            if charged > self._balance:
+                return _error(
+                    400,
+                    f"Not enough credits: this task may cost {_credits_json(cost)} credits and "
+                    f"the balance is {int(self._balance)}.",
+                )
+            if failure_code is None:
+                failure_code = self._asset_failure(model, assets)
+            outputs = self._plan_outputs(endpoint, model, body, assets)
+            seconds = max((o.seconds for o in outputs), default=0.0)
+            overlay = self.catalog.model_overlay(model)
+            latency = overlay.latency_seconds + overlay.latency_per_output_second * seconds
+            canonical = json.dumps(
+                {"endpoint": endpoint, "body": body}, sort_keys=True, separators=(",", ":")
+            )
+            task = _Task(
+                id=self._rng_ids.next(),
+                seq=len(self._order) + 1,
+                endpoint=endpoint,
+                model=model,
+                body=body,
+                request_hash=hashlib.sha256(canonical.encode()).hexdigest(),
+                created=now,
+                estimated=estimated,
+                charged=charged,
+                queue=self._scale(self.config.queue_seconds),
+                latency=self._scale(latency),
+                failure_code=failure_code,
+                outputs=outputs,
+                fault=fault,
+            )
+            queue = self._queues.setdefault(model, deque())
+            active = self._active.setdefault(model, [])
+            if not queue and sum(1 for t in active if t.finish > now) < limits.max_concurrent:
+                task.started = now
+                active.append(task)
+            else:
+                queue.append(task)
+            self._tasks[task.id] = task
+            self._order.append(task)
+            self._unsettled.append(task)
+            created.append(now)
+            self._balance -= charged
+            self._billing.append((now, model, charged))
+            return Reply(200, {"id": task.id, "estimatedCost": {"credits": _credits_json(cost)}})
+
+    def _asset_failure(self, model: str, assets: list[_Asset]) -> str | None:
+        """``ASSET.INVALID`` when a held input's length is outside the model's bounds."""
+        bounds = self.catalog.model_overlay(model).input_durations
+        for asset in assets:
+            limit = bounds.get(asset.field.dotted)
+            seconds = asset.duration
+            if limit is None or seconds is None:
+                continue
+            low, high = limit.min_seconds, limit.max_seconds
+            if limit.exclusive:
+                bad = (low is not None and seconds <= low) or (high is not None and seconds >= high)
+            else:
+                bad = (low is not None and seconds < low) or (high is not None and seconds > high)
+            if bad:
+                return "ASSET.INVALID"
+        return None
+
+    def get_task(self, task_id: str, base_url: str) -> Reply:
+        """``GET /v1/tasks/{id}``."""
+        with self._lock:
+            now = self.advance()
+            task = self._tasks.get(task_id)
+            if task is None or task.deleted:
+                return _error(404, "Task not found.")
+            return Reply(200, self._view(task, now, base_url))
+
+    def cancel_task(self, task_id: str) -> Reply:
+        """``DELETE /v1/tasks/{id}``: cancel a task in flight, delete a finished one."""
+        with self._lock:
+            now = self.advance()
+            task = self._tasks.get(task_id)
+            if task is None or task.deleted:
+                return _error(404, "Task not found.")
+            status = task.status(now, now)
+            if status in ("SUCCEEDED", "FAILED", "CANCELLED"):
+                task.deleted = True
+                return Reply(204)
+            task.cancelled = now
+            if status in ("THROTTLED", "PENDING") or self.config.refund_running_cancel:
+                self._refund(task, now)
+            self.advance(now)
+            return Reply(204)
+
+    def _view(self, task: _Task, now: float, base_url: str) -> dict[str, Any]:
+        moment = self._observed(task, now)
+        status = task.status(moment, now)
+        data: dict[str, Any] = {"id": task.id, "createdAt": _iso(task.created), "status": status}
+        estimate = task.estimated if task.estimated is not None else self.config.unknown_price
+        if status in ("PENDING", "THROTTLED", "RUNNING"):
+            data["estimatedCost"] = {"credits": _credits_json(estimate)}
+        else:
+            data["cost"] = {"credits": 0 if task.refunded else task.charged}
+        if status == "RUNNING":
+            span = task.end_at - task.run_at
+            data["progress"] = round(min(1.0, max(0.0, (moment - task.run_at) / span)), 4)
+        elif status == "SUCCEEDED":
+            data["output"] = [
+                self._signed_url(task.id, index, output, now, base_url)
+                for index, output in enumerate(task.outputs)
+            ]
+        elif status == "FAILED":
+            assert task.failure_code is not None
+            data["failure"] = _failure_text(task.failure_code)
+            data["failureCode"] = task.failure_code
+        return data
+
+    # ------------------------------------------------------------------ outputs
+
+    def _plan_outputs(
+        self, endpoint: str, model: str, body: dict[str, Any], assets: list[_Asset]
+    ) -> list[_Output]:
+        kind = self.catalog.output_media(endpoint, model)
+        overlay = self.catalog.model_overlay(model)
+        held = [a for a in assets if a.duration is not None]
+        image_dims = next((a.dims for a in assets if a.dims is not None), None)
+        duration = body.get("duration")
+        seconds: float | None = None
+        if isinstance(duration, int | float) and not isinstance(duration, bool):
+            seconds = float(duration)
+        elif held and kind in ("video", "audio") and self._passthrough(endpoint):
+            seconds = held[0].duration
+        if kind == "image":
+            count = body.get("outputCount", 1)
+            count = count if isinstance(count, int) and not isinstance(count, bool) else 1
+            fmt = str(body.get("outputFormat", "png")).lower()
+            ext, mime = ("jpg", "image/jpeg") if fmt in ("jpeg", "jpg") else ("png", "image/png")
+            width, height = self._image_dims(body, image_dims)
+            return [_Output("image", ext, mime, width, height)] * max(1, count)
+        if kind == "video":
+            if seconds is None:
+                if overlay.default_duration is not None:
+                    seconds = overlay.default_duration
+                elif overlay.duration_range is not None:
+                    seconds = overlay.duration_range[1]
+                else:
+                    seconds = 5.0
+            width, height = _dims_from(body) or (1280, 720)
+            return [_Output("video", "mp4", "video/mp4", width, height, seconds)]
+        if kind == "audio":
+            if seconds is None:
+                text = body.get("promptText")
+                if endpoint == "text_to_speech" and isinstance(text, str):
+                    seconds = max(1.0, math.ceil(len(text) / _TTS_CHARS_PER_SECOND))
+                else:
+                    seconds = overlay.default_duration or 5.0
+            fmt = str(body.get("outputFormat", "mp3"))
+            ext, mime = _AUDIO_FORMATS.get(fmt, _AUDIO_FORMATS["mp3"])
+            return [_Output("audio", ext, mime, seconds=seconds)]
+        return [_Output("text", "txt", "text/plain")]
+
+    def _passthrough(self, endpoint: str) -> bool:
+        return endpoint in PASSTHROUGH_ENDPOINTS
+
+    def _image_dims(self, body: dict[str, Any], source: tuple[int, int] | None) -> tuple[int, int]:
+        dims = _dims_from(body)
+        if dims is not None:
+            return dims
+        ratio = str(body.get("ratio", ""))
+        if ratio.startswith("auto"):
+            side = 2048 if "2k" in ratio else 4096 if "4k" in ratio else 1024
+            return side, side
+        scale = body.get("scaleFactor")
+        if isinstance(scale, int) and not isinstance(scale, bool):
+            width, height = source or (1024, 1024)
+            width, height = width * scale, height * (scale)
+            if width * height > _MAX_UPSCALE_PIXELS:
+                shrink = math.sqrt(_MAX_UPSCALE_PIXELS / (width * height))
+                width, height = max(1, int(width * shrink)), max(1, int(height * shrink))
+            return width, height
+        return source or (1024, 1024)
+
+    def _signed_url(
+        self, task_id: str, index: int, output: _Output, now: float, base_url: str
+    ) -> str:
+        expires = int(now + self.config.url_ttl)
+        name = f"{index}.{output.ext}"
+        signature = self._sign(f"{task_id}/{name}:{expires}")
+        base = (self.config.public_url or base_url).rstrip("/")
+        return f"{base}/_files/{task_id}/{name}?expires={expires}&sig={signature}"
+
+    def _sign(self, text: str) -> str:
+        return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()
+
+    def _output_bytes(self, task: _Task, index: int) -> bytes:
+        key = (task.id, index)
+        cached = self._files.get(key)
+        if cached is not None:
+            self._files.move_to_end(key)
+            return cached
+        output = task.outputs[index]
+        tag = f"runway-plan emulator task {task.id} output {index}"
+        seed = int(task.id[:8], 16) + index
+        if output.media == "image":
+            if output.ext == "jpg":
+                data = media.jpeg(output.width, output.height, 64 + seed % 128, tag)
+            else:
+                data = media.striped_png(output.width, output.height, seed, tag)
+        elif output.media == "video":
+            data = media.mp4(output.seconds, output.width, output.height, tag)
+        elif output.media == "audio":
+            if output.ext == "wav":
+                data = media.tone_wav(output.seconds, pitch=180.0 + seed % 200)
+            elif output.ext == "ogg":
+                data = media.ogg_opus(output.seconds, tag)
+            else:
+                data = media.mp3(output.seconds, tag)
+        else:
+            data = tag.encode()
+        self._files[key] = data
+        while len(self._files) > _CACHED_FILES:
+            self._files.popitem(last=False)
+        return data
+
+    def get_file(self, path: str, query: str, method: str = "GET") -> Reply:
+        """``GET /_files/{task}/{n}.{ext}?expires=&sig=``: an output, if the URL is valid."""
+        with self._lock:
+            now = self.advance()
+            found = self._check_file_url(path, query, now)
+            if isinstance(found, Reply):
+                return found
+            task, index = found
+            data = self._output_bytes(task, index)
+            headers = {
+                "ETag": '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"',
+                "Cache-Control": "private, max-age=86400",
+            }
+            if method == "HEAD":
+                headers["Content-Length"] = str(len(data))
+                return Reply(200, raw=b"", headers=headers, media_type=task.outputs[index].mime)
+            return Reply(200, raw=data, headers=headers, media_type=task.outputs[index].mime)
+
+    def _check_file_url(self, path: str, query: str, now: float) -> tuple[_Task, int] | Reply:
+        match = _FILE_PATH.match(path)
+        if match is None:
+            return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
+        params = parse_qs(query)
+        expires_text = (params.get("expires") or [""])[0]
+        signature = (params.get("sig") or [""])[0]
+        if not expires_text.isdigit() or not signature:
+            return _s3_error(
+                403, "AccessDenied", "Query-string authentication requires a signature."
+            )
+        expected = self._sign(f"{match['task']}/{match['name']}:{expires_text}")
+        if not hmac.compare_digest(expected, signature):
+            return _s3_error(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.",
+            )
+        if now > int(expires_text):
+            return _s3_error(403, "AccessDenied", "Request has expired")
+        task = self._tasks.get(match["task"])
+        index = int(match["name"].split(".")[0])
+        if task is None or task.deleted or index >= len(task.outputs):
+            return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
+        if task.status(now, now) != "SUCCEEDED":
+            return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
+        return task, index
+
+    # ------------------------------------------------------------------ assets
+
+    def _resolve(
+        self, endpoint: str, model: str, body: dict[str, Any], now: float
+    ) -> tuple[list[_Asset], list[Issue], dict[str, Any]]:
+        """The media inputs of ``body``, why any is refused, and the body to validate.
+
+        The body to validate has the emulator's own output URLs replaced by an https URL on
+        a domain (the real API's output URLs are such), since the validator refuses http and
+        IP hosts.
+        """
+        spec = self.catalog.model(endpoint, model)
+        if spec is None:
+            return [], [], body
+        assets: list[_Asset] = []
+        issues: list[Issue] = []
+        checked = body
+        for item in find_assets(body, spec.fields):
+            value = item.value
+            if value.startswith("runway://"):
+                resolved = self._resolve_upload(item, now)
+            elif value.startswith("data:"):
+                resolved = self._resolve_data_uri(item)
+            elif _FILE_PATH.match(urlsplit(value).path or "") and "sig=" in value:
+                resolved = self._resolve_output(item, now)
+                parts = urlsplit(value)
+                checked = set_path(
+                    checked, item.path, f"https://outputs.emulator.invalid{parts.path}"
+                )
+            else:
+                resolved = _Asset(item)
+            if isinstance(resolved, Issue):
+                issues.append(resolved)
+            else:
+                assets.append(resolved)
+        return assets, issues, checked
+
+    def _resolve_upload(self, item: AssetField, now: float) -> _Asset | Issue:
+        label = _dotted_label(item)
+        upload = self._uploads_by_uri.get(item.value)
+        if upload is None:
+            return Issue(item.path, f"{label}: Invalid runway URI: no upload has this URI.")
+        if upload.path is None:
+            return Issue(item.path, f"{label}: the upload {item.value} has not received a file.")
+        if now > upload.expires:
+            return Issue(item.path, f"{label}: the upload {item.value} has expired.")
+        if upload.media not in item.media:
+            what = upload.mime or "an unrecognised file"
+            return Issue(
+                item.path,
+                f"{label}: Unsupported asset type: the upload is {what}; the field takes "
+                f"{' or '.join(sorted(item.media))}.",
+            )
+        return _Asset(item, upload.path, upload.media, upload.mime, upload.duration, upload.dims)
+
+    def _resolve_data_uri(self, item: AssetField) -> _Asset | Issue:
+        header, _, payload = item.value.partition(",")
+        if ";base64" not in header:
+            return _Asset(item)
+        try:
+            data = base64.b64decode(payload.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return _Asset(item)
+        digest = hashlib.sha256(data).hexdigest()[:32]
+        local = self._dir / "inputs" / digest
+        if not local.exists():
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(data)
+        return self._probed(item, local, data)
+
+    def _probed(self, item: AssetField, local: Path, data: bytes | None = None) -> _Asset:
+        try:
+            info = probe(local)
+        except OSError:
+            return _Asset(item)
+        dims = None
+        if info.media == "image":
+            with local.open("rb") as handle:
+                dims = media.image_size(data[:65536] if data is not None else handle.read(65536))
+        return _Asset(item, local, info.media, info.mime, info.duration, dims)
+
+    def _resolve_output(self, item: AssetField, now: float) -> _Asset | Issue:
+        parts = urlsplit(item.value)
+        found = self._check_file_url(parts.path, parts.query, now)
+        label = _dotted_label(item)
+        if isinstance(found, Reply):
+            return Issue(
+                item.path,
+                f"{label}: Failed to fetch asset. Received HTTP response code {found.status}.",
+            )
+        task, index = found
+        output = task.outputs[index]
+        if output.media not in item.media:
+            return Issue(
+                item.path,
+                f"{label}: Unsupported asset type: the URL holds {output.mime}; the field takes "
+                f"{' or '.join(sorted(item.media))}.",
+            )
+        local = self._dir / "outputs" / f"{task.id}-{index}.{output.ext}"
+        if not local.exists():
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(self._output_bytes(task, index))
+        dims = (output.width, output.height) if output.media == "image" else None
+        seconds = output.seconds if output.media in ("video", "audio") else None
+        return _Asset(item, local, output.media, output.mime, seconds, dims)
+
+    # ------------------------------------------------------------------ uploads
+
+    def create_upload(self, body: Any, base_url: str) -> Reply:
+        """``POST /v1/uploads``: an upload slot (URL, form fields) and its ``runway://`` URI."""
+        if not isinstance(body, dict):
+            return _error(400, "The request body must be a JSON object.")
+        issues = []
+        filename = body.get("filename")
+        if not isinstance(filename, str) or not filename.strip():
+            issues.append(Issue(("filename",), "filename must be a non-empty string"))
+        elif len(filename) > 255 or "/" in filename or "\\" in filename:
+            issues.append(Issue(("filename",), "filename must be a plain file name"))
+        if body.get("type", "ephemeral") != "ephemeral":
+            issues.append(Issue(("type",), "type must be 'ephemeral'"))
+        for name in body:
+            if name not in ("filename", "type"):
+                issues.append(Issue((name,), f"unknown field '{name}'"))
+        if issues:
+            return _error(400, f"Invalid request: {issues[0].message}", issues)
+        with self._lock:
+            now = self.advance()
+            upload_id = self._rng_ids.next()
+            key = f"uploads/{upload_id}/{filename}"
+            upload = _Upload(
+                id=upload_id,
+                filename=str(filename),
+                key=key,
+                uri=f"runway://uploads/{upload_id}/{filename}",
+                created=now,
+                expires=now + self.config.upload_ttl,
+            )
+            self._uploads[upload_id] = upload
+            self._uploads_by_uri[upload.uri] = upload
+            policy = base64.b64encode(
+                json.dumps(
+                    {"expiration": _iso(upload.expires), "conditions": [{"key": key}]},
+                    separators=(",", ":"),
+                ).encode()
+            ).decode()
+            fields = {
+                "key": key,
+                "policy": policy,
+                "x-amz-algorithm": "AWS4-HMAC-SHA256",
+                "x-amz-signature": self._sign(f"upload:{key}:{policy}"),
+            }
+            base = (self.config.public_url or base_url).rstrip("/")
+            return Reply(
+                200,
+                {
+                    "uploadUrl": f"{base}/_uploads/{upload_id}",
+                    "fields": fields,
+                    "runwayUri": upload.uri,
+                },
+            )
+
+    def receive_upload(self, upload_id: str, form: Mapping[str, str], file: bytes | None) -> Reply:
+        """``POST`` to an upload URL (multipart form, S3 style): store the file; 204."""
+        with self._lock:
+            now = self.advance()
+            upload = self._uploads.get(upload_id)
+            if upload is None:
+                return _s3_error(404, "NoSuchUpload", "The specified upload does not exist.")
+            policy = form.get("policy", "")
+            if form.get("key") != upload.key or not hmac.compare_digest(
+                form.get("x-amz-signature", ""), self._sign(f"upload:{upload.key}:{policy}")
+            ):
+                return _s3_error(
+                    403,
+                    "SignatureDoesNotMatch",
+                    "The request signature we calculated does not match the signature you "
+                    "provided.",
+                )
+            if now > upload.expires:
+                return _s3_error(
+                    403, "AccessDenied", "Invalid according to Policy: Policy expired."
+                )
+            if file is None:
+                return _s3_error(
+                    400, "InvalidArgument", "POST requires exactly one file upload per request."
+                )
+            limit = self.catalog.overlay.asset_limits["image"].upload
+            if len(file) < self.catalog.overlay.upload_min_bytes:
+                return _s3_error(
+                    400,
+                    "EntityTooSmall",
+                    "Your proposed upload is smaller than the minimum allowed size.",
+                )
+            if len(file) > limit:
+                return _s3_error(
+                    400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size."
+                )
+            local = self._dir / "uploads" / upload.id / "file"
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(file)
+            asset = self._probed(AssetField((), upload.uri, frozenset()), local, file)
+            upload.path, upload.size = local, len(file)
+            upload.mime, upload.media = asset.mime, asset.media
+            upload.duration, upload.dims = asset.duration, asset.dims
+            return Reply(204)
+
+    # ------------------------------------------------------------------ organization
+
+    def organization(self) -> Reply:
+        """``GET /v1/organization``: balance, tier limits and the past day's generations."""
+        with self._lock:
+            now = self.advance()
+            tier = self.catalog.tier(self.config.tier)
+            per_credit = self.catalog.prices.usd_per_credit
+            models = {}
+            for model in sorted(self.catalog.model_endpoints):
+                limits = self._limits(model)
+                models[model] = {
+                    "maxConcurrentGenerations": limits.max_concurrent,
+                    "maxDailyGenerations": limits.max_daily,
+                }
+            usage = {}
+            for model, created in sorted(self._created.items()):
+                count = sum(1 for moment in created if moment > now - DAY)
+                if count:
+                    usage[model] = {"dailyGenerations": count}
+            return Reply(
+                200,
+                {
+                    "creditBalance": int(self._balance),
+                    "tier": {
+                        "maxMonthlyCreditSpend": int(tier.max_monthly_spend_usd / per_credit),
+                        "models": models,
+                    },
+                    "usage": {"models": usage},
+                },
+            )
+
+    def usage(self, body: Any) -> Reply:
+        """``POST /v1/organization/usage``: credits used per day and model (net of refunds)."""
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            return _error(400, "The request body must be a JSON object.")
+        issues = [
+            Issue((k,), f"unknown field '{k}'")
+            for k in body
+            if k not in ("startDate", "beforeDate")
+        ]
+        with self._lock:
+            now = self.advance()
+            today = datetime.fromtimestamp(now, UTC).date()
+            given_start = _parse_date(body.get("startDate"), "startDate", issues)
+            given_before = _parse_date(body.get("beforeDate"), "beforeDate", issues)
+            if given_start is not None:
+                start = given_start
+                before = given_before or start + timedelta(30)
+            elif given_before is not None:
+                start, before = given_before - timedelta(30), given_before
+            else:
+                start, before = today - timedelta(30), today + timedelta(1)
+            if not issues and before <= start:
+                issues.append(Issue(("beforeDate",), "beforeDate must be after startDate"))
+            if not issues and (before - start).days > 90:
+                issues.append(
+                    Issue(("beforeDate",), "beforeDate must be at most 90 days after startDate")
+                )
+            if issues:
+                return _error(400, f"Invalid request: {issues[0].message}", issues)
+            days: dict[date, dict[str, int]] = {}
+            for moment, model, amount in self._billing:
+                day = datetime.fromtimestamp(moment, UTC).date()
+                if start <= day < before:
+                    per_model = days.setdefault(day, {})
+                    per_model[model] = per_model.get(model, 0) + amount
+            results = [
+                {
+                    "date": day.isoformat(),
+                    "usedCredits": [
+                        {"model": model, "amount": amount} for model, amount in sorted(used.items())
+                    ],
+                }
+                for day, used in sorted(days.items())
+            ]
+            models = sorted({m for used in days.values() for m in used})
+            return Reply(200, {"results": results, "models": models})
+
+    # ------------------------------------------------------------------ ledger
+
+    def ledger(self) -> Ledger:
+        """Every task ever created, in submission order, with what it was billed so far."""
+        with self._lock:
+            now = self.advance()
+            entries = []
+            for task in self._order:
+                status = task.status(now, now)
+                terminal = status in ("SUCCEEDED", "FAILED", "CANCELLED")
+                entries.append(
+                    LedgerEntry(
+                        task_id=task.id,
+                        seq=task.seq,
+                        created_at=_iso(task.created),
+                        endpoint=task.endpoint,
+                        model=task.model,
+                        request_hash=task.request_hash,
+                        estimated_credits=task.estimated,
+                        charged_credits=task.charged,
+                        billed_credits=(0 if task.refunded else task.charged) if terminal else None,
+                        status=status,
+                        failure_code=task.failure_code if status == "FAILED" else None,
+                        deleted=task.deleted,
+                        fault=task.fault,
+                    )
+                )
+            return Ledger(tuple(entries))
+
+    def tasks_in_flight(self, model: str) -> int:
+        """How many tasks of ``model`` hold a concurrency slot now."""
+        with self._lock:
+            now = self.advance()
+            return sum(
+                1
+                for task in self._order
+                if task.model == model and task.started is not None and task.finish > now
+            )
+
+    # ------------------------------------------------------------------ documents
+
+    def create_document(self, body: Any) -> Reply:
+        """``POST /v1/documents``."""
+        if not isinstance(body, dict):
+            return _error(400, "The request body must be a JSON object.")
+        issues = validate_resource(self.catalog, "document_create", body)
+        if issues:
+            return _error(400, f"Invalid request: {issues[0].message}", issues)
+        with self._lock:
+            now = self.advance()
+            document = {
+                "id": self._rng_ids.next(),
+                "name": body["name"],
+                "content": body["content"],
+                "type": "text",
+                "createdAt": now,
+                "updatedAt": now,
+            }
+            self._documents[document["id"]] = document
+            return Reply(200, self._document_view(document, full=True))
+
+    def _document_view(self, document: Mapping[str, Any], *, full: bool) -> dict[str, Any]:
+        used_by = [
+            {"id": avatar["id"], "imageUrl": None, "name": avatar["name"]}
+            for avatar in self._avatars.values()
+            if document["id"] in avatar["documentIds"]
+        ]
+        data = {
+            "id": document["id"],
+            "name": document["name"],
+            "type": document["type"],
+            "createdAt": _iso(document["createdAt"]),
+            "updatedAt": _iso(document["updatedAt"]),
+            "usedBy": used_by,
+        }
+        if full:
+            data["content"] = document["content"]
+        return data
+
+    def get_document(self, document_id: str) -> Reply:
+        """``GET /v1/documents/{id}``."""
+        with self._lock:
+            document = self._documents.get(document_id)
+            if document is None:
+                return _error(404, "Document not found.")
+            return Reply(200, self._document_view(document, full=True))
+
+    def update_document(self, document_id: str, body: Any) -> Reply:
+        """``PATCH /v1/documents/{id}``: no body in the answer."""
+        if not isinstance(body, dict):
+            return _error(400, "The request body must be a JSON object.")
+        issues = validate_resource(self.catalog, "document_update", body)
+        if issues:
+            return _error(400, f"Invalid request: {issues[0].message}", issues)
+        with self._lock:
+            now = self.advance()
+            document = self._documents.get(document_id)
+            if document is None:
+                return _error(404, "Document not found.")
+            document.update({k: v for k, v in body.items() if k in ("name", "content")})
+            document["updatedAt"] = now
+            return Reply(204)
+
+    def delete_document(self, document_id: str) -> Reply:
+        """``DELETE /v1/documents/{id}``."""
+        with self._lock:
+            if self._documents.pop(document_id, None) is None:
+                return _error(404, "Document not found.")
+            for avatar in self._avatars.values():
+                if document_id in avatar["documentIds"]:
+                    avatar["documentIds"] = [d for d in avatar["documentIds"] if d != document_id]
+            return Reply(204)
+
+    def list_documents(self, query: Mapping[str, str]) -> Reply:
+        """``GET /v1/documents?limit&order&sort&cursor``."""
+        issues = []
+        order, sort = query.get("order", "desc"), query.get("sort", "createdAt")
+        if order not in ("asc", "desc"):
+            issues.append(Issue(("order",), "order must be 'asc' or 'desc'"))
+        if sort not in ("createdAt", "updatedAt"):
+            issues.append(Issue(("sort",), "sort must be 'createdAt' or 'updatedAt'"))
+        limit = _limit(query, issues)
+        if issues:
+            return _error(400, f"Invalid request: {issues[0].message}", issues)
+        with self._lock:
+            items = sorted(
+                self._documents.values(),
+                key=lambda d: (d[sort], d["id"]),
+                reverse=order == "desc",
+            )
+            page, cursor = _page(items, limit, query.get("cursor"))
+            return Reply(
+                200,
+                {"data": [self._document_view(d, full=False) for d in page], "nextCursor": cursor},
+            )
+
+    # ------------------------------------------------------------------ avatars
+
+    def create_avatar(self, body: Any) -> Reply:
+        """``POST /v1/avatars``: PROCESSING until ``avatar_seconds`` have passed, then READY."""
+        if not isinstance(body, dict):
+            return _error(400, "The request body must be a JSON object.")
+        with self._lock:
+            now = self.advance()
+            issues = self._avatar_issues("avatar_create", body, now)
+            if issues:
+                return _error(400, f"Invalid request: {issues[0].message}", issues)
+            avatar = {
+                "id": self._rng_ids.next(),
+                "name": body["name"],
+                "personality": body["personality"],
+                "referenceImage": body["referenceImage"],
+                "voice": body["voice"],
+                "documentIds": list(body.get("documentIds", [])),
+                "startScript": body.get("startScript"),
+                "imageProcessing": body.get("imageProcessing", "optimize"),
+                "createdAt": now,
+                "updatedAt": now,
+                "ready": now + self._scale(self.config.avatar_seconds),
+            }
+            self._avatars[avatar["id"]] = avatar
+            return Reply(200, self._avatar_view(avatar, now))
+
+    def _avatar_issues(self, resource: str, body: dict[str, Any], now: float) -> list[Issue]:
+        issues = validate_resource(self.catalog, resource, body)
+        image = body.get("referenceImage")
+        if isinstance(image, str):
+            item = AssetField(("referenceImage",), image, frozenset({"image"}))
+            resolved: _Asset | Issue | None = None
+            if image.startswith("runway://"):
+                resolved = self._resolve_upload(item, now)
+            elif _FILE_PATH.match(urlsplit(image).path or "") and "sig=" in image:
+                resolved = self._resolve_output(item, now)
+                issues = [i for i in issues if i.path != ("referenceImage",)]
+            if isinstance(resolved, Issue):
+                issues.append(resolved)
+        documents = body.get("documentIds")
+        if isinstance(documents, list):
+            for index, document in enumerate(documents):
+                if isinstance(document, str) and document not in self._documents:
+                    issues.append(
+                        Issue(("documentIds", index), f"document {document} does not exist")
+                    )
+        return issues
+
+    def _avatar_view(self, avatar: Mapping[str, Any], now: float) -> dict[str, Any]:
+        voice = dict(avatar["voice"])
+        if voice.get("type") == "runway-live-preset":
+            voice.setdefault("name", str(voice.get("presetId", "")).title())
+            voice.setdefault("description", _PRESET_VOICE_DESCRIPTION)
+        else:
+            voice.setdefault("deleted", False)
+        ready = now >= avatar["ready"]
+        return {
+            "id": avatar["id"],
+            "status": "READY" if ready else "PROCESSING",
+            "name": avatar["name"],
+            "personality": avatar["personality"],
+            "documentIds": list(avatar["documentIds"]),
+            "startScript": avatar["startScript"],
+            "voice": voice,
+            "referenceImageUri": None,
+            "processedImageUri": None,
+            "createdAt": _iso(avatar["createdAt"]),
+            "updatedAt": _iso(avatar["updatedAt"]),
+        }
+
+    def get_avatar(self, avatar_id: str) -> Reply:
+        """``GET /v1/avatars/{id}``."""
+        with self._lock:
+            now = self.advance()
+            avatar = self._avatars.get(avatar_id)
+            if avatar is None:
+                return _error(404, "Avatar not found.")
+            return Reply(200, self._avatar_view(avatar, now))
+
+    def update_avatar(self, avatar_id: str, body: Any) -> Reply:
+        """``PATCH /v1/avatars/{id}``: a new reference image starts processing again."""
+        if not isinstance(body, dict):
+            return _error(400, "The request body must be a JSON object.")
+        with self._lock:
+            now = self.advance()
+            avatar = self._avatars.get(avatar_id)
+            if avatar is None:
+                return _error(404, "Avatar not found.")
+            issues = self._avatar_issues("avatar_update", body, now)
+            if issues:
+                return _error(400, f"Invalid request: {issues[0].message}", issues)
+            for name, value in body.items():
+                avatar[name] = list(value) if name == "documentIds" else value
+            if "referenceImage" in body or "imageProcessing" in body:
+                avatar["ready"] = now + self._scale(self.config.avatar_seconds)
+            avatar["updatedAt"] = now
+            return Reply(200, self._avatar_view(avatar, now))
+
+    def delete_avatar(self, avatar_id: str) -> Reply:
+        """``DELETE /v1/avatars/{id}``."""
+        with self._lock:
+            if self._avatars.pop(avatar_id, None) is None:
+                return _error(404, "Avatar not found.")
+            return Reply(204)
+
+    def list_avatars(self, query: Mapping[str, str]) -> Reply:
+        """``GET /v1/avatars?limit&cursor`` (newest first)."""
+        issues: list[Issue] = []
+        limit = _limit(query, issues)
+        if issues:
+            return _error(400, f"Invalid request: {issues[0].message}", issues)
+        with self._lock:
+            now = self.advance()
+            items = sorted(
+                self._avatars.values(), key=lambda a: (a["createdAt"], a["id"]), reverse=True
+            )
+            page, cursor = _page(items, limit, query.get("cursor"))
+            return Reply(
+                200, {"data": [self._avatar_view(a, now) for a in page], "nextCursor": cursor}
+            )
+
+    def avatar_usage(self, query: Mapping[str, str]) -> Reply:
+        """``GET /v1/avatar_usage?startDate&endDate``: no sessions are emulated, so zeros."""
+        issues: list[Issue] = []
+        start = _parse_date(query.get("startDate"), "startDate", issues, required=True)
+        end = _parse_date(query.get("endDate"), "endDate", issues, required=True)
+        if start and end and end < start:
+            issues.append(Issue(("endDate",), "endDate must not be before startDate"))
+        if start and end and (end - start).days > 366:
+            issues.append(Issue(("endDate",), "the range may span at most a year"))
+        if issues or start is None or end is None:
+            return _error(400, f"Invalid request: {issues[0].message}", issues)
+        days = [start + timedelta(n) for n in range((end - start).days + 1)]
+        return Reply(
+            200,
+            {
+                "avgDurationSeconds": 0,
+                "byDay": [{"date": d.isoformat(), "seconds": 0, "sessions": 0} for d in days],
+                "totalSeconds": 0,
+                "totalSessions": 0,
+            },
+        )
+
+    # ------------------------------------------------------------------ admin
+
+    def advance_clock(self, seconds: float) -> Reply:
+        """Move a :class:`ManualClock` forward (the admin endpoint); 409 for other clocks."""
+        if not isinstance(self.clock, ManualClock):
+            return _error(409, "The emulator runs on the wall clock; it cannot be moved.")
+        if seconds < 0:
+            return _error(400, "seconds must not be negative")
+        self.clock.advance(seconds)
+        return Reply(200, {"now": _iso(self.clock())})
+
+    def describe(self) -> dict[str, Any]:
+        """The configuration and a summary of the state (for ``GET /_emulator/state``)."""
+        with self._lock:
+            self.advance()
+            config = self.config
+            return {
+                "catalog": self.catalog.version,
+                "tier": config.tier,
+                "speed": config.speed,
+                "seed": config.seed,
+                "cadence": config.cadence,
+                "creditBalance": _credits_json(self._balance),
+                "tasks": len(self._order),
+                "uploads": len(self._uploads),
+            }
+
+
+def _dotted_label(item: AssetField) -> str:
+    out = ""
+    for part in item.path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out or "request"
+
+
+def _dims_from(body: Mapping[str, Any]) -> tuple[int, int] | None:
+    """Pixel size named by a ``ratio`` (``1920:1080``, or ``16:9`` scaled to 1280 px) or a
+    ``resolution`` (``720p``, ``2k``, ...)."""
+    ratio = body.get("ratio")
+    if isinstance(ratio, str):
+        width, _, height = ratio.partition(":")
+        if width.isdigit() and height.isdigit() and int(width) and int(height):
+            w, h = int(width), int(height)
+            if max(w, h) >= 256:
+                return w, h
+            return (
+                (1280, max(1, round(1280 * h / w)))
+                if w >= h
+                else (max(1, round(1280 * w / h)), 1280)
+            )
+    resolution = body.get("resolution")
+    if isinstance(resolution, str):
+        return _RESOLUTIONS.get(resolution.lower())
+    return None
+
+
+def _parse_date(
+    value: Any, name: str, issues: list[Issue], *, required: bool = False
+) -> date | None:
+    if value is None:
+        if required:
+            issues.append(Issue((name,), f"{name} is required"))
+        return None
+    if not isinstance(value, str) or not _DATE.match(value):
+        issues.append(Issue((name,), f"{name} must be a date as YYYY-MM-DD"))
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        issues.append(Issue((name,), f"{name} is not a valid date"))
+        return None
+
+
+def _limit(query: Mapping[str, str], issues: list[Issue]) -> int:
+    text = query.get("limit")
+    if text is None:
+        issues.append(Issue(("limit",), "limit is required"))
+        return 0
+    if not text.isdigit() or not 1 <= int(text) <= 100:
+        issues.append(Issue(("limit",), "limit must be an integer from 1 to 100"))
+        return 0
+    return int(text)
+
+
+def _page(items: list[Any], limit: int, cursor: str | None) -> tuple[list[Any], str | None]:
+    start = 0
+    if cursor:
+        try:
+            start = int(base64.urlsafe_b64decode(cursor.encode()).decode())
+        except (ValueError, binascii.Error):
+            start = 0
+    end = start + limit
+    following = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else None
+    return items[start:end], following
+
+
+class _IdMaker:
+    """UUID4-shaped ids from a seeded generator, so a seeded run gives the same ids."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(f"runway-plan-emulator-{seed}")
+
+    def next(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))

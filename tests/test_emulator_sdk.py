@@ -1,0 +1,197 @@
+"""The official ``runwayml`` SDK, unchanged but for its base URL, against the emulator.
+
+The server is uvicorn on 127.0.0.1 with port 0 in a background thread; the SDK's polling
+sleep (4.5-7.5 s) is shortened, which is the only concession to test speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import filetype  # type: ignore[import-untyped]
+import httpx
+import pytest
+import runwayml
+from runwayml.lib import polling
+
+from runway_plan.emulator import (
+    Emulator,
+    EmulatorConfig,
+    EmulatorServer,
+    Fault,
+    FaultPlan,
+    FaultRule,
+    create_app,
+)
+from runway_plan.emulator.media import striped_png
+
+
+@pytest.fixture(autouse=True)
+def fast_polling(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(polling, "POLL_TIME", 0.02)
+    monkeypatch.setattr(polling, "POLL_JITTER", 0.0)
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    with Emulator(EmulatorConfig(speed=5_000, tier=2)) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def server(emulator: Emulator) -> Iterator[EmulatorServer]:
+    with EmulatorServer(create_app(emulator)) as server:
+        yield server
+
+
+@pytest.fixture
+def client(emulator: Emulator, server: EmulatorServer) -> Iterator[runwayml.RunwayML]:
+    with runwayml.RunwayML(api_key=emulator.api_key, base_url=server.base_url) as client:
+        yield client
+
+
+def test_sdk_acceptance(client: runwayml.RunwayML, emulator: Emulator) -> None:
+    image = client.text_to_image.create(
+        model="gen4_image", prompt_text="a lighthouse at dusk", ratio="1920:1080"
+    ).wait_for_task_output(timeout=30)
+    assert image.status == "SUCCEEDED"
+    assert image.cost.credits == 8
+    picture = httpx.get(image.output[0])
+    assert picture.status_code == 200
+    assert filetype.guess(picture.content).mime == "image/png"
+
+    upload = client.uploads.create_ephemeral(
+        file=("still.png", striped_png(1280, 720, 3, "still " * 100))
+    )
+    assert upload.uri.startswith("runway://")
+
+    video = client.image_to_video.create(
+        model="gen4.5",
+        prompt_image=upload.uri,
+        prompt_text="the camera pushes in",
+        ratio="1280:720",
+        duration=5,
+    ).wait_for_task_output(timeout=30)
+    assert video.status == "SUCCEEDED"
+    assert video.cost.credits == 60
+    assert filetype.guess(httpx.get(video.output[0]).content).mime == "video/mp4"
+
+    created = client.text_to_speech.create(
+        model="eleven_multilingual_v2",
+        prompt_text="Welcome to the emulator.",
+        voice={"type": "runway-preset", "preset_id": "Maya"},
+    )
+    assert created.estimated_cost.credits == 1  # type: ignore[attr-defined]
+    speech = created.wait_for_task_output(timeout=30)
+    assert speech.status == "SUCCEEDED"
+    assert filetype.guess(httpx.get(speech.output[0]).content).mime == "audio/mpeg"
+
+    org = client.organization.retrieve()
+    assert org.credit_balance == 10_000 - 8 - 60 - 1
+    assert org.usage.models["gen4.5"].daily_generations == 1
+    assert (org.tier.models["gen4.5"].max_concurrent_generations or 0) >= 1
+    usage = client.organization.retrieve_usage()
+    assert sorted(usage.models) == ["eleven_multilingual_v2", "gen4.5", "gen4_image"]
+
+    retrieved = client.tasks.retrieve(video.id)
+    assert retrieved.status == "SUCCEEDED"
+    assert len(emulator.ledger()) == 3
+    assert emulator.ledger().billed_credits() == 69
+
+
+def test_sdk_sees_failed_tasks(client: runwayml.RunwayML, emulator: Emulator) -> None:
+    emulator.set_faults(
+        FaultPlan([FaultRule(Fault.TASK_FAILED, failure_code="SAFETY.INPUT.TEXT", nth=(1,))])
+    )
+    created = client.text_to_image.create(model="gen4_image", prompt_text="x", ratio="1920:1080")
+    with pytest.raises(runwayml.TaskFailedError) as caught:
+        created.wait_for_task_output(timeout=30)
+    details = caught.value.task_details
+    assert details.status == "FAILED"
+    assert details.failure_code == "SAFETY.INPUT.TEXT"
+    assert details.cost.credits == 8
+
+
+def test_sdk_cancels(client: runwayml.RunwayML, emulator: Emulator) -> None:
+    slow = Emulator(EmulatorConfig(speed=1))
+    try:
+        with EmulatorServer(create_app(slow)) as server:
+            sdk = runwayml.RunwayML(api_key=slow.api_key, base_url=server.base_url)
+            task = sdk.text_to_image.create(model="gen4_image", prompt_text="x", ratio="1920:1080")
+            sdk.tasks.delete(task.id)
+            cancelled = sdk.tasks.retrieve(task.id)
+            assert cancelled.status == "CANCELLED"
+            assert cancelled.cost.credits == 0
+            sdk.close()
+    finally:
+        slow.close()
+
+
+def test_sdk_errors(client: runwayml.RunwayML, emulator: Emulator, server: EmulatorServer) -> None:
+    with pytest.raises(runwayml.BadRequestError) as bad:
+        client.text_to_image.create(model="gen4_image", prompt_text="x", ratio="1:1")  # type: ignore[call-overload]
+    assert bad.value.status_code == 400
+    assert bad.value.body["issues"][0]["path"] == ["ratio"]  # type: ignore[index]
+    wrong = runwayml.RunwayML(api_key="key_wrong", base_url=server.base_url)
+    with pytest.raises(runwayml.AuthenticationError):
+        wrong.organization.retrieve()
+    with pytest.raises(runwayml.NotFoundError):
+        client.tasks.retrieve("00000000-0000-4000-8000-000000000000")
+    assert len(emulator.ledger()) == 0
+
+
+def test_sdk_retries_a_503_without_duplicating(
+    client: runwayml.RunwayML, emulator: Emulator
+) -> None:
+    emulator.set_faults(FaultPlan([FaultRule(Fault.UNAVAILABLE, nth=(1,))]))
+    client.text_to_image.create(model="gen4_image", prompt_text="x", ratio="1920:1080")
+    assert len(emulator.ledger()) == 1
+    assert [f.rule.fault for f in emulator.faults.fired] == [Fault.UNAVAILABLE]
+
+
+def test_sdk_retry_after_a_lost_response_pays_twice(
+    client: runwayml.RunwayML, emulator: Emulator
+) -> None:
+    emulator.set_faults(FaultPlan([FaultRule(Fault.LOST_RESPONSE, nth=(1,))]))
+    client.text_to_image.create(model="gen4_image", prompt_text="x", ratio="1920:1080")
+    ledger = emulator.ledger()
+    assert len(ledger) == 2
+    assert list(ledger.duplicates().values()) == [2]
+    assert ledger.charged_credits() == 16
+
+
+def test_sdk_sees_the_daily_cap(emulator: Emulator, server: EmulatorServer) -> None:
+    sdk = runwayml.RunwayML(api_key=emulator.api_key, base_url=server.base_url, max_retries=0)
+    cap = emulator.catalog.tier(2).groups[emulator.catalog.limit_group("gen4_image")].max_daily
+    for _ in range(cap):
+        emulator.create_task(
+            "text_to_image",
+            {"model": "gen4_image", "promptText": "x", "ratio": "1920:1080"},
+            server.base_url,
+        )
+    with pytest.raises(runwayml.RateLimitError):
+        sdk.text_to_image.create(model="gen4_image", prompt_text="x", ratio="1920:1080")
+    sdk.close()
+
+
+def test_async_sdk_in_process(emulator: Emulator) -> None:
+    async def run() -> None:
+        transport = httpx.ASGITransport(app=create_app(emulator))
+        async with (
+            httpx.AsyncClient(transport=transport) as http,
+            runwayml.AsyncRunwayML(
+                api_key=emulator.api_key, base_url="http://emulator.test", http_client=http
+            ) as sdk,
+        ):
+            created = await sdk.text_to_image.create(
+                model="gen4_image_turbo",
+                prompt_text="x",
+                ratio="1920:1080",
+                reference_images=[{"uri": "https://example.com/ref.png"}],
+            )
+            task = await created.wait_for_task_output(timeout=30)
+            assert task.status == "SUCCEEDED"
+            assert task.cost.credits == 2
+
+    asyncio.run(run())
