@@ -1,7 +1,7 @@
 """Benchmark: plan a 10,000-generation spec, and the schedule's makespan over its lower bound.
 
 Prints, measured side by side in one run:
-  * for a 10,000-item fan-out spec (10,001 generations) and a 10,000-step spec: the time of the
+  * for 10,000-generation specs of three shapes (``spec_builders``): the time of the
     plan stage alone (pricing + scheduling a compiled graph) and of the whole ``plan`` command
     path (load, compile, validate, plan), each with its ratio to a bare
     ``yaml.load(..., Loader=yaml.CSafeLoader)`` of the same file (best of 5 each; targets:
@@ -24,6 +24,7 @@ from pathlib import Path
 
 import networkx as nx
 import yaml
+from spec_builders import SHAPES
 
 from runway_plan.catalog import load_catalog
 from runway_plan.plan import Limits, plan, schedule
@@ -32,53 +33,6 @@ from runway_plan.validate import check_file
 N = 10_000
 DAGS = 200
 SEED = 20261124
-
-
-def fan_out_spec(n: int) -> str:
-    shots = "\n".join(f"    - shot {i}: a lighthouse at dusk, angle {i % 360}" for i in range(n))
-    return f"""version: 1
-name: bench-plan-fan-out
-tier: 5
-vars:
-  shots:
-{shots}
-steps:
-  hero:
-    endpoint: text_to_image
-    model: gen4_image
-    promptText: a lighthouse on a cliff
-    ratio: "1920:1080"
-  shot:
-    for_each: "{{{{ shots }}}}"
-    endpoint: image_to_video
-    model: gen4_turbo
-    promptImage: "@hero"
-    promptText: "{{{{ item }}}}, slow dolly-in"
-    ratio: "1280:720"
-    duration: 5
-"""
-
-
-def many_steps_spec(n: int) -> str:
-    lines = ["version: 1", "name: bench-plan-steps", "tier: 5", "steps:"]
-    lines += [
-        "  hero:",
-        "    endpoint: text_to_image",
-        "    model: gen4_image",
-        "    promptText: a lighthouse on a cliff",
-        '    ratio: "1920:1080"',
-    ]
-    for i in range(n - 1):
-        lines += [
-            f"  shot_{i}:",
-            "    endpoint: image_to_video",
-            "    model: gen4_turbo",
-            '    promptImage: "@hero"',
-            f"    promptText: shot {i}, slow dolly-in",
-            '    ratio: "1280:720"',
-            f"    duration: {2 + i % 9}",
-        ]
-    return "\n".join(lines) + "\n"
 
 
 def best_of(repeat: int, action: Callable[[], object]) -> float:
@@ -90,8 +44,7 @@ def best_of(repeat: int, action: Callable[[], object]) -> float:
     return min(times)
 
 
-def measure(name: str, text: str, folder: Path) -> None:
-    path = folder / f"{name}.yaml"
+def measure(name: str, text: str, path: Path) -> None:
     path.write_text(text, encoding="utf-8")
     catalog = load_catalog()
     graph, diagnostics = check_file(path, catalog)
@@ -112,7 +65,7 @@ def measure(name: str, text: str, folder: Path) -> None:
     stage_s = best_of(5, plan_stage)
     whole_s = best_of(5, whole)
     print(
-        f"{name:<8} {len(graph.generations):>6} generations, {result.total_high} credits, "
+        f"{name:<19} {len(graph.generations):>6} generations, {result.total_high} credits, "
         f"makespan {result.schedule.makespan / 3600:.1f} h"
     )
     print(
@@ -168,8 +121,8 @@ def makespan_ratios() -> None:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
-        measure("fan-out", fan_out_spec(N), Path(folder))
-        measure("steps", many_steps_spec(N), Path(folder))
+        for index, (name, build) in enumerate(SHAPES.items()):
+            measure(name, build(N), Path(folder) / f"spec{index}.yaml")
     makespan_ratios()
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from runway_plan.catalog import Catalog
 from runway_plan.compile import Generation, Graph
 from runway_plan.diagnostics import Diagnostic, Span, make, sort_diagnostics
+from runway_plan.performance import cyclic_gc_paused
 from runway_plan.plan.cost import Cost, Pricer, format_credits, format_usd, price_generation
 from runway_plan.plan.live import ModelLimit, Organization
 from runway_plan.plan.schedule import DAY, Limits, Schedule, Slot, schedule
@@ -232,6 +233,7 @@ class _Planner:
         return {model: _catalog_limits(self.catalog, tier, model) for model in models}
 
 
+@cyclic_gc_paused()
 def plan(
     graph: Graph,
     catalog: Catalog,

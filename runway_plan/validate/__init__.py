@@ -16,6 +16,7 @@ from runway_plan.catalog import Catalog
 from runway_plan.catalog.model import ModelOverlay, TypeNode
 from runway_plan.compile import Generation, Graph, Ref, compile_request, compile_spec
 from runway_plan.diagnostics import Diagnostic, Span, make, sort_diagnostics
+from runway_plan.performance import cyclic_gc_paused
 from runway_plan.source import DataPath, Document, SourceMap, load_document
 from runway_plan.validate.assets import AssetChecks
 from runway_plan.validate.checker import _Checker
@@ -169,12 +170,13 @@ def check_file(
     overrides: dict[str, Any] | None = None,
 ) -> tuple[Graph, list[Diagnostic]]:
     """Load, compile and validate the spec at ``path``: the graph and every diagnostic."""
-    document = load_document(path)
-    if document.data is None and document.diagnostics:
-        graph = Graph(spec=None, document=document, catalog=catalog)
-        return graph, sort_diagnostics(document.diagnostics)
-    graph = compile_spec(document, catalog, overrides)
-    return graph, sort_diagnostics([*document.diagnostics, *validate(graph)])
+    with cyclic_gc_paused():
+        document = load_document(path)
+        if document.data is None and document.diagnostics:
+            graph = Graph(spec=None, document=document, catalog=catalog)
+            return graph, sort_diagnostics(document.diagnostics)
+        graph = compile_spec(document, catalog, overrides)
+        return graph, sort_diagnostics([*document.diagnostics, *validate(graph)])
 
 
 @dataclass(frozen=True, slots=True)

@@ -226,15 +226,22 @@ def _discriminate(value: dict[str, Any], objects: list[ObjectType]) -> list[Type
     return None
 
 
-def _media_of(node: TypeNode) -> set[str] | None:
+_MEDIA_OF: dict[int, tuple[TypeNode, frozenset[str] | None]] = {}
+
+
+def _media_of(node: TypeNode) -> frozenset[str] | None:
+    """The media an asset field of this type takes (None: not an asset field); cached."""
+    cached = _MEDIA_OF.get(id(node))
+    if cached is not None and cached[0] is node:
+        return cached[1]
+    found: frozenset[str] | None = None
     if isinstance(node, StringType):
-        return {node.media} if node.media else None
-    if isinstance(node, UnionType):
-        found: set[str] = set()
-        for variant in node.variants:
-            found |= _media_of(variant) or set()
-        return found or None
-    return None
+        found = frozenset({node.media}) if node.media else None
+    elif isinstance(node, UnionType):
+        media = frozenset().union(*(_media_of(v) or frozenset() for v in node.variants))
+        found = media or None
+    _MEDIA_OF[id(node)] = (node, found)
+    return found
 
 
 def _mb(size: int) -> str:

@@ -1,0 +1,26 @@
+"""Process-level settings that keep large specs fast."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["cyclic_gc_paused"]
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a large spec's tree is built.
+
+    Loading builds hundreds of thousands of small acyclic objects; each automatic collection
+    would walk them all again (up to two thirds of the time on a 10,000-step spec).  Reference
+    counting still frees everything; cycles, if any, are collected once it resumes.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
