@@ -22,7 +22,7 @@ __all__ = ["DataPath", "Document", "SourceMap", "load_document", "parse_document
 
 DataPath = tuple[str | int, ...]
 
-_Loader: type[yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[assignment]
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import importlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import yaml
@@ -32,6 +33,8 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
 
 
 def _var_value(raw: str) -> Any:
@@ -107,7 +110,7 @@ def main() -> None:
     """Compile, validate, price and run Runway generation pipelines."""
 
 
-def format_option(choices: tuple[str, ...]) -> Any:
+def format_option(choices: tuple[str, ...]) -> Callable[[_Command], _Command]:
     """``--format`` with ``choices``, text first."""
     return click.option(
         "--format",

@@ -230,9 +230,9 @@ class _Compiler:
                     self.unknown_step(needed, span)
                     continue
                 step_edges.setdefault((needed, name), span)
-                for source in self.graph.steps[needed].generations:
-                    for target in self.graph.steps[name].generations:
-                        self.graph.edges[(source, target)] = None
+                for before in self.graph.steps[needed].generations:
+                    for after in self.graph.steps[name].generations:
+                        self.graph.edges[(before, after)] = None
         return self.report_cycles(step_edges)
 
     def check_index(self, ref: Ref, target: StepNode) -> str | None:

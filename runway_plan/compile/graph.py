@@ -99,11 +99,11 @@ class Graph:
         return None
 
     @cached_property
-    def dag(self) -> nx.DiGraph:
+    def dag(self) -> nx.DiGraph[str]:
         """The generations and their dependencies as a networkx DiGraph (built on first use)."""
         import networkx as nx
 
-        dag = nx.DiGraph()
+        dag: nx.DiGraph[str] = nx.DiGraph()
         dag.add_nodes_from(self.generations)
         dag.add_edges_from(self.edges)
         return dag

@@ -108,7 +108,7 @@ class Renderer:
         else:
             template = self.env.from_string(text)
             render_function = template.root_render_func
-            concat = self.env.concat  # type: ignore[attr-defined]
+            concat = self.env.concat
 
             def render(context: Mapping[str, Any]) -> Any:
                 return concat(render_function(template.new_context(dict(context), shared=True)))

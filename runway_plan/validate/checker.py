@@ -88,11 +88,11 @@ class _Checker:
                     )
                 )
         for name, item in value.items():
-            spec = fields.get(name)
-            if spec is None:
+            field = fields.get(name)
+            if field is None:
                 found.append(self.unknown_field(name, fields, at))
                 continue
-            found.extend(self.check(item, spec.type, (*at, name)))
+            found.extend(self.check(item, field.type, (*at, name)))
         return found
 
     def unknown_field(self, name: str, fields: dict[str, FieldSpec], at: DataPath) -> Diagnostic:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, cast
 
 from runway_plan.catalog import Catalog
 from runway_plan.catalog.model import (
@@ -19,6 +20,9 @@ from runway_plan.validate.describe import (
     _CHARS_PER_TOKEN,
     _KNOWLEDGE_TOKEN_LIMIT,
 )
+
+if TYPE_CHECKING:
+    from runway_plan.validate import _Validator
 
 
 class ResourceChecks:
@@ -93,7 +97,9 @@ class ResourceChecks:
                             hint=f"did you mean '@{close[0]}'?" if close else None,
                         )
                     )
-            checker = _Checker(self, at, f"avatar '{key}'", ModelOverlay(), refs)
+            checker = _Checker(
+                cast("_Validator", self), at, f"avatar '{key}'", ModelOverlay(), refs
+            )
             self.diagnostics.extend(checker.fields(body, create.fields, ()))
 
     def knowledge(self, avatar: str, documents: Iterable[str]) -> None:

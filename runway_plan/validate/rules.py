@@ -74,7 +74,7 @@ def _rule_keyframe_ranges(request: dict[str, Any], checker: _Checker) -> list[Di
         if not isinstance(span_range, dict):
             continue
         start, end = span_range.get("start_seconds"), span_range.get("end_seconds")
-        if not all(isinstance(x, int | float) for x in (start, end)):
+        if not isinstance(start, int | float) or not isinstance(end, int | float):
             continue
         if start >= end:
             found.append(
