@@ -13,6 +13,9 @@ main.lazy_modules.update(
         "graph": "runway_plan.cli.plan",
         "diff": "runway_plan.cli.plan",
         "emulate": "runway_plan.cli.emulate",
+        "run": "runway_plan.cli.run",
+        "status": "runway_plan.cli.run",
+        "cancel": "runway_plan.cli.run",
     }
 )
 

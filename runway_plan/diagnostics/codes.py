@@ -165,6 +165,30 @@ CODES: dict[str, CodeInfo] = {
     ),
     "RP505": _c("state locked", "Another run holds the state's lock."),
     "RP506": _c("download failed", "An output could not be downloaded or failed verification."),
+    "RP507": _c(
+        "run interrupted",
+        "The run stopped before every generation finished (Ctrl-C, or the API stayed "
+        "unreachable while tasks were in flight). Tasks in flight stay recorded with their "
+        "task ids; running the spec again polls them instead of paying again.",
+        "warning",
+    ),
+    "RP508": _c(
+        "output saved beside a file",
+        "The file at `outputs/<step>/<n>.<ext>` was not written by runway-plan for this "
+        "generation (or was changed since), so it was left alone and the output was saved "
+        "beside it under a name with its hash.",
+        "warning",
+    ),
+    "RP509": _c(
+        "run budget reached",
+        "Submitting the generation would take the run's spending (billed plus in flight) "
+        "over `budget.max_credits` or `--max-credits`; it was not submitted.",
+    ),
+    "RP510": _c(
+        "API unavailable",
+        "The API could not be reached, or kept refusing a create with 429/503, through every "
+        "retry. Nothing that could be charged was sent; run the spec again later.",
+    ),
 }
 
 

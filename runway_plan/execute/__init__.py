@@ -1,0 +1,94 @@
+"""Execute a validated spec against the Runway API: resumable, and never paying twice.
+
+The stages, each in its own module::
+
+    state        the SQLite journal (WAL), its transitions and its lock
+    fingerprint  what makes two generations the same work (model, request, input hashes)
+    client       the only HTTP boundary: create, poll, cancel, upload, download, retries
+    store        the content-addressed store and the ``outputs/<step>/`` links
+    policy       what to do with a FAILED task, by failure code
+    reuse        which generations the state can serve (for ``run`` and ``plan``)
+    runner       the scheduler: per-model slots, DAG order, skip-on-failure, Ctrl-C
+    report       planned against billed credits, and the run manifest
+
+In code::
+
+    state = State(default_state_dir(spec))
+    async with httpx.AsyncClient() as http:
+        client = RunwayClient(http, api_key=key, base_url=DEFAULT_BASE_URL)
+        result = await Execution(graph, client, state, RunOptions(outputs_dir=out),
+                                 catalog=catalog, origin=origin_of(DEFAULT_BASE_URL),
+                                 spec_sha256=digest).run()
+
+The API key is read by the command line and handed to the client; nothing in this package
+writes it anywhere.
+"""
+
+from runway_plan.execute.client import (
+    API_VERSION,
+    DEFAULT_BASE_URL,
+    ApiError,
+    AuthenticationFailed,
+    ExecuteError,
+    NotSent,
+    OutcomeUnknown,
+    RequestRejected,
+    RetryPolicy,
+    RunwayClient,
+    TaskNotFound,
+    TransferFailed,
+    Unavailable,
+    UrlExpired,
+)
+from runway_plan.execute.fingerprint import Fingerprinter, origin_of
+from runway_plan.execute.report import manifest, render_text, step_lines, write_manifest
+from runway_plan.execute.reuse import Reuse, credits_saved, default_state_dir, reusable, survey
+from runway_plan.execute.runner import (
+    Event,
+    Execution,
+    GenerationResult,
+    OutputFile,
+    RunOptions,
+    RunResult,
+)
+from runway_plan.execute.state import Outcome, State, StateLocked, StepStatus
+from runway_plan.execute.store import Store
+
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_BASE_URL",
+    "ApiError",
+    "AuthenticationFailed",
+    "Event",
+    "ExecuteError",
+    "Execution",
+    "Fingerprinter",
+    "GenerationResult",
+    "NotSent",
+    "Outcome",
+    "OutcomeUnknown",
+    "OutputFile",
+    "RequestRejected",
+    "RetryPolicy",
+    "Reuse",
+    "RunOptions",
+    "RunResult",
+    "RunwayClient",
+    "State",
+    "StateLocked",
+    "StepStatus",
+    "Store",
+    "TaskNotFound",
+    "TransferFailed",
+    "Unavailable",
+    "UrlExpired",
+    "credits_saved",
+    "default_state_dir",
+    "manifest",
+    "origin_of",
+    "render_text",
+    "reusable",
+    "step_lines",
+    "survey",
+    "write_manifest",
+]

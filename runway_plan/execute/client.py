@@ -1,0 +1,540 @@
+"""The executor's only HTTP boundary: the Runway API, its upload targets and its output files.
+
+The client wraps an injected :class:`httpx.AsyncClient` (tests pass an
+``httpx.MockTransport`` or an ``httpx.ASGITransport`` over the emulator) and translates every
+library error here, into this tree::
+
+    ExecuteError
+     ├── ApiError                     an exchange with the API went wrong
+     │    ├── RequestRejected         a 4xx other than 408/429: retrying cannot help
+     │    │    └── AuthenticationFailed    401 or 403: the key is missing, wrong or disabled
+     │    ├── TaskNotFound            404 on a task: deleted, or another account's
+     │    ├── Unavailable             transport errors, 408, 429 or 5xx outlasting the retries
+     │    │    └── NotSent            a create that certainly did not reach the API
+     │    └── OutcomeUnknown          a create that may have made a task
+     └── TransferFailed               an upload or a download failed or did not verify
+          └── UrlExpired              403/404/410 on an output URL: fetch the task again
+
+Retries (exponential backoff with up to 50 % jitter, honouring ``Retry-After`` and
+``Retry-After-Ms``; :class:`RetryPolicy`) use `tenacity`_.  Requests that cannot pay twice
+(task polls, cancels, the organization, upload slots, file transfers) are retried on any
+transport error, 408, 429 and 5xx.  A create is sent **once** per call:
+
+* a connection that was never made (refused, connect or pool timeout), 408, 429 (the daily
+  limit is refused at create time and makes no task) and 503 (load shed before handling)
+  raise :class:`NotSent`, which the executor retries after recording that nothing was sent;
+* a connection lost after the request was written (reset, read timeout, closed without a
+  response) and 500, 502 and 504 (an origin or gateway failing on a request that reached it,
+  which may have made the task) raise :class:`OutcomeUnknown`, never retried.
+
+The API key is sent only to the API's base URL (never to upload targets or file hosts), and
+appears in no exception message, log line or return value.
+
+.. _tenacity: https://tenacity.readthedocs.io
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import email.utils
+import hashlib
+import logging
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_BASE_URL",
+    "ApiError",
+    "AuthenticationFailed",
+    "Created",
+    "Downloaded",
+    "ExecuteError",
+    "NotSent",
+    "OutcomeUnknown",
+    "RequestRejected",
+    "RetryPolicy",
+    "RunwayClient",
+    "TaskNotFound",
+    "TransferFailed",
+    "Unavailable",
+    "UrlExpired",
+    "data_uri",
+    "strip_query",
+    "task_cost",
+    "task_estimate",
+]
+
+API_VERSION = "2024-11-06"
+DEFAULT_BASE_URL = "https://api.dev.runwayml.com"
+
+log = logging.getLogger("runway_plan.execute.http")
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class ExecuteError(Exception):
+    """Base of the errors the executor raises on purpose."""
+
+
+class ApiError(ExecuteError):
+    """An exchange with the API went wrong; ``status`` is the HTTP status, if any."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class RequestRejected(ApiError):
+    """The API refused the request (400, 404, 422, ...); ``issues`` are its field issues."""
+
+    def __init__(
+        self, message: str, status: int, issues: list[tuple[tuple[str | int, ...], str]]
+    ) -> None:
+        super().__init__(message, status)
+        self.issues = issues
+
+
+class AuthenticationFailed(RequestRejected):
+    """401 or 403: the API key is missing, wrong or disabled."""
+
+
+class TaskNotFound(ApiError):
+    """404 on ``/v1/tasks/{id}``."""
+
+
+class Unavailable(ApiError):
+    """The API could not be reached, or kept answering 408/429/5xx through every retry."""
+
+    def __init__(
+        self, message: str, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status)
+        self.retry_after = retry_after
+
+
+class NotSent(Unavailable):
+    """A create that certainly did not reach the API: safe to send again."""
+
+
+class OutcomeUnknown(ApiError):
+    """A create that may have reached the API and made a task whose id is unknown."""
+
+
+class TransferFailed(ExecuteError):
+    """An upload or a download failed, or a download did not verify."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class UrlExpired(TransferFailed):
+    """An output URL is no longer valid (403/404/410): fetch the task again."""
+
+
+class _Retryable(Exception):
+    """Internal: one attempt of an idempotent request failed in a way worth retrying."""
+
+    def __init__(self, error: ExecuteError, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter.
+
+    Attempt ``n`` (from 1) waits ``min(cap, base * 2**(n-1))`` seconds less up to 50 %
+    jitter, divided by ``scale`` (the emulator's speed, when time is compressed), but never
+    less than the server's ``Retry-After`` (capped at ``max_retry_after`` seconds, which
+    ``scale`` does not shorten: it is the server's wall time).  API requests get
+    ``attempts`` tries in all; downloads and uploads of paid work get ``transfer_attempts``.
+    """
+
+    attempts: int = 6
+    transfer_attempts: int = 10
+    base: float = 0.5
+    cap: float = 30.0
+    max_retry_after: float = 120.0
+    scale: float = 1.0
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed attempt ``attempt``."""
+        backoff = min(self.cap, self.base * 2.0 ** max(0, attempt - 1))
+        backoff *= 1.0 - 0.5 * random.random()
+        backoff /= self.scale
+        if retry_after is not None and retry_after > 0:
+            return max(backoff, min(retry_after, self.max_retry_after))
+        return backoff
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """A task the API made: its id and the most credits it may charge."""
+
+    task_id: str
+    estimated: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class Downloaded:
+    """A verified download: content hash, size and media type."""
+
+    sha256: str
+    size: int
+    mime: str | None
+
+
+def strip_query(url: str) -> str:
+    """``url`` without its query (a signed URL's signature is a capability: keep it out of
+    logs and manifests)."""
+    parts = urlsplit(url)
+    suffix = "?…" if parts.query else ""
+    return f"{parts.scheme}://{parts.netloc}{parts.path}{suffix}"
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    millis = response.headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000.0)
+        except ValueError:
+            pass
+    text = response.headers.get("retry-after")
+    if not text:
+        return None
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass  # an HTTP date
+    try:
+        moment = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
+
+
+def _credits(value: Any) -> Decimal | None:
+    if isinstance(value, dict):
+        value = value.get("credits")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def task_cost(task: Mapping[str, Any]) -> Decimal | None:
+    """The final ``cost.credits`` of a terminal task (None when the API does not say)."""
+    return _credits(task.get("cost"))
+
+
+def task_estimate(task: Mapping[str, Any]) -> Decimal | None:
+    """The ``estimatedCost.credits`` of a task in flight."""
+    return _credits(task.get("estimatedCost"))
+
+
+_NOT_CONNECTED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_IDEMPOTENT_STATUS = frozenset({408, 429})
+
+
+class RunwayClient:
+    """The Runway API over an injected ``httpx.AsyncClient``.
+
+    ``counts`` tallies requests by kind (``create``, ``task``, ``cancel``, ``organization``,
+    ``upload``, ``upload_file``, ``download``), including retries.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        retry: RetryPolicy | None = None,
+        sleep: Sleep = asyncio.sleep,
+        timeout: httpx.Timeout | None = None,
+    ) -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self.counts: Counter[str] = Counter()
+        self._key = api_key
+        self._sleep = sleep
+        self._timeout = timeout or httpx.Timeout(60.0, connect=5.0)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._key, "[redacted]") if self._key else text
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self._key}",
+            "X-Runway-Version": API_VERSION,
+            "Accept": "application/json",
+        }
+
+    def retrying(self, *errors: type[BaseException], attempts: int | None = None) -> AsyncRetrying:
+        """A tenacity loop retrying ``errors`` by this client's :class:`RetryPolicy`."""
+        policy = self.retry
+
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome is not None else None
+            after = getattr(error, "retry_after", None)
+            return policy.delay(state.attempt_number, after)
+
+        return AsyncRetrying(
+            sleep=self._sleep,
+            stop=stop_after_attempt(attempts or policy.attempts),
+            wait=wait,
+            retry=retry_if_exception_type(errors),
+            reraise=True,
+        )
+
+    def _message(self, response: httpx.Response) -> tuple[str, list[tuple[Any, str]]]:
+        issues: list[tuple[Any, str]] = []
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        message = ""
+        if isinstance(body, dict):
+            if isinstance(body.get("error"), str):
+                message = body["error"]
+            for issue in body.get("issues") or []:
+                if isinstance(issue, dict) and isinstance(issue.get("message"), str):
+                    path = issue.get("path")
+                    issues.append((tuple(path) if isinstance(path, list) else (), issue["message"]))
+        if not message:
+            message = response.reason_phrase or f"HTTP {response.status_code}"
+        return self._scrub(message), issues
+
+    async def _send(self, kind: str, method: str, path: str, *, json: Any = None) -> httpx.Response:
+        """One request to the API (no retry); transport errors propagate untranslated."""
+        self.counts[kind] += 1
+        started = time.monotonic()
+        response = await self.http.request(
+            method,
+            f"{self.base_url}{path}",
+            headers=self._headers(),
+            json=json,
+            timeout=self._timeout,
+        )
+        log.debug(
+            "%s %s -> %d (%.3f s)", method, path, response.status_code, time.monotonic() - started
+        )
+        return response
+
+    def _translate(self, response: httpx.Response, what: str) -> ExecuteError:
+        status = response.status_code
+        message, issues = self._message(response)
+        text = f"{what}: HTTP {status}: {message}"
+        if status in (401, 403):
+            return AuthenticationFailed(text, status, issues)
+        if status in _IDEMPOTENT_STATUS or status >= 500:
+            return Unavailable(text, status, _retry_after(response))
+        return RequestRejected(text, status, issues)
+
+    async def _idempotent(self, kind: str, method: str, path: str, json: Any = None) -> Any:
+        """An API request that cannot pay twice, retried; its JSON body (None when empty)."""
+        what = f"{method} {path}"
+        try:
+            async for attempt in self.retrying(_Retryable):
+                with attempt:
+                    try:
+                        response = await self._send(kind, method, path, json=json)
+                    except httpx.TransportError as exc:
+                        reason = self._scrub(str(exc) or type(exc).__name__)
+                        raise _Retryable(Unavailable(f"{what}: {reason}")) from None
+                    if response.status_code in _IDEMPOTENT_STATUS or response.status_code >= 500:
+                        error = self._translate(response, what)
+                        raise _Retryable(error, _retry_after(response))
+                    if response.status_code == 404 and kind in ("task", "cancel"):
+                        raise TaskNotFound(f"{what}: task not found", 404)
+                    if response.status_code >= 400:
+                        raise self._translate(response, what)
+                    if not response.content:
+                        return None
+                    try:
+                        return response.json()
+                    except ValueError:
+                        raise ApiError(f"{what}: the answer is not JSON", 200) from None
+        except _Retryable as exc:
+            raise exc.error from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ------------------------------------------------------------------ API
+
+    async def organization(self) -> dict[str, Any]:
+        """``GET /v1/organization``: credit balance, tier limits and the day's usage."""
+        body = await self._idempotent("organization", "GET", "/v1/organization")
+        if not isinstance(body, dict):
+            raise ApiError("GET /v1/organization: the answer is not a JSON object")
+        return body
+
+    async def create(self, endpoint: str, body: Mapping[str, Any]) -> Created:
+        """``POST /v1/{endpoint}``, sent once.
+
+        Raises :class:`NotSent` (safe to retry), :class:`OutcomeUnknown` (never retry
+        blindly), :class:`RequestRejected` or :class:`AuthenticationFailed`.
+        """
+        what = f"POST /v1/{endpoint}"
+        try:
+            response = await self._send("create", "POST", f"/v1/{endpoint}", json=dict(body))
+        except _NOT_CONNECTED as exc:
+            raise NotSent(f"{what}: {self._scrub(str(exc) or type(exc).__name__)}") from None
+        except httpx.UnsupportedProtocol as exc:
+            raise NotSent(f"{what}: {self._scrub(str(exc))}") from None
+        except httpx.TransportError as exc:
+            reason = self._scrub(str(exc) or type(exc).__name__)
+            raise OutcomeUnknown(f"{what}: the connection failed after sending: {reason}") from None
+        status = response.status_code
+        if status in (408, 429, 503):
+            message, _ = self._message(response)
+            raise NotSent(f"{what}: HTTP {status}: {message}", status, _retry_after(response))
+        if status >= 500:
+            message, _ = self._message(response)
+            raise OutcomeUnknown(f"{what}: HTTP {status}: {message}", status)
+        if status >= 400:
+            raise self._translate(response, what)
+        try:
+            data = response.json()
+        except ValueError:
+            raise OutcomeUnknown(f"{what}: HTTP {status} with a body that is not JSON") from None
+        task_id = data.get("id") if isinstance(data, dict) else None
+        if not isinstance(task_id, str) or not task_id:
+            raise OutcomeUnknown(f"{what}: HTTP {status} without a task id")
+        return Created(task_id, task_estimate(data))
+
+    async def task(self, task_id: str) -> dict[str, Any]:
+        """``GET /v1/tasks/{id}``; raises :class:`TaskNotFound` on 404."""
+        body = await self._idempotent("task", "GET", f"/v1/tasks/{task_id}")
+        if not isinstance(body, dict) or not isinstance(body.get("status"), str):
+            raise ApiError(f"GET /v1/tasks/{task_id}: the answer has no status")
+        return body
+
+    async def cancel(self, task_id: str) -> None:
+        """``DELETE /v1/tasks/{id}``: cancel a task in flight (delete a finished one)."""
+        await self._idempotent("cancel", "DELETE", f"/v1/tasks/{task_id}")
+
+    # ------------------------------------------------------------------ files
+
+    async def upload(self, filename: str, data: bytes, mime: str | None) -> str:
+        """Upload ``data`` through ``/v1/uploads``; its ``runway://`` URI."""
+        slot = await self._idempotent(
+            "upload", "POST", "/v1/uploads", {"filename": filename, "type": "ephemeral"}
+        )
+        if not isinstance(slot, dict):
+            raise TransferFailed("POST /v1/uploads: the answer is not a JSON object")
+        url, fields = slot.get("uploadUrl"), slot.get("fields") or {}
+        uri = slot.get("runwayUri") or slot.get("uri")
+        if not isinstance(url, str) or not isinstance(uri, str) or not isinstance(fields, dict):
+            raise TransferFailed("POST /v1/uploads: the answer lacks uploadUrl or runwayUri")
+        target = strip_query(url)
+        try:
+            async for attempt in self.retrying(_Retryable, attempts=self.retry.transfer_attempts):
+                with attempt:
+                    self.counts["upload_file"] += 1
+                    try:
+                        response = await self.http.post(
+                            url,
+                            data={str(k): str(v) for k, v in fields.items()},
+                            files={"file": (filename, data, mime or "application/octet-stream")},
+                            timeout=httpx.Timeout(300.0, connect=10.0),
+                        )
+                    except httpx.TransportError as exc:
+                        error = TransferFailed(f"upload to {target}: {type(exc).__name__}")
+                        raise _Retryable(error) from None
+                    if response.status_code in _IDEMPOTENT_STATUS or response.status_code >= 500:
+                        error = TransferFailed(
+                            f"upload to {target}: HTTP {response.status_code}",
+                            response.status_code,
+                        )
+                        raise _Retryable(error, _retry_after(response))
+                    if response.status_code >= 300:
+                        raise TransferFailed(
+                            f"upload to {target}: HTTP {response.status_code}",
+                            response.status_code,
+                        )
+        except _Retryable as exc:
+            raise exc.error from None
+        return uri
+
+    async def download(self, url: str, destination: Path) -> Downloaded:
+        """Download ``url`` into ``destination`` (replaced), hashing and verifying it.
+
+        Verified: the ``Content-Length`` when given, and the ``ETag`` when it is a plain MD5
+        (as object stores give for single-part objects).  Raises :class:`UrlExpired` on
+        403/404/410 and :class:`TransferFailed` otherwise.
+        """
+        shown = strip_query(url)
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise TransferFailed(f"{shown}: not an http(s) URL")
+        try:
+            async for attempt in self.retrying(_Retryable, attempts=self.retry.transfer_attempts):
+                with attempt:
+                    self.counts["download"] += 1
+                    try:
+                        return await self._download_once(url, shown, destination)
+                    except httpx.TransportError as exc:
+                        error = TransferFailed(f"download {shown}: {type(exc).__name__}")
+                        raise _Retryable(error) from None
+        except _Retryable as exc:
+            raise exc.error from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _download_once(self, url: str, shown: str, destination: Path) -> Downloaded:
+        async with self.http.stream(
+            "GET", url, timeout=httpx.Timeout(300.0, connect=10.0)
+        ) as response:
+            status = response.status_code
+            if status in (403, 404, 410):
+                raise UrlExpired(f"download {shown}: HTTP {status}", status)
+            if status in _IDEMPOTENT_STATUS or status >= 500:
+                error = TransferFailed(f"download {shown}: HTTP {status}", status)
+                raise _Retryable(error, _retry_after(response))
+            if status >= 300:
+                raise TransferFailed(f"download {shown}: HTTP {status}", status)
+            sha, md5, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
+            with open(destination, "wb") as handle:
+                async for chunk in response.aiter_bytes(1 << 20):
+                    sha.update(chunk)
+                    md5.update(chunk)
+                    size += len(chunk)
+                    handle.write(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+            length = response.headers.get("content-length")
+            if length is not None and length.isdigit() and int(length) != size:
+                error = TransferFailed(f"download {shown}: got {size} of {length} bytes")
+                raise _Retryable(error)
+            etag = response.headers.get("etag", "").strip('"').lower()
+            plain_md5 = len(etag) == 32 and all(c in "0123456789abcdef" for c in etag)
+            if plain_md5 and etag != md5.hexdigest():
+                raise _Retryable(TransferFailed(f"download {shown}: ETag mismatch"))
+            mime = response.headers.get("content-type")
+            mime = mime.split(";")[0].strip() if mime else None
+            return Downloaded(sha.hexdigest(), size, mime)
+
+
+def data_uri(data: bytes, mime: str) -> str:
+    """A base64 ``data:`` URI."""
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"

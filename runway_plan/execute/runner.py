@@ -1,0 +1,1460 @@
+"""Run a validated graph against the Runway API: plan, check credits, schedule, poll, download.
+
+:class:`Execution` is one invocation of ``runway-plan run``.  It plans the graph (a budget
+error stops it before any request), finds what the state can reuse, reads the organization's
+balance, monthly cap and live per-model limits, then runs one coroutine per generation:
+
+* it waits for the generations it depends on (a failed one skips it and its dependants,
+  while independent branches go on);
+* it takes a slot of its model's pool, in the planner's critical-path order, so no more
+  tasks are in flight per model than the live tier allows and the executor never provokes
+  THROTTLED by itself;
+* it builds the request (upstream outputs by URL while fresh, else a fresh URL from the task,
+  else uploaded again; local assets inline when small, through ``/v1/uploads`` when large),
+  sends the create once inside the journal's ``submitting`` window (see
+  :mod:`runway_plan.execute.state`), and polls the task on a grid of the poll interval from
+  its creation (never faster than the API's 5-second cadence, scaled by the emulator's
+  speed), skipping grid points while the task's progress says it is far from done;
+* on SUCCEEDED it frees the slot, downloads every output into the store, verifies it and
+  links it under ``outputs/<step>/``; on FAILED it follows :mod:`runway_plan.execute.policy`.
+
+:meth:`Execution.interrupt` (Ctrl-C) stops submitting at once and lets tasks in flight finish;
+a second call stops waiting for them (they stay recorded and the next run polls them).  A
+create being sent is shielded from cancellation, so its outcome is always recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import heapq
+import ipaddress
+import itertools
+import json
+import math
+import mimetypes
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from runway_plan.catalog import Catalog
+from runway_plan.compile import Graph
+from runway_plan.diagnostics import Diagnostic, Span, has_errors, make, sort_diagnostics
+from runway_plan.execute.assets import set_path
+from runway_plan.execute.client import (
+    ApiError,
+    AuthenticationFailed,
+    Created,
+    ExecuteError,
+    NotSent,
+    RequestRejected,
+    RunwayClient,
+    TaskNotFound,
+    TransferFailed,
+    Unavailable,
+    UrlExpired,
+    data_uri,
+    strip_query,
+    task_cost,
+)
+from runway_plan.execute.fingerprint import (
+    Fingerprinter,
+    OutputRef,
+    canonical_json,
+    file_sha256,
+    request_sha256,
+)
+from runway_plan.execute.policy import DEFAULT_MAX_ATTEMPTS, decide, retry_on_rerun
+from runway_plan.execute.report import write_manifest
+from runway_plan.execute.reuse import Reuse, survey, why
+from runway_plan.execute.state import Outcome, State, StepRow, StepStatus
+from runway_plan.execute.store import Store, extension_for, sha256_file
+from runway_plan.media import probe
+from runway_plan.plan import Plan, plan
+from runway_plan.plan.cost import format_credits
+from runway_plan.plan.live import Organization, parse_organization
+
+__all__ = [
+    "Event",
+    "Execution",
+    "GenerationResult",
+    "OutputFile",
+    "RunOptions",
+    "RunResult",
+]
+
+_TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+API_CADENCE = 5.0
+"""Seconds between a task's status updates on the real API (reference §6.1): the real API is
+never polled more often, whatever the options say; only an emulator (in process, or on a
+loopback address) may be polled faster, in compressed time."""
+_URL_MARGIN = 3600.0
+"""An input URL must stay valid this many seconds after a create (the API fetches it later)."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run.
+
+    ``poll_interval`` is the time between polls of one task in seconds (5 for the real API;
+    5 divided by the emulator's speed when time is compressed); ``speed`` also shortens the
+    executor's own waits (failure retry delays, backoff).  ``max_credits`` caps what this
+    run may spend (besides the spec's ``budget.max_credits``).  ``data_uri_limit`` overrides
+    the catalog's largest inline asset (bytes of data URI).
+    """
+
+    outputs_dir: Path
+    resubmit_unknown: bool = False
+    retry_failed: bool = False
+    poll_interval: float = 5.0
+    speed: float = 1.0
+    max_credits: Decimal | None = None
+    data_uri_limit: int | None = None
+    url_fresh_seconds: float = 6 * 3600.0
+    upload_max_age: float = 20 * 3600.0
+    download_concurrency: int = 4
+    unreachable_polls: int = 60
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something the run did, for progress displays and the run log."""
+
+    kind: str
+    key: str | None
+    message: str
+    at: float = field(default_factory=time.time)
+
+
+@dataclass
+class OutputFile:
+    """One stored output: its index in the generation, its number in the step
+    (``@step[number]``), hash, size, media type and where it was placed."""
+
+    index: int
+    number: int
+    sha256: str
+    size: int
+    mime: str | None
+    path: str | None
+
+
+@dataclass
+class GenerationResult:
+    """What the run did with one generation.
+
+    ``billed`` sums every attempt of the step's work in any run; ``billed_this_run`` only
+    this run's.  ``exposure`` is the most a create of unknown outcome may have charged.
+    """
+
+    key: str
+    step: str
+    index: int | None
+    position: int
+    outcome: Outcome = Outcome.PLANNED
+    status: str = "waiting"
+    reason: str = ""
+    message: str = ""
+    fingerprint: str | None = None
+    step_id: int | None = None
+    planned: tuple[Decimal, Decimal] | None = None
+    billed: Decimal | None = None
+    billed_this_run: Decimal = Decimal(0)
+    estimated: Decimal | None = None
+    exposure: Decimal | None = None
+    attempts: int = 0
+    task_ids: list[str] = field(default_factory=list)
+    failure_code: str | None = None
+    outputs: list[OutputFile] = field(default_factory=list)
+    started: float | None = None
+
+
+@dataclass
+class RunResult:
+    """The end of a run: per-generation results, diagnostics and totals."""
+
+    run_id: int | None
+    status: str
+    generations: dict[str, GenerationResult]
+    diagnostics: list[Diagnostic]
+    plan: Plan | None
+    started_at: float
+    finished_at: float
+    requests: dict[str, int]
+    throttled: int = 0
+    spec_path: str = ""
+    spec_sha256: str = ""
+    origin: str = ""
+    catalog_version: str = ""
+    catalog_digest: str = ""
+    manifest: Path | None = None
+    log: Path | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every generation is done, 130 when interrupted, 1 otherwise."""
+        if self.status == "interrupted":
+            return 130
+        done = all(
+            g.outcome in (Outcome.GENERATED, Outcome.REUSED) for g in self.generations.values()
+        )
+        return 0 if self.status == "finished" and done and not has_errors(self.diagnostics) else 1
+
+    @property
+    def billed_this_run(self) -> Decimal:
+        """Credits billed by this run's attempts."""
+        return sum((g.billed_this_run for g in self.generations.values()), Decimal(0))
+
+
+class _Pool:
+    """Concurrency slots of one model, handed out by priority (lowest first)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.used = 0
+        self.waiters: list[tuple[tuple[float, int], int, asyncio.Future[bool]]] = []
+        self._seq = itertools.count()
+
+    async def acquire(self, priority: tuple[float, int]) -> bool:
+        """Wait for a slot; False when the pool was stopped instead."""
+        if self.used < self.limit and not self.waiters:
+            self.used += 1
+            return True
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self.waiters, (priority, next(self._seq), future))
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled() and future.result():
+                self.release()
+            raise
+
+    def release(self) -> None:
+        """Free a slot, handing it to the best waiter."""
+        while self.waiters:
+            _, _, future = heapq.heappop(self.waiters)
+            if not future.done():
+                future.set_result(True)
+                return
+        self.used = max(0, self.used - 1)
+
+    def stop(self) -> None:
+        """Wake every waiter with False."""
+        for _, _, future in self.waiters:
+            if not future.done():
+                future.set_result(False)
+        self.waiters.clear()
+
+
+class _Stopped(Exception):
+    """The run is stopping: do not submit."""
+
+
+class _Lost(Exception):
+    """A task the journal recorded is gone from the API (deleted, or another account's)."""
+
+
+class _Unreachable(Exception):
+    """A task's polls kept failing: leave it in flight for a later run."""
+
+
+def _local(origin: str) -> bool:
+    host = urlsplit(origin).hostname or ""
+    if origin == "http://emulator" or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _location(graph: Graph, step: str, path: tuple[Any, ...] = ()) -> Span | None:
+    source = graph.document.source_map
+    if path:
+        return source.value(("steps", step, *path))
+    return source.key(("steps", step))
+
+
+class Execution:
+    """One run of ``graph``; see the module docstring.  Call :meth:`run` once."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        client: RunwayClient,
+        state: State,
+        options: RunOptions,
+        *,
+        catalog: Catalog,
+        origin: str,
+        spec_sha256: str,
+        on_event: Callable[[Event], None] | None = None,
+        approve: Callable[[str], bool] | None = None,
+    ) -> None:
+        """``on_event`` sees every :class:`Event`; ``approve``, when given, is asked (with a
+        summary of what the run will make and may cost) before anything is submitted."""
+        self.graph = graph
+        self.approve = approve
+        self.client = client
+        self.state = state
+        if options.poll_interval < API_CADENCE and not _local(origin):
+            options = dataclasses.replace(options, poll_interval=API_CADENCE)
+        self.options = options
+        self.catalog = catalog
+        self.origin = origin
+        self.spec_sha256 = spec_sha256
+        self.spec_path = graph.document.source_map.path
+        self.on_event = on_event
+        self.store = Store(state.store_dir)
+        self.fingerprinter = Fingerprinter(graph, origin)
+        self.results: dict[str, GenerationResult] = {}
+        self.diagnostics: list[Diagnostic] = []
+        self.plan: Plan | None = None
+        self.run_id: int | None = None
+        self.stopping = False
+        self.halted = False
+        self.aborting = False
+        self.throttled = 0
+        self.started_at = time.time()
+        self._pools: dict[str, _Pool] = {}
+        self._done: dict[str, asyncio.Event] = {}
+        self._drivers: dict[str, asyncio.Task[None]] = {}
+        self._shielded: set[asyncio.Future[Any]] = set()
+        self._downloads = asyncio.Semaphore(max(1, options.download_concurrency))
+        self._log: Any = None
+        self._reuse: dict[str, Reuse] = {}
+        self._number: dict[tuple[str, int], int] = {}
+        for node in graph.steps.values():
+            for number, (key, index) in enumerate(node.outputs):
+                self._number[(key, index)] = number
+        self._preds: dict[str, list[str]] = {key: [] for key in graph.generations}
+        for producer, consumer in graph.edges:
+            if producer in self._preds and consumer in self._preds:
+                self._preds[consumer].append(producer)
+        self._budget: Decimal | None = None
+        self._rows: dict[str, dict[str, Any]] = {}
+
+    # ------------------------------------------------------------------ events
+
+    def _emit(self, kind: str, key: str | None, message: str) -> None:
+        event = Event(kind, key, message)
+        if self._log is not None:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(event.at))
+            self._log.write(f"{stamp} {kind:<10} {key or '-'}: {message}\n")
+            self._log.flush()
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def interrupt(self) -> None:
+        """Ctrl-C: stop submitting; a second call stops waiting for tasks in flight."""
+        if not self.stopping:
+            self.stopping = True
+            for pool in self._pools.values():
+                pool.stop()
+            flying = sum(
+                1
+                for r in self.results.values()
+                if r.status in ("submitting", "THROTTLED", "PENDING", "RUNNING")
+            )
+            self._emit(
+                "interrupt",
+                None,
+                f"stopping: nothing new is submitted; waiting for {flying} task(s) in flight "
+                "(interrupt again to leave them running; the next run resumes them)",
+            )
+            return
+        if not self.aborting:
+            self.aborting = True
+            self._emit("interrupt", None, "not waiting for tasks in flight; they stay recorded")
+            for task in self._drivers.values():
+                task.cancel()
+
+    def progress(self) -> dict[str, Any]:
+        """Counts by outcome and live status, credits billed against the plan, and an ETA."""
+        counts: dict[str, int] = {}
+        for result in self.results.values():
+            label = result.outcome.value if result.outcome is not Outcome.PLANNED else result.status
+            counts[label] = counts.get(label, 0) + 1
+        planned = self.plan.total_high if self.plan is not None else Decimal(0)
+        billed = sum((r.billed_this_run for r in self.results.values()), Decimal(0))
+        return {
+            "total": len(self.results),
+            "counts": counts,
+            "billed": billed,
+            "planned": planned,
+            "eta": self._eta(),
+            "throttled": self.throttled,
+        }
+
+    def _eta(self) -> float:
+        """Seconds left: the longer of the longest unfinished chain and the busiest pool's
+        remaining work over its slots, from the planner's latency estimates."""
+        if self.plan is None:
+            return 0.0
+        now = time.time()
+        left: dict[str, float] = {}
+        work: dict[str, float] = {}
+        for key in self.fingerprinter.order():
+            result = self.results[key]
+            gen_plan = self.plan.generations.get(key)
+            if result.outcome is not Outcome.PLANNED or gen_plan is None:
+                continue
+            own = gen_plan.latency / self.options.speed
+            if result.started is not None:
+                own = max(0.0, own - (now - result.started))
+            before = max((left.get(p, 0.0) for p in self._preds[key]), default=0.0)
+            left[key] = before + own
+            work[gen_plan.model] = work.get(gen_plan.model, 0.0) + own
+        chain = max(left.values(), default=0.0)
+        pools = max(
+            (seconds / self._pool(model).limit for model, seconds in work.items()), default=0.0
+        )
+        return max(chain, pools)
+
+    # ------------------------------------------------------------------ setup
+
+    def _pool(self, model: str) -> _Pool:
+        pool = self._pools.get(model)
+        if pool is None:
+            pool = self._pools[model] = _Pool(1)
+        return pool
+
+    def _refuse(self, diagnostics: list[Diagnostic]) -> RunResult:
+        """Record a run that submitted nothing (plan, budget or credits said no)."""
+        self.diagnostics.extend(diagnostics)
+        self.run_id = self._begin()
+        self.state.finish_run(self.run_id, "refused")
+        result = self._result("refused")
+        write_manifest(result, self.state, self.graph)
+        return result
+
+    def _begin(self) -> int:
+        planned = self.plan
+        return self.state.begin_run(
+            spec_path=self.spec_path,
+            spec_name=self.graph.spec.name if self.graph.spec is not None else "",
+            spec_sha256=self.spec_sha256,
+            catalog_version=self.catalog.version,
+            catalog_digest=self.catalog.digest,
+            origin=self.origin,
+            planned_low=planned.total_low if planned is not None else None,
+            planned_high=planned.total_high if planned is not None else None,
+            options={
+                "resubmit_unknown": self.options.resubmit_unknown,
+                "retry_failed": self.options.retry_failed,
+                "poll_interval": self.options.poll_interval,
+                "speed": self.options.speed,
+                "outputs": str(self.options.outputs_dir),
+            },
+        )
+
+    def _result(self, status: str) -> RunResult:
+        return RunResult(
+            run_id=self.run_id,
+            status=status,
+            generations=self.results,
+            diagnostics=sort_diagnostics(self.diagnostics),
+            plan=self.plan,
+            started_at=self.started_at,
+            finished_at=time.time(),
+            requests=dict(self.client.counts),
+            throttled=self.throttled,
+            spec_path=self.spec_path,
+            spec_sha256=self.spec_sha256,
+            origin=self.origin,
+            catalog_version=self.catalog.version,
+            catalog_digest=self.catalog.digest,
+            manifest=self.state.run_dir(self.run_id) / "manifest.json" if self.run_id else None,
+            log=self.state.run_dir(self.run_id) / "run.log" if self.run_id else None,
+        )
+
+    def _limits(self, live: Organization | None) -> dict[str, int]:
+        spec_tier = self.graph.spec.tier if self.graph.spec is not None else 1
+        tier = self.catalog.tier(spec_tier)
+        limits: dict[str, int] = {}
+        for gen in self.graph.generations.values():
+            if live is not None and gen.model in live.models:
+                limits[gen.model] = live.models[gen.model].max_concurrent
+            else:
+                group = tier.groups.get(self.catalog.limit_group(gen.model))
+                group = group or tier.groups[self.catalog.tiers.default_group]
+                limits[gen.model] = group.max_concurrent
+        return limits
+
+    async def _preflight(self) -> list[Diagnostic] | None:
+        """Plan, survey the state and check the account; diagnostics that refuse the run."""
+        options = self.options
+        static = plan(self.graph, self.catalog, max_credits=options.max_credits)
+        self.plan = static
+        if has_errors(static.diagnostics):
+            return static.diagnostics
+        self._reuse = survey(self.graph, self.state, self.fingerprinter, verify=False)
+        work = [key for key, item in self._reuse.items() if not item.reusable]
+        live: Organization | None = None
+        if work:
+            try:
+                live = parse_organization(await self.client.organization())
+            except ExecuteError as exc:
+                code = "RP500" if isinstance(exc, RequestRejected) else "RP510"
+                return [make(code, f"cannot read the organization: {exc}", None)]
+            except Exception as exc:  # the planner's parser raises its own error type
+                return [make("RP510", f"cannot read the organization: {exc}", None)]
+            self.plan = plan(self.graph, self.catalog, max_credits=options.max_credits, live=live)
+            if has_errors(self.plan.diagnostics):
+                return self.plan.diagnostics
+        assert self.plan is not None
+        needed = Decimal(0)
+        unpriced = 0
+        for key in work:
+            cost = self.plan.generations[key].cost
+            if cost.unknown:
+                unpriced += 1
+            else:
+                needed += cost.high
+        refusals: list[Diagnostic] = []
+        note = f" ({unpriced} unpriced generation(s) not counted)" if unpriced else ""
+        if live is not None and live.credit_balance is not None and needed > live.credit_balance:
+            refusals.append(
+                make(
+                    "RP504",
+                    f"the run may cost {format_credits(needed)} credits{note}, more than the "
+                    f"organization's balance of {format_credits(Decimal(live.credit_balance))}",
+                    None,
+                    hint="buy credits, or run part of the spec",
+                )
+            )
+        cap = live.max_monthly_credit_spend if live is not None else None
+        if cap is not None and needed > cap:
+            refusals.append(
+                make(
+                    "RP504",
+                    f"the run may cost {format_credits(needed)} credits{note}, more than the "
+                    f"tier's monthly cap of {format_credits(Decimal(cap))} credits",
+                    None,
+                )
+            )
+        if refusals:
+            return refusals
+        if self.approve is not None and work:
+            usd = needed * self.plan.usd_per_credit
+            summary = (
+                f"{len(work)} generation(s) to make, {len(self._reuse) - len(work)} reused from "
+                f"state: up to {format_credits(needed)} credits (${usd:.2f}){note}"
+            )
+            if not self.approve(summary):
+                self._emit("declined", None, "not approved: nothing was submitted")
+                return []
+        budgets = [b.max_credits for b in self.plan.budgets]
+        self._budget = min(budgets) if budgets else None
+        for model, limit in self._limits(live).items():
+            self._pools[model] = _Pool(limit)
+        if live is not None:
+            per_model: dict[str, int] = {}
+            for key in work:
+                model = self.graph.generations[key].model
+                per_model[model] = per_model.get(model, 0) + 1
+            for model, count in per_model.items():
+                limits = live.models.get(model)
+                if limits is not None and count > limits.max_daily - limits.used_today:
+                    left = max(0, limits.max_daily - limits.used_today)
+                    self._emit(
+                        "note",
+                        None,
+                        f"{count} {model} generations to make, {left} left of today's cap of "
+                        f"{limits.max_daily}: the rest will be refused (429) until the "
+                        "window moves; rerun later",
+                    )
+        return None
+
+    # ------------------------------------------------------------------ run
+
+    async def run(self) -> RunResult:
+        """Run the graph; never raises for API or network failures (they are diagnostics)."""
+        for position, (key, gen) in enumerate(self.graph.generations.items()):
+            self.results[key] = GenerationResult(key, gen.step, gen.index, position)
+        refusals = await self._preflight()
+        if refusals is not None:
+            return self._refuse(refusals)
+        assert self.plan is not None
+        for key, gen_plan in self.plan.generations.items():
+            cost = gen_plan.cost
+            if not cost.unknown:
+                self.results[key].planned = (cost.low, cost.high)
+        self.run_id = self._begin()
+        run_dir = self.state.run_dir(self.run_id)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self._log = open(run_dir / "run.log", "a", encoding="utf-8")  # noqa: SIM115
+        try:
+            self.state.set_run_steps(
+                self.run_id,
+                [
+                    {
+                        "key": r.key,
+                        "step": r.step,
+                        "position": r.position,
+                        "outcome": Outcome.PLANNED.value,
+                        "planned_low": None if r.planned is None else str(r.planned[0]),
+                        "planned_high": None if r.planned is None else str(r.planned[1]),
+                    }
+                    for r in self.results.values()
+                ],
+            )
+            reused = sum(1 for item in self._reuse.values() if item.reusable)
+            self._emit(
+                "start",
+                None,
+                f"run {self.run_id}: {len(self.results)} generation(s), {reused} reusable "
+                f"from state; plan {format_credits(self.plan.total_low)}-"
+                f"{format_credits(self.plan.total_high)} credits; {self.plan.limits}",
+            )
+            for key in self.fingerprinter.order():
+                self._done[key] = asyncio.Event()
+            for key in self.fingerprinter.order():
+                self._drivers[key] = asyncio.create_task(self._drive(key), name=f"drive {key}")
+            await asyncio.gather(*self._drivers.values(), return_exceptions=True)
+            if self._shielded:
+                await asyncio.gather(*self._shielded, return_exceptions=True)
+            self._flush()
+            stopped = [r for r in self.results.values() if r.outcome is Outcome.INTERRUPTED]
+            if stopped:
+                flying = sum(1 for r in stopped if r.message.startswith("in flight"))
+                self.diagnostics.append(
+                    make(
+                        "RP507",
+                        f"{len(stopped)} generation(s) not finished, {flying} of them in flight "
+                        "as recorded tasks; run the spec again to resume",
+                        None,
+                    )
+                )
+            if stopped and self.stopping:
+                status = "interrupted"
+            elif all(
+                r.outcome in (Outcome.GENERATED, Outcome.REUSED) for r in self.results.values()
+            ):
+                status = "finished"
+            else:
+                status = "failed"
+            self.state.finish_run(self.run_id, status)
+            self._emit("finish", None, f"run {self.run_id} {status}")
+            result = self._result(status)
+        finally:
+            self._log.close()
+            self._log = None
+        write_manifest(result, self.state, self.graph)
+        return result
+
+    # ------------------------------------------------------------------ one generation
+
+    def _record(self, result: GenerationResult, outcome: Outcome, *, now: bool) -> None:
+        """Note what the run did with a generation in ``run_steps``.
+
+        Rows are buffered and written in one transaction when ``now`` (or at the end), so a
+        resume that reuses a thousand generations commits a handful of times; the ``steps``
+        journal, which alone decides what is paid for, is never buffered.
+        """
+        self._rows[result.key] = {
+            "key": result.key,
+            "step": result.step,
+            "position": result.position,
+            "outcome": outcome.value,
+            "fingerprint": result.fingerprint,
+            "step_id": result.step_id,
+            "reason": result.reason,
+            "message": result.message,
+            "planned_low": None if result.planned is None else str(result.planned[0]),
+            "planned_high": None if result.planned is None else str(result.planned[1]),
+            "paths": json.dumps([o.path for o in result.outputs if o.path]),
+        }
+        if now:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._rows and self.run_id is not None:
+            rows, self._rows = list(self._rows.values()), {}
+            self.state.set_run_steps(self.run_id, rows)
+
+    def _settle(self, result: GenerationResult, outcome: Outcome, message: str = "") -> None:
+        result.outcome = outcome
+        if message:
+            result.message = message
+        if outcome is Outcome.GENERATED or outcome is Outcome.REUSED:
+            result.status = "done"
+        else:
+            result.status = outcome.value
+        self._record(result, outcome, now=outcome is not Outcome.REUSED)
+        self._done[result.key].set()
+
+    def _refresh(self, result: GenerationResult) -> None:
+        if result.step_id is None:
+            return
+        row = self.state.step_by_id(result.step_id)
+        result.billed = row.billed_credits
+        result.attempts = row.attempts
+        result.failure_code = row.failure_code
+        attempts = self.state.attempts(result.step_id)
+        result.task_ids = [a.task_id for a in attempts if a.task_id]
+        result.billed_this_run = sum(
+            (a.billed_credits or Decimal(0) for a in attempts if a.run_id == self.run_id),
+            Decimal(0),
+        )
+        unknown = [a for a in attempts if a.status in ("unknown", "abandoned", "submitting")]
+        exposure = [a.estimated_credits for a in unknown if a.estimated_credits is not None]
+        result.exposure = sum(exposure, Decimal(0)) if unknown else None
+
+    async def _drive(self, key: str) -> None:
+        result = self.results[key]
+        try:
+            await self._drive_inner(key, result)
+        except asyncio.CancelledError:
+            if not self._done[key].is_set():
+                in_flight = result.status in ("THROTTLED", "PENDING", "RUNNING", "submitting")
+                self._refresh(result)
+                self._settle(
+                    result,
+                    Outcome.INTERRUPTED,
+                    "in flight: the next run polls it" if in_flight else "not started",
+                )
+        except Exception as exc:  # a bug must not lose the other generations' records
+            if not self._done[key].is_set():
+                self._refresh(result)
+                message = f"internal error: {type(exc).__name__}: {exc}"
+                self.diagnostics.append(
+                    make("RP510", f"'{key}': {message}", _location(self.graph, result.step))
+                )
+                self._settle(result, Outcome.FAILED, message)
+        finally:
+            self._done[key].set()
+
+    async def _drive_inner(self, key: str, result: GenerationResult) -> None:
+        gen = self.graph.generations[key]
+        for producer in self._preds[key]:
+            await self._done[producer].wait()
+        bad = [
+            p
+            for p in self._preds[key]
+            if self.results[p].outcome not in (Outcome.GENERATED, Outcome.REUSED)
+        ]
+        if bad:
+            first = self.results[bad[0]]
+            result.reason = f"'{bad[0]}' {first.outcome.value}"
+            if first.outcome is Outcome.INTERRUPTED:
+                self._settle(result, Outcome.INTERRUPTED, f"waits for '{bad[0]}'")
+                return
+            self.diagnostics.append(
+                make(
+                    "RP503",
+                    f"'{key}' was skipped: it depends on '{bad[0]}', which "
+                    f"{'was ' if first.outcome is Outcome.SKIPPED else ''}"
+                    f"{first.outcome.value}",
+                    _location(self.graph, gen.step),
+                )
+            )
+            self._settle(result, Outcome.SKIPPED, f"depends on '{bad[0]}'")
+            return
+        hashes: dict[OutputRef, str] = {}
+        for _, ref in self.fingerprinter.inputs[key]:
+            made = self.results[ref.key]
+            match = [o for o in made.outputs if o.index == ref.index]
+            if match:
+                hashes[ref] = match[0].sha256
+        fingerprint = self.fingerprinter.fingerprint(key, hashes)
+        document = canonical_json(self.fingerprinter.document(key, hashes))
+        assert self.run_id is not None
+        row = self.state.ensure_step(
+            fingerprint=fingerprint,
+            key=key,
+            step=gen.step,
+            endpoint=gen.endpoint,
+            model=gen.model,
+            document=document,
+            output_count=gen.output_count,
+            run_id=self.run_id,
+        )
+        result.fingerprint, result.step_id = fingerprint, row.id
+        self._record(result, Outcome.PLANNED, now=False)
+        survey_item = self._reuse.get(key)
+        if survey_item is not None and survey_item.fingerprint == fingerprint:
+            result.reason = survey_item.reason
+        else:
+            earlier = None if row.status is StepStatus.PENDING and row.attempts == 0 else row
+            result.reason = why(self.state, key, earlier, json.loads(document), fingerprint)
+        if row.status is not StepStatus.SUCCEEDED:
+            self._refresh(result)  # a reused step is refreshed once it is collected
+        await self._resume(key, result, row)
+
+    async def _resume(self, key: str, result: GenerationResult, row: StepRow) -> None:
+        """Continue a step from whatever its journal row says."""
+        status = row.status
+        if status is StepStatus.SUCCEEDED:
+            await self._collect(key, result, row, reused=True)
+            return
+        if status is StepStatus.DOWNLOADING:
+            await self._collect(key, result, row, reused=False)
+            return
+        if status is StepStatus.RUNNING:
+            attempt = self.state.current_attempt(row.id)
+            assert attempt is not None and attempt.task_id is not None
+            self._emit("resume", key, f"polling task {attempt.task_id} (sent before)")
+            await self._attempts(key, result, row, resume=(attempt.number, attempt.task_id))
+            return
+        if status is StepStatus.SUBMITTING:
+            self.state.mark_unknown(
+                row.id, None, "the process stopped while the create request was being sent"
+            )
+            status = StepStatus.UNKNOWN
+        if status is StepStatus.UNKNOWN:
+            if not self.options.resubmit_unknown:
+                self._unknown(key, result, row.id)
+                return
+            self.state.abandon_unknown(row.id)
+            self._emit("resubmit", key, "submitting again (--resubmit-unknown)")
+        elif status is StepStatus.FAILED:
+            if not (self.options.retry_failed or retry_on_rerun(row.failure_code)):
+                gen = self.graph.generations[key]
+                message = (
+                    f"'{key}' failed before with {row.failure_code}: {row.failure or ''}; "
+                    "not tried again (the failure is not transient)"
+                )
+                self.diagnostics.append(
+                    make(
+                        "RP501",
+                        message,
+                        _location(self.graph, gen.step),
+                        hint="change the step, or rerun with --retry-failed",
+                    )
+                )
+                self._settle(result, Outcome.FAILED, message)
+                return
+            self.state.reset(row.id)
+        elif status is StepStatus.CANCELLED:
+            self.state.reset(row.id)
+        await self._attempts(key, result, row, resume=None)
+
+    def _unknown(self, key: str, result: GenerationResult, step_id: int) -> None:
+        self._refresh(result)
+        gen = self.graph.generations[key]
+        exposure = (
+            f"up to {format_credits(result.exposure)} credits may have been charged"
+            if result.exposure is not None
+            else "its cost is unknown"
+        )
+        message = (
+            f"the create request of '{key}' may have reached the API, but no task id was "
+            f"recorded, so it was not sent again ({exposure})"
+        )
+        self.diagnostics.append(
+            make(
+                "RP502",
+                message,
+                _location(self.graph, gen.step),
+                hint="check the account's tasks and usage, then rerun with --resubmit-unknown "
+                "to submit it again",
+            )
+        )
+        self._emit("unknown", key, message)
+        self._settle(result, Outcome.UNKNOWN, message)
+
+    async def _attempts(
+        self,
+        key: str,
+        result: GenerationResult,
+        row: StepRow,
+        resume: tuple[int, str] | None,
+    ) -> None:
+        """Submit (or resume) attempts until the step succeeds or fails for good."""
+        gen = self.graph.generations[key]
+        step = self.graph.steps[gen.step].step
+        limit = step.retry.max_attempts if step.retry is not None else DEFAULT_MAX_ATTEMPTS
+        pool = self._pool(gen.model)
+        slot = self.plan.generations[key].slot if self.plan is not None else None
+        priority = (slot.start if slot is not None else 0.0, result.position)
+        tries = 0
+        earlier = False
+        while True:
+            if resume is None:
+                if self.stopping or self.halted:
+                    self._settle(result, Outcome.INTERRUPTED, "not started")
+                    return
+                result.status = "queued"
+                if not await pool.acquire(priority):
+                    self._settle(result, Outcome.INTERRUPTED, "not started")
+                    return
+            else:
+                pool.used += 1
+            held = True
+            self._flush()
+            try:
+                if resume is None:
+                    sent = await self._send(key, result, row)
+                    if sent is None:
+                        return
+                    number, created = sent
+                    task_id, anchor = created.task_id, time.monotonic()
+                    tries += 1
+                else:
+                    number, task_id = resume
+                    anchor = time.monotonic() - self.options.poll_interval
+                    resume = None
+                    earlier = True
+                result.started = time.time()
+                task = await self._poll(key, result, row.id, number, task_id, anchor)
+                pool.release()
+                held = False
+            except _Unreachable as exc:
+                self._refresh(result)
+                self._settle(result, Outcome.INTERRUPTED, str(exc))
+                return
+            except _Lost:
+                # A task of an earlier run that the API no longer has (deleted; or made by an
+                # emulator that is gone) is made again; one this run made is not.
+                self.state.mark_task_failed(
+                    row.id,
+                    number,
+                    status="lost",
+                    failure_code="TASK_NOT_FOUND",
+                    failure="the task no longer exists (deleted or cancelled elsewhere)",
+                    billed=None,
+                    final=not earlier,
+                )
+                self._refresh(result)
+                if earlier and not (self.stopping or self.halted):
+                    self._emit("lost", key, f"task {task_id} no longer exists: submitting again")
+                    earlier = False
+                    continue
+                message = f"task {task_id} of '{key}' no longer exists (deleted elsewhere)"
+                self.diagnostics.append(make("RP501", message, _location(self.graph, gen.step)))
+                self._settle(result, Outcome.FAILED, message)
+                return
+            finally:
+                if held:
+                    pool.release()
+            status = task["status"]
+            billed = task_cost(task)
+            if status == "SUCCEEDED":
+                urls = [u for u in task.get("output") or [] if isinstance(u, str)]
+                self.state.mark_task_succeeded(row.id, number, billed, urls)
+                self._emit(
+                    "succeeded",
+                    key,
+                    f"task {task_id} SUCCEEDED, {len(urls)} output(s), cost "
+                    f"{format_credits(billed) if billed is not None else 'not given'}",
+                )
+                await self._collect(key, result, self.state.step_by_id(row.id), reused=False)
+                return
+            code = task.get("failureCode") if isinstance(task.get("failureCode"), str) else None
+            failure = task.get("failure") if isinstance(task.get("failure"), str) else None
+            if status == "CANCELLED":
+                self.state.mark_task_failed(
+                    row.id,
+                    number,
+                    status="CANCELLED",
+                    failure_code=None,
+                    failure="cancelled",
+                    billed=billed,
+                    final=True,
+                )
+                self._refresh(result)
+                message = f"task {task_id} of '{key}' was cancelled"
+                self.diagnostics.append(make("RP501", message, _location(self.graph, gen.step)))
+                self._emit("cancelled", key, message)
+                self._settle(result, Outcome.CANCELLED, message)
+                return
+            decision = decide(code, tries, limit)
+            retry = decision.retry and not (self.stopping or self.halted)
+            self.state.mark_task_failed(
+                row.id,
+                number,
+                status="FAILED",
+                failure_code=code,
+                failure=failure,
+                billed=billed,
+                final=not retry,
+            )
+            self._refresh(result)
+            cost = f"cost {format_credits(billed)}" if billed is not None else "cost not given"
+            self._emit(
+                "failed",
+                key,
+                f"task {task_id} FAILED ({code or 'no code'}: {failure or ''}; {cost}); "
+                f"{decision.reason if not self.stopping else 'not retried: stopping'}",
+            )
+            if not retry:
+                message = (
+                    f"task {task_id} of '{key}' FAILED with {code or 'no failure code'}: "
+                    f"{failure or 'no message'} ({decision.reason}; "
+                    f"{result.attempts} attempt(s), "
+                    f"{format_credits(result.billed or Decimal(0))} credits billed)"
+                )
+                self.diagnostics.append(make("RP501", message, _location(self.graph, gen.step)))
+                self._settle(result, Outcome.FAILED, message)
+                return
+            result.status = "retry wait"
+            await asyncio.sleep(decision.delay / self.options.speed)
+
+    async def _send(
+        self, key: str, result: GenerationResult, row: StepRow
+    ) -> tuple[int, Created] | None:
+        """Build the request and send the create; None when the step is settled instead.
+
+        A create is sent once, except that one the API refused (400: nothing was made)
+        because it could not fetch an input is rebuilt with fresh inputs and sent again.
+        """
+        gen = self.graph.generations[key]
+        estimate = None
+        gen_plan = self.plan.generations.get(key) if self.plan is not None else None
+        if gen_plan is not None and not gen_plan.cost.unknown:
+            estimate = gen_plan.cost.high
+        if self._budget is not None:
+            spent = self._spent()
+            if spent + (estimate or Decimal(0)) > self._budget:
+                message = (
+                    f"'{key}' was not submitted: with {format_credits(spent)} credits spent or "
+                    f"committed, its {format_credits(estimate or Decimal(0))} would exceed the "
+                    f"budget of {format_credits(self._budget)}"
+                )
+                self.diagnostics.append(make("RP509", message, _location(self.graph, gen.step)))
+                self._settle(result, Outcome.FAILED, message)
+                return None
+        for fresh in (False, True):
+            try:
+                body, shown = await self._build(key, fresh=fresh)
+            except (ExecuteError, OSError) as exc:
+                message = f"cannot prepare the inputs of '{key}': {exc}"
+                self.diagnostics.append(make("RP506", message, _location(self.graph, gen.step)))
+                self._settle(result, Outcome.FAILED, message)
+                return None
+            try:
+                return await self._create(key, result, row, body, shown, estimate)
+            except RequestRejected as exc:
+                if (
+                    fresh
+                    or isinstance(exc, AuthenticationFailed)
+                    or not self._input_refused(key, exc)
+                ):
+                    self._rejected(key, result, exc)
+                    return None
+                self._emit("retry", key, f"an input was refused ({exc.message}): sending again")
+        return None  # pragma: no cover - the loop always returns
+
+    def _input_refused(self, key: str, error: RequestRejected) -> bool:
+        """True when a rejection names a field fed by an upstream output or an upload."""
+        fed = {path[0] for path, _ in self.fingerprinter.inputs[key]}
+        fed |= {path[0] for path, _ in self.fingerprinter.files[key]}
+        named = {path[0] for path, _ in error.issues if path}
+        return bool(fed & named) or (not named and "fetch" in error.message.lower())
+
+    def _rejected(self, key: str, result: GenerationResult, exc: RequestRejected) -> None:
+        gen = self.graph.generations[key]
+        if isinstance(exc, AuthenticationFailed):
+            message = f"the API refused the key: {exc.message}"
+            self.diagnostics.append(make("RP500", message, _location(self.graph, gen.step)))
+            self._refresh(result)
+            self._settle(result, Outcome.FAILED, message)
+            if not self.halted:
+                self._emit("note", None, "stopping: the API key was refused")
+                self.halted = True
+                for pool in self._pools.values():
+                    pool.stop()
+            return
+        span = _location(self.graph, gen.step)
+        related: list[tuple[str, Span]] = []
+        for path, issue in exc.issues:
+            where = _location(self.graph, gen.step, tuple(path)) if path else None
+            if where is not None:
+                related.append((issue, where))
+        if related:
+            span = related[0][1]
+        message = f"the API rejected '{key}': {exc.message}"
+        self.diagnostics.append(make("RP500", message, span, related=related[1:]))
+        self._refresh(result)
+        self._settle(result, Outcome.FAILED, message)
+
+    async def _create(
+        self,
+        key: str,
+        result: GenerationResult,
+        row: StepRow,
+        body: dict[str, Any],
+        shown: dict[str, Any],
+        estimate: Decimal | None,
+    ) -> tuple[int, Created] | None:
+        """Send the create, retrying only what certainly did not reach the API."""
+        gen = self.graph.generations[key]
+        text = canonical_json(shown)
+        digest = request_sha256(gen.endpoint, body)
+        result.status = "submitting"
+        try:
+            async for attempt in self.client.retrying(NotSent):
+                with attempt:
+                    if self.stopping or self.halted:
+                        raise _Stopped
+                    inner = asyncio.ensure_future(
+                        self._create_once(row.id, gen.endpoint, body, text, digest, estimate)
+                    )
+                    self._shielded.add(inner)
+                    inner.add_done_callback(self._shielded.discard)
+                    number, created = await asyncio.shield(inner)
+        except _Stopped:
+            self._settle(result, Outcome.INTERRUPTED, "not started")
+            return None
+        except NotSent as exc:
+            message = (
+                f"'{key}' was not submitted: {exc} (nothing was sent that could be charged; "
+                "rerun later)"
+            )
+            self.diagnostics.append(make("RP510", message, _location(self.graph, gen.step)))
+            self._refresh(result)
+            self._settle(result, Outcome.FAILED, message)
+            return None
+        except RequestRejected:
+            raise
+        except ApiError as exc:
+            self._emit("unknown", key, str(exc))
+            self._unknown(key, result, row.id)
+            return None
+        result.estimated = created.estimated if created.estimated is not None else estimate
+        self._refresh(result)
+        shown_cost = created.estimated if created.estimated is not None else estimate
+        self._emit(
+            "submitted",
+            key,
+            f"task {created.task_id} (attempt {number}, up to "
+            f"{format_credits(shown_cost) if shown_cost is not None else '?'} credits)",
+        )
+        return number, created
+
+    async def _create_once(
+        self,
+        step_id: int,
+        endpoint: str,
+        body: dict[str, Any],
+        text: str,
+        digest: str,
+        estimate: Decimal | None,
+    ) -> tuple[int, Created]:
+        """The journal window around one create: committed before, committed after."""
+        number = self.state.mark_submitting(
+            step_id, self.run_id or 0, request=text, request_sha256=digest, estimated=estimate
+        )
+        try:
+            created = await self.client.create(endpoint, body)
+        except NotSent:
+            self.state.mark_not_sent(step_id, number)
+            raise
+        except RequestRejected as exc:
+            self.state.mark_rejected(step_id, number, exc.status or 400, exc.message)
+            raise
+        except BaseException as exc:
+            self.state.mark_unknown(step_id, number, str(exc) or type(exc).__name__)
+            raise
+        self.state.mark_submitted(step_id, number, created.task_id, created.estimated)
+        return number, created
+
+    def _spent(self) -> Decimal:
+        billed = sum((r.billed_this_run for r in self.results.values()), Decimal(0))
+        in_flight = Decimal(0)
+        for r in self.results.values():
+            if r.status in ("THROTTLED", "PENDING", "RUNNING", "submitting"):
+                in_flight += r.estimated or Decimal(0)
+        return billed + in_flight
+
+    async def _poll(
+        self,
+        key: str,
+        result: GenerationResult,
+        step_id: int,
+        number: int,
+        task_id: str,
+        anchor: float,
+    ) -> dict[str, Any]:
+        """Poll a task on a grid from its creation until it is terminal."""
+        interval = self.options.poll_interval
+        k = 1
+        last = ""
+        seen_throttled = False
+        failures = 0
+        first: tuple[float, float] | None = None
+        latest: tuple[float, float] | None = None
+        while True:
+            now = time.monotonic()
+            if first is not None and latest is not None and latest[1] > first[1]:
+                rate = (latest[1] - first[1]) / max(1e-9, latest[0] - first[0])
+                remaining = (1.0 - latest[1]) / rate
+                k = max(k, math.ceil((now + 0.75 * remaining - anchor) / interval))
+            target = anchor + k * interval
+            k += 1
+            if target > now:
+                await asyncio.sleep(target - now)
+            try:
+                task = await self.client.task(task_id)
+            except TaskNotFound:
+                raise _Lost(task_id) from None
+            except AuthenticationFailed as exc:
+                raise _Unreachable(f"task {task_id} in flight; polling refused: {exc}") from None
+            except ApiError as exc:
+                failures += 1
+                if failures >= self.options.unreachable_polls:
+                    raise _Unreachable(
+                        f"task {task_id} in flight; the API stayed unreachable ({exc})"
+                    ) from None
+                continue
+            failures = 0
+            status = task["status"]
+            if status != last:
+                last = status
+                result.status = status
+                if status not in _TERMINAL:
+                    self.state.mark_task_status(step_id, number, status)
+                    self._emit("status", key, f"task {task_id} {status}")
+                if status == "THROTTLED" and not seen_throttled:
+                    seen_throttled = True
+                    self.throttled += 1
+            if status in _TERMINAL:
+                return task
+            estimate = task.get("estimatedCost")
+            if isinstance(estimate, dict) and isinstance(estimate.get("credits"), int | float):
+                result.estimated = Decimal(str(estimate["credits"]))
+            value = task.get("progress")
+            if status == "RUNNING" and isinstance(value, int | float) and 0 < value < 1:
+                latest = (time.monotonic(), float(value))
+                first = first or latest
+
+    # ------------------------------------------------------------------ inputs
+
+    def _fresh(self, url: str, fetched_at: float | None) -> bool:
+        now = time.time()
+        if fetched_at is None or now - fetched_at > self.options.url_fresh_seconds:
+            return False
+        query = {k.lower(): v for k, v in parse_qs(urlsplit(url).query).items()}
+        expires = next(iter(query.get("expires") or []), None)
+        if expires is not None and expires.isdigit():
+            return int(expires) - now > _URL_MARGIN
+        amz_date, amz_expires = query.get("x-amz-date"), query.get("x-amz-expires")
+        if amz_date and amz_expires and amz_expires[0].isdigit():
+            try:
+                start = time.mktime(time.strptime(amz_date[0], "%Y%m%dT%H%M%SZ")) - time.timezone
+            except ValueError:
+                return True
+            return start + int(amz_expires[0]) - now > _URL_MARGIN
+        return True
+
+    async def _build(
+        self, key: str, *, fresh: bool = False
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The request to send, and the same with data URIs and signatures abbreviated.
+
+        ``fresh``: fetch upstream tasks again for new URLs and upload again rather than trust
+        recorded URLs and cached uploads (after the API could not fetch one).
+        """
+        gen = self.graph.generations[key]
+        body: Any = gen.request
+        shown: Any = gen.request
+        for path, ref in self.fingerprinter.inputs[key]:
+            uri = await self._output_uri(ref, fresh=fresh)
+            body = set_path(body, path, uri)
+            shown = set_path(shown, path, strip_query(uri) if "://" in uri else uri)
+        for path, local in self.fingerprinter.files[key]:
+            uri, label = await self._local_uri(local, fresh=fresh)
+            body = set_path(body, path, uri)
+            shown = set_path(shown, path, label)
+        return dict(body), dict(shown)
+
+    async def _output_uri(self, ref: OutputRef, *, fresh: bool = False) -> str:
+        producer = self.results[ref.key]
+        assert producer.step_id is not None
+        outputs = {o.index: o for o in self.state.outputs(producer.step_id)}
+        out = outputs.get(ref.index)
+        if not fresh and out is not None and out.url and self._fresh(out.url, out.url_at):
+            return out.url
+        row = self.state.step_by_id(producer.step_id)
+        if row.task_id:
+            try:
+                task = await self.client.task(row.task_id)
+            except (TaskNotFound, Unavailable):
+                task = {}
+            urls = task.get("output") if task.get("status") == "SUCCEEDED" else None
+            if isinstance(urls, list) and len(urls) > ref.index:
+                self.state.refresh_urls(producer.step_id, urls)
+                if not (fresh and out is not None and urls[ref.index] == out.url):
+                    return str(urls[ref.index])
+        if out is None or out.sha256 is None:
+            raise TransferFailed(f"no stored output {ref.index} of '{ref.key}'")
+        path = self.store.path(out.sha256)
+        name = f"{ref.key.replace('[', '-').replace(']', '')}-{ref.index}.{out.ext or 'bin'}"
+        return await self._upload(path, out.sha256, name, out.mime, fresh=fresh)
+
+    async def _upload(
+        self, path: Path, sha256: str, filename: str, mime: str | None, *, fresh: bool = False
+    ) -> str:
+        cached = None if fresh else self.state.upload(sha256, self.options.upload_max_age)
+        if cached is not None:
+            return cached
+        uri = await self.client.upload(filename, path.read_bytes(), mime)
+        self.state.record_upload(sha256, uri)
+        self._emit("upload", None, f"uploaded {filename} as {uri}")
+        return uri
+
+    async def _local_uri(self, local: Path, *, fresh: bool = False) -> tuple[str, str]:
+        size = local.stat().st_size
+        digest = file_sha256(local)
+        info = probe(local)
+        mime = info.mime or mimetypes.guess_type(local.name)[0] or "application/octet-stream"
+        limits = self.catalog.overlay.asset_limits
+        media: Any = info.media if info.media in limits else "image"
+        limit = self.options.data_uri_limit
+        if limit is None:
+            limit = limits[media].data_uri
+        encoded = len(f"data:{mime};base64,") + 4 * math.ceil(size / 3)
+        if encoded <= limit or size < self.catalog.overlay.upload_min_bytes:
+            label = f"data:{mime};base64,… ({size} bytes, sha256 {digest[:16]})"
+            return data_uri(local.read_bytes(), mime), label
+        uri = await self._upload(local, digest, local.name, mime, fresh=fresh)
+        return uri, uri
+
+    # ------------------------------------------------------------------ outputs
+
+    async def _collect(
+        self, key: str, result: GenerationResult, row: StepRow, *, reused: bool
+    ) -> None:
+        """Make every output of a succeeded task stored, verified and linked; settle."""
+        gen = self.graph.generations[key]
+        result.status = "downloading"
+        for out in self.state.outputs(row.id):
+            if out.sha256 is not None and (
+                self.store.verify(out.sha256) or self._restore(out.sha256)
+            ):
+                continue
+            if reused:
+                self._emit("download", key, f"output {out.index} missing: fetching it again")
+            url = out.url if out.url and self._fresh(out.url, out.url_at) else None
+            for _ in range(3):
+                if url is None:
+                    try:
+                        task = await self.client.task(row.task_id or "")
+                    except TaskNotFound:
+                        if self.options.retry_failed:
+                            self._emit("note", key, "outputs lost with their task: made again")
+                            self.state.reset(row.id)
+                            row = self.state.step_by_id(row.id)
+                            await self._attempts(key, result, row, resume=None)
+                            return
+                        self._download_failed(
+                            key,
+                            result,
+                            f"task {row.task_id} no longer exists, and its outputs are neither "
+                            "in the store nor under outputs/ (--retry-failed makes it again, "
+                            "and pays again)",
+                        )
+                        return
+                    except Unavailable as exc:
+                        self._download_failed(key, result, f"cannot fetch the task again: {exc}")
+                        return
+                    urls = task.get("output") if task.get("status") == "SUCCEEDED" else None
+                    if not isinstance(urls, list) or len(urls) <= out.index:
+                        self._download_failed(key, result, "the task lists no such output")
+                        return
+                    self.state.refresh_urls(row.id, urls)
+                    url = str(urls[out.index])
+                try:
+                    await self._download(row.id, out.index, url, out.sha256)
+                    break
+                except UrlExpired:
+                    url = None
+                except TransferFailed as exc:
+                    self._download_failed(key, result, str(exc))
+                    return
+            else:
+                self._download_failed(key, result, "its URL kept expiring")
+                return
+        if row.status is not StepStatus.SUCCEEDED:
+            self.state.mark_succeeded(row.id)
+        self._refresh(result)
+        result.outputs = []
+        for out in self.state.outputs(row.id):
+            assert out.sha256 is not None
+            number = self._number.get((key, out.index), out.index)
+            path = self._link(key, gen.step, number, out.sha256, out.ext or "bin")
+            result.outputs.append(
+                OutputFile(out.index, number, out.sha256, out.size or 0, out.mime, path)
+            )
+        outcome = Outcome.REUSED if reused else Outcome.GENERATED
+        self._emit(
+            "reused" if reused else "done",
+            key,
+            ", ".join(o.path or o.sha256 for o in result.outputs) or "no outputs",
+        )
+        self._settle(result, outcome)
+
+    def _restore(self, sha256: str) -> bool:
+        """Put content back into the store from a file the executor linked it to."""
+        for path, digest in self.state.links():
+            if digest == sha256 and os.path.isfile(path) and self.store.adopt(Path(path), sha256):
+                return True
+        return False
+
+    def _download_failed(self, key: str, result: GenerationResult, reason: str) -> None:
+        gen = self.graph.generations[key]
+        message = (
+            f"an output of '{key}' could not be downloaded: {reason} (the task is paid and "
+            "recorded; rerun to try the download again)"
+        )
+        self.diagnostics.append(make("RP506", message, _location(self.graph, gen.step)))
+        self._refresh(result)
+        self._settle(result, Outcome.FAILED, message)
+
+    async def _download(self, step_id: int, index: int, url: str, expected: str | None) -> None:
+        async with self._downloads:
+            scratch = self.store.scratch()
+            try:
+                got = await self.client.download(url, scratch)
+                if expected is not None and got.sha256 != expected:
+                    raise TransferFailed(
+                        f"{strip_query(url)}: content changed (sha256 {got.sha256[:12]}, "
+                        f"recorded {expected[:12]})"
+                    )
+                ext = extension_for(url, got.mime, scratch)
+                self.store.ingest(scratch, got.sha256)
+            finally:
+                with contextlib.suppress(OSError):
+                    scratch.unlink()
+        self.state.record_output(
+            step_id, index, sha256=got.sha256, size=got.size, ext=ext, mime=got.mime
+        )
+
+    def _link(self, key: str, step: str, number: int, sha256: str, ext: str) -> str | None:
+        target = (self.options.outputs_dir / step / f"{number}.{ext}").absolute()
+
+        def ours(path: Path) -> bool:
+            owner = self.state.link_owner(str(path))
+            if owner is None or owner[1] != self.spec_path or owner[2] != key:
+                return False
+            try:
+                return sha256_file(path) == owner[0]
+            except OSError:
+                return False
+
+        try:
+            placed = self.store.place(sha256, target, ours)
+        except OSError as exc:
+            self._emit("note", key, f"could not place output in {target.parent}: {exc}")
+            return None
+        assert self.run_id is not None
+        if placed.how != "present" or self.state.link_owner(str(placed.path)) is None:
+            self.state.record_link(str(placed.path), sha256, self.spec_path, key, self.run_id)
+        if placed.how == "beside":
+            gen = self.graph.generations[key]
+            self.diagnostics.append(
+                make(
+                    "RP508",
+                    f"{target} holds a file runway-plan did not write; the output of '{key}' "
+                    f"was saved beside it as {placed.path.name}",
+                    _location(self.graph, gen.step),
+                )
+            )
+        return str(placed.path)

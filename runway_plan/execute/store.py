@@ -1,0 +1,213 @@
+"""The content-addressed store of outputs, and the readable ``outputs/<step>/`` links to it.
+
+Every downloaded output lands in ``<state>/store/sha256/ab/cdef...`` under its SHA-256, after
+it was verified, written in full and synced; store files are made read-only, so editing a
+linked copy in place fails instead of corrupting the store.  The readable tree
+``outputs/<step>/<n>.<ext>`` (``n`` numbers the step's outputs as ``@step[n]`` does) holds hard
+links to the store (copies across file systems).
+
+The store never overwrites a file it did not write: when ``outputs/hero/0.png`` exists with
+other content and the journal does not say the executor put it there for the same generation
+of the same spec, the output is placed beside it as ``0.<sha256 prefix>.png`` and reported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import mimetypes
+import os
+import shutil
+import stat
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import filetype
+
+__all__ = ["Placed", "Store", "extension_for", "sha256_file"]
+
+_EXTENSIONS = {
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/webp": "webp",
+    "video/mp4": "mp4",
+    "video/quicktime": "mov",
+    "video/webm": "webm",
+    "audio/mpeg": "mp3",
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+    "audio/ogg": "ogg",
+    "audio/mp4": "m4a",
+    "audio/flac": "flac",
+    "text/plain": "txt",
+}
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file's content."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def extension_for(url: str, mime: str | None, path: Path | None = None) -> str:
+    """A file extension for an output: from its URL, else its media type, else its bytes."""
+    suffix = Path(urlsplit(url).path).suffix.lstrip(".").lower()
+    if suffix.isalnum() and 0 < len(suffix) <= 5:
+        return suffix
+    if mime:
+        known = _EXTENSIONS.get(mime.lower()) or (mimetypes.guess_extension(mime) or "").lstrip(".")
+        if known:
+            return known
+    if path is not None:
+        kind = filetype.guess(str(path))
+        if kind is not None:
+            return str(kind.extension)
+    return "bin"
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """Where an output was placed under ``outputs/``, and how.
+
+    ``how``: ``created`` (a new file), ``present`` (already there with this content),
+    ``replaced`` (an older output of the same generation, written by the executor, was
+    replaced; it is still in the store) or ``beside`` (the wanted name holds a file the
+    executor did not write, which was left alone).
+    """
+
+    path: Path
+    how: str
+    wanted: Path
+
+
+class Store:
+    """The store under ``root`` (``<state>/store``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.tmp = self.root / "tmp"
+
+    def path(self, sha256: str) -> Path:
+        """Where content ``sha256`` lives."""
+        return self.root / "sha256" / sha256[:2] / sha256[2:]
+
+    def has(self, sha256: str, size: int | None = None) -> bool:
+        """True when content ``sha256`` is stored (and has ``size`` bytes, when given)."""
+        try:
+            info = self.path(sha256).stat()
+        except OSError:
+            return False
+        return size is None or info.st_size == size
+
+    def verify(self, sha256: str) -> bool:
+        """True when the stored content still hashes to ``sha256``."""
+        try:
+            return sha256_file(self.path(sha256)) == sha256
+        except OSError:
+            return False
+
+    def scratch(self) -> Path:
+        """A fresh temporary file name inside the store (same file system, for renames)."""
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        return self.tmp / f"{uuid.uuid4().hex}.part"
+
+    def ingest(self, scratch: Path, sha256: str) -> Path:
+        """Move a verified, synced ``scratch`` file to its place; the stored path."""
+        final = self.path(sha256)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists() and sha256_file(final) == sha256:
+            scratch.unlink(missing_ok=True)
+        else:
+            if final.exists():
+                final.chmod(stat.S_IRUSR | stat.S_IWUSR)
+            os.replace(scratch, final)
+            _sync_dir(final.parent)
+        final.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        return final
+
+    def adopt(self, source: Path, sha256: str) -> bool:
+        """Restore content ``sha256`` into the store from a copy (an ``outputs/`` file)."""
+        scratch = self.scratch()
+        try:
+            shutil.copyfile(source, scratch)
+            if sha256_file(scratch) != sha256:
+                scratch.unlink(missing_ok=True)
+                return False
+        except OSError:
+            scratch.unlink(missing_ok=True)
+            return False
+        self.ingest(scratch, sha256)
+        return True
+
+    def place(self, sha256: str, target: Path, may_replace: Callable[[Path], bool]) -> Placed:
+        """Make ``target`` hold content ``sha256`` without overwriting a file not ours.
+
+        ``may_replace(target)`` says whether an existing ``target`` with other content was
+        written by the executor for this same generation (and may be replaced).
+        """
+        source = self.path(sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if os.path.lexists(target):
+            if _holds(target, source, sha256):
+                return Placed(target, "present", target)
+            if target.is_file() and not target.is_symlink() and may_replace(target):
+                _install(source, target, replace=True)
+                return Placed(target, "replaced", target)
+            beside = target.with_name(f"{target.stem}.{sha256[:12]}{target.suffix}")
+            if os.path.lexists(beside):
+                if _holds(beside, source, sha256):
+                    return Placed(beside, "beside", target)
+                beside = target.with_name(f"{target.stem}.{sha256}{target.suffix}")
+                if os.path.lexists(beside) and _holds(beside, source, sha256):
+                    return Placed(beside, "beside", target)
+            _install(source, beside, replace=False)
+            return Placed(beside, "beside", target)
+        _install(source, target, replace=False)
+        return Placed(target, "created", target)
+
+
+def _holds(path: Path, source: Path, sha256: str) -> bool:
+    try:
+        if os.path.samefile(path, source):
+            return True
+        return path.is_file() and sha256_file(path) == sha256
+    except OSError:
+        return False
+
+
+def _install(source: Path, target: Path, *, replace: bool) -> None:
+    """Hard-link (or copy) ``source`` to ``target`` atomically."""
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        try:
+            os.link(source, temporary)
+        except OSError:
+            shutil.copyfile(source, temporary)
+        if replace:
+            os.replace(temporary, target)
+        else:
+            try:
+                os.link(temporary, target)
+            except FileExistsError:
+                raise
+            except OSError:
+                shutil.copyfile(temporary, target)
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+    _sync_dir(target.parent)
+
+
+def _sync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

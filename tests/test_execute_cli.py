@@ -1,0 +1,206 @@
+"""``runway-plan run``, ``status`` and ``cancel`` end to end, against the emulator served by
+uvicorn on a loopback port (and ``--emulate`` in process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from test_execute_support import KEY, ROOT, SPEED, copy_specs, emulator, served, sha256
+
+from runway_plan.cli import main
+from runway_plan.emulator import Fault, FaultPlan, FaultRule
+from runway_plan.execute import State, StepStatus
+
+EXAMPLES = sorted(p.name for p in (ROOT / "specs").glob("*.yaml"))
+
+
+def _invoke(*args: str, key: str = KEY) -> tuple[int, str, str]:
+    runner = CliRunner()
+    result = runner.invoke(main, list(args), env={"RUNWAYML_API_SECRET": key})
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def server() -> object:
+    emu = emulator(tier=3)
+    with served(emu) as url:
+        yield emu, url
+    emu.close()
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_every_example_runs_on_a_loopback_emulator(
+    name: str, tmp_path: Path, server: tuple[object, str]
+) -> None:
+    emu, url = server
+    specs = copy_specs(tmp_path)
+    before = len(emu.ledger())  # type: ignore[attr-defined]
+    args = ("run", str(specs / name), "--base-url", url, "--speed", str(SPEED))
+    code, out, err = _invoke(*args)
+    assert code == 0, out + err
+    assert "finished" in out and "manifest:" in out
+    made = len(emu.ledger()) - before  # type: ignore[attr-defined]
+    manifest = json.loads(
+        next((specs / ".runway-plan" / "runs").glob("*/manifest.json")).read_text()
+    )
+    assert made == len(manifest["generations"]) > 0
+    for generation in manifest["generations"]:
+        assert generation["outcome"] == "generated"
+        for output in generation["outputs"]:
+            path = Path(output["path"])
+            assert path.is_relative_to(specs / "outputs")
+            assert sha256(path) == output["sha256"]
+    code, out, _ = _invoke(*args, "--format", "json")
+    assert code == 0
+    again = json.loads(out)
+    assert {g["outcome"] for g in again["generations"]} == {"reused"}
+    assert len(emu.ledger()) - before == made  # type: ignore[attr-defined]
+
+
+def test_a_spec_with_errors_never_reaches_the_api(tmp_path: Path) -> None:
+    emu = emulator()
+    with served(emu) as url:
+        spec = tmp_path / "bad.yaml"
+        spec.write_text(
+            "version: 1\nname: bad\nsteps:\n  a:\n    endpoint: text_to_image\n"
+            "    model: gen4_image\n    promptText: x\n    ratio: '3:2'\n"
+        )
+        code, _, err = _invoke("run", str(spec), "--base-url", url)
+    assert code == 1 and "RP207" in err and "nothing was sent" in err
+    assert emu.faults._requests == 0  # no request of any kind reached the emulator
+    assert not (tmp_path / ".runway-plan").exists()
+
+
+def test_run_needs_a_key_and_refuses_fast_polling_of_the_real_api(tmp_path: Path) -> None:
+    spec = copy_specs(tmp_path) / "launch.yaml"
+    code, _, err = _invoke("run", str(spec), key="")
+    assert code == 2 and "RUNWAYML_API_SECRET" in err
+    code, _, err = _invoke("run", str(spec), "--speed", "100")
+    assert code == 2 and "never polled faster" in err
+
+
+def test_emulate_runs_in_process(tmp_path: Path) -> None:
+    specs = copy_specs(tmp_path)
+    code, out, _ = _invoke("run", str(specs / "storyboard.yaml"), "--emulate", "--speed", "500")
+    assert code == 0, out
+    assert (specs / "outputs" / "emulated" / "animate" / "3.mp4").is_file()
+    assert (specs / ".runway-plan" / "emulated" / "state.db").is_file()
+    code, out, _ = _invoke("status", str(specs / "storyboard.yaml"), "--emulate")
+    assert code == 0 and "animate[3]" in out and "generated" in out
+
+
+def test_a_second_run_on_the_same_state_is_refused(tmp_path: Path) -> None:
+    specs = copy_specs(tmp_path)
+    with State(specs / ".runway-plan"):
+        code, _, err = _invoke("run", str(specs / "launch.yaml"), "--base-url", "http://x.test")
+    assert code == 2 and "RP505" in err
+
+
+def _child(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "runway_plan", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNWAYML")}
+    env["RUNWAYML_API_SECRET"] = KEY
+    env["TMPDIR"] = str(tmp_path)
+    return env
+
+
+def test_the_key_is_in_no_file_log_or_output(tmp_path: Path) -> None:
+    faults = FaultPlan(
+        seed=3,
+        rules=[
+            FaultRule(Fault.RATE_LIMIT, probability=0.3, retry_after=0.01),
+            FaultRule(Fault.LOST_RESPONSE, model="eleven_multilingual_v2", nth=(1,)),
+            FaultRule(Fault.TASK_FAILED, model="gen4_turbo", nth=(1,), failure_code="INTERNAL"),
+            FaultRule(Fault.BAD_GATEWAY, on="task", probability=0.2),
+        ],
+    )
+    emu = emulator(faults=faults)
+    specs = copy_specs(tmp_path)
+    env = _env(tmp_path)
+    outputs: list[str] = []
+    with served(emu) as url:
+        base = ["--base-url", url, "--speed", str(SPEED)]
+        for extra in ([], ["--resubmit-unknown"], ["--format", "json"]):
+            child = _child(["run", str(specs / "launch.yaml"), *base, *extra], env)
+            out, err = child.communicate(timeout=60)
+            outputs += [out, err]
+        child = _child(["status", str(specs / "launch.yaml")], env)
+        outputs += list(child.communicate(timeout=60))
+        bad_key = dict(env, RUNWAYML_API_SECRET="key_" + "ab" * 64)
+        child = _child(["run", str(specs / "podcast-localization.yaml"), *base], bad_key)
+        out, err = child.communicate(timeout=60)
+        assert child.returncode == 1 and "HTTP 401" in out + err
+        outputs += [out, err]
+    assert "possibly" in "".join(outputs) or "RP502" in "".join(outputs)
+    secrets = [KEY, KEY[4:], "key_" + "ab" * 64]
+    scanned = 0
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            scanned += 1
+            for secret in secrets:
+                assert secret.encode() not in data, path
+    for text in outputs:
+        for secret in secrets:
+            assert secret not in text
+    assert scanned > 20
+
+
+def test_status_and_cancel_of_a_killed_run(tmp_path: Path) -> None:
+    emu = emulator(speed=40.0, tier=3)
+    specs = copy_specs(tmp_path)
+    spec = specs / "social-cutdowns.yaml"
+    env = _env(tmp_path)
+    with served(emu) as url:
+        base = ["--base-url", url, "--speed", "40"]
+        child = _child(["run", str(spec), *base], env)
+        deadline = time.monotonic() + 30
+        flying: list[str] = []
+        sending: list[str] = ["?"]
+        while time.monotonic() < deadline and (len(flying) < 2 or sending):
+            time.sleep(0.05)
+            if (specs / ".runway-plan" / "state.db").is_file():
+                with State(specs / ".runway-plan", lock=False) as state:
+                    flying = [r.key for r in state.steps_with_status(StepStatus.RUNNING)]
+                    sending = [r.key for r in state.steps_with_status(StepStatus.SUBMITTING)]
+        os.kill(child.pid, signal.SIGKILL)  # not inside a create window: see the crash test
+        child.communicate(timeout=30)
+        assert len(flying) >= 2
+
+        status = _child(["status", str(spec), "--format", "json"], env)
+        out, _ = status.communicate(timeout=30)
+        shown = json.loads(out)
+        assert shown["status"].startswith("stopped")
+        assert {g["state"] for g in shown["generations"]} >= {"running"}
+
+        cancel = _child(["cancel", str(spec), "--base-url", url], env)
+        out, err = cancel.communicate(timeout=30)
+        assert cancel.returncode == 0, err
+        assert "cancelled" in out
+        cancelled = [e for e in emu.ledger() if e.status == "CANCELLED"]
+        assert len(cancelled) >= 2
+
+        rerun = _child(["run", str(spec), *base], env)
+        out, err = rerun.communicate(timeout=60)
+        assert rerun.returncode == 0, out + err
+    succeeded = [e for e in emu.ledger() if e.status == "SUCCEEDED"]
+    assert len(succeeded) == 5  # one per generation: a finished task is never deleted
