@@ -23,7 +23,6 @@ import asyncio
 import math
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -288,11 +287,7 @@ steps:
 
 
 def _serve(emu: Emulator) -> EmulatorServer:
-    server = EmulatorServer(create_app(emu))
-    listening = getattr(server, "_sock", None)  # see tests/test_execute_support.py: Nagle
-    if isinstance(listening, socket.socket):
-        listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return server
+    return EmulatorServer(create_app(emu))
 
 
 def resume_figures(tmp: Path) -> None:

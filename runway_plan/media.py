@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import filetype  # type: ignore[import-untyped]
+import filetype
 from tinytag import TinyTag, TinyTagException
 
 __all__ = ["MediaInfo", "probe"]

@@ -195,3 +195,17 @@ def test_async_sdk_in_process(emulator: Emulator) -> None:
             assert task.cost.credits == 2
 
     asyncio.run(run())
+
+
+def test_the_listening_socket_disables_nagle() -> None:
+    """Accepted connections inherit TCP_NODELAY, so small responses are not held ~40 ms."""
+    import socket
+
+    from runway_plan.emulator.server import bind_loopback
+
+    listening = bind_loopback()
+    try:
+        assert listening.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        assert listening.proto == socket.IPPROTO_TCP
+    finally:
+        listening.close()

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import hashlib
 import shutil
-import socket
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -57,16 +56,8 @@ def emulator(**config: Any) -> Emulator:
 
 @contextlib.contextmanager
 def served(emu: Emulator) -> Iterator[str]:
-    """Serve ``emu`` on a loopback port with uvicorn in a thread; its base URL.
-
-    The listening socket gets ``TCP_NODELAY`` (inherited by accepted sockets on Linux):
-    ``bind_loopback`` makes it with protocol 0, so asyncio does not set the option itself and
-    every response waits ~40 ms for a delayed ACK (Nagle).  Reported to the emulator's owner.
-    """
+    """Serve ``emu`` on a loopback port with uvicorn in a thread; its base URL."""
     server = EmulatorServer(create_app(emu))
-    listening = getattr(server, "_sock", None)
-    if isinstance(listening, socket.socket):
-        listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     with server:
         yield server.base_url
 
