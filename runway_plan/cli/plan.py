@@ -35,17 +35,20 @@ from runway_plan.plan.diff import diff_plans
 from runway_plan.plan.live import LiveError, Organization, fetch_organization
 from runway_plan.plan.report import (
     PLAN_FORMATS,
-    ROW_HEADERS,
     render_diff,
     render_dot,
     render_gantt_html,
     render_gantt_svg,
     render_mermaid,
     render_plan,
+    resource_lines,
+    reuse_lines,
+    row_headers,
     step_rows,
     summary_lines,
     total_row,
 )
+from runway_plan.plan.resources import ResourcePlan
 from runway_plan.source import parse_document
 from runway_plan.validate import check_file, validate
 
@@ -127,16 +130,112 @@ def _check(
     return graph, sort_diagnostics([*document.diagnostics, *validate(graph)]), spec
 
 
-def _plan_or_exit(spec: str, catalog: Catalog, overrides: dict[str, Any], **options: Any) -> Plan:
+def _checked_or_exit(
+    spec: str, catalog: Catalog, overrides: dict[str, Any]
+) -> tuple[Graph, list[Diagnostic], str]:
     graph, diagnostics, label = _check(spec, catalog, overrides)
     if has_errors(diagnostics):
         click.echo(render_diagnostics(diagnostics, "text"), nl=False)
         errors = sum(d.is_error for d in diagnostics)
         click.echo(f"{label}: {errors} error{'s' * (errors != 1)}; no plan", err=True)
         sys.exit(EXIT_FAILED)
+    return graph, diagnostics, label
+
+
+def _plan_or_exit(spec: str, catalog: Catalog, overrides: dict[str, Any], **options: Any) -> Plan:
+    graph, diagnostics, label = _checked_or_exit(spec, catalog, overrides)
     result = plan(graph, catalog, source=label, **options)
     result.diagnostics = sort_diagnostics([*diagnostics, *result.diagnostics])
     return result
+
+
+class _StateView:
+    """What the run state says of a spec: reusable generations and resource changes."""
+
+    def __init__(self) -> None:
+        self.reuse: dict[str, Any] | None = None
+        self.source: str | None = None
+        self.resources: ResourcePlan | None = None
+
+
+def _state_view(
+    spec: str,
+    graph: Graph,
+    *,
+    state_dir: Path | None,
+    emulate: bool,
+    base_url: str | None,
+    live_key: str | None,
+) -> _StateView:
+    """Read the state ``run`` would use (never locking it; the network only with
+    ``live_key``, to read the recorded documents and avatars)."""
+    view = _StateView()
+    spec_path = Path(spec)
+    has_resources = graph.spec is not None and bool(graph.spec.documents or graph.spec.avatars)
+    if not spec_path.is_file():
+        return view  # a spec read from git: no state of its own
+    from runway_plan.cli.run import state_location
+
+    directory, base = state_location(spec_path, state_dir, emulate, base_url)
+    exists = (directory / "state.db").is_file()
+    if not (exists or state_dir is not None or emulate or has_resources):
+        return view
+    from runway_plan.execute import origin_of, reusable
+    from runway_plan.execute.resources import resource_plan
+
+    try:
+        shown = os.path.relpath(directory)
+    except ValueError:
+        shown = str(directory)
+    source = f"{shown} ({origin_of(base)})"
+    if exists or state_dir is not None or emulate:
+        view.reuse = dict(reusable(graph, directory, base_url=base))
+        view.source = source
+    remote = None
+    notes: list[str] = []
+    if live_key is not None and exists:
+        remote, notes = _read_remote(graph, directory, base, live_key)
+    resources = resource_plan(
+        graph,
+        directory,
+        base,
+        reuse=view.reuse,
+        remote=remote,
+        notes=notes,
+        shown=shown,
+        empty_remote=emulate,
+    )
+    if has_resources or resources.changes:
+        view.resources = resources
+    return view
+
+
+def _read_remote(
+    graph: Graph, directory: Path, base: str, key: str
+) -> tuple[dict[int, Any], list[str]]:
+    """GET the spec's recorded documents and avatars (``--live``)."""
+    import asyncio
+
+    import httpx
+
+    from runway_plan.execute import RetryPolicy, RunwayClient, State, origin_of
+    from runway_plan.execute.resources import read_remote
+
+    with State(directory, lock=False) as state:
+        name = graph.spec.name if graph.spec is not None else ""
+        rows = state.resources(name, origin_of(base))
+
+    async def read() -> tuple[dict[int, Any], list[str]]:
+        async with httpx.AsyncClient(transport=_resource_transport) as http:
+            client = RunwayClient(http, api_key=key, base_url=base, retry=RetryPolicy(attempts=3))
+            found, problems = await read_remote(client, rows)
+            return dict(found), problems
+
+    return asyncio.run(read())
+
+
+_resource_transport: Any = None
+"""The transport of ``--live`` resource reads, replaceable in tests."""
 
 
 def _rich_table(result: Plan, console: Console) -> None:
@@ -146,9 +245,10 @@ def _rich_table(result: Plan, console: Console) -> None:
         show_footer=True,
         header_style="bold",
     )
-    footer = dict(zip(ROW_HEADERS, total_row(result), strict=True))
-    right = {"gens", "credits", "USD", "start", "end"}
-    for header in ROW_HEADERS:
+    headers = row_headers(result)
+    footer = dict(zip(headers, total_row(result), strict=True))
+    right = {"gens", "credits", "USD", "start", "end", "reused"}
+    for header in headers:
         table.add_column(
             header,
             footer=footer.get(header, ""),
@@ -165,6 +265,21 @@ def _rich_table(result: Plan, console: Console) -> None:
                 console.print(
                     Text(f"  {step.name}: {reason}", style="red" if step.unknown else "yellow")
                 )
+    if result.has_reuse:
+        console.print(Text(f"Generated again (not reused from {result.reuse_source}):"))
+        for line in reuse_lines(result) or ["(nothing: every generation is reused)"]:
+            console.print(Text(f"  {line}", style="cyan"))
+    if result.resources is not None:
+        for line in resource_lines(result.resources):
+            style = ""
+            stripped = line.lstrip()
+            if stripped.startswith("+ "):
+                style = "green"
+            elif stripped.startswith("~ "):
+                style = "yellow"
+            elif stripped.startswith("- "):
+                style = "red"
+            console.print(Text(line, style=style))
     for line in summary_lines(result):
         console.print(Text(line))
     if result.diagnostics:
@@ -174,15 +289,21 @@ def _rich_table(result: Plan, console: Console) -> None:
     )
 
 
-def _live_organization() -> Organization:
+def _api_key_for_live() -> str:
     key = os.environ.get("RUNWAYML_API_SECRET", "").strip()
     if not key:
         raise click.UsageError(
             "--live needs an API key in RUNWAYML_API_SECRET (plan without --live to use the "
             "catalog's tier table)"
         )
+    return key
+
+
+def _live_organization(key: str, base_url: str | None = None) -> Organization:
     try:
-        return _fetch_organization(key)
+        if base_url is None:
+            return _fetch_organization(key)
+        return _fetch_organization(key, base_url=base_url)
     except LiveError as exc:
         raise _UsageFailure(str(exc).replace(key, "[redacted]")) from None
 
@@ -219,7 +340,28 @@ def _live_organization() -> Organization:
 @click.option(
     "--live",
     is_flag=True,
-    help="Use the account's live limits (GET /v1/organization, RUNWAYML_API_SECRET).",
+    help="Use the account's live limits (GET /v1/organization) and read the spec's recorded "
+    "documents and avatars to show drift (RUNWAYML_API_SECRET).",
+)
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Plan against this run state: what a run would reuse, which documents and avatars "
+    "exist [default: .runway-plan beside the spec, when present].",
+)
+@click.option(
+    "--emulate",
+    is_flag=True,
+    help="Plan against the state of `run --emulate` (.runway-plan/emulated, API origin "
+    "http://emulator).",
+)
+@click.option(
+    "--base-url",
+    envvar="RUNWAYML_BASE_URL",
+    metavar="URL",
+    help="The API a run would use (RUNWAYML_BASE_URL): results are reused only against the "
+    "origin that made them.",
 )
 @vars_option
 @catalog_option
@@ -232,10 +374,19 @@ def plan_command(
     gantt: Path | None,
     latencies: tuple[str, ...],
     live: bool,
+    state_dir: Path | None,
+    emulate: bool,
+    base_url: str | None,
     variables: tuple[str, ...],
     catalog_path: Path | None,
 ) -> None:
-    """Price SPEC in credits and dollars and schedule it against the tier's limits."""
+    """Price SPEC in credits and dollars and schedule it against the tier's limits.
+
+    With a run state (.runway-plan beside the spec, --state or --emulate) the plan is the
+    next run's: which generations it reuses and why the others are made again, the credits
+    saved, budgets checked against what the run would spend, and what it would create,
+    update or delete among the spec's documents and avatars.
+    """
     overrides = parse_vars(variables)
     budget: Decimal | None = None
     if max_credits is not None:
@@ -251,18 +402,33 @@ def plan_command(
             )
     seconds = parse_deadline(deadline) if deadline is not None else None
     latency = _parse_latency(latencies)
-    organization = _live_organization() if live else None
+    if live and emulate:
+        raise click.UsageError(
+            "--live reads the API, but the emulator of --emulate starts empty on every run; "
+            "serve one with `runway-plan emulate` and plan with --base-url instead"
+        )
+    key = _api_key_for_live() if live else None
+    base = base_url.rstrip("/") if base_url else None
+    organization = _live_organization(key, base) if key is not None else None
     catalog = load_catalog_or_fail(catalog_path)
-    result = _plan_or_exit(
-        spec,
+    graph, diagnostics, label = _checked_or_exit(spec, catalog, overrides)
+    view = _state_view(
+        spec, graph, state_dir=state_dir, emulate=emulate, base_url=base, live_key=key
+    )
+    result = plan(
+        graph,
         catalog,
-        overrides,
+        source=label,
         tier=tier,
         max_credits=budget,
         latency_overrides=latency,
         live=organization,
         deadline=seconds,
+        reuse=view.reuse,
+        reuse_source=view.source,
     )
+    result.resources = view.resources
+    result.diagnostics = sort_diagnostics([*diagnostics, *result.diagnostics])
     if gantt is not None:
         page = (
             render_gantt_html(result)

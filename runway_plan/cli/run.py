@@ -64,7 +64,7 @@ from runway_plan.execute.report import manifest
 from runway_plan.plan.cost import format_credits
 from runway_plan.validate import check_file
 
-__all__ = ["cancel_command", "run_command", "status_command"]
+__all__ = ["cancel_command", "run_command", "state_location", "status_command"]
 
 API_CADENCE = 5.0
 """Seconds between status updates of a task on the real API (reference §6.1)."""
@@ -95,6 +95,19 @@ def _state_dirs(
     base_outputs = spec.resolve().parent / "outputs"
     outputs = outputs_dir or (base_outputs / "emulated" if emulate else base_outputs)
     return state, outputs
+
+
+def state_location(
+    spec: Path, state_dir: Path | None, emulate: bool, base_url: str | None
+) -> tuple[Path, str]:
+    """The state folder and API base URL ``run`` uses for ``spec`` with these options.
+
+    ``--emulate`` runs keep their state in ``.runway-plan/emulated`` against the origin
+    ``http://emulator``; results are only reused against the API origin that made them.
+    """
+    directory, _ = _state_dirs(spec, state_dir, None, emulate)
+    base = EMULATOR_URL if emulate else (base_url or DEFAULT_BASE_URL).rstrip("/")
+    return directory, base
 
 
 def _open_state(directory: Path, *, lock: bool = True) -> State:
@@ -280,6 +293,19 @@ def _build_emulator(tier: int, speed: float, catalog: Catalog) -> tuple[Any, Any
     help="Try again generations that failed for a reason a retry cannot fix (moderation, "
     "invalid asset).",
 )
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Delete the documents and avatars recorded in the state but no longer in the spec "
+    "(without it they are left in place, and reported).",
+)
+@click.option(
+    "--refresh/--no-refresh",
+    default=None,
+    help="Read each recorded document and avatar before reconciling, so one changed or "
+    "deleted remotely is put back [default: on]. (--emulate's emulator starts empty, so "
+    "there every document and avatar is created afresh.)",
+)
 @click.option("--max-credits", metavar="N", help="Never spend more than N credits in this run.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before spending (a terminal asks).")
 @click.option(
@@ -302,6 +328,8 @@ def run_command(
     tier: int | None,
     resubmit_unknown: bool,
     retry_failed: bool,
+    prune: bool,
+    refresh: bool | None,
     max_credits: str | None,
     yes: bool,
     fmt: str,
@@ -313,6 +341,9 @@ def run_command(
     Every transition is journaled before the next request, so a crash or Ctrl-C never loses
     an output and never pays twice: run the same command again to resume.  Outputs land in
     a content-addressed store and are linked as outputs/<step>/<n>.<ext>.
+
+    Documents and avatars are reconciled as declarative resources: created, updated (only
+    the changed fields) or left alone; never deleted without --prune.
     """
     budget: Decimal | None = None
     if max_credits is not None:
@@ -366,6 +397,9 @@ def run_command(
                     poll_interval=API_CADENCE / speed,
                     speed=speed,
                     max_credits=budget,
+                    prune=prune,
+                    refresh=True if refresh is None else refresh,
+                    empty_remote=emulate,
                 ),
                 spec_sha256=spec_sha256,
             )
@@ -500,6 +534,18 @@ def status_command(
                     "outputs": row.paths,
                 }
             )
+        resources = [
+            {
+                "kind": r.kind,
+                "key": r.key,
+                "name": r.name,
+                "state": r.status.value,
+                "remoteId": r.remote_id,
+                "remoteStatus": r.remote_status,
+                "failure": r.failure,
+            }
+            for r in state.resources(chosen.spec_name, chosen.origin)
+        ]
         if fmt == "json":
             data = {
                 "run": chosen.id,
@@ -509,6 +555,7 @@ def status_command(
                 "startedAt": chosen.started_at,
                 "finishedAt": chosen.finished_at,
                 "generations": items,
+                "resources": resources,
             }
             click.echo(json.dumps(data, indent=2))
             return
@@ -535,6 +582,15 @@ def status_command(
         for item in items:
             counts[item["outcome"]] = counts.get(item["outcome"], 0) + 1
         click.echo(", ".join(f"{n} {o}" for o, n in sorted(counts.items())))
+        if resources:
+            click.echo("resources (as recorded; `plan --live` compares them with the API):")
+            for res in resources:
+                extra = f" {res['remoteStatus']}" if res["remoteStatus"] else ""
+                extra += f": {res['failure']}" if res["failure"] else ""
+                click.echo(
+                    f"  {res['kind']:<8}  {res['key']}  {res['state']}  "
+                    f"{res['remoteId'] or '-'}{extra}"
+                )
     finally:
         state.close()
     sys.exit(EXIT_OK)

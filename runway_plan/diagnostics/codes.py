@@ -47,6 +47,12 @@ CODES: dict[str, CodeInfo] = {
     "RP107": _c(
         "invalid name", "Step, document and avatar names must match `[A-Za-z_][A-Za-z0-9_-]*`."
     ),
+    "RP108": _c(
+        "duplicate resource name",
+        "Two documents (or two avatars) have the same `name`. The API has no idempotency "
+        "key, so a create whose answer was lost is found again by name: keep names unique.",
+        "warning",
+    ),
     "RP110": _c("template syntax error", "A Jinja expression in a string does not parse."),
     "RP111": _c("undefined template variable", "A template uses a variable that is not defined."),
     "RP112": _c(
@@ -87,6 +93,11 @@ CODES: dict[str, CodeInfo] = {
         "model rule",
         "A rule of the model that spans several fields (seedance keyframe vs reference modes, "
         "aleph2 keyframe ranges, reference tags, veo last-frame-only).",
+    ),
+    "RP212": _c(
+        "document file not text",
+        "A knowledge document's `file` must be UTF-8 plain text or Markdown (.txt, .md); "
+        "the API takes no other format.",
     ),
     "RP220": _c(
         "invalid URL", "Asset URLs must be HTTPS, on a domain name (not an IP), ≤2048 chars."
@@ -188,6 +199,37 @@ CODES: dict[str, CodeInfo] = {
         "API unavailable",
         "The API could not be reached, or kept refusing a create with 429/503, through every "
         "retry. Nothing that could be charged was sent; run the spec again later.",
+    ),
+    "RP511": _c(
+        "resource not reconciled",
+        "A document or avatar could not be created, updated, read or deleted (the API "
+        "failed, or its input could not be read); the state keeps what was applied before. "
+        "Run the spec again.",
+    ),
+    "RP512": _c(
+        "avatar processing failed",
+        "An avatar ended FAILED (the message is the API's `failureReason`), disappeared while "
+        "processing, or was still PROCESSING when the run gave up waiting (the next run "
+        "checks it again). Change its `referenceImage`, or rerun with `--retry-failed` to "
+        "process the same image again.",
+    ),
+    "RP513": _c(
+        "resource left in place",
+        "A document or avatar recorded in the state is no longer in the spec; `run` leaves "
+        "the remote object alone unless `--prune` is given.",
+        "warning",
+    ),
+    "RP514": _c(
+        "resource create in doubt",
+        "A create of a document or avatar may have reached the API without its answer, and "
+        "the remote list could not be read to find the object (the API has no idempotency "
+        "key). Nothing is created again until it has been looked up by name; run again.",
+    ),
+    "RP515": _c(
+        "resource drift",
+        "A document or avatar was changed or deleted outside runway-plan; the run put it back "
+        "as the spec says (updated, or created again).",
+        "note",
     ),
 }
 

@@ -8,6 +8,7 @@ The stages, each in its own module::
     store        the content-addressed store and the ``outputs/<step>/`` links
     policy       what to do with a FAILED task, by failure code
     reuse        which generations the state can serve (for ``run`` and ``plan``)
+    resources    documents and avatars: desired state, plan (and drift), reconciliation
     runner       the scheduler: per-model slots, DAG order, skip-on-failure, Ctrl-C
     report       planned against billed credits, and the run manifest
 
@@ -19,6 +20,10 @@ In code::
         result = await Execution(graph, client, state, RunOptions(outputs_dir=out),
                                  catalog=catalog, origin=origin_of(DEFAULT_BASE_URL),
                                  spec_sha256=digest).run()
+
+Documents and avatars are reconciled by the same :class:`Execution` (see
+:mod:`runway_plan.execute.resources`, whose names are imported from there); ``plan`` asks
+:func:`runway_plan.execute.resources.resource_plan` what a run would do with them.
 
 The API key is read by the command line and handed to the client; nothing in this package
 writes it anywhere.

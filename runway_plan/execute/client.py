@@ -9,6 +9,7 @@ library error here, into this tree::
      │    ├── RequestRejected         a 4xx other than 408/429: retrying cannot help
      │    │    └── AuthenticationFailed    401 or 403: the key is missing, wrong or disabled
      │    ├── TaskNotFound            404 on a task: deleted, or another account's
+     │    ├── ResourceNotFound        404 on a document or avatar: deleted remotely
      │    ├── Unavailable             transport errors, 408, 429 or 5xx outlasting the retries
      │    │    └── NotSent            a create that certainly did not reach the API
      │    └── OutcomeUnknown          a create that may have made a task
@@ -26,6 +27,9 @@ transport error, 408, 429 and 5xx.  A create is sent **once** per call:
 * a connection lost after the request was written (reset, read timeout, closed without a
   response) and 500, 502 and 504 (an origin or gateway failing on a request that reached it,
   which may have made the task) raise :class:`OutcomeUnknown`, never retried.
+
+Creates of documents and avatars (``POST /v1/documents``, ``POST /v1/avatars``) follow the
+same rule; their reads, PATCHes and DELETEs are idempotent and retried.
 
 The API key is sent only to the API's base URL (never to upload targets or file hosts), and
 appears in no exception message, log line or return value.
@@ -49,7 +53,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
@@ -65,6 +69,7 @@ __all__ = [
     "NotSent",
     "OutcomeUnknown",
     "RequestRejected",
+    "ResourceNotFound",
     "RetryPolicy",
     "RunwayClient",
     "TaskNotFound",
@@ -114,6 +119,14 @@ class AuthenticationFailed(RequestRejected):
 
 class TaskNotFound(ApiError):
     """404 on ``/v1/tasks/{id}``."""
+
+
+class ResourceNotFound(ApiError):
+    """404 on ``/v1/documents/{id}`` or ``/v1/avatars/{id}``: the object is gone."""
+
+
+RESOURCE_PATHS = {"document": "/v1/documents", "avatar": "/v1/avatars"}
+"""The API path of each resource kind."""
 
 
 class Unavailable(ApiError):
@@ -369,6 +382,8 @@ class RunwayClient:
                         raise _Retryable(error, _retry_after(response))
                     if response.status_code == 404 and kind in ("task", "cancel"):
                         raise TaskNotFound(f"{what}: task not found", 404)
+                    if response.status_code == 404 and kind.startswith("resource_"):
+                        raise ResourceNotFound(f"{what}: not found", 404)
                     if response.status_code >= 400:
                         raise self._translate(response, what)
                     if not response.content:
@@ -396,9 +411,17 @@ class RunwayClient:
         Raises :class:`NotSent` (safe to retry), :class:`OutcomeUnknown` (never retry
         blindly), :class:`RequestRejected` or :class:`AuthenticationFailed`.
         """
-        what = f"POST /v1/{endpoint}"
+        data = await self._post_once("create", f"/v1/{endpoint}", body)
+        task_id = data.get("id")
+        if not isinstance(task_id, str) or not task_id:
+            raise OutcomeUnknown(f"POST /v1/{endpoint}: an answer without a task id")
+        return Created(task_id, task_estimate(data))
+
+    async def _post_once(self, kind: str, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A POST that creates something, sent once; its JSON object (see :meth:`create`)."""
+        what = f"POST {path}"
         try:
-            response = await self._send("create", "POST", f"/v1/{endpoint}", json=dict(body))
+            response = await self._send(kind, "POST", path, json=dict(body))
         except _NOT_CONNECTED as exc:
             raise NotSent(f"{what}: {self._scrub(str(exc) or type(exc).__name__)}") from None
         except httpx.UnsupportedProtocol as exc:
@@ -419,10 +442,57 @@ class RunwayClient:
             data = response.json()
         except ValueError:
             raise OutcomeUnknown(f"{what}: HTTP {status} with a body that is not JSON") from None
-        task_id = data.get("id") if isinstance(data, dict) else None
-        if not isinstance(task_id, str) or not task_id:
-            raise OutcomeUnknown(f"{what}: HTTP {status} without a task id")
-        return Created(task_id, task_estimate(data))
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
+            raise OutcomeUnknown(f"{what}: HTTP {status} without an id")
+        return data
+
+    # ------------------------------------------------------------------ documents, avatars
+
+    async def create_resource(self, kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /v1/documents`` or ``/v1/avatars`` (``kind`` ``document`` or ``avatar``),
+        sent once; the object made.  Raises as :meth:`create` does."""
+        return await self._post_once("resource_create", RESOURCE_PATHS[kind], body)
+
+    async def resource(self, kind: str, remote_id: str) -> dict[str, Any]:
+        """``GET /v1/{documents,avatars}/{id}``; raises :class:`ResourceNotFound` on 404."""
+        path = f"{RESOURCE_PATHS[kind]}/{remote_id}"
+        body = await self._idempotent("resource_get", "GET", path)
+        if not isinstance(body, dict):
+            raise ApiError(f"GET {path}: the answer is not a JSON object")
+        return body
+
+    async def update_resource(
+        self, kind: str, remote_id: str, body: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """``PATCH /v1/{documents,avatars}/{id}`` with the changed fields (idempotent, so
+        retried); the object as answered (None for a document: the API returns no body)."""
+        path = f"{RESOURCE_PATHS[kind]}/{remote_id}"
+        answer = await self._idempotent("resource_update", "PATCH", path, dict(body))
+        return answer if isinstance(answer, dict) else None
+
+    async def delete_resource(self, kind: str, remote_id: str) -> None:
+        """``DELETE /v1/{documents,avatars}/{id}``; raises :class:`ResourceNotFound` on 404."""
+        await self._idempotent("resource_delete", "DELETE", f"{RESOURCE_PATHS[kind]}/{remote_id}")
+
+    async def list_resources(self, kind: str) -> list[dict[str, Any]]:
+        """Every object of ``kind`` (``GET /v1/{documents,avatars}``, all pages, newest
+        first).  The list shows no document ``content``: read one object for it."""
+        query = "limit=100" + ("&order=desc&sort=createdAt" if kind == "document" else "")
+        found: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(1000):
+            page = f"{RESOURCE_PATHS[kind]}?{query}"
+            if cursor:
+                page += f"&cursor={quote(cursor, safe='')}"
+            body = await self._idempotent("resource_list", "GET", page)
+            if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+                raise ApiError(f"GET {RESOURCE_PATHS[kind]}: the answer has no data list")
+            found += [item for item in body["data"] if isinstance(item, dict)]
+            following = body.get("nextCursor")
+            if not isinstance(following, str) or not following or following == cursor:
+                break
+            cursor = following
+        return found
 
     async def task(self, task_id: str) -> dict[str, Any]:
         """``GET /v1/tasks/{id}``; raises :class:`TaskNotFound` on 404."""

@@ -3,7 +3,9 @@
 The manifest (``<state>/runs/<id>/manifest.json``, written atomically) is the run's
 provenance: the spec's hash, the catalog's version, and for every generation its fingerprint,
 outcome, every request as sent (data URIs and URL signatures abbreviated, never a key), the
-task id and cost of each attempt, and the hash and place of each output.
+task id and cost of each attempt, and the hash and place of each output; for every document
+and avatar what the run did (created, adopted, updated and which fields, unchanged, deleted,
+left in place, failed), its remote id and status, and the run's resource journal events.
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ from runway_plan.plan.cost import format_credits
 if TYPE_CHECKING:
     from runway_plan.execute.runner import GenerationResult, RunResult
 
-__all__ = ["StepLine", "manifest", "render_text", "step_lines", "write_manifest"]
+__all__ = [
+    "StepLine",
+    "manifest",
+    "render_text",
+    "resource_lines",
+    "step_lines",
+    "write_manifest",
+]
 
 MANIFEST_VERSION = 1
 
@@ -119,6 +128,33 @@ def manifest(result: RunResult, state: State, graph: Graph) -> dict[str, Any]:
         "requests": result.requests,
         "throttled": result.throttled,
         "generations": generations,
+        "resources": [
+            {
+                "kind": r.kind,
+                "key": r.key,
+                "name": r.name,
+                "action": r.action,
+                "remoteId": r.remote_id,
+                "status": r.status,
+                "fields": r.fields,
+                "message": r.message,
+            }
+            for r in result.resources
+        ],
+        "resourceEvents": []
+        if result.run_id is None
+        else [
+            {
+                "kind": e.kind,
+                "key": e.key,
+                "action": e.action,
+                "outcome": e.outcome,
+                "remoteId": e.remote_id,
+                "detail": e.detail,
+                "at": _iso(e.at),
+            }
+            for e in state.resource_events(result.run_id)
+        ],
         "diagnostics": json.loads(render_diagnostics(result.diagnostics, "json"))["diagnostics"],
     }
 
@@ -194,6 +230,35 @@ def step_lines(result: RunResult, graph: Graph) -> list[StepLine]:
     return lines
 
 
+_RESOURCE_WRITES = ("resource_create", "resource_update", "resource_delete")
+
+
+def resource_lines(result: RunResult) -> list[str]:
+    """What the run did with each document and avatar (empty when the spec has none)."""
+    if not result.resources:
+        return []
+    kind_w = max(len(r.kind) for r in result.resources)
+    key_w = max(len(r.key) for r in result.resources)
+    act_w = max(len(r.action) for r in result.resources)
+    lines = ["resources:"]
+    for r in result.resources:
+        parts = [f"  {r.kind:<{kind_w}}  {r.key:<{key_w}}  {r.action:<{act_w}}"]
+        if r.remote_id:
+            parts.append(r.remote_id)
+        if r.fields and r.action == "updated":
+            parts.append(f"({', '.join(r.fields)})")
+        if r.status:
+            parts.append(r.status)
+        if r.message:
+            parts.append(f"- {r.message}")
+        lines.append("  ".join(parts).rstrip())
+    counts: dict[str, int] = {}
+    for r in result.resources:
+        counts[r.action] = counts.get(r.action, 0) + 1
+    lines.append("resources: " + ", ".join(f"{n} {a}" for a, n in sorted(counts.items())))
+    return lines
+
+
 def _range(low: Decimal, high: Decimal, unpriced: int) -> str:
     text = format_credits(low) if low == high else f"{format_credits(low)}-{format_credits(high)}"
     return f"{text} + {unpriced} unpriced" if unpriced else text
@@ -260,11 +325,14 @@ def render_text(result: RunResult, graph: Graph) -> str:
     out.append(f"{run} {result.status}: {summary or 'nothing to do'}")
     if saved_high:
         out.append(f"reused from state: {_range(saved_low, saved_high, 0)} credits saved")
+    out += resource_lines(result)
     requests = sum(result.requests.values())
     creates = result.requests.get("create", 0)
+    writes = sum(result.requests.get(k, 0) for k in _RESOURCE_WRITES)
     out.append(
-        f"{requests} HTTP request(s), {creates} create(s); "
-        f"{result.throttled} task(s) seen THROTTLED"
+        f"{requests} HTTP request(s), {creates} create(s)"
+        + (f", {writes} document/avatar write(s)" if writes else "")
+        + f"; {result.throttled} task(s) seen THROTTLED"
     )
     if result.manifest is not None:
         out.append(f"manifest: {result.manifest}")

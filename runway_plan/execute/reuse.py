@@ -143,7 +143,9 @@ def survey(
         try:
             document = fingerprinter.document(key, hashes)
         except MissingInput as exc:
-            found[key] = Reuse(key, False, f"upstream {exc} will be generated first", None, None)
+            upstream = exc.args[0] if exc.args else str(exc)
+            reason = f"upstream {upstream} will be generated first"
+            found[key] = Reuse(key, False, reason, None, None)
             continue
         except OSError as exc:
             found[key] = Reuse(key, False, f"cannot read a local asset: {exc}", None, None)

@@ -18,6 +18,11 @@ balance, monthly cap and live per-model limits, then runs one coroutine per gene
 * on SUCCEEDED it frees the slot, downloads every output into the store, verifies it and
   links it under ``outputs/<step>/``; on FAILED it follows :mod:`runway_plan.execute.policy`.
 
+Documents and avatars (:mod:`runway_plan.execute.resources`) are reconciled in dependency
+order: documents before the generations start, each avatar once the generation its image
+comes from is done (its image goes up as the generations' own inputs do), and what is gone
+from the spec at the end (deleted only with ``prune``).
+
 :meth:`Execution.interrupt` (Ctrl-C) stops submitting at once and lets tasks in flight finish;
 a second call stops waiting for them (they stay recorded and the next run polls them).  A
 create being sent is shielded from cancellation, so its outcome is always recorded.
@@ -72,6 +77,13 @@ from runway_plan.execute.fingerprint import (
 )
 from runway_plan.execute.policy import DEFAULT_MAX_ATTEMPTS, decide, retry_on_rerun
 from runway_plan.execute.report import write_manifest
+from runway_plan.execute.resources import (
+    ImageSource,
+    Reconciler,
+    ResourceOptions,
+    ResourceResult,
+    image_source,
+)
 from runway_plan.execute.reuse import Reuse, survey, why
 from runway_plan.execute.state import Outcome, State, StepRow, StepStatus
 from runway_plan.execute.store import Store, extension_for, sha256_file
@@ -106,7 +118,10 @@ class RunOptions:
     5 divided by the emulator's speed when time is compressed); ``speed`` also shortens the
     executor's own waits (failure retry delays, backoff).  ``max_credits`` caps what this
     run may spend (besides the spec's ``budget.max_credits``).  ``data_uri_limit`` overrides
-    the catalog's largest inline asset (bytes of data URI).
+    the catalog's largest inline asset (bytes of data URI).  ``prune`` deletes the documents
+    and avatars recorded in the state but gone from the spec; ``refresh`` reads each
+    recorded one first, so drift (changed or deleted remotely) is repaired;
+    ``empty_remote`` says the API holds none of them (the emulator of ``--emulate``).
     """
 
     outputs_dir: Path
@@ -120,6 +135,10 @@ class RunOptions:
     upload_max_age: float = 20 * 3600.0
     download_concurrency: int = 4
     unreachable_polls: int = 60
+    prune: bool = False
+    refresh: bool = True
+    empty_remote: bool = False
+    avatar_timeout: float = 1800.0
 
 
 @dataclass(frozen=True)
@@ -195,15 +214,16 @@ class RunResult:
     catalog_digest: str = ""
     manifest: Path | None = None
     log: Path | None = None
+    resources: list[ResourceResult] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
-        """0 when every generation is done, 130 when interrupted, 1 otherwise."""
+        """0 when every generation and resource is done, 130 when interrupted, 1 otherwise."""
         if self.status == "interrupted":
             return 130
         done = all(
             g.outcome in (Outcome.GENERATED, Outcome.REUSED) for g in self.generations.values()
-        )
+        ) and all(r.ok for r in self.resources)
         return 0 if self.status == "finished" and done and not has_errors(self.diagnostics) else 1
 
     @property
@@ -339,6 +359,7 @@ class Execution:
                 self._preds[consumer].append(producer)
         self._budget: Decimal | None = None
         self._rows: dict[str, dict[str, Any]] = {}
+        self.reconciler: Reconciler | None = None
 
     # ------------------------------------------------------------------ events
 
@@ -381,7 +402,7 @@ class Execution:
         for result in self.results.values():
             label = result.outcome.value if result.outcome is not Outcome.PLANNED else result.status
             counts[label] = counts.get(label, 0) + 1
-        planned = self.plan.total_high if self.plan is not None else Decimal(0)
+        planned = self.plan.run_high if self.plan is not None else Decimal(0)
         billed = sum((r.billed_this_run for r in self.results.values()), Decimal(0))
         return {
             "total": len(self.results),
@@ -472,6 +493,7 @@ class Execution:
             catalog_digest=self.catalog.digest,
             manifest=self.state.run_dir(self.run_id) / "manifest.json" if self.run_id else None,
             log=self.state.run_dir(self.run_id) / "run.log" if self.run_id else None,
+            resources=list(self.reconciler.results.values()) if self.reconciler else [],
         )
 
     def _limits(self, live: Organization | None) -> dict[str, int]:
@@ -490,11 +512,18 @@ class Execution:
     async def _preflight(self) -> list[Diagnostic] | None:
         """Plan, survey the state and check the account; diagnostics that refuse the run."""
         options = self.options
-        static = plan(self.graph, self.catalog, max_credits=options.max_credits)
+        self._reuse = survey(self.graph, self.state, self.fingerprinter, verify=False)
+        source = f"{self.state.directory} ({self.origin})"
+        static = plan(
+            self.graph,
+            self.catalog,
+            max_credits=options.max_credits,
+            reuse=self._reuse,
+            reuse_source=source,
+        )
         self.plan = static
         if has_errors(static.diagnostics):
             return static.diagnostics
-        self._reuse = survey(self.graph, self.state, self.fingerprinter, verify=False)
         work = [key for key, item in self._reuse.items() if not item.reusable]
         live: Organization | None = None
         if work:
@@ -505,7 +534,14 @@ class Execution:
                 return [make(code, f"cannot read the organization: {exc}", None)]
             except Exception as exc:  # the planner's parser raises its own error type
                 return [make("RP510", f"cannot read the organization: {exc}", None)]
-            self.plan = plan(self.graph, self.catalog, max_credits=options.max_credits, live=live)
+            self.plan = plan(
+                self.graph,
+                self.catalog,
+                max_credits=options.max_credits,
+                live=live,
+                reuse=self._reuse,
+                reuse_source=source,
+            )
             if has_errors(self.plan.diagnostics):
                 return self.plan.diagnostics
         assert self.plan is not None
@@ -610,16 +646,27 @@ class Execution:
                 "start",
                 None,
                 f"run {self.run_id}: {len(self.results)} generation(s), {reused} reusable "
-                f"from state; plan {format_credits(self.plan.total_low)}-"
-                f"{format_credits(self.plan.total_high)} credits; {self.plan.limits}",
+                f"from state; this run {format_credits(self.plan.run_low)}-"
+                f"{format_credits(self.plan.run_high)} credits of the plan's "
+                f"{format_credits(self.plan.total_low)}-{format_credits(self.plan.total_high)}; "
+                f"{self.plan.limits}",
             )
             for key in self.fingerprinter.order():
                 self._done[key] = asyncio.Event()
+            reconciler = self.reconciler = self._reconciler()
+            await self._guard(reconciler.documents(), "documents", ("document",))
             for key in self.fingerprinter.order():
                 self._drivers[key] = asyncio.create_task(self._drive(key), name=f"drive {key}")
-            await asyncio.gather(*self._drivers.values(), return_exceptions=True)
-            if self._shielded:
-                await asyncio.gather(*self._shielded, return_exceptions=True)
+            avatars = [
+                asyncio.create_task(self._drive_avatar(key), name=f"avatar {key}")
+                for key in (self.graph.spec.avatars if self.graph.spec is not None else {})
+            ]
+            await asyncio.gather(*self._drivers.values(), *avatars, return_exceptions=True)
+            await self._guard(reconciler.prune(), "prune", ("document", "avatar"))
+            pending = self._shielded | reconciler.shielded
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+            self.diagnostics.extend(reconciler.diagnostics)
             self._flush()
             stopped = [r for r in self.results.values() if r.outcome is Outcome.INTERRUPTED]
             if stopped:
@@ -632,11 +679,12 @@ class Execution:
                         None,
                     )
                 )
-            if stopped and self.stopping:
+            settled = [r for r in reconciler.results.values() if not r.ok]
+            if (stopped or settled) and self.stopping:
                 status = "interrupted"
             elif all(
                 r.outcome in (Outcome.GENERATED, Outcome.REUSED) for r in self.results.values()
-            ):
+            ) and all(r.ok for r in reconciler.results.values()):
                 status = "finished"
             else:
                 status = "failed"
@@ -648,6 +696,76 @@ class Execution:
             self._log = None
         write_manifest(result, self.state, self.graph)
         return result
+
+    # ------------------------------------------------------------------ resources
+
+    def _reconciler(self) -> Reconciler:
+        options = self.options
+        return Reconciler(
+            self.graph,
+            self.client,
+            self.state,
+            ResourceOptions(
+                prune=options.prune,
+                refresh=options.refresh,
+                empty_remote=options.empty_remote,
+                retry_failed=options.retry_failed,
+                poll_interval=options.poll_interval,
+                avatar_timeout=options.avatar_timeout / options.speed,
+            ),
+            origin=self.origin,
+            run_id=self.run_id,
+            emit=self._emit,
+            image_hash=self._image_hash,
+            image_uri=self._image_uri,
+            stopping=lambda: self.stopping or self.halted,
+        )
+
+    async def _guard(self, work: Any, what: str, kinds: tuple[str, ...], key: str = "") -> None:
+        """Run a reconciliation stage; a bug is a diagnostic, never a lost run record.
+
+        The stage's resources (of ``kinds``, or only ``key``) still pending are failed."""
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            message = f"internal error while reconciling {what}: {type(exc).__name__}: {exc}"
+            self.diagnostics.append(make("RP510", message, None))
+            if self.reconciler is not None:
+                for result in self.reconciler.results.values():
+                    mine = result.kind in kinds and (not key or result.key == key)
+                    if mine and result.action == "pending":
+                        result.action = "failed"
+                        result.message = message
+
+    async def _drive_avatar(self, key: str) -> None:
+        """Reconcile one avatar once the generation its image comes from is done."""
+        assert self.reconciler is not None and self.graph.spec is not None
+        source = image_source(self.graph, self.graph.spec.avatars[key].referenceImage)
+        upstream: str | None = None
+        if source.ref is not None and source.ref.key in self._done:
+            await self._done[source.ref.key].wait()
+            made = self.results[source.ref.key]
+            if made.outcome not in (Outcome.GENERATED, Outcome.REUSED):
+                upstream = f"its image '{source.ref.key}' {made.outcome.value}"
+        await self._guard(
+            self.reconciler.avatar(key, upstream), f"avatar '{key}'", ("avatar",), key
+        )
+
+    def _image_hash(self, ref: OutputRef) -> str | None:
+        made = self.results.get(ref.key)
+        if made is None:
+            return None
+        return next((o.sha256 for o in made.outputs if o.index == ref.index), None)
+
+    async def _image_uri(self, source: ImageSource, fresh: bool) -> tuple[str, str]:
+        if source.ref is not None:
+            uri = await self._output_uri(source.ref, fresh=fresh)
+            return uri, strip_query(uri) if "://" in uri else uri
+        if source.path is not None:
+            return await self._local_uri(source.path, fresh=fresh)
+        return source.text, source.text[:80]
 
     # ------------------------------------------------------------------ one generation
 

@@ -34,6 +34,29 @@ Runs: one row per invocation, and ``run_steps`` says what the run did with each 
 executor wrote under ``outputs/`` so it never overwrites one it did not write; ``uploads``
 caches ``runway://`` URIs of local assets by content.
 
+Resources (schema 2): documents and avatars are objects the API keeps, not tasks.  One row of
+``resources`` per spec resource, keyed by (spec name, API origin, kind, spec key), holds the
+remote id, the hash and the fields last applied (for the field-level diff of ``plan``) and,
+for an avatar, its processing status::
+
+    (none) ──► creating ──► present ◄──► updating
+                 │  │          │
+                 │  │          └──► deleting ──► (none)
+                 │  └──► (none)          the create certainly made nothing (not sent, 400)
+                 └── in doubt: the next pass looks the object up by name and content
+                     (the API has no idempotency key) → present (adopted) or creating again
+
+* ``creating`` is committed before ``POST /v1/{avatars,documents}`` with the name and fields
+  being sent, and replaced by ``present`` with the remote id at once.  A row found
+  ``creating`` (the process died inside that window, or the answer was lost) is never
+  created blindly again: the remote list is searched first.
+* ``updating`` is committed before a PATCH with the fields being sent; the applied fields
+  change only once the API answered (a PATCH is idempotent: an interrupted one is sent again).
+* ``deleting`` is committed before a DELETE; the row goes once the API answered (404 counts).
+
+``resource_events`` records every write and its outcome (and every adoption), so a run can
+say what it did.
+
 A lock file (``fcntl.flock``, released by the kernel when the process dies, even by SIGKILL)
 keeps two runs off one state folder.  The API key is never written here.
 """
@@ -58,6 +81,9 @@ __all__ = [
     "AttemptRow",
     "Outcome",
     "OutputRow",
+    "ResourceEvent",
+    "ResourceRow",
+    "ResourceStatus",
     "RunRow",
     "RunStepRow",
     "State",
@@ -66,7 +92,7 @@ __all__ = [
     "StepStatus",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _V1 = """
 CREATE TABLE runs (
@@ -165,7 +191,45 @@ CREATE TABLE uploads (
 );
 """
 
-_MIGRATIONS: tuple[str, ...] = (_V1,)
+_V2 = """
+CREATE TABLE resources (
+    id INTEGER PRIMARY KEY,
+    spec_name TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    spec_path TEXT NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    remote_id TEXT,
+    applied_hash TEXT,
+    applied TEXT,
+    pending TEXT,
+    remote_status TEXT,
+    failure TEXT,
+    run_id INTEGER REFERENCES runs(id),
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    UNIQUE (spec_name, origin, kind, key)
+);
+CREATE INDEX resources_remote ON resources(origin, kind, remote_id);
+CREATE TABLE resource_events (
+    id INTEGER PRIMARY KEY,
+    spec_name TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    run_id INTEGER,
+    action TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    remote_id TEXT,
+    detail TEXT NOT NULL DEFAULT '',
+    at REAL NOT NULL
+);
+CREATE INDEX resource_events_run ON resource_events(run_id);
+"""
+
+_MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 """Schema migrations; migration ``i`` brings a version-``i`` journal to version ``i + 1``."""
 
 
@@ -189,6 +253,15 @@ class StepStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+class ResourceStatus(StrEnum):
+    """Where a document or avatar stands in the journal (see the module docstring)."""
+
+    CREATING = "creating"
+    PRESENT = "present"
+    UPDATING = "updating"
+    DELETING = "deleting"
 
 
 class Outcome(StrEnum):
@@ -312,6 +385,76 @@ class RunStepRow:
     planned_low: Decimal | None
     planned_high: Decimal | None
     paths: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRow:
+    """A row of ``resources``: one document or avatar of one spec against one API origin.
+
+    ``applied`` holds the fields last applied (what the remote object has, as far as the
+    journal knows) and ``applied_hash`` their hash; ``pending`` the fields of the write in
+    flight (``creating``, ``updating``).  ``remote_status`` is an avatar's processing
+    status as last seen, ``failure`` its failure reason.
+    """
+
+    id: int
+    spec_name: str
+    origin: str
+    kind: str
+    key: str
+    spec_path: str
+    name: str
+    status: ResourceStatus
+    remote_id: str | None
+    applied_hash: str | None
+    applied: dict[str, Any] | None
+    pending: dict[str, Any] | None
+    remote_status: str | None
+    failure: str | None
+    run_id: int | None
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceEvent:
+    """A row of ``resource_events``: one write (or adoption) and how it ended."""
+
+    id: int
+    kind: str
+    key: str
+    run_id: int | None
+    action: str
+    outcome: str
+    remote_id: str | None
+    detail: str
+    at: float
+
+
+def _json_or_none(text: str | None) -> dict[str, Any] | None:
+    return None if text is None else dict(json.loads(text))
+
+
+def _resource(row: sqlite3.Row) -> ResourceRow:
+    return ResourceRow(
+        id=row["id"],
+        spec_name=row["spec_name"],
+        origin=row["origin"],
+        kind=row["kind"],
+        key=row["key"],
+        spec_path=row["spec_path"],
+        name=row["name"],
+        status=ResourceStatus(row["status"]),
+        remote_id=row["remote_id"],
+        applied_hash=row["applied_hash"],
+        applied=_json_or_none(row["applied"]),
+        pending=_json_or_none(row["pending"]),
+        remote_status=row["remote_status"],
+        failure=row["failure"],
+        run_id=row["run_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
 
 
 def _step(row: sqlite3.Row) -> StepRow:
@@ -960,3 +1103,227 @@ class State:
                 "INSERT OR REPLACE INTO uploads (sha256, uri, created_at) VALUES (?, ?, ?)",
                 (sha256, uri, time.time()),
             )
+
+    # ------------------------------------------------------------------ resources
+
+    def resources(self, spec_name: str, origin: str) -> list[ResourceRow]:
+        """Every document and avatar recorded for spec ``spec_name`` against ``origin``."""
+        rows = self.db.execute(
+            "SELECT * FROM resources WHERE spec_name = ? AND origin = ? ORDER BY id",
+            (spec_name, origin),
+        ).fetchall()
+        return [_resource(row) for row in rows]
+
+    def resource(self, spec_name: str, origin: str, kind: str, key: str) -> ResourceRow | None:
+        """The row of one resource, or None."""
+        row = self.db.execute(
+            "SELECT * FROM resources WHERE spec_name = ? AND origin = ? AND kind = ? AND key = ?",
+            (spec_name, origin, kind, key),
+        ).fetchone()
+        return None if row is None else _resource(row)
+
+    def resource_by_id(self, row_id: int) -> ResourceRow:
+        """The resource row with id ``row_id``."""
+        row = self.db.execute("SELECT * FROM resources WHERE id = ?", (row_id,)).fetchone()
+        if row is None:
+            raise KeyError(row_id)
+        return _resource(row)
+
+    def claimed_remote_ids(self, origin: str, kind: str) -> set[str]:
+        """Remote ids of ``kind`` any spec of this state recorded against ``origin``."""
+        rows = self.db.execute(
+            "SELECT remote_id FROM resources WHERE origin = ? AND kind = ?"
+            " AND remote_id IS NOT NULL",
+            (origin, kind),
+        ).fetchall()
+        return {str(row[0]) for row in rows}
+
+    def _event(
+        self,
+        db: sqlite3.Connection,
+        row: ResourceRow,
+        action: str,
+        outcome: str,
+        remote_id: str | None,
+        detail: str,
+        run_id: int | None,
+    ) -> None:
+        db.execute(
+            "INSERT INTO resource_events (spec_name, origin, kind, key, run_id, action, outcome,"
+            " remote_id, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                row.spec_name,
+                row.origin,
+                row.kind,
+                row.key,
+                run_id,
+                action,
+                outcome,
+                remote_id,
+                detail,
+                time.time(),
+            ),
+        )
+
+    def _set_resource(self, db: sqlite3.Connection, row_id: int, **values: Any) -> None:
+        values["updated_at"] = time.time()
+        columns = ", ".join(f"{name} = ?" for name in values)
+        db.execute(f"UPDATE resources SET {columns} WHERE id = ?", [*values.values(), row_id])
+
+    def mark_resource_creating(
+        self,
+        *,
+        spec_name: str,
+        origin: str,
+        kind: str,
+        key: str,
+        spec_path: str,
+        name: str,
+        pending: dict[str, Any],
+        run_id: int | None,
+    ) -> ResourceRow:
+        """``(none) | present -> creating``: a create is about to be sent with ``pending``.
+
+        A row that had a remote id (deleted remotely) loses it: the new object gets its own.
+        """
+        now = time.time()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO resources (spec_name, origin, kind, key, spec_path, name, status,"
+                " pending, run_id, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'creating', ?, ?, ?, ?)"
+                " ON CONFLICT (spec_name, origin, kind, key) DO UPDATE SET"
+                " spec_path = excluded.spec_path, name = excluded.name, status = 'creating',"
+                " remote_id = NULL, pending = excluded.pending, remote_status = NULL,"
+                " failure = NULL, run_id = excluded.run_id, updated_at = excluded.updated_at",
+                (
+                    spec_name,
+                    origin,
+                    kind,
+                    key,
+                    spec_path,
+                    name,
+                    json.dumps(pending, sort_keys=True),
+                    run_id,
+                    now,
+                    now,
+                ),
+            )
+        found = self.resource(spec_name, origin, kind, key)
+        assert found is not None
+        return found
+
+    def mark_resource_present(
+        self,
+        row_id: int,
+        *,
+        remote_id: str,
+        applied: dict[str, Any],
+        applied_hash: str,
+        remote_status: str | None,
+        action: str,
+        detail: str = "",
+        run_id: int | None,
+    ) -> ResourceRow:
+        """``creating | updating -> present``: the API made (or changed, or we adopted)
+        object ``remote_id``, which now has ``applied``.  ``action`` (created, updated,
+        adopted) goes to the event log."""
+        with self.transaction() as db:
+            before = self.resource_by_id(row_id)
+            self._set_resource(
+                db,
+                row_id,
+                status=ResourceStatus.PRESENT.value,
+                remote_id=remote_id,
+                applied=json.dumps(applied, sort_keys=True),
+                applied_hash=applied_hash,
+                pending=None,
+                remote_status=remote_status,
+                failure=None,
+                name=str(applied.get("name", before.name)),
+                run_id=run_id,
+            )
+            self._event(db, before, action, "ok", remote_id, detail, run_id)
+        return self.resource_by_id(row_id)
+
+    def forget_resource(
+        self, row_id: int, *, action: str, outcome: str, detail: str, run_id: int | None
+    ) -> None:
+        """Remove a resource's row: its create made nothing, or its object was deleted (or
+        is gone remotely).  The event log keeps what happened."""
+        with self.transaction() as db:
+            before = self.resource_by_id(row_id)
+            db.execute("DELETE FROM resources WHERE id = ?", (row_id,))
+            self._event(db, before, action, outcome, before.remote_id, detail, run_id)
+
+    def mark_resource_updating(
+        self, row_id: int, pending: dict[str, Any], run_id: int | None
+    ) -> None:
+        """``present -> updating``: a PATCH with ``pending`` is about to be sent."""
+        with self.transaction() as db:
+            self._set_resource(
+                db,
+                row_id,
+                status=ResourceStatus.UPDATING.value,
+                pending=json.dumps(pending, sort_keys=True),
+                run_id=run_id,
+            )
+
+    def mark_resource_unchanged(
+        self, row_id: int, *, outcome: str, detail: str, run_id: int | None
+    ) -> None:
+        """``updating | deleting -> present``: the write did not happen (refused, not sent,
+        or failed); the applied fields stay as they were."""
+        with self.transaction() as db:
+            before = self.resource_by_id(row_id)
+            self._set_resource(db, row_id, status=ResourceStatus.PRESENT.value, pending=None)
+            action = "delete" if before.status is ResourceStatus.DELETING else "update"
+            self._event(db, before, action, outcome, before.remote_id, detail, run_id)
+
+    def mark_resource_deleting(self, row_id: int, run_id: int | None) -> None:
+        """``present -> deleting``: a DELETE is about to be sent (``--prune``)."""
+        with self.transaction() as db:
+            self._set_resource(db, row_id, status=ResourceStatus.DELETING.value, run_id=run_id)
+
+    def set_resource_status(
+        self, row_id: int, remote_status: str | None, failure: str | None = None
+    ) -> None:
+        """Record an avatar's processing status (PROCESSING, READY, FAILED) as seen."""
+        with self.transaction() as db:
+            self._set_resource(db, row_id, remote_status=remote_status, failure=failure)
+
+    def record_resource_event(
+        self,
+        row: ResourceRow,
+        *,
+        action: str,
+        outcome: str,
+        detail: str = "",
+        run_id: int | None,
+    ) -> None:
+        """Log something done to a resource that changes no row (a refused create)."""
+        with self.transaction() as db:
+            self._event(db, row, action, outcome, row.remote_id, detail, run_id)
+
+    def resource_events(self, run_id: int | None = None) -> list[ResourceEvent]:
+        """The resource event log (of one run, or all), oldest first."""
+        if run_id is None:
+            rows = self.db.execute("SELECT * FROM resource_events ORDER BY id").fetchall()
+        else:
+            rows = self.db.execute(
+                "SELECT * FROM resource_events WHERE run_id = ? ORDER BY id", (run_id,)
+            ).fetchall()
+        return [
+            ResourceEvent(
+                id=row["id"],
+                kind=row["kind"],
+                key=row["key"],
+                run_id=row["run_id"],
+                action=row["action"],
+                outcome=row["outcome"],
+                remote_id=row["remote_id"],
+                detail=row["detail"],
+                at=row["at"],
+            )
+            for row in rows
+        ]

@@ -7,6 +7,12 @@ schedule with its makespan, critical path and lower bound, the days forced by da
 monthly spend cap, the budget check and, given a deadline, the cheapest tier that meets it.
 Problems are diagnostics RP400-RP404 on ``Plan.diagnostics``.
 
+Given what a run could take from its state (``reuse``: per generation key, an object with
+``reusable`` and ``reason``, as :func:`runway_plan.execute.reusable` returns; this package
+never reads the state itself), the plan also says what *this run* would make and spend: the
+budget (RP400) and monthly cap (RP402) are checked against that, the schedule holds only the
+generations to make, and the credits of the reused ones are reported as saved.
+
 Renderers live in :mod:`runway_plan.plan.report`, the comparison of two plans in
 :mod:`runway_plan.plan.diff`.
 """
@@ -18,7 +24,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from runway_plan.catalog import Catalog
 from runway_plan.compile import Generation, Graph
@@ -26,6 +32,7 @@ from runway_plan.diagnostics import Diagnostic, Span, make, sort_diagnostics
 from runway_plan.performance import cyclic_gc_paused
 from runway_plan.plan.cost import Cost, Pricer, format_credits, format_usd, price_generation
 from runway_plan.plan.live import ModelLimit, Organization
+from runway_plan.plan.resources import ResourceChange, ResourceField, ResourcePlan
 from runway_plan.plan.schedule import DAY, Limits, Schedule, Slot, schedule
 
 __all__ = [
@@ -36,6 +43,10 @@ __all__ = [
     "GenerationPlan",
     "Limits",
     "Plan",
+    "ResourceChange",
+    "ResourceField",
+    "ResourcePlan",
+    "ReuseLike",
     "Schedule",
     "Slot",
     "StepPlan",
@@ -64,9 +75,27 @@ def format_duration(seconds: float) -> str:
     return f"{days}d {hours:02d}h"
 
 
+class ReuseLike(Protocol):
+    """What the run state says of one generation (``runway_plan.execute.Reuse`` is one)."""
+
+    @property
+    def reusable(self) -> bool:
+        """True when a run would take its outputs from the state instead of paying again."""
+        ...
+
+    @property
+    def reason(self) -> str:
+        """Why it is reused, or why it will be generated (new, promptText changed, ...)."""
+        ...
+
+
 @dataclass(frozen=True)
 class GenerationPlan:
-    """One generation's cost, latency estimate and place in the schedule."""
+    """One generation's cost, latency estimate and place in the schedule.
+
+    ``reused`` is None when the plan knows nothing of a run state; otherwise True when a run
+    would take the generation from the state (it then has no slot), with ``reuse_reason``.
+    """
 
     key: str
     step: str
@@ -78,11 +107,18 @@ class GenerationPlan:
     pool: str
     slot: Slot | None
     request: Mapping[str, Any]
+    reused: bool | None = None
+    reuse_reason: str = ""
 
 
 @dataclass(frozen=True)
 class StepPlan:
-    """A step: the sum of its generations (one, or one per fan-out item)."""
+    """A step: the sum of its generations (one, or one per fan-out item).
+
+    ``reused`` counts the generations a run would take from the state; ``run_low``,
+    ``run_high`` and ``run_unknown`` are the cost of the others (the whole step without a
+    state).
+    """
 
     name: str
     endpoint: str
@@ -97,6 +133,10 @@ class StepPlan:
     start: float
     end: float
     span: Span | None = None
+    reused: int = 0
+    run_low: Decimal = Decimal(0)
+    run_high: Decimal = Decimal(0)
+    run_unknown: int = 0
 
     @property
     def is_range(self) -> bool:
@@ -106,11 +146,16 @@ class StepPlan:
 
 @dataclass(frozen=True)
 class Budget:
-    """A credit budget the plan was checked against, and where it came from."""
+    """A credit budget the plan was checked against, and where it came from.
+
+    ``applies_to`` is ``plan`` (the whole spec) or ``run`` (what a run would make, the
+    generations reused from the state left out).
+    """
 
     source: str
     max_credits: Decimal
     exceeded: bool
+    applies_to: str = "plan"
 
 
 @dataclass(frozen=True)
@@ -156,6 +201,39 @@ class Plan:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     catalog_version: str = ""
     catalog_digest: str = ""
+    reuse_source: str | None = None
+    """Where the reuse information came from (a state folder and API origin), or None."""
+    run_low: Decimal = Decimal(0)
+    run_high: Decimal = Decimal(0)
+    run_unknown: int = 0
+    resources: ResourcePlan | None = None
+    """Documents and avatars: what a run would create, update or delete (set by the caller)."""
+
+    @property
+    def has_reuse(self) -> bool:
+        """True when the plan knows what a run would take from its state."""
+        return self.reuse_source is not None
+
+    @property
+    def reused(self) -> int:
+        """Generations a run would take from the state."""
+        return sum(1 for g in self.generations.values() if g.reused)
+
+    @property
+    def saved_low(self) -> Decimal:
+        """Credits (low end) of the reused generations."""
+        return self.total_low - self.run_low
+
+    @property
+    def saved_high(self) -> Decimal:
+        """Credits (high end) of the reused generations."""
+        return self.total_high - self.run_high
+
+    @property
+    def spend_high(self) -> Decimal:
+        """The high end of what a run would spend: this run's cost with a state, else the
+        whole plan's.  Budgets and the monthly cap are checked against it."""
+        return self.run_high
 
     @property
     def usd_low(self) -> Decimal:
@@ -224,9 +302,13 @@ class _Planner:
             seconds = float(length.high) if length is not None else 0.0
         return overlay.latency_seconds + overlay.latency_per_output_second * seconds
 
-    def run_schedule(self, limit_of: Mapping[str, Limits]) -> Schedule:
+    def run_schedule(
+        self, limit_of: Mapping[str, Limits], keys: set[str] | None = None
+    ) -> Schedule:
+        """Schedule every generation, or only ``keys`` (the others are taken as done)."""
         pools = {key: gen.model for key, gen in self.graph.generations.items()}
-        return schedule(self.graph.dag, self.latency, pools, limit_of)
+        dag = self.graph.dag if keys is None else self.graph.dag.subgraph(keys)
+        return schedule(dag, self.latency, pools, limit_of)
 
     def tier_limits(self, tier: int) -> dict[str, Limits]:
         models = {gen.model for gen in self.graph.generations.values()}
@@ -245,6 +327,8 @@ def plan(
     live: Organization | None = None,
     deadline: float | None = None,
     source: str | None = None,
+    reuse: Mapping[str, ReuseLike] | None = None,
+    reuse_source: str | None = None,
 ) -> Plan:
     """Price and schedule ``graph`` (which must be free of errors).
 
@@ -253,6 +337,10 @@ def plan(
     to the spec's ``prices:``; ``latency_overrides`` (model -> seconds per generation) replace
     the catalog's estimates; ``live`` limits (``GET /v1/organization``) replace the tier
     table's; ``deadline`` (seconds) asks for the cheapest tier whose schedule meets it.
+
+    ``reuse`` (generation key -> what the run state says of it) makes the plan one of the
+    next run: budgets, the monthly cap and the schedule then count only the generations that
+    are not reusable; ``reuse_source`` names the state (shown in reports).
     """
     spec = graph.spec
     source_map = graph.document.source_map
@@ -281,7 +369,14 @@ def plan(
         limit_of = planner.tier_limits(tier_number)
         limits_text = f"tier {tier_number} limits (tiers.yaml {catalog.tiers.version})"
         plan_tier = tier_number
-    timeline = planner.run_schedule(limit_of)
+    reused_keys: set[str] = set()
+    if reuse is not None:
+        reused_keys = {key for key in graph.generations if key in reuse and reuse[key].reusable}
+        reuse_source = reuse_source or "run state"
+    else:
+        reuse_source = None
+    to_run = set(graph.generations) - reused_keys if reuse_source is not None else None
+    timeline = planner.run_schedule(limit_of, to_run)
 
     steps: list[StepPlan] = []
     generations: dict[str, GenerationPlan] = {}
@@ -291,6 +386,7 @@ def plan(
         gens = [graph.generations[key] for key in node.generations]
         costs = [planner.costs[g.key] for g in gens]
         for gen, cost in zip(gens, costs, strict=True):
+            item = reuse.get(gen.key) if reuse is not None else None
             generations[gen.key] = GenerationPlan(
                 key=gen.key,
                 step=name,
@@ -302,8 +398,12 @@ def plan(
                 pool=gen.model,
                 slot=timeline.slots.get(gen.key),
                 request=gen.request,
+                reused=None if reuse_source is None else gen.key in reused_keys,
+                reuse_reason="" if reuse_source is None else (item.reason if item else "new"),
             )
         priced = [c for c in costs if not c.unknown]
+        running = [c for g, c in zip(gens, costs, strict=True) if g.key not in reused_keys]
+        running_priced = [c for c in running if not c.unknown]
         reasons = list(dict.fromkeys(r for c in costs for r in c.reasons))
         slots = [timeline.slots[g.key] for g in gens if g.key in timeline.slots]
         steps.append(
@@ -321,11 +421,26 @@ def plan(
                 start=min((s.start for s in slots), default=0.0),
                 end=max((s.end for s in slots), default=0.0),
                 span=node.span,
+                reused=len(gens) - len(running),
+                run_low=sum((c.low for c in running_priced), Decimal(0)),
+                run_high=sum((c.high for c in running_priced), Decimal(0)),
+                run_unknown=len(running) - len(running_priced),
             )
         )
     total_low = sum((s.low for s in steps), Decimal(0))
     total_high = sum((s.high for s in steps), Decimal(0))
     unknown = sum(s.unknown for s in steps)
+    run_low = sum((s.run_low for s in steps), Decimal(0))
+    run_high = sum((s.run_high for s in steps), Decimal(0))
+    run_unknown = sum(s.run_unknown for s in steps)
+    spend_unknown = run_unknown if reuse_source is not None else unknown
+    what = "this run" if reuse_source is not None else "the plan"
+    saved_note = (
+        f" ({format_credits(total_high - run_high)} of the plan's {format_credits(total_high)} "
+        "are reused from the run state)"
+        if reuse_source is not None and run_high != total_high
+        else ""
+    )
     usd = catalog.prices.usd_per_credit
 
     for step in steps:
@@ -377,18 +492,22 @@ def plan(
     if max_credits is not None:
         checks.append(("--max-credits", Decimal(max_credits), None))
     for origin, limit, span in checks:
-        exceeded = total_high > limit
-        budgets.append(Budget(origin, limit, exceeded))
+        exceeded = run_high > limit
+        budgets.append(
+            Budget(origin, limit, exceeded, "run" if reuse_source is not None else "plan")
+        )
         if exceeded:
-            ranged = " (the high end of its range)" if total_high != total_low else ""
+            ranged = " (the high end of its range)" if run_high != run_low else ""
             diagnostics.append(
                 make(
                     "RP400",
-                    f"the plan costs up to {format_credits(total_high)} credits "
-                    f"(${format_usd(total_high * usd)}){ranged}, over {origin} "
-                    f"{format_credits(limit)} by {format_credits(total_high - limit)}",
+                    f"{what} costs up to {format_credits(run_high)} credits "
+                    f"(${format_usd(run_high * usd)}){ranged}, over {origin} "
+                    f"{format_credits(limit)} by {format_credits(run_high - limit)}{saved_note}",
                     span,
-                    hint=f"{unknown} unpriced generation(s) are not counted" if unknown else None,
+                    hint=f"{spend_unknown} unpriced generation(s) are not counted"
+                    if spend_unknown
+                    else None,
                 )
             )
 
@@ -401,14 +520,15 @@ def plan(
     else:
         monthly_cap = None
         cap_origin = ""
-    if monthly_cap is not None and total_high > monthly_cap:
+    if monthly_cap is not None and run_high > monthly_cap:
         tier_span = source_map.value(("tier",)) if spec is not None and tier is None else None
         diagnostics.append(
             make(
                 "RP402",
-                f"the plan costs up to {format_credits(total_high)} credits "
-                f"(${format_usd(total_high * usd)}), more than {cap_origin} of "
-                f"{format_credits(monthly_cap)} credits (${format_usd(monthly_cap * usd)})",
+                f"{what} costs up to {format_credits(run_high)} credits "
+                f"(${format_usd(run_high * usd)}), more than {cap_origin} of "
+                f"{format_credits(monthly_cap)} credits (${format_usd(monthly_cap * usd)})"
+                f"{saved_note}",
                 tier_span,
                 hint="a higher tier (or spreading the work over several months) is needed",
             )
@@ -433,14 +553,14 @@ def plan(
         for number in sorted(
             catalog.tiers.tiers, key=lambda n: catalog.tier(n).max_monthly_spend_usd
         ):
-            timeline_n = planner.run_schedule(planner.tier_limits(number))
+            timeline_n = planner.run_schedule(planner.tier_limits(number), to_run)
             cap_usd = catalog.tier(number).max_monthly_spend_usd
             options.append(
                 TierOption(
                     tier=number,
                     makespan=timeline_n.makespan,
                     meets_deadline=timeline_n.makespan <= deadline,
-                    within_monthly_cap=total_high * usd <= cap_usd,
+                    within_monthly_cap=run_high * usd <= cap_usd,
                     monthly_cap_usd=cap_usd,
                 )
             )
@@ -469,6 +589,10 @@ def plan(
         diagnostics=sort_diagnostics(diagnostics),
         catalog_version=catalog.version,
         catalog_digest=catalog.digest,
+        reuse_source=reuse_source,
+        run_low=run_low,
+        run_high=run_high,
+        run_unknown=run_unknown,
     )
 
 

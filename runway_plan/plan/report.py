@@ -19,6 +19,7 @@ from runway_plan.diagnostics.render import render as render_diagnostics
 from runway_plan.plan import GenerationPlan, Plan, StepPlan, format_duration
 from runway_plan.plan.cost import Cost, format_credits, format_usd
 from runway_plan.plan.diff import PlanDiff, StepChange
+from runway_plan.plan.resources import ResourceChange, ResourcePlan
 
 __all__ = [
     "DIFF_HEADERS",
@@ -37,6 +38,10 @@ __all__ = [
     "render_mermaid",
     "render_plan",
     "render_text",
+    "resource_lines",
+    "resource_to_dict",
+    "reuse_lines",
+    "row_headers",
     "step_rows",
     "summary_lines",
     "total_row",
@@ -66,35 +71,37 @@ def _usd_text(plan: Plan, low: Decimal, high: Decimal, unknown: int = 0) -> str:
 
 
 def _when(step: StepPlan) -> tuple[str, str]:
-    if not step.generations:
+    if not step.generations or step.reused == len(step.generations):
         return "", ""
     return format_duration(step.start), format_duration(step.end)
 
 
 def step_rows(plan: Plan) -> list[tuple[str, ...]]:
-    """One row per step: step, model, endpoint, generations, units, credits, USD, start, end."""
+    """One row per step: step, model, endpoint, generations, units, credits, USD, start, end,
+    and, when the plan knows the run state, ``reused`` (``2/3``: reused N of M)."""
     rows: list[tuple[str, ...]] = []
     for step in plan.steps:
         start, end = _when(step)
-        rows.append(
-            (
-                step.name,
-                step.model,
-                step.endpoint,
-                str(len(step.generations)),
-                step.units,
-                credits_text(step.low, step.high, step.unknown),
-                _usd_text(plan, step.low, step.high, step.unknown),
-                start,
-                end,
-            )
+        row: tuple[str, ...] = (
+            step.name,
+            step.model,
+            step.endpoint,
+            str(len(step.generations)),
+            step.units,
+            credits_text(step.low, step.high, step.unknown),
+            _usd_text(plan, step.low, step.high, step.unknown),
+            start,
+            end,
         )
+        if plan.has_reuse:
+            row += (f"{step.reused}/{len(step.generations)}",)
+        rows.append(row)
     return rows
 
 
 def total_row(plan: Plan) -> tuple[str, ...]:
     """The TOTAL row under :func:`step_rows`."""
-    return (
+    row: tuple[str, ...] = (
         "TOTAL",
         "",
         "",
@@ -103,11 +110,63 @@ def total_row(plan: Plan) -> tuple[str, ...]:
         credits_text(plan.total_low, plan.total_high, plan.unknown),
         _usd_text(plan, plan.total_low, plan.total_high, plan.unknown),
         "",
-        format_duration(plan.schedule.makespan),
+        format_duration(plan.schedule.makespan) if plan.schedule.slots else "",
     )
+    if plan.has_reuse:
+        row += (f"{plan.reused}/{len(plan.generations)}",)
+    return row
 
 
 ROW_HEADERS = ("step", "model", "endpoint", "gens", "units", "credits", "USD", "start", "end")
+
+
+def row_headers(plan: Plan) -> tuple[str, ...]:
+    """The headers of :func:`step_rows` for ``plan``: :data:`ROW_HEADERS`, plus ``reused``
+    when the plan knows the run state."""
+    return (*ROW_HEADERS, "reused") if plan.has_reuse else ROW_HEADERS
+
+
+def _run_text(plan: Plan) -> str:
+    """``This run: ...`` (only for a plan that knows the run state)."""
+    cost = credits_text(plan.run_low, plan.run_high, plan.run_unknown)
+    usd = _usd_text(plan, plan.run_low, plan.run_high, plan.run_unknown)
+    to_make = len(plan.generations) - plan.reused
+    saved = _range(plan.saved_low, plan.saved_high)
+    saved_usd = _usd_text(plan, plan.saved_low, plan.saved_high)
+    return (
+        f"This run: {cost} credits ({usd}) for {to_make} generation{'s' * (to_make != 1)}; "
+        f"{plan.reused} of {len(plan.generations)} reused from {plan.reuse_source}. "
+        f"Credits saved: {saved} ({saved_usd})"
+    )
+
+
+def _reuse_groups(plan: Plan) -> list[tuple[str, str]]:
+    """(label, reason) of the generations a run would make, grouped by step and reason."""
+    out: list[tuple[str, str]] = []
+    for step in plan.steps:
+        made = [plan.generations[k] for k in step.generations if not plan.generations[k].reused]
+        if not made:
+            continue
+        reasons: dict[str, list[str]] = {}
+        for gen in made:
+            reasons.setdefault(gen.reuse_reason or "new", []).append(gen.key)
+        total = len(step.generations)
+        for reason, keys in reasons.items():
+            if len(keys) == total:
+                label = step.name if total == 1 else f"{step.name} (all {total})"
+            elif len(keys) > 4:
+                label = f"{step.name} ({len(keys)} of {total}: {', '.join(keys[:3])}, …)"
+            else:
+                label = ", ".join(keys)
+            out.append((label, reason))
+    return out
+
+
+def reuse_lines(plan: Plan) -> list[str]:
+    """Why each generation a run would make is not reused (empty without a run state)."""
+    if not plan.has_reuse:
+        return []
+    return [f"{label}: {reason}" for label, reason in _reuse_groups(plan)]
 
 
 def _total_text(plan: Plan) -> str:
@@ -133,12 +192,17 @@ def summary_lines(plan: Plan) -> list[str]:
     """The lines under the table: total, schedule, caps, budgets, deadline, notes."""
     sched = plan.schedule
     lines = [f"Total: {_total_text(plan)}"]
+    if plan.has_reuse:
+        lines.append(_run_text(plan))
     gap = sched.makespan / sched.lower_bound if sched.lower_bound else 1.0
-    lines.append(
-        f"Schedule under {plan.limits}: makespan {format_duration(sched.makespan)}, lower bound "
-        f"{format_duration(sched.lower_bound)} (×{gap:.2f}); critical path {_path_text(plan)} "
-        f"({format_duration(sched.critical_path_seconds)})"
-    )
+    if plan.has_reuse and not sched.slots:
+        lines.append("Schedule: nothing to generate (every generation is reused)")
+    else:
+        lines.append(
+            f"Schedule under {plan.limits}: makespan {format_duration(sched.makespan)}, lower "
+            f"bound {format_duration(sched.lower_bound)} (×{gap:.2f}); critical path "
+            f"{_path_text(plan)} ({format_duration(sched.critical_path_seconds)})"
+        )
     if sched.days > 1:
         binding = [u for u in sched.pools.values() if u.days > 1]
         detail = ", ".join(
@@ -147,18 +211,24 @@ def summary_lines(plan: Plan) -> list[str]:
         lines.append(f"Daily caps force {sched.days} days ({detail}).")
     elif sched.slots:
         lines.append("Daily caps: not binding (fits in one day).")
+    whose = "this run's" if plan.has_reuse else "the plan's"
     if plan.monthly_cap_credits is not None:
         cap = plan.monthly_cap_credits
-        over = plan.total_high > cap
+        over = plan.spend_high > cap
         lines.append(
             f"Monthly spend cap: {format_credits(cap)} credits "
             f"(${format_usd(cap * plan.usd_per_credit)}): " + ("EXCEEDED" if over else "within")
         )
     for budget in plan.budgets:
         state = "EXCEEDED" if budget.exceeded else "within"
+        full = (
+            f"; the whole plan's is {format_credits(plan.total_high)}"
+            if plan.has_reuse and plan.total_high != plan.spend_high
+            else ""
+        )
         lines.append(
             f"Budget ({budget.source}): {format_credits(budget.max_credits)} credits: {state} "
-            f"(the plan's high end is {format_credits(plan.total_high)})"
+            f"({whose} high end is {format_credits(plan.spend_high)}{full})"
         )
     if plan.deadline is not None:
         check = plan.deadline
@@ -212,17 +282,90 @@ def _diagnostic_text(diagnostics: Sequence[Diagnostic]) -> str:
     return render_diagnostics(diagnostics, "text")
 
 
+def _short_id(remote_id: str | None) -> str:
+    return (
+        f" (id {remote_id[:8]}…)"
+        if remote_id and len(remote_id) > 12
+        else (f" (id {remote_id})" if remote_id else "")
+    )
+
+
+_MARKS = {"create": "+", "update": "~", "unchanged": "=", "delete": "-"}
+
+
+def _action_text(change: ResourceChange) -> str:
+    if change.action == "delete":
+        return "delete (only with --prune)"
+    if change.action == "unchanged" and change.status and change.status != "READY":
+        return f"unchanged, {change.status}"
+    return change.action
+
+
+def _field_text(name: str, old: str | None, new: str | None, detail: str) -> str:
+    if old is None:
+        text = f"{name}: {new}"
+    elif new is None:
+        text = f"{name}: {old} → (removed)"
+    else:
+        text = f"{name}: {old} → {new}"
+    if detail and new is not None and new.endswith("known after the run"):
+        return f"{text}: {detail}"
+    return f"{text} ({detail})" if detail else text
+
+
+def resource_lines(resources: ResourcePlan) -> list[str]:
+    """The resources section of the text report, Terraform-style: one line per resource
+    (``+`` create, ``~`` update, ``=`` unchanged, ``-`` delete), its changed fields under it."""
+    live = "remote objects read (--live)" if resources.live else "state only; --live reads them"
+    out = [f"Resources (against {resources.source}; {live}):"]
+    if not resources.changes:
+        out.append("  (none)")
+    width_kind = max((len(c.kind) for c in resources.changes), default=0)
+    width_key = max((len(c.key) for c in resources.changes), default=0)
+    for change in resources.changes:
+        out.append(
+            f"  {_MARKS.get(change.action, '?')} {change.kind:<{width_kind}}  "
+            f"{change.key:<{width_key}}  {change.name!r}  {_action_text(change)}"
+            f"{_short_id(change.remote_id)}"
+        )
+        for item in change.fields:
+            out.append(f"      {_field_text(item.name, item.old, item.new, item.detail)}")
+        for drift in change.drift:
+            out.append(f"      drift: {drift}")
+        for note in change.notes:
+            out.append(f"      note: {note}")
+    counts = resources.counts
+    summary = (
+        f"Resources: {counts['create']} to create, {counts['update']} to update, "
+        f"{counts['unchanged']} unchanged, {counts['delete']} to delete (with --prune)"
+    )
+    if resources.live:
+        summary += f"; {resources.drifted} drifted"
+    out.append(summary)
+    out += [f"Note: {note}" for note in resources.notes]
+    return out
+
+
 def render_text(plan: Plan) -> str:
     """The plan as a plain-text report (the table of a terminal without colour)."""
     rows = step_rows(plan)
     total = total_row(plan)
     out = [_header(plan), ""]
-    out += _table(ROW_HEADERS, [*rows, total], right={3, 5, 6, 7, 8})
+    right = {3, 5, 6, 7, 8, 9}
+    out += _table(row_headers(plan), [*rows, total], right=right)
     out.append("")
     reasons = _reason_lines(plan)
     if reasons:
         out.append("Ranges and unknowns:")
         out += [f"  {name}: {reason}" for name, reason in reasons]
+        out.append("")
+    regenerated = reuse_lines(plan)
+    if plan.has_reuse:
+        out.append(f"Generated again (not reused from {plan.reuse_source}):")
+        out += [f"  {line}" for line in regenerated] or ["  (nothing: every generation is reused)"]
+        out.append("")
+    if plan.resources is not None:
+        out += resource_lines(plan.resources)
         out.append("")
     out += summary_lines(plan)
     text = "\n".join(out) + "\n"
@@ -269,6 +412,7 @@ def _cost_dict(plan: Plan, gen: GenerationPlan) -> dict[str, Any]:
         "override": cost.override,
         "reasons": list(cost.reasons),
         "latency_s": _seconds(gen.latency),
+        "reuse": None if gen.reused is None else {"reused": gen.reused, "reason": gen.reuse_reason},
         "schedule": None
         if slot is None
         else {
@@ -302,6 +446,21 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             ],
         }
     diagnostics = json.loads(render_diagnostics(plan.diagnostics, "json"))["diagnostics"]
+    run = None
+    if plan.has_reuse:
+        run = {
+            "state": plan.reuse_source,
+            "credits": _pair(plan.run_low, plan.run_high),
+            "usd": _pair(plan.run_low * rate, plan.run_high * rate),
+            "generations": len(plan.generations) - plan.reused,
+            "reused_generations": plan.reused,
+            "unknown_generations": plan.run_unknown,
+            "budgets_apply_to": "run",
+            "saved": {
+                "credits": _pair(plan.saved_low, plan.saved_high),
+                "usd": _pair(plan.saved_low * rate, plan.saved_high * rate),
+            },
+        }
     return {
         "schema": "runway-plan/plan",
         "version": JSON_SCHEMA_VERSION,
@@ -317,6 +476,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             "unknown_generations": plan.unknown,
             "unknown_models": plan.unknown_models,
         },
+        "run": run,
         "budgets": [
             {"source": b.source, "max_credits": _plain(b.max_credits), "exceeded": b.exceeded}
             for b in plan.budgets
@@ -326,7 +486,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         else {
             "credits": _plain(plan.monthly_cap_credits),
             "usd": _plain(plan.monthly_cap_credits * rate),
-            "exceeded": plan.total_high > plan.monthly_cap_credits,
+            "exceeded": plan.spend_high > plan.monthly_cap_credits,
         },
         "schedule": {
             "makespan_s": _seconds(sched.makespan),
@@ -363,13 +523,44 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                 "fingerprint": s.fingerprint,
                 "start_s": _seconds(s.start),
                 "end_s": _seconds(s.end),
+                "reused_generations": s.reused if plan.has_reuse else None,
+                "run_credits": _pair(s.run_low, s.run_high) if plan.has_reuse else None,
             }
             for s in plan.steps
         ],
         "generations": [_cost_dict(plan, g) for g in plan.generations.values()],
+        "resources": None if plan.resources is None else resource_to_dict(plan.resources),
         "edges": [list(edge) for edge in plan.step_edges],
         "notes": list(plan.notes),
         "diagnostics": diagnostics,
+    }
+
+
+def resource_to_dict(resources: ResourcePlan) -> dict[str, Any]:
+    """The ``resources`` object of the plan document (``docs/plan-json.md``)."""
+    return {
+        "state": resources.source,
+        "live": resources.live,
+        "counts": resources.counts,
+        "drifted": resources.drifted if resources.live else None,
+        "items": [
+            {
+                "kind": c.kind,
+                "key": c.key,
+                "name": c.name,
+                "action": c.action,
+                "remote_id": c.remote_id,
+                "status": c.status,
+                "changes": [
+                    {"field": f.name, "old": f.old, "new": f.new, "detail": f.detail}
+                    for f in c.fields
+                ],
+                "drift": list(c.drift),
+                "notes": list(c.notes),
+            }
+            for c in resources.changes
+        ],
+        "notes": list(resources.notes),
     }
 
 
@@ -405,30 +596,55 @@ def render_markdown(plan: Plan) -> str:
     )
     out.append("")
     rows = [
-        (f"`{r[0]}`", f"`{r[1]}`", r[2], r[3], r[4], r[5], r[6], f"{r[7]}–{r[8]}" if r[7] else "")
+        (
+            f"`{r[0]}`",
+            f"`{r[1]}`",
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            f"{r[7]}–{r[8]}" if r[7] else "",
+            *r[9:],
+        )
         for r in step_rows(plan)
     ]
-    rows.append(
-        (
-            "**Total**",
-            "",
-            "",
-            f"**{len(plan.generations)}**",
-            "",
-            f"**{credits_text(plan.total_low, plan.total_high, plan.unknown)}**",
-            f"**{_usd_text(plan, plan.total_low, plan.total_high, plan.unknown)}**",
-            f"**{format_duration(plan.schedule.makespan)}**",
-        )
+    total: tuple[str, ...] = (
+        "**Total**",
+        "",
+        "",
+        f"**{len(plan.generations)}**",
+        "",
+        f"**{credits_text(plan.total_low, plan.total_high, plan.unknown)}**",
+        f"**{_usd_text(plan, plan.total_low, plan.total_high, plan.unknown)}**",
+        f"**{format_duration(plan.schedule.makespan)}**",
     )
-    out += _md_table(
-        ("Step", "Model", "Endpoint", "Gens", "Units", "Credits", "USD", "When"), rows, {3, 5, 6}
-    )
+    headers: tuple[str, ...] = ("Step", "Model", "Endpoint", "Gens", "Units", "Credits", "USD")
+    headers += ("When",)
+    if plan.has_reuse:
+        total += (f"**{plan.reused}/{len(plan.generations)}**",)
+        headers += ("Reused",)
+    rows.append(total)
+    out += _md_table(headers, rows, {3, 5, 6, 8})
     out.append("")
     reasons = _reason_lines(plan)
     if reasons:
         out += ["<details><summary>Ranges and unknowns</summary>", ""]
         out += [f"- `{name}`: {_md(reason)}" for name, reason in reasons]
         out += ["", "</details>", ""]
+    if plan.has_reuse:
+        regenerated = _reuse_groups(plan)
+        out += [
+            f"<details><summary>Generated again ({len(plan.generations) - plan.reused} of "
+            f"{len(plan.generations)})</summary>",
+            "",
+        ]
+        out += [f"- `{label}`: {_md(reason)}" for label, reason in regenerated] or [
+            "- nothing: every generation is reused"
+        ]
+        out += ["", "</details>", ""]
+    if plan.resources is not None:
+        out += _md_resources(plan.resources)
     out += [f"- {_md(line)}" for line in summary_lines(plan)[1:]]
     if plan.diagnostics:
         out += ["", "**Diagnostics**", "", *_md_diagnostics(plan.diagnostics)]
@@ -438,6 +654,38 @@ def render_markdown(plan: Plan) -> str:
         f"(sha256 {plan.catalog_digest[:12]})</sub>",
     ]
     return "\n".join(out) + "\n"
+
+
+def _md_resources(resources: ResourcePlan) -> list[str]:
+    counts = resources.counts
+    out = [
+        f"**Resources** ({counts['create']} to create, {counts['update']} to update, "
+        f"{counts['unchanged']} unchanged, {counts['delete']} to delete with `--prune`"
+        + (f", {resources.drifted} drifted" if resources.live else "")
+        + ")",
+        "",
+    ]
+    rows = []
+    for change in resources.changes:
+        details = [_field_text(f.name, f.old, f.new, f.detail) for f in change.fields]
+        details += [f"drift: {d}" for d in change.drift]
+        details += [f"note: {n}" for n in change.notes]
+        rows.append(
+            (
+                f"{_MARKS.get(change.action, '?')} {_action_text(change)}",
+                change.kind,
+                f"`{change.key}`",
+                change.name,
+                "<br>".join(details),
+            )
+        )
+    if rows:
+        out += _md_table(("Action", "Kind", "Key", "Name", "Changes"), rows, set())
+        out.append("")
+    if resources.notes:
+        out += [f"- note: {_md(note)}" for note in resources.notes]
+        out.append("")
+    return out
 
 
 def render_plan(plan: Plan, fmt: str) -> str:

@@ -1,10 +1,24 @@
-"""Checks of the spec's real-time avatar resources and their knowledge documents."""
+"""Checks of the spec's real-time avatar resources and their knowledge documents.
+
+The knowledge limit: Runway allows up to 50,000 tokens of knowledge per avatar (the documents
+it attaches together; Runway's ``rw-integrate-documents`` skill, "Each Avatar supports up to
+50,000 tokens of knowledge").  Runway does not publish the tokenizer, so the count is an
+estimate that errs high: one token per 4 ASCII characters (OpenAI's rule of thumb for English
+with byte-pair tokenizers) plus one token per character outside ASCII (accented letters, CJK,
+emoji tokenize far worse than English: a CJK character is about one token).  A document
+attached twice counts once.
+
+Texts of documents and avatars (a document's name and inline content; an avatar's name,
+personality and start script) are templates like a step's fields: :func:`render_text` renders
+them with the spec's variables, and a template that fails is reported here.
+"""
 
 from __future__ import annotations
 
 import difflib
 import math
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from runway_plan.catalog import Catalog
@@ -13,6 +27,7 @@ from runway_plan.catalog.model import (
 )
 from runway_plan.compile import Graph, Ref, local_asset_path
 from runway_plan.compile.graph import REFERENCE
+from runway_plan.compile.templating import Renderer, TemplateFailure, is_template
 from runway_plan.diagnostics import Diagnostic, make
 from runway_plan.source import DataPath, SourceMap
 from runway_plan.validate.checker import _Checker
@@ -39,6 +54,31 @@ class ResourceChecks:
         spec = self.graph.spec
         if spec is None:
             return
+        texts: dict[DataPath, str | None] = {
+            **{
+                ("documents", k, f): getattr(d, f)
+                for k, d in spec.documents.items()
+                for f in ("name", "content")
+            },
+            **{
+                ("avatars", k, f): getattr(a, f)
+                for k, a in spec.avatars.items()
+                for f in ("name", "personality", "startScript")
+            },
+        }
+        rendered: dict[DataPath, str | None] = {}
+        for where, text in texts.items():
+            value = render_text(self.graph, text, where)
+            if isinstance(value, TemplateFailure):
+                self.diagnostics.append(value.diagnostic)
+                value = text
+            rendered[where] = value
+        self.unique_names(
+            "documents", {k: str(rendered[("documents", k, "name")]) for k in spec.documents}
+        )
+        self.unique_names(
+            "avatars", {k: str(rendered[("avatars", k, "name")]) for k in spec.avatars}
+        )
         for key, document in spec.documents.items():
             at = ("documents", key)
             if (document.content is None) == (document.file is None):
@@ -59,6 +99,8 @@ class ResourceChecks:
                             self.map.value((*at, "file")),
                         )
                     )
+                else:
+                    self.document_file(key, path)
         create = self.catalog.constraints.resources.get("avatar_create")
         for key, avatar in spec.avatars.items():
             at = ("avatars", key)
@@ -73,10 +115,13 @@ class ResourceChecks:
                             hint=f"did you mean '{close[0]}'?" if close else None,
                         )
                     )
-            self.knowledge(key, avatar.documents)
+            self.knowledge(key, avatar.documents, rendered)
             if create is None:
                 continue
             body = avatar.model_dump(exclude_none=True, exclude={"documents"})
+            for name in ("name", "personality", "startScript"):
+                if name in body:
+                    body[name] = rendered[(*at, name)]
             refs: dict[DataPath, Ref] = {}
             match = REFERENCE.match(avatar.referenceImage)
             if match:
@@ -97,26 +142,101 @@ class ResourceChecks:
                             hint=f"did you mean '@{close[0]}'?" if close else None,
                         )
                     )
+                else:
+                    self.output_index(ref, len(self.graph.steps[ref.step].outputs))
             checker = _Checker(
                 cast("_Validator", self), at, f"avatar '{key}'", ModelOverlay(), refs
             )
             self.diagnostics.extend(checker.fields(body, create.fields, ()))
 
-    def knowledge(self, avatar: str, documents: Iterable[str]) -> None:
+    def output_index(self, ref: Ref, count: int) -> None:
+        """RP302 for an avatar image naming no single output of its step."""
+        if ref.index is None and count > 1:
+            self.diagnostics.append(
+                make(
+                    "RP302",
+                    f"step '{ref.step}' has {count} outputs; an avatar takes one of them",
+                    ref.span,
+                    hint=f"write '@{ref.step}[0]' … '@{ref.step}[{count - 1}]'",
+                )
+            )
+        elif ref.index is not None and not 0 <= ref.index < count:
+            self.diagnostics.append(
+                make(
+                    "RP302",
+                    f"'{ref.text}' is out of range: step '{ref.step}' has {count} "
+                    f"output{'s' if count != 1 else ''}",
+                    ref.span,
+                    hint=f"valid indexes are 0 to {count - 1}" if count else None,
+                )
+            )
+
+    def unique_names(self, section: str, names: dict[str, str]) -> None:
+        """RP108 for resources of one kind sharing a ``name`` (the key a lost create is
+        found again by)."""
+        first: dict[str, str] = {}
+        for key, name in names.items():
+            if name in first:
+                self.diagnostics.append(
+                    make(
+                        "RP108",
+                        f"{section[:-1]} '{key}' has the same name as '{first[name]}' ({name!r})",
+                        self.map.value((section, key, "name")),
+                        hint="a create whose answer was lost is found again by name: keep "
+                        "names unique",
+                    )
+                )
+            else:
+                first[name] = key
+
+    def document_file(self, key: str, path: Path) -> None:
+        """RP212 for a document file that is not UTF-8 plain text or Markdown."""
+        at = self.map.value(("documents", key, "file"))
+        try:
+            path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self.diagnostics.append(
+                make(
+                    "RP212",
+                    f"document file '{path.name}' is not UTF-8 text (byte {exc.start})",
+                    at,
+                    hint="knowledge documents are plain text or Markdown",
+                )
+            )
+            return
+        except OSError as exc:
+            self.diagnostics.append(
+                make("RP222", f"document file '{path.name}' cannot be read: {exc}", at)
+            )
+            return
+        if path.suffix.lower() not in _TEXT_SUFFIXES:
+            self.diagnostics.append(
+                make(
+                    "RP212",
+                    f"document file '{path.name}' is not a .txt or .md file",
+                    at,
+                    hint="knowledge documents are plain text or Markdown",
+                )
+            )
+
+    def knowledge(
+        self, avatar: str, documents: Iterable[str], rendered: dict[DataPath, str | None]
+    ) -> None:
         spec = self.graph.spec
         assert spec is not None
-        characters = 0
-        for name in documents:
+        tokens = 0
+        for name in dict.fromkeys(documents):
             document = spec.documents.get(name)
             if document is None:
                 continue
             if document.content is not None:
-                characters += len(document.content)
+                content = rendered.get(("documents", name, "content"), document.content)
+                tokens += knowledge_tokens(content or "")
             elif document.file is not None:
                 path = local_asset_path(document.file, self.spec_path)
                 if path is not None and path.is_file():
-                    characters += len(path.read_text(encoding="utf-8", errors="replace"))
-        tokens = math.ceil(characters / _CHARS_PER_TOKEN)
+                    text = path.read_text(encoding="utf-8", errors="replace")
+                    tokens += knowledge_tokens(text)
         if tokens > _KNOWLEDGE_TOKEN_LIMIT:
             self.diagnostics.append(
                 make(
@@ -124,6 +244,29 @@ class ResourceChecks:
                     f"avatar '{avatar}' attaches about {tokens:,} tokens of knowledge; "
                     f"the limit is {_KNOWLEDGE_TOKEN_LIMIT:,}",
                     self.map.value(("avatars", avatar, "documents")),
-                    hint=f"tokens are estimated as characters / {_CHARS_PER_TOKEN}",
+                    hint=f"tokens are estimated as ASCII characters / {_CHARS_PER_TOKEN} plus "
+                    "one per other character",
                 )
             )
+
+
+_TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".text"})
+_RENDERER = Renderer()
+
+
+def render_text(graph: Graph, text: str | None, at: DataPath) -> str | TemplateFailure | None:
+    """A document's or avatar's text (``at`` is its place in the spec) rendered with the
+    spec's variables; unchanged when it holds no template."""
+    if text is None or not is_template(text):
+        return text
+    value = _RENDERER.render(text, graph.variables, graph.document.source_map.value(at))
+    if isinstance(value, TemplateFailure | str):
+        return value
+    return str(value)
+
+
+def knowledge_tokens(text: str) -> int:
+    """Estimated tokens of a knowledge document: one per 4 ASCII characters (rounded up)
+    plus one per character outside ASCII (see the module docstring)."""
+    ascii_chars = sum(1 for char in text if ord(char) < 128)
+    return math.ceil(ascii_chars / _CHARS_PER_TOKEN) + (len(text) - ascii_chars)

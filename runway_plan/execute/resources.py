@@ -1,0 +1,1429 @@
+"""Documents and avatars as declarative resources: their desired state, plan and reconciliation.
+
+Runway's real-time avatars and their knowledge documents are objects the API keeps, not
+tasks.  A spec declares them (``documents:``, ``avatars:``); this module makes the remote
+objects match, as Terraform's plan and apply do:
+
+* :func:`desired_state` reads what the spec wants: a document's name and content (inline or
+  from a local file), an avatar's name, personality, voice, start script, image processing,
+  the documents it attaches (by their remote ids) and its reference image, identified by
+  content: an ``@step`` reference by the SHA-256 of the generation's output, a local file by
+  the SHA-256 of its bytes, a URI by itself.
+* :func:`compare` diffs a desired state against what the journal says was applied (or, with
+  a refresh, what the API now holds): create, update (the fields that changed), unchanged.
+* :func:`resource_plan` is ``runway-plan plan``'s view: every resource against a state folder,
+  and deletes for the resources recorded but gone from the spec.  :func:`read_remote` reads
+  the remote objects (``--live``) to show drift.
+* :class:`Reconciler` is ``run``'s: documents first, each avatar once the generation its image
+  comes from is done, then what ``--prune`` removes.  Creates are journaled before they are
+  sent (``creating``) and the id right after; a create whose outcome is unknown is looked up
+  in the remote list by name and content before anything is created again (the API has no
+  idempotency key), and what was found is reported.  Updates PATCH only the changed fields;
+  an avatar waits for PROCESSING to end, and FAILED is reported with its reason.  Nothing
+  remote is deleted unless ``prune`` is asked for.
+
+Resources are keyed by the spec's resource key within a scope of (spec name, API origin): the
+spec's ``name`` is its identity, so moving the file keeps its resources, and results against
+the emulator never mix with the real API's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import hashlib
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from runway_plan.compile import Graph, local_asset_path
+from runway_plan.compile.graph import REFERENCE
+from runway_plan.compile.templating import TemplateFailure
+from runway_plan.diagnostics import Diagnostic, Span, make
+from runway_plan.execute.client import (
+    ApiError,
+    AuthenticationFailed,
+    NotSent,
+    RequestRejected,
+    ResourceNotFound,
+    RunwayClient,
+)
+from runway_plan.execute.fingerprint import OutputRef, canonical_json, file_sha256, origin_of
+from runway_plan.execute.reuse import reusable
+from runway_plan.execute.state import ResourceRow, ResourceStatus, State
+from runway_plan.plan.resources import ResourceChange, ResourceField, ResourcePlan
+from runway_plan.validate.resources import render_text
+
+__all__ = [
+    "KINDS",
+    "Desired",
+    "ImageSource",
+    "Reconciler",
+    "ResourceOptions",
+    "ResourceResult",
+    "comparable_remote",
+    "compare",
+    "desired_state",
+    "image_source",
+    "read_remote",
+    "resource_plan",
+]
+
+KINDS = ("document", "avatar")
+"""Resource kinds, in the order they are created (an avatar attaches documents)."""
+
+DEFAULT_IMAGE_PROCESSING = "optimize"
+"""What the API does with an avatar's image when ``imageProcessing`` is omitted."""
+
+_AVATAR_FIELDS = (
+    "name",
+    "personality",
+    "referenceImage",
+    "voice",
+    "startScript",
+    "imageProcessing",
+    "documentIds",
+)
+_DOCUMENT_FIELDS = ("name", "content")
+_REMOTE_AVATAR = ("name", "personality", "voice", "startScript", "documentIds")
+"""Avatar fields an API object shows (its image is processed, so not comparable)."""
+_REPROCESS = frozenset({"referenceImage", "imageProcessing"})
+"""Avatar fields whose change makes the API process the image again."""
+
+_T = TypeVar("_T")
+
+
+def fields_of(kind: str) -> tuple[str, ...]:
+    """The fields of a resource kind, in the API's spelling and a stable order."""
+    return _AVATAR_FIELDS if kind == "avatar" else _DOCUMENT_FIELDS
+
+
+@dataclass(frozen=True, slots=True)
+class ImageSource:
+    """Where an avatar's ``referenceImage`` comes from: ``step`` (the output ``ref`` of a
+    generation), ``file`` (a local file ``path``) or ``uri`` (a URL, ``runway://`` or data
+    URI, sent as written)."""
+
+    how: str
+    text: str
+    ref: OutputRef | None = None
+    path: Path | None = None
+
+
+@dataclass
+class Desired:
+    """What the spec wants one resource to be.
+
+    ``fields`` are the values to compare and store, in the API's spelling; a
+    ``referenceImage`` is an identity (``{"$sha256": ...}`` for a generation's output,
+    ``{"$file_sha256": ...}`` for a local file) and ``documentIds`` the remote ids of the
+    attached documents.  ``unknown`` names the fields that cannot be known yet and why (an
+    upstream generation still to make, a document still to create); ``documents`` the
+    attached document keys; ``problem`` a reason the resource cannot be built at all (an
+    unreadable document file).
+    """
+
+    kind: str
+    key: str
+    name: str
+    fields: dict[str, Any]
+    span: Span | None = None
+    image: ImageSource | None = None
+    documents: list[str] = field(default_factory=list)
+    unknown: dict[str, str] = field(default_factory=dict)
+    problem: str | None = None
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the desired fields (the ``applied_hash`` once applied)."""
+        return hashlib.sha256(canonical_json(_identity(self.fields)).encode()).hexdigest()
+
+
+def _identity(value: Any) -> Any:
+    """``value`` with the display-only parts of image identities (``from``) left out."""
+    if isinstance(value, dict):
+        return {k: _identity(v) for k, v in value.items() if k != "from"}
+    if isinstance(value, list):
+        return [_identity(v) for v in value]
+    return value
+
+
+def _same(kind: str, name: str, a: Any, b: Any) -> bool:
+    if kind == "avatar" and name == "documentIds":
+        return sorted(a or []) == sorted(b or [])
+    if kind == "avatar" and name == "imageProcessing":
+        return (a or DEFAULT_IMAGE_PROCESSING) == (b or DEFAULT_IMAGE_PROCESSING)
+    return bool(_identity(a) == _identity(b))
+
+
+def compare(desired: Desired, current: Mapping[str, Any] | None) -> list[str]:
+    """The fields in which ``current`` (applied or remote) differs from ``desired``, in the
+    API's order; every field when there is no current object.  A field whose desired value
+    is unknown counts as changed (the new output will differ)."""
+    names = fields_of(desired.kind)
+    if current is None:
+        return list(names)
+    changed = []
+    for name in names:
+        want = desired.fields.get(name)
+        if name in current:
+            differs = not _same(desired.kind, name, want, current[name])
+        else:
+            differs = want is not None
+        if differs or name in desired.unknown:
+            changed.append(name)
+    return changed
+
+
+def comparable_remote(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of an API object that can be compared with a desired state."""
+    if kind == "document":
+        return {k: body[k] for k in _DOCUMENT_FIELDS if k in body}
+    found: dict[str, Any] = {}
+    for name in _REMOTE_AVATAR:
+        if name not in body:
+            continue
+        value = body[name]
+        if name == "voice" and isinstance(value, dict):
+            keep = ("type", "presetId") if value.get("type") == "runway-live-preset" else ("type",)
+            value = {k: value[k] for k in (*keep, "id") if k in value}
+        found[name] = value
+    return found
+
+
+# ------------------------------------------------------------------------- desired state
+
+
+def image_source(graph: Graph, text: str) -> ImageSource:
+    """Where an avatar's ``referenceImage`` (as written in the spec) comes from."""
+    match = REFERENCE.match(text)
+    if match:
+        node = graph.steps.get(match["step"])
+        index = int(match["index"]) if match["index"] else 0
+        if node is not None and 0 <= index < len(node.outputs):
+            key, output = node.outputs[index]
+            return ImageSource("step", text, ref=OutputRef(key, output))
+        return ImageSource("step", text)
+    local = local_asset_path(text, graph.document.source_map.path)
+    if local is not None:
+        return ImageSource("file", text, path=local)
+    return ImageSource("uri", text)
+
+
+def _read_document(graph: Graph, content: str | None, file: str | None) -> tuple[str, str | None]:
+    if content is not None:
+        return content, None
+    path = local_asset_path(file or "", graph.document.source_map.path)
+    if path is None:
+        return "", f"'{file}' is not a local file"
+    try:
+        return path.read_text(encoding="utf-8"), None
+    except (OSError, UnicodeDecodeError) as exc:
+        return "", f"cannot read {path}: {exc}"
+
+
+def _text(graph: Graph, text: str | None, at: tuple[str, ...], problems: list[str]) -> str | None:
+    """A resource's text with its templates rendered (a failure goes to ``problems``)."""
+    value = render_text(graph, text, at)
+    if isinstance(value, TemplateFailure):
+        problems.append(value.diagnostic.message)
+        return text
+    return value
+
+
+OutputHash = Callable[[OutputRef], "str | tuple[None, str]"]
+"""The SHA-256 of a generation's output, or ``(None, why it is not known yet)``."""
+
+
+def desired_state(
+    graph: Graph,
+    document_ids: Mapping[str, str | None],
+    output_hash: OutputHash,
+) -> dict[tuple[str, str], Desired]:
+    """What the spec wants every document and avatar to be, keyed by (kind, key).
+
+    ``document_ids`` maps document keys to their remote ids (None: to be created);
+    ``output_hash`` gives the content hash of an avatar's upstream image.
+    """
+    spec = graph.spec
+    found: dict[tuple[str, str], Desired] = {}
+    if spec is None:
+        return found
+    source = graph.document.source_map
+    for key, doc in spec.documents.items():
+        problems: list[str] = []
+        name = _text(graph, doc.name, ("documents", key, "name"), problems) or ""
+        if doc.content is not None:
+            content = _text(graph, doc.content, ("documents", key, "content"), problems) or ""
+        else:
+            content, trouble = _read_document(graph, None, doc.file)
+            problems += [trouble] if trouble else []
+        found[("document", key)] = Desired(
+            "document",
+            key,
+            name,
+            {"name": name, "content": content},
+            span=source.key(("documents", key)),
+            problem="; ".join(problems) or None,
+        )
+    for key, avatar in spec.avatars.items():
+        image = image_source(graph, avatar.referenceImage)
+        unknown: dict[str, str] = {}
+        identity: Any
+        problems = []
+        texts = {
+            field: _text(graph, getattr(avatar, field), ("avatars", key, field), problems)
+            for field in ("name", "personality", "startScript")
+        }
+        problem = "; ".join(problems) or None
+        if image.how == "step":
+            identity = {"$sha256": None, "from": image.text}
+            if image.ref is None:
+                problem = f"{image.text} names no output"
+            else:
+                digest = output_hash(image.ref)
+                if isinstance(digest, str):
+                    identity["$sha256"] = digest
+                else:
+                    unknown["referenceImage"] = digest[1]
+        elif image.how == "file":
+            assert image.path is not None
+            try:
+                identity = {"$file_sha256": file_sha256(image.path), "from": image.text}
+            except OSError as exc:
+                identity = {"$file_sha256": None, "from": image.text}
+                problem = f"cannot read {image.path}: {exc}"
+        elif image.text.startswith("data:"):
+            digest = hashlib.sha256(image.text.encode()).hexdigest()
+            identity = {"$data_sha256": digest, "from": f"data URI ({len(image.text)} chars)"}
+        else:
+            identity = image.text
+        ids: list[str] = []
+        pending = [name for name in avatar.documents if not document_ids.get(name)]
+        for name in dict.fromkeys(avatar.documents):
+            remote = document_ids.get(name)
+            if remote:
+                ids.append(remote)
+        if pending:
+            unknown["documentIds"] = (
+                f"document{'s' * (len(pending) != 1)} {', '.join(repr(p) for p in pending)} "
+                f"to be created first"
+            )
+        voice = {k: avatar.voice[k] for k in sorted(avatar.voice)}
+        found[("avatar", key)] = Desired(
+            "avatar",
+            key,
+            texts["name"] or "",
+            {
+                "name": texts["name"],
+                "personality": texts["personality"],
+                "referenceImage": identity,
+                "voice": voice,
+                "startScript": texts["startScript"],
+                "imageProcessing": avatar.imageProcessing or DEFAULT_IMAGE_PROCESSING,
+                "documentIds": ids,
+            },
+            span=source.key(("avatars", key)),
+            image=image,
+            documents=list(dict.fromkeys(avatar.documents)),
+            unknown=unknown,
+            problem=problem,
+        )
+    return found
+
+
+# ------------------------------------------------------------------------- display
+
+
+def _abbreviate(text: str, limit: int = 60) -> str:
+    flat = " ".join(text.split())
+    return repr(flat if len(flat) <= limit else flat[: limit - 1] + "…")
+
+
+def _excerpts(old: str, new: str, limit: int = 60) -> tuple[str, str]:
+    """Two texts abbreviated around where they differ (``'…outside the policy.'``)."""
+    if len(old) <= limit and len(new) <= limit:
+        return repr(old), repr(new)
+    prefix = 0
+    while prefix < min(len(old), len(new)) and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while (
+        suffix < min(len(old), len(new)) - prefix
+        and old[len(old) - 1 - suffix] == new[len(new) - 1 - suffix]
+    ):
+        suffix += 1
+    start = max(0, prefix - 20)
+
+    def cut(text: str) -> str:
+        middle = text[start : len(text) - suffix]
+        tail = text[len(text) - suffix :]
+        body = middle + tail[:15]
+        if len(body) > limit:
+            body = body[: limit - 1] + "…"
+        elif len(tail) > 15:
+            body += "…"
+        return repr(("…" if start else "") + " ".join(body.split(" ")))
+
+    return cut(old), cut(new)
+
+
+def _lines_delta(old: str, new: str) -> str:
+    added = removed = 0
+    for line in difflib.ndiff(old.splitlines(), new.splitlines()):
+        if line.startswith("+ "):
+            added += 1
+        elif line.startswith("- "):
+            removed += 1
+    return f"+{added} -{removed} lines"
+
+
+def _image_text(value: Any) -> str:
+    if isinstance(value, dict):
+        label = value.get("from") or "image"
+        digest = next((v for k, v in value.items() if k.startswith("$") and v), None)
+        return f"{label} (sha256 {str(digest)[:12]})" if digest else str(label)
+    return str(value)
+
+
+def _ids_text(ids: Iterable[str], names: Mapping[str, str]) -> str:
+    return "[" + ", ".join(names.get(i, i[:8]) for i in ids) + "]"
+
+
+def shown_field(
+    kind: str,
+    name: str,
+    old: Any,
+    new: Any,
+    *,
+    had: bool,
+    unknown: str | None = None,
+    document_names: Mapping[str, str] | None = None,
+    document_keys: Iterable[str] = (),
+) -> ResourceField:
+    """How a field's change is shown (``had``: the current object has the field)."""
+    names = document_names or {}
+    if unknown is not None:
+        before = _image_text(old) if name == "referenceImage" else _value_text(name, old, names)
+        after = "known after the run"
+        if name == "referenceImage" and isinstance(new, dict) and new.get("from"):
+            after = f"{new['from']}, {after}"
+        elif name == "documentIds" and document_keys:
+            after = "[" + ", ".join(document_keys) + "], ids known after the run"
+        return ResourceField(name, before if had else None, after, unknown)
+    if name == "content" and isinstance(new, str):
+        size = f"{len(old):,} chars" if isinstance(old, str) and had else None
+        detail = _lines_delta(old, new) if isinstance(old, str) and had else ""
+        return ResourceField(name, size, f"{len(new):,} chars", detail)
+    if isinstance(new, str) and isinstance(old, str) and had and name != "imageProcessing":
+        before, after = _excerpts(old, new)
+        lines = _lines_delta(old, new) if "\n" in old + new else ""
+        return ResourceField(name, before, after, lines)
+    if name == "referenceImage":
+        return ResourceField(name, _image_text(old) if had else None, _image_text(new))
+    new_text = _value_text(name, new, names)
+    old_text = _value_text(name, old, names) if had else None
+    if had and name == "documentIds" and old_text == new_text:
+        new_text += " (a document was created again: new id)"
+    return ResourceField(name, old_text, None if new is None and had else new_text)
+
+
+def _value_text(name: str, value: Any, names: Mapping[str, str]) -> str:
+    if value is None:
+        return "(none)"
+    if name == "documentIds" and isinstance(value, list):
+        return _ids_text(value, names)
+    if name == "voice" and isinstance(value, dict):
+        return " ".join(str(value.get(k)) for k in ("type", "presetId", "id") if value.get(k))
+    if isinstance(value, str):
+        return _abbreviate(value)
+    return canonical_json(value)
+
+
+# ------------------------------------------------------------------------- plan
+
+
+def _scope(graph: Graph) -> str:
+    return graph.spec.name if graph.spec is not None else ""
+
+
+def _plan_hashes(
+    state: State | None, reuse: Mapping[str, Any] | None
+) -> Callable[[OutputRef], str | tuple[None, str]]:
+    def output_hash(ref: OutputRef) -> str | tuple[None, str]:
+        item = reuse.get(ref.key) if reuse is not None else None
+        row = getattr(item, "step", None)
+        if state is not None and item is not None and item.reusable and row is not None:
+            outputs = {o.index: o for o in state.outputs(row.id)}
+            found = outputs.get(ref.index)
+            if found is not None and found.sha256:
+                return str(found.sha256)
+        why = getattr(item, "reason", "new") if item is not None else "new"
+        if why == "new":
+            return None, f"'{ref.key}' will be generated first"
+        return None, f"'{ref.key}' will be generated again ({why})"
+
+    return output_hash
+
+
+def _document_names(rows: Iterable[ResourceRow]) -> dict[str, str]:
+    return {r.remote_id: r.key for r in rows if r.kind == "document" and r.remote_id}
+
+
+def resource_plan(
+    graph: Graph,
+    state_dir: str | Path,
+    base_url: str,
+    *,
+    reuse: Mapping[str, Any] | None = None,
+    remote: Mapping[int, Mapping[str, Any] | None] | None = None,
+    notes: Iterable[str] = (),
+    shown: str | None = None,
+    empty_remote: bool = False,
+) -> ResourcePlan:
+    """What a run of ``graph`` would do with its documents and avatars (no network).
+
+    ``reuse`` is what :func:`runway_plan.execute.reusable` says of the generations (an
+    avatar's image from a generation to make again is "known after the run"; asked of the
+    state when not given); ``remote``
+    maps state rows (by id) to the objects :func:`read_remote` read, None for one deleted
+    remotely, and makes the plan one against the API (drift) instead of the state alone.
+    ``shown`` is how to name the state folder in reports (default: its path);
+    ``empty_remote`` plans for an API that holds none of the recorded objects (``run
+    --emulate``: its emulator starts empty), so every resource is a create.
+    """
+    directory = Path(state_dir)
+    origin = origin_of(base_url)
+    source = f"{shown or directory} ({origin})"
+    state = State(directory, lock=False) if (directory / "state.db").is_file() else None
+    if reuse is None and state is not None:
+        reuse = reusable(graph, directory, base_url=base_url, verify=False)
+    notes = list(notes)
+    try:
+        rows = state.resources(_scope(graph), origin) if state is not None else []
+        if empty_remote and rows:
+            notes.append(
+                "the emulator of `run --emulate` starts empty on every run, so every document "
+                "and avatar is created again (serve one with `runway-plan emulate` and use "
+                "--base-url to keep them between runs)"
+            )
+            rows = []
+        changes = _changes(graph, rows, _plan_hashes(state, reuse), remote)
+    finally:
+        if state is not None:
+            state.close()
+    return ResourcePlan(source, remote is not None, tuple(changes), tuple(notes))
+
+
+def _changes(
+    graph: Graph,
+    rows: list[ResourceRow],
+    output_hash: Callable[[OutputRef], str | tuple[None, str]],
+    remote: Mapping[int, Mapping[str, Any] | None] | None,
+) -> list[ResourceChange]:
+    by_key = {(r.kind, r.key): r for r in rows}
+    names = _document_names(rows)
+    gone: set[tuple[str, str]] = set()
+    doc_ids: dict[str, str | None] = {}
+    for (kind, key), row in by_key.items():
+        if kind != "document":
+            continue
+        deleted = remote is not None and row.id in remote and remote[row.id] is None
+        if deleted:
+            gone.add((kind, key))
+        doc_ids[key] = None if deleted or row.status is ResourceStatus.CREATING else row.remote_id
+    desired = desired_state(graph, doc_ids, output_hash)
+    changes: list[ResourceChange] = []
+    for kind in KINDS:
+        for (k, key), want in desired.items():
+            if k != kind:
+                continue
+            changes.append(_change(want, by_key.get((kind, key)), remote, names))
+    for row in rows:
+        if (row.kind, row.key) in desired:
+            continue
+        notes = ["no longer in the spec: `run --prune` deletes it, `run` leaves it in place"]
+        drift: list[str] = []
+        if remote is not None and row.id in remote and remote[row.id] is None:
+            drift.append("deleted remotely: the next run forgets it")
+        if row.status is ResourceStatus.CREATING:
+            notes.append("its create may have reached the API: the next run looks it up")
+        changes.append(
+            ResourceChange(
+                row.kind,
+                row.key,
+                row.name,
+                "delete",
+                remote_id=row.remote_id,
+                status=row.remote_status,
+                drift=tuple(drift),
+                notes=tuple(notes),
+            )
+        )
+    return changes
+
+
+def _change(
+    want: Desired,
+    row: ResourceRow | None,
+    remote: Mapping[int, Mapping[str, Any] | None] | None,
+    names: Mapping[str, str],
+) -> ResourceChange:
+    notes: list[str] = []
+    drift: list[str] = []
+    if want.problem:
+        notes.append(f"cannot be built: {want.problem}")
+    status = row.remote_status if row is not None else None
+    current: dict[str, Any] | None = None
+    if row is not None and row.status is ResourceStatus.CREATING:
+        notes.append(
+            "a create was sent but its answer never recorded: the run looks it up by name "
+            f"({row.name!r}) before creating it again"
+        )
+    elif row is not None and row.remote_id:
+        current = dict(row.applied or {})
+        if row.status is ResourceStatus.UPDATING:
+            notes.append("an update was being sent when a run stopped: it is sent again")
+        if remote is not None and row.id in remote:
+            seen = remote[row.id]
+            if seen is None:
+                drift.append(f"deleted remotely (id {row.remote_id})")
+                current = None
+            else:
+                found = comparable_remote(want.kind, seen)
+                moved = [
+                    name
+                    for name, value in found.items()
+                    if name in current and not _same(want.kind, name, current[name], value)
+                ]
+                if moved:
+                    drift.append(f"changed remotely: {', '.join(moved)}")
+                current.update(found)
+                if isinstance(seen.get("status"), str):
+                    status = str(seen["status"])
+    changed = compare(want, current)
+    if current is None:
+        shown = [
+            shown_field(
+                want.kind,
+                name,
+                None,
+                want.fields.get(name),
+                had=False,
+                unknown=want.unknown.get(name),
+                document_names=names,
+                document_keys=want.documents,
+            )
+            for name in changed
+            if want.fields.get(name) is not None or name in want.unknown
+        ]
+        action = "create"
+    else:
+        shown = [
+            shown_field(
+                want.kind,
+                name,
+                current.get(name),
+                want.fields.get(name),
+                had=name in current,
+                unknown=want.unknown.get(name),
+                document_names=names,
+                document_keys=want.documents,
+            )
+            for name in changed
+        ]
+        action = "update" if changed else "unchanged"
+    if want.kind == "avatar" and status == "FAILED" and row is not None:
+        notes.append(f"processing FAILED: {row.failure or 'no reason given'}")
+    return ResourceChange(
+        want.kind,
+        want.key,
+        want.name,
+        action,
+        remote_id=row.remote_id if row is not None else None,
+        status=status if want.kind == "avatar" else None,
+        fields=tuple(shown),
+        drift=tuple(drift),
+        notes=tuple(notes),
+    )
+
+
+async def read_remote(
+    client: RunwayClient, rows: Iterable[ResourceRow]
+) -> tuple[dict[int, dict[str, Any] | None], list[str]]:
+    """GET every recorded object: row id -> the object (None when deleted remotely), and the
+    problems met (an object that could not be read is left out)."""
+    found: dict[int, dict[str, Any] | None] = {}
+    problems: list[str] = []
+    for row in rows:
+        if not row.remote_id or row.status is ResourceStatus.CREATING:
+            continue
+        try:
+            found[row.id] = await client.resource(row.kind, row.remote_id)
+        except ResourceNotFound:
+            found[row.id] = None
+        except ApiError as exc:
+            problems.append(f"cannot read {row.kind} '{row.key}': {exc}")
+    return found, problems
+
+
+# ------------------------------------------------------------------------- run
+
+
+@dataclass(frozen=True)
+class ResourceOptions:
+    """How ``run`` reconciles resources.
+
+    ``prune`` deletes the resources recorded in the state but gone from the spec;
+    ``refresh`` reads each recorded object first (drift: changed or deleted remotely is
+    repaired); ``retry_failed`` sends a FAILED avatar's image again; ``poll_interval`` is
+    the time between reads of a PROCESSING avatar and ``avatar_timeout`` the longest wait.
+    ``empty_remote`` says the API is known to hold none of the recorded objects (the
+    in-process emulator of ``run --emulate`` starts empty every time): every resource is
+    created, and the records are forgotten without a request.
+    """
+
+    prune: bool = False
+    refresh: bool = True
+    empty_remote: bool = False
+    retry_failed: bool = False
+    poll_interval: float = 5.0
+    avatar_timeout: float = 1800.0
+
+
+@dataclass
+class ResourceResult:
+    """What a run did with one document or avatar.
+
+    ``action``: created, adopted (a create in doubt found remotely), updated, unchanged,
+    deleted, forgotten (gone remotely), left (not in the spec; no ``--prune``), failed,
+    skipped, interrupted.  ``fields`` are the fields written; ``status`` an avatar's
+    processing status at the end.
+    """
+
+    kind: str
+    key: str
+    name: str
+    action: str = "pending"
+    remote_id: str | None = None
+    status: str | None = None
+    fields: list[str] = field(default_factory=list)
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """False when the resource is not as the spec wants it (left ones are fine)."""
+        if self.action in ("failed", "skipped", "interrupted", "in doubt", "pending"):
+            return False
+        return not (self.kind == "avatar" and self.status in ("FAILED", "PROCESSING"))
+
+
+ImageUri = Callable[[ImageSource, bool], Awaitable[tuple[str, str]]]
+"""The URI to send for an avatar's image, and how to show it (``fresh``: no cached URL)."""
+
+
+class _InDoubt(Exception):
+    """A create's outcome is unknown and the remote list could not settle it."""
+
+
+class Reconciler:
+    """Makes the remote documents and avatars match the spec, for one run.
+
+    The runner calls :meth:`documents` before the generations start, :meth:`avatar` for
+    each avatar once its image's generation is done (``image_hash`` gives that output's
+    SHA-256, ``image_uri`` a URI to send), and :meth:`prune` at the end.  ``stopping`` says
+    the run was interrupted (nothing new is written); ``emit`` reports progress.
+    """
+
+    def __init__(
+        self,
+        graph: Graph,
+        client: RunwayClient,
+        state: State,
+        options: ResourceOptions,
+        *,
+        origin: str,
+        run_id: int | None,
+        emit: Callable[[str, str | None, str], None],
+        image_hash: Callable[[OutputRef], str | None],
+        image_uri: ImageUri,
+        stopping: Callable[[], bool],
+    ) -> None:
+        self.graph = graph
+        self.client = client
+        self.state = state
+        self.options = options
+        self.origin = origin
+        self.run_id = run_id
+        self.emit = emit
+        self.image_hash = image_hash
+        self.image_uri = image_uri
+        self.stopping = stopping
+        self.spec_name = _scope(graph)
+        self.spec_path = graph.document.source_map.path
+        self.results: dict[tuple[str, str], ResourceResult] = {}
+        self.diagnostics: list[Diagnostic] = []
+        self.shielded: set[asyncio.Future[Any]] = set()
+        self.declared: list[tuple[str, str]] = []
+        spec = graph.spec
+        if spec is not None:
+            for key, doc in spec.documents.items():
+                self.declared.append(("document", key))
+                self.results[("document", key)] = ResourceResult("document", key, doc.name)
+            for key, avatar in spec.avatars.items():
+                self.declared.append(("avatar", key))
+                self.results[("avatar", key)] = ResourceResult("avatar", key, avatar.name)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _span(self, kind: str, key: str) -> Span | None:
+        return self.graph.document.source_map.key((f"{kind}s", key))
+
+    def _label(self, kind: str, key: str) -> str:
+        return f"{kind} '{key}'"
+
+    async def _shield(self, work: Coroutine[Any, Any, _T]) -> _T:
+        """Run ``work`` to its end even if the caller is cancelled (a write in flight)."""
+        inner = asyncio.ensure_future(work)
+        self.shielded.add(inner)
+        inner.add_done_callback(self.shielded.discard)
+        return await asyncio.shield(inner)
+
+    def _fail(
+        self, result: ResourceResult, code: str, message: str, hint: str | None = None
+    ) -> None:
+        result.action = "failed"
+        result.message = message
+        self.diagnostics.append(make(code, message, self._span(result.kind, result.key), hint=hint))
+        self.emit("failed", f"{result.kind}:{result.key}", message)
+
+    def _document_ids(self) -> dict[str, str | None]:
+        rows = self.state.resources(self.spec_name, self.origin)
+        return {
+            r.key: (r.remote_id if r.status is not ResourceStatus.CREATING else None)
+            for r in rows
+            if r.kind == "document"
+        }
+
+    def _desired(self, kind: str, key: str) -> Desired:
+        def output_hash(ref: OutputRef) -> str | tuple[None, str]:
+            digest = self.image_hash(ref)
+            return digest if digest is not None else (None, f"'{ref.key}' has no output")
+
+        return desired_state(self.graph, self._document_ids(), output_hash)[(kind, key)]
+
+    def _row(self, kind: str, key: str) -> ResourceRow | None:
+        return self.state.resource(self.spec_name, self.origin, kind, key)
+
+    # ------------------------------------------------------------------ entry points
+
+    async def documents(self) -> None:
+        """Reconcile every document of the spec (before the generations start)."""
+        for kind, key in self.declared:
+            if kind == "document":
+                await self._reconcile(kind, key)
+
+    async def avatar(self, key: str, upstream: str | None) -> None:
+        """Reconcile avatar ``key``; ``upstream`` names why its image is missing (the
+        generation failed or was interrupted), or is None when it is ready."""
+        result = self.results[("avatar", key)]
+        if self.stopping():
+            result.action = "interrupted"
+            result.message = "not started: the run was interrupted"
+            return
+        if upstream is not None:
+            result.action = "interrupted" if "interrupted" in upstream else "skipped"
+            result.message = upstream
+            if result.action == "skipped":
+                self.diagnostics.append(
+                    make(
+                        "RP503",
+                        f"avatar '{key}' was skipped: {upstream}",
+                        self._span("avatar", key),
+                    )
+                )
+            return
+        want = self._desired("avatar", key)
+        missing = [d for d in want.documents if not self.results[("document", d)].ok]
+        if missing:
+            result.action = "skipped"
+            result.message = f"document '{missing[0]}' is not in place"
+            self.diagnostics.append(
+                make(
+                    "RP503",
+                    f"avatar '{key}' was skipped: its document '{missing[0]}' is not in place",
+                    self._span("avatar", key),
+                )
+            )
+            return
+        await self._reconcile("avatar", key)
+
+    async def prune(self) -> None:
+        """Resources recorded for this spec but gone from it: deleted with ``prune``
+        (avatars before documents), else reported as left in place."""
+        declared = set(self.declared)
+        rows = [
+            r
+            for r in self.state.resources(self.spec_name, self.origin)
+            if (r.kind, r.key) not in declared
+        ]
+        rows.sort(key=lambda r: KINDS.index(r.kind) if r.kind in KINDS else 0, reverse=True)
+        left: list[str] = []
+        for row in rows:
+            result = self.results.setdefault(
+                (row.kind, row.key),
+                ResourceResult(row.kind, row.key, row.name, remote_id=row.remote_id),
+            )
+            if self.stopping():
+                result.action = "left"
+                result.message = "the run was interrupted"
+                continue
+            try:
+                await self._prune_one(row, result, left)
+            except _InDoubt as exc:
+                result.action = "in doubt"
+                result.message = str(exc)
+        if left:
+            self.diagnostics.append(
+                make(
+                    "RP513",
+                    f"{len(left)} resource(s) no longer in the spec were left in place: "
+                    f"{', '.join(left)}",
+                    None,
+                    hint="run with --prune to delete them",
+                )
+            )
+
+    async def _prune_one(self, row: ResourceRow, result: ResourceResult, left: list[str]) -> None:
+        label = self._label(row.kind, row.key)
+        if row.status is ResourceStatus.DELETING and not self.options.empty_remote:
+            settled = await self._settle_deleting(row)
+            if settled is None:
+                result.action = "deleted"
+                result.message = "the delete of an earlier run had gone through"
+                return
+            row = settled
+        if self.options.empty_remote:
+            self.state.forget_resource(
+                row.id,
+                action="forget",
+                outcome="remote is empty",
+                detail="the emulator started empty",
+                run_id=self.run_id,
+            )
+            result.action = "forgotten"
+            result.message = "the emulator started empty: nothing to delete"
+            return
+        if row.status is ResourceStatus.CREATING:
+            adopted = await self._recover(row, None)
+            if adopted is None:
+                result.action = "forgotten"
+                result.message = "its create had not reached the API"
+                return
+            row = adopted
+        assert row.remote_id is not None
+        if self.options.refresh and not self.options.prune:
+            try:
+                await self.client.resource(row.kind, row.remote_id)
+            except ResourceNotFound:
+                self.state.forget_resource(
+                    row.id,
+                    action="refresh",
+                    outcome="gone",
+                    detail="deleted remotely",
+                    run_id=self.run_id,
+                )
+                result.action = "forgotten"
+                result.message = f"{label} was already deleted remotely"
+                self.emit("forgotten", f"{row.kind}:{row.key}", result.message)
+                return
+            except ApiError as exc:
+                self._fail(result, "RP511", f"cannot read {label}: {exc}")
+                return
+        if not self.options.prune:
+            result.action = "left"
+            result.message = "not in the spec; left in place (--prune deletes it)"
+            left.append(f"{label} ({row.remote_id})")
+            return
+        self.state.mark_resource_deleting(row.id, self.run_id)
+        try:
+            await self._shield(self.client.delete_resource(row.kind, row.remote_id))
+        except ResourceNotFound:
+            pass
+        except ApiError as exc:
+            self.state.mark_resource_unchanged(
+                row.id, outcome="failed", detail=str(exc), run_id=self.run_id
+            )
+            self._fail(result, "RP511", f"cannot delete {label}: {exc}")
+            return
+        self.state.forget_resource(
+            row.id, action="delete", outcome="ok", detail="--prune", run_id=self.run_id
+        )
+        result.action = "deleted"
+        result.message = f"deleted {row.remote_id} (--prune)"
+        self.emit("deleted", f"{row.kind}:{row.key}", result.message)
+
+    # ------------------------------------------------------------------ one resource
+
+    async def _reconcile(self, kind: str, key: str) -> None:
+        result = self.results[(kind, key)]
+        try:
+            await self._reconcile_inner(kind, key, result)
+        except _InDoubt as exc:
+            result.action = "in doubt"
+            result.message = str(exc)
+            self.diagnostics.append(
+                make(
+                    "RP514",
+                    f"the create of {self._label(kind, key)} may have reached the API and the "
+                    f"remote list could not be read to find it: {exc}",
+                    self._span(kind, key),
+                    hint="run again: the object is looked up by name before it is created",
+                )
+            )
+
+    async def _reconcile_inner(self, kind: str, key: str, result: ResourceResult) -> None:
+        want = self._desired(kind, key)
+        result.name = want.name
+        if want.problem:
+            self._fail(result, "RP511", f"{self._label(kind, key)}: {want.problem}")
+            return
+        row = self._row(kind, key)
+        recovered = False
+        if row is not None and self.options.empty_remote:
+            self.state.forget_resource(
+                row.id,
+                action="forget",
+                outcome="remote is empty",
+                detail="the emulator started empty",
+                run_id=self.run_id,
+            )
+            row = None
+            want = self._desired(kind, key)
+        if row is not None and row.status is ResourceStatus.CREATING:
+            row = await self._recover(row, want)
+            recovered = row is not None
+            want = self._desired(kind, key)
+        current: dict[str, Any] | None = None
+        if row is not None and row.status is ResourceStatus.DELETING:
+            row = await self._settle_deleting(row)
+        if row is not None and row.remote_id:
+            current = dict(row.applied or {})
+            result.remote_id = row.remote_id
+            result.status = row.remote_status
+            if self.options.refresh:
+                current = await self._refresh(row, want, current, result)
+        if current is None:
+            await self._create(want, result, note=result.message)
+            return
+        assert row is not None and row.remote_id is not None
+        changed = compare(want, current)
+        retry_image = (
+            kind == "avatar"
+            and row.remote_status == "FAILED"
+            and self.options.retry_failed
+            and "referenceImage" not in changed
+        )
+        if retry_image:
+            changed.append("referenceImage")
+        if not changed and row.status is ResourceStatus.PRESENT:
+            result.action = "adopted" if recovered else "unchanged"
+            if kind == "avatar":
+                await self._settle_avatar(row.id, row.remote_id, result)
+            return
+        await self._update(want, row, changed, result)
+
+    async def _settle_deleting(self, row: ResourceRow) -> ResourceRow | None:
+        """A delete interrupted before its answer: is the object still there?"""
+        assert row.remote_id is not None
+        try:
+            await self.client.resource(row.kind, row.remote_id)
+        except ResourceNotFound:
+            self.state.forget_resource(
+                row.id, action="delete", outcome="ok", detail="found deleted", run_id=self.run_id
+            )
+            return None
+        except ApiError as exc:
+            raise _InDoubt(f"cannot read {row.kind} {row.remote_id}: {exc}") from None
+        self.state.mark_resource_unchanged(
+            row.id, outcome="not deleted", detail="still present", run_id=self.run_id
+        )
+        return self.state.resource_by_id(row.id)
+
+    async def _refresh(
+        self, row: ResourceRow, want: Desired, current: dict[str, Any], result: ResourceResult
+    ) -> dict[str, Any] | None:
+        """Read the remote object: None when it was deleted remotely; else ``current``
+        updated with what the API holds (drift is reported, and repaired by the update)."""
+        assert row.remote_id is not None
+        label = self._label(row.kind, row.key)
+        try:
+            seen = await self.client.resource(row.kind, row.remote_id)
+        except ResourceNotFound:
+            result.message = f"{label} was deleted remotely ({row.remote_id}): created again"
+            self.diagnostics.append(make("RP515", result.message, self._span(row.kind, row.key)))
+            self.emit("drift", f"{row.kind}:{row.key}", result.message)
+            return None
+        except ApiError as exc:
+            self.emit("note", f"{row.kind}:{row.key}", f"cannot read {label}: {exc}")
+            return current
+        found = comparable_remote(row.kind, seen)
+        moved = [
+            name
+            for name, value in found.items()
+            if name in current and not _same(row.kind, name, current[name], value)
+        ]
+        if moved:
+            message = (
+                f"{label} was changed remotely ({', '.join(moved)}): put back as the spec says"
+            )
+            self.diagnostics.append(make("RP515", message, self._span(row.kind, row.key)))
+            self.emit("drift", f"{row.kind}:{row.key}", message)
+        current.update(found)
+        status = seen.get("status")
+        if row.kind == "avatar" and isinstance(status, str) and status != row.remote_status:
+            failure = seen.get("failureReason")
+            self.state.set_resource_status(
+                row.id, status, failure if isinstance(failure, str) else None
+            )
+            result.status = status
+        return current
+
+    async def _recover(
+        self, row: ResourceRow, want: Desired | None, *, forget: bool = True
+    ) -> ResourceRow | None:
+        """A create whose outcome is unknown: find its object in the remote list (by name,
+        then content, among the objects no row of this state claims) and adopt it, or
+        (``forget``) forget the row when it is not there.  Raises :class:`_InDoubt` when the
+        list cannot be read."""
+        label = self._label(row.kind, row.key)
+        sent = dict(row.pending or {})
+        try:
+            listed = await self.client.list_resources(row.kind)
+            claimed = self.state.claimed_remote_ids(self.origin, row.kind)
+            candidates = []
+            for item in listed:
+                remote_id = item.get("id")
+                if not isinstance(remote_id, str) or remote_id in claimed:
+                    continue
+                if item.get("name") != row.name:
+                    continue
+                full = (
+                    item
+                    if row.kind == "avatar"
+                    else await self.client.resource(row.kind, remote_id)
+                )
+                seen = comparable_remote(row.kind, full)
+                if all(
+                    _same(row.kind, name, sent.get(name), value)
+                    for name, value in seen.items()
+                    if name in sent
+                ):
+                    candidates.append(full)
+        except ResourceNotFound:
+            candidates = []
+        except ApiError as exc:
+            raise _InDoubt(str(exc)) from None
+        key = f"{row.kind}:{row.key}"
+        if not candidates and not forget:
+            return None
+        if not candidates:
+            self.state.forget_resource(
+                row.id,
+                action="lookup",
+                outcome="not found",
+                detail="a create in doubt had made nothing",
+                run_id=self.run_id,
+            )
+            self.emit("lookup", key, f"{label}: the create in doubt made nothing; creating it")
+            return None
+        chosen = candidates[0]
+        others = [str(c.get("id")) for c in candidates[1:]]
+        detail = "found by name and content after a create in doubt"
+        if others:
+            detail += f"; {len(others)} other match(es) left alone: {', '.join(others)}"
+        status = chosen.get("status") if isinstance(chosen.get("status"), str) else None
+        adopted = self.state.mark_resource_present(
+            row.id,
+            remote_id=str(chosen["id"]),
+            applied=sent,
+            applied_hash=hashlib.sha256(canonical_json(_identity(sent)).encode()).hexdigest(),
+            remote_status=status,
+            action="adopted",
+            detail=detail,
+            run_id=self.run_id,
+        )
+        message = f"{label}: the create in doubt had reached the API; adopted {chosen['id']}"
+        if others:
+            message += f" ({len(others)} other object(s) with the same name left alone)"
+        self.emit("adopted", key, message)
+        if want is not None:
+            result = self.results[(row.kind, row.key)]
+            result.message = message
+        return adopted
+
+    async def _body(
+        self, want: Desired, names: Iterable[str], *, fresh: bool = False
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The request body for ``names`` (fields in the API's spelling), and how it is
+        shown (image URIs abbreviated)."""
+        body: dict[str, Any] = {}
+        shown: dict[str, Any] = {}
+        for name in names:
+            value = want.fields.get(name)
+            if name == "referenceImage":
+                assert want.image is not None
+                uri, label = await self.image_uri(want.image, fresh)
+                body[name], shown[name] = uri, label
+                continue
+            body[name] = value
+            shown[name] = value if name != "content" else f"({len(value or '')} chars)"
+        return body, shown
+
+    def _create_fields(self, want: Desired) -> list[str]:
+        names = list(fields_of(want.kind))
+        spec = self.graph.spec
+        if want.kind == "avatar" and spec is not None:
+            avatar = spec.avatars[want.key]
+            if avatar.imageProcessing is None:
+                names.remove("imageProcessing")
+            if avatar.startScript is None:
+                names.remove("startScript")
+            if not want.fields.get("documentIds"):
+                names.remove("documentIds")
+        return names
+
+    async def _create(
+        self, want: Desired, result: ResourceResult, note: str = "", depth: int = 0
+    ) -> None:
+        key = f"{want.kind}:{want.key}"
+        label = self._label(want.kind, want.key)
+        if self.stopping():
+            result.action = "interrupted"
+            result.message = "not created: the run was interrupted"
+            return
+        if want.unknown:
+            self._fail(result, "RP511", f"{label}: {'; '.join(want.unknown.values())}")
+            return
+        names = self._create_fields(want)
+        for fresh in (False, True):
+            try:
+                body, _ = await self._body(want, names, fresh=fresh)
+            except Exception as exc:  # an upload or an input's URL
+                self._fail(result, "RP506", f"cannot prepare the image of {label}: {exc}")
+                return
+            row = self.state.mark_resource_creating(
+                spec_name=self.spec_name,
+                origin=self.origin,
+                kind=want.kind,
+                key=want.key,
+                spec_path=self.spec_path,
+                name=want.name,
+                pending=want.fields,
+                run_id=self.run_id,
+            )
+            try:
+                made = await self._create_once(want.kind, body)
+            except NotSent as exc:
+                self.state.forget_resource(
+                    row.id, action="create", outcome="not sent", detail=str(exc), run_id=self.run_id
+                )
+                self._fail(result, "RP510", f"{label} was not created: {exc} (nothing was sent)")
+                return
+            except RequestRejected as exc:
+                self.state.forget_resource(
+                    row.id,
+                    action="create",
+                    outcome="rejected",
+                    detail=exc.message,
+                    run_id=self.run_id,
+                )
+                if (
+                    not fresh
+                    and want.image is not None
+                    and want.image.how != "uri"
+                    and not isinstance(exc, AuthenticationFailed)
+                    and any(p and p[0] == "referenceImage" for p, _ in exc.issues)
+                ):
+                    self.emit("retry", key, f"the image was refused ({exc.message}): sending again")
+                    continue
+                self._fail(result, "RP500", f"the API rejected {label}: {exc.message}")
+                return
+            except ApiError as exc:
+                self.emit("unknown", key, f"{label}: {exc}; looking it up")
+                row = self.state.resource_by_id(row.id)
+                adopted = await self._recover(row, want, forget=False)
+                if adopted is None:  # not (yet) listed: look once more, a poll later
+                    await asyncio.sleep(self.options.poll_interval)
+                    adopted = await self._recover(row, want)
+                if adopted is None:
+                    if depth >= 2:
+                        self._fail(
+                            result,
+                            "RP514",
+                            f"the creates of {label} keep failing ({exc}); run again",
+                        )
+                        return
+                    await self._create(
+                        want, result, note="a create in doubt had made nothing", depth=depth + 1
+                    )
+                    return
+                result.action = "adopted"
+                result.remote_id = adopted.remote_id
+                result.fields = list(names)
+                if want.kind == "avatar":
+                    assert adopted.remote_id is not None
+                    await self._settle_avatar(adopted.id, adopted.remote_id, result)
+                return
+            status = made.get("status") if isinstance(made.get("status"), str) else None
+            done = self.state.mark_resource_present(
+                row.id,
+                remote_id=str(made["id"]),
+                applied=want.fields,
+                applied_hash=want.digest,
+                remote_status=status,
+                action="created",
+                detail=note,
+                run_id=self.run_id,
+            )
+            result.action = "created"
+            result.remote_id = done.remote_id
+            result.fields = list(names)
+            result.status = status
+            if note:
+                result.message = note
+            self.emit("created", key, f"{label} created as {made['id']}")
+            if want.kind == "avatar":
+                await self._settle_avatar(done.id, str(made["id"]), result)
+            return
+
+    async def _create_once(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The create, retried only while it certainly did not reach the API."""
+        async for attempt in self.client.retrying(NotSent):
+            with attempt:
+                return await self._shield(self.client.create_resource(kind, body))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _update(
+        self, want: Desired, row: ResourceRow, changed: list[str], result: ResourceResult
+    ) -> None:
+        key = f"{want.kind}:{want.key}"
+        label = self._label(want.kind, want.key)
+        assert row.remote_id is not None
+        if self.stopping():
+            result.action = "interrupted"
+            result.message = "not updated: the run was interrupted"
+            return
+        if want.unknown:
+            self._fail(result, "RP511", f"{label}: {'; '.join(want.unknown.values())}")
+            return
+        if not changed:  # an update interrupted before: the fields are as applied
+            changed = [n for n in fields_of(want.kind) if n in (row.pending or {})]
+        try:
+            body, _ = await self._body(want, changed)
+        except Exception as exc:
+            self._fail(result, "RP506", f"cannot prepare the image of {label}: {exc}")
+            return
+        if not body:
+            result.action = "unchanged"
+            return
+        self.state.mark_resource_updating(
+            row.id, {n: want.fields.get(n) for n in changed}, self.run_id
+        )
+        try:
+            answer = await self._shield(self.client.update_resource(want.kind, row.remote_id, body))
+        except ResourceNotFound:
+            message = f"{label} was deleted remotely ({row.remote_id}): created again"
+            self.diagnostics.append(make("RP515", message, self._span(want.kind, want.key)))
+            self.emit("drift", key, message)
+            await self._create(want, result, note=message)
+            return
+        except ApiError as exc:
+            self.state.mark_resource_unchanged(
+                row.id, outcome="failed", detail=str(exc), run_id=self.run_id
+            )
+            code = "RP500" if isinstance(exc, RequestRejected) else "RP511"
+            self._fail(result, code, f"cannot update {label}: {exc}")
+            return
+        applied = dict(row.applied or {})
+        applied.update(want.fields)
+        status = row.remote_status
+        if answer is not None and isinstance(answer.get("status"), str):
+            status = str(answer["status"])
+        done = self.state.mark_resource_present(
+            row.id,
+            remote_id=row.remote_id,
+            applied=applied,
+            applied_hash=want.digest,
+            remote_status=status,
+            action="updated",
+            detail=", ".join(changed),
+            run_id=self.run_id,
+        )
+        result.action = "updated"
+        result.fields = list(changed)
+        result.status = status
+        self.emit("updated", key, f"{label} updated: {', '.join(changed)}")
+        if want.kind == "avatar":
+            await self._settle_avatar(done.id, row.remote_id, result)
+
+    async def _settle_avatar(self, row_id: int, remote_id: str, result: ResourceResult) -> None:
+        """Wait while the avatar is PROCESSING; report FAILED with its reason."""
+        row = self.state.resource_by_id(row_id)
+        status = row.remote_status
+        failure = row.failure
+        started = time.monotonic()
+        failures = 0
+        while status in (None, "PROCESSING"):
+            if self.stopping():
+                result.message = "still PROCESSING when the run stopped; the next run checks it"
+                break
+            if time.monotonic() - started > self.options.avatar_timeout:
+                result.message = (
+                    f"still PROCESSING after {self.options.avatar_timeout:.0f} s; the next run "
+                    "checks it again"
+                )
+                self.diagnostics.append(
+                    make(
+                        "RP512",
+                        f"avatar '{result.key}' is {result.message}",
+                        self._span("avatar", result.key),
+                    )
+                )
+                break
+            if status == "PROCESSING":
+                await asyncio.sleep(self.options.poll_interval)
+            try:
+                seen = await self.client.resource("avatar", remote_id)
+            except ResourceNotFound:
+                self._fail(result, "RP512", f"avatar '{result.key}' ({remote_id}) disappeared")
+                return
+            except ApiError as exc:
+                failures += 1
+                if failures >= 10:
+                    result.message = f"its status could not be read ({exc}); the next run checks it"
+                    break
+                continue
+            new = seen.get("status")
+            status = str(new) if isinstance(new, str) else "READY"
+            reason = seen.get("failureReason")
+            failure = reason if isinstance(reason, str) else None
+            if status != row.remote_status:
+                self.state.set_resource_status(row_id, status, failure)
+                self.emit("status", f"avatar:{result.key}", f"avatar {remote_id} {status}")
+        result.status = status
+        if status == "FAILED":
+            reason = failure or "no reason given"
+            result.message = f"processing FAILED: {reason}"
+            self.diagnostics.append(
+                make(
+                    "RP512",
+                    f"avatar '{result.key}' ({remote_id}) FAILED: {reason}",
+                    self._span("avatar", result.key),
+                    hint="change its referenceImage (or rerun with --retry-failed to process the "
+                    "same image again)",
+                )
+            )
+            self.emit("failed", f"avatar:{result.key}", result.message)
