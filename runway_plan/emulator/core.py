@@ -39,10 +39,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from runway_plan.catalog import Catalog, load_catalog
+from runway_plan.catalog.assets import AssetField, find_assets, set_path
 from runway_plan.catalog.model import ModelLimits
 from runway_plan.compile.durations import PASSTHROUGH_ENDPOINTS
 from runway_plan.emulator import media
-from runway_plan.emulator.assets import AssetField, find_assets, set_path
 from runway_plan.emulator.clock import Clock, ManualClock, SystemClock
 from runway_plan.emulator.faults import FaultPlan
 from runway_plan.emulator.ledger import Ledger, LedgerEntry

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from runway_plan.catalog.assets import JsonPath, asset_fields, set_path
 from runway_plan.compile import Graph, local_asset_path
-from runway_plan.execute.assets import JsonPath, asset_fields, set_path
 
 __all__ = [
     "FINGERPRINT_VERSION",

@@ -49,9 +49,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from runway_plan.catalog import Catalog
+from runway_plan.catalog.assets import set_path
 from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, Span, has_errors, make, sort_diagnostics
-from runway_plan.execute.assets import set_path
 from runway_plan.execute.client import (
     ApiError,
     AuthenticationFailed,

@@ -1,17 +1,18 @@
-"""Find the media inputs of a request body by walking its model's request type from the catalog.
+"""Find the media inputs of a request by walking its model's request type in the catalog.
 
-An asset field is a string field whose catalog type carries a ``media`` (image, video, audio);
-unions and lists are followed the way the validator follows them, so ``promptImage`` as a
-string or as ``[{uri, position}]`` both yield their URIs.
+An asset field is a string field whose catalog type carries a ``media`` (image, video, audio).
+Unions and lists are followed, so ``promptImage`` as a string or as ``[{uri, position}]``
+both yield their URIs.  The executor uses this to tell a local file (to inline or upload) from
+a prompt that happens to look like one; the emulator, to resolve the inputs it holds.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from runway_plan.catalog import Catalog
 from runway_plan.catalog.model import (
     ArrayType,
     EnumType,
@@ -22,11 +23,9 @@ from runway_plan.catalog.model import (
     UnionType,
 )
 
-__all__ = ["AssetField", "find_assets", "get_path", "set_path"]
+__all__ = ["AssetField", "JsonPath", "asset_fields", "find_assets", "get_path", "set_path"]
 
 JsonPath = tuple[str | int, ...]
-
-_LABEL_PART = re.compile(r"\[(\d+)\]|\.?([^.\[\]]+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,3 +143,13 @@ def _fields(
 def find_assets(body: Mapping[str, Any], fields: Mapping[str, FieldSpec]) -> list[AssetField]:
     """Every media input of ``body`` given its model's request ``fields``."""
     return list(_fields(body, fields, ()))
+
+
+def asset_fields(
+    catalog: Catalog, endpoint: str, model: str, request: Mapping[str, Any]
+) -> list[AssetField]:
+    """Every media input of ``request`` for ``model`` on ``endpoint`` (none when unknown)."""
+    spec = catalog.model(endpoint, model)
+    if spec is None:
+        return []
+    return find_assets(request, spec.fields)
