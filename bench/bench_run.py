@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 
 from runway_plan.catalog import load_catalog
+from runway_plan.catalog.assets import set_path
 from runway_plan.compile import Graph
 from runway_plan.emulator import Emulator, EmulatorConfig, EmulatorServer, create_app
 from runway_plan.execute import (
@@ -45,7 +46,6 @@ from runway_plan.execute import (
     State,
     origin_of,
 )
-from runway_plan.execute.assets import set_path
 from runway_plan.execute.client import data_uri
 from runway_plan.execute.fingerprint import Fingerprinter
 from runway_plan.media import probe
