@@ -19,12 +19,11 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import networkx as nx
 import yaml
-from spec_builders import SHAPES
+from spec_builders import SHAPES, best_of
 
 from runway_plan.catalog import load_catalog
 from runway_plan.plan import Limits, plan, schedule
@@ -33,15 +32,6 @@ from runway_plan.validate import check_file
 N = 10_000
 DAGS = 200
 SEED = 20261124
-
-
-def best_of(repeat: int, action: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def measure(name: str, text: str, path: Path) -> None:

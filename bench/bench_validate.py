@@ -17,26 +17,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import yaml
-from spec_builders import SHAPES
+from spec_builders import SHAPES, best_of
 
 from runway_plan.catalog import load_catalog
 from runway_plan.validate import check_file
 
 ROOT = Path(__file__).parent.parent
 N = 10_000
-
-
-def best_of(repeat: int, action: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def measure(name: str, text: str, path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Large specs for the benchmarks, in the three shapes a 10,000-generation pipeline takes.
+"""Large specs for the benchmarks in the three shapes a 10,000-generation pipeline takes,
+and the benchmarks' shared timer (:func:`best_of`).
 
 * ``fan_out_strings``: one step fanned out over a list of 10,000 prompt strings;
 * ``fan_out_records``: the same over 10,000 small mappings (``{subject, angle}``);
@@ -6,6 +7,9 @@
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
 
 _HEADER = """version: 1
 name: {name}
@@ -78,3 +82,13 @@ SHAPES = {
     "fan-out of records": fan_out_records,
     "10,000 steps": many_steps,
 }
+
+
+def best_of(repeat: int, action: Callable[[], object]) -> float:
+    """The shortest of ``repeat`` timings of ``action``, in seconds."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return min(times)
