@@ -127,22 +127,78 @@ def _span(path: str, node: yaml.Node) -> Span:
     return Span(path, start.line + 1, start.column + 1, end.line + 1, end.column + 1)
 
 
+class _Unsafe(Exception):
+    """The document's structure cannot be expanded safely; carries the diagnostic."""
+
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+MAX_DEPTH = 100
+"""Deepest nesting of collections a spec may have; real specs stay under ten."""
+
+MAX_ALIAS_EXPANSION = 100_000
+"""Values that aliases may add to a document by repeating anchored nodes (billion laughs)."""
+
+
 class _Walker:
-    """Builds plain data from composed nodes, reporting duplicate keys."""
+    """Builds plain data from composed nodes, reporting duplicate keys.
+
+    Aliases make the composed tree a graph: a node met again inside itself is refused, and so
+    is a document whose aliases would repeat more than ``MAX_ALIAS_EXPANSION`` values.
+    """
 
     def __init__(self, path: str, loader: yaml.CSafeLoader) -> None:
         self.path = path
         self.loader = loader
         self.diagnostics: list[Diagnostic] = []
+        self._seen: set[int] = set()
+        self._open: set[int] = set()
+        self._repeated = 0
 
     def walk(self, node: yaml.Node) -> Any:
         if isinstance(node, yaml.ScalarNode):
             if node.tag == _STR_TAG:
                 return node.value
             return self.loader.construct_object(node, deep=True)
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node)
-        return [self.walk(item) for item in node.value]
+        identity = id(node)
+        if identity in self._open:
+            raise _Unsafe(
+                make(
+                    "RP109",
+                    "an alias refers to a collection that contains it",
+                    _span(self.path, node),
+                    hint="a spec is a tree: copy the values instead of aliasing an ancestor",
+                )
+            )
+        if len(self._open) >= MAX_DEPTH:
+            raise _Unsafe(
+                make(
+                    "RP109",
+                    f"values nest more than {MAX_DEPTH} levels deep",
+                    _span(self.path, node),
+                )
+            )
+        if identity in self._seen:
+            self._repeated += len(node.value)
+            if self._repeated > MAX_ALIAS_EXPANSION:
+                raise _Unsafe(
+                    make(
+                        "RP109",
+                        f"aliases expand the document past {MAX_ALIAS_EXPANSION:,} values",
+                        _span(self.path, node),
+                        hint="an anchor repeated inside repeated anchors grows exponentially",
+                    )
+                )
+        self._seen.add(identity)
+        self._open.add(identity)
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node)
+            return [self.walk(item) for item in node.value]
+        finally:
+            self._open.discard(identity)
 
     def _mapping(self, node: yaml.MappingNode) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
@@ -180,7 +236,7 @@ class _Walker:
                         make("RP104", "a merge key (<<) takes a mapping", _span(self.path, source))
                     )
                     continue
-                for key, value in self._mapping(source).items():
+                for key, value in self.walk(source).items():
                     result.setdefault(key, value)
         return result
 
@@ -213,6 +269,9 @@ def parse_document(text: str, path: str) -> Document:
             json.loads(text)
         except json.JSONDecodeError as exc:
             return Document(None, source_map, text, [_json_error(path, exc)])
+        except RecursionError:
+            message = f"values nest more than {MAX_DEPTH} levels deep"
+            return Document(None, source_map, text, [make("RP109", message, Span.file(path))])
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -223,6 +282,8 @@ def parse_document(text: str, path: str) -> Document:
         data = walker.walk(node)
     except yaml.YAMLError as exc:
         return Document(None, source_map, text, [_syntax_error(path, exc)])
+    except _Unsafe as exc:
+        return Document(None, SourceMap(path), text, [exc.diagnostic])
     except (ValueError, TypeError, OverflowError) as exc:
         return Document(
             None, source_map, text, [make("RP100", f"cannot read value: {exc}", Span.file(path))]

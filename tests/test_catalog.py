@@ -429,3 +429,18 @@ def test_selected_prices(catalog: Catalog) -> None:
     assert act is not None and (act.unit, act.input_field) == ("input_second", "reference.uri")
     assert catalog.price("eleven_text_to_sound_v2") is None
     assert "disagree" in catalog.prices.unknown["eleven_text_to_sound_v2"]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "model", "most"),
+    [
+        ("text_to_image", "gpt_image_2", 10),  # the SDK's integer range
+        ("text_to_image", "gemini_image3_pro", 4),  # the SDK's literal {1, 4}
+        ("text_to_image", "seedream5_pro", 4),  # the overlay's patch
+        ("text_to_image", "seedream5_flash", 10),  # undocumented: the overlay's fallback
+        ("text_to_image", "gen4_image", 1),  # no outputCount field
+        ("text_to_image", "no_such_model", 1),
+    ],
+)
+def test_max_output_count(catalog: Catalog, endpoint: str, model: str, most: int) -> None:
+    assert catalog.max_output_count(endpoint, model) == most

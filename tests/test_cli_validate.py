@@ -151,3 +151,20 @@ def test_python_dash_m_runs_the_cli(spec: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_a_huge_output_count_is_reported_not_expanded(tmp_path: Path) -> None:
+    path = tmp_path / "many.yaml"
+    path.write_text(
+        "version: 1\nname: many\nsteps:\n"
+        "  stills:\n    endpoint: text_to_image\n    model: seedream5_flash\n"
+        "    promptText: a lighthouse\n    ratio: '1024:1024'\n    outputCount: 2555823274\n"
+        "  clip:\n    endpoint: image_to_video\n    model: gen4_turbo\n"
+        "    promptImage: '@stills[3]'\n    ratio: '1280:720'\n",
+        encoding="utf-8",
+    )
+    code, out, _ = run("validate", str(path))
+    assert code == 1
+    assert "many.yaml:9:18: RP208 outputCount 2555823274 is out of range for seedream5_flash" in out
+    assert "(1 to 10)" in out
+    assert "'@stills[3]' is out of range: step 'stills' has 1 output" in out

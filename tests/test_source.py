@@ -79,3 +79,41 @@ def test_missing_and_binary_files(tmp_path) -> None:  # type: ignore[no-untyped-
 def test_empty_document_has_no_data_and_no_diagnostics() -> None:
     doc = parse_document("# only a comment\n", "e.yaml")
     assert doc.data is None and doc.diagnostics == []
+
+
+def _laughs(levels: int) -> str:
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, levels):
+        lines.append(f"l{level}: &l{level} [" + ", ".join([f"*l{level - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_billion_laughs_is_refused_before_it_expands() -> None:
+    doc = parse_document(_laughs(9), "bomb.yaml")
+    [error] = doc.diagnostics
+    assert error.code == "RP109" and "100,000" in error.message
+    assert error.span is not None and (error.span.line, error.span.col) == (1, 5)  # the anchor
+    assert doc.data is None
+
+
+def test_a_few_repeated_anchors_are_fine() -> None:
+    doc = parse_document(_laughs(4), "small.yaml")
+    assert doc.diagnostics == []
+    assert len(doc.data["l3"][0][0]) == 9
+
+
+def test_an_alias_inside_its_own_anchor_is_refused() -> None:
+    for text in ("a: &a\n  b: *a\n", "- &s [1, *s]\n", "m: &m {<<: *m}\n"):
+        doc = parse_document(text, "loop.yaml")
+        assert [d.code for d in doc.diagnostics] == ["RP109"], text
+        assert doc.data is None
+
+
+def test_deep_nesting_is_refused_in_yaml_and_json() -> None:
+    for text, path in (
+        ("a: " + "[" * 150 + "]" * 150, "deep.yaml"),
+        ('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", "deep.json"),
+    ):
+        [error] = parse_document(text, path).diagnostics
+        assert error.code == "RP109" and "levels deep" in error.message
+    assert parse_document("a: " + "[" * 50 + "]" * 50, "ok.yaml").diagnostics == []

@@ -20,7 +20,9 @@ from pydantic import ValidationError
 from runway_plan.catalog.model import (
     Constraints,
     EndpointSpec,
+    EnumType,
     FieldSpec,
+    IntegerType,
     Media,
     ModelOverlay,
     ModelSpec,
@@ -33,6 +35,7 @@ from runway_plan.catalog.model import (
 )
 
 __all__ = [
+    "OUTPUT_COUNT",
     "Catalog",
     "CatalogError",
     "EndpointSpec",
@@ -40,6 +43,9 @@ __all__ = [
     "ModelSpec",
     "load_catalog",
 ]
+
+OUTPUT_COUNT = "outputCount"
+"""The request field that asks a generation for more than one output."""
 
 FILES = ("constraints.json", "overlay.yaml", "prices.yaml", "tiers.yaml")
 
@@ -95,6 +101,25 @@ class Catalog:
         """The media a generation of ``model`` on ``endpoint`` produces."""
         media = self.model_overlay(model).output_media
         return media or self.overlay.endpoint_output[endpoint]
+
+    def max_output_count(self, endpoint: str, model: str) -> int:
+        """The most outputs one generation of ``model`` may ask for with ``outputCount``.
+
+        1 when the model has no such field; the overlay's ``output_count_range`` when neither
+        the SDK nor the overlay bounds it.
+        """
+        spec = self.model(endpoint, model)
+        field = spec.fields.get(OUTPUT_COUNT) if spec else None
+        if field is None:
+            return 1
+        if isinstance(field.type, EnumType):
+            return max((v for v in field.type.values if isinstance(v, int)), default=1)
+        patch = self.model_overlay(model).fields.get(OUTPUT_COUNT)
+        if patch is not None and patch.maximum is not None:
+            return int(patch.maximum)
+        if isinstance(field.type, IntegerType) and field.type.maximum is not None:
+            return field.type.maximum
+        return self.overlay.output_count_range[1]
 
     def price(self, model: str) -> Price | None:
         """How ``model`` is billed, or None when its price is unknown."""

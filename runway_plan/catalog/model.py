@@ -214,6 +214,9 @@ class Overlay(_Strict):
     url_max_length: int
     upload_min_bytes: int
     seed_range: tuple[int, int]
+    output_count_range: tuple[int, int] = Field(
+        description="Bounds of outputCount for the models whose own bounds are not documented."
+    )
     models: dict[str, ModelOverlay] = Field(default_factory=dict)
     retired: dict[str, RetiredModel] = Field(default_factory=dict)
     field_renames: dict[str, dict[str, str]] = Field(

@@ -13,7 +13,7 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
-from runway_plan.catalog import Catalog
+from runway_plan.catalog import OUTPUT_COUNT, Catalog
 from runway_plan.compile.durations import output_duration
 from runway_plan.compile.graph import REFERENCE, Generation, Graph, Ref, StepNode, TemplateFailed
 from runway_plan.compile.templating import Renderer, TemplateFailure, is_template
@@ -180,8 +180,7 @@ class _Compiler:
         refs: list[tuple[DataPath, Ref]],
     ) -> None:
         model = request.get("model")
-        count = request.get("outputCount", 1)
-        count = count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 1
+        count = self.output_count(node.step.endpoint, model, request.get(OUTPUT_COUNT, 1))
         generation = Generation(
             key=key,
             step=node.name,
@@ -196,6 +195,18 @@ class _Compiler:
         self.graph.generations[key] = generation
         node.generations.append(key)
         node.outputs.extend((key, i) for i in range(count))
+
+    def output_count(self, endpoint: str, model: Any, value: Any) -> int:
+        """How many outputs a generation has: its ``outputCount`` when the model allows it.
+
+        Anything else (a wrong type, a count above the model's maximum, a model without the
+        field) counts as one output; the validator reports the field itself.
+        """
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 1:
+            return 1
+        if not isinstance(model, str):
+            return 1
+        return value if value <= self.graph.catalog.max_output_count(endpoint, model) else 1
 
     def unknown_step(self, name: str, span: Any) -> None:
         close = difflib.get_close_matches(name, list(self.spec.steps), n=1, cutoff=0.6)

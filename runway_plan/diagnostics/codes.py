@@ -53,6 +53,12 @@ CODES: dict[str, CodeInfo] = {
         "key, so a create whose answer was lost is found again by name: keep names unique.",
         "warning",
     ),
+    "RP109": _c(
+        "unsafe YAML structure",
+        "An alias refers to a collection that contains it, aliases would repeat more than "
+        "100,000 values (a \"billion laughs\" document), or collections nest more than 100 "
+        "levels deep. The file is refused before it is expanded.",
+    ),
     "RP110": _c("template syntax error", "A Jinja expression in a string does not parse."),
     "RP111": _c("undefined template variable", "A template uses a variable that is not defined."),
     "RP112": _c(

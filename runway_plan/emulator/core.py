@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from runway_plan.catalog import Catalog, load_catalog
+from runway_plan.catalog import OUTPUT_COUNT, Catalog, load_catalog
 from runway_plan.catalog.assets import AssetField, find_assets, set_path
 from runway_plan.catalog.model import ModelLimits
 from runway_plan.compile.durations import PASSTHROUGH_ENDPOINTS
@@ -607,7 +607,7 @@ class Emulator:
         elif held and kind in ("video", "audio") and self._passthrough(endpoint):
             seconds = held[0].duration
         if kind == "image":
-            count = body.get("outputCount", 1)
+            count = body.get(OUTPUT_COUNT, 1)
             count = count if isinstance(count, int) and not isinstance(count, bool) else 1
             fmt = str(body.get("outputFormat", "png")).lower()
             ext, mime = ("jpg", "image/jpeg") if fmt in ("jpeg", "jpg") else ("png", "image/png")

@@ -6,6 +6,7 @@ import difflib
 import re
 from typing import TYPE_CHECKING, Any
 
+from runway_plan.catalog import OUTPUT_COUNT
 from runway_plan.catalog.model import (
     ArrayType,
     EnumType,
@@ -226,6 +227,8 @@ class _Checker:
         high = node.maximum if patch is None or patch.maximum is None else patch.maximum
         if at and at[-1] == "seed" and low is None and high is None:
             low, high = self.v.catalog.overlay.seed_range
+        if at == (OUTPUT_COUNT,) and high is None:
+            low, high = low or 1, self.v.catalog.overlay.output_count_range[1]
         low_x = node.exclusive_minimum if isinstance(node, NumberType) else None
         high_x = node.exclusive_maximum if isinstance(node, NumberType) else None
         bad = (
