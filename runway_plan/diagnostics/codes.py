@@ -56,7 +56,7 @@ CODES: dict[str, CodeInfo] = {
     "RP109": _c(
         "unsafe YAML structure",
         "An alias refers to a collection that contains it, aliases would repeat more than "
-        "100,000 values (a \"billion laughs\" document), or collections nest more than 100 "
+        '100,000 values (a "billion laughs" document), or collections nest more than 100 '
         "levels deep. The file is refused before it is expanded.",
     ),
     "RP110": _c("template syntax error", "A Jinja expression in a string does not parse."),
