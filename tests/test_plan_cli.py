@@ -136,16 +136,44 @@ def test_launch_figures() -> None:
     assert steps["hero"]["credits"] == {"low": "8", "high": "8"}  # 1920:1080 is 1080p
     assert steps["shot"]["credits"] == {"low": "75", "high": "75"}  # 3 x 5 s x 5
     assert steps["voiceover"]["credits"] == {"low": "1", "high": "1"}  # 42 chars
-    assert steps["dub_es"]["unknown_generations"] == 1
-    assert doc["total"]["credits"] == {"low": "84", "high": "84"}
-    assert doc["total"]["unknown_models"] == ["eleven_voice_dubbing"]
-    assert [d["code"] for d in doc["diagnostics"]] == ["RP401"]
+    # 42 chars of speech at 4-25 characters a second: 1.6-10.5 s, dubbed per 2 s rounded up
+    assert steps["dub_es"]["credits"] == {"low": "1", "high": "6"}
+    assert steps["dub_es"]["unknown_generations"] == 0
+    assert doc["total"]["credits"] == {"low": "85", "high": "90"}
+    assert doc["total"]["unknown_models"] == []
+    assert [d["code"] for d in doc["diagnostics"]] == ["RP404"]
 
 
 def test_budget_from_the_command_line_fails_with_rp400() -> None:
     result = run("plan", "specs/launch.yaml", "--max-credits", "50")
     assert result.exit_code == 1
-    assert "RP400" in result.stdout and "over --max-credits 50 by 34" in result.stdout
+    assert "RP400" in result.stdout and "over --max-credits 50 by 40" in result.stdout
+
+
+def test_a_budget_with_unpriced_generations_cannot_pass(tmp_path: Path) -> None:
+    data = yaml.safe_load((ROOT / "specs" / "social-cutdowns.yaml").read_text())
+    prices = data.pop("prices")
+    shutil.copytree(ROOT / "specs" / "assets", tmp_path / "assets")
+    spec = tmp_path / "social.yaml"
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    refused = run("plan", str(spec), "--format", "json")
+    assert refused.exit_code == 1
+    doc = json.loads(refused.stdout)
+    assert doc["budgets"][0]["exceeded"] is False and doc["budgets"][0]["unpriced"] == 2
+    [rp405] = [d for d in doc["diagnostics"] if d["code"] == "RP405"]
+    assert (
+        "2 generation(s) to make have no known price (aleph2, eleven_text_to_sound_v2)"
+        in (rp405["message"])
+    )
+    lines = spec.read_text().splitlines()
+    assert "max_credits" in lines[rp405["line"] - 1]  # points at the budget
+    assert "CANNOT BE CHECKED (2 unpriced)" in run("plan", str(spec)).stdout
+
+    data["prices"] = prices
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    priced = run("plan", str(spec), "--format", "json")
+    assert priced.exit_code == 0, priced.stdout
+    assert json.loads(priced.stdout)["budgets"][0]["unpriced"] == 0
 
 
 def test_budget_in_the_spec_fails_with_rp400(tmp_path: Path) -> None:
@@ -157,7 +185,7 @@ def test_budget_in_the_spec_fails_with_rp400(tmp_path: Path) -> None:
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
     assert doc["budgets"] == [
-        {"source": "budget.max_credits", "max_credits": "500", "exceeded": True}
+        {"source": "budget.max_credits", "max_credits": "500", "exceeded": True, "unpriced": 0}
     ]
     assert [d["code"] for d in doc["diagnostics"]] == ["RP400"]
 
@@ -260,9 +288,10 @@ def test_diff_between_two_specs(tmp_path: Path) -> None:
     # 3 x 5 s x 5 = 75  ->  4 x 5 s x 12 = 240
     assert shot["delta"] == {"low": "165", "high": "165"}
     assert "model gen4_turbo → gen4.5" in shot["details"]
-    assert doc["delta"]["credits"] == {"low": "167", "high": "167"}  # +165 shot, +2 cover
+    # each end moves: +165 shot, +2 cover, and dub_es (1-6) removed
+    assert doc["delta"]["credits"] == {"low": "166", "high": "161"}
     assert doc["counts"] == {"added": 1, "removed": 1, "changed": 1, "unchanged": 2}
-    assert "+165" in table.stdout and "84 + 1 unknown → 251 credits" in table.stdout
+    assert "+165" in table.stdout and "85-90 → 251 credits (low +166, high +161" in table.stdout
     assert markdown.stdout.startswith("### 📈 runway-plan cost diff")
 
 

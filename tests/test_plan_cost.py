@@ -564,8 +564,8 @@ CASES: list[Any] = [
     pytest.param(
         "eleven_voice_isolation",
         {"vo": _tts("hello there"), "s": _iso("@vo")},
-        {"vo": (1, 1), "s": (1, 600)},
-        id="isolation of tts (length unknown) = 1-600",
+        {"vo": (1, 1), "s": (1, 1)},
+        id="isolation of 11 chars of speech, 0.4-2.8 s, ceil(/6)=1",
     ),
     # eleven_voice_dubbing: 1 credit per 2 s of input, rounded up.
     pytest.param(
@@ -592,9 +592,9 @@ CASES: list[Any] = [
     ),
     pytest.param(
         "eleven_voice_dubbing",
-        {"vo": _tts("hola"), "s": _dub("@vo")},
-        {"s": UNKNOWN},
-        id="dub of tts=unknown",
+        {"vo": _tts("x" * 100), "s": _dub("@vo")},
+        {"s": (2, 13)},
+        id="dub of 100 chars of speech at 4-25/s, 4-25 s, ceil(/2)=2-13",
     ),
     # eleven_multilingual_sts_v2: 1 credit per 3 s of input (audio or video), rounded up.
     pytest.param(

@@ -73,8 +73,9 @@ def test_plan_shows_what_a_run_reuses_and_the_credits_saved(tmp_path: Path) -> N
     prices = {k: _credits(c) for k, c in costs.items() if c is not None}
     assert credits_saved(reuse, prices) == (saved, saved)  # the executor's own count agrees
     assert doc["resources"] is None  # a spec without documents or avatars
-    assert _credits(doc["run"]["credits"])[1] == Decimal(costs["voiceover"]["high"])
-    assert doc["run"]["unknown_generations"] == 1  # the dub is unpriced, and made again
+    remade = Decimal(costs["voiceover"]["high"]) + Decimal(costs["dub_es"]["high"])
+    assert _credits(doc["run"]["credits"])[1] == remade  # the speech and its dub, made again
+    assert doc["run"]["unknown_generations"] == 0
     steps = {s["name"]: s["reused_generations"] for s in doc["steps"]}
     assert steps == {"hero": 1, "shot": 3, "voiceover": 0, "dub_es": 0}
     scheduled = {g["key"] for g in doc["generations"] if g["schedule"] is not None}
@@ -103,7 +104,7 @@ def test_the_budget_guard_counts_what_the_run_would_spend(tmp_path: Path) -> Non
     assert code == 1 and "RP400" in out
     code, out, _ = _invoke("plan", str(spec), "--emulate")
     assert code == 0, out
-    assert "Budget (budget.max_credits): 20 credits: within (this run's high end is 1; " in out
+    assert "Budget (budget.max_credits): 20 credits: within (this run's high end is 6; " in out
     code, out, err = _invoke("run", str(spec), "--emulate", "--speed", SPEED)
     assert code == 0, out + err  # the runner applies the same guard
     text = spec.read_text().replace("max_credits: 20", "max_credits: 0.5")

@@ -204,6 +204,14 @@ class RetiredModel(_Strict):
     source: str
 
 
+class SpeechRate(_Strict):
+    """How fast generated speech is, to bound its length from its text before it runs."""
+
+    endpoint: str
+    text_field: str
+    chars_per_second: tuple[float, float]
+
+
 class Overlay(_Strict):
     """``overlay.yaml``: what the SDK types leave out."""
 
@@ -217,6 +225,7 @@ class Overlay(_Strict):
     output_count_range: tuple[int, int] = Field(
         description="Bounds of outputCount for the models whose own bounds are not documented."
     )
+    speech_rate: SpeechRate | None = None
     models: dict[str, ModelOverlay] = Field(default_factory=dict)
     retired: dict[str, RetiredModel] = Field(default_factory=dict)
     field_renames: dict[str, dict[str, str]] = Field(

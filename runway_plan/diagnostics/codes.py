@@ -163,6 +163,11 @@ CODES: dict[str, CodeInfo] = {
     "RP404": _c(
         "cost range", "A step's cost is a range because something is unknown statically.", "note"
     ),
+    "RP405": _c(
+        "budget cannot be checked",
+        "A budget is set but some generations to make have no known price, so the plan cannot "
+        "show that it fits. Give those models a price in the spec's `prices`.",
+    ),
     # RP5xx: execution
     "RP500": _c(
         "API rejected the request", "The API answered 400 or 401; the message is the API's."

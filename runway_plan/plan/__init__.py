@@ -156,6 +156,8 @@ class Budget:
     max_credits: Decimal
     exceeded: bool
     applies_to: str = "plan"
+    unpriced: int = 0
+    """Generations to make whose price is unknown, so the budget cannot be checked."""
 
 
 @dataclass(frozen=True)
@@ -434,6 +436,9 @@ def plan(
     run_high = sum((s.run_high for s in steps), Decimal(0))
     run_unknown = sum(s.run_unknown for s in steps)
     spend_unknown = run_unknown if reuse_source is not None else unknown
+    unpriced_models = sorted(
+        {s.model for s in steps if (s.run_unknown if reuse_source is not None else s.unknown)}
+    )
     what = "this run" if reuse_source is not None else "the plan"
     saved_note = (
         f" ({format_credits(total_high - run_high)} of the plan's {format_credits(total_high)} "
@@ -494,8 +499,25 @@ def plan(
     for origin, limit, span in checks:
         exceeded = run_high > limit
         budgets.append(
-            Budget(origin, limit, exceeded, "run" if reuse_source is not None else "plan")
+            Budget(
+                origin,
+                limit,
+                exceeded,
+                "run" if reuse_source is not None else "plan",
+                spend_unknown,
+            )
         )
+        if spend_unknown and not exceeded:
+            diagnostics.append(
+                make(
+                    "RP405",
+                    f"{origin} {format_credits(limit)} cannot be checked: {spend_unknown} "
+                    f"generation(s) to make have no known price ({', '.join(unpriced_models)})",
+                    span,
+                    hint="give each model a price in the spec (`prices: {model: credits per "
+                    "generation}`), or remove the budget",
+                )
+            )
         if exceeded:
             ranged = " (the high end of its range)" if run_high != run_low else ""
             diagnostics.append(

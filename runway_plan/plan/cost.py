@@ -24,7 +24,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from runway_plan.catalog import Catalog
@@ -300,11 +300,32 @@ def _output_seconds(gen: Generation, ctx: _Context) -> Seconds | None:
             low, high, f"duration omitted: {gen.model} allows {_seconds_text(low, high)}"
         )
     else:
+        found = _speech_seconds(gen, ctx.catalog)
         price = ctx.catalog.price(gen.model)
-        if price is not None and price.unit == "input_second" and price.input_field:
-            found, _why = _input_seconds(gen, price, ctx)
+        if found is None and price is not None and price.unit == "input_second":
+            found, _why = _input_seconds(gen, price, ctx) if price.input_field else (None, "")
     ctx.memo[gen.key] = found
     return found
+
+
+def _speech_seconds(gen: Generation, catalog: Catalog) -> Seconds | None:
+    """Bounds on the length of generated speech from its text and the catalog's speech rate."""
+    rate = catalog.overlay.speech_rate
+    if rate is None or gen.endpoint != rate.endpoint:
+        return None
+    text = gen.request.get(rate.text_field)
+    if not isinstance(text, str) or not text:
+        return None
+    slow, fast = (_dec(x) for x in rate.chars_per_second)
+    characters = len(text)
+    low = (characters / fast).quantize(Decimal("0.1"), rounding=ROUND_FLOOR)
+    high = (characters / slow).quantize(Decimal("0.1"), rounding=ROUND_CEILING)
+    return Seconds(
+        low,
+        high,
+        f"speech of {characters} characters at {format_credits(slow)}-{format_credits(fast)} "
+        "characters a second",
+    )
 
 
 def _bounds(gen: Generation, dotted: str, catalog: Catalog) -> Seconds | None:

@@ -220,7 +220,13 @@ def summary_lines(plan: Plan) -> list[str]:
             f"(${format_usd(cap * plan.usd_per_credit)}): " + ("EXCEEDED" if over else "within")
         )
     for budget in plan.budgets:
-        state = "EXCEEDED" if budget.exceeded else "within"
+        state = (
+            "EXCEEDED"
+            if budget.exceeded
+            else f"CANNOT BE CHECKED ({budget.unpriced} unpriced)"
+            if budget.unpriced
+            else "within"
+        )
         full = (
             f"; the whole plan's is {format_credits(plan.total_high)}"
             if plan.has_reuse and plan.total_high != plan.spend_high
@@ -478,7 +484,12 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         },
         "run": run,
         "budgets": [
-            {"source": b.source, "max_credits": _plain(b.max_credits), "exceeded": b.exceeded}
+            {
+                "source": b.source,
+                "max_credits": _plain(b.max_credits),
+                "exceeded": b.exceeded,
+                "unpriced": b.unpriced,
+            }
             for b in plan.budgets
         ],
         "monthly_cap": None
@@ -913,10 +924,12 @@ def _change_cost(change: StepChange, side: str) -> str:
 
 
 def _delta(low: Decimal, high: Decimal) -> str:
+    """A change of a cost; a range's two ends may move by different amounts."""
+
     def signed(value: Decimal) -> str:
         return ("+" if value > 0 else "") + format_credits(value) if value else "0"
 
-    return signed(low) if low == high else f"{signed(low)}..{signed(high)}"
+    return signed(low) if low == high else f"low {signed(low)}, high {signed(high)}"
 
 
 def diff_rows(diff: PlanDiff) -> list[tuple[str, ...]]:
@@ -955,7 +968,7 @@ def _diff_total(diff: PlanDiff) -> str:
         return f"{sign}${format_usd(abs(value))}"
 
     low, high = diff.delta_low * rate, diff.delta_high * rate
-    usd = money(low) if low == high else f"{money(low)}..{money(high)}"
+    usd = money(low) if low == high else f"low {money(low)}, high {money(high)}"
     return f"{old} → {new} credits ({_delta(diff.delta_low, diff.delta_high)} credits, {usd})"
 
 
