@@ -6,7 +6,7 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["cyclic_gc_paused"]
+__all__ = ["cyclic_gc_paused", "imports_frozen"]
 
 
 @contextmanager
@@ -24,3 +24,17 @@ def cyclic_gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+@contextmanager
+def imports_frozen() -> Iterator[None]:
+    """Import a command's modules with the cyclic collector off, then freeze what they made.
+
+    Imports build pydantic's and Jinja's machinery, a great many small objects that live as
+    long as the process; collecting meanwhile costs a tenth of a short command's time and finds
+    nothing.  ``gc.freeze`` moves them out of every later collection's way.  For the command
+    line only: a library must not freeze its host's objects.
+    """
+    with cyclic_gc_paused():
+        yield
+        gc.freeze()

@@ -1,7 +1,7 @@
 """The model catalog: what every endpoint and model of the Runway API accepts, costs and allows.
 
-Load it with :func:`load_catalog`; the packaged catalog is read lazily through
-``importlib.resources`` and cached, and a directory holding the same four files overrides it
+Load it with :func:`load_catalog`; the packaged catalog is read from the package's directory
+on first use and cached, and a directory holding the same four files overrides it
 (``--catalog PATH``).  Nothing here is fetched at run time.
 """
 
@@ -11,7 +11,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -138,9 +137,6 @@ def _read_dir(directory: Path) -> dict[str, bytes]:
     return {name: (directory / name).read_bytes() for name in FILES}
 
 
-def _read_package() -> dict[str, bytes]:
-    root = resources.files("runway_plan.catalog")
-    return {name: root.joinpath(name).read_bytes() for name in FILES}
 
 
 def _build(raw: dict[str, bytes], origin: str) -> Catalog:
@@ -162,7 +158,7 @@ def _build(raw: dict[str, bytes], origin: str) -> Catalog:
 
 @lru_cache(maxsize=1)
 def _packaged() -> Catalog:
-    return _build(_read_package(), "runway_plan/catalog")
+    return _build(_read_dir(Path(__file__).parent), "runway_plan/catalog")
 
 
 def load_catalog(path: Path | str | None = None) -> Catalog:

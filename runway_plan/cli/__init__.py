@@ -4,8 +4,11 @@ Each command module registers its commands on :data:`main`; all but the linter's
 only when one of their commands runs (or help lists them).
 """
 
-from runway_plan.cli import lint  # noqa: F401  (registers validate, schema, codes)
-from runway_plan.cli.app import main
+from runway_plan.performance import imports_frozen
+
+with imports_frozen():
+    from runway_plan.cli import lint  # noqa: F401  (registers validate, schema, codes)
+    from runway_plan.cli.app import main
 
 main.lazy_modules.update(
     {
