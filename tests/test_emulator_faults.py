@@ -248,7 +248,17 @@ def test_fault_plan_round_trips_through_json() -> None:
     with pytest.raises(ValueError):
         FaultRule(Fault.TASK_FAILED, on="task")
     with pytest.raises(ValueError):
+        FaultRule(Fault.AVATAR_FAILED, on="create")
+    with pytest.raises(ValueError):
         FaultRule(Fault.SLOW, probability=2)
+
+
+def test_avatar_failed_fires_on_writes_only() -> None:
+    plan = FaultPlan(rules=[FaultRule(Fault.AVATAR_FAILED, on="avatar", nth=(1,))])
+    assert plan.decide("avatar", "GET", "/v1/avatars/a") is None  # a read is not counted
+    fired = plan.decide("avatar", "POST", "/v1/avatars")
+    assert fired is not None and fired.failure_reason
+    assert plan.decide("avatar", "PATCH", "/v1/avatars/a") is None  # only the first write
 
 
 def test_request_classes() -> None:

@@ -9,10 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from test_execute_support import CATALOG, Harness, emulator, graph_of, write_spec
 
-from runway_plan.emulator import Fault, FaultPlan, FaultRule, create_app
+from runway_plan.emulator import Fault, FaultPlan, FaultRule
 from runway_plan.execute import State
 from runway_plan.execute.resources import (
     Desired,
@@ -345,27 +344,14 @@ def test_a_create_in_doubt_whose_request_never_landed_is_made_once(tmp_path: Pat
     assert any(e.kind == "lookup" for e in h.events)
 
 
-class _FailingAvatars(httpx.AsyncBaseTransport):
-    """The emulator, except that avatars end FAILED (the emulator never fails one)."""
-
-    def __init__(self, app: Any) -> None:
-        self.inner = httpx.ASGITransport(app=app)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self.inner.handle_async_request(request)
-        if request.url.path.startswith("/v1/avatars/") and request.method == "GET":
-            await response.aread()
-            body = json.loads(response.content)
-            body.update(status="FAILED", failureReason="No face found in the reference image.")
-            return httpx.Response(response.status_code, json=body)
-        return response
-
-
 def test_a_failed_avatar_is_reported_with_its_reason(tmp_path: Path) -> None:
-    h = _harness(tmp_path)
+    reason = "No face found in the reference image."
+    faults = FaultPlan(
+        rules=[FaultRule(Fault.AVATAR_FAILED, on="avatar", nth=(1,), failure_reason=reason)]
+    )
+    h = _harness(tmp_path, faults=faults)
     spec = _spec(tmp_path / "project")
-    transport = _FailingAvatars(create_app(h.emu))
-    result = h.run(graph_of(spec), transport=transport)
+    result = h.run(graph_of(spec))
     assert result.exit_code == 1
     failed = [d for d in result.diagnostics if d.code == "RP512"]
     assert failed and "No face found in the reference image." in failed[0].message
@@ -373,7 +359,7 @@ def test_a_failed_avatar_is_reported_with_its_reason(tmp_path: Path) -> None:
     changes = resource_plan(graph_of(spec), h.state_dir, h.base_url).changes
     assert any("processing FAILED: No face found" in n for c in changes for n in c.notes)
     mark = len(h.requests)
-    retried = h.run(graph_of(spec), retry_failed=True)  # the real emulator: READY this time
+    retried = h.run(graph_of(spec), retry_failed=True)  # the fault fired once: READY this time
     assert retried.exit_code == 0, retried.diagnostics
     writes = _writes(h, mark)
     assert [(m, list(b)) for m, _, b in writes] == [("PATCH", ["referenceImage"])]

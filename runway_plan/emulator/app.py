@@ -213,15 +213,23 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
     async def files(request: Request) -> Response:
         return _respond(emulator.get_file(request.url.path, request.url.query, request.method))
 
+    def avatar_failure(request: Request) -> str | None:
+        rule: FaultRule | None = request.scope.get(SCOPE_KEY)
+        return rule.failure_reason if rule and rule.fault is Fault.AVATAR_FAILED else None
+
     async def avatars(request: Request) -> Response:
         if request.method == "POST":
-            return _respond(emulator.create_avatar(await _json(request)))
+            body = await _json(request)
+            return _respond(emulator.create_avatar(body, failure=avatar_failure(request)))
         return _respond(emulator.list_avatars(request.query_params))
 
     async def avatar(request: Request) -> Response:
         avatar_id = request.path_params["avatar_id"]
         if request.method == "PATCH":
-            return _respond(emulator.update_avatar(avatar_id, await _json(request)))
+            body = await _json(request)
+            return _respond(
+                emulator.update_avatar(avatar_id, body, failure=avatar_failure(request))
+            )
         if request.method == "DELETE":
             return _respond(emulator.delete_avatar(avatar_id))
         return _respond(emulator.get_avatar(avatar_id))

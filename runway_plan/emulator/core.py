@@ -1169,8 +1169,9 @@ class Emulator:
 
     # ------------------------------------------------------------------ avatars
 
-    def create_avatar(self, body: Any) -> Reply:
-        """``POST /v1/avatars``: PROCESSING until ``avatar_seconds`` have passed, then READY."""
+    def create_avatar(self, body: Any, failure: str | None = None) -> Reply:
+        """``POST /v1/avatars``: PROCESSING until ``avatar_seconds`` have passed, then READY
+        (or FAILED with the reason ``failure``, which an ``avatar_failed`` fault gives)."""
         if not isinstance(body, dict):
             return _error(400, "The request body must be a JSON object.")
         with self._lock:
@@ -1190,6 +1191,7 @@ class Emulator:
                 "createdAt": now,
                 "updatedAt": now,
                 "ready": now + self._scale(self.config.avatar_seconds),
+                "failure": failure,
             }
             self._avatars[avatar["id"]] = avatar
             return Reply(200, self._avatar_view(avatar, now))
@@ -1223,10 +1225,11 @@ class Emulator:
             voice.setdefault("description", _PRESET_VOICE_DESCRIPTION)
         else:
             voice.setdefault("deleted", False)
-        ready = now >= avatar["ready"]
-        return {
+        processed = now >= avatar["ready"]
+        failure = avatar.get("failure") if processed else None
+        view = {
             "id": avatar["id"],
-            "status": "READY" if ready else "PROCESSING",
+            "status": ("FAILED" if failure else "READY") if processed else "PROCESSING",
             "name": avatar["name"],
             "personality": avatar["personality"],
             "documentIds": list(avatar["documentIds"]),
@@ -1237,6 +1240,9 @@ class Emulator:
             "createdAt": _iso(avatar["createdAt"]),
             "updatedAt": _iso(avatar["updatedAt"]),
         }
+        if failure:
+            view["failureReason"] = failure
+        return view
 
     def get_avatar(self, avatar_id: str) -> Reply:
         """``GET /v1/avatars/{id}``."""
@@ -1247,8 +1253,9 @@ class Emulator:
                 return _error(404, "Avatar not found.")
             return Reply(200, self._avatar_view(avatar, now))
 
-    def update_avatar(self, avatar_id: str, body: Any) -> Reply:
-        """``PATCH /v1/avatars/{id}``: a new reference image starts processing again."""
+    def update_avatar(self, avatar_id: str, body: Any, failure: str | None = None) -> Reply:
+        """``PATCH /v1/avatars/{id}``: a new reference image starts processing again (and ends
+        FAILED with the reason ``failure`` when one is given)."""
         if not isinstance(body, dict):
             return _error(400, "The request body must be a JSON object.")
         with self._lock:
@@ -1261,8 +1268,9 @@ class Emulator:
                 return _error(400, f"Invalid request: {issues[0].message}", issues)
             for name, value in body.items():
                 avatar[name] = list(value) if name == "documentIds" else value
-            if "referenceImage" in body or "imageProcessing" in body:
+            if "referenceImage" in body or "imageProcessing" in body or failure is not None:
                 avatar["ready"] = now + self._scale(self.config.avatar_seconds)
+                avatar["failure"] = failure
             avatar["updatedAt"] = now
             return Reply(200, self._avatar_view(avatar, now))
 

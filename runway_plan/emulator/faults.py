@@ -66,6 +66,9 @@ class Fault(StrEnum):
     """The request is handled, then the response waits ``delay`` seconds before it is sent."""
     TASK_FAILED = "task_failed"
     """A create succeeds; the task ends FAILED with ``failure_code``."""
+    AVATAR_FAILED = "avatar_failed"
+    """An avatar create (or an update that reprocesses it) succeeds; processing ends FAILED
+    with ``failure_reason``."""
 
 
 _STATUS = {
@@ -129,7 +132,8 @@ class FaultRule:
     ``on`` is a request class (:data:`REQUEST_CLASSES`); ``model`` narrows a create rule to
     one model.  ``nth`` lists 1-based occurrences among the requests the rule matches that
     fire for sure; ``probability`` fires at random on the others; ``limit`` caps how often
-    the rule fires in all.  ``failure_code`` is the task's failure code for ``task_failed``;
+    the rule fires in all.  ``failure_code`` is the task's failure code for ``task_failed``,
+    ``failure_reason`` the avatar's for ``avatar_failed``;
     ``delay`` the wait in seconds for ``slow``; ``retry_after`` adds a ``Retry-After`` header
     to a status fault; ``processed`` makes a status fault happen after the request was
     handled (a gateway that times out on a create the API did process).
@@ -142,6 +146,7 @@ class FaultRule:
     limit: int | None = None
     model: str | None = None
     failure_code: str = "INTERNAL"
+    failure_reason: str = "The reference image could not be processed."
     delay: float = 2.0
     retry_after: float | None = None
     processed: bool = False
@@ -159,6 +164,8 @@ class FaultRule:
             raise ValueError("nth counts from 1")
         if self.fault is Fault.TASK_FAILED and self.on != "create":
             raise ValueError("task_failed applies to creates only")
+        if self.fault is Fault.AVATAR_FAILED and self.on != "avatar":
+            raise ValueError("avatar_failed applies to avatar requests only")
 
     def to_dict(self) -> dict[str, Any]:
         """The rule as JSON-ready data (what :meth:`from_dict` reads)."""
@@ -226,7 +233,7 @@ class FaultPlan:
             chosen: FaultRule | None = None
             chosen_index = -1
             for index, rule in enumerate(self.rules):
-                if not _applies(rule, kind, model):
+                if not _applies(rule, kind, model, method):
                     continue
                 self._counts[index] += 1
                 fires = self._counts[index] in rule.nth
@@ -260,7 +267,9 @@ class FaultPlan:
         return cls(rules=[FaultRule.from_dict(rule) for rule in rules], seed=seed)
 
 
-def _applies(rule: FaultRule, kind: str, model: str | None) -> bool:
+def _applies(rule: FaultRule, kind: str, model: str | None, method: str) -> bool:
+    if rule.fault is Fault.AVATAR_FAILED and method not in ("POST", "PATCH"):
+        return False  # only a write can start processing
     if rule.on == "any":
         ok = True
     elif rule.on == "api":
@@ -348,7 +357,7 @@ class FaultMiddleware:
             return
         scope[SCOPE_KEY] = rule
         fault = rule.fault
-        if fault is Fault.TASK_FAILED:
+        if fault in (Fault.TASK_FAILED, Fault.AVATAR_FAILED):
             await self.app(scope, replay, send)
         elif fault is Fault.RESET:
             await _drop(send, reset=True)
