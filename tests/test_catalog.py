@@ -16,6 +16,7 @@ import runwayml
 
 from runway_plan.catalog import Catalog, CatalogError, load_catalog
 from runway_plan.catalog.model import FieldSpec, ModelSpec
+from runway_plan.validate import RULE_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG_DIR = ROOT / "runway_plan" / "catalog"
@@ -216,13 +217,7 @@ def test_overlay_refers_to_real_models_and_fields(catalog: Catalog) -> None:
         if overlay.duration_range:
             low, high = overlay.duration_range
             assert low <= high
-    known_rules = {
-        "prompt_image_modes",
-        "first_frame_required",
-        "keyframe_ranges",
-        "reference_tags",
-    }
-    assert {r for o in catalog.overlay.models.values() for r in o.rules} <= known_rules
+    assert {r for o in catalog.overlay.models.values() for r in o.rules} <= RULE_NAMES
     for endpoint, renames in catalog.overlay.field_renames.items():
         if endpoint == "*":
             continue

@@ -97,8 +97,11 @@ CODES: dict[str, CodeInfo] = {
     "RP210": _c("item count", "A list has fewer or more items than the model accepts."),
     "RP211": _c(
         "model rule",
-        "A rule of the model that spans several fields (seedance keyframe vs reference modes, "
-        "aleph2 keyframe ranges, reference tags, veo last-frame-only).",
+        "A rule of the model that spans several fields, as the SDK's docstrings state them: "
+        "keyframe vs reference modes, a last frame needs a first, aleph2 keyframe ranges, "
+        "reference tags, seedance2_5 drafts and video modes, proresProfile only with a ProRes "
+        "format, adaptive and keyframe ratios, reference subject counts, kling multi-prompt "
+        "shots, edits that need a reference image.",
     ),
     "RP212": _c(
         "document file not text",

@@ -1,14 +1,22 @@
-"""Rules of a model that span several fields, named in the catalog overlay's ``rules``."""
+"""Rules of a model that span several fields, named in the catalog overlay's ``rules``.
+
+Each rule takes the request (as written, templates rendered) and the model's checker and returns
+RP211 diagnostics.  A rule reads only values of the types it expects, so a malformed request (a
+wrong type, a missing field, a failed template) leaves the field checks to report it, and a rule
+about a field the step's endpoint does not take stays silent (RP205 reports the field).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from runway_plan.catalog.model import ArrayType, EnumType, FieldSpec, Scalar
 from runway_plan.diagnostics import Diagnostic, make
 from runway_plan.validate.checker import _Checker
 from runway_plan.validate.describe import (
     _TAG,
+    _show,
 )
 
 
@@ -128,10 +136,465 @@ def _rule_reference_tags(request: dict[str, Any], checker: _Checker) -> list[Dia
     return found
 
 
+_PRORES_FORMATS = ("prores", "hdr_prores")
+_HDR_PRORES_PROFILES = ("422", "422 HQ", "4444")
+_AUTO_RATIO_PIXELS = {"auto_480p": 832 * 480, "auto_720p": 1280 * 720, "auto_1080p": 1920 * 1080}
+_SUBJECT_LIMITS = {"human": 5, "object": 9}
+_MULTI_PROMPT_SECONDS = (3, 15)
+
+
+def _fields(checker: _Checker) -> dict[str, FieldSpec]:
+    """The request fields of the checked model on its step's endpoint ({} when unknown)."""
+    graph = checker.v.graph
+    step = checker.base[-1] if checker.base else None
+    if not isinstance(step, str):
+        return {}
+    node = graph.steps.get(step)
+    generation = graph.generations.get(step)
+    endpoint = node.step.endpoint if node is not None else None
+    endpoint = endpoint or (generation.endpoint if generation is not None else None)
+    if not isinstance(endpoint, str):
+        return {}
+    spec = checker.v.catalog.model(endpoint, checker.subject)
+    return spec.fields if spec is not None else {}
+
+
+def _values(fields: dict[str, FieldSpec], name: str) -> tuple[Scalar, ...] | None:
+    """The values an enum field accepts (None: not an enum, or no such field)."""
+    field = fields.get(name)
+    return field.type.values if field is not None and isinstance(field.type, EnumType) else None
+
+
+def _count(value: Any) -> int:
+    """How many items a list field holds (0 when it is missing or not a list)."""
+    return len(value) if isinstance(value, list) else 0
+
+
+def _absent(request: dict[str, Any], name: str) -> bool:
+    """Whether a text field is missing or empty."""
+    return request.get(name) in (None, "")
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+
+
+def _rule_draft_task_alone(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+    """SDK 5.24.0 text_to_video ``draftTaskId``: "The draft is regenerated with its original
+    prompt, references, and settings, so no other generation fields may be provided."
+    """
+    if not isinstance(request.get("draftTaskId"), str) or "draftTaskId" not in _fields(checker):
+        return []
+    others = [name for name in request if name not in ("model", "draftTaskId")]
+    if not others:
+        return []
+    listed = _listed(others)
+    return [
+        make(
+            "RP211",
+            f"draftTaskId enhances a draft with its original prompt, references and settings; "
+            f"{checker.subject} takes no other field with it, but the request also sets {listed}",
+            checker.span(("draftTaskId",)),
+            hint=f"remove {listed}, or remove draftTaskId to generate a new video",
+        )
+    ]
+
+
+def _rule_draft_mp4_only(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+    """SDK 5.24.0 ``outputFormat`` of seedance2_5: "Draft mode only supports `mp4`."."""
+    output_format = request.get("outputFormat")
+    if request.get("draft") is not True or not isinstance(output_format, str):
+        return []
+    formats = _values(_fields(checker), "outputFormat")
+    if output_format == "mp4" or (formats is not None and output_format not in formats):
+        return []
+    return [
+        make(
+            "RP211",
+            f"outputFormat '{output_format}' is not available with draft: true; "
+            f"{checker.subject} drafts are mp4 only",
+            checker.span(("outputFormat",)),
+            hint="set outputFormat: mp4 (or omit it), or remove draft for a full-quality video",
+        )
+    ]
+
+
+def _rule_video_mode_fields(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+    """SDK 5.24.0 video_to_video ``mode`` of seedance2_5: "`extend` continues the input video,
+    requires `promptText`, and matches the input aspect ratio, so `ratio` may not be provided.
+    `edit` modifies the input video in place, requires `promptText`, requires
+    `duration: "auto"`, and does not accept `ratio`."
+    """
+    mode = request.get("mode")
+    if mode not in ("extend", "edit") or "mode" not in _fields(checker):
+        return []
+    found: list[Diagnostic] = []
+    extend = mode == "extend"
+    if _absent(request, "promptText"):
+        found.append(
+            make(
+                "RP211",
+                f"mode '{mode}' requires promptText for {checker.subject}",
+                checker.span(("mode",)),
+                hint=f"add promptText describing the {'continuation' if extend else 'edit'}, "
+                "or use mode: reference",
+            )
+        )
+    if "ratio" in request:
+        found.append(
+            make(
+                "RP211",
+                f"ratio is not accepted with mode '{mode}'; {checker.subject} keeps the input "
+                "video's aspect ratio",
+                checker.span(("ratio",)),
+                hint="remove ratio, or use mode: reference to choose one",
+            )
+        )
+    duration = request.get("duration")
+    if mode == "edit" and duration != "auto":
+        if "duration" not in request:
+            found.append(
+                make(
+                    "RP211",
+                    f"mode 'edit' requires duration: \"auto\" for {checker.subject} "
+                    "(duration defaults to 5)",
+                    checker.span(("mode",)),
+                    hint='add duration: "auto"',
+                )
+            )
+        elif isinstance(duration, int) and not isinstance(duration, bool):
+            found.append(
+                make(
+                    "RP211",
+                    f"duration {duration} is not accepted with mode 'edit'; {checker.subject} "
+                    'requires duration: "auto"',
+                    checker.span(("duration",)),
+                    hint='set duration: "auto"',
+                )
+            )
+    return found
+
+
+def _rule_prores_profile_format(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+    """SDK 5.24.0 ``proresProfile``: gen4.5 "Only valid when `outputFormat` is `prores` or
+    `hdr_prores`. ... For `hdr_prores`, only `422`, `422 HQ` and `4444` are available"; aleph2
+    "Only valid when `outputFormat` is `prores`"; ruby "Only valid when `outputFormat` is
+    `hdr_prores`".
+    """
+    profile = request.get("proresProfile")
+    output_format = request.get("outputFormat")
+    if not isinstance(profile, str) or not isinstance(output_format, str | None):
+        return []
+    if output_format is None and "outputFormat" in request:
+        return []
+    fields = _fields(checker)
+    accepted = _values(fields, "outputFormat")
+    formats = [f for f in _PRORES_FORMATS if accepted is None or f in accepted]
+    if not formats or (accepted is not None and output_format not in (None, *accepted)):
+        return []
+    shown = " or ".join(f"'{f}'" for f in formats)
+    if output_format not in formats:
+        actual = "not set" if output_format is None else f"'{output_format}'"
+        return [
+            make(
+                "RP211",
+                f"proresProfile is only valid when outputFormat is {shown} for "
+                f"{checker.subject}; outputFormat is {actual}",
+                checker.span(("proresProfile",)),
+                hint=f"set outputFormat: {formats[0]}, or remove proresProfile",
+            )
+        ]
+    profiles = _values(fields, "proresProfile")
+    if (
+        output_format == "hdr_prores"
+        and profile not in _HDR_PRORES_PROFILES
+        and (profiles is None or profile in profiles)
+    ):
+        return [
+            make(
+                "RP211",
+                f"proresProfile '{profile}' is not available with outputFormat 'hdr_prores' for "
+                f"{checker.subject}",
+                checker.span(("proresProfile",)),
+                hint="use '422 HQ' (the default), '422' or '4444'; 12-bit HDR is outputFormat "
+                "'hdr_pq_12bit_master'",
+            )
+        ]
+    return []
+
+
+def _rule_adaptive_ratio_media(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+    """SDK 5.24.0 ``ratio`` of hailuo3: "Use adaptive only when image or video references are
+    provided; text-only requests require a concrete ratio."  An input image or video
+    (``promptImage``, ``promptVideo``) counts as media: such a request is not text-only.
+    """
+    if request.get("ratio") != "adaptive":
+        return []
+    media = ("promptImage", "promptVideo", "references", "referenceVideos")
+    if any(request.get(name) not in (None, "", []) for name in media):
+        return []
+    return [
+        make(
+            "RP211",
+            f"ratio 'adaptive' needs image or video references; a text-only {checker.subject} "
+            "request takes a concrete ratio",
+            checker.span(("ratio",)),
+            hint="add references or referenceVideos, or choose a ratio such as '16:9'",
+        )
+    ]
+
+
+def _rule_keyframe_auto_ratio(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+    """SDK 5.24.0 ``ratio`` of wan3 and wan3_prime: "Keyframe image-to-video requests must use
+    `auto_480p`, `auto_720p`, or `auto_1080p` because their aspect ratio follows the first
+    frame."  Keyframe mode is a ``promptImage`` list whose items set a ``position``.
+    """
+    images, ratio = request.get("promptImage"), request.get("ratio")
+    if not isinstance(images, list) or not images or not isinstance(ratio, str):
+        return []
+    if not all(isinstance(item, dict) and "position" in item for item in images):
+        return []
+    accepted = _values(_fields(checker), "ratio")
+    if ratio.startswith("auto_") or (accepted is not None and ratio not in accepted):
+        return []
+    width, _, height = ratio.partition(":")
+    pixels = int(width) * int(height) if width.isdigit() and height.isdigit() else 1280 * 720
+    nearest = min(_AUTO_RATIO_PIXELS, key=lambda name: abs(_AUTO_RATIO_PIXELS[name] - pixels))
+    return [
+        make(
+            "RP211",
+            f"ratio '{ratio}' is not available with keyframes; {checker.subject} keyframe "
+            "image-to-video takes auto_480p, auto_720p or auto_1080p (the first frame sets the "
+            "aspect ratio)",
+            checker.span(("ratio",)),
+            hint=f"use ratio: {nearest}",
+        )
+    ]
+
+
+def _rule_reference_subject_counts(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+    """SDK 5.24.0 ``referenceImages`` of the gemini image models: "Up to five of those images can
+    pass `subject: "human"` ... and up to nine of those images can pass `subject: "object"`".
+    """
+    images = request.get("referenceImages")
+    if not isinstance(images, list):
+        return []
+    found: list[Diagnostic] = []
+    seen = dict.fromkeys(_SUBJECT_LIMITS, 0)
+    for index, item in enumerate(images):
+        subject = item.get("subject") if isinstance(item, dict) else None
+        if not isinstance(subject, str) or subject not in _SUBJECT_LIMITS:
+            continue
+        seen[subject] += 1
+        if seen[subject] == _SUBJECT_LIMITS[subject] + 1:
+            total = sum(1 for i in images if isinstance(i, dict) and i.get("subject") == subject)
+            found.append(
+                make(
+                    "RP211",
+                    f"referenceImages has {total} images with subject '{subject}'; "
+                    f"{checker.subject} allows at most {_SUBJECT_LIMITS[subject]}",
+                    checker.span(("referenceImages", index, "subject")),
+                    hint=f"remove subject from {total - _SUBJECT_LIMITS[subject]} of them, "
+                    "or remove those images",
+                )
+            )
+    return found
+
+
+def _rule_multi_prompt_shots(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+    """SDK 5.24.0 ``providerSettings.multiPrompt`` of the kling 3.0 and O3 models: "Total
+    duration across all segments must be between 3 and 15 seconds. `promptText` is still
+    required when `shotType` is `"intelligence"`."
+    """
+    settings = request.get("providerSettings")
+    if not isinstance(settings, dict):
+        return []
+    found: list[Diagnostic] = []
+    segments = settings.get("multiPrompt")
+    if isinstance(segments, list) and segments:
+        durations = [s.get("duration") if isinstance(s, dict) else None for s in segments]
+        seconds = [d for d in durations if isinstance(d, int | float) and not isinstance(d, bool)]
+        if len(seconds) == len(durations):
+            total = sum(seconds)
+            low, high = _MULTI_PROMPT_SECONDS
+            if not low <= total <= high:
+                found.append(
+                    make(
+                        "RP211",
+                        f"providerSettings.multiPrompt segments last {_show(total)} s in all; "
+                        f"{checker.subject} needs {low} to {high} s",
+                        checker.span(("providerSettings", "multiPrompt")),
+                        hint="change the segments' durations so that they add up to 3-15 s",
+                    )
+                )
+    prompt = _fields(checker).get("promptText")
+    if (
+        settings.get("shotType") == "intelligence"
+        and _absent(request, "promptText")
+        and prompt is not None
+        and not (prompt.required and "promptText" not in request)
+    ):
+        found.append(
+            make(
+                "RP211",
+                f"providerSettings.shotType 'intelligence' requires promptText for "
+                f"{checker.subject}",
+                checker.span(("providerSettings", "shotType")),
+                hint="add promptText, or use shotType: customize",
+            )
+        )
+    return found
+
+
+def _rule_image_total_with_frames(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+    """SDK 5.24.0 ``references`` of kling_4: "Up to 10 images in total, frames included."  The
+    limit is the ``references`` item limit of the catalog; ``promptImage`` frames count to it.
+    """
+    references, frames = request.get("references"), request.get("promptImage")
+    field = _fields(checker).get("references")
+    limit = field.type.max_items if field and isinstance(field.type, ArrayType) else None
+    if not isinstance(references, list) or not references or limit is None:
+        return []
+    count = 1 if isinstance(frames, str) else _count(frames)
+    total = len(references) + count
+    if len(references) > limit or total <= limit:
+        return []
+    return [
+        make(
+            "RP211",
+            f"references has {len(references)} images and promptImage {count} "
+            f"frame{'s' if count != 1 else ''}; {checker.subject} takes at most {limit} images "
+            "in all, frames included",
+            checker.span(("references",)),
+            hint=f"remove {total - limit} of the reference images",
+        )
+    ]
+
+
+def _rule_audio_needs_image_reference(
+    request: dict[str, Any], checker: _Checker
+) -> list[Diagnostic]:
+    """SDK 5.24.0 text_to_video ``referenceAudio`` of grok_imagine_1_5: "Audio references
+    require at least one image reference".
+    """
+    if not _count(request.get("referenceAudio")) or "references" not in _fields(checker):
+        return []
+    if _count(request.get("references")):
+        return []
+    return [
+        make(
+            "RP211",
+            f"referenceAudio needs at least one image in references for {checker.subject}",
+            checker.span(("referenceAudio",)),
+            hint="add an image to references, or remove referenceAudio",
+        )
+    ]
+
+
+def _rule_edit_needs_reference(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+    """SDK 5.24.0: grok_imagine_image_2 ``edit`` and ideogram_4_5 ``preciseEdit`` each "Requires
+    at least one reference image."
+    """
+    if _count(request.get("referenceImages")):
+        return []
+    fields = _fields(checker)
+    return [
+        make(
+            "RP211",
+            f"{name}: true edits a reference image, but this {checker.subject} request has no "
+            "referenceImages",
+            checker.span((name,)),
+            hint=f"add the image to edit to referenceImages, or remove {name}",
+        )
+        for name in ("edit", "preciseEdit")
+        if request.get(name) is True and name in fields
+    ]
+
+
+def _rule_sized_ratio_references(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+    """SDK 5.24.0 ``ratio`` of bria_fibo_edit_1_5: "Choosing a size requires at least 2 reference
+    images; a single image always keeps its own framing."
+    """
+    ratio = request.get("ratio")
+    accepted = _values(_fields(checker), "ratio")
+    if not isinstance(ratio, str) or ratio == "auto" or (accepted and ratio not in accepted):
+        return []
+    count = _count(request.get("referenceImages"))
+    if count >= 2:
+        return []
+    return [
+        make(
+            "RP211",
+            f"ratio '{ratio}' needs at least 2 referenceImages for {checker.subject}, which has "
+            f"{count}; a single image keeps its own framing",
+            checker.span(("ratio",)),
+            hint="use ratio: auto (or omit it), or add another reference image",
+        )
+    ]
+
+
+def _rule_edit_quality_ratio(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+    """SDK 5.24.0 ideogram_4_5: ``quality`` "`very_low` requires reference images and is not
+    available with `preciseEdit`"; ``ratio`` "Not available with `maskUri` or `preciseEdit`,
+    which keep the size of the first reference image" (``ratio: auto`` is let through).
+    """
+    found: list[Diagnostic] = []
+    precise = request.get("preciseEdit") is True
+    if request.get("quality") == "very_low":
+        if not _count(request.get("referenceImages")):
+            found.append(
+                make(
+                    "RP211",
+                    f"quality 'very_low' requires referenceImages for {checker.subject}",
+                    checker.span(("quality",)),
+                    hint="add reference images, or use quality: low",
+                )
+            )
+        if precise:
+            found.append(
+                make(
+                    "RP211",
+                    f"quality 'very_low' is not available with preciseEdit for {checker.subject}",
+                    checker.span(("quality",)),
+                    hint="use quality: low or higher, or remove preciseEdit",
+                )
+            )
+    ratio = request.get("ratio")
+    editing: list[str] = []
+    if "maskUri" in request:
+        editing.append("maskUri")
+    if precise:
+        editing.append("preciseEdit")
+    if isinstance(ratio, str) and ratio != "auto" and editing:
+        found.append(
+            make(
+                "RP211",
+                f"ratio is not available with {_listed(editing)}; {checker.subject} keeps the size "
+                "of the first reference image",
+                checker.span(("ratio",)),
+                hint="remove ratio",
+            )
+        )
+    return found
+
+
 _RULES: dict[str, Callable[[dict[str, Any], _Checker], list[Diagnostic]]] = {
     "prompt_image_modes": _rule_prompt_image_modes,
     "first_frame_required": _rule_first_frame_required,
     "keyframe_ranges": _rule_keyframe_ranges,
     "reference_tags": _rule_reference_tags,
+    "draft_task_alone": _rule_draft_task_alone,
+    "draft_mp4_only": _rule_draft_mp4_only,
+    "video_mode_fields": _rule_video_mode_fields,
+    "prores_profile_format": _rule_prores_profile_format,
+    "adaptive_ratio_media": _rule_adaptive_ratio_media,
+    "keyframe_auto_ratio": _rule_keyframe_auto_ratio,
+    "reference_subject_counts": _rule_reference_subject_counts,
+    "multi_prompt_shots": _rule_multi_prompt_shots,
+    "image_total_with_frames": _rule_image_total_with_frames,
+    "audio_needs_image_reference": _rule_audio_needs_image_reference,
+    "edit_needs_reference": _rule_edit_needs_reference,
+    "sized_ratio_references": _rule_sized_ratio_references,
+    "edit_quality_ratio": _rule_edit_quality_ratio,
 }
 RULE_NAMES = frozenset(_RULES)
