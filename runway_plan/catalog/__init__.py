@@ -137,8 +137,6 @@ def _read_dir(directory: Path) -> dict[str, bytes]:
     return {name: (directory / name).read_bytes() for name in FILES}
 
 
-
-
 def _build(raw: dict[str, bytes], origin: str) -> Catalog:
     digest = hashlib.sha256()
     for name in FILES:

@@ -1,31 +1,27 @@
-"""Jinja2 rendering of spec scalars in a sandbox.
+"""Jinja2 rendering of spec scalars, in the bounded sandbox of :mod:`.sandbox`.
 
 Every string scalar that holds a template is rendered on its own, after the YAML is parsed, so
 its source position is kept.  A scalar that is exactly one ``{{ expression }}`` keeps the
 expression's native type (``duration: "{{ seconds }}"`` gives an integer).  The environment is
 an immutable sandbox with strict undefined variables and no globals that reach code, files or
-the environment; multiplication and powers are capped so a template cannot exhaust memory.
+the environment, and every render is bounded in memory and work (RP112 past a bound).
 """
 
 from __future__ import annotations
 
-import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2 import TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
-from jinja2.runtime import Undefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from runway_plan.compile.sandbox import Sandbox
 from runway_plan.diagnostics import Diagnostic, Span, make
 
 __all__ = ["Renderer", "TemplateFailure", "is_template"]
 
-_MAX_SIZE = 100_000
-_MAX_EXPONENT = 64
 _WHOLE_EXPRESSION = re.compile(r"^\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}$", re.DOTALL)
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
 
@@ -33,28 +29,6 @@ _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
 def is_template(text: str) -> bool:
     """True when ``text`` contains Jinja syntax."""
     return "{{" in text or "{%" in text or "{#" in text
-
-
-class _Sandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
-        if operator_name == "**":
-            if isinstance(right, int | float) and abs(right) > _MAX_EXPONENT:
-                raise SecurityError(f"exponent {right} is larger than {_MAX_EXPONENT}")
-            return operator.pow(left, right)
-        for sized, count in ((left, right), (right, left)):
-            sequence = isinstance(sized, str | list | tuple) and isinstance(count, int)
-            if sequence and len(sized) * count > _MAX_SIZE:
-                raise SecurityError(f"repetition would exceed {_MAX_SIZE} items")
-        return operator.mul(left, right)
-
-
-def _safe_range(*args: int) -> list[int]:
-    values = range(*args)
-    if len(values) > _MAX_SIZE:
-        raise SecurityError(f"range larger than {_MAX_SIZE}")
-    return list(values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +39,13 @@ class TemplateFailure:
 
 
 _JSON_TYPES = (str, int, float, bool, type(None), list, dict)
+
+# Jinja's filters report some bad arguments as AttributeError (dictsort) or AssertionError
+# (truncate).
+_EVALUATION_ERRORS = (
+    TemplateError, ArithmeticError, TypeError, ValueError, LookupError, AttributeError,
+    AssertionError,
+)  # fmt: skip
 
 
 def _to_data(value: Any) -> Any:
@@ -85,42 +66,22 @@ class Renderer:
     """Renders template scalars; compiled templates are cached by their text."""
 
     def __init__(self) -> None:
-        self.env = _Sandbox(undefined=StrictUndefined, autoescape=False)
-        self.env.globals.clear()
-        self.env.globals["range"] = _safe_range
-        self._cache: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
+        self.sandbox = Sandbox()
+        self._cache: dict[str, Callable[[dict[str, Any]], Any]] = {}
 
-    def _compile(self, text: str) -> Callable[[Mapping[str, Any]], Any]:
+    def _compile(self, text: str) -> Callable[[dict[str, Any]], Any]:
         compiled = self._cache.get(text)
-        if compiled is not None:
-            return compiled
-        whole = _WHOLE_EXPRESSION.match(text)
-        if whole:
-            expression = self.env.compile_expression(whole["expr"], undefined_to_none=False)
-
-            def evaluate(context: Mapping[str, Any]) -> Any:
-                value = expression(**context)
-                if isinstance(value, Undefined):
-                    value._fail_with_undefined_error()
-                return value
-
-            compiled = evaluate
-        else:
-            template = self.env.from_string(text)
-            render_function = template.root_render_func
-            concat = self.env.concat
-
-            def render(context: Mapping[str, Any]) -> Any:
-                return concat(render_function(template.new_context(dict(context), shared=True)))
-
-            compiled = render
-        self._cache[text] = compiled
+        if compiled is None:
+            whole = _WHOLE_EXPRESSION.match(text)
+            sandbox = self.sandbox
+            compiled = sandbox.expression(whole["expr"]) if whole else sandbox.template(text)
+            self._cache[text] = compiled
         return compiled
 
     def render(self, text: str, context: Mapping[str, Any], span: Span) -> Any:
         """Render ``text``; returns the value, or a :class:`TemplateFailure`."""
         try:
-            return _to_data(self._compile(text)({**self.env.globals, **context}))
+            return _to_data(self._compile(text)({**self.sandbox.globals, **context}))
         except TemplateSyntaxError as exc:
             line = span.line + max((exc.lineno or 1) - 1, 0)
             at = Span(span.path, line, span.col, line, span.col + 1)
@@ -138,7 +99,7 @@ class Renderer:
             )
         except SecurityError as exc:
             return TemplateFailure(make("RP112", f"template not allowed: {exc}", span))
-        except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as exc:
+        except _EVALUATION_ERRORS as exc:
             return TemplateFailure(make("RP113", f"template failed: {exc}", span))
         except RecursionError:
             return TemplateFailure(make("RP112", "template recursion too deep", span))
