@@ -96,7 +96,7 @@ def makespan_ratios() -> None:
     started = time.perf_counter()
     for _ in range(DAGS):
         dag, durations, pools, limits = random_dag(rng)
-        result = schedule(dag, durations, pools, limits)
+        result = schedule(dag.nodes, dag.edges, durations, pools, limits)
         ratios.append(result.makespan / result.lower_bound)
     elapsed = time.perf_counter() - started
     ratios.sort()

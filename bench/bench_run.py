@@ -244,7 +244,7 @@ def makespan_figures(tmp: Path) -> None:
             }
             limits = {name: usage.limits for name, usage in planned.schedule.pools.items()}
             pools = {key: g.pool for key, g in planned.generations.items()}
-            own = schedule(graph.dag, durations, pools, limits).lower_bound
+            own = schedule(graph.generations, graph.edges, durations, pools, limits).lower_bound
             print(
                 f"{'':<18} the API's own delays (2 s PENDING, 5 s status cadence) put any "
                 f"client's bound at {own:.1f} s: makespan/that bound {emulated / own:5.3f}"

@@ -280,7 +280,7 @@ def test_schedules_respect_dependencies_concurrency_and_daily_caps(
     case: tuple[nx.DiGraph, dict[str, float], dict[str, str], dict[str, Limits]],
 ) -> None:
     dag, durations, pools, limits = case
-    result = schedule(dag, durations, pools, limits)
+    result = schedule(dag.nodes, dag.edges, durations, pools, limits)
     assert_valid_schedule(dag, durations, pools, limits, result)
     for usage in result.pools.values():
         cap = usage.limits.max_daily

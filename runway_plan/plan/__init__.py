@@ -309,8 +309,9 @@ class _Planner:
     ) -> Schedule:
         """Schedule every generation, or only ``keys`` (the others are taken as done)."""
         pools = {key: gen.model for key, gen in self.graph.generations.items()}
-        dag = self.graph.dag if keys is None else self.graph.dag.subgraph(keys)
-        return schedule(dag, self.latency, pools, limit_of)
+        nodes = [key for key in self.graph.generations if keys is None or key in keys]
+        edges = [(a, b) for a, b in self.graph.edges if keys is None or (a in keys and b in keys)]
+        return schedule(nodes, edges, self.latency, pools, limit_of)
 
     def tier_limits(self, tier: int) -> dict[str, Limits]:
         models = {gen.model for gen in self.graph.generations.values()}
@@ -620,7 +621,7 @@ def plan(
 
 def _step_edges(graph: Graph) -> list[tuple[str, str]]:
     seen: dict[tuple[str, str], None] = {}
-    for source, target in graph.dag.edges:
+    for source, target in graph.edges:
         a, b = graph.generations[source].step, graph.generations[target].step
         if a != b:
             seen.setdefault((a, b), None)

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-
-import networkx as nx
 
 __all__ = ["DAY", "Limits", "PoolUsage", "Schedule", "Slot", "schedule"]
 
@@ -105,12 +103,12 @@ def _bottom_levels(
     return level, after
 
 
-def _topological_order(dag: nx.DiGraph[str]) -> list[str]:
+def _topological_order(succ: Mapping[str, list[str]], in_degree: Mapping[str, int]) -> list[str]:
     """Kahn's algorithm in node order (stable: spec order among independent nodes)."""
-    waiting = dict(dag.in_degree())
+    waiting = dict(in_degree)
     order = [key for key, count in waiting.items() if count == 0]
     for key in order:
-        for child in dag.successors(key):
+        for child in succ[key]:
             waiting[child] -= 1
             if waiting[child] == 0:
                 order.append(child)
@@ -133,23 +131,28 @@ def _pool_usage(name: str, limits: Limits, tasks: list[float]) -> PoolUsage:
 
 
 def schedule(
-    dag: nx.DiGraph[str],
+    nodes: Iterable[str],
+    edges: Iterable[tuple[str, str]],
     durations: Mapping[str, float],
     pools: Mapping[str, str],
     limits: Mapping[str, Limits],
 ) -> Schedule:
-    """Schedule every node of ``dag``.
+    """Schedule every node of the DAG of ``nodes`` and ``edges`` (producer, consumer).
 
     ``durations`` gives each node's latency in seconds, ``pools`` its pool, ``limits`` each
     pool's :class:`Limits` (a concurrency or cap below 1 is taken as 1).  Nodes start in a
-    topological order of ``dag``; the result respects every edge, every pool's concurrency and
-    its rolling daily cap.
+    topological order (the order of ``nodes`` among independent ones); the result respects
+    every edge, every pool's concurrency and its rolling daily cap.
     """
-    order = _topological_order(dag)
+    succ: dict[str, list[str]] = {key: [] for key in nodes}
+    in_degree = dict.fromkeys(succ, 0)
+    for source, target in edges:
+        succ[source].append(target)
+        in_degree[target] += 1
+    order = _topological_order(succ, in_degree)
     position = {key: i for i, key in enumerate(order)}
-    succ = {key: list(dag.successors(key)) for key in order}
     level, after = _bottom_levels(order, succ, durations)
-    waiting = {key: dag.in_degree(key) for key in order}
+    waiting = dict(in_degree)
 
     by_pool: dict[str, list[float]] = {}
     for key in order:
