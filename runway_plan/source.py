@@ -53,6 +53,10 @@ class SourceMap:
         key_node, value_node, exact = found[0], found[1], found[2]
         return _span(self.path, key_node if exact and key_node is not None else value_node)
 
+    def missing(self, path: DataPath) -> Span:
+        """Where to report that the key at ``path`` is missing: its mapping's own key."""
+        return self.key(path[:-1])
+
     def trap(self, path: DataPath) -> str | None:
         """The source text of the scalar at ``path`` when YAML 1.1 read it as a non-string."""
         found = self._find(path)

@@ -211,12 +211,6 @@ INVALID: list[tuple[str, str, dict[str, Any], list[list[Any]]]] = [
     ("unknown model", "text_to_image", {**T2I, "model": "gen9_image"}, [["model"]]),
     ("model on another endpoint", "text_to_image", {**T2I, "model": "gen4.5"}, [["model"]]),
     ("retired model", "image_to_video", {**I2V, "model": "gen3a_turbo"}, [["model"]]),
-    (
-        "missing required field",
-        "text_to_image",
-        {"model": "gen4_image", "ratio": "1920:1080"},
-        [[]],
-    ),
     ("unknown field", "text_to_image", {**T2I, "negative": "blur"}, [["negative"]]),
     ("wrong type", "image_to_video", {**I2V, "duration": "5"}, [["duration"]]),
     ("value not allowed", "text_to_image", {**T2I, "ratio": "1:1"}, [["ratio"]]),
@@ -259,6 +253,12 @@ INVALID: list[tuple[str, str, dict[str, Any], list[list[Any]]]] = [
         [["promptImage"]],
     ),
     ("local path", "image_to_video", {**I2V, "promptImage": "./still.png"}, [["promptImage"]]),
+    (
+        "missing fields",
+        "text_to_image",
+        {"model": "gen4_image", "ratio": "1920:1080", "referenceImages": [{"tag": "hero"}]},
+        [["promptText"], ["referenceImages", 0, "uri"]],
+    ),
     (
         "model rule",
         "image_to_video",

@@ -204,6 +204,9 @@ class _BodyMap(SourceMap):
     def key(self, path: DataPath) -> Span:
         return self.value(path)
 
+    def missing(self, path: DataPath) -> Span:
+        return self.value(path)
+
     def trap(self, path: DataPath) -> str | None:
         return None
 

@@ -84,7 +84,7 @@ class _Checker:
                     make(
                         "RP204",
                         f"missing required field '{name}'{where} for {self.subject}",
-                        self.key_span(at) if at else self.v.map.key(self.base),
+                        self.v.map.missing((*self.base, *at, name)),
                         hint=hint,
                     )
                 )
