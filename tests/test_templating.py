@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from runway_plan.compile.sandbox import ALLOWED_FILTERS
 from runway_plan.compile.templating import Renderer, TemplateFailure
 from runway_plan.diagnostics import Span
 
@@ -322,3 +324,10 @@ def test_exhausting_templates_are_refused_within_bounds(
     assert code == "RP112", f"{payload!r}: {code} {message}"
     assert grown_mb < 256, f"{payload!r} grew the process by {grown_mb} MB"
     assert seconds < 5, f"{payload!r} took {seconds:.1f} s"
+
+
+def test_the_readme_lists_the_allowed_filters() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    listed = re.search(r"Filters: `([^`]+)`", readme)
+    assert listed is not None
+    assert tuple(listed.group(1).split()) == ALLOWED_FILTERS

@@ -37,7 +37,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.tests import TESTS
 from jinja2.visitor import NodeTransformer
 
-__all__ = ["MAX_SIZE", "Sandbox"]
+__all__ = ["ALLOWED_FILTERS", "MAX_SIZE", "Sandbox"]
 
 MAX_SIZE = 100_000
 _MAX_WORK = 1_000_000
@@ -536,6 +536,9 @@ def _getitem(context: _Context, value: Any, key: Any) -> Any:
 def _literal(context: _Context, value: Any) -> Any:
     return _made(context, value)
 
+
+ALLOWED_FILTERS = tuple(sorted(_FILTERS))
+"""The filters a spec template may use."""
 
 _HELPERS: dict[str, Callable[..., Any]] = {
     "_rp_loop": _loop,
