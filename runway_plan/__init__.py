@@ -12,8 +12,9 @@ input.
 
 __version__ = "0.1.0"
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from runway_plan.performance import lazy_attributes
 
 if TYPE_CHECKING:
     from runway_plan.catalog import Catalog, load_catalog
@@ -23,31 +24,25 @@ if TYPE_CHECKING:
     from runway_plan.spec import Spec
     from runway_plan.validate import check_file, validate
 
-_EXPORTS = {
-    "Catalog": "runway_plan.catalog",
-    "load_catalog": "runway_plan.catalog",
-    "Graph": "runway_plan.compile",
-    "compile_spec": "runway_plan.compile",
-    "Diagnostic": "runway_plan.diagnostics",
-    "Severity": "runway_plan.diagnostics",
-    "Span": "runway_plan.diagnostics",
-    "Document": "runway_plan.source",
-    "load_document": "runway_plan.source",
-    "Spec": "runway_plan.spec",
-    "check_file": "runway_plan.validate",
-    "validate": "runway_plan.validate",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """The public names, imported on first use so that ``import runway_plan`` stays cheap."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'runway_plan' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
+# The public names are imported on first use, so that ``import runway_plan`` stays cheap.
+__getattr__ = lazy_attributes(
+    __name__,
+    globals(),
+    {
+        "Catalog": "catalog",
+        "load_catalog": "catalog",
+        "Graph": "compile",
+        "compile_spec": "compile",
+        "Diagnostic": "diagnostics",
+        "Severity": "diagnostics",
+        "Span": "diagnostics",
+        "Document": "source",
+        "load_document": "source",
+        "Spec": "spec",
+        "check_file": "validate",
+        "validate": "validate",
+    },
+)
 
 __all__ = [
     "Catalog",

@@ -1,12 +1,35 @@
-"""Process-level settings that keep large specs fast."""
+"""What keeps runway-plan fast: the cyclic collector kept out of large builds and imports,
+and packages that import their public names only when they are first used."""
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
-__all__ = ["cyclic_gc_paused", "imports_frozen"]
+__all__ = ["cyclic_gc_paused", "imports_frozen", "lazy_attributes"]
+
+
+def lazy_attributes(
+    package: str, namespace: dict[str, Any], homes: Mapping[str, str]
+) -> Callable[[str], Any]:
+    """A package's ``__getattr__`` (PEP 562) importing each public name on first use.
+
+    ``homes`` maps a name to the module it lives in, relative to ``package``; a name once
+    imported is kept in the package's ``namespace``, so later uses cost nothing.
+    """
+
+    def __getattr__(name: str) -> Any:
+        home = homes.get(name)
+        if home is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{package}.{home}"), name)
+        namespace[name] = value
+        return value
+
+    return __getattr__
 
 
 @contextmanager

@@ -24,6 +24,7 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "api_key_or_fail",
     "catalog_option",
     "format_option",
     "load_catalog_or_fail",
@@ -110,16 +111,26 @@ def main() -> None:
     """Compile, validate, price and run Runway generation pipelines."""
 
 
-def format_option(choices: tuple[str, ...]) -> Callable[[_Command], _Command]:
-    """``--format`` with ``choices``, text first."""
+def format_option(
+    choices: tuple[str, ...], description: str = "Output format."
+) -> Callable[[_Command], _Command]:
+    """``--format`` with ``choices``, text first; ``description`` is its help text."""
     return click.option(
         "--format",
         "fmt",
         type=click.Choice(choices),
         default=choices[0],
         show_default=True,
-        help="Output format.",
+        help=description,
     )
+
+
+def api_key_or_fail(missing: str) -> str:
+    """The API key from RUNWAYML_API_SECRET, or a usage error that says ``missing``."""
+    key = os.environ.get("RUNWAYML_API_SECRET", "").strip()
+    if not key:
+        raise click.UsageError(missing)
+    return key
 
 
 vars_option = click.option(

@@ -20,6 +20,7 @@ from runway_plan.cli.app import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    api_key_or_fail,
     catalog_option,
     format_option,
     load_catalog_or_fail,
@@ -290,13 +291,10 @@ def _rich_table(result: Plan, console: Console) -> None:
 
 
 def _api_key_for_live() -> str:
-    key = os.environ.get("RUNWAYML_API_SECRET", "").strip()
-    if not key:
-        raise click.UsageError(
-            "--live needs an API key in RUNWAYML_API_SECRET (plan without --live to use the "
-            "catalog's tier table)"
-        )
-    return key
+    return api_key_or_fail(
+        "--live needs an API key in RUNWAYML_API_SECRET (plan without --live to use the "
+        "catalog's tier table)"
+    )
 
 
 def _live_organization(key: str, base_url: str | None = None) -> Organization:

@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import ipaddress
 import json
-import os
 import secrets
 import signal
 import sys
@@ -35,7 +34,9 @@ from runway_plan.cli.app import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    api_key_or_fail,
     catalog_option,
+    format_option,
     load_catalog_or_fail,
     main,
     parse_vars,
@@ -124,13 +125,10 @@ def _open_state(directory: Path, *, lock: bool = True) -> State:
 
 
 def _api_key() -> str:
-    key = os.environ.get("RUNWAYML_API_SECRET", "").strip()
-    if not key:
-        raise click.UsageError(
-            "no API key: set RUNWAYML_API_SECRET (or run with --emulate to use the built-in "
-            "emulator, free)"
-        )
-    return key
+    return api_key_or_fail(
+        "no API key: set RUNWAYML_API_SECRET (or run with --emulate to use the built-in "
+        "emulator, free)"
+    )
 
 
 def _check(spec: Path, catalog: Catalog, variables: tuple[str, ...]) -> Graph:
@@ -308,14 +306,7 @@ def _build_emulator(tier: int, speed: float, catalog: Catalog) -> tuple[Any, Any
 )
 @click.option("--max-credits", metavar="N", help="Never spend more than N credits in this run.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before spending (a terminal asks).")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(("text", "json")),
-    default="text",
-    show_default=True,
-    help="The end-of-run report: text, or the run manifest as JSON.",
-)
+@format_option(("text", "json"), "The end-of-run report: text, or the run manifest as JSON.")
 @vars_option
 @catalog_option
 def run_command(
@@ -490,13 +481,7 @@ def _lock_free(directory: Path) -> bool:
 @click.option("--state", "state_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--emulate", is_flag=True, help="Show the runs made with --emulate.")
 @click.option("--run", "run_id", type=int, help="Show this run [default: the latest].")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(("text", "json")),
-    default="text",
-    show_default=True,
-)
+@format_option(("text", "json"))
 def status_command(
     spec: Path, state_dir: Path | None, emulate: bool, run_id: int | None, fmt: str
 ) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,10 @@ __all__ = [
     "StepNode",
     "compile_request",
     "compile_spec",
+    "index_out_of_range",
     "local_asset_path",
     "local_duration",
+    "unknown_step",
 ]
 
 
@@ -40,6 +42,24 @@ def local_asset_path(value: str, spec_path: str) -> Path | None:
         return None
     path = Path(value)
     return path if path.is_absolute() else Path(spec_path).parent / path
+
+
+def unknown_step(name: str, steps: Iterable[str], span: Span | None) -> Diagnostic:
+    """RP300 for a reference to a step the spec does not have, with a did-you-mean."""
+    close = difflib.get_close_matches(name, list(steps), n=1, cutoff=0.6)
+    hint = f"did you mean '@{close[0]}'?" if close else None
+    return make("RP300", f"unknown step '{name}'", span, hint=hint)
+
+
+def index_out_of_range(ref: Ref, count: int) -> Diagnostic:
+    """RP302 for ``@step[i]`` past the ``count`` outputs of its step."""
+    return make(
+        "RP302",
+        f"'{ref.text}' is out of range: step '{ref.step}' has {count} "
+        f"output{'s' if count != 1 else ''}",
+        ref.span,
+        hint=f"valid indexes are 0 to {count - 1}" if count else None,
+    )
 
 
 _FAILED = TemplateFailed()
@@ -209,15 +229,7 @@ class _Compiler:
         return value if value <= self.graph.catalog.max_output_count(endpoint, model) else 1
 
     def unknown_step(self, name: str, span: Any) -> None:
-        close = difflib.get_close_matches(name, list(self.spec.steps), n=1, cutoff=0.6)
-        self.diagnostics.append(
-            make(
-                "RP300",
-                f"unknown step '{name}'",
-                span,
-                hint=f"did you mean '@{close[0]}'?" if close else None,
-            )
-        )
+        self.diagnostics.append(unknown_step(name, self.spec.steps, span))
 
     def link(self) -> bool:
         """Resolve references and `needs` into edges; False when the steps form a cycle."""
@@ -264,15 +276,7 @@ class _Compiler:
             return None
         if 0 <= ref.index < count:
             return target.outputs[ref.index][0]
-        self.diagnostics.append(
-            make(
-                "RP302",
-                f"'{ref.text}' is out of range: step '{ref.step}' has {count} "
-                f"output{'s' if count != 1 else ''}",
-                ref.span,
-                hint=f"valid indexes are 0 to {count - 1}" if count else None,
-            )
-        )
+        self.diagnostics.append(index_out_of_range(ref, count))
         return None
 
     def report_cycles(self, step_edges: dict[tuple[str, str], Any]) -> bool:

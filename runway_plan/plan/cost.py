@@ -135,6 +135,13 @@ class Cost:
         """True for a known cost whose bounds differ."""
         return not self.unknown and self.low != self.high
 
+    @classmethod
+    def unpriced(cls, reason: str, unit: str = "generation", source: str = "") -> Cost:
+        """A cost that cannot be bounded, and why."""
+        return cls(
+            _ZERO, _ZERO, units="unknown", reasons=(reason,), unknown=True, unit=unit, source=source
+        )
+
 
 @dataclass(slots=True)
 class _Context:
@@ -514,13 +521,7 @@ def _price(gen: Generation, ctx: _Context, overrides: Mapping[str, Decimal]) -> 
     price = catalog.price(gen.model)
     if price is None:
         why = catalog.prices.unknown.get(gen.model, "the catalog has no price for it")
-        return Cost(
-            _ZERO,
-            _ZERO,
-            units="unknown",
-            unknown=True,
-            reasons=(f"no known price for {gen.model}: {why.strip()}",),
-        )
+        return Cost.unpriced(f"no known price for {gen.model}: {why.strip()}")
     signature = _signature(gen, price)
     if signature is not None:
         known = ctx.costs.get(signature)
@@ -533,26 +534,11 @@ def _price(gen: Generation, ctx: _Context, overrides: Mapping[str, Decimal]) -> 
 def _price_with(gen: Generation, price: Price, ctx: _Context) -> Cost:
     quantity, why = _quantity(gen, price, ctx)
     if quantity is None:
-        return Cost(
-            _ZERO,
-            _ZERO,
-            units="unknown",
-            unknown=True,
-            unit=price.unit,
-            reasons=(f"{gen.model} is billed per {_UNIT_NAMES[price.unit]}; {why}",),
-            source=price.source,
-        )
+        reason = f"{gen.model} is billed per {_UNIT_NAMES[price.unit]}; {why}"
+        return Cost.unpriced(reason, price.unit, price.source)
     rates, rate_reasons, no_rate = _rates(gen, price, ctx.catalog)
     if no_rate is not None:
-        return Cost(
-            _ZERO,
-            _ZERO,
-            units="unknown",
-            unknown=True,
-            unit=price.unit,
-            reasons=(no_rate,),
-            source=price.source,
-        )
+        return Cost.unpriced(no_rate, price.unit, price.source)
     rate_low = min(r.credits for r in rates)
     rate_high = max(r.credits for r in rates)
     blocks_low, blocks_high = _blocks(quantity.low, price), _blocks(quantity.high, price)

@@ -25,7 +25,13 @@ from runway_plan.catalog import Catalog
 from runway_plan.catalog.model import (
     ModelOverlay,
 )
-from runway_plan.compile import Graph, Ref, local_asset_path
+from runway_plan.compile import (
+    Graph,
+    Ref,
+    index_out_of_range,
+    local_asset_path,
+    unknown_step,
+)
 from runway_plan.compile.graph import REFERENCE
 from runway_plan.compile.templating import Renderer, TemplateFailure, is_template
 from runway_plan.diagnostics import Diagnostic, make
@@ -133,15 +139,7 @@ class ResourceChecks:
                 )
                 refs[("referenceImage",)] = ref
                 if ref.step not in self.graph.steps:
-                    close = difflib.get_close_matches(ref.step, list(self.graph.steps), n=1)
-                    self.diagnostics.append(
-                        make(
-                            "RP300",
-                            f"unknown step '{ref.step}'",
-                            ref.span,
-                            hint=f"did you mean '@{close[0]}'?" if close else None,
-                        )
-                    )
+                    self.diagnostics.append(unknown_step(ref.step, self.graph.steps, ref.span))
                 else:
                     self.output_index(ref, len(self.graph.steps[ref.step].outputs))
             checker = _Checker(
@@ -161,15 +159,7 @@ class ResourceChecks:
                 )
             )
         elif ref.index is not None and not 0 <= ref.index < count:
-            self.diagnostics.append(
-                make(
-                    "RP302",
-                    f"'{ref.text}' is out of range: step '{ref.step}' has {count} "
-                    f"output{'s' if count != 1 else ''}",
-                    ref.span,
-                    hint=f"valid indexes are 0 to {count - 1}" if count else None,
-                )
-            )
+            self.diagnostics.append(index_out_of_range(ref, count))
 
     def unique_names(self, section: str, names: dict[str, str]) -> None:
         """RP108 for resources of one kind sharing a ``name`` (the key a lost create is
