@@ -147,7 +147,7 @@ def test_kill_resume_pays_once_and_loses_nothing(tmp_path: Path) -> None:
             proc = child(runs)
             if began(proc):
                 try:
-                    proc.wait(timeout=rng.uniform(0.0, 0.8))
+                    proc.wait(timeout=rng.uniform(0.0, 0.5))
                 except subprocess.TimeoutExpired:
                     os.kill(proc.pid, signal.SIGKILL)
                     kills += 1
