@@ -10,7 +10,7 @@ The stages are verbs and their artifacts nouns::
 input.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from typing import TYPE_CHECKING
 

@@ -1,6 +1,10 @@
-"""The crash test: a 220-generation run killed with SIGKILL at 20+ random moments, resumed
+"""The crash test: a 220-generation run killed with SIGKILL at 22 random moments, resumed
 each time, against an emulator (served from this process, so its ledger outlives the child)
 injecting 429s, 5xx, resets, failed tasks and lost create responses.
+
+The emulator's clock moves by one step before each run, so a run can finish only the tasks
+the step lets finish: the spec cannot be done before it was killed 22 times, however fast the
+machine (the kill moments are random in wall time).  The last runs move the clock freely.
 
 At the end, by the emulator's ledger: every generation succeeded exactly once, except creates
 inside a reported unknown window; every ledger task is one the journal recorded (by task id,
@@ -20,18 +24,23 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 from test_execute_support import KEY, emulator, served, write_spec
 
-from runway_plan.emulator import Fault, FaultPlan, FaultRule
+from runway_plan.emulator import Fault, FaultPlan, FaultRule, ManualClock
 from runway_plan.execute import State, StepStatus
 
 SPEED = 100.0
 KILLS = 22
 SEED = 20261125
+STEP = 1.0
+"""Emulated seconds the clock moves before each killed run: more than any task's latency at
+SPEED, so each run can finish about one round of tasks per model."""
 
 SPEC = """\
 version: 1
@@ -87,6 +96,7 @@ def _snapshot(outputs: Path) -> dict[str, str]:
     return found
 
 
+@pytest.mark.crash
 def test_kill_resume_pays_once_and_loses_nothing(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     spec = write_spec(
@@ -94,7 +104,7 @@ def test_kill_resume_pays_once_and_loses_nothing(tmp_path: Path) -> None:
         SPEC.format(frames=list(range(100)), lines=list(range(20))),
         name="crash.yaml",
     )
-    outputs = tmp_path / "project" / "outputs"
+    outputs = tmp_path / "project" / "outputs" / "crash"
     mine = outputs / "frame" / "0.png"
     mine.parent.mkdir(parents=True)
     mine.write_bytes(b"a user's own file")
@@ -102,7 +112,8 @@ def test_kill_resume_pays_once_and_loses_nothing(tmp_path: Path) -> None:
     env["RUNWAYML_API_SECRET"] = KEY
     logs = tmp_path / "logs"
     logs.mkdir()
-    emu = emulator(speed=SPEED, tier=2, faults=FAULTS)
+    clock = ManualClock(start=time.time())
+    emu = emulator(speed=SPEED, tier=2, faults=FAULTS, clock=clock)
     started = time.monotonic()
     with served(emu) as url:
         command = [
@@ -117,6 +128,7 @@ def test_kill_resume_pays_once_and_loses_nothing(tmp_path: Path) -> None:
             str(SPEED),
             "--format",
             "text",
+            "--yes",
         ]
 
         def child(n: int, *extra: str) -> subprocess.Popen[bytes]:
@@ -126,7 +138,7 @@ def test_kill_resume_pays_once_and_loses_nothing(tmp_path: Path) -> None:
         def began(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> bool:
             """Wait until the child has begun its run (its row is in the journal)."""
             deadline = time.monotonic() + timeout
-            database = spec.parent / ".runway-plan" / "state.db"
+            database = spec.parent / ".runway-plan" / "crash" / "state.db"
             while time.monotonic() < deadline and proc.poll() is None:
                 if database.is_file():
                     with (
@@ -144,6 +156,7 @@ def test_kill_resume_pays_once_and_loses_nothing(tmp_path: Path) -> None:
         runs = 0
         while kills < KILLS:
             runs += 1
+            clock.advance(STEP)
             proc = child(runs)
             if began(proc):
                 try:
@@ -158,6 +171,14 @@ def test_kill_resume_pays_once_and_loses_nothing(tmp_path: Path) -> None:
             seen = now
             assert runs < 40, "the run finished before it could be killed enough"
         emu.set_faults(FaultPlan())
+        ticking = threading.Event()
+
+        def tick() -> None:
+            while not ticking.wait(0.01):
+                clock.advance(STEP / 10)
+
+        ticker = threading.Thread(target=tick, daemon=True)
+        ticker.start()
         runs += 1
         proc = child(runs)  # reports what may have been submitted, resubmits nothing
         assert proc.wait(timeout=120) in (0, 1)
@@ -169,6 +190,8 @@ def test_kill_resume_pays_once_and_loses_nothing(tmp_path: Path) -> None:
             if proc.returncode == 0:
                 finished = runs
                 break
+        ticking.set()
+        ticker.join()
         assert finished is not None, (logs / f"{runs}.out").read_text()[-3000:]
         final = _snapshot(outputs)
         assert all(final.get(p) == d for p, d in seen.items())
@@ -178,7 +201,7 @@ def test_kill_resume_pays_once_and_loses_nothing(tmp_path: Path) -> None:
         for log in logs.glob("*.out"):
             text = log.read_text(errors="replace")
             reported |= set(re.findall(r"the create request of '([^']+)' may have", text))
-        with State(spec.parent / ".runway-plan", lock=False) as state:
+        with State(spec.parent / ".runway-plan" / "crash", lock=False) as state:
             attempts = state.all_attempts()
             steps = {a.step_id: state.step_by_id(a.step_id) for a in attempts}
             by_task = {a.task_id: a for a in attempts if a.task_id}

@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import shutil
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,8 @@ CATALOG = load_catalog()
 
 
 def emulator(**config: Any) -> Emulator:
-    """An emulator with the test key, fast time and the API's 5-second cadence."""
+    """An emulator with the test key, fast time and the API's 5-second cadence
+    (``faults`` and ``clock`` are passed to :class:`Emulator`, the rest to its config)."""
     values: dict[str, Any] = {
         "api_key": KEY,
         "speed": SPEED,
@@ -51,7 +52,10 @@ def emulator(**config: Any) -> Emulator:
     }
     values.update(config)
     faults = values.pop("faults", None)
-    return Emulator(EmulatorConfig(**values), catalog=CATALOG, faults=faults or FaultPlan())
+    clock = values.pop("clock", None)
+    return Emulator(
+        EmulatorConfig(**values), catalog=CATALOG, faults=faults or FaultPlan(), clock=clock
+    )
 
 
 @contextlib.contextmanager
@@ -109,10 +113,13 @@ class Harness:
         *,
         on_start: Callable[[Execution], None] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         **options: Any,
     ) -> RunResult:
-        """Run ``graph`` to the end; ``options`` are :class:`RunOptions` fields."""
+        """Run ``graph`` to the end; ``options`` are :class:`RunOptions` fields (and
+        ``retry_attempts``, the client's tries per request)."""
         speed = options.pop("speed", self.emu.config.speed)
+        attempts = options.pop("retry_attempts", RetryPolicy.attempts)
         values: dict[str, Any] = {
             "outputs_dir": self.outputs_dir,
             "poll_interval": 5.0 / speed,
@@ -132,7 +139,7 @@ class Harness:
                     http,
                     api_key=KEY,
                     base_url=self.base_url,
-                    retry=RetryPolicy(scale=speed, max_retry_after=0.05),
+                    retry=RetryPolicy(attempts=attempts, scale=speed, max_retry_after=0.05),
                 )
                 with State(self.state_dir) as state:
                     execution = Execution(
@@ -144,6 +151,7 @@ class Harness:
                         origin=origin_of(self.base_url),
                         spec_sha256="0" * 64,
                         on_event=self.events.append,
+                        sleep=sleep,
                     )
                     if on_start is not None:
                         on_start(execution)

@@ -224,7 +224,7 @@ def test_uploads_send_the_form_then_the_file_without_the_key() -> None:
 
 def test_journal_transitions(tmp_path: Path) -> None:
     with State(tmp_path / "state") as state:
-        assert state.version == 2  # schema 2 added the resource tables
+        assert state.version == 3  # 2 added the resource tables, 3 meta and stop requests
         run = state.begin_run(
             spec_path="s.yaml",
             spec_name="s",
@@ -282,7 +282,7 @@ def test_journal_transitions(tmp_path: Path) -> None:
         assert done.billed_credits == Decimal(5)
         assert [a.task_id for a in state.attempts(row.id)] == ["task-1", "task-2"]
     with State(tmp_path / "state") as again:
-        assert again.step("f" * 64) is not None and again.version == 2
+        assert again.step("f" * 64) is not None and again.version == 3
 
 
 def test_a_process_killed_in_the_window_leaves_submitting(tmp_path: Path) -> None:
@@ -483,6 +483,8 @@ def test_public_surface() -> None:
             "Execution",
             "Fingerprinter",
             "GenerationResult",
+            "Layout",
+            "LayoutError",
             "NotSent",
             "Outcome",
             "OutcomeUnknown",
@@ -503,7 +505,9 @@ def test_public_surface() -> None:
             "UrlExpired",
             "credits_saved",
             "default_state_dir",
+            "layout_of",
             "manifest",
+            "migrate_shared_layout",
             "origin_of",
             "render_text",
             "reusable",

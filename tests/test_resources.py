@@ -20,7 +20,7 @@ from runway_plan.execute.resources import (
     desired_state,
     resource_plan,
 )
-from runway_plan.execute.state import _V1, ResourceStatus
+from runway_plan.execute.state import _V1, SCHEMA_VERSION, ResourceStatus
 from runway_plan.validate import check_file
 from runway_plan.validate.resources import knowledge_tokens
 
@@ -113,7 +113,7 @@ def test_desired_state_and_compare(tmp_path: Path) -> None:
     }
 
 
-def test_schema_1_journal_migrates_to_2(tmp_path: Path) -> None:
+def test_schema_1_journal_migrates_to_the_current_schema(tmp_path: Path) -> None:
     folder = tmp_path / "state"
     folder.mkdir()
     db = sqlite3.connect(folder / "state.db")
@@ -128,8 +128,9 @@ def test_schema_1_journal_migrates_to_2(tmp_path: Path) -> None:
     db.commit()
     db.close()
     with State(folder) as state:
-        assert state.version == 2
+        assert state.version == SCHEMA_VERSION == 3
         assert state.upload("s", 60) == "runway://u"  # old rows survive
+        assert state.owner is None and state.claim("a.yaml") == "a.yaml"
         row = state.mark_resource_creating(
             spec_name="s",
             origin="http://o",

@@ -69,7 +69,8 @@ def test_plan_shows_what_a_run_reuses_and_the_credits_saved(tmp_path: Path) -> N
     )
     assert _credits(doc["run"]["saved"]["credits"]) == (saved, saved)
     graph, _ = check_file(spec, load_catalog())
-    reuse = reusable(graph, spec.parent / ".runway-plan" / "emulated", base_url="http://emulator")
+    emulated = spec.parent / ".runway-plan" / "launch" / "emulated"
+    reuse = reusable(graph, emulated, base_url="http://emulator")
     prices = {k: _credits(c) for k, c in costs.items() if c is not None}
     assert credits_saved(reuse, prices) == (saved, saved)  # the executor's own count agrees
     assert doc["resources"] is None  # a spec without documents or avatars
@@ -130,7 +131,7 @@ def test_support_avatar_lifecycle_on_a_served_emulator(tmp_path: Path) -> None:
     spec = specs / "support-avatar.yaml"
     emu = emulator(tier=2)
     with served(emu) as url:
-        base = ["--base-url", url, "--speed", SPEED]
+        base = ["--base-url", url, "--speed", SPEED, "--yes"]
         code, out, err = _invoke("plan", str(spec), "--base-url", url)
         assert code == 0 and "3 to create" in out
         code, out, err = _invoke("run", str(spec), *base, "--format", "json")
@@ -260,10 +261,10 @@ def test_sigkill_inside_create_windows_then_resume_makes_no_duplicates(tmp_path:
     emu = emulator(tier=2, faults=faults)
     specs = copy_specs(tmp_path)
     spec = specs / "support-avatar.yaml"
-    db = specs / ".runway-plan" / "state.db"
+    db = specs / ".runway-plan" / "support-avatar" / "state.db"
     outputs: list[str] = []
     with served(emu) as url:
-        command = ["run", str(spec), "--base-url", url, "--speed", SPEED]
+        command = ["run", str(spec), "--base-url", url, "--speed", SPEED, "--yes"]
         _kill_when_creating(
             _child(command, tmp_path), db, "document", lambda: len(emu._documents) == 1
         )
@@ -281,7 +282,7 @@ def test_sigkill_inside_create_windows_then_resume_makes_no_duplicates(tmp_path:
             "support": "adopted",
         }
         assert len(emu._documents) == 2 and len(emu._avatars) == 1  # no duplicates
-        with State(specs / ".runway-plan", lock=False) as state:
+        with State(db.parent, lock=False) as state:
             rows = state.resources("aurora-support", f"{url}")
             assert {r.remote_id for r in rows} == {*emu._documents, *emu._avatars}
             events = [(e.key, e.action) for e in state.resource_events()]

@@ -19,6 +19,7 @@ main.lazy_modules.update(
         "run": "runway_plan.cli.run",
         "status": "runway_plan.cli.run",
         "cancel": "runway_plan.cli.run",
+        "migrate": "runway_plan.cli.run",
     }
 )
 

@@ -1,8 +1,10 @@
-"""``run``, ``status`` and ``cancel``: execute a spec against the API, inspect a run, stop one.
+"""``run``, ``status``, ``cancel`` and ``migrate``: execute a spec against the API, inspect a
+run, stop one, and move run state from the shared layout of earlier versions.
 
 Exit codes of ``run``: 0 every generation done, 1 the spec has errors or a generation failed,
-was skipped or may have been submitted without a recorded task (or the run was refused:
-budget, credits), 2 usage (no API key, the state is locked), 130 interrupted.
+was skipped, cancelled or may have been submitted without a recorded task (or the run was
+refused: budget, credits, or the user said no), 2 usage (no API key, the state is locked, no
+terminal to ask and no ``--yes``), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,8 @@ from runway_plan.execute import (
     DEFAULT_BASE_URL,
     Event,
     Execution,
+    Layout,
+    LayoutError,
     Outcome,
     RetryPolicy,
     RunOptions,
@@ -56,21 +60,33 @@ from runway_plan.execute import (
     State,
     StateLocked,
     StepStatus,
-    default_state_dir,
+    layout_of,
+    migrate_shared_layout,
     origin_of,
     render_text,
 )
 from runway_plan.execute.client import ExecuteError, TaskNotFound
+from runway_plan.execute.layout import claim, shared_layout
 from runway_plan.execute.report import manifest
+from runway_plan.execute.state import RunRow
 from runway_plan.plan.cost import format_credits
 from runway_plan.validate import check_file
 
-__all__ = ["cancel_command", "run_command", "state_location", "status_command"]
+__all__ = [
+    "cancel_command",
+    "migrate_command",
+    "run_command",
+    "state_location",
+    "status_command",
+]
 
 API_CADENCE = 5.0
 """Seconds between status updates of a task on the real API (reference §6.1)."""
 
 EMULATOR_URL = "http://emulator"
+STOP_WAIT = 60.0
+"""Seconds ``cancel`` waits for a running ``run`` to acknowledge that it stopped submitting
+(a create being sent may take this long to answer)."""
 
 
 class _UsageFailure(click.ClickException):
@@ -89,39 +105,77 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
-def _state_dirs(
-    spec: Path, state_dir: Path | None, outputs_dir: Path | None, emulate: bool
-) -> tuple[Path, Path]:
-    state = state_dir or default_state_dir(spec) / ("emulated" if emulate else "")
-    base_outputs = spec.resolve().parent / "outputs"
-    outputs = outputs_dir or (base_outputs / "emulated" if emulate else base_outputs)
-    return state, outputs
-
-
 def state_location(
     spec: Path, state_dir: Path | None, emulate: bool, base_url: str | None
 ) -> tuple[Path, str]:
     """The state folder and API base URL ``run`` uses for ``spec`` with these options.
 
-    ``--emulate`` runs keep their state in ``.runway-plan/emulated`` against the origin
-    ``http://emulator``; results are only reused against the API origin that made them.
+    Each spec has its own folder (:mod:`runway_plan.execute.layout`); ``--emulate`` runs
+    keep theirs in its ``emulated/`` against the origin ``http://emulator``: results are
+    only reused against the API origin that made them.
     """
-    directory, _ = _state_dirs(spec, state_dir, None, emulate)
+    directory = layout_of(spec, state=state_dir, emulate=emulate).state
     base = EMULATOR_URL if emulate else (base_url or DEFAULT_BASE_URL).rstrip("/")
     return directory, base
 
 
-def _open_state(directory: Path, *, lock: bool = True) -> State:
+def _locked(exc: StateLocked) -> None:
+    diagnostic = make(
+        "RP505",
+        f"{exc}; wait for it to finish, or give this run another folder with --state",
+        None,
+    )
+    click.echo(render_diagnostics([diagnostic], "text"), err=True, nl=False)
+    sys.exit(EXIT_USAGE)
+
+
+def _open_state(where: Layout, *, lock: bool = True) -> State:
+    """The spec's state folder, opened (and locked), once it is sure to be this spec's."""
     try:
-        return State(directory, lock=lock)
+        state = State(where.state, lock=lock)
     except StateLocked as exc:
-        diagnostic = make(
-            "RP505",
-            f"{exc}; wait for it to finish, or give this run another folder with --state",
-            None,
+        _locked(exc)
+    try:
+        if lock:
+            claim(state, where)
+        elif where.default_state and state.owner not in (None, where.spec.name):
+            raise LayoutError(f"{where.state} holds the runs of {state.owner}")
+    except LayoutError as exc:
+        state.close()
+        raise _UsageFailure(str(exc)) from None
+    return state
+
+
+def _move_shared_layout(root: Path) -> None:
+    """Split the shared state folder of an earlier version, saying what moved."""
+    if not shared_layout(root):
+        return
+    try:
+        notes = migrate_shared_layout(root)
+    except StateLocked as exc:
+        _locked(exc)
+    for note in notes:
+        click.echo(f"runway-plan: {note}", err=True)
+
+
+def _recorded(where: Layout) -> None:
+    """Fail (exit 2) unless ``where.state`` holds a journal, naming the command that moves
+    the runs of an earlier version's shared folder to their specs' own."""
+    if (where.state / "state.db").is_file():
+        return
+    root = where.spec.parent
+    if where.default_state and shared_layout(root):
+        raise _UsageFailure(
+            f"the runs of the specs in {root} are in the shared state folder of an earlier "
+            f"version; `runway-plan migrate {root}` gives each spec its own (a `run` of any "
+            "of them does too)"
         )
-        click.echo(render_diagnostics([diagnostic], "text"), err=True, nl=False)
-        sys.exit(EXIT_USAGE)
+    raise _UsageFailure(f"no runs recorded in {where.state}")
+
+
+def _spec_runs(state: State, where: Layout) -> list[RunRow]:
+    """The runs of this spec, newest first (a folder given with --state may be shared)."""
+    return state.runs() if where.default_state else state.runs_of(str(where.spec))
 
 
 def _api_key() -> str:
@@ -217,12 +271,13 @@ class _Display:
                 self._live = None
 
 
-def _approve(console: Console) -> Callable[[str], bool]:
-    def ask(summary: str) -> bool:
-        console.print(Text(summary))
-        return click.confirm("Spend these credits?", default=False, err=True)
-
-    return ask
+def _ask(question: str) -> bool:
+    """Ask on the terminal (y/N); Ctrl-C at the prompt interrupts (exit 130)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return click.confirm(question, default=False, err=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _build_emulator(tier: int, speed: float, catalog: Catalog) -> tuple[Any, Any]:
@@ -249,13 +304,14 @@ def _build_emulator(tier: int, speed: float, catalog: Catalog) -> tuple[Any, Any
     "--state",
     "state_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="State folder (journal, store, manifests) [default: .runway-plan beside the spec].",
+    help="State folder (journal, store, manifests) [default: .runway-plan/<spec>/ beside "
+    "the spec].",
 )
 @click.option(
     "--outputs",
     "outputs_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Where outputs are linked as <step>/<n>.<ext> [default: outputs/ beside the spec].",
+    help="Where outputs are linked as <step>/<n>.<ext> [default: outputs/<spec>/ beside the spec].",
 )
 @click.option(
     "--base-url",
@@ -305,7 +361,20 @@ def _build_emulator(tier: int, speed: float, catalog: Catalog) -> tuple[Any, Any
     "there every document and avatar is created afresh.)",
 )
 @click.option("--max-credits", metavar="N", help="Never spend more than N credits in this run.")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask before spending (a terminal asks).")
+@click.option(
+    "--task-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Stop waiting for a task this long after its create; it stays recorded, and the next "
+    "run polls it again.",
+)
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Spend without asking. Without it a terminal asks, and a run with no terminal that "
+    "would spend refuses.",
+)
 @format_option(("text", "json"), "The end-of-run report: text, or the run manifest as JSON.")
 @vars_option
 @catalog_option
@@ -322,6 +391,7 @@ def run_command(
     prune: bool,
     refresh: bool | None,
     max_credits: str | None,
+    task_timeout: float | None,
     yes: bool,
     fmt: str,
     variables: tuple[str, ...],
@@ -331,7 +401,9 @@ def run_command(
 
     Every transition is journaled before the next request, so a crash or Ctrl-C never loses
     an output and never pays twice: run the same command again to resume.  Outputs land in
-    a content-addressed store and are linked as outputs/<step>/<n>.<ext>.
+    a content-addressed store and are linked as outputs/<spec>/<step>/<n>.<ext>.
+
+    Before spending, a terminal is asked; without one, pass --yes.
 
     Documents and avatars are reconciled as declarative resources: created, updated (only
     the changed fields) or left alone; never deleted without --prune.
@@ -361,13 +433,15 @@ def run_command(
             )
         speed = speed or 1.0
     api_key = "" if emulate else _api_key()
-    state_path, outputs_path = _state_dirs(spec, state_dir, outputs_dir, emulate)
+    where = layout_of(spec, state=state_dir, outputs=outputs_dir, emulate=emulate)
+    if where.default_state:
+        _move_shared_layout(where.spec.parent)
     spec_sha256 = hashlib.sha256(spec.read_bytes()).hexdigest()
     err = Console(stderr=True)
     live = err.is_terminal and fmt == "text"
     display = _Display(graph, err, live=live)
-    ask = _approve(err) if (not emulate and not yes and sys.stdin.isatty()) else None
-    state = _open_state(state_path)
+    approval = "given" if (emulate or yes) else ("ask" if sys.stdin.isatty() else "none")
+    state = _open_state(where)
     try:
         result = asyncio.run(
             _run(
@@ -380,14 +454,15 @@ def run_command(
                 emulate=emulate,
                 speed=speed,
                 tier=tier,
-                approve=ask,
+                approval=approval,
                 options=RunOptions(
-                    outputs_dir=outputs_path,
+                    outputs_dir=where.outputs,
                     resubmit_unknown=resubmit_unknown,
                     retry_failed=retry_failed,
                     poll_interval=API_CADENCE / speed,
                     speed=speed,
                     max_credits=budget,
+                    task_timeout=task_timeout,
                     prune=prune,
                     refresh=True if refresh is None else refresh,
                     empty_remote=emulate,
@@ -415,56 +490,77 @@ async def _run(
     emulate: bool,
     speed: float,
     tier: int | None,
-    approve: Callable[[str], bool] | None,
+    approval: str,
     options: RunOptions,
     spec_sha256: str,
 ) -> Any:
+    """Run ``graph``; ``approval`` is ``given`` (--yes, --emulate), ``ask`` (a terminal) or
+    ``none`` (no terminal: a run that would spend is refused before any request)."""
     transport: httpx.AsyncBaseTransport | None = None
+    emulator: Any = None
     if emulate:
         spec_tier = tier or (graph.spec.tier if graph.spec is not None else 1)
         emulator, app = _build_emulator(spec_tier, speed, catalog)
         api_key = emulator.api_key
         transport = httpx.ASGITransport(app=app)
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
-    async with httpx.AsyncClient(transport=transport, limits=limits) as http:
-        client = RunwayClient(
-            http, api_key=api_key, base_url=base, retry=RetryPolicy(scale=max(1.0, speed))
-        )
-        execution = Execution(
-            graph,
-            client,
-            state,
-            options,
-            catalog=catalog,
-            origin=origin_of(base),
-            spec_sha256=spec_sha256,
-            on_event=display.event,
-            approve=approve,
-        )
-        loop = asyncio.get_running_loop()
-        installed: list[int] = []
-
-        def on_signal() -> None:
-            # 1st: stop submitting; 2nd: stop waiting for tasks in flight; then the default
-            # handler, so a 3rd Ctrl-C exits at once (the journal is consistent at any instant).
-            execution.interrupt()
-            if execution.aborting:
-                for signum in installed:
-                    loop.remove_signal_handler(signum)
-                installed.clear()
-
-        for wanted in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(wanted, on_signal)
-                installed.append(wanted)
-        try:
-            with display.running(execution):
+    try:
+        async with httpx.AsyncClient(transport=transport, limits=limits) as http:
+            client = RunwayClient(
+                http, api_key=api_key, base_url=base, retry=RetryPolicy(scale=max(1.0, speed))
+            )
+            execution = Execution(
+                graph,
+                client,
+                state,
+                options,
+                catalog=catalog,
+                origin=origin_of(base),
+                spec_sha256=spec_sha256,
+                on_event=display.event,
+            )
+            work = execution.survey()
+            if work and approval == "none":
+                raise _UsageFailure(
+                    f"this run would make {len(work)} generation(s) and spend credits, and "
+                    "there is no terminal to ask: pass --yes to approve (nothing was sent)"
+                )
+            refusals = await execution.preflight()
+            proposal = execution.proposal
+            asking = refusals is None and proposal is not None and work and approval == "ask"
+            if asking and proposal is not None and not _ask(proposal.question()):
+                return execution.decline()
+            with _signals_stop(execution), display.running(execution):
                 return await execution.run()
-        finally:
+    finally:
+        if emulator is not None:
+            emulator.close()
+
+
+@contextlib.contextmanager
+def _signals_stop(execution: Execution) -> Iterator[None]:
+    """SIGINT and SIGTERM stop ``execution``: the 1st stops submitting, the 2nd stops
+    waiting for tasks in flight, then the default handler, so a 3rd exits at once (the
+    journal is consistent at any instant)."""
+    loop = asyncio.get_running_loop()
+    installed: list[int] = []
+
+    def on_signal() -> None:
+        execution.interrupt()
+        if execution.aborting:
             for signum in installed:
                 loop.remove_signal_handler(signum)
-            if emulate:
-                emulator.close()
+            installed.clear()
+
+    for wanted in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(wanted, on_signal)
+            installed.append(wanted)
+    try:
+        yield
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
 
 
 def _lock_free(directory: Path) -> bool:
@@ -486,16 +582,17 @@ def status_command(
     spec: Path, state_dir: Path | None, emulate: bool, run_id: int | None, fmt: str
 ) -> None:
     """Show a run of SPEC: each generation's outcome, task, attempts and credits."""
-    directory, _ = _state_dirs(spec, state_dir, None, emulate)
-    if not (directory / "state.db").is_file():
-        raise _UsageFailure(f"no runs recorded in {directory}")
+    where = layout_of(spec, state=state_dir, emulate=emulate)
+    _recorded(where)
+    directory = where.state
     alive = not _lock_free(directory)
-    state = _open_state(directory, lock=False)
+    state = _open_state(where, lock=False)
     try:
-        runs = state.runs()
+        runs = _spec_runs(state, where)
         chosen = next((r for r in runs if run_id is None or r.id == run_id), None)
         if chosen is None:
-            raise _UsageFailure(f"no run {run_id} in {directory}")
+            which = f"run {run_id}" if run_id is not None else "run"
+            raise _UsageFailure(f"no {which} of {spec} in {directory}")
         rows = state.run_steps(chosen.id)
         status = chosen.status
         if status == "running" and not (alive and chosen.id == runs[0].id):
@@ -507,7 +604,7 @@ def status_command(
                 {
                     "key": row.key,
                     "outcome": row.outcome.value,
-                    "state": step.status.value if step else None,
+                    "state": step.status.value if step else "not sent",
                     "taskId": step.task_id if step else None,
                     "attempts": step.attempts if step else 0,
                     "failureCode": step.failure_code if step else None,
@@ -550,7 +647,7 @@ def status_command(
         widths = (
             max([3, *(len(i["key"]) for i in items)]),
             max([7, *(len(i["outcome"]) for i in items)]),
-            max([5, *(len(str(i["state"])) for i in items)]),
+            max([5, *(len(i["state"]) for i in items)]),
         )
         click.echo(
             f"{'key':<{widths[0]}}  {'outcome':<{widths[1]}}  {'state':<{widths[2]}}  "
@@ -559,7 +656,7 @@ def status_command(
         for item in items:
             click.echo(
                 f"{item['key']:<{widths[0]}}  {item['outcome']:<{widths[1]}}  "
-                f"{item['state']!s:<{widths[2]}}  {item['attempts']:>3}  "
+                f"{item['state']:<{widths[2]}}  {item['attempts']:>3}  "
                 f"{item['billed'] or '-':>8}  {item['taskId'] or '-'}"
                 + (f"  {item['message']}" if item["message"] else "")
             )
@@ -586,17 +683,21 @@ def status_command(
 @click.option("--state", "state_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--base-url", envvar="RUNWAYML_BASE_URL", metavar="URL")
 def cancel_command(spec: Path, state_dir: Path | None, base_url: str | None) -> None:
-    """Cancel SPEC's tasks in flight (DELETE /v1/tasks/{id}); a running `run` sees them end."""
-    directory, _ = _state_dirs(spec, state_dir, None, False)
-    if not (directory / "state.db").is_file():
-        raise _UsageFailure(f"no runs recorded in {directory}")
+    """Stop SPEC's run: it submits nothing more, and its tasks in flight are cancelled
+    (DELETE /v1/tasks/{id}); the run then ends, and a later run makes what is left."""
+    where = layout_of(spec, state=state_dir)
+    _recorded(where)
     api_key = _api_key()
     base = (base_url or DEFAULT_BASE_URL).rstrip("/")
-    alive = not _lock_free(directory)
-    state = _open_state(directory, lock=False)
+    alive = not _lock_free(where.state)
+    state = _open_state(where, lock=False)
     try:
-        flying = state.steps_with_status(StepStatus.RUNNING)
-        unsure = state.steps_with_status(StepStatus.SUBMITTING, StepStatus.UNKNOWN)
+        runs = _spec_runs(state, where)
+        if alive and runs and runs[0].status == "running":
+            _stop_run(state, runs[0], where.state)
+        mine = [r.id for r in runs]
+        flying = state.steps_with_status(StepStatus.RUNNING, runs=mine)
+        unsure = state.steps_with_status(StepStatus.SUBMITTING, StepStatus.UNKNOWN, runs=mine)
         problems = asyncio.run(_cancel(state, flying, api_key, base, record=not alive))
     finally:
         state.close()
@@ -606,6 +707,46 @@ def cancel_command(spec: Path, state_dir: Path | None, base_url: str | None) -> 
     for problem in problems:
         click.echo(problem, err=True)
     sys.exit(EXIT_FAILED if problems else EXIT_OK)
+
+
+def _stop_run(state: State, run: RunRow, directory: Path) -> None:
+    """Ask the running ``run`` to submit nothing more, and wait until it says so (its
+    creates in flight are then recorded, so every task to cancel is in the journal)."""
+    state.request_stop(run.id)
+    click.echo(f"run {run.id} (pid {run.pid}) was asked to submit nothing more")
+    deadline = time.monotonic() + STOP_WAIT
+    while time.monotonic() < deadline:
+        if state.stop_acknowledged(run.id):
+            click.echo(f"run {run.id} submits nothing more")
+            return
+        if _lock_free(directory):
+            return  # the run ended meanwhile
+        time.sleep(0.1)
+    click.echo(
+        f"run {run.id} did not answer within {STOP_WAIT:.0f} s; cancelling the tasks it has "
+        "recorded (it will submit nothing more once it sees the request)",
+        err=True,
+    )
+
+
+@main.command("migrate")
+@click.argument(
+    "folder", type=click.Path(path_type=Path, file_okay=False, exists=True), default="."
+)
+def migrate_command(folder: Path) -> None:
+    """Give each spec in FOLDER its own run state and outputs folder.
+
+    Earlier versions kept the runs of every spec of a folder in one shared .runway-plan/;
+    this splits it (journal, stored outputs, run folders) into .runway-plan/<spec>/ and keeps
+    the old files in .runway-plan/old-layout/. Outputs already under outputs/ stay where they
+    are; nothing is generated again. `run` does this by itself when it finds the old layout.
+    """
+    root = folder.resolve()
+    if not shared_layout(root):
+        click.echo(f"{root}: nothing to migrate (no shared state of an earlier version)")
+        sys.exit(EXIT_OK)
+    _move_shared_layout(root)
+    sys.exit(EXIT_OK)
 
 
 async def _cancel(

@@ -3,6 +3,7 @@
 The stages, each in its own module::
 
     state        the SQLite journal (WAL), its transitions and its lock
+    layout       where a spec's state and outputs live (one spec, one state)
     fingerprint  what makes two generations the same work (model, request, input hashes)
     client       the only HTTP boundary: create, poll, cancel, upload, download, retries
     store        the content-addressed store and the ``outputs/<step>/`` links
@@ -14,10 +15,12 @@ The stages, each in its own module::
 
 In code::
 
-    state = State(default_state_dir(spec))
+    where = layout_of(spec)
+    state = State(where.state)
     async with httpx.AsyncClient() as http:
         client = RunwayClient(http, api_key=key, base_url=DEFAULT_BASE_URL)
-        result = await Execution(graph, client, state, RunOptions(outputs_dir=out),
+        options = RunOptions(outputs_dir=where.outputs)
+        result = await Execution(graph, client, state, options,
                                  catalog=catalog, origin=origin_of(DEFAULT_BASE_URL),
                                  spec_sha256=digest).run()
 
@@ -46,8 +49,15 @@ from runway_plan.execute.client import (
     UrlExpired,
 )
 from runway_plan.execute.fingerprint import Fingerprinter, origin_of
+from runway_plan.execute.layout import (
+    Layout,
+    LayoutError,
+    default_state_dir,
+    layout_of,
+    migrate_shared_layout,
+)
 from runway_plan.execute.report import manifest, render_text, step_lines, write_manifest
-from runway_plan.execute.reuse import Reuse, credits_saved, default_state_dir, reusable, survey
+from runway_plan.execute.reuse import Reuse, credits_saved, reusable, survey
 from runway_plan.execute.runner import (
     Event,
     Execution,
@@ -69,6 +79,8 @@ __all__ = [
     "Execution",
     "Fingerprinter",
     "GenerationResult",
+    "Layout",
+    "LayoutError",
     "NotSent",
     "Outcome",
     "OutcomeUnknown",
@@ -89,7 +101,9 @@ __all__ = [
     "UrlExpired",
     "credits_saved",
     "default_state_dir",
+    "layout_of",
     "manifest",
+    "migrate_shared_layout",
     "origin_of",
     "render_text",
     "reusable",

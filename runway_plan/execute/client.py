@@ -305,8 +305,14 @@ class RunwayClient:
             "Accept": "application/json",
         }
 
-    def retrying(self, *errors: type[BaseException], attempts: int | None = None) -> AsyncRetrying:
-        """A tenacity loop retrying ``errors`` by this client's :class:`RetryPolicy`."""
+    def retrying(
+        self,
+        *errors: type[BaseException],
+        attempts: int | None = None,
+        sleep: Sleep | None = None,
+    ) -> AsyncRetrying:
+        """A tenacity loop retrying ``errors`` by this client's :class:`RetryPolicy`
+        (``sleep`` replaces the client's own, e.g. with one a stopping run cuts short)."""
         policy = self.retry
 
         def wait(state: RetryCallState) -> float:
@@ -315,7 +321,7 @@ class RunwayClient:
             return policy.delay(state.attempt_number, after)
 
         return AsyncRetrying(
-            sleep=self._sleep,
+            sleep=sleep or self._sleep,
             stop=stop_after_attempt(attempts or policy.attempts),
             wait=wait,
             retry=retry_if_exception_type(errors),
@@ -366,11 +372,14 @@ class RunwayClient:
             return Unavailable(text, status, _retry_after(response))
         return RequestRejected(text, status, issues)
 
-    async def _idempotent(self, kind: str, method: str, path: str, json: Any = None) -> Any:
-        """An API request that cannot pay twice, retried; its JSON body (None when empty)."""
+    async def _idempotent(
+        self, kind: str, method: str, path: str, json: Any = None, attempts: int | None = None
+    ) -> Any:
+        """An API request that cannot pay twice, retried (``attempts`` tries at most, by
+        default the policy's); its JSON body (None when empty)."""
         what = f"{method} {path}"
         try:
-            async for attempt in self.retrying(_Retryable):
+            async for attempt in self.retrying(_Retryable, attempts=attempts):
                 with attempt:
                     try:
                         response = await self._send(kind, method, path, json=json)
@@ -398,9 +407,9 @@ class RunwayClient:
 
     # ------------------------------------------------------------------ API
 
-    async def organization(self) -> dict[str, Any]:
+    async def organization(self, *, attempts: int | None = None) -> dict[str, Any]:
         """``GET /v1/organization``: credit balance, tier limits and the day's usage."""
-        body = await self._idempotent("organization", "GET", "/v1/organization")
+        body = await self._idempotent("organization", "GET", "/v1/organization", attempts=attempts)
         if not isinstance(body, dict):
             raise ApiError("GET /v1/organization: the answer is not a JSON object")
         return body
@@ -494,9 +503,10 @@ class RunwayClient:
             cursor = following
         return found
 
-    async def task(self, task_id: str) -> dict[str, Any]:
-        """``GET /v1/tasks/{id}``; raises :class:`TaskNotFound` on 404."""
-        body = await self._idempotent("task", "GET", f"/v1/tasks/{task_id}")
+    async def task(self, task_id: str, *, attempts: int | None = None) -> dict[str, Any]:
+        """``GET /v1/tasks/{id}``; raises :class:`TaskNotFound` on 404.  ``attempts``: at
+        most that many tries (a poller that retries on its own grid passes 1)."""
+        body = await self._idempotent("task", "GET", f"/v1/tasks/{task_id}", attempts=attempts)
         if not isinstance(body, dict) or not isinstance(body.get("status"), str):
             raise ApiError(f"GET /v1/tasks/{task_id}: the answer has no status")
         return body

@@ -23,15 +23,11 @@ from typing import Any
 from runway_plan.compile import Graph
 from runway_plan.execute.client import DEFAULT_BASE_URL
 from runway_plan.execute.fingerprint import Fingerprinter, MissingInput, OutputRef, origin_of
+from runway_plan.execute.layout import default_state_dir
 from runway_plan.execute.state import State, StepRow, StepStatus
 from runway_plan.execute.store import Store, sha256_file
 
-__all__ = ["Reuse", "credits_saved", "default_state_dir", "reusable", "survey", "why"]
-
-
-def default_state_dir(spec_path: str | Path) -> Path:
-    """The state folder of a spec: ``.runway-plan/`` beside it."""
-    return Path(spec_path).resolve().parent / ".runway-plan"
+__all__ = ["Reuse", "credits_saved", "reusable", "survey", "why"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,10 +175,10 @@ def reusable(
 ) -> dict[str, Reuse]:
     """For ``runway-plan plan``: what a run of ``graph`` would reuse from a state folder.
 
-    ``state_dir`` defaults to ``.runway-plan/`` beside the spec; ``base_url`` to
-    ``RUNWAYML_BASE_URL`` or the API's (results are only reused against the API that made
-    them).  A missing state folder reuses nothing.  Never takes the lock, never touches the
-    network.  Keys are generation keys (``shot[1]``).
+    ``state_dir`` defaults to the spec's own (``.runway-plan/<spec stem>/`` beside it);
+    ``base_url`` to ``RUNWAYML_BASE_URL`` or the API's (results are only reused against the
+    API that made them).  A missing state folder reuses nothing.  Never takes the lock, never
+    touches the network.  Keys are generation keys (``shot[1]``).
     """
     spec_path = graph.document.source_map.path
     directory = Path(state_dir) if state_dir is not None else default_state_dir(spec_path)

@@ -26,6 +26,19 @@ from the spec at the end (deleted only with ``prune``).
 :meth:`Execution.interrupt` (Ctrl-C) stops submitting at once and lets tasks in flight finish;
 a second call stops waiting for them (they stay recorded and the next run polls them).  A
 create being sent is shielded from cancellation, so its outcome is always recorded.
+``runway-plan cancel`` from another process stops a run the same way through the journal
+(:meth:`~runway_plan.execute.state.State.request_stop`), and the run acknowledges once no
+create of its own is in flight.
+
+Nothing waits unboundedly: polls of one task are at most ``_MAX_POLL_GAP`` poll intervals
+apart whatever its progress says; while polls fail nothing new is submitted (and the run says
+so as it happens) until the API answers again; a task far beyond its model's expected latency
+is reported, and ``task_timeout`` gives up waiting for it (it stays recorded and resumable).
+
+In code: :meth:`Execution.survey` (local, no request) says what is to be made,
+:meth:`Execution.preflight` plans and checks the account, :meth:`Execution.run` runs (calling
+the other two if they were not called); a caller that asks the user first calls
+:meth:`Execution.decline` on a no.
 """
 
 from __future__ import annotations
@@ -41,7 +54,7 @@ import math
 import mimetypes
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -97,8 +110,10 @@ __all__ = [
     "Execution",
     "GenerationResult",
     "OutputFile",
+    "Proposal",
     "RunOptions",
     "RunResult",
+    "next_poll",
 ]
 
 _TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
@@ -108,6 +123,12 @@ never polled more often, whatever the options say; only an emulator (in process,
 loopback address) may be polled faster, in compressed time."""
 _URL_MARGIN = 3600.0
 """An input URL must stay valid this many seconds after a create (the API fetches it later)."""
+_MAX_POLL_GAP = 3
+"""Most poll intervals between two polls of one task, however slow its progress looks."""
+_SLOW_FACTOR = 3.0
+"""A task running this many times its model's expected latency is reported."""
+_STOP_CHECK = 0.25
+"""Seconds between looks at the journal for ``runway-plan cancel``'s stop request."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +143,8 @@ class RunOptions:
     and avatars recorded in the state but gone from the spec; ``refresh`` reads each
     recorded one first, so drift (changed or deleted remotely) is repaired;
     ``empty_remote`` says the API holds none of them (the emulator of ``--emulate``).
+    ``task_timeout`` (API seconds, like latencies) gives up waiting for a task that long
+    after its create; it stays in flight in the journal and the next run polls it again.
     """
 
     outputs_dir: Path
@@ -135,6 +158,7 @@ class RunOptions:
     upload_max_age: float = 20 * 3600.0
     download_concurrency: int = 4
     unreachable_polls: int = 60
+    task_timeout: float | None = None
     prune: bool = False
     refresh: bool = True
     empty_remote: bool = False
@@ -232,6 +256,53 @@ class RunResult:
         return sum((g.billed_this_run for g in self.generations.values()), Decimal(0))
 
 
+@dataclass(frozen=True)
+class Proposal:
+    """What a run is about to spend, for the question asked before it starts.
+
+    ``credits`` is the high end of the generations to make (unpriced ones not counted;
+    ``unpriced`` says how many), ``usd`` the same in dollars.
+    """
+
+    generations: int
+    reused: int
+    credits: Decimal
+    usd: Decimal
+    unpriced: int
+
+    def question(self) -> str:
+        """``Spend up to 40 credits ($0.40) on 5 generations (2 reused)?``"""
+        note = f", {self.unpriced} of them unpriced" if self.unpriced else ""
+        return (
+            f"Spend up to {format_credits(self.credits)} credits (${self.usd:.2f}) on "
+            f"{self.generations} generation{'s' * (self.generations != 1)}{note}"
+            f" ({self.reused} reused from the state)?"
+        )
+
+
+def next_poll(
+    k: int,
+    now: float,
+    anchor: float,
+    interval: float,
+    first: tuple[float, float] | None,
+    latest: tuple[float, float] | None,
+) -> int:
+    """The grid point (``anchor + index * interval``) of a task's next poll.
+
+    ``k`` is the point after the last poll; ``first`` and ``latest`` are (time, progress)
+    samples of the task.  While progress says the task is far from done, points are
+    skipped, but the next poll is never more than ``_MAX_POLL_GAP`` intervals after the
+    last one (point ``k - 1``), however slowly progress rises.
+    """
+    if first is None or latest is None or latest[1] <= first[1]:
+        return k
+    rate = (latest[1] - first[1]) / max(1e-9, latest[0] - first[0])
+    remaining = (1.0 - latest[1]) / rate
+    wanted = math.ceil((now + 0.75 * remaining - anchor) / interval)
+    return max(k, min(wanted, k - 1 + _MAX_POLL_GAP))
+
+
 class _Pool:
     """Concurrency slots of one model, handed out by priority (lowest first)."""
 
@@ -281,7 +352,7 @@ class _Lost(Exception):
 
 
 class _Unreachable(Exception):
-    """A task's polls kept failing: leave it in flight for a later run."""
+    """A task's polls kept failing, or the run gave up waiting: leave it in flight."""
 
 
 def _local(origin: str) -> bool:
@@ -315,12 +386,12 @@ class Execution:
         origin: str,
         spec_sha256: str,
         on_event: Callable[[Event], None] | None = None,
-        approve: Callable[[str], bool] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        """``on_event`` sees every :class:`Event`; ``approve``, when given, is asked (with a
-        summary of what the run will make and may cost) before anything is submitted."""
+        """``on_event`` sees every :class:`Event`; every wait of the run goes through
+        ``sleep``."""
         self.graph = graph
-        self.approve = approve
+        self._sleep = sleep
         self.client = client
         self.state = state
         if options.poll_interval < API_CADENCE and not _local(origin):
@@ -329,7 +400,7 @@ class Execution:
         self.catalog = catalog
         self.origin = origin
         self.spec_sha256 = spec_sha256
-        self.spec_path = graph.document.source_map.path
+        self.spec_path = str(Path(graph.document.source_map.path).resolve())
         self.on_event = on_event
         self.store = Store(state.store_dir)
         self.fingerprinter = Fingerprinter(graph, origin)
@@ -340,6 +411,8 @@ class Execution:
         self.stopping = False
         self.halted = False
         self.aborting = False
+        self.cancelled = False
+        self.proposal: Proposal | None = None
         self.throttled = 0
         self.started_at = time.time()
         self._pools: dict[str, _Pool] = {}
@@ -360,6 +433,18 @@ class Execution:
         self._budget: Decimal | None = None
         self._rows: dict[str, dict[str, Any]] = {}
         self.reconciler: Reconciler | None = None
+        for position, (key, gen) in enumerate(graph.generations.items()):
+            self.results[key] = GenerationResult(key, gen.step, gen.index, position)
+        self._work: list[str] | None = None
+        self._refusals: list[Diagnostic] | None = None
+        self._prepared = False
+        self._stopped = asyncio.Event()
+        self._api_up = asyncio.Event()
+        self._api_up.set()
+        self._api_trouble: str | None = None
+        self._probe_task: str | None = None
+        self._failed_probes = 0
+        self._polling = 0
 
     # ------------------------------------------------------------------ events
 
@@ -372,22 +457,28 @@ class Execution:
         if self.on_event is not None:
             self.on_event(event)
 
+    def _stop_submitting(self) -> None:
+        self.stopping = True
+        self._stopped.set()
+        for pool in self._pools.values():
+            pool.stop()
+
+    def _in_flight(self) -> int:
+        return sum(
+            1
+            for r in self.results.values()
+            if r.status in ("submitting", "THROTTLED", "PENDING", "RUNNING")
+        )
+
     def interrupt(self) -> None:
         """Ctrl-C: stop submitting; a second call stops waiting for tasks in flight."""
         if not self.stopping:
-            self.stopping = True
-            for pool in self._pools.values():
-                pool.stop()
-            flying = sum(
-                1
-                for r in self.results.values()
-                if r.status in ("submitting", "THROTTLED", "PENDING", "RUNNING")
-            )
+            self._stop_submitting()
             self._emit(
                 "interrupt",
                 None,
-                f"stopping: nothing new is submitted; waiting for {flying} task(s) in flight "
-                "(interrupt again to leave them running; the next run resumes them)",
+                f"stopping: nothing new is submitted; waiting for {self._in_flight()} task(s) "
+                "in flight (interrupt again to leave them running; the next run resumes them)",
             )
             return
         if not self.aborting:
@@ -509,10 +600,32 @@ class Execution:
                 limits[gen.model] = group.max_concurrent
         return limits
 
+    def survey(self) -> list[str]:
+        """The generations the state cannot serve (to be made and paid for), from the journal
+        and the store alone: no request is sent."""
+        if self._work is None:
+            self._reuse = survey(self.graph, self.state, self.fingerprinter, verify=False)
+            self._work = [key for key, item in self._reuse.items() if not item.reusable]
+        return self._work
+
+    async def preflight(self) -> list[Diagnostic] | None:
+        """Plan and check the account (credit balance, monthly cap, live limits): the
+        diagnostics that refuse the run, or None.  :attr:`proposal` then says what the run
+        is about to spend."""
+        if self._prepared:
+            return self._refusals
+        self._prepared = True
+        self._refusals = await self._preflight()
+        return self._refusals
+
+    def decline(self) -> RunResult:
+        """Record a run the user did not approve: nothing was submitted."""
+        self._emit("declined", None, "not approved: nothing was submitted")
+        return self._refuse([])
+
     async def _preflight(self) -> list[Diagnostic] | None:
-        """Plan, survey the state and check the account; diagnostics that refuse the run."""
         options = self.options
-        self._reuse = survey(self.graph, self.state, self.fingerprinter, verify=False)
+        work = self.survey()
         source = f"{self.state.directory} ({self.origin})"
         static = plan(
             self.graph,
@@ -524,7 +637,6 @@ class Execution:
         self.plan = static
         if has_errors(static.diagnostics):
             return static.diagnostics
-        work = [key for key, item in self._reuse.items() if not item.reusable]
         live: Organization | None = None
         if work:
             try:
@@ -577,15 +689,13 @@ class Execution:
             )
         if refusals:
             return refusals
-        if self.approve is not None and work:
-            usd = needed * self.plan.usd_per_credit
-            summary = (
-                f"{len(work)} generation(s) to make, {len(self._reuse) - len(work)} reused from "
-                f"state: up to {format_credits(needed)} credits (${usd:.2f}){note}"
-            )
-            if not self.approve(summary):
-                self._emit("declined", None, "not approved: nothing was submitted")
-                return []
+        self.proposal = Proposal(
+            generations=len(work),
+            reused=len(self._reuse) - len(work),
+            credits=needed,
+            usd=needed * self.plan.usd_per_credit,
+            unpriced=unpriced,
+        )
         budgets = [b.max_credits for b in self.plan.budgets]
         self._budget = min(budgets) if budgets else None
         for model, limit in self._limits(live).items():
@@ -612,9 +722,7 @@ class Execution:
 
     async def run(self) -> RunResult:
         """Run the graph; never raises for API or network failures (they are diagnostics)."""
-        for position, (key, gen) in enumerate(self.graph.generations.items()):
-            self.results[key] = GenerationResult(key, gen.step, gen.index, position)
-        refusals = await self._preflight()
+        refusals = await self.preflight()
         if refusals is not None:
             return self._refuse(refusals)
         assert self.plan is not None
@@ -626,7 +734,11 @@ class Execution:
         run_dir = self.state.run_dir(self.run_id)
         run_dir.mkdir(parents=True, exist_ok=True)
         self._log = open(run_dir / "run.log", "a", encoding="utf-8")  # noqa: SIM115
+        watcher = asyncio.create_task(self._watch_stop_requests(), name="stop requests")
         try:
+            removed = self.store.clean_scratch()
+            if removed:
+                self._emit("note", None, f"removed {removed} partial download(s) of a killed run")
             self.state.set_run_steps(
                 self.run_id,
                 [
@@ -670,7 +782,7 @@ class Execution:
             self._flush()
             stopped = [r for r in self.results.values() if r.outcome is Outcome.INTERRUPTED]
             if stopped:
-                flying = sum(1 for r in stopped if r.message.startswith("in flight"))
+                flying = sum(1 for r in stopped if self._recorded_in_flight(r))
                 self.diagnostics.append(
                     make(
                         "RP507",
@@ -680,7 +792,9 @@ class Execution:
                     )
                 )
             settled = [r for r in reconciler.results.values() if not r.ok]
-            if (stopped or settled) and self.stopping:
+            if self.cancelled:
+                status = "cancelled"
+            elif (stopped or settled) and self.stopping:
                 status = "interrupted"
             elif all(
                 r.outcome in (Outcome.GENERATED, Outcome.REUSED) for r in self.results.values()
@@ -692,10 +806,104 @@ class Execution:
             self._emit("finish", None, f"run {self.run_id} {status}")
             result = self._result(status)
         finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
             self._log.close()
             self._log = None
         write_manifest(result, self.state, self.graph)
         return result
+
+    def _recorded_in_flight(self, result: GenerationResult) -> bool:
+        """True when the journal holds a task of ``result`` that has not ended."""
+        if result.step_id is None:
+            return False
+        return self.state.step_by_id(result.step_id).status is StepStatus.RUNNING
+
+    async def _watch_stop_requests(self) -> None:
+        """Stop submitting when ``runway-plan cancel`` asks; acknowledge once no create of
+        this run is in flight, so ``cancel`` then sees every task to cancel."""
+        assert self.run_id is not None
+        while not self.state.stop_requested(self.run_id):
+            await asyncio.sleep(_STOP_CHECK)
+        self.cancelled = True
+        if not self.stopping:
+            self._stop_submitting()
+        self._emit(
+            "interrupt",
+            None,
+            f"runway-plan cancel: nothing new is submitted; {self._in_flight()} task(s) in "
+            "flight are being cancelled",
+        )
+        while self._shielded:
+            await asyncio.gather(*self._shielded, return_exceptions=True)
+        self.state.acknowledge_stop(self.run_id)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less if the run starts stopping."""
+        if self.stopping:
+            return
+        sleeper = asyncio.ensure_future(self._sleep(max(0.0, seconds)))
+        stopper = asyncio.ensure_future(self._stopped.wait())
+        try:
+            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            stopper.cancel()
+
+    def _api_failing(self, reason: str, task_id: str) -> None:
+        """A poll of ``task_id`` failed: submit nothing new until a poll answers."""
+        self._probe_task = task_id
+        if self._api_trouble is None:
+            self._api_trouble = reason
+            self._api_up.clear()
+            self._emit(
+                "note",
+                None,
+                f"the API cannot be polled ({reason}): nothing new is submitted until it "
+                "answers again",
+            )
+
+    def _api_answering(self) -> None:
+        self._failed_probes = 0
+        if self._api_trouble is not None:
+            self._api_trouble = None
+            self._api_up.set()
+            self._emit("note", None, "the API answers again: submitting resumes")
+
+    async def _api_ready(self) -> bool:
+        """Wait while the API cannot be polled; False when the run stops (or the API stayed
+        silent through ``unreachable_polls`` probes) instead.
+
+        With no task being polled to notice the API's return, the task whose poll failed is
+        polled as a probe once per poll interval."""
+        while self._api_trouble is not None and not (self.stopping or self.halted):
+            if self._failed_probes >= self.options.unreachable_polls:
+                return False
+            if self._polling == 0 and self._probe_task is not None:
+                try:
+                    await self.client.task(self._probe_task, attempts=1)
+                except TaskNotFound:
+                    self._api_answering()
+                except ApiError as exc:
+                    self._failed_probes += 1
+                    if self._failed_probes >= self.options.unreachable_polls:
+                        self._emit("note", None, f"the API stayed unreachable ({exc})")
+                        return False
+                else:
+                    self._api_answering()
+                if self._api_trouble is None:
+                    break
+            waits = [
+                asyncio.ensure_future(self._api_up.wait()),
+                asyncio.ensure_future(self._stopped.wait()),
+            ]
+            _, pending = await asyncio.wait(
+                waits, timeout=self.options.poll_interval, return_when=asyncio.FIRST_COMPLETED
+            )
+            for waiting in pending:
+                waiting.cancel()
+        return not (self.stopping or self.halted)
 
     # ------------------------------------------------------------------ resources
 
@@ -1009,19 +1217,27 @@ class Execution:
             self._flush()
             try:
                 if resume is None:
+                    if not await self._api_ready():
+                        why_not = "the API could not be polled" if self._api_trouble else ""
+                        self._settle(
+                            result, Outcome.INTERRUPTED, f"not started: {why_not}".rstrip(": ")
+                        )
+                        return
                     sent = await self._send(key, result, row)
                     if sent is None:
                         return
                     number, created = sent
-                    task_id, anchor = created.task_id, time.monotonic()
+                    task_id, anchor, since = created.task_id, time.monotonic(), time.time()
                     tries += 1
                 else:
                     number, task_id = resume
                     anchor = time.monotonic() - self.options.poll_interval
+                    attempt = self.state.current_attempt(row.id)
+                    since = (attempt.submitted_at if attempt else None) or time.time()
                     resume = None
                     earlier = True
                 result.started = time.time()
-                task = await self._poll(key, result, row.id, number, task_id, anchor)
+                task = await self._poll(key, result, row.id, number, task_id, anchor, since)
                 pool.release()
                 held = False
             except _Unreachable as exc:
@@ -1113,7 +1329,7 @@ class Execution:
                 self._settle(result, Outcome.FAILED, message)
                 return
             result.status = "retry wait"
-            await asyncio.sleep(decision.delay / self.options.speed)
+            await self._pause(decision.delay / self.options.speed)
 
     async def _send(
         self, key: str, result: GenerationResult, row: StepRow
@@ -1208,7 +1424,7 @@ class Execution:
         digest = request_sha256(gen.endpoint, body)
         result.status = "submitting"
         try:
-            async for attempt in self.client.retrying(NotSent):
+            async for attempt in self.client.retrying(NotSent, sleep=self._pause):
                 with attempt:
                     if self.stopping or self.halted:
                         raise _Stopped
@@ -1290,39 +1506,80 @@ class Execution:
         number: int,
         task_id: str,
         anchor: float,
+        since: float,
     ) -> dict[str, Any]:
-        """Poll a task on a grid from its creation until it is terminal."""
+        """Poll a task on a grid from its creation until it is terminal.
+
+        Grid points are skipped while the task's progress says it is far from done, but
+        never more than ``_MAX_POLL_GAP`` intervals pass between two polls.  ``since`` is the
+        wall-clock time of the create, for reporting slow tasks and ``task_timeout``."""
+        self._polling += 1
+        try:
+            return await self._poll_until_done(key, result, step_id, number, task_id, anchor, since)
+        finally:
+            self._polling -= 1
+
+    async def _poll_until_done(
+        self,
+        key: str,
+        result: GenerationResult,
+        step_id: int,
+        number: int,
+        task_id: str,
+        anchor: float,
+        since: float,
+    ) -> dict[str, Any]:
         interval = self.options.poll_interval
+        speed = self.options.speed
+        gen_plan = self.plan.generations.get(key) if self.plan is not None else None
+        expected = gen_plan.latency / speed if gen_plan is not None else None
+        timeout = self.options.task_timeout
         k = 1
         last = ""
         seen_throttled = False
+        reported_slow = False
         failures = 0
         first: tuple[float, float] | None = None
         latest: tuple[float, float] | None = None
         while True:
             now = time.monotonic()
-            if first is not None and latest is not None and latest[1] > first[1]:
-                rate = (latest[1] - first[1]) / max(1e-9, latest[0] - first[0])
-                remaining = (1.0 - latest[1]) / rate
-                k = max(k, math.ceil((now + 0.75 * remaining - anchor) / interval))
+            k = next_poll(k, now, anchor, interval, first, latest)
             target = anchor + k * interval
             k += 1
             if target > now:
-                await asyncio.sleep(target - now)
+                await self._sleep(target - now)
+            elapsed = time.time() - since
+            if timeout is not None and elapsed > timeout / speed:
+                raise _Unreachable(
+                    f"task {task_id} in flight; gave up waiting after {elapsed * speed:.0f} s "
+                    "(task timeout): the next run polls it"
+                )
+            if expected and not reported_slow and elapsed > _SLOW_FACTOR * expected:
+                reported_slow = True
+                self._emit(
+                    "note",
+                    key,
+                    f"task {task_id} is still {last or 'in flight'} after "
+                    f"{elapsed * speed:.0f} s, over {_SLOW_FACTOR:.0f}x its model's expected "
+                    f"{expected * speed:.0f} s (--task-timeout gives up waiting; it stays "
+                    "resumable)",
+                )
             try:
-                task = await self.client.task(task_id)
+                task = await self.client.task(task_id, attempts=1)
             except TaskNotFound:
                 raise _Lost(task_id) from None
             except AuthenticationFailed as exc:
                 raise _Unreachable(f"task {task_id} in flight; polling refused: {exc}") from None
             except ApiError as exc:
                 failures += 1
+                self._api_failing(str(exc), task_id)
                 if failures >= self.options.unreachable_polls:
                     raise _Unreachable(
                         f"task {task_id} in flight; the API stayed unreachable ({exc})"
                     ) from None
                 continue
             failures = 0
+            self._api_answering()
             status = task["status"]
             if status != last:
                 last = status

@@ -57,6 +57,11 @@ for an avatar, its processing status::
 ``resource_events`` records every write and its outcome (and every adoption), so a run can
 say what it did.
 
+Schema 3: ``meta`` names the spec file a state folder belongs to (one spec, one state: see
+:mod:`runway_plan.execute.layout`), and ``stop_requests`` carries ``runway-plan cancel``'s
+request to the run holding the lock: the run stops submitting, finishes the creates it has in
+flight, and acknowledges, so ``cancel`` then sees every task there is to cancel.
+
 A lock file (``fcntl.flock``, released by the kernel when the process dies, even by SIGKILL)
 keeps two runs off one state folder.  The API key is never written here.
 """
@@ -69,7 +74,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -90,9 +95,10 @@ __all__ = [
     "StateLocked",
     "StepRow",
     "StepStatus",
+    "folder_lock",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _V1 = """
 CREATE TABLE runs (
@@ -229,7 +235,22 @@ CREATE TABLE resource_events (
 CREATE INDEX resource_events_run ON resource_events(run_id);
 """
 
-_MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+_V3 = """
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE stop_requests (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL,
+    requested_at REAL NOT NULL,
+    pid INTEGER NOT NULL,
+    acknowledged_at REAL
+);
+CREATE INDEX stop_requests_run ON stop_requests(run_id);
+"""
+
+_MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 """Schema migrations; migration ``i`` brings a version-``i`` journal to version ``i + 1``."""
 
 
@@ -573,6 +594,16 @@ class _Lock:
             self.fd = -1
 
 
+@contextlib.contextmanager
+def folder_lock(directory: Path) -> Iterator[None]:
+    """Hold ``directory``'s run lock; :class:`StateLocked` when another process holds it."""
+    lock = _Lock(directory / "lock")
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 class State:
     """An open state folder: the journal, its lock, and the folders beside it.
 
@@ -706,6 +737,59 @@ class State:
         row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         return None if row is None else _run(row)
 
+    def runs_of(self, spec_path: str) -> list[RunRow]:
+        """The runs of the spec at ``spec_path`` (resolved, as recorded), newest first."""
+        rows = self.db.execute(
+            "SELECT * FROM runs WHERE spec_path = ? ORDER BY id DESC", (spec_path,)
+        ).fetchall()
+        return [_run(row) for row in rows]
+
+    @property
+    def owner(self) -> str | None:
+        """The file name of the spec this folder belongs to, when one claimed it."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'spec'").fetchone()
+        return None if row is None else str(row[0])
+
+    def claim(self, spec_file: str) -> str:
+        """Make ``spec_file`` this folder's owner unless it has one; the owner."""
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('spec', ?)", (spec_file,))
+        owner = self.owner
+        assert owner is not None
+        return owner
+
+    def request_stop(self, run_id: int) -> None:
+        """Ask run ``run_id`` (another process) to submit nothing more (``cancel``)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO stop_requests (run_id, requested_at, pid) VALUES (?, ?, ?)",
+                (run_id, time.time(), os.getpid()),
+            )
+
+    def stop_requested(self, run_id: int) -> bool:
+        """True when ``cancel`` asked run ``run_id`` to stop submitting."""
+        row = self.db.execute(
+            "SELECT 1 FROM stop_requests WHERE run_id = ? LIMIT 1", (run_id,)
+        ).fetchone()
+        return row is not None
+
+    def acknowledge_stop(self, run_id: int) -> None:
+        """Run ``run_id`` submits nothing more and has no create in flight."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE stop_requests SET acknowledged_at = ? WHERE run_id = ?"
+                " AND acknowledged_at IS NULL",
+                (time.time(), run_id),
+            )
+
+    def stop_acknowledged(self, run_id: int) -> bool:
+        """True when run ``run_id`` acknowledged a stop request."""
+        row = self.db.execute(
+            "SELECT 1 FROM stop_requests WHERE run_id = ? AND acknowledged_at IS NOT NULL LIMIT 1",
+            (run_id,),
+        ).fetchone()
+        return row is not None
+
     def set_run_steps(self, run_id: int, rows: Sequence[dict[str, Any]]) -> None:
         """Record many ``run_steps`` rows in one transaction (the plan of a run)."""
         with self.transaction() as db:
@@ -751,13 +835,17 @@ class State:
             raise KeyError(step_id)
         return _step(row)
 
-    def steps_with_status(self, *statuses: StepStatus) -> list[StepRow]:
-        """Every step in one of ``statuses``."""
+    def steps_with_status(
+        self, *statuses: StepStatus, runs: Collection[int] | None = None
+    ) -> list[StepRow]:
+        """Every step in one of ``statuses`` (last submitted by one of ``runs``, if given)."""
         marks = ",".join("?" * len(statuses))
-        rows = self.db.execute(
-            f"SELECT * FROM steps WHERE status IN ({marks}) ORDER BY id",
-            [s.value for s in statuses],
-        ).fetchall()
+        query = f"SELECT * FROM steps WHERE status IN ({marks})"
+        values: list[Any] = [s.value for s in statuses]
+        if runs is not None:
+            query += f" AND run_id IN ({','.join('?' * len(runs))})"
+            values += list(runs)
+        rows = self.db.execute(query + " ORDER BY id", values).fetchall()
         return [_step(row) for row in rows]
 
     def steps_by_key(self, key: str) -> list[StepRow]:

@@ -112,6 +112,17 @@ class Store:
         except OSError:
             return False
 
+    def clean_scratch(self) -> int:
+        """Remove partial downloads a killed run left behind; how many.  Call it only while
+        holding the state's lock (no other run is downloading into this store)."""
+        removed = 0
+        with contextlib.suppress(OSError):
+            for leftover in self.tmp.glob("*.part"):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+                    removed += 1
+        return removed
+
     def scratch(self) -> Path:
         """A fresh temporary file name inside the store (same file system, for renames)."""
         self.tmp.mkdir(parents=True, exist_ok=True)
