@@ -344,3 +344,15 @@ def test_speech_too_long_for_an_audio_reference_is_an_error(tmp_path: Path) -> N
     assert [line.split(" (")[0] for line in lines] == [
         "19:41: RP225 referenceAudio[0].uri: '@speech' will be 16-100 s long"
     ]
+
+
+def test_a_cycle_elsewhere_does_not_stop_the_length_checks(tmp_path: Path) -> None:
+    spec = ISOLATE.format(text="Hi") + (
+        "  ping:\n    endpoint: image_upscale\n    model: magnific_precision_upscaler_v2\n"
+        '    imageUri: "@pong"\n'
+        "  pong:\n    endpoint: image_upscale\n    model: magnific_precision_upscaler_v2\n"
+        '    imageUri: "@ping"\n'
+    )
+    code, lines = validate(tmp_path, spec)
+    assert code == 1
+    assert codes_at(lines) == ["12:15: RP225", "16:15: RP301", "20:15: RP301"]

@@ -95,8 +95,7 @@ class _Compiler:
     def run(self) -> Graph:
         for name in self.spec.steps:
             self.expand(name)
-        if self.link():
-            self.infer_durations()
+        self.infer_durations(self.link())
         return self.graph
 
     def render(
@@ -288,8 +287,9 @@ class _Compiler:
         if not self.graph.declares("steps", name):
             self.diagnostics.append(unknown_step(name, self.spec.steps, span, reference=reference))
 
-    def link(self) -> bool:
-        """Resolve references and `needs` into edges; False when the steps form a cycle.
+    def link(self) -> set[tuple[str, str]]:
+        """Resolve references and `needs` into edges; the (producer, consumer) pairs of steps
+        that form cycles (reported), empty when there is none.
 
         The references of steps whose fan-out failed are checked too, but make no edges.
         """
@@ -344,19 +344,17 @@ class _Compiler:
         self.diagnostics.append(index_out_of_range(ref, count))
         return None
 
-    def report_cycles(self, step_edges: dict[tuple[str, str], Any]) -> bool:
-        """Report each edge of every cycle among steps at its reference; True when acyclic."""
+    def report_cycles(self, step_edges: dict[tuple[str, str], Any]) -> set[tuple[str, str]]:
+        """Report each edge of every cycle among steps at its reference; those edges."""
         remaining = dict(step_edges)
-        acyclic = True
         while True:
             sorter: TopologicalSorter[str] = TopologicalSorter()
             for source, target in remaining:
                 sorter.add(target, source)
             try:
                 sorter.prepare()
-                return acyclic
+                return set(step_edges) - set(remaining)
             except CycleError as exc:
-                acyclic = False
                 cycle: list[str] = list(exc.args[1])
                 if (cycle[0], cycle[1]) not in step_edges:
                     cycle.reverse()
@@ -373,23 +371,40 @@ class _Compiler:
                     )
                     remaining.pop((source, target), None)
 
-    def infer_durations(self) -> None:
+    def infer_durations(self, cyclic: set[tuple[str, str]]) -> None:
+        """Each generation's output length, from its inputs' (unknown along a cycle)."""
         catalog = self.graph.catalog
-        for generation in self.graph.order():
+        for generation in self.order(cyclic):
             refs = dict(generation.refs)
 
             def input_length(
-                path: DataPath, value: Any, refs: dict[DataPath, Ref] = refs
+                path: DataPath,
+                value: Any,
+                refs: dict[DataPath, Ref] = refs,
+                step: str = generation.step,
             ) -> Length | None:
                 ref = refs.get(path)
                 if ref is not None:
                     producer = self.graph.producer(ref)
-                    return producer.length if producer is not None else None
+                    if producer is None or (ref.step, step) in cyclic:
+                        return None
+                    return producer.length
                 return local_length(value, self.map.path)
 
             generation.length = output_length(
                 catalog, generation.endpoint, generation.model, generation.request, input_length
             )
+
+    def order(self, cyclic: set[tuple[str, str]]) -> list[Generation]:
+        """The generations in a dependency order, the edges of cycles among steps left out."""
+        if not cyclic:
+            return self.graph.order()
+        generations = self.graph.generations
+        sorter: TopologicalSorter[str] = TopologicalSorter({key: () for key in generations})
+        for producer, consumer in self.graph.edges:
+            if (generations[producer].step, generations[consumer].step) not in cyclic:
+                sorter.add(consumer, producer)
+        return [generations[key] for key in sorter.static_order()]
 
 
 def local_duration(value: Any, spec_path: str) -> float | None:

@@ -115,7 +115,7 @@ class _Checker:
         close = difflib.get_close_matches(name, [*fields, *step_keys], n=1, cutoff=0.6)
         if right is not None and right in fields:
             hint = f"the API calls it '{right}' (older docs spell it '{name}')"
-        elif name in field_names(self.v.catalog):
+        elif self.endpoint is not None and name in field_names(self.v.catalog):
             hint = f"{self.subject} has no {name}{self.no_field_reason(name, fields)}; {accepted}"
         elif close:
             hint = f"did you mean '{close[0]}'?"
