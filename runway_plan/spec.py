@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
+from pydantic_core import ErrorDetails
 
 from runway_plan.catalog import Catalog
 from runway_plan.diagnostics import Diagnostic, make
@@ -25,6 +27,7 @@ __all__ = [
     "Avatar",
     "Budget",
     "Document_",
+    "ParsedSpec",
     "Retry",
     "Spec",
     "Step",
@@ -178,15 +181,115 @@ def _diagnose(error: Any, document: Document) -> Diagnostic:
     return make("RP104", f"{where}: {error['msg']}", source_map.value(loc))
 
 
-def parse_spec(document: Document) -> tuple[Spec | None, list[Diagnostic]]:
-    """Check a parsed document's structure and build the :class:`Spec`."""
+def _in_data(loc: DataPath, data: Any) -> DataPath:
+    """``loc`` up to the first part that is not in ``data``: pydantic adds the union member
+    that failed (``for_each.list[any]``) and ``[key]`` for a bad mapping key."""
+    node = data
+    for position, part in enumerate(loc):
+        inside = isinstance(node, dict) and part in node
+        inside = inside or (isinstance(node, list) and isinstance(part, int) and part < len(node))
+        if not inside:
+            return loc[:position]
+        node = node[part]
+    return loc
+
+
+def _either(messages: list[str]) -> str:
+    """One message for a value every member of a union refused."""
+    unique = list(dict.fromkeys(messages))
+    prefix = "Input should be "
+    if all(message.startswith(prefix) for message in unique):
+        return prefix + ", or ".join(message.removeprefix(prefix) for message in unique)
+    return "; or ".join(unique)
+
+
+def _diagnose_all(errors: list[ErrorDetails], document: Document, data: Any) -> list[Diagnostic]:
+    """A diagnostic per refused value (the members of a union that refused it merged)."""
+    grouped: dict[DataPath, list[ErrorDetails]] = {}
+    for error in errors:
+        loc: DataPath = tuple(error["loc"])
+        if error["type"] not in ("missing", "extra_forbidden"):
+            loc = _in_data(loc, data)
+        grouped.setdefault(loc, []).append(error)
+    found = []
+    for loc, group in grouped.items():
+        messages = [error["msg"] for error in group]
+        found.append(_diagnose({**group[0], "loc": loc, "msg": _either(messages)}, document))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedSpec:
+    """A spec built from the parts of a document whose structure is sound, and what was left out.
+
+    A broken part is reported and left out, so that the rest of the spec is still checked: an
+    unknown or wrong-typed top-level key takes its default, a step, document or avatar whose
+    structure is broken is skipped, and a step's optional orchestration key of the wrong type is
+    dropped from that step alone.
+    """
+
+    spec: Spec | None
+    diagnostics: list[Diagnostic]
+    broken_fan_outs: frozenset[str] = frozenset()
+    """Steps whose ``for_each`` was dropped as malformed: they fan out to an unknown number of
+    items."""
+    vars_known: bool = True
+    """False when ``vars`` was dropped as malformed: templates cannot be rendered."""
+
+
+_SECTIONS = ("steps", "documents", "avatars")
+_OPTIONAL_STEP_KEYS = frozenset(STEP_KEYS - {"endpoint"})
+_MAX_PASSES = 4
+
+
+def _prune(
+    data: dict[str, Any], errors: list[ErrorDetails], broken_fan_outs: set[str]
+) -> dict[str, Any]:
+    """A copy of ``data`` without the parts ``errors`` are in; required keys get placeholders."""
+    pruned = {
+        key: dict(value) if key in _SECTIONS and isinstance(value, dict) else value
+        for key, value in data.items()
+    }
+    for error in errors:
+        loc = error["loc"]
+        if not loc:
+            continue
+        top = loc[0]
+        section = pruned.get(top) if isinstance(top, str) else None
+        if top in _SECTIONS and len(loc) > 1 and isinstance(section, dict):
+            name = loc[1]
+            entry = section.get(name)
+            key = loc[2] if len(loc) > 2 else None
+            if top == "steps" and key in _OPTIONAL_STEP_KEYS and isinstance(entry, dict):
+                section[name] = {k: v for k, v in entry.items() if k != key}
+                if key == "for_each":
+                    broken_fan_outs.add(str(name))
+            else:
+                section.pop(name, None)
+        elif top == "version":
+            pruned["version"] = SUPPORTED_VERSIONS[-1]
+        elif top == "name":
+            pruned["name"] = ""
+        else:
+            pruned.pop(str(top), None)
+    return pruned
+
+
+def parse_spec(document: Document) -> ParsedSpec:
+    """Check a parsed document's structure and build a :class:`Spec` from its sound parts.
+
+    Every structural problem is reported at its own position; the parts it is in are left out
+    (see :class:`ParsedSpec`), so later stages still check everything else.
+    """
     data = document.data
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        return None, [make("RP104", "a spec must be a mapping", document.source_map.value(()))]
+        return ParsedSpec(
+            None, [make("RP104", "a spec must be a mapping", document.source_map.value(()))]
+        )
     diagnostics: list[Diagnostic] = []
-    for section in ("steps", "documents", "avatars"):
+    for section in _SECTIONS:
         entries = data.get(section)
         if isinstance(entries, dict):
             for name in entries:
@@ -199,14 +302,21 @@ def parse_spec(document: Document) -> tuple[Spec | None, list[Diagnostic]]:
                             hint="use letters, digits, '_' and '-', starting with a letter or '_'",
                         )
                     )
-    try:
-        spec = Spec.model_validate(data)
-    except ValidationError as exc:
-        diagnostics.extend(_diagnose(error, document) for error in exc.errors())
-        return None, diagnostics
-    if not spec.steps and not spec.avatars and not spec.documents:
+    broken_fan_outs: set[str] = set()
+    candidate = data
+    spec: Spec | None = None
+    for _ in range(_MAX_PASSES):
+        try:
+            spec = Spec.model_validate(candidate)
+            break
+        except ValidationError as exc:
+            errors = exc.errors()
+            diagnostics.extend(_diagnose_all(errors, document, candidate))
+            candidate = _prune(candidate, errors, broken_fan_outs)
+    if all(isinstance(data.get(s, {}), dict) and not data.get(s) for s in _SECTIONS):
         diagnostics.append(make("RP104", "the spec has no steps", document.source_map.value(())))
-    return spec, diagnostics
+    vars_known = "vars" in candidate or "vars" not in data
+    return ParsedSpec(spec, diagnostics, frozenset(broken_fan_outs), vars_known)
 
 
 def json_schema(catalog: Catalog) -> dict[str, Any]:

@@ -563,9 +563,9 @@ CASES: list[Any] = [
     ),
     pytest.param(
         "eleven_voice_isolation",
-        {"vo": _tts("hello there"), "s": _iso("@vo")},
-        {"vo": (1, 1), "s": (1, 1)},
-        id="isolation of 11 chars of speech, 0.4-2.8 s, ceil(/6)=1",
+        {"vo": _tts("Hello there, and welcome to the show about sounds."), "s": _iso("@vo")},
+        {"vo": (1, 1), "s": (1, 3)},
+        id="isolation of 50 chars of speech, 2-12.5 s (4.6-12.5 s accepted), ceil(/6)=1-3",
     ),
     # eleven_voice_dubbing: 1 credit per 2 s of input, rounded up.
     pytest.param(

@@ -331,3 +331,16 @@ def test_the_readme_lists_the_allowed_filters() -> None:
     listed = re.search(r"Filters: `([^`]+)`", readme)
     assert listed is not None
     assert tuple(listed.group(1).split()) == ALLOWED_FILTERS
+
+
+def test_check_finds_syntax_errors_and_undefined_names_without_rendering(
+    renderer: Renderer,
+) -> None:
+    syntax = renderer.check("{{ item | }}", {"item"}, SPAN)
+    assert syntax is not None and syntax.diagnostic.code == "RP110"
+    undefined = renderer.check("Hello {{ item }} {{ nobody }}", {"item", "index"}, SPAN)
+    assert undefined is not None
+    assert undefined.diagnostic.message == "'nobody' is undefined"
+    assert undefined.diagnostic.hint == "defined here: index, item"
+    assert renderer.check("{% for x in range(2) %}{{ loop.index }}{% endfor %}", (), SPAN) is None
+    assert renderer.check("{{ nobody }}", None, SPAN) is None

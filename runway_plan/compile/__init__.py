@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import difflib
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
 from runway_plan.catalog import OUTPUT_COUNT, Catalog
-from runway_plan.compile.durations import output_duration
+from runway_plan.compile.durations import Length, output_length
 from runway_plan.compile.graph import REFERENCE, Generation, Graph, Ref, StepNode, TemplateFailed
-from runway_plan.compile.templating import Renderer, TemplateFailure, is_template
+from runway_plan.compile.templating import Absent, Renderer, TemplateFailure, is_template
 from runway_plan.diagnostics import Diagnostic, Span, make
 from runway_plan.media import probe
 from runway_plan.source import DataPath, Document, SourceMap
-from runway_plan.spec import Spec, Step, parse_spec
+from runway_plan.spec import ParsedSpec, Spec, Step, parse_spec
 
 __all__ = [
     "Generation",
@@ -32,6 +32,7 @@ __all__ = [
     "index_out_of_range",
     "local_asset_path",
     "local_duration",
+    "local_length",
     "unknown_step",
 ]
 
@@ -44,10 +45,13 @@ def local_asset_path(value: str, spec_path: str) -> Path | None:
     return path if path.is_absolute() else Path(spec_path).parent / path
 
 
-def unknown_step(name: str, steps: Iterable[str], span: Span | None) -> Diagnostic:
-    """RP300 for a reference to a step the spec does not have, with a did-you-mean."""
+def unknown_step(
+    name: str, steps: Iterable[str], span: Span | None, *, reference: bool = True
+) -> Diagnostic:
+    """RP300 for a step the spec does not have, with a did-you-mean written as the place
+    names steps: ``'@hero'`` for a reference, ``'hero'`` for ``needs``."""
     close = difflib.get_close_matches(name, list(steps), n=1, cutoff=0.6)
-    hint = f"did you mean '@{close[0]}'?" if close else None
+    hint = f"did you mean '{'@' * reference}{close[0]}'?" if close else None
     return make("RP300", f"unknown step '{name}'", span, hint=hint)
 
 
@@ -63,13 +67,26 @@ def index_out_of_range(ref: Ref, count: int) -> Diagnostic:
 
 
 _FAILED = TemplateFailed()
+_FAN_OUT_NAMES = frozenset({"item", "index"})
+_FAN_OUT_HINT = "item and index are defined only in a step with for_each"
 
 
 class _Compiler:
-    def __init__(self, spec: Spec, document: Document, catalog: Catalog, variables: dict[str, Any]):
-        self.spec = spec
+    def __init__(
+        self, parsed: ParsedSpec, document: Document, catalog: Catalog, variables: dict[str, Any]
+    ):
+        assert parsed.spec is not None
+        self.spec = parsed.spec
+        self.broken_fan_outs = parsed.broken_fan_outs
+        self.vars_known = parsed.vars_known
         self.map: SourceMap = document.source_map
-        self.graph = Graph(spec=spec, document=document, catalog=catalog, variables=variables)
+        self.graph = Graph(
+            spec=self.spec,
+            document=document,
+            catalog=catalog,
+            variables=variables,
+            variables_known=parsed.vars_known,
+        )
         self.renderer = Renderer()
         self.variables = variables
         self.expanding: list[str] = []
@@ -78,24 +95,39 @@ class _Compiler:
     def run(self) -> Graph:
         for name in self.spec.steps:
             self.expand(name)
-        if self.link():
-            self.infer_durations()
+        self.infer_durations(self.link())
         return self.graph
 
-    def render(self, value: Any, context: Mapping[str, Any], at: DataPath) -> Any:
+    def render(
+        self, value: Any, context: Mapping[str, Any], at: DataPath, absent: Absent | None = None
+    ) -> Any:
         if isinstance(value, str):
             if not is_template(value):
                 return value
-            result = self.renderer.render(value, context, self.map.value(at))
+            if not self.vars_known:
+                return self.check(value, None, at)
+            result = self.renderer.render(value, context, self.map.value(at), absent)
             if isinstance(result, TemplateFailure):
                 self.diagnostics.append(result.diagnostic)
                 return _FAILED
             return result
         if isinstance(value, dict):
-            return {key: self.render(item, context, (*at, key)) for key, item in value.items()}
+            return {
+                key: self.render(item, context, (*at, key), absent) for key, item in value.items()
+            }
         if isinstance(value, list):
-            return [self.render(item, context, (*at, index)) for index, item in enumerate(value)]
+            return [
+                self.render(item, context, (*at, index), absent) for index, item in enumerate(value)
+            ]
         return value
+
+    def check(self, value: Any, defined: Collection[str] | None, at: DataPath) -> TemplateFailed:
+        """Check a template whose values are unknown (reported elsewhere) without rendering it."""
+        if isinstance(value, str):
+            failure = self.renderer.check(value, defined, self.map.value(at))
+            if failure is not None:
+                self.diagnostics.append(failure.diagnostic)
+        return _FAILED
 
     def expand(self, name: str) -> StepNode | None:
         node = self.graph.steps.get(name)
@@ -123,14 +155,34 @@ class _Compiler:
         templates = _template_paths(fields, ())
         static_refs: list[tuple[DataPath, Ref]] = []
         _collect_refs(fields, (), static_refs, self.map, ("steps", name), skip_templates=True)
+        base: DataPath = ("steps", name)
+        if items is None:
+            defined = None if not self.vars_known else {*self.variables, *_FAN_OUT_NAMES}
+            request = _replace(
+                fields,
+                templates,
+                lambda path: self.check(_get(fields, path), defined, (*base, *path)),
+            )
+            self.graph.unexpanded[name] = self.generation(node, name, None, request, static_refs)
+            return node
+        fan_out = step.for_each is not None
+        absent = None
+        if not fan_out:
+            absent = Absent(
+                _FAN_OUT_NAMES - set(self.variables),
+                f"step '{name}' has no for_each",
+                _FAN_OUT_HINT,
+            )
         for index, item in items:
             key = name if index is None else f"{name}[{index}]"
             request, refs = fields, static_refs
             if templates:
-                context = {**self.variables, "item": item, "index": index}
-                request, refs = self.render_templates(name, fields, templates, context)
-                refs = [*static_refs, *refs]
-            self.add_generation(node, key, index, request, refs)
+                context = (
+                    {**self.variables, "item": item, "index": index} if fan_out else self.variables
+                )
+                request, rendered = self.render_templates(name, fields, templates, context, absent)
+                refs = [*static_refs, *rendered]
+            self.add_generation(node, self.generation(node, key, index, request, refs))
         return node
 
     def render_templates(
@@ -139,46 +191,47 @@ class _Compiler:
         fields: dict[str, Any],
         templates: list[DataPath],
         context: Mapping[str, Any],
+        absent: Absent | None,
     ) -> tuple[dict[str, Any], list[tuple[DataPath, Ref]]]:
-        """A copy of ``fields`` with its template strings rendered (untemplated parts shared)."""
-        request: dict[str, Any] = dict(fields)
-        copied = {id(request)}
+        """A copy of ``fields`` with its template strings rendered, and the references they
+        gave."""
         refs: list[tuple[DataPath, Ref]] = []
         base: DataPath = ("steps", name)
-        for path in templates:
-            parent: Any = request
-            for part in path[:-1]:
-                child = parent[part]
-                if id(child) not in copied:
-                    child = dict(child) if isinstance(child, dict) else list(child)
-                    copied.add(id(child))
-                    parent[part] = child
-                parent = child
-            value = self.render(_get(fields, path), context, (*base, *path))
-            parent[path[-1]] = value
-            _collect_refs(value, path, refs, self.map, base)
-        return request, refs
 
-    def items(self, name: str, step: Step) -> list[tuple[int | None, Any]]:
+        def render(path: DataPath) -> Any:
+            value = self.render(_get(fields, path), context, (*base, *path), absent)
+            _collect_refs(value, path, refs, self.map, base)
+            return value
+
+        return _replace(fields, templates, render), refs
+
+    def items(self, name: str, step: Step) -> list[tuple[int | None, Any]] | None:
+        """The items a step fans out to (one ``(None, None)`` without for_each), or None when
+        its fan-out failed (reported)."""
         for_each = step.for_each
         at: DataPath = ("steps", name, "for_each")
+        if name in self.broken_fan_outs:
+            return None
         if for_each is None:
             return [(None, None)]
+        absent = Absent(
+            _FAN_OUT_NAMES - set(self.variables),
+            "for_each cannot use the items it makes",
+            _FAN_OUT_HINT,
+        )
         if isinstance(for_each, str):
             match = REFERENCE.match(for_each)
             if match and match["index"] is None:
                 target = match["step"]
                 if target not in self.spec.steps:
                     self.unknown_step(target, self.map.value(at))
-                    return []
+                    return None
                 upstream = self.expand(target)
                 count = len(upstream.outputs) if upstream else 0
-                return [(i, f"@{target}[{i}]") for i in range(count)]
-            value = self.render(for_each, self.variables, at)
-        else:
-            value = self.render(for_each, self.variables, at)
+                return [(i, f"@{target}[{i}]") for i in range(count)] or None
+        value = self.render(for_each, self.variables, at, absent)
         if value is _FAILED:
-            return []
+            return None
         if not isinstance(value, list) or not value:
             self.diagnostics.append(
                 make(
@@ -188,20 +241,19 @@ class _Compiler:
                     hint="write a YAML list, a template such as \"{{ shots }}\", or '@step'",
                 )
             )
-            return []
+            return None
         return list(enumerate(value))
 
-    def add_generation(
+    def generation(
         self,
         node: StepNode,
         key: str,
         index: int | None,
         request: dict[str, Any],
         refs: list[tuple[DataPath, Ref]],
-    ) -> None:
+    ) -> Generation:
         model = request.get("model")
-        count = self.output_count(node.step.endpoint, model, request.get(OUTPUT_COUNT, 1))
-        generation = Generation(
+        return Generation(
             key=key,
             step=node.name,
             index=index,
@@ -209,12 +261,14 @@ class _Compiler:
             model=model if isinstance(model, str) else "",
             request=request,
             refs=refs,
-            output_count=count,
+            output_count=self.output_count(node.step.endpoint, model, request.get(OUTPUT_COUNT, 1)),
             span=node.span,
         )
-        self.graph.generations[key] = generation
-        node.generations.append(key)
-        node.outputs.extend((key, i) for i in range(count))
+
+    def add_generation(self, node: StepNode, generation: Generation) -> None:
+        self.graph.generations[generation.key] = generation
+        node.generations.append(generation.key)
+        node.outputs.extend((generation.key, i) for i in range(generation.output_count))
 
     def output_count(self, endpoint: str, model: Any, value: Any) -> int:
         """How many outputs a generation has: its ``outputCount`` when the model allows it.
@@ -228,13 +282,20 @@ class _Compiler:
             return 1
         return value if value <= self.graph.catalog.max_output_count(endpoint, model) else 1
 
-    def unknown_step(self, name: str, span: Any) -> None:
-        self.diagnostics.append(unknown_step(name, self.spec.steps, span))
+    def unknown_step(self, name: str, span: Any, *, reference: bool = True) -> None:
+        """RP300, unless the spec declares the step but left it out as broken (reported)."""
+        if not self.graph.declares("steps", name):
+            self.diagnostics.append(unknown_step(name, self.spec.steps, span, reference=reference))
 
-    def link(self) -> bool:
-        """Resolve references and `needs` into edges; False when the steps form a cycle."""
+    def link(self) -> set[tuple[str, str]]:
+        """Resolve references and `needs` into edges; the (producer, consumer) pairs of steps
+        that form cycles (reported), empty when there is none.
+
+        The references of steps whose fan-out failed are checked too, but make no edges.
+        """
         step_edges: dict[tuple[str, str], Any] = {}
-        for generation in self.graph.generations.values():
+        generations = [*self.graph.generations.values(), *self.graph.unexpanded.values()]
+        for generation in generations:
             for _path, ref in generation.refs:
                 target = self.graph.steps.get(ref.step)
                 if ref.step not in self.spec.steps:
@@ -244,13 +305,13 @@ class _Compiler:
                     continue
                 step_edges.setdefault((ref.step, generation.step), ref.span)
                 producer = self.check_index(ref, target)
-                if producer is not None:
+                if producer is not None and generation.key in self.graph.generations:
                     self.graph.edges[(producer, generation.key)] = None
         for name, step in self.spec.steps.items():
             for position, needed in enumerate(step.needs):
                 span = self.map.value(("steps", name, "needs", position))
                 if needed not in self.spec.steps:
-                    self.unknown_step(needed, span)
+                    self.unknown_step(needed, span, reference=False)
                     continue
                 step_edges.setdefault((needed, name), span)
                 for before in self.graph.steps[needed].generations:
@@ -259,7 +320,11 @@ class _Compiler:
         return self.report_cycles(step_edges)
 
     def check_index(self, ref: Ref, target: StepNode) -> str | None:
+        """The generation ``ref`` names; None, reported, when it names none (silently when its
+        step's fan-out failed: the step's outputs are unknown)."""
         count = len(target.outputs)
+        if count == 0:
+            return None
         if ref.index is None:
             if count == 1:
                 return target.outputs[0][0]
@@ -279,19 +344,17 @@ class _Compiler:
         self.diagnostics.append(index_out_of_range(ref, count))
         return None
 
-    def report_cycles(self, step_edges: dict[tuple[str, str], Any]) -> bool:
-        """Report each edge of every cycle among steps at its reference; True when acyclic."""
+    def report_cycles(self, step_edges: dict[tuple[str, str], Any]) -> set[tuple[str, str]]:
+        """Report each edge of every cycle among steps at its reference; those edges."""
         remaining = dict(step_edges)
-        acyclic = True
         while True:
             sorter: TopologicalSorter[str] = TopologicalSorter()
             for source, target in remaining:
                 sorter.add(target, source)
             try:
                 sorter.prepare()
-                return acyclic
+                return set(step_edges) - set(remaining)
             except CycleError as exc:
-                acyclic = False
                 cycle: list[str] = list(exc.args[1])
                 if (cycle[0], cycle[1]) not in step_edges:
                     cycle.reverse()
@@ -308,23 +371,40 @@ class _Compiler:
                     )
                     remaining.pop((source, target), None)
 
-    def infer_durations(self) -> None:
+    def infer_durations(self, cyclic: set[tuple[str, str]]) -> None:
+        """Each generation's output length, from its inputs' (unknown along a cycle)."""
         catalog = self.graph.catalog
-        for generation in self.graph.order():
+        for generation in self.order(cyclic):
             refs = dict(generation.refs)
 
             def input_length(
-                path: DataPath, value: Any, refs: dict[DataPath, Ref] = refs
-            ) -> float | None:
+                path: DataPath,
+                value: Any,
+                refs: dict[DataPath, Ref] = refs,
+                step: str = generation.step,
+            ) -> Length | None:
                 ref = refs.get(path)
                 if ref is not None:
                     producer = self.graph.producer(ref)
-                    return producer.duration if producer is not None else None
-                return local_duration(value, self.map.path)
+                    if producer is None or (ref.step, step) in cyclic:
+                        return None
+                    return producer.length
+                return local_length(value, self.map.path)
 
-            generation.duration, generation.duration_reason = output_duration(
+            generation.length = output_length(
                 catalog, generation.endpoint, generation.model, generation.request, input_length
             )
+
+    def order(self, cyclic: set[tuple[str, str]]) -> list[Generation]:
+        """The generations in a dependency order, the edges of cycles among steps left out."""
+        if not cyclic:
+            return self.graph.order()
+        generations = self.graph.generations
+        sorter: TopologicalSorter[str] = TopologicalSorter({key: () for key in generations})
+        for producer, consumer in self.graph.edges:
+            if (generations[producer].step, generations[consumer].step) not in cyclic:
+                sorter.add(consumer, producer)
+        return [generations[key] for key in sorter.static_order()]
 
 
 def local_duration(value: Any, spec_path: str) -> float | None:
@@ -338,6 +418,12 @@ def local_duration(value: Any, spec_path: str) -> float | None:
         return probe(local).duration
     except OSError:
         return None
+
+
+def local_length(value: Any, spec_path: str) -> Length | None:
+    """The exact length of the local media file an asset string names, when readable."""
+    seconds = local_duration(value, spec_path)
+    return Length.of(seconds, f"length of {value}") if seconds is not None else None
 
 
 def compile_request(catalog: Catalog, endpoint: str, request: dict[str, Any]) -> Graph:
@@ -363,8 +449,8 @@ def compile_request(catalog: Catalog, endpoint: str, request: dict[str, Any]) ->
         output_count=1,
         span=Span("request", 0, 0, 0, 0),
     )
-    generation.duration, generation.duration_reason = output_duration(
-        catalog, endpoint, model, request, lambda _path, value: local_duration(value, "/")
+    generation.length = output_length(
+        catalog, endpoint, model, request, lambda _path, value: local_length(value, "/")
     )
     graph.generations["request"] = generation
     return graph
@@ -385,6 +471,27 @@ def _get(data: Any, path: DataPath) -> Any:
         else:
             return None
     return data
+
+
+def _replace(
+    fields: dict[str, Any], paths: list[DataPath], value: Callable[[DataPath], Any]
+) -> dict[str, Any]:
+    """A copy of ``fields`` with the value at each path replaced (the other parts shared)."""
+    if not paths:
+        return fields
+    request: dict[str, Any] = dict(fields)
+    copied = {id(request)}
+    for path in paths:
+        parent: Any = request
+        for part in path[:-1]:
+            child = parent[part]
+            if id(child) not in copied:
+                child = dict(child) if isinstance(child, dict) else list(child)
+                copied.add(id(child))
+                parent[part] = child
+            parent = child
+        parent[path[-1]] = value(path)
+    return request
 
 
 def _template_paths(value: Any, at: DataPath) -> list[DataPath]:
@@ -442,13 +549,17 @@ def _describe(value: Any) -> str:
 def compile_spec(
     document: Document, catalog: Catalog, overrides: Mapping[str, Any] | None = None
 ) -> Graph:
-    """Compile a parsed document into a :class:`Graph`; problems are on ``graph.diagnostics``."""
-    spec, diagnostics = parse_spec(document)
-    if spec is None:
+    """Compile a parsed document into a :class:`Graph`; problems are on ``graph.diagnostics``.
+
+    The parts of the spec whose structure is broken are reported and left out; the rest is
+    compiled, so that one run reports every independent problem.
+    """
+    parsed = parse_spec(document)
+    if parsed.spec is None:
         graph = Graph(spec=None, document=document, catalog=catalog)
-        graph.diagnostics.extend(diagnostics)
+        graph.diagnostics.extend(parsed.diagnostics)
         return graph
-    variables = {**spec.vars, **(overrides or {})}
-    compiler = _Compiler(spec, document, catalog, variables)
-    compiler.diagnostics.extend(diagnostics)
+    variables = {**parsed.spec.vars, **(overrides or {})}
+    compiler = _Compiler(parsed, document, catalog, variables)
+    compiler.diagnostics.extend(parsed.diagnostics)
     return compiler.run()

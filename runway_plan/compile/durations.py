@@ -3,18 +3,28 @@
 A request's ``duration`` wins; endpoints that keep their input's length (dubbing, isolation,
 speech-to-speech, character performance, video-to-video, upscaling, HDR, video-to-audio) take the
 length of their input; otherwise the model's documented default, if any.  The compiler, the
-planner and the emulator all use this one rule.
+planner and the emulator all use this one rule.  Where only bounds are known (speech estimated
+from its text, a model's range of durations), they are kept as a range, and propagate
+downstream the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from runway_plan.catalog import Catalog
 from runway_plan.source import DataPath
 
-__all__ = ["DURATION_INPUTS", "PASSTHROUGH_ENDPOINTS", "InputLength", "output_duration"]
+__all__ = [
+    "DURATION_INPUTS",
+    "PASSTHROUGH_ENDPOINTS",
+    "InputLength",
+    "Length",
+    "output_length",
+    "speech_length",
+]
 
 DURATION_INPUTS: tuple[DataPath, ...] = (
     ("reference", "uri"),
@@ -39,8 +49,28 @@ PASSTHROUGH_ENDPOINTS = frozenset(
 )
 """Endpoints whose output is as long as their input unless the request says otherwise."""
 
-InputLength = Callable[[DataPath, Any], float | None]
-"""Measures the input at a request path (its value given): seconds, or None when unknown."""
+
+@dataclass(frozen=True, slots=True)
+class Length:
+    """Bounds on a media length in seconds, and why they are known; exact when they are equal."""
+
+    low: float
+    high: float
+    reason: str
+
+    @property
+    def exact(self) -> bool:
+        """True when the length is known to the second, not only bounded."""
+        return self.low == self.high
+
+    @classmethod
+    def of(cls, seconds: float, reason: str) -> Length:
+        """An exact length."""
+        return cls(seconds, seconds, reason)
+
+
+InputLength = Callable[[DataPath, Any], Length | None]
+"""Measures the input at a request path (its value given), or None when its length is unknown."""
 
 
 def _get(data: Any, path: DataPath) -> Any:
@@ -51,27 +81,54 @@ def _get(data: Any, path: DataPath) -> Any:
     return data
 
 
-def output_duration(
+def output_length(
     catalog: Catalog,
     endpoint: str,
     model: str,
     request: dict[str, Any],
     input_length: InputLength,
-) -> tuple[float | None, str]:
-    """The output length in seconds and why it is known (``(None, "")`` when it is not)."""
+) -> Length | None:
+    """Bounds on the output's length and why they are known (None when nothing bounds it).
+
+    Exact from a ``duration`` field, the length of the input an endpoint keeps, or the model's
+    default; a range from the input's own range, the model's documented durations when the
+    request omits one, or, for speech, its text at the catalog's speech rate.
+    """
     duration = request.get("duration")
     if isinstance(duration, int | float) and not isinstance(duration, bool):
-        return float(duration), "duration field"
+        return Length.of(float(duration), "duration field")
     if endpoint in PASSTHROUGH_ENDPOINTS:
         for path in DURATION_INPUTS:
             value = _get(request, path)
             if value is None:
                 continue
-            seconds = input_length(path, value)
-            if seconds is not None:
-                return seconds, f"length of {value}" if isinstance(value, str) else "input length"
+            length = input_length(path, value)
+            if length is not None:
+                reason = f"length of {value}" if isinstance(value, str) else "input length"
+                if not length.exact:
+                    reason = f"{reason}, {length.reason}"
+                return Length(length.low, length.high, reason)
             break
-    default = catalog.model_overlay(model).default_duration
-    if default is not None:
-        return default, "model default"
-    return None, ""
+    overlay = catalog.model_overlay(model)
+    if overlay.default_duration is not None:
+        return Length.of(overlay.default_duration, "model default")
+    if overlay.duration_range is not None:
+        low, high = overlay.duration_range
+        return Length(low, high, f"duration omitted: {model} makes {low:g}-{high:g} s")
+    return speech_length(catalog, endpoint, request)
+
+
+def speech_length(catalog: Catalog, endpoint: str, request: dict[str, Any]) -> Length | None:
+    """Bounds on the length of generated speech, from its text and the catalog's speech rate."""
+    rate = catalog.overlay.speech_rate
+    if rate is None or endpoint != rate.endpoint:
+        return None
+    text = request.get(rate.text_field)
+    if not isinstance(text, str) or not text:
+        return None
+    slow, fast = rate.chars_per_second
+    return Length(
+        len(text) / fast,
+        len(text) / slow,
+        f"speech of {len(text)} characters at {slow:g}-{fast:g} characters a second",
+    )

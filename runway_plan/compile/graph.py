@@ -9,6 +9,7 @@ from graphlib import TopologicalSorter
 from typing import TYPE_CHECKING, Any
 
 from runway_plan.catalog import Catalog
+from runway_plan.compile.durations import Length
 from runway_plan.diagnostics import Diagnostic, Span
 from runway_plan.source import DataPath, Document
 from runway_plan.spec import Spec, Step
@@ -52,8 +53,18 @@ class Generation:
     refs: list[tuple[DataPath, Ref]]
     output_count: int
     span: Span
-    duration: float | None = None
-    duration_reason: str = ""
+    length: Length | None = None
+    """Bounds on the output's length in seconds, when they are known before it runs."""
+
+    @property
+    def duration(self) -> float | None:
+        """The output's length in seconds, when it is known exactly before it runs."""
+        return self.length.low if self.length is not None and self.length.exact else None
+
+    @property
+    def duration_reason(self) -> str:
+        """Why :attr:`duration` is known ("" when it is not)."""
+        return self.length.reason if self.length is not None and self.length.exact else ""
 
     @property
     def source_path(self) -> DataPath:
@@ -86,6 +97,19 @@ class Graph:
     """Dependencies between generations (producer, consumer), without repeats, in order."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
     variables: dict[str, Any] = field(default_factory=dict)
+    variables_known: bool = True
+    """False when the spec's ``vars`` are malformed (reported): templates are then checked,
+    not rendered."""
+    unexpanded: dict[str, Generation] = field(default_factory=dict)
+    """Steps whose fan-out failed (reported), by name: one stand-in each, its templated fields
+    left out, so that its other fields are still checked.  Not part of the DAG."""
+
+    def declares(self, section: str, name: str) -> bool:
+        """Whether the spec file has an entry ``name`` in ``section`` (``steps``, ...), even one
+        left out of :attr:`spec` because its structure is broken."""
+        data = self.document.data
+        entries = data.get(section) if isinstance(data, dict) else None
+        return isinstance(entries, dict) and name in entries
 
     def producer(self, ref: Ref) -> Generation | None:
         """The generation whose output ``ref`` names, when the reference resolves."""

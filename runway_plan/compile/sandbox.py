@@ -28,7 +28,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from itertools import chain, islice
 from typing import Any, cast
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes, pass_context
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes, pass_context
 from jinja2.exceptions import SecurityError
 from jinja2.filters import FILTERS, make_attrgetter
 from jinja2.parser import Parser
@@ -847,6 +847,10 @@ class Sandbox:
             return value
 
         return evaluate
+
+    def free_names(self, text: str) -> set[str]:
+        """The variables a template (or a lone ``{{ expression }}``) reads from its context."""
+        return meta.find_undeclared_variables(self.env.parse(text))
 
     def template(self, text: str) -> Callable[[dict[str, Any]], Any]:
         """A template; the function returns its output text."""

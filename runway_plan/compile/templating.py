@@ -10,7 +10,7 @@ the environment, and every render is bounded in memory and work (RP112 past a bo
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from jinja2.exceptions import SecurityError
 from runway_plan.compile.sandbox import Sandbox
 from runway_plan.diagnostics import Diagnostic, Span, make
 
-__all__ = ["Renderer", "TemplateFailure", "is_template"]
+__all__ = ["Absent", "Renderer", "TemplateFailure", "is_template"]
 
 _WHOLE_EXPRESSION = re.compile(r"^\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}$", re.DOTALL)
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
@@ -29,6 +29,17 @@ _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
 def is_template(text: str) -> bool:
     """True when ``text`` contains Jinja syntax."""
     return "{{" in text or "{%" in text or "{#" in text
+
+
+@dataclass(frozen=True, slots=True)
+class Absent:
+    """Variables a context lacks on purpose, and why: the diagnostic when a template uses one."""
+
+    names: frozenset[str]
+    reason: str
+    """Follows "'name' is undefined: " in the message."""
+    hint: str
+    """Comes before the list of the variables that are defined."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +57,7 @@ _EVALUATION_ERRORS = (
     TemplateError, ArithmeticError, TypeError, ValueError, LookupError, AttributeError,
     AssertionError,
 )  # fmt: skip
+_FAILURES = (TemplateSyntaxError, SecurityError, *_EVALUATION_ERRORS, RecursionError)
 
 
 def _to_data(value: Any) -> Any:
@@ -78,31 +90,78 @@ class Renderer:
             self._cache[text] = compiled
         return compiled
 
-    def render(self, text: str, context: Mapping[str, Any], span: Span) -> Any:
-        """Render ``text``; returns the value, or a :class:`TemplateFailure`."""
+    def render(
+        self,
+        text: str,
+        context: Mapping[str, Any],
+        span: Span,
+        absent: Absent | None = None,
+    ) -> Any:
+        """Render ``text``; returns the value, or a :class:`TemplateFailure`.
+
+        ``absent`` names variables the context lacks on purpose (``item`` in a step without
+        ``for_each``), for the diagnostic when the template uses one.
+        """
         try:
             return _to_data(self._compile(text)({**self.sandbox.globals, **context}))
-        except TemplateSyntaxError as exc:
-            line = span.line + max((exc.lineno or 1) - 1, 0)
-            at = Span(span.path, line, span.col, line, span.col + 1)
-            return TemplateFailure(make("RP110", f"template syntax error: {exc.message}", at))
         except UndefinedError as exc:
             message = exc.message or "undefined variable"
-            name = _UNDEFINED_NAME.search(message)
-            return TemplateFailure(
-                make(
-                    "RP111",
-                    message,
-                    _point_into(span, text, name.group(1) if name else None),
-                    hint=f"defined here: {', '.join(sorted(context)) or 'nothing'}",
-                )
-            )
-        except SecurityError as exc:
-            return TemplateFailure(make("RP112", f"template not allowed: {exc}", span))
-        except _EVALUATION_ERRORS as exc:
-            return TemplateFailure(make("RP113", f"template failed: {exc}", span))
-        except RecursionError:
-            return TemplateFailure(make("RP112", "template recursion too deep", span))
+            found = _UNDEFINED_NAME.search(message)
+            name = found.group(1) if found else None
+            return _undefined(message, name, text, span, context, absent)
+        except _FAILURES as exc:
+            return _failure(exc, span)
+
+    def check(
+        self,
+        text: str,
+        defined: Collection[str] | None,
+        span: Span,
+        absent: Absent | None = None,
+    ) -> TemplateFailure | None:
+        """Check a template that cannot be rendered, because the values it would see are
+        unknown: that it compiles and, unless ``defined`` is None, uses only those names."""
+        try:
+            self._compile(text)
+            if defined is None:
+                return None
+            used = self.sandbox.free_names(text)
+        except _FAILURES as exc:
+            return _failure(exc, span)
+        missing = sorted(used - set(defined) - set(self.sandbox.globals))
+        if not missing:
+            return None
+        name = missing[0]
+        return _undefined(f"'{name}' is undefined", name, text, span, defined, absent)
+
+
+def _undefined(
+    message: str,
+    name: str | None,
+    text: str,
+    span: Span,
+    defined: Collection[str],
+    absent: Absent | None,
+) -> TemplateFailure:
+    """RP111 for a template that uses ``name``, which is not among the ``defined`` variables."""
+    hint = f"defined here: {', '.join(sorted(defined)) or 'nothing'}"
+    if absent is not None and name in absent.names:
+        message = f"'{name}' is undefined: {absent.reason}"
+        hint = f"{absent.hint}; {hint}"
+    return TemplateFailure(make("RP111", message, _point_into(span, text, name), hint=hint))
+
+
+def _failure(exc: Exception, span: Span) -> TemplateFailure:
+    """The diagnostic of a template that failed to compile or render (not an undefined name)."""
+    if isinstance(exc, TemplateSyntaxError):
+        line = span.line + max((exc.lineno or 1) - 1, 0)
+        at = Span(span.path, line, span.col, line, span.col + 1)
+        return TemplateFailure(make("RP110", f"template syntax error: {exc.message}", at))
+    if isinstance(exc, SecurityError):
+        return TemplateFailure(make("RP112", f"template not allowed: {exc}", span))
+    if isinstance(exc, RecursionError):
+        return TemplateFailure(make("RP112", "template recursion too deep", span))
+    return TemplateFailure(make("RP113", f"template failed: {exc}", span))
 
 
 def _point_into(span: Span, text: str, name: str | None) -> Span:

@@ -60,7 +60,12 @@ CODES: dict[str, CodeInfo] = {
         "levels deep. The file is refused before it is expanded.",
     ),
     "RP110": _c("template syntax error", "A Jinja expression in a string does not parse."),
-    "RP111": _c("undefined template variable", "A template uses a variable that is not defined."),
+    "RP111": _c(
+        "undefined template variable",
+        "A template uses a variable that is not defined. `item` and `index` are defined only "
+        "in the templates of a step with `for_each` (not in `for_each` itself); elsewhere they "
+        "are undefined, unless `vars` defines them.",
+    ),
     "RP112": _c(
         "unsafe template",
         "A template tried something the sandbox forbids (attribute walks, huge values).",
@@ -126,11 +131,20 @@ CODES: dict[str, CodeInfo] = {
     "RP225": _c(
         "input duration",
         "A known input duration (from a local file or an upstream step) is outside what the "
-        "model accepts.",
+        "model accepts. An upstream length known only as a range counts when the whole range "
+        "is outside: generated speech is estimated from its text at the catalog's speech rate, "
+        "an omitted duration spans the model's documented durations.",
     ),
     "RP226": _c(
         "unknown asset scheme",
         "An asset is neither https://, runway://, data:, a local path nor a step reference.",
+    ),
+    "RP227": _c(
+        "input duration may be out of range",
+        "An input's length is known only as a range before it runs (generated speech, "
+        "estimated from its text; an omitted duration) and part of that range is outside what "
+        "the model accepts. Make the input surely long (or short) enough, or set its duration.",
+        "warning",
     ),
     # RP3xx: graph
     "RP300": _c("unknown step", "A reference or `needs` names a step that does not exist."),

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from runway_plan.catalog import Catalog
-from runway_plan.catalog.model import ModelOverlay, TypeNode
+from runway_plan.catalog.model import ModelOverlay, RetiredModel, TypeNode
 from runway_plan.compile import Generation, Graph, Ref, compile_request, compile_spec
 from runway_plan.diagnostics import Diagnostic, Span, make, sort_diagnostics
 from runway_plan.performance import cyclic_gc_paused
 from runway_plan.source import DataPath, Document, SourceMap, load_document
+from runway_plan.spec import STEP_KEYS
 from runway_plan.validate.assets import AssetChecks
 from runway_plan.validate.checker import _Checker
 from runway_plan.validate.describe import _label, _media_of, utf16_length
@@ -48,7 +49,8 @@ class _Validator(AssetChecks, ResourceChecks):
 
     def run(self) -> list[Diagnostic]:
         seen: set[int] = set()
-        for generation in self.graph.generations.values():
+        graph = self.graph
+        for generation in [*graph.generations.values(), *graph.unexpanded.values()]:
             if id(generation.request) in seen and not generation.refs:
                 continue
             seen.add(id(generation.request))
@@ -78,57 +80,80 @@ class _Validator(AssetChecks, ResourceChecks):
         model_span = self.map.value((*base, "model"))
         retired = catalog.retired(gen.model)
         if retired is not None:
-            self.diagnostics.append(
-                make(
-                    "RP203",
-                    f"model '{gen.model}' has been retired ({retired.retired}); "
-                    f"use '{retired.replacement}'",
-                    model_span,
-                    hint=f"'{retired.replacement}' takes different fields; check them against "
-                    f"the {gen.endpoint} docs",
-                )
-            )
+            self.diagnostics.append(self.retired(gen, retired, sorted(endpoint.models), model_span))
             return
         spec = endpoint.models.get(gen.model)
         if spec is None:
-            elsewhere = catalog.model_endpoints.get(gen.model)
-            if elsewhere:
-                self.diagnostics.append(
-                    make(
-                        "RP202",
-                        f"model '{gen.model}' is not available on {gen.endpoint}; "
-                        f"it is on {', '.join(elsewhere)}",
-                        model_span,
-                        hint=f"models on {gen.endpoint}: {', '.join(sorted(endpoint.models))}",
-                    )
-                )
-            else:
-                close = difflib.get_close_matches(gen.model, list(endpoint.models), n=1, cutoff=0.6)
-                close = close or difflib.get_close_matches(
-                    gen.model, list(catalog.model_endpoints), n=1, cutoff=0.6
-                )
-                self.diagnostics.append(
-                    make(
-                        "RP201",
-                        f"unknown model '{gen.model}'",
-                        model_span,
-                        hint=f"did you mean '{close[0]}'?"
-                        if close
-                        else f"models on {gen.endpoint}: {', '.join(sorted(endpoint.models))}",
-                    )
-                )
+            self.diagnostics.append(self.unknown_model(gen, sorted(endpoint.models), model_span))
             return
         overlay = catalog.model_overlay(gen.model)
         renames = {
             **catalog.overlay.field_renames.get("*", {}),
             **catalog.overlay.field_renames.get(gen.endpoint, {}),
         }
-        checker = _Checker(self, base, gen.model, overlay, dict(gen.refs), renames)
+        checker = _Checker(
+            self,
+            base,
+            gen.model,
+            overlay,
+            dict(gen.refs),
+            renames,
+            endpoint=gen.endpoint,
+            step_keys=frozenset() if self.api else STEP_KEYS,
+        )
         self.diagnostics.extend(checker.fields(gen.request, spec.fields, ()))
         for rule in overlay.rules:
             check = _RULES.get(rule)
             if check is not None:
                 self.diagnostics.extend(check(gen.request, checker))
+
+    def retired(
+        self, gen: Generation, retired: RetiredModel, models: list[str], span: Span
+    ) -> Diagnostic:
+        """RP203 naming the replacement, or, on an endpoint the model never served, that
+        endpoint's models."""
+        if gen.endpoint in retired.endpoints:
+            return make(
+                "RP203",
+                f"model '{gen.model}' has been retired ({retired.retired}); "
+                f"use '{retired.replacement}'",
+                span,
+                hint=f"'{retired.replacement}' takes different fields; check them against "
+                f"the {gen.endpoint} docs",
+            )
+        return make(
+            "RP203",
+            f"model '{gen.model}' has been retired ({retired.retired}); it was a "
+            f"{' and '.join(retired.endpoints)} model, never available on {gen.endpoint}",
+            span,
+            hint=f"models on {gen.endpoint}: {', '.join(models)}",
+        )
+
+    def unknown_model(self, gen: Generation, models: list[str], span: Span) -> Diagnostic:
+        """RP202 for a model of other endpoints, RP201 for an unknown one; a did-you-mean
+        offers only models of the step's endpoint."""
+        listed = f"models on {gen.endpoint}: {', '.join(models)}"
+        elsewhere = self.catalog.model_endpoints.get(gen.model)
+        if elsewhere:
+            return make(
+                "RP202",
+                f"model '{gen.model}' is not available on {gen.endpoint}; "
+                f"it is on {', '.join(elsewhere)}",
+                span,
+                hint=listed,
+            )
+        close = difflib.get_close_matches(gen.model, models, n=1, cutoff=0.6)
+        if close:
+            return make(
+                "RP201", f"unknown model '{gen.model}'", span, hint=f"did you mean '{close[0]}'?"
+            )
+        other = difflib.get_close_matches(
+            gen.model, list(self.catalog.model_endpoints), n=1, cutoff=0.6
+        )
+        if other:
+            where = " and ".join(self.catalog.model_endpoints[other[0]])
+            listed = f"'{other[0]}' is a model of {where}, not {gen.endpoint}; {listed}"
+        return make("RP201", f"unknown model '{gen.model}'", span, hint=listed)
 
     def check_ref(
         self, ref: Ref, node: TypeNode, at: DataPath, checker: _Checker
@@ -156,7 +181,7 @@ class _Validator(AssetChecks, ResourceChecks):
                     ref.span,
                 )
             ]
-        return self.input_duration(producer.duration, ref.text, at, checker, ref.span)
+        return self.input_duration(producer.length, f"'{ref.text}'", at, checker, ref.span)
 
 
 def validate(graph: Graph) -> list[Diagnostic]:

@@ -14,6 +14,7 @@ from runway_plan.catalog.model import (
     InputDuration,
 )
 from runway_plan.compile import Graph, local_asset_path
+from runway_plan.compile.durations import Length
 from runway_plan.diagnostics import Diagnostic, Span, make
 from runway_plan.media import probe
 from runway_plan.source import DataPath, SourceMap
@@ -42,30 +43,47 @@ class AssetChecks:
     diagnostics: list[Diagnostic]
 
     def input_duration(
-        self, seconds: float | None, what: str, at: DataPath, checker: _Checker, span: Span
+        self, length: Length | None, what: str, at: DataPath, checker: _Checker, span: Span
     ) -> list[Diagnostic]:
+        """RP225 when an input's known length is outside the model's bounds; RP227 (a
+        warning) when only part of its estimated range is."""
         bounds: InputDuration | None = checker.overlay.input_durations.get(_dotted(at))
-        if bounds is None or seconds is None:
+        if bounds is None or length is None:
             return []
         low, high = bounds.min_seconds, bounds.max_seconds
-        if bounds.exclusive:
-            bad = (low is not None and seconds <= low) or (high is not None and seconds >= high)
-        else:
-            bad = (low is not None and seconds < low) or (high is not None and seconds > high)
-        if not bad:
-            return []
+
+        def short(seconds: float) -> bool:
+            return low is not None and (seconds <= low if bounds.exclusive else seconds < low)
+
+        def long(seconds: float) -> bool:
+            return high is not None and (seconds >= high if bounds.exclusive else seconds > high)
+
         if bounds.exclusive:
             allowed = _bounds(None, None, low, high)
         else:
             allowed = _bounds(low, high, None, None)
-        return [
-            make(
-                "RP225",
-                f"{_label(at)}: {what} is {_num(round(seconds, 2))} s long; {checker.subject} "
-                f"takes {allowed} s",
-                span,
-            )
-        ]
+        takes = f"{checker.subject} takes {allowed} s"
+        if length.exact:
+            if not (short(length.low) or long(length.low)):
+                return []
+            return [
+                make(
+                    "RP225", f"{_label(at)}: {what} is {_seconds(length.low)} s long; {takes}", span
+                )
+            ]
+        estimate = f"{_seconds(length.low)}-{_seconds(length.high)} s long ({length.reason})"
+        if short(length.high) or long(length.low):
+            return [make("RP225", f"{_label(at)}: {what} will be {estimate}; {takes}", span)]
+        if short(length.low) or long(length.high):
+            risk = "too short" if short(length.low) else "too long"
+            return [
+                make(
+                    "RP227",
+                    f"{_label(at)}: {what} may be {risk}: it will be {estimate}; {takes}",
+                    span,
+                )
+            ]
+        return []
 
     def check_asset(
         self, value: str, media: str, at: DataPath, checker: _Checker
@@ -204,4 +222,9 @@ class AssetChecks:
                     span,
                 )
             ]
-        return self.input_duration(info.duration, f"'{value}'", at, checker, span)
+        length = Length.of(info.duration, "file") if info.duration is not None else None
+        return self.input_duration(length, f"'{value}'", at, checker, span)
+
+
+def _seconds(value: float) -> str:
+    return _num(round(value, 2))

@@ -21,6 +21,7 @@ from runway_plan.catalog.model import (
     UnionType,
 )
 from runway_plan.compile import Ref
+from runway_plan.compile.durations import DURATION_INPUTS, PASSTHROUGH_ENDPOINTS
 from runway_plan.compile.graph import TemplateFailed
 from runway_plan.diagnostics import Diagnostic, Span, make
 from runway_plan.source import DataPath
@@ -35,8 +36,10 @@ from runway_plan.validate.describe import (
     _nearest,
     _requirement,
     _same,
+    _shape_hint,
     _show,
     _type_name,
+    field_names,
     utf16_length,
 )
 
@@ -55,8 +58,15 @@ class _Checker:
         overlay: ModelOverlay,
         refs: dict[DataPath, Ref],
         renames: dict[str, str] | None = None,
+        *,
+        endpoint: str | None = None,
+        step_keys: frozenset[str] = frozenset(),
     ) -> None:
         self.renames = renames or {}
+        self.endpoint = endpoint
+        self.step_keys = step_keys
+        """The orchestration keys a step may hold beside the request fields (none for a bare
+        request or a resource body)."""
         self.v = validator
         self.base = base
         self.subject = subject
@@ -97,14 +107,22 @@ class _Checker:
         return found
 
     def unknown_field(self, name: str, fields: dict[str, FieldSpec], at: DataPath) -> Diagnostic:
+        step_keys = self.step_keys if not at else frozenset()
+        accepted = f"accepted: {', '.join(sorted(fields))}"
+        if step_keys:
+            accepted += f"; step keys: {', '.join(sorted(step_keys))}"
         right = self.renames.get(name)
+        close = difflib.get_close_matches(name, [*fields, *step_keys], n=1, cutoff=0.6)
         if right is not None and right in fields:
             hint = f"the API calls it '{right}' (older docs spell it '{name}')"
+        elif self.endpoint is not None and name in field_names(self.v.catalog):
+            hint = f"{self.subject} has no {name}{self.no_field_reason(name, fields)}; {accepted}"
+        elif close:
+            hint = f"did you mean '{close[0]}'?"
+            if close[0] in step_keys:
+                hint += " (a step key)"
         else:
-            close = difflib.get_close_matches(name, list(fields), n=1, cutoff=0.6)
-            hint = (
-                f"did you mean '{close[0]}'?" if close else f"accepted: {', '.join(sorted(fields))}"
-            )
+            hint = accepted
         where = f" in {_label(at)}" if at else ""
         return make(
             "RP205",
@@ -112,6 +130,14 @@ class _Checker:
             self.key_span((*at, name)),
             hint=hint,
         )
+
+    def no_field_reason(self, name: str, fields: dict[str, FieldSpec]) -> str:
+        """Why a model lacks a field that other models have, when the catalog tells."""
+        if name == "duration" and self.endpoint in PASSTHROUGH_ENDPOINTS:
+            inputs = [path[0] for path in DURATION_INPUTS if path[0] in fields]
+            if inputs:
+                return f": its output is as long as its input ({inputs[0]})"
+        return " (other models do)"
 
     def wrong_type(self, value: Any, node: TypeNode, at: DataPath) -> Diagnostic:
         plain = self.v.map.trap((*self.base, *at))
@@ -127,6 +153,7 @@ class _Checker:
             "RP206",
             f"{_label(at)} must be {_expected(node)}, not {_type_name(value)}",
             self.span(at),
+            hint=_shape_hint(value, node, _label(at)),
         )
 
     def check(self, value: Any, node: TypeNode, at: DataPath) -> list[Diagnostic]:

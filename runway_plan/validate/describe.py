@@ -7,6 +7,7 @@ import math
 import re
 from typing import Any
 
+from runway_plan.catalog import Catalog
 from runway_plan.catalog.model import (
     ArrayType,
     EnumType,
@@ -20,6 +21,7 @@ from runway_plan.catalog.model import (
     UnionType,
 )
 from runway_plan.source import DataPath
+from runway_plan.validate.languages import language_code
 
 _DATA_URI = re.compile(
     r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[^;,]*)*?),(?P<data>.*)$", re.S
@@ -140,6 +142,9 @@ def _nearest(value: Any, choices: tuple[Any, ...]) -> Any | None:
         lowered = {str(c).lower(): c for c in choices}
         if value.lower() in lowered:
             return lowered[value.lower()]
+        code = language_code(value)
+        if code in choices:
+            return code
         close = difflib.get_close_matches(value, [str(c) for c in choices], n=1, cutoff=0.5)
         if close:
             return next(c for c in choices if str(c) == close[0])
@@ -246,3 +251,82 @@ def _media_of(node: TypeNode) -> frozenset[str] | None:
 
 def _mb(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size:,} bytes"
+
+
+_FIELD_NAMES: dict[int, tuple[Catalog, frozenset[str]]] = {}
+
+
+def field_names(catalog: Catalog) -> frozenset[str]:
+    """Every request field name of every model in the catalog, nested ones included; cached."""
+    cached = _FIELD_NAMES.get(id(catalog))
+    if cached is not None and cached[0] is catalog:
+        return cached[1]
+    names: set[str] = set()
+    nodes: list[TypeNode] = [
+        field.type
+        for endpoint in catalog.endpoints.values()
+        for model in endpoint.models.values()
+        for field in model.fields.values()
+    ]
+    names.update(
+        name
+        for endpoint in catalog.endpoints.values()
+        for model in endpoint.models.values()
+        for name in model.fields
+    )
+    seen: set[int] = set()
+    while nodes:
+        node = nodes.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, ObjectType):
+            names.update(node.fields)
+            nodes.extend(field.type for field in node.fields.values())
+        elif isinstance(node, ArrayType):
+            nodes.append(node.items)
+        elif isinstance(node, UnionType):
+            nodes.extend(node.variants)
+    found = frozenset(names)
+    _FIELD_NAMES[id(catalog)] = (catalog, found)
+    return found
+
+
+def _shape_hint(value: Any, node: TypeNode, label: str) -> str | None:
+    """For a string where a mapping is expected, the mapping to write: ``voice: Maya`` ->
+    ``{type: runway-preset, presetId: Maya}``, saying when the string is a value the mapping
+    accepts."""
+    if not isinstance(value, str):
+        return None
+    variants = node.variants if isinstance(node, UnionType) else (node,)
+    objects = [variant for variant in variants if isinstance(variant, ObjectType)]
+    if not objects:
+        return None
+    for obj in objects:
+        for name, spec in obj.fields.items():
+            values = spec.type.values if isinstance(spec.type, EnumType) else ()
+            if len(values) < 2:
+                continue
+            match = next((v for v in values if str(v).casefold() == value.casefold()), None)
+            if match is not None:
+                return (
+                    f"{_show(match)} is a valid {label}.{name}; write {label}: "
+                    f"{_mapping(obj, {name: match})}"
+                )
+    shapes = " or ".join(_mapping(obj, {}) for obj in objects)
+    return f"{label} takes a mapping: {shapes}"
+
+
+def _mapping(obj: ObjectType, given: dict[str, Any]) -> str:
+    """A YAML flow mapping of ``obj``'s required fields: tags first, then the others."""
+    tags: list[str] = []
+    others: list[str] = []
+    for name, spec in obj.fields.items():
+        node = spec.type
+        if name in given:
+            others.append(f"{name}: {given[name]}")
+        elif isinstance(node, EnumType) and len(node.values) == 1 and spec.required:
+            tags.append(f"{name}: {node.values[0]}")
+        elif spec.required:
+            others.append(f"{name}: ...")
+    return "{" + ", ".join([*tags, *others]) + "}"

@@ -111,7 +111,7 @@ class ResourceChecks:
         for key, avatar in spec.avatars.items():
             at = ("avatars", key)
             for position, name in enumerate(avatar.documents):
-                if name not in spec.documents:
+                if name not in spec.documents and not self.graph.declares("documents", name):
                     close = difflib.get_close_matches(name, list(spec.documents), n=1)
                     self.diagnostics.append(
                         make(
@@ -139,7 +139,8 @@ class ResourceChecks:
                 )
                 refs[("referenceImage",)] = ref
                 if ref.step not in self.graph.steps:
-                    self.diagnostics.append(unknown_step(ref.step, self.graph.steps, ref.span))
+                    if not self.graph.declares("steps", ref.step):
+                        self.diagnostics.append(unknown_step(ref.step, self.graph.steps, ref.span))
                 else:
                     self.output_index(ref, len(self.graph.steps[ref.step].outputs))
             checker = _Checker(
@@ -148,7 +149,10 @@ class ResourceChecks:
             self.diagnostics.extend(checker.fields(body, create.fields, ()))
 
     def output_index(self, ref: Ref, count: int) -> None:
-        """RP302 for an avatar image naming no single output of its step."""
+        """RP302 for an avatar image naming no single output of its step (none when the step's
+        fan-out failed: its outputs are unknown)."""
+        if count == 0:
+            return
         if ref.index is None and count > 1:
             self.diagnostics.append(
                 make(
@@ -246,10 +250,14 @@ _RENDERER = Renderer()
 
 def render_text(graph: Graph, text: str | None, at: DataPath) -> str | TemplateFailure | None:
     """A document's or avatar's text (``at`` is its place in the spec) rendered with the
-    spec's variables; unchanged when it holds no template."""
+    spec's variables; unchanged when it holds no template, or when the variables are unknown
+    (then only its syntax is checked)."""
     if text is None or not is_template(text):
         return text
-    value = _RENDERER.render(text, graph.variables, graph.document.source_map.value(at))
+    span = graph.document.source_map.value(at)
+    if not graph.variables_known:
+        return _RENDERER.check(text, None, span) or text
+    value = _RENDERER.render(text, graph.variables, span)
     if isinstance(value, TemplateFailure | str):
         return value
     return str(value)
