@@ -1,4 +1,4 @@
-"""Output on terminals and pipes: the plan table at any width."""
+"""Output on terminals and pipes: the plan table at any width, --gantt."""
 
 from __future__ import annotations
 
@@ -194,3 +194,33 @@ def _plan_with(options: list[str], env: dict[str, str | None]) -> str:
     result = CliRunner().invoke(main, ["plan", "specs/launch.yaml", *options], env=env)
     assert result.exit_code == 0, result.output
     return result.stdout
+
+
+# ------------------------------------------------------------------------------ --gantt
+
+
+@pytest.mark.parametrize("name", ["out.png", "out.pdf", "out", "out.svg.txt"])
+def test_gantt_refuses_a_format_it_cannot_write(name: str, tmp_path: Path) -> None:
+    target = tmp_path / name
+    result = CliRunner().invoke(main, ["plan", "specs/launch.yaml", "--gantt", str(target)])
+    assert result.exit_code == 2, result.output
+    assert ".svg" in result.stderr and ".html" in result.stderr
+    assert "--gantt" in result.stderr
+    assert not target.exists() and result.stdout == ""
+
+
+def test_gantt_is_checked_before_the_spec_is_read(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["plan", str(tmp_path / "missing.yaml"), "--gantt", str(tmp_path / "g.png")]
+    )
+    assert result.exit_code == 2 and ".svg" in result.stderr
+    assert "missing.yaml" not in result.output
+
+
+@pytest.mark.parametrize("name", ["g.svg", "g.SVG", "g.html", "g.htm"])
+def test_gantt_writes_svg_and_html(name: str, tmp_path: Path) -> None:
+    target = tmp_path / name
+    result = CliRunner().invoke(main, ["plan", "specs/launch.yaml", "--gantt", str(target)])
+    assert result.exit_code == 0, result.output
+    text = target.read_text(encoding="utf-8")
+    assert text.startswith("<!doctype html>" if "htm" in name else "<svg")

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -286,6 +287,25 @@ def _print_plan(result: Plan, console: Console) -> None:
         console.print(Text(line, style=_STYLES[kind]))
 
 
+_GANTT_WRITERS: dict[str, Callable[[Plan], str]] = {
+    ".svg": render_gantt_svg,
+    ".html": render_gantt_html,
+    ".htm": render_gantt_html,
+}
+
+
+def _gantt_file(path: Path | None) -> Path | None:
+    """``--gantt``'s file, refused (before any work) unless its extension names a format
+    the chart is written in."""
+    if path is not None and path.suffix.lower() not in _GANTT_WRITERS:
+        given = f"'{path.suffix}'" if path.suffix else "a file without an extension"
+        raise click.BadParameter(
+            f"the chart is written as SVG (.svg) or as an HTML page (.html, .htm), not {given}",
+            param_hint="--gantt",
+        )
+    return path
+
+
 def _api_key_for_live() -> str:
     return api_key_or_fail(
         "--live needs an API key in RUNWAYML_API_SECRET (plan without --live to use the "
@@ -322,6 +342,7 @@ def _live_organization(key: str, base_url: str | None = None) -> Organization:
     "--gantt",
     type=click.Path(path_type=Path, dir_okay=False),
     metavar="FILE",
+    callback=lambda _ctx, _param, path: _gantt_file(path),
     help="Write the schedule as a Gantt chart: FILE.svg, or FILE.html for a page.",
 )
 @click.option(
@@ -424,12 +445,7 @@ def plan_command(
     result.resources = view.resources
     result.diagnostics = sort_diagnostics([*diagnostics, *result.diagnostics])
     if gantt is not None:
-        page = (
-            render_gantt_html(result)
-            if gantt.suffix.lower() in (".html", ".htm")
-            else (render_gantt_svg(result))
-        )
-        gantt.write_text(page, encoding="utf-8")
+        gantt.write_text(_GANTT_WRITERS[gantt.suffix.lower()](result), encoding="utf-8")
     console = Console()
     if fmt == "table" and console.is_terminal:
         _print_plan(result, console)
