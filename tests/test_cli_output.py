@@ -1,13 +1,25 @@
-"""Output on terminals and pipes: the plan table at any width, --gantt."""
+"""Output on terminals and pipes: the plan table at any width, a closed pipe, Ctrl-C, --gantt.
+
+Pipes and signals are tested on a real ``python -m runway_plan`` process, since click's test
+runner has neither a pipe to close nor a process to interrupt.  Nothing here waits for a
+deadline: a closed pipe is closed before the command starts, and an interrupted command's
+output is large enough that it cannot finish before it is read, so it is always running when
+the signal arrives, whatever the delay and however loaded the machine.
+"""
 
 from __future__ import annotations
 
 import itertools
 import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
+import click
 import pytest
 import yaml
 from click.testing import CliRunner, Result
@@ -224,3 +236,168 @@ def test_gantt_writes_svg_and_html(name: str, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     text = target.read_text(encoding="utf-8")
     assert text.startswith("<!doctype html>" if "htm" in name else "<svg")
+
+
+# ---------------------------------------------------------------------- Ctrl-C, click.Abort
+
+
+@pytest.mark.parametrize("raised", [KeyboardInterrupt, click.Abort])
+def test_an_interrupted_command_exits_130_quietly(
+    raised: type[BaseException], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise raised()
+
+    monkeypatch.setattr("runway_plan.cli.lint.check_file", interrupted)
+    result = CliRunner().invoke(main, ["validate", "specs/launch.yaml"])
+    assert result.exit_code == 130
+    assert "Aborted" not in result.output and "Traceback" not in result.output
+    assert result.output.strip() == ""
+
+
+# ------------------------------------------------------------------------- real processes
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "runway_plan", *args]
+
+
+def _big_plan(directory: Path) -> Path:
+    """A spec of 2,000 generations: its JSON plan is far larger than a pipe's buffer."""
+    spec = {
+        "version": 1,
+        "name": "many",
+        "tier": 5,
+        "vars": {"shots": [f"shot {i}" for i in range(2000)]},
+        "steps": {
+            "clip": {
+                "for_each": "{{ shots }}",
+                "endpoint": "text_to_video",
+                "model": "gen4.5",
+                "promptText": "{{ item }}",
+                "ratio": "1280:720",
+                "duration": 5,
+            }
+        },
+    }
+    path = directory / "many.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return path
+
+
+def _big_broken(directory: Path) -> Path:
+    """A spec with 2,000 errors: their JSON is far larger than a pipe's buffer."""
+    step = {
+        "endpoint": "text_to_video",
+        "model": "gen4.5",
+        "promptText": "x",
+        "ratio": "1:1",
+        "duration": 5,
+    }
+    steps = {f"s{i}": dict(step) for i in range(2000)}  # copies: no YAML aliases
+    spec = {"version": 1, "name": "broken", "steps": steps}
+    path = directory / "broken.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return path
+
+
+def _into_closed_pipe(args: list[str]) -> tuple[int, str]:
+    """Run ``args`` with standard output a pipe whose reader has gone before the command
+    starts (``runway-plan schema | true``); its exit code and standard error."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    with subprocess.Popen(args, stdout=writer, stderr=subprocess.PIPE, cwd=ROOT) as process:
+        os.close(writer)
+        _, err = process.communicate(timeout=120)
+    return process.returncode, err.decode()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["schema"],
+        ["codes"],
+        ["codes", "--markdown"],
+        ["--help"],
+        ["plan", "specs/launch.yaml"],
+        ["plan", "specs/launch.yaml", "--format", "markdown"],
+        ["validate", "--format", "json", *(f"specs/{p.name}" for p in EXAMPLES)],
+        ["validate", "--format", "sarif", "tests/fixtures/broken/broken.json"],
+    ],
+    ids=lambda args: " ".join(args[:3]),
+)
+def test_a_closed_pipe_ends_the_command_quietly(args: list[str]) -> None:
+    code, err = _into_closed_pipe(_command(*args))
+    assert (code, err) == (141, "")
+
+
+def test_status_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    spec = tmp_path / "still.yaml"
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "name": "still",
+                "steps": {
+                    "still": {
+                        "endpoint": "text_to_image",
+                        "model": "gen4_image",
+                        "promptText": "a still",
+                        "ratio": "1920:1080",
+                    }
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
+    ran = CliRunner().invoke(main, ["run", str(spec), "--emulate", "-y", "--speed", "500"])
+    assert ran.exit_code == 0, ran.output
+    code, err = _into_closed_pipe(_command("status", str(spec), "--emulate"))
+    assert (code, err) == (141, "")
+
+
+def _interrupt(args: list[str], delay: float) -> tuple[int, list[str]]:
+    """Run ``args``, send SIGINT ``delay`` seconds after the process has imported click (the
+    first module runway-plan's command line imports: ``-X importtime`` reports it), and return
+    its exit code as a shell sees it and what it wrote on standard error.  A signal before
+    then would find the interpreter still starting, which is Python's, not runway-plan's:
+    Python reports a fatal error there.
+
+    Standard output is read only after the signal: the command's output fills the pipe and
+    holds it there, so the signal always finds it running.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-X", "importtime", "-m", "runway_plan", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert process.stderr is not None
+    seen: list[bytes] = []
+    for line in process.stderr:  # "import time: self | cumulative | name", once each import ends
+        seen.append(line)
+        if line.decode().rsplit("|", 1)[-1].strip() == "click":
+            break
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=120)
+    err = (b"".join(seen) + rest).decode()
+    code = process.returncode
+    if code < 0:  # ended by the signal itself, in the interpreter's last instants
+        code = 128 - code
+    return code, [line for line in err.splitlines() if not line.startswith("import time:")]
+
+
+@pytest.mark.parametrize("command", ["plan", "validate"])
+def test_ctrl_c_at_any_moment_exits_130_quietly(command: str, tmp_path: Path) -> None:
+    if command == "plan":
+        args = ["plan", str(_big_plan(tmp_path)), "--format", "json"]
+    else:
+        args = ["validate", str(_big_broken(tmp_path)), "--format", "json"]
+    # from the imports through the catalog, the spec, the command's work and its output
+    for delay in (0.0, 0.01, 0.03, 0.06, 0.1, 0.2, 0.35, 0.5):
+        code, err = _interrupt(args, delay)
+        assert code == 130, (delay, err)
+        assert "Traceback" not in "\n".join(err) and "Aborted" not in "\n".join(err), delay
+        assert len([line for line in err if line.strip()]) <= 1, (delay, err)
+        assert all(len(line) < 80 for line in err), (delay, err)
