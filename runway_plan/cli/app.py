@@ -1,16 +1,19 @@
 """The ``runway-plan`` command group and the options its commands share.
 
 Exit codes follow ruff and dbt: 0 clean, 1 the spec has errors (or steps failed), 2 usage or
-internal errors.  Each command lives in its own module of this package and registers itself on
-:data:`main`.
+internal errors; and the shell's for a program ended by a signal: 130 interrupted (Ctrl-C),
+141 standard output closed (``runway-plan codes | head -1``), both without a message.  Each
+command lives in its own module of this package and registers itself on :data:`main`.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
 import json
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,7 +24,9 @@ from runway_plan import __version__
 from runway_plan.catalog import Catalog, CatalogError, load_catalog
 
 __all__ = [
+    "EXIT_CLOSED_PIPE",
     "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
     "api_key_or_fail",
@@ -34,6 +39,11 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130
+"""Ctrl-C, or a prompt's ``click.Abort``: 128 + SIGINT, as a shell reports a program it ended."""
+EXIT_CLOSED_PIPE = 141
+"""Standard output closed by its reader: 128 + SIGPIPE, as a shell reports git in
+``git log | head -1``."""
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 
@@ -89,12 +99,28 @@ class _Group(click.Group):
             importlib.import_module(module)
         return super().get_command(ctx, cmd_name)
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except OSError as exc:  # --help or --version written into a closed pipe
+            if exc.errno != errno.EPIPE:
+                raise
+            raise _closed_pipe() from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except Exception as exc:  # the boundary: never show a traceback for a bug
+            if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
+                raise _closed_pipe() from None
             if os.environ.get("RUNWAY_PLAN_DEBUG"):
                 raise
             click.echo(
@@ -103,6 +129,58 @@ class _Group(click.Group):
                 err=True,
             )
             ctx.exit(EXIT_USAGE)
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the command line and exit with its code.
+
+        Replaces click's ending of a standalone run, which gives Ctrl-C, ``click.Abort`` and
+        a closed pipe code 1, the code of a spec with errors, and prints ``Aborted!``: here
+        they end quietly with :data:`EXIT_INTERRUPTED` and :data:`EXIT_CLOSED_PIPE`.
+        """
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            try:
+                outcome = super().main(
+                    args, prog_name, complete_var, standalone_mode=False, **extra
+                )
+            except click.ClickException as exc:
+                exc.show()
+                code: Any = exc.exit_code
+            except SystemExit as exc:
+                code = exc.code
+            else:
+                code = outcome if isinstance(outcome, int) else EXIT_OK
+            sys.stdout.flush()
+        except (KeyboardInterrupt, click.Abort):  # click has ended the terminal's ^C line
+            code = EXIT_INTERRUPTED
+        except OSError as exc:
+            if exc.errno != errno.EPIPE:
+                raise
+            code = _closed_pipe().exit_code
+        sys.exit(code)
+
+
+def _closed_pipe() -> click.exceptions.Exit:
+    """The quiet end of a command whose reader has gone (``runway-plan codes | head -1``).
+
+    Standard output is pointed at the null device, or Python's flush of what is left in its
+    buffer would fail again at exit and print "Exception ignored ...".
+    """
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):
+        pass  # not a file descriptor (click's test runner): nothing is flushed at exit
+    return click.exceptions.Exit(EXIT_CLOSED_PIPE)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -6,11 +6,13 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import click
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -36,18 +38,17 @@ from runway_plan.plan.diff import diff_plans
 from runway_plan.plan.live import LiveError, Organization, fetch_organization
 from runway_plan.plan.report import (
     PLAN_FORMATS,
+    LineKind,
+    StepTable,
     render_diff,
     render_dot,
     render_gantt_html,
     render_gantt_svg,
     render_mermaid,
     render_plan,
-    resource_lines,
-    reuse_lines,
-    row_headers,
-    step_rows,
-    summary_lines,
-    total_row,
+    report_header,
+    report_lines,
+    step_tables,
 )
 from runway_plan.plan.resources import ResourcePlan
 from runway_plan.source import parse_document
@@ -239,55 +240,70 @@ _resource_transport: Any = None
 """The transport of ``--live`` resource reads, replaceable in tests."""
 
 
-def _rich_table(result: Plan, console: Console) -> None:
-    table = Table(
-        title=f"{result.name} · {result.limits}",
-        title_justify="left",
-        show_footer=True,
+_STYLES: dict[LineKind, str] = {
+    "": "",
+    "unknown": "red",
+    "range": "yellow",
+    "reuse": "cyan",
+    "create": "green",
+    "update": "yellow",
+    "delete": "red",
+}
+
+
+def _rich_table(table: StepTable) -> Table:
+    """``table`` as rich draws it: the plain table's columns and gaps, with colour."""
+    drawn = Table(
+        box=box.SIMPLE,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+        show_footer=table.total is not None,
         header_style="bold",
     )
-    headers = row_headers(result)
-    footer = dict(zip(headers, total_row(result), strict=True))
-    right = {"gens", "credits", "USD", "start", "end", "reused"}
-    for header in headers:
-        table.add_column(
-            header,
-            footer=footer.get(header, ""),
-            justify="right" if header in right else "left",
-            no_wrap=header in {"step", "model", "credits"},
+    total = table.total or ("",) * len(table.headers)
+    for i, header in enumerate(table.headers):
+        drawn.add_column(
+            header, footer=total[i], justify="right" if i in table.right else "left", no_wrap=True
         )
-    for step, row in zip(result.steps, step_rows(result), strict=True):
-        style = "red" if step.unknown else ("yellow" if step.is_range else "")
-        table.add_row(*(Text(cell) for cell in row), style=style)
-    console.print(table)
-    for step in result.steps:
-        if step.unknown or step.is_range:
-            for reason in step.reasons:
-                console.print(
-                    Text(f"  {step.name}: {reason}", style="red" if step.unknown else "yellow")
-                )
-    if result.has_reuse:
-        console.print(Text(f"Generated again (not reused from {result.reuse_source}):"))
-        for line in reuse_lines(result) or ["(nothing: every generation is reused)"]:
-            console.print(Text(f"  {line}", style="cyan"))
-    if result.resources is not None:
-        for line in resource_lines(result.resources):
-            style = ""
-            stripped = line.lstrip()
-            if stripped.startswith("+ "):
-                style = "green"
-            elif stripped.startswith("~ "):
-                style = "yellow"
-            elif stripped.startswith("- "):
-                style = "red"
-            console.print(Text(line, style=style))
-    for line in summary_lines(result):
-        console.print(Text(line))
-    if result.diagnostics:
-        console.print(Text(render_diagnostics(result.diagnostics, "text").rstrip("\n")))
-    console.print(
-        Text(f"catalog {result.catalog_version} (sha256 {result.catalog_digest[:12]})", style="dim")
-    )
+    for row, kind in zip(table.rows, table.kinds, strict=True):
+        drawn.add_row(*(Text(cell) for cell in row), style=_STYLES[kind])
+    return drawn
+
+
+def _print_plan(result: Plan, console: Console) -> None:
+    """The plan report on a terminal: the text of ``--format table``, in colour, its step table
+    split to fit the terminal's width."""
+    console.print(Text(report_header(result)))
+    for table in step_tables(result, console.width):
+        console.print()
+        if table.as_lines:
+            for line, kind in table.lines():
+                console.print(Text(line, style=_STYLES[kind]))
+        else:
+            console.print(_rich_table(table))
+    console.print()
+    for line, kind in report_lines(result):
+        console.print(Text(line, style=_STYLES[kind]))
+
+
+_GANTT_WRITERS: dict[str, Callable[[Plan], str]] = {
+    ".svg": render_gantt_svg,
+    ".html": render_gantt_html,
+    ".htm": render_gantt_html,
+}
+
+
+def _gantt_file(path: Path | None) -> Path | None:
+    """``--gantt``'s file, refused (before any work) unless its extension names a format
+    the chart is written in."""
+    if path is not None and path.suffix.lower() not in _GANTT_WRITERS:
+        given = f"'{path.suffix}'" if path.suffix else "a file without an extension"
+        raise click.BadParameter(
+            f"the chart is written as SVG (.svg) or as an HTML page (.html, .htm), not {given}",
+            param_hint="--gantt",
+        )
+    return path
 
 
 def _api_key_for_live() -> str:
@@ -326,6 +342,7 @@ def _live_organization(key: str, base_url: str | None = None) -> Organization:
     "--gantt",
     type=click.Path(path_type=Path, dir_okay=False),
     metavar="FILE",
+    callback=lambda _ctx, _param, path: _gantt_file(path),
     help="Write the schedule as a Gantt chart: FILE.svg, or FILE.html for a page.",
 )
 @click.option(
@@ -428,15 +445,10 @@ def plan_command(
     result.resources = view.resources
     result.diagnostics = sort_diagnostics([*diagnostics, *result.diagnostics])
     if gantt is not None:
-        page = (
-            render_gantt_html(result)
-            if gantt.suffix.lower() in (".html", ".htm")
-            else (render_gantt_svg(result))
-        )
-        gantt.write_text(page, encoding="utf-8")
+        gantt.write_text(_GANTT_WRITERS[gantt.suffix.lower()](result), encoding="utf-8")
     console = Console()
     if fmt == "table" and console.is_terminal:
-        _rich_table(result, console)
+        _print_plan(result, console)
     else:
         click.echo(render_plan(result, fmt), nl=False)
     if gantt is not None:

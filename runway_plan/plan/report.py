@@ -11,8 +11,9 @@ import html
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from runway_plan.diagnostics import Diagnostic
 from runway_plan.diagnostics.render import render as render_diagnostics
@@ -22,10 +23,13 @@ from runway_plan.plan.diff import PlanDiff, StepChange
 from runway_plan.plan.resources import ResourceChange, ResourcePlan
 
 __all__ = [
+    "COLUMN_PRIORITY",
     "DIFF_HEADERS",
     "JSON_SCHEMA_VERSION",
     "PLAN_FORMATS",
     "ROW_HEADERS",
+    "LineKind",
+    "StepTable",
     "credits_text",
     "diff_rows",
     "diff_to_dict",
@@ -38,17 +42,24 @@ __all__ = [
     "render_mermaid",
     "render_plan",
     "render_text",
+    "report_header",
+    "report_lines",
     "resource_lines",
     "resource_to_dict",
     "reuse_lines",
     "row_headers",
     "step_rows",
+    "step_tables",
     "summary_lines",
     "total_row",
 ]
 
 JSON_SCHEMA_VERSION = 1
 PLAN_FORMATS = ("table", "json", "markdown")
+
+LineKind = Literal["", "unknown", "range", "reuse", "create", "update", "delete"]
+"""What a line of the text report says, for a terminal to colour: an unpriced or ranged step,
+a generation made again, a resource to create, update or delete; ``""`` for the rest."""
 
 
 def _range(low: Decimal, high: Decimal, fmt: Any = format_credits) -> str:
@@ -253,35 +264,22 @@ def summary_lines(plan: Plan) -> list[str]:
     return lines
 
 
-def _reason_lines(plan: Plan) -> list[tuple[str, str]]:
-    out = []
-    for step in plan.steps:
-        if step.unknown or step.is_range:
-            for reason in step.reasons:
-                out.append((step.name, reason))
-    return out
-
-
-def _header(plan: Plan) -> str:
-    return (
-        f"{plan.name} ({plan.source}) · {plan.limits} · catalog {plan.catalog_version} "
-        f"(sha256 {plan.catalog_digest[:12]})"
-    )
+def _reason_lines(plan: Plan) -> list[tuple[StepPlan, str]]:
+    """Why each ranged or unpriced step's cost is not one number."""
+    return [
+        (step, reason)
+        for step in plan.steps
+        if step.unknown or step.is_range
+        for reason in step.reasons
+    ]
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
     ]
-
-    def line(cells: Sequence[str]) -> str:
-        parts = [
-            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
-            for i, cell in enumerate(cells)
-        ]
-        return "  ".join(parts).rstrip()
-
-    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+    rule = ["-" * w for w in widths]
+    return [_table_line(cells, widths, frozenset(right)) for cells in (headers, rule, *rows)]
 
 
 def _diagnostic_text(diagnostics: Sequence[Diagnostic]) -> str:
@@ -352,32 +350,177 @@ def resource_lines(resources: ResourcePlan) -> list[str]:
     return out
 
 
-def render_text(plan: Plan) -> str:
-    """The plan as a plain-text report (the table of a terminal without colour)."""
-    rows = step_rows(plan)
-    total = total_row(plan)
-    out = [_header(plan), ""]
-    right = {3, 5, 6, 7, 8, 9}
-    out += _table(row_headers(plan), [*rows, total], right=right)
-    out.append("")
+COLUMN_PRIORITY = (
+    "step",
+    "credits",
+    "USD",
+    "gens",
+    "model",
+    "reused",
+    "end",
+    "start",
+    "units",
+    "endpoint",
+)
+"""The step table's columns, most important first: the order in which a width too narrow
+for the whole table gives them a place (see :func:`step_tables`)."""
+
+_RIGHT = frozenset({"gens", "credits", "USD", "start", "end", "reused"})
+_GAP = 2  # spaces between two columns
+
+
+@dataclass(frozen=True)
+class StepTable:
+    """Some of the step table's columns, keyed by the ``step`` column; ``total`` is the TOTAL
+    row (None when it has nothing in these columns).  ``as_lines`` marks columns too wide to
+    sit beside the step column: each step's name is then a line, its cells lines under it."""
+
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    total: tuple[str, ...] | None
+    kinds: tuple[LineKind, ...]
+    as_lines: bool = False
+
+    @property
+    def right(self) -> frozenset[int]:
+        """The indexes of the right-justified (numeric) columns."""
+        return frozenset(i for i, header in enumerate(self.headers) if header in _RIGHT)
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """Each column's width: its longest cell, header and TOTAL included."""
+        cells = [self.headers, *self.rows, *([self.total] if self.total else [])]
+        return tuple(max(len(row[i]) for row in cells) for i in range(len(self.headers)))
+
+    def lines(self) -> list[tuple[str, LineKind]]:
+        """The table as plain text lines, each with the kind of its row."""
+        rows = [*zip(self.rows, self.kinds, strict=True)]
+        if self.total is not None:
+            rows.append((self.total, ""))
+        if self.as_lines:
+            out: list[tuple[str, LineKind]] = []
+            for row, kind in rows:
+                out.append((row[0], kind))
+                out += [
+                    (f"  {header} {cell}", kind)
+                    for header, cell in zip(self.headers[1:], row[1:], strict=True)
+                    if cell
+                ]
+            return out
+        rule = tuple("-" * w for w in self.widths)
+        rows = [(self.headers, ""), (rule, ""), *rows]
+        return [(_table_line(row, self.widths, self.right), kind) for row, kind in rows]
+
+
+def _table_line(cells: Sequence[str], widths: Sequence[int], right: frozenset[int]) -> str:
+    return "  ".join(
+        cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+        for i, cell in enumerate(cells)
+    ).rstrip()
+
+
+def _row_kind(step: StepPlan) -> LineKind:
+    return "unknown" if step.unknown else ("range" if step.is_range else "")
+
+
+def step_tables(plan: Plan, width: int | None = None) -> list[StepTable]:
+    """The step table, as one table, or split to fit ``width`` columns.
+
+    Nothing is cut or left out: columns are taken in :data:`COLUMN_PRIORITY` order, and when
+    the next one would make the table wider than ``width`` a further table starts, keyed by
+    the step column again.  Columns too wide to sit beside the step column at all are shown
+    under each step's name instead (:attr:`StepTable.as_lines`).  Within a table the columns
+    keep the order of :func:`row_headers`.
+    """
+    headers = row_headers(plan)
+    full = StepTable(
+        headers=headers,
+        rows=tuple(step_rows(plan)),
+        total=total_row(plan),
+        kinds=tuple(_row_kind(step) for step in plan.steps),
+    )
+    if width is None or _span(full.widths) <= width:
+        return [full]
+    column_width = dict(zip(headers, full.widths, strict=True))
+    groups: list[list[str]] = []
+    too_wide: list[str] = []
+    for header in sorted(headers[1:], key=COLUMN_PRIORITY.index):
+        step_and_it = [column_width["step"], column_width[header]]
+        if _span(step_and_it) > width:
+            too_wide.append(header)
+        elif groups and _span([*step_and_it, *(column_width[h] for h in groups[-1])]) <= width:
+            groups[-1].append(header)
+        else:
+            groups.append([header])
+    tables = [_columns(full, group) for group in groups]
+    if too_wide:
+        tables.append(replace(_columns(full, too_wide), as_lines=True))
+    return tables
+
+
+def _span(widths: Sequence[int]) -> int:
+    return sum(widths) + _GAP * (len(widths) - 1)
+
+
+def _columns(table: StepTable, wanted: Sequence[str]) -> StepTable:
+    keep = [i for i, header in enumerate(table.headers) if i == 0 or header in wanted]
+
+    def pick(row: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(row[i] for i in keep)
+
+    total = pick(table.total) if table.total is not None else None
+    return StepTable(
+        headers=pick(table.headers),
+        rows=tuple(pick(row) for row in table.rows),
+        total=total if total is not None and any(total[1:]) else None,
+        kinds=table.kinds,
+    )
+
+
+def report_header(plan: Plan) -> str:
+    """The report's first line: the plan's name, source, limits and catalog."""
+    return (
+        f"{plan.name} ({plan.source}) · {plan.limits} · catalog {plan.catalog_version} "
+        f"(sha256 {plan.catalog_digest[:12]})"
+    )
+
+
+def _resource_kind(line: str) -> LineKind:
+    marks: dict[str, LineKind] = {"+ ": "create", "~ ": "update", "- ": "delete"}
+    return marks.get(line.lstrip()[:2], "")
+
+
+def report_lines(plan: Plan) -> list[tuple[str, LineKind]]:
+    """The lines under the step table, each with its kind (which a terminal colours): ranges
+    and unknowns, what a run would generate again, resources, the summary, diagnostics."""
+    out: list[tuple[str, LineKind]] = []
     reasons = _reason_lines(plan)
     if reasons:
-        out.append("Ranges and unknowns:")
-        out += [f"  {name}: {reason}" for name, reason in reasons]
-        out.append("")
-    regenerated = reuse_lines(plan)
+        out.append(("Ranges and unknowns:", ""))
+        out += [(f"  {step.name}: {reason}", _row_kind(step)) for step, reason in reasons]
+        out.append(("", ""))
     if plan.has_reuse:
-        out.append(f"Generated again (not reused from {plan.reuse_source}):")
-        out += [f"  {line}" for line in regenerated] or ["  (nothing: every generation is reused)"]
-        out.append("")
+        out.append((f"Generated again (not reused from {plan.reuse_source}):", ""))
+        regenerated = reuse_lines(plan) or ["(nothing: every generation is reused)"]
+        out += [(f"  {line}", "reuse") for line in regenerated]
+        out.append(("", ""))
     if plan.resources is not None:
-        out += resource_lines(plan.resources)
-        out.append("")
-    out += summary_lines(plan)
-    text = "\n".join(out) + "\n"
+        out += [(line, _resource_kind(line)) for line in resource_lines(plan.resources)]
+        out.append(("", ""))
+    out += [(line, "") for line in summary_lines(plan)]
     if plan.diagnostics:
-        text += "\n" + _diagnostic_text(plan.diagnostics)
-    return text
+        out.append(("", ""))
+        out += [(line, "") for line in _diagnostic_text(plan.diagnostics).splitlines()]
+    return out
+
+
+def render_text(plan: Plan) -> str:
+    """The plan as a plain-text report: what a terminal shows, without colour and with the
+    step table whole (a terminal splits it to fit, :func:`step_tables`)."""
+    (table,) = step_tables(plan)
+    out = [report_header(plan), "", *(text for text, _ in table.lines()), ""]
+    out += [text for text, _ in report_lines(plan)]
+    return "\n".join(out) + "\n"
 
 
 def _pair(low: Decimal, high: Decimal) -> dict[str, str]:
@@ -641,7 +784,7 @@ def render_markdown(plan: Plan) -> str:
     reasons = _reason_lines(plan)
     if reasons:
         out += ["<details><summary>Ranges and unknowns</summary>", ""]
-        out += [f"- `{name}`: {_md(reason)}" for name, reason in reasons]
+        out += [f"- `{step.name}`: {_md(reason)}" for step, reason in reasons]
         out += ["", "</details>", ""]
     if plan.has_reuse:
         regenerated = _reuse_groups(plan)
