@@ -254,8 +254,8 @@ def _kill_when_creating(
 def test_sigkill_inside_create_windows_then_resume_makes_no_duplicates(tmp_path: Path) -> None:
     faults = FaultPlan(
         rules=[
-            FaultRule(Fault.SLOW, on="document", nth=(1,), delay=2.0),
-            FaultRule(Fault.SLOW, on="avatar", nth=(1,), delay=2.0),
+            FaultRule(Fault.SLOW, on="document", nth=(1,), delay=4.0),
+            FaultRule(Fault.SLOW, on="avatar", nth=(1,), delay=4.0),
         ]
     )
     emu = emulator(tier=2, faults=faults)
