@@ -234,6 +234,11 @@ class Overlay(_Strict):
     )
     sources: dict[str, str] = Field(default_factory=dict)
 
+    @property
+    def largest_upload(self) -> int:
+        """The most bytes the API takes for any asset (through ``/v1/uploads``)."""
+        return max(limits.upload for limits in self.asset_limits.values())
+
 
 class PriceRate(_Strict):
     """A rate that applies when every ``when`` field of the request has one of the listed values."""

@@ -18,7 +18,8 @@ from runway_plan.compile.durations import Length, output_length
 from runway_plan.compile.graph import REFERENCE, Generation, Graph, Ref, StepNode, TemplateFailed
 from runway_plan.compile.templating import Absent, Renderer, TemplateFailure, is_template
 from runway_plan.diagnostics import Diagnostic, Span, make
-from runway_plan.media import probe
+from runway_plan.files import LocalFileError, Root
+from runway_plan.media import probe_local
 from runway_plan.source import DataPath, Document, SourceMap
 from runway_plan.spec import ParsedSpec, Spec, Step, parse_spec
 
@@ -30,19 +31,9 @@ __all__ = [
     "compile_request",
     "compile_spec",
     "index_out_of_range",
-    "local_asset_path",
-    "local_duration",
     "local_length",
     "unknown_step",
 ]
-
-
-def local_asset_path(value: str, spec_path: str) -> Path | None:
-    """The local file an asset string names (relative to the spec), or None for URIs."""
-    if "://" in value or value.startswith(("data:", "@")) or not value:
-        return None
-    path = Path(value)
-    return path if path.is_absolute() else Path(spec_path).parent / path
 
 
 def unknown_step(
@@ -73,7 +64,12 @@ _FAN_OUT_HINT = "item and index are defined only in a step with for_each"
 
 class _Compiler:
     def __init__(
-        self, parsed: ParsedSpec, document: Document, catalog: Catalog, variables: dict[str, Any]
+        self,
+        parsed: ParsedSpec,
+        document: Document,
+        catalog: Catalog,
+        variables: dict[str, Any],
+        root: Root,
     ):
         assert parsed.spec is not None
         self.spec = parsed.spec
@@ -86,6 +82,7 @@ class _Compiler:
             catalog=catalog,
             variables=variables,
             variables_known=parsed.vars_known,
+            root=root,
         )
         self.renderer = Renderer()
         self.variables = variables
@@ -389,7 +386,7 @@ class _Compiler:
                     if producer is None or (ref.step, step) in cyclic:
                         return None
                     return producer.length
-                return local_length(value, self.map.path)
+                return local_length(value, self.graph.root, catalog)
 
             generation.length = output_length(
                 catalog, generation.endpoint, generation.model, generation.request, input_length
@@ -407,22 +404,16 @@ class _Compiler:
         return [generations[key] for key in sorter.static_order()]
 
 
-def local_duration(value: Any, spec_path: str) -> float | None:
-    """The length in seconds of the local media file an asset string names, when readable."""
-    if not isinstance(value, str):
-        return None
-    local = local_asset_path(value, spec_path)
-    if local is None or not local.is_file():
+def local_length(value: Any, root: Root, catalog: Catalog) -> Length | None:
+    """The exact length of the local media file an asset string names, when it is a file
+    inside ``root`` no larger than the API takes (others are reported by ``validate``)."""
+    if not isinstance(value, str) or root.local_path(value) is None:
         return None
     try:
-        return probe(local).duration
-    except OSError:
+        with root.open(value, limit=catalog.overlay.largest_upload) as local:
+            seconds = probe_local(local).duration
+    except LocalFileError:
         return None
-
-
-def local_length(value: Any, spec_path: str) -> Length | None:
-    """The exact length of the local media file an asset string names, when readable."""
-    seconds = local_duration(value, spec_path)
     return Length.of(seconds, f"length of {value}") if seconds is not None else None
 
 
@@ -437,7 +428,7 @@ def compile_request(catalog: Catalog, endpoint: str, request: dict[str, Any]) ->
     step = Step.model_construct(endpoint=endpoint, model=model)
     spec = Spec.model_construct(steps={"request": step}, documents={}, avatars={})
     document = Document(data=None, source_map=SourceMap("request"), text="", diagnostics=[])
-    graph = Graph(spec=spec, document=document, catalog=catalog)
+    graph = Graph(spec=spec, document=document, catalog=catalog, root=Root.anywhere())
     generation = Generation(
         key="request",
         step="request",
@@ -450,7 +441,11 @@ def compile_request(catalog: Catalog, endpoint: str, request: dict[str, Any]) ->
         span=Span("request", 0, 0, 0, 0),
     )
     generation.length = output_length(
-        catalog, endpoint, model, request, lambda _path, value: local_length(value, "/")
+        catalog,
+        endpoint,
+        model,
+        request,
+        lambda _path, value: local_length(value, graph.root, catalog),
     )
     graph.generations["request"] = generation
     return graph
@@ -547,19 +542,27 @@ def _describe(value: Any) -> str:
 
 
 def compile_spec(
-    document: Document, catalog: Catalog, overrides: Mapping[str, Any] | None = None
+    document: Document,
+    catalog: Catalog,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    allow: Iterable[str | Path] = (),
 ) -> Graph:
     """Compile a parsed document into a :class:`Graph`; problems are on ``graph.diagnostics``.
+
+    Local files the spec names are read only inside its root (its repository, or its folder)
+    and the folders of ``allow`` (see :class:`runway_plan.files.Root`).
 
     The parts of the spec whose structure is broken are reported and left out; the rest is
     compiled, so that one run reports every independent problem.
     """
     parsed = parse_spec(document)
+    root = Root.of_spec(document.source_map.path, allow)
     if parsed.spec is None:
-        graph = Graph(spec=None, document=document, catalog=catalog)
+        graph = Graph(spec=None, document=document, catalog=catalog, root=root)
         graph.diagnostics.extend(parsed.diagnostics)
         return graph
     variables = {**parsed.spec.vars, **(overrides or {})}
-    compiler = _Compiler(parsed, document, catalog, variables)
+    compiler = _Compiler(parsed, document, catalog, variables, root)
     compiler.diagnostics.extend(parsed.diagnostics)
     return compiler.run()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from runway_plan.catalog import Catalog
 from runway_plan.compile.durations import Length
 from runway_plan.diagnostics import Diagnostic, Span
+from runway_plan.files import Root
 from runway_plan.source import DataPath, Document
 from runway_plan.spec import Spec, Step
 
@@ -103,6 +104,13 @@ class Graph:
     unexpanded: dict[str, Generation] = field(default_factory=dict)
     """Steps whose fan-out failed (reported), by name: one stand-in each, its templated fields
     left out, so that its other fields are still checked.  Not part of the DAG."""
+    root: Root = None  # type: ignore[assignment]  # set from the document when not given
+    """Where the spec may read local files (its repository or folder, and folders opted in):
+    every local path it names is opened through it."""
+
+    def __post_init__(self) -> None:
+        if self.root is None:
+            self.root = Root.of_spec(self.document.source_map.path)
 
     def declares(self, section: str, name: str) -> bool:
         """Whether the spec file has an entry ``name`` in ``section`` (``steps``, ...), even one

@@ -119,7 +119,12 @@ CODES: dict[str, CodeInfo] = {
     "RP221": _c(
         "invalid data URI", "A data URI must be base64 with a media type, within its limit."
     ),
-    "RP222": _c("asset file not found", "A local asset path does not exist or is not a file."),
+    "RP222": _c(
+        "local file unusable",
+        "A local file the spec names (an asset or a knowledge document) does not exist, is not "
+        "a regular file (a folder, a FIFO, a device), cannot be read, or is larger than what is "
+        "read of it.",
+    ),
     "RP223": _c(
         "wrong media type",
         "An asset's content (sniffed from its bytes, not its extension) is not the media the "
@@ -145,6 +150,13 @@ CODES: dict[str, CodeInfo] = {
         "estimated from its text; an omitted duration) and part of that range is outside what "
         "the model accepts. Make the input surely long (or short) enough, or set its duration.",
         "warning",
+    ),
+    "RP228": _c(
+        "local file outside the root",
+        "A local path the spec names resolves (after every symlink) outside the spec's root: "
+        "the repository holding the spec, or its folder outside a repository. A spec may be "
+        "untrusted input, so nothing outside is read, and the message says nothing about the "
+        "file. `--allow-path DIR` opts a folder in.",
     ),
     # RP3xx: graph
     "RP300": _c("unknown step", "A reference or `needs` names a step that does not exist."),

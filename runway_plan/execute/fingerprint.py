@@ -22,20 +22,20 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from runway_plan.catalog.assets import JsonPath, asset_fields, set_path
-from runway_plan.compile import Graph, local_asset_path
+from runway_plan.compile import Graph
+from runway_plan.files import Root
 
 __all__ = [
     "FINGERPRINT_VERSION",
     "Fingerprinter",
+    "LocalInput",
     "MissingInput",
     "OutputRef",
     "canonical_json",
@@ -60,6 +60,15 @@ class OutputRef:
     index: int
 
 
+@dataclass(frozen=True, slots=True)
+class LocalInput:
+    """A local file a request names: where, as the spec wrote it, and the media it may be."""
+
+    path: JsonPath
+    value: str
+    media: frozenset[str]
+
+
 def canonical_json(value: Any) -> str:
     """Compact JSON with sorted keys: equal data, equal text."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
@@ -81,20 +90,22 @@ def origin_of(base_url: str) -> str:
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
 
 
-@lru_cache(maxsize=4096)
-def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
-    del size, mtime_ns
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+_HASHES: dict[tuple[Path, int, int], str] = {}
+_HASHES_SIZE = 4096
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's content (cached per path, size and modification time)."""
-    stat = os.stat(path)
-    return _file_sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+def file_sha256(root: Root, value: str, limit: int) -> str:
+    """SHA-256 of the local file ``value`` names, read through ``root`` (confined, at most
+    ``limit`` bytes; :class:`~runway_plan.files.LocalFileError` otherwise), cached per real
+    path, size and modification time."""
+    with root.open(value, limit=limit) as local:
+        key = (local.path, local.size, local.mtime_ns)
+        found = _HASHES.get(key)
+        if found is None:
+            if len(_HASHES) >= _HASHES_SIZE:
+                _HASHES.clear()
+            found = _HASHES[key] = local.sha256()
+    return found
 
 
 class Fingerprinter:
@@ -103,9 +114,11 @@ class Fingerprinter:
     def __init__(self, graph: Graph, origin: str) -> None:
         self.graph = graph
         self.origin = origin
-        spec_path = graph.document.source_map.path
         self.inputs: dict[str, list[tuple[JsonPath, OutputRef]]] = {}
-        self.files: dict[str, list[tuple[JsonPath, Path]]] = {}
+        self.files: dict[str, list[LocalInput]] = {}
+        self.file_hashes: dict[str, str] = {}
+        """The hash of each local file as first read in this run: what it checked, so what
+        is sent must match it."""
         for key, gen in graph.generations.items():
             refs: list[tuple[JsonPath, OutputRef]] = []
             for path, ref in gen.refs:
@@ -118,13 +131,12 @@ class Fingerprinter:
                     refs.append((tuple(path), OutputRef(producer, output)))
             self.inputs[key] = refs
             ref_paths = {path for path, _ in refs}
-            files: list[tuple[JsonPath, Path]] = []
+            files: list[LocalInput] = []
             for field in asset_fields(graph.catalog, gen.endpoint, gen.model, gen.request):
                 if field.path in ref_paths:
                     continue
-                local = local_asset_path(field.value, spec_path)
-                if local is not None:
-                    files.append((field.path, local))
+                if graph.root.local_path(field.value) is not None:
+                    files.append(LocalInput(field.path, field.value, field.media))
             self.files[key] = files
         self.twin = self._twins()
 
@@ -159,8 +171,8 @@ class Fingerprinter:
             request: Any = gen.request
             for path, ref in self.inputs[key]:
                 request = set_path(request, path, {"$ref": static.get(ref.key), "out": ref.index})
-            for path, local in self.files[key]:
-                request = set_path(request, path, {"$file": str(local)})
+            for local in self.files[key]:
+                request = set_path(request, local.path, {"$file": local.value})
             text = canonical_json([gen.endpoint, gen.model, request])
             base = hashlib.sha256(text.encode()).hexdigest()
             twin[key] = seen.get(base, 0)
@@ -172,7 +184,8 @@ class Fingerprinter:
         """The canonical document hashed into ``key``'s fingerprint.
 
         ``outputs`` gives the SHA-256 of upstream outputs; raises :class:`MissingInput` when
-        one that ``key`` uses is missing, and ``OSError`` when a local asset cannot be read.
+        one that ``key`` uses is missing, and :class:`~runway_plan.files.LocalFileError` when
+        a local asset cannot be read (outside the spec's root, not a regular file, ...).
         """
         gen = self.graph.generations[key]
         request: Any = gen.request
@@ -181,8 +194,8 @@ class Fingerprinter:
             if digest is None:
                 raise MissingInput(f"{ref.key}[{ref.index}]")
             request = set_path(request, path, {"$sha256": digest})
-        for path, local in self.files[key]:
-            request = set_path(request, path, {"$file_sha256": file_sha256(local)})
+        for local in self.files[key]:
+            request = set_path(request, local.path, {"$file_sha256": self.file_hash(local.value)})
         return {
             "v": FINGERPRINT_VERSION,
             "origin": self.origin,
@@ -191,6 +204,15 @@ class Fingerprinter:
             "request": request,
             "twin": self.twin[key],
         }
+
+    def file_hash(self, value: str) -> str:
+        """The SHA-256 of the local file ``value`` names, as first read by this fingerprinter
+        (through the spec's root)."""
+        found = self.file_hashes.get(value)
+        if found is None:
+            limit = self.graph.catalog.overlay.largest_upload
+            found = self.file_hashes[value] = file_sha256(self.graph.root, value, limit)
+        return found
 
     def fingerprint(self, key: str, outputs: Mapping[OutputRef, str]) -> str:
         """The fingerprint of generation ``key`` given its upstream outputs' hashes."""

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from runway_plan.compile import Graph, local_asset_path
+from runway_plan.compile import Graph
 from runway_plan.compile.graph import REFERENCE
 from runway_plan.compile.templating import TemplateFailure
 from runway_plan.diagnostics import Diagnostic, Span, make
@@ -53,6 +53,7 @@ from runway_plan.execute.client import (
 from runway_plan.execute.fingerprint import OutputRef, canonical_json, file_sha256, origin_of
 from runway_plan.execute.reuse import reusable
 from runway_plan.execute.state import ResourceRow, ResourceStatus, State
+from runway_plan.files import LocalFileError
 from runway_plan.plan.resources import ResourceChange, ResourceField, ResourcePlan
 from runway_plan.validate.resources import render_text
 
@@ -103,13 +104,12 @@ def fields_of(kind: str) -> tuple[str, ...]:
 @dataclass(frozen=True, slots=True)
 class ImageSource:
     """Where an avatar's ``referenceImage`` comes from: ``step`` (the output ``ref`` of a
-    generation), ``file`` (a local file ``path``) or ``uri`` (a URL, ``runway://`` or data
-    URI, sent as written)."""
+    generation), ``file`` (the local file ``text`` names, read through the spec's root) or
+    ``uri`` (a URL, ``runway://`` or data URI, sent as written)."""
 
     how: str
     text: str
     ref: OutputRef | None = None
-    path: Path | None = None
 
 
 @dataclass
@@ -206,22 +206,18 @@ def image_source(graph: Graph, text: str) -> ImageSource:
             key, output = node.outputs[index]
             return ImageSource("step", text, ref=OutputRef(key, output))
         return ImageSource("step", text)
-    local = local_asset_path(text, graph.document.source_map.path)
-    if local is not None:
-        return ImageSource("file", text, path=local)
+    if graph.root.local_path(text) is not None:
+        return ImageSource("file", text)
     return ImageSource("uri", text)
 
 
 def _read_document(graph: Graph, content: str | None, file: str | None) -> tuple[str, str | None]:
     if content is not None:
         return content, None
-    path = local_asset_path(file or "", graph.document.source_map.path)
-    if path is None:
-        return "", f"'{file}' is not a local file"
     try:
-        return path.read_text(encoding="utf-8"), None
-    except (OSError, UnicodeDecodeError) as exc:
-        return "", f"cannot read {path}: {exc}"
+        return graph.root.read_document(file or ""), None
+    except LocalFileError as exc:
+        return "", str(exc)
 
 
 def _text(graph: Graph, text: str | None, at: tuple[str, ...], problems: list[str]) -> str | None:
@@ -241,11 +237,13 @@ def desired_state(
     graph: Graph,
     document_ids: Mapping[str, str | None],
     output_hash: OutputHash,
+    file_hash: Callable[[str], str] | None = None,
 ) -> dict[tuple[str, str], Desired]:
     """What the spec wants every document and avatar to be, keyed by (kind, key).
 
     ``document_ids`` maps document keys to their remote ids (None: to be created);
-    ``output_hash`` gives the content hash of an avatar's upstream image.
+    ``output_hash`` gives the content hash of an avatar's upstream image, ``file_hash`` that
+    of a local image (by default read through the spec's root).
     """
     spec = graph.spec
     found: dict[tuple[str, str], Desired] = {}
@@ -289,12 +287,16 @@ def desired_state(
                 else:
                     unknown["referenceImage"] = digest[1]
         elif image.how == "file":
-            assert image.path is not None
+            limit = graph.catalog.overlay.largest_upload
             try:
-                identity = {"$file_sha256": file_sha256(image.path), "from": image.text}
-            except OSError as exc:
+                if file_hash is not None:
+                    digest = file_hash(image.text)
+                else:
+                    digest = file_sha256(graph.root, image.text, limit)
+                identity = {"$file_sha256": digest, "from": image.text}
+            except LocalFileError as exc:
                 identity = {"$file_sha256": None, "from": image.text}
-                problem = f"cannot read {image.path}: {exc}"
+                problem = str(exc)
         elif image.text.startswith("data:"):
             digest = hashlib.sha256(image.text.encode()).hexdigest()
             identity = {"$data_sha256": digest, "from": f"data URI ({len(image.text)} chars)"}
@@ -733,8 +735,9 @@ class Reconciler:
 
     The runner calls :meth:`documents` before the generations start, :meth:`avatar` for
     each avatar once its image's generation is done (``image_hash`` gives that output's
-    SHA-256, ``image_uri`` a URI to send), and :meth:`prune` at the end.  ``stopping`` says
-    the run was interrupted (nothing new is written); ``emit`` reports progress.
+    SHA-256, ``image_uri`` a URI to send, ``file_hash`` a local image's hash as the run first
+    read it), and :meth:`prune` at the end.  ``stopping`` says the run was interrupted
+    (nothing new is written); ``emit`` reports progress.
     """
 
     def __init__(
@@ -749,6 +752,7 @@ class Reconciler:
         emit: Callable[[str, str | None, str], None],
         image_hash: Callable[[OutputRef], str | None],
         image_uri: ImageUri,
+        file_hash: Callable[[str], str] | None = None,
         stopping: Callable[[], bool],
     ) -> None:
         self.graph = graph
@@ -760,6 +764,7 @@ class Reconciler:
         self.emit = emit
         self.image_hash = image_hash
         self.image_uri = image_uri
+        self.file_hash = file_hash
         self.stopping = stopping
         self.spec_name = _scope(graph)
         self.spec_path = graph.document.source_map.path
@@ -812,7 +817,8 @@ class Reconciler:
             digest = self.image_hash(ref)
             return digest if digest is not None else (None, f"'{ref.key}' has no output")
 
-        return desired_state(self.graph, self._document_ids(), output_hash)[(kind, key)]
+        desired = desired_state(self.graph, self._document_ids(), output_hash, self.file_hash)
+        return desired[(kind, key)]
 
     def _row(self, kind: str, key: str) -> ResourceRow | None:
         return self.state.resource(self.spec_name, self.origin, kind, key)

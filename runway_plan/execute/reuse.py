@@ -26,6 +26,7 @@ from runway_plan.execute.fingerprint import Fingerprinter, MissingInput, OutputR
 from runway_plan.execute.layout import default_state_dir
 from runway_plan.execute.state import State, StepRow, StepStatus
 from runway_plan.execute.store import Store, sha256_file
+from runway_plan.files import LocalFileError
 
 __all__ = ["Reuse", "credits_saved", "reusable", "survey", "why"]
 
@@ -143,7 +144,7 @@ def survey(
             reason = f"upstream {upstream} will be generated first"
             found[key] = Reuse(key, False, reason, None, None)
             continue
-        except OSError as exc:
+        except LocalFileError as exc:
             found[key] = Reuse(key, False, f"cannot read a local asset: {exc}", None, None)
             continue
         fingerprint = fingerprinter.fingerprint(key, hashes)

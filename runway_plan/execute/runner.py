@@ -46,12 +46,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
 import heapq
 import ipaddress
 import itertools
 import json
 import math
-import mimetypes
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -85,7 +85,6 @@ from runway_plan.execute.fingerprint import (
     Fingerprinter,
     OutputRef,
     canonical_json,
-    file_sha256,
     request_sha256,
 )
 from runway_plan.execute.policy import DEFAULT_MAX_ATTEMPTS, decide, retry_on_rerun
@@ -100,7 +99,8 @@ from runway_plan.execute.resources import (
 from runway_plan.execute.reuse import Reuse, survey, why
 from runway_plan.execute.state import Outcome, State, StepRow, StepStatus
 from runway_plan.execute.store import Store, extension_for, sha256_file
-from runway_plan.media import probe
+from runway_plan.files import LocalFileError
+from runway_plan.media import sniff
 from runway_plan.plan import Plan, plan
 from runway_plan.plan.cost import format_credits
 from runway_plan.plan.live import Organization, parse_organization
@@ -971,8 +971,8 @@ class Execution:
         if source.ref is not None:
             uri = await self._output_uri(source.ref, fresh=fresh)
             return uri, strip_query(uri) if "://" in uri else uri
-        if source.path is not None:
-            return await self._local_uri(source.path, fresh=fresh)
+        if source.how == "file":
+            return await self._local_uri(source.text, frozenset({"image"}), fresh=fresh)
         return source.text, source.text[:80]
 
     # ------------------------------------------------------------------ one generation
@@ -1379,7 +1379,7 @@ class Execution:
     def _input_refused(self, key: str, error: RequestRejected) -> bool:
         """True when a rejection names a field fed by an upstream output or an upload."""
         fed = {path[0] for path, _ in self.fingerprinter.inputs[key]}
-        fed |= {path[0] for path, _ in self.fingerprinter.files[key]}
+        fed |= {local.path[0] for local in self.fingerprinter.files[key]}
         named = {path[0] for path, _ in error.issues if path}
         return bool(fed & named) or (not named and "fetch" in error.message.lower())
 
@@ -1634,10 +1634,10 @@ class Execution:
             uri = await self._output_uri(ref, fresh=fresh)
             body = set_path(body, path, uri)
             shown = set_path(shown, path, strip_query(uri) if "://" in uri else uri)
-        for path, local in self.fingerprinter.files[key]:
-            uri, label = await self._local_uri(local, fresh=fresh)
-            body = set_path(body, path, uri)
-            shown = set_path(shown, path, label)
+        for local in self.fingerprinter.files[key]:
+            uri, label = await self._local_uri(local.value, local.media, fresh=fresh)
+            body = set_path(body, local.path, uri)
+            shown = set_path(shown, local.path, label)
         return dict(body), dict(shown)
 
     async def _output_uri(self, ref: OutputRef, *, fresh: bool = False) -> str:
@@ -1660,36 +1660,56 @@ class Execution:
                     return str(urls[ref.index])
         if out is None or out.sha256 is None:
             raise TransferFailed(f"no stored output {ref.index} of '{ref.key}'")
-        path = self.store.path(out.sha256)
         name = f"{ref.key.replace('[', '-').replace(']', '')}-{ref.index}.{out.ext or 'bin'}"
-        return await self._upload(path, out.sha256, name, out.mime, fresh=fresh)
-
-    async def _upload(
-        self, path: Path, sha256: str, filename: str, mime: str | None, *, fresh: bool = False
-    ) -> str:
-        cached = None if fresh else self.state.upload(sha256, self.options.upload_max_age)
+        cached = None if fresh else self.state.upload(out.sha256, self.options.upload_max_age)
         if cached is not None:
             return cached
-        uri = await self.client.upload(filename, path.read_bytes(), mime)
+        data = self.store.read(out.sha256, out.size)
+        return await self._upload(data, out.sha256, name, out.mime)
+
+    async def _upload(self, data: bytes, sha256: str, filename: str, mime: str | None) -> str:
+        uri = await self.client.upload(filename, data, mime)
         self.state.record_upload(sha256, uri)
         self._emit("upload", None, f"uploaded {filename} as {uri}")
         return uri
 
-    async def _local_uri(self, local: Path, *, fresh: bool = False) -> tuple[str, str]:
-        size = local.stat().st_size
-        digest = file_sha256(local)
-        info = probe(local)
-        mime = info.mime or mimetypes.guess_type(local.name)[0] or "application/octet-stream"
-        limits = self.catalog.overlay.asset_limits
-        media: Any = info.media if info.media in limits else "image"
+    async def _local_uri(
+        self, value: str, media: frozenset[str], *, fresh: bool = False
+    ) -> tuple[str, str]:
+        """A data URI or an upload of the local file ``value`` names, read here, once: inside
+        the spec's root (resolved anew), hashed and sniffed at the moment it is sent, and
+        refused when it is not the content the run checked or not the field's media."""
+        overlay = self.catalog.overlay
+        try:
+            with self.graph.root.open(value, limit=overlay.largest_upload, fresh=True) as local:
+                data = local.read()
+                filename = local.path.name
+        except LocalFileError as exc:
+            raise TransferFailed(f"{exc}; nothing was sent") from None
+        digest = hashlib.sha256(data).hexdigest()
+        checked = self.fingerprinter.file_hashes.get(value)
+        if checked is not None and digest != checked:
+            raise TransferFailed(
+                f"'{value}' changed since the run checked it (sha256 {digest[:12]}, checked "
+                f"{checked[:12]}); nothing was sent: run again to use the new content"
+            )
+        mime, kind = sniff(data)
+        if kind not in media:
+            raise TransferFailed(
+                f"'{value}' is not {' or '.join(sorted(media))} "
+                f"({mime or 'not a recognised media file'}); nothing was sent"
+            )
+        assert mime is not None and kind is not None
         limit = self.options.data_uri_limit
         if limit is None:
-            limit = limits[media].data_uri
+            limit = overlay.asset_limits[kind].data_uri  # type: ignore[index]
+        size = len(data)
         encoded = len(f"data:{mime};base64,") + 4 * math.ceil(size / 3)
-        if encoded <= limit or size < self.catalog.overlay.upload_min_bytes:
+        if encoded <= limit or size < overlay.upload_min_bytes:
             label = f"data:{mime};base64,… ({size} bytes, sha256 {digest[:16]})"
-            return data_uri(local.read_bytes(), mime), label
-        uri = await self._upload(local, digest, local.name, mime, fresh=fresh)
+            return data_uri(data, mime), label
+        cached = None if fresh else self.state.upload(digest, self.options.upload_max_age)
+        uri = cached or await self._upload(data, digest, filename, mime)
         return uri, uri
 
     # ------------------------------------------------------------------ outputs

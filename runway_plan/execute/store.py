@@ -105,6 +105,20 @@ class Store:
             return False
         return size is None or info.st_size == size
 
+    def read(self, sha256: str, size: int | None = None) -> bytes:
+        """Stored content ``sha256``, verified: opened without following a symlink, a
+        regular file of ``size`` bytes (when known) whose hash matches; ``OSError``
+        otherwise."""
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+        with open(os.open(self.path(sha256), flags), "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode) or (size is not None and info.st_size != size):
+                raise OSError(f"stored output {sha256[:12]} is not what was stored")
+            data = handle.read(info.st_size + 1)
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise OSError(f"stored output {sha256[:12]} no longer matches its hash")
+        return data
+
     def verify(self, sha256: str) -> bool:
         """True when the stored content still hashes to ``sha256``."""
         try:

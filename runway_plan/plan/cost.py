@@ -29,9 +29,10 @@ from typing import Any
 
 from runway_plan.catalog import Catalog
 from runway_plan.catalog.model import BooleanType, EnumType, Price, PriceRate, Scalar
-from runway_plan.compile import Generation, Graph, local_asset_path
+from runway_plan.compile import Generation, Graph
 from runway_plan.compile.graph import TemplateFailed
-from runway_plan.media import probe
+from runway_plan.files import LocalFileError
+from runway_plan.media import probe_local
 
 __all__ = [
     "Cost",
@@ -383,11 +384,12 @@ def _input_seconds(gen: Generation, price: Price, ctx: _Context) -> tuple[Second
             "documents no input-length bounds"
         )
     if isinstance(value, str) and value:
-        local = local_asset_path(value, ctx.graph.document.source_map.path)
-        if local is not None:
+        root = ctx.graph.root
+        if root.local_path(value) is not None:
             try:
-                info = probe(local)
-            except OSError:
+                with root.open(value, limit=ctx.catalog.overlay.largest_upload) as local:
+                    info = probe_local(local)
+            except LocalFileError:
                 info = None
             if info is not None and info.duration is not None:
                 length = _dec(round(info.duration, 3))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
-from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -13,10 +12,11 @@ from runway_plan.catalog import Catalog
 from runway_plan.catalog.model import (
     InputDuration,
 )
-from runway_plan.compile import Graph, local_asset_path
+from runway_plan.compile import Graph
 from runway_plan.compile.durations import Length
 from runway_plan.diagnostics import Diagnostic, Span, make
-from runway_plan.media import probe
+from runway_plan.files import LocalFileError, NotText, OutsideRoot
+from runway_plan.media import probe_local
 from runway_plan.source import DataPath, SourceMap
 from runway_plan.validate.describe import (
     _DATA_URI,
@@ -141,10 +141,9 @@ class AssetChecks:
                     hint="write '@step' or '@step[index]'",
                 )
             ]
-        path = local_asset_path(value, self.spec_path)
-        if path is None:
+        if self.graph.root.local_path(value) is None:
             return []
-        return self.local_file(value, path, media, at, checker, span)
+        return self.local_file(value, media, at, checker, span)
 
     def data_uri(self, value: str, media: str, label: str, span: Span) -> list[Diagnostic]:
         match = _DATA_URI.match(value)
@@ -182,24 +181,27 @@ class AssetChecks:
         return []
 
     def local_file(
-        self, value: str, path: Path, media: str, at: DataPath, checker: _Checker, span: Span
+        self, value: str, media: str, at: DataPath, checker: _Checker, span: Span
     ) -> list[Diagnostic]:
+        """Checks of a local file (read only inside the spec's root): a regular file of
+        the field's media, within the API's size limit, of an accepted length."""
         label = _label(at)
-        if not path.is_file():
-            what = "is not a file" if path.exists() else "does not exist"
-            return [
-                make(
-                    "RP222",
-                    f"{label}: '{value}' {what}",
-                    span,
-                    hint=f"local paths are relative to the spec's folder; looked for {path}",
-                )
-            ]
-        try:
-            info = probe(path)
-        except OSError as exc:
-            return [make("RP222", f"{label}: cannot read '{value}': {exc.strerror}", span)]
         overlay = self.catalog.overlay
+        limit = overlay.asset_limits[media].upload  # type: ignore[index]
+        try:
+            with self.graph.root.open(value) as local:
+                if local.size > limit:
+                    return [
+                        make(
+                            "RP224",
+                            f"{label}: '{value}' is {_mb(local.size)}; the API accepts at most "
+                            f"{_mb(limit)}",
+                            span,
+                        )
+                    ]
+                info = probe_local(local)
+        except LocalFileError as exc:
+            return [file_diagnostic(exc, label, span)]
         accepted = overlay.accepted_content_types.get(media, ())  # type: ignore[call-overload]
         mime = _MIME_ALIASES.get(info.mime or "", info.mime)
         if info.media != media or mime not in accepted:
@@ -213,17 +215,26 @@ class AssetChecks:
                     hint="the type is read from the file's content, not its extension",
                 )
             ]
-        limit = overlay.asset_limits[media].upload  # type: ignore[index]
-        if info.size > limit:
-            return [
-                make(
-                    "RP224",
-                    f"{label}: '{value}' is {_mb(info.size)}; the API accepts at most {_mb(limit)}",
-                    span,
-                )
-            ]
         length = Length.of(info.duration, "file") if info.duration is not None else None
         return self.input_duration(length, f"'{value}'", at, checker, span)
+
+
+def file_diagnostic(
+    error: LocalFileError, label: str, span: Span, text_hint: str | None = None
+) -> Diagnostic:
+    """The diagnostic for a local file that cannot be used: RP228 outside the spec's root
+    (saying nothing about the file), RP212 a document that is not text (with ``text_hint``),
+    RP222 otherwise."""
+    if isinstance(error, OutsideRoot):
+        return make("RP228", f"{label}: {error}", span)
+    if isinstance(error, NotText):
+        return make("RP212", f"{label}: {error}", span, hint=text_hint)
+    return make(
+        "RP222",
+        f"{label}: {error}",
+        span,
+        hint="local paths are relative to the spec's folder",
+    )
 
 
 def _seconds(value: float) -> str:

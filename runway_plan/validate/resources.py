@@ -15,6 +15,7 @@ them with the spec's variables, and a template that fails is reported here.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import math
 from collections.abc import Iterable
@@ -29,13 +30,14 @@ from runway_plan.compile import (
     Graph,
     Ref,
     index_out_of_range,
-    local_asset_path,
     unknown_step,
 )
 from runway_plan.compile.graph import REFERENCE
 from runway_plan.compile.templating import Renderer, TemplateFailure, is_template
 from runway_plan.diagnostics import Diagnostic, make
+from runway_plan.files import LocalFileError
 from runway_plan.source import DataPath, SourceMap
+from runway_plan.validate.assets import file_diagnostic
 from runway_plan.validate.checker import _Checker
 from runway_plan.validate.describe import (
     _CHARS_PER_TOKEN,
@@ -96,17 +98,7 @@ class ResourceChecks:
                     )
                 )
             elif document.file is not None:
-                path = local_asset_path(document.file, self.spec_path)
-                if path is None or not path.is_file():
-                    self.diagnostics.append(
-                        make(
-                            "RP222",
-                            f"document file '{document.file}' does not exist",
-                            self.map.value((*at, "file")),
-                        )
-                    )
-                else:
-                    self.document_file(key, path)
+                self.document_file(key, document.file)
         create = self.catalog.constraints.resources.get("avatar_create")
         for key, avatar in spec.avatars.items():
             at = ("avatars", key)
@@ -183,31 +175,24 @@ class ResourceChecks:
             else:
                 first[name] = key
 
-    def document_file(self, key: str, path: Path) -> None:
-        """RP212 for a document file that is not UTF-8 plain text or Markdown."""
+    def document_file(self, key: str, file: str) -> None:
+        """RP222/RP228 for a document file that cannot be read, RP212 for one that is not
+        UTF-8 plain text or Markdown."""
         at = self.map.value(("documents", key, "file"))
         try:
-            path.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
+            self.graph.root.read_document(file)
+        except LocalFileError as exc:
             self.diagnostics.append(
-                make(
-                    "RP212",
-                    f"document file '{path.name}' is not UTF-8 text (byte {exc.start})",
-                    at,
-                    hint="knowledge documents are plain text or Markdown",
+                file_diagnostic(
+                    exc, "document file", at, "knowledge documents are plain text or Markdown"
                 )
             )
             return
-        except OSError as exc:
-            self.diagnostics.append(
-                make("RP222", f"document file '{path.name}' cannot be read: {exc}", at)
-            )
-            return
-        if path.suffix.lower() not in _TEXT_SUFFIXES:
+        if Path(file).suffix.lower() not in _TEXT_SUFFIXES:
             self.diagnostics.append(
                 make(
                     "RP212",
-                    f"document file '{path.name}' is not a .txt or .md file",
+                    f"document file '{file}' is not a .txt or .md file",
                     at,
                     hint="knowledge documents are plain text or Markdown",
                 )
@@ -227,10 +212,8 @@ class ResourceChecks:
                 content = rendered.get(("documents", name, "content"), document.content)
                 tokens += knowledge_tokens(content or "")
             elif document.file is not None:
-                path = local_asset_path(document.file, self.spec_path)
-                if path is not None and path.is_file():
-                    text = path.read_text(encoding="utf-8", errors="replace")
-                    tokens += knowledge_tokens(text)
+                with contextlib.suppress(LocalFileError):  # reported by document_file
+                    tokens += knowledge_tokens(self.graph.root.read_document(document.file))
         if tokens > _KNOWLEDGE_TOKEN_LIMIT:
             self.diagnostics.append(
                 make(
