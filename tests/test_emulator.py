@@ -11,6 +11,7 @@ import base64
 import io
 import math
 import tempfile
+import uuid
 import wave
 from collections.abc import Iterator
 from decimal import Decimal
@@ -202,9 +203,13 @@ def test_unknown_paths_are_json_404(api: Api) -> None:
     assert response.status_code == 404
     assert response.json() == {"error": "Not found."}
     assert api.get("/v1/tasks/unknown").status_code == 404
-    wrong_method = api.get("/v1/text_to_image")
-    assert wrong_method.status_code == 405
-    assert wrong_method.json() == {"error": "Method not allowed."}
+    for path in ("/v1/voices", "/v1/tasks", "/v1/text_to_hologram"):
+        unserved = api.get(path)
+        assert (unserved.status_code, unserved.json()) == (404, {"error": "Not found."}), path
+    for method, path in (("GET", "/v1/text_to_image"), ("POST", "/v1/organization")):
+        wrong_method = api.request(method, path)
+        assert wrong_method.status_code == 405, path
+        assert wrong_method.json() == {"error": "Method not allowed."}
 
 
 INVALID: list[tuple[str, str, dict[str, Any], list[list[Any]]]] = [
@@ -1082,16 +1087,22 @@ def test_clock_cannot_move_on_the_wall_clock() -> None:
             api.close()
 
 
-def test_seeded_ids_are_deterministic(clock: ManualClock) -> None:
-    ids = []
+def test_ids_are_unique_across_instances_with_the_same_seed() -> None:
+    """A journal resumed against a restarted emulator must never poll another task."""
+    ids: list[list[str]] = []
     for _ in range(2):
         with Emulator(EmulatorConfig(seed=42), clock=ManualClock()) as emulator:
             api = Api(emulator)
             try:
-                ids.append([api.create("text_to_image", T2I) for _ in range(3)])
+                tasks = [api.create("text_to_image", T2I) for _ in range(3)]
+                upload = api.post("/v1/uploads", json={"filename": "a.png"}).json()
+                ids.append([*tasks, upload["runwayUri"].split("/")[3]])
             finally:
                 api.close()
-    assert ids[0] == ids[1]
+    assert not set(ids[0]) & set(ids[1])
+    for made in ids:
+        assert len(set(made)) == len(made)
+        assert all(uuid.UUID(value).version == 4 for value in made)
 
 
 def test_config_is_checked() -> None:

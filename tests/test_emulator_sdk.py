@@ -138,6 +138,9 @@ def test_sdk_errors(client: runwayml.RunwayML, emulator: Emulator, server: Emula
         wrong.organization.retrieve()
     with pytest.raises(runwayml.NotFoundError):
         client.tasks.retrieve("00000000-0000-4000-8000-000000000000")
+    with pytest.raises(runwayml.NotFoundError) as unserved:
+        client.voices.list(limit=10)  # an API path the emulator does not serve
+    assert unserved.value.body == {"error": "Not found."}
     assert len(emulator.ledger()) == 0
 
 

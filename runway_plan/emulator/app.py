@@ -30,7 +30,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from runway_plan.emulator.core import API_VERSION, Emulator, Reply
 from runway_plan.emulator.faults import (
@@ -158,6 +158,8 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
     async def generation(request: Request) -> Response:
         endpoint = request.path_params["endpoint"]
         if endpoint not in emulator.catalog.endpoints:
+            if served(request.scope):
+                return _error(405, "Method not allowed.")
             return _error(404, f"No such endpoint: {request.url.path}")
         body = await _json(request)
         rule: FaultRule | None = request.scope.get(SCOPE_KEY)
@@ -288,10 +290,27 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
                 exc.status_code,
                 media_type="application/xml",
             )
+        status = exc.status_code
+        if status == 405 and not served(request.scope):
+            status = 404
         messages = {404: "Not found.", 405: "Method not allowed."}
-        detail = exc.detail if exc.status_code == 400 else messages.get(exc.status_code, exc.detail)
-        return _error(exc.status_code, str(detail))
+        detail = exc.detail if status == 400 else messages.get(status, exc.detail)
+        return _error(status, str(detail))
 
+    def served(scope: Scope) -> bool:
+        """Whether some route serves this path with some method: a generation path only for
+        an endpoint of the catalog (``GET /v1/voices`` is 404, ``GET /v1/text_to_image`` 405)."""
+        for route in routes:
+            match, child = route.matches(scope)
+            if match is Match.NONE:
+                continue
+            if route is generations and child["path_params"]["endpoint"] not in endpoints:
+                continue
+            return True
+        return False
+
+    endpoints = emulator.catalog.endpoints
+    generations = Route("/v1/{endpoint}", generation, methods=["POST"])
     routes = [
         Route("/v1/tasks/{task_id}", task, methods=["GET", "DELETE"]),
         Route("/v1/organization", organization, methods=["GET"]),
@@ -302,7 +321,7 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
         Route("/v1/avatar_usage", avatar_usage, methods=["GET"]),
         Route("/v1/documents", documents, methods=["GET", "POST"]),
         Route("/v1/documents/{document_id}", document, methods=["GET", "PATCH", "DELETE"]),
-        Route("/v1/{endpoint}", generation, methods=["POST"]),
+        generations,
         Route("/_uploads/{upload_id}", upload_target, methods=["POST"]),
         Route("/_files/{task_id}/{name}", files, methods=["GET", "HEAD"]),
         Route("/_emulator/ledger", admin_ledger, methods=["GET"]),

@@ -22,7 +22,6 @@ import hashlib
 import hmac
 import json
 import math
-import random
 import re
 import secrets
 import shutil
@@ -137,6 +136,8 @@ class EmulatorConfig:
     ``refund_running_cancel`` refunds tasks cancelled while RUNNING (the SDK documents that it
     does not).  ``unknown_price`` is what a model the pricer cannot price costs.
     ``public_url`` fixes the base of upload and output URLs (default: the request's own).
+    ``seed`` is reported by ``/_emulator/state``; ids are random UUIDs whatever the seed, so
+    two emulators never hand out the same id.
     """
 
     api_key: str | None = None
@@ -321,7 +322,6 @@ class Emulator:
             )
         self._lock = threading.RLock()
         self._secret = secrets.token_bytes(32)
-        self._rng_ids = _IdMaker(self.config.seed)
         self._dir = Path(tempfile.mkdtemp(prefix="runway-emulator-"))
         self._balance = Decimal(self.config.credits)
         self._tasks: dict[str, _Task] = {}
@@ -495,7 +495,7 @@ class Emulator:
                 {"endpoint": endpoint, "body": body}, sort_keys=True, separators=(",", ":")
             )
             task = _Task(
-                id=self._rng_ids.next(),
+                id=_new_id(),
                 seq=len(self._order) + 1,
                 endpoint=endpoint,
                 model=model,
@@ -871,7 +871,7 @@ class Emulator:
             return _error(400, f"Invalid request: {issues[0].message}", issues)
         with self._lock:
             now = self.advance()
-            upload_id = self._rng_ids.next()
+            upload_id = _new_id()
             key = f"uploads/{upload_id}/{filename}"
             upload = _Upload(
                 id=upload_id,
@@ -1082,7 +1082,7 @@ class Emulator:
         with self._lock:
             now = self.advance()
             document = {
-                "id": self._rng_ids.next(),
+                "id": _new_id(),
                 "name": body["name"],
                 "content": body["content"],
                 "type": "text",
@@ -1180,7 +1180,7 @@ class Emulator:
             if issues:
                 return _error(400, f"Invalid request: {issues[0].message}", issues)
             avatar = {
-                "id": self._rng_ids.next(),
+                "id": _new_id(),
                 "name": body["name"],
                 "personality": body["personality"],
                 "referenceImage": body["referenceImage"],
@@ -1415,11 +1415,7 @@ def _page(items: list[Any], limit: int, cursor: str | None) -> tuple[list[Any], 
     return items[start:end], following
 
 
-class _IdMaker:
-    """UUID4-shaped ids from a seeded generator, so a seeded run gives the same ids."""
-
-    def __init__(self, seed: int) -> None:
-        self._rng = random.Random(f"runway-plan-emulator-{seed}")
-
-    def next(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+def _new_id() -> str:
+    """A random UUID4, as the API's ids are: unique across emulator instances whatever their
+    seed, so a journal resumed against a restarted emulator never meets another task's id."""
+    return str(uuid.uuid4())
