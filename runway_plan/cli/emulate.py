@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import threading
 import time
@@ -15,7 +16,8 @@ import yaml
 from runway_plan.cli.app import EXIT_OK, catalog_option, load_catalog_or_fail, main
 
 
-def _load_faults(path: Path) -> object:
+def _load_faults(path: Path, seed: int) -> object:
+    """The fault plan in ``path``; ``seed`` seeds its random faults unless it has a seed."""
     from runway_plan.emulator import FaultPlan
 
     try:
@@ -23,7 +25,7 @@ def _load_faults(path: Path) -> object:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
         if not isinstance(data, dict):
             raise ValueError("a fault plan is a mapping: {seed: N, rules: [...]}")
-        return FaultPlan.from_dict(data)
+        return FaultPlan.from_dict({"seed": seed, **data})
     except (OSError, ValueError, TypeError, yaml.YAMLError) as exc:
         raise click.BadParameter(f"{path}: {exc}", param_hint="--faults") from exc
 
@@ -51,7 +53,11 @@ def _load_faults(path: Path) -> object:
     help="Divide every task latency by this (1000: minutes to ms).",
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seed for task ids and random faults."
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed for random faults (when the fault plan has none). Ids are always random.",
 )
 @click.option(
     "--credits",
@@ -105,7 +111,7 @@ def emulate(
     from runway_plan.emulator.pricing import warm_up
 
     catalog = load_catalog_or_fail(catalog_path)
-    faults = _load_faults(faults_path) if faults_path is not None else None
+    faults = _load_faults(faults_path, seed) if faults_path is not None else None
     config = EmulatorConfig(
         api_key=api_key,
         tier=tier,
@@ -128,8 +134,8 @@ def emulate(
             f"{credit_balance:,} credits, catalog {catalog.version}; ready in {elapsed:.2f}s)",
             err=True,
         )
-        click.echo(f"export RUNWAYML_BASE_URL={base_url}")
-        click.echo(f"export RUNWAYML_API_SECRET={emulator.api_key}")
+        click.echo(f"export RUNWAYML_BASE_URL={shlex.quote(base_url)}")
+        click.echo(f"export RUNWAYML_API_SECRET={shlex.quote(emulator.api_key)}")
         click.echo("Press Ctrl-C to stop.", err=True)
         sys.stdout.flush()
         threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
