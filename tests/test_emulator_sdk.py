@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import filetype  # type: ignore[import-untyped]
 import httpx
@@ -212,3 +213,42 @@ def test_the_listening_socket_disables_nagle() -> None:
         assert listening.proto == socket.IPPROTO_TCP
     finally:
         listening.close()
+
+
+def test_sdk_avatar_usage_ranges(client: runwayml.RunwayML) -> None:
+    """``endDate`` is exclusive, ISO datetimes (what the SDK sends for a datetime) are
+    accepted, and a range is at most 90 days, as the SDK documents."""
+    week = client.avatars.get_usage(start_date="2026-01-01", end_date="2026-01-08")
+    assert [str(day.date) for day in week.by_day] == [f"2026-01-0{n}" for n in range(1, 8)]
+    timed = client.avatars.get_usage(
+        start_date=datetime(2026, 1, 1, tzinfo=UTC), end_date=datetime(2026, 1, 3, tzinfo=UTC)
+    )
+    assert [str(day.date) for day in timed.by_day] == ["2026-01-01", "2026-01-02"]
+    noon = client.avatars.get_usage(
+        start_date=datetime(2026, 1, 1, 12), end_date=datetime(2026, 1, 2, 12)
+    )
+    assert [str(day.date) for day in noon.by_day] == ["2026-01-01", "2026-01-02"]
+    assert (
+        len(client.avatars.get_usage(start_date="2026-01-01", end_date="2026-04-01").by_day) == 90
+    )
+    with pytest.raises(runwayml.BadRequestError) as too_long:
+        client.avatars.get_usage(start_date="2026-01-01", end_date="2026-04-02")
+    assert too_long.value.body["issues"][0]["path"] == ["endDate"]  # type: ignore[index]
+    assert "90 days" in too_long.value.body["error"]  # type: ignore[index]
+
+
+def test_sdk_usage_endpoints_agree_on_empty_ranges(client: runwayml.RunwayML) -> None:
+    """An end equal to the start is an empty range: both usage endpoints refuse it."""
+    with pytest.raises(runwayml.BadRequestError) as avatar:
+        client.avatars.get_usage(start_date="2026-01-05", end_date="2026-01-05")
+    assert avatar.value.body["issues"][0]["path"] == ["endDate"]  # type: ignore[index]
+    with pytest.raises(runwayml.BadRequestError) as organization:
+        client.organization.retrieve_usage(start_date="2026-01-05", before_date="2026-01-05")
+    assert organization.value.body["issues"][0]["path"] == ["beforeDate"]  # type: ignore[index]
+    one_day = client.organization.retrieve_usage(start_date="2026-01-05", before_date="2026-01-06")
+    assert one_day.results == []
+    longest = client.organization.retrieve_usage(start_date="2026-01-01", before_date="2026-04-01")
+    assert longest.results == []
+    with pytest.raises(runwayml.BadRequestError) as too_long:
+        client.organization.retrieve_usage(start_date="2026-01-01", before_date="2026-04-02")
+    assert too_long.value.body["issues"][0]["path"] == ["beforeDate"]  # type: ignore[index]

@@ -93,6 +93,7 @@ _EARLY_FAILURES = ("SAFETY.INPUT", "INPUT_PREPROCESSING", "ASSET", "THIRD_PARTY"
 
 _FILE_PATH = re.compile(r"^/_files/(?P<task>[0-9a-f-]{36})/(?P<name>\d+\.[a-z0-9]+)$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MAX_USAGE_DAYS = 90
 _RESOLUTIONS = {
     "720p": (1280, 720),
     "768p": (1366, 768),
@@ -1005,12 +1006,8 @@ class Emulator:
                 start, before = given_before - timedelta(30), given_before
             else:
                 start, before = today - timedelta(30), today + timedelta(1)
-            if not issues and before <= start:
-                issues.append(Issue(("beforeDate",), "beforeDate must be after startDate"))
-            if not issues and (before - start).days > 90:
-                issues.append(
-                    Issue(("beforeDate",), "beforeDate must be at most 90 days after startDate")
-                )
+            if not issues:
+                _check_range(_midnight(start), _midnight(before), "startDate", "beforeDate", issues)
             if issues:
                 return _error(400, f"Invalid request: {issues[0].message}", issues)
             days: dict[date, dict[str, int]] = {}
@@ -1298,17 +1295,21 @@ class Emulator:
             )
 
     def avatar_usage(self, query: Mapping[str, str]) -> Reply:
-        """``GET /v1/avatar_usage?startDate&endDate``: no sessions are emulated, so zeros."""
+        """``GET /v1/avatar_usage?startDate&endDate``: realtime sessions per UTC day.
+
+        ``startDate`` is inclusive and ``endDate`` exclusive, each a date or an ISO datetime
+        (the SDK sends datetimes); the range is at most 90 days.  ``byDay`` has every day the
+        range touches.
+        """
         issues: list[Issue] = []
-        start = _parse_date(query.get("startDate"), "startDate", issues, required=True)
-        end = _parse_date(query.get("endDate"), "endDate", issues, required=True)
-        if start and end and end < start:
-            issues.append(Issue(("endDate",), "endDate must not be before startDate"))
-        if start and end and (end - start).days > 366:
-            issues.append(Issue(("endDate",), "the range may span at most a year"))
+        start = _parse_instant(query.get("startDate"), "startDate", issues)
+        end = _parse_instant(query.get("endDate"), "endDate", issues)
+        if start is not None and end is not None:
+            _check_range(start, end, "startDate", "endDate", issues)
         if issues or start is None or end is None:
             return _error(400, f"Invalid request: {issues[0].message}", issues)
-        days = [start + timedelta(n) for n in range((end - start).days + 1)]
+        first, last = start.date(), (end - timedelta(microseconds=1)).date()
+        days = [first + timedelta(n) for n in range((last - first).days + 1)]
         return Reply(
             200,
             {
@@ -1375,12 +1376,8 @@ def _dims_from(body: Mapping[str, Any]) -> tuple[int, int] | None:
     return None
 
 
-def _parse_date(
-    value: Any, name: str, issues: list[Issue], *, required: bool = False
-) -> date | None:
+def _parse_date(value: Any, name: str, issues: list[Issue]) -> date | None:
     if value is None:
-        if required:
-            issues.append(Issue((name,), f"{name} is required"))
         return None
     if not isinstance(value, str) or not _DATE.match(value):
         issues.append(Issue((name,), f"{name} must be a date as YYYY-MM-DD"))
@@ -1390,6 +1387,40 @@ def _parse_date(
     except ValueError:
         issues.append(Issue((name,), f"{name} is not a valid date"))
         return None
+
+
+def _parse_instant(value: Any, name: str, issues: list[Issue]) -> datetime | None:
+    """A required date or ISO 8601 datetime, in UTC (a datetime without an offset is UTC)."""
+    if value is None:
+        issues.append(Issue((name,), f"{name} is required"))
+        return None
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        issues.append(Issue((name,), f"{name} must be a date or an ISO 8601 datetime"))
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _check_range(
+    start: datetime, end: datetime, start_name: str, end_name: str, issues: list[Issue]
+) -> None:
+    """The rule both usage endpoints share: ``end`` (exclusive) after ``start``, by at most
+    90 days."""
+    if end <= start:
+        issues.append(Issue((end_name,), f"{end_name} must be after {start_name}"))
+    elif end - start > timedelta(days=_MAX_USAGE_DAYS):
+        issues.append(
+            Issue(
+                (end_name,), f"{end_name} must be at most {_MAX_USAGE_DAYS} days after {start_name}"
+            )
+        )
 
 
 def _limit(query: Mapping[str, str], issues: list[Issue]) -> int:
