@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import filetype  # type: ignore[import-untyped]
 import httpx
@@ -23,6 +24,7 @@ from runway_plan.emulator import (
     Fault,
     FaultPlan,
     FaultRule,
+    ManualClock,
     create_app,
 )
 from runway_plan.emulator.media import striped_png
@@ -252,3 +254,102 @@ def test_sdk_usage_endpoints_agree_on_empty_ranges(client: runwayml.RunwayML) ->
     with pytest.raises(runwayml.BadRequestError) as too_long:
         client.organization.retrieve_usage(start_date="2026-01-01", before_date="2026-04-02")
     assert too_long.value.body["issues"][0]["path"] == ["beforeDate"]  # type: ignore[index]
+
+
+@pytest.fixture
+def manual() -> Iterator[tuple[Emulator, ManualClock, runwayml.RunwayML, str]]:
+    """An emulator on a manual clock behind a real server, and an SDK client for it."""
+    clock = ManualClock()
+    with (
+        Emulator(EmulatorConfig(tier=1), clock=clock) as emulator,
+        EmulatorServer(create_app(emulator)) as server,
+        runwayml.RunwayML(api_key=emulator.api_key, base_url=server.base_url) as sdk,
+    ):
+        yield emulator, clock, sdk, server.base_url
+
+
+def _consume(base_url: str, session_id: str, key: str) -> httpx.Response:
+    """The consume call as Runway's avatars SDK makes it: the session key, no API key."""
+    return httpx.post(
+        f"{base_url}/v1/realtime_sessions/{session_id}/consume",
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+
+
+def test_sdk_realtime_sessions(
+    manual: tuple[Emulator, ManualClock, runwayml.RunwayML, str],
+) -> None:
+    emulator, clock, sdk, base_url = manual
+    preset = {"type": "runway-preset", "preset_id": "influencer"}
+    first = sdk.realtime_sessions.create(model="gwm1_avatars", avatar=preset, max_duration=60)
+    second = sdk.realtime_sessions.create(model="gwm1_avatars", avatar=preset)
+    provisioning = sdk.realtime_sessions.retrieve(first.id)
+    assert (provisioning.status, provisioning.queued) == ("NOT_READY", False)  # type: ignore[union-attr]
+    waiting = sdk.realtime_sessions.retrieve(second.id)  # tier 1: one session at a time
+    assert (waiting.status, waiting.queued) == ("NOT_READY", True)  # type: ignore[union-attr]
+
+    clock.advance(emulator.config.session_seconds)
+    ready = sdk.realtime_sessions.retrieve(first.id)
+    assert ready.status == "READY"
+    assert ready.expires_at.timestamp() == pytest.approx(  # type: ignore[union-attr]
+        clock() + emulator.config.session_key_seconds
+    )
+    assert _consume(base_url, first.id, "sk_wrong").status_code == 401
+    credentials = _consume(base_url, first.id, ready.session_key)  # type: ignore[union-attr]
+    assert credentials.status_code == 200, credentials.text
+    assert set(credentials.json()) == {"url", "token", "roomName"}
+    assert credentials.json()["url"].startswith("wss://")
+    assert _consume(base_url, first.id, ready.session_key).status_code == 409  # type: ignore[union-attr]
+    assert sdk.realtime_sessions.retrieve(first.id).status == "RUNNING"
+
+    clock.advance(60)
+    done = sdk.realtime_sessions.retrieve(first.id)
+    assert (done.status, done.duration) == ("COMPLETED", 60)  # type: ignore[union-attr]
+    assert sdk.realtime_sessions.retrieve(second.id).queued is False  # type: ignore[union-attr]
+    sdk.realtime_sessions.delete(second.id)
+    assert sdk.realtime_sessions.retrieve(second.id).status == "CANCELLED"
+    with pytest.raises(runwayml.NotFoundError):
+        sdk.realtime_sessions.retrieve("00000000-0000-4000-8000-000000000000")
+
+    usage = sdk.avatars.get_usage(start_date="2026-01-01", end_date="2026-01-02")
+    assert (usage.total_sessions, usage.total_seconds, usage.avg_duration_seconds) == (2, 60, 60)
+    assert usage.by_day[0].sessions == 2
+
+
+def test_sdk_realtime_session_errors_name_the_field(
+    manual: tuple[Emulator, ManualClock, runwayml.RunwayML, str],
+) -> None:
+    emulator, clock, sdk, _base_url = manual
+    cases: list[tuple[dict[str, Any], list[str]]] = [
+        ({"avatar": {"type": "runway-preset", "preset_id": "nobody"}}, ["avatar", "presetId"]),
+        ({"avatar": {"type": "custom", "avatar_id": "no-such-avatar"}}, ["avatar", "avatarId"]),
+        (
+            {"avatar": {"type": "runway-preset", "preset_id": "influencer"}, "max_duration": 600},
+            ["maxDuration"],
+        ),
+    ]
+    for arguments, path in cases:
+        with pytest.raises(runwayml.BadRequestError) as refused:
+            sdk.realtime_sessions.create(model="gwm1_avatars", **arguments)
+        assert refused.value.body["issues"][0]["path"] == path  # type: ignore[index]
+    with pytest.raises(runwayml.BadRequestError) as missing:
+        sdk.realtime_sessions.create(
+            model="gwm1_avatars",
+            avatar={"type": "runway-preset", "preset_id": "influencer"},
+            extra_body={"avatar": None},
+        )
+    assert missing.value.body["issues"][0]["path"] == ["avatar"]  # type: ignore[index]
+
+    avatar = sdk.avatars.create(
+        name="Guide",
+        personality="Friendly.",
+        reference_image="https://example.com/face.png",
+        voice={"type": "runway-live-preset", "preset_id": "clara"},
+    )
+    custom = {"type": "custom", "avatar_id": avatar.id}
+    with pytest.raises(runwayml.BadRequestError) as processing:
+        sdk.realtime_sessions.create(model="gwm1_avatars", avatar=custom)  # type: ignore[arg-type]
+    assert "PROCESSING" in processing.value.body["error"]  # type: ignore[index]
+    clock.advance(emulator.config.avatar_seconds)
+    created = sdk.realtime_sessions.create(model="gwm1_avatars", avatar=custom)  # type: ignore[arg-type]
+    assert sdk.realtime_sessions.retrieve(created.id).status == "NOT_READY"

@@ -15,9 +15,9 @@ What is emulated: every generation endpoint of the catalog, validated with the v
 rules (400 with ``error`` and ``issues``); tasks through THROTTLED, PENDING, RUNNING and
 SUCCEEDED / FAILED / CANCELLED with ``estimatedCost`` and ``cost`` from the planner's prices;
 per-model concurrency and daily caps of a tier (429); credits, ``/v1/organization`` and usage;
-uploads and ``runway://`` URIs; avatars and documents; signed, expiring output URLs serving real
-small media; and fault injection (:class:`FaultPlan`).  Every created task is in the
-:class:`Ledger`.
+uploads and ``runway://`` URIs; avatars, documents and realtime avatar sessions; signed,
+expiring output URLs serving real small media; and fault injection (:class:`FaultPlan`).
+Every created task is in the :class:`Ledger`.
 
 Names are imported lazily, so ``runway_plan.emulator.media`` needs neither Starlette nor
 uvicorn.

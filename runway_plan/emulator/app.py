@@ -4,8 +4,9 @@ Paths:
 
 * ``/v1/...`` — the Runway API (``Authorization: Bearer`` and ``X-Runway-Version`` checked):
   every generation endpoint of the catalog, ``/v1/tasks/{id}``, ``/v1/organization``,
-  ``/v1/organization/usage``, ``/v1/uploads``, ``/v1/avatars``, ``/v1/avatar_usage`` and
-  ``/v1/documents``.
+  ``/v1/organization/usage``, ``/v1/uploads``, ``/v1/avatars``, ``/v1/avatar_usage``,
+  ``/v1/documents`` and ``/v1/realtime_sessions`` (whose ``/consume`` takes the session's key
+  instead of the API key).
 * ``/_uploads/{id}`` — the multipart upload target an ``uploadUrl`` points at (no API auth,
   S3 style: form fields, then the file).
 * ``/_files/{task}/{n}.{ext}?expires=&sig=`` — signed output URLs (403 when expired or forged).
@@ -50,6 +51,7 @@ __all__ = ["create_app"]
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.I)
 _DISPOSITION_PARAM = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"|(\w+)=([^;\s]+)')
 _MAX_UPLOAD_BODY = 210_000_000
+_CONSUME = re.compile(r"^/v1/realtime_sessions/[^/]+/consume$")
 
 
 def _respond(reply: Reply) -> Response:
@@ -116,14 +118,19 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], byt
 
 
 class _ApiGate:
-    """Checks ``Authorization`` and ``X-Runway-Version`` on every ``/v1`` request."""
+    """Checks ``Authorization`` and ``X-Runway-Version`` on every ``/v1`` request but a
+    realtime session's ``/consume``, which authenticates with the session's own key."""
 
     def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
         self.app = app
         self.emulator = emulator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+        if (
+            scope["type"] != "http"
+            or not scope["path"].startswith("/v1/")
+            or _CONSUME.match(scope["path"])
+        ):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -252,6 +259,21 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
             return _respond(emulator.delete_document(document_id))
         return _respond(emulator.get_document(document_id))
 
+    async def realtime_sessions(request: Request) -> Response:
+        return _respond(emulator.create_realtime_session(await _json(request)))
+
+    async def realtime_session(request: Request) -> Response:
+        session_id = request.path_params["session_id"]
+        if request.method == "DELETE":
+            return _respond(emulator.cancel_realtime_session(session_id))
+        return _respond(emulator.get_realtime_session(session_id))
+
+    async def consume(request: Request) -> Response:
+        authorization = request.headers.get("authorization", "")
+        return _respond(
+            emulator.consume_realtime_session(request.path_params["session_id"], authorization)
+        )
+
     async def admin_ledger(request: Request) -> Response:
         return JSONResponse(emulator.ledger().to_dict())
 
@@ -321,6 +343,9 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
         Route("/v1/avatar_usage", avatar_usage, methods=["GET"]),
         Route("/v1/documents", documents, methods=["GET", "POST"]),
         Route("/v1/documents/{document_id}", document, methods=["GET", "PATCH", "DELETE"]),
+        Route("/v1/realtime_sessions", realtime_sessions, methods=["POST"]),
+        Route("/v1/realtime_sessions/{session_id}", realtime_session, methods=["GET", "DELETE"]),
+        Route("/v1/realtime_sessions/{session_id}/consume", consume, methods=["POST"]),
         generations,
         Route("/_uploads/{upload_id}", upload_target, methods=["POST"]),
         Route("/_files/{task_id}/{name}", files, methods=["GET", "HEAD"]),

@@ -46,6 +46,13 @@ from runway_plan.emulator.clock import Clock, ManualClock, SystemClock
 from runway_plan.emulator.faults import FaultPlan
 from runway_plan.emulator.ledger import Ledger, LedgerEntry
 from runway_plan.emulator.pricing import Pricer, planner_pricer
+from runway_plan.emulator.sessions import (
+    ACTIVE,
+    MAX_SESSION_SECONDS,
+    SESSION_MODEL,
+    RealtimeSession,
+    start_queued,
+)
 from runway_plan.emulator.validation import Issue, validate_body, validate_resource
 from runway_plan.media import probe
 
@@ -94,6 +101,8 @@ _EARLY_FAILURES = ("SAFETY.INPUT", "INPUT_PREPROCESSING", "ASSET", "THIRD_PARTY"
 _FILE_PATH = re.compile(r"^/_files/(?P<task>[0-9a-f-]{36})/(?P<name>\d+\.[a-z0-9]+)$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MAX_USAGE_DAYS = 90
+_SESSION_GROUP = "avatar"
+"""The tier-limit group of realtime sessions when the catalog names none."""
 _RESOLUTIONS = {
     "720p": (1280, 720),
     "768p": (1366, 768),
@@ -136,6 +145,8 @@ class EmulatorConfig:
     emulated seconds since it was created, as the API updates about every 5 s.
     ``refund_running_cancel`` refunds tasks cancelled while RUNNING (the SDK documents that it
     does not).  ``unknown_price`` is what a model the pricer cannot price costs.
+    A realtime session is provisioned for ``session_seconds`` and its credentials are valid
+    for ``session_key_seconds`` (emulated seconds, as ``avatar_seconds``).
     ``public_url`` fixes the base of upload and output URLs (default: the request's own).
     ``seed`` is reported by ``/_emulator/state``; ids are random UUIDs whatever the seed, so
     two emulators never hand out the same id.
@@ -151,6 +162,8 @@ class EmulatorConfig:
     url_ttl: float = 86_400.0
     upload_ttl: float = 86_400.0
     avatar_seconds: float = 30.0
+    session_seconds: float = 5.0
+    session_key_seconds: float = 60.0
     refund_running_cancel: bool = False
     unknown_price: Decimal = Decimal(0)
     public_url: str | None = None
@@ -337,6 +350,10 @@ class Emulator:
         self._files: OrderedDict[tuple[str, int], bytes] = OrderedDict()
         self._avatars: dict[str, dict[str, Any]] = {}
         self._documents: dict[str, dict[str, Any]] = {}
+        self._sessions: dict[str, RealtimeSession] = {}
+        self._session_queue: deque[RealtimeSession] = deque()
+        self._session_active: list[RealtimeSession] = []
+        self._session_created: deque[float] = deque()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -390,6 +407,12 @@ class Emulator:
                 else:
                     still.append(task)
             self._unsettled = still
+            self._session_active = start_queued(
+                self._session_queue,
+                self._session_active,
+                self._session_limits().max_concurrent,
+                moment,
+            )
             return moment
 
     def _start_queued(self, model: str, queue: deque[_Task], now: float) -> None:
@@ -1222,11 +1245,10 @@ class Emulator:
             voice.setdefault("description", _PRESET_VOICE_DESCRIPTION)
         else:
             voice.setdefault("deleted", False)
-        processed = now >= avatar["ready"]
-        failure = avatar.get("failure") if processed else None
+        status = _avatar_status(avatar, now)
         view = {
             "id": avatar["id"],
-            "status": ("FAILED" if failure else "READY") if processed else "PROCESSING",
+            "status": status,
             "name": avatar["name"],
             "personality": avatar["personality"],
             "documentIds": list(avatar["documentIds"]),
@@ -1237,8 +1259,8 @@ class Emulator:
             "createdAt": _iso(avatar["createdAt"]),
             "updatedAt": _iso(avatar["updatedAt"]),
         }
-        if failure:
-            view["failureReason"] = failure
+        if status == "FAILED":
+            view["failureReason"] = avatar["failure"]
         return view
 
     def get_avatar(self, avatar_id: str) -> Reply:
@@ -1309,16 +1331,159 @@ class Emulator:
         if issues or start is None or end is None:
             return _error(400, f"Invalid request: {issues[0].message}", issues)
         first, last = start.date(), (end - timedelta(microseconds=1)).date()
-        days = [first + timedelta(n) for n in range((last - first).days + 1)]
+        days = {first + timedelta(n): [0, 0] for n in range((last - first).days + 1)}
+        durations = []
+        with self._lock:
+            now = self.advance()
+            for session in self._sessions.values():
+                if not start.timestamp() <= session.created < end.timestamp():
+                    continue
+                day = days[datetime.fromtimestamp(session.created, UTC).date()]
+                day[0] += 1
+                seconds = session.seconds(now)
+                if seconds is not None:
+                    day[1] += seconds
+                    durations.append(seconds)
         return Reply(
             200,
             {
-                "avgDurationSeconds": 0,
-                "byDay": [{"date": d.isoformat(), "seconds": 0, "sessions": 0} for d in days],
-                "totalSeconds": 0,
-                "totalSessions": 0,
+                "avgDurationSeconds": round(sum(durations) / len(durations)) if durations else 0,
+                "byDay": [
+                    {"date": day.isoformat(), "seconds": seconds, "sessions": sessions}
+                    for day, (sessions, seconds) in days.items()
+                ],
+                "totalSeconds": sum(durations),
+                "totalSessions": sum(sessions for sessions, _ in days.values()),
             },
         )
+
+    # ------------------------------------------------------------------ realtime sessions
+
+    def _session_limits(self) -> ModelLimits:
+        tier = self.catalog.tier(self.config.tier)
+        group = self.catalog.tiers.model_groups.get(SESSION_MODEL, _SESSION_GROUP)
+        return tier.groups.get(group) or tier.groups[self.catalog.tiers.default_group]
+
+    def create_realtime_session(self, body: Any) -> Reply:
+        """``POST /v1/realtime_sessions``: a session, queued while the tier's avatar
+        concurrency is taken (see :mod:`runway_plan.emulator.sessions`)."""
+        if not isinstance(body, dict):
+            return _error(400, "The request body must be a JSON object.")
+        issues = validate_resource(self.catalog, "realtime_session_create", body)
+        with self._lock:
+            now = self.advance()
+            issues += self._session_issues(body, now)
+            if issues:
+                return _error(400, f"Invalid request: {issues[0].message}", issues)
+            limits = self._session_limits()
+            created = self._session_created
+            while created and created[0] <= now - DAY:
+                created.popleft()
+            if len(created) >= limits.max_daily:
+                return _error(
+                    429,
+                    f"You have reached the daily limit of {limits.max_daily} realtime sessions "
+                    f"on tier {self.config.tier}. Try again later.",
+                )
+            seconds = body.get("maxDuration", MAX_SESSION_SECONDS)
+            session = RealtimeSession(
+                id=_new_id(),
+                created=now,
+                avatar=dict(body["avatar"]),
+                max_duration=seconds,
+                key="sk_" + secrets.token_hex(32),
+                ready_after=self._scale(self.config.session_seconds),
+                key_life=self._scale(self.config.session_key_seconds),
+                call=self._scale(seconds),
+                scale=self.config.speed,
+            )
+            created.append(now)
+            self._sessions[session.id] = session
+            self._session_queue.append(session)
+            self.advance(now)
+            return Reply(200, {"id": session.id})
+
+    def _session_issues(self, body: dict[str, Any], now: float) -> list[Issue]:
+        issues = []
+        seconds = body.get("maxDuration")
+        if isinstance(seconds, int) and not 1 <= seconds <= MAX_SESSION_SECONDS:
+            issues.append(
+                Issue(
+                    ("maxDuration",),
+                    f"maxDuration must be from 1 to {MAX_SESSION_SECONDS} seconds "
+                    "(a session lasts at most 5 minutes)",
+                )
+            )
+        avatar = body.get("avatar")
+        avatar_id = avatar.get("avatarId") if isinstance(avatar, dict) else None
+        if (
+            isinstance(avatar, dict)
+            and avatar.get("type") == "custom"
+            and isinstance(avatar_id, str)
+        ):
+            found = self._avatars.get(avatar_id)
+            status = _avatar_status(found, now) if found is not None else None
+            if status != "READY":
+                why = "does not exist" if status is None else f"is {status}, not READY"
+                issues.append(Issue(("avatar", "avatarId"), f"avatar {avatar_id} {why}"))
+        return issues
+
+    def get_realtime_session(self, session_id: str) -> Reply:
+        """``GET /v1/realtime_sessions/{id}``."""
+        with self._lock:
+            now = self.advance()
+            session = self._sessions.get(session_id)
+            if session is None:
+                return _error(404, "Realtime session not found.")
+            return Reply(200, session.view(now, _iso))
+
+    def cancel_realtime_session(self, session_id: str) -> Reply:
+        """``DELETE /v1/realtime_sessions/{id}``: cancel a session that has not ended."""
+        with self._lock:
+            now = self.advance()
+            session = self._sessions.get(session_id)
+            if session is None:
+                return _error(404, "Realtime session not found.")
+            if session.status(now) in ACTIVE:
+                session.cancelled = now
+                self.advance(now)
+            return Reply(204)
+
+    def consume_realtime_session(self, session_id: str, authorization: str) -> Reply:
+        """``POST /v1/realtime_sessions/{id}/consume`` with ``Authorization: Bearer
+        <sessionKey>``: the WebRTC credentials, once; the call starts."""
+        with self._lock:
+            now = self.advance()
+            session = self._sessions.get(session_id)
+            if session is None:
+                return _error(404, "Realtime session not found.")
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                token.strip().encode(), session.key.encode()
+            ):
+                return _error(401, "Send the session's sessionKey as 'Authorization: Bearer'.")
+            status = session.status(now)
+            if status != "READY":
+                reasons = {
+                    "NOT_READY": "The session is not ready yet.",
+                    "RUNNING": "The session's credentials were already consumed.",
+                    "CANCELLED": "The session was cancelled.",
+                }
+                default = (
+                    "The session's credentials were already consumed."
+                    if session.consumed is not None
+                    else "The session's credentials have expired."
+                )
+                return _error(409, reasons.get(status, default))
+            session.consumed = now
+            return Reply(
+                200,
+                {
+                    "url": "wss://realtime.emulator.invalid",
+                    "token": secrets.token_urlsafe(32),
+                    "roomName": f"realtime-{session.id}",
+                },
+            )
 
     # ------------------------------------------------------------------ admin
 
@@ -1345,7 +1510,14 @@ class Emulator:
                 "creditBalance": _credits_json(self._balance),
                 "tasks": len(self._order),
                 "uploads": len(self._uploads),
+                "realtimeSessions": len(self._sessions),
             }
+
+
+def _avatar_status(avatar: Mapping[str, Any], now: float) -> str:
+    if now < avatar["ready"]:
+        return "PROCESSING"
+    return "FAILED" if avatar.get("failure") else "READY"
 
 
 def _dotted_label(item: AssetField) -> str:
