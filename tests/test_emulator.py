@@ -1006,7 +1006,8 @@ def test_avatars_crud(api: Api, clock: ManualClock) -> None:
     clock.advance(api.emulator.config.avatar_seconds)
     assert api.get(f"/v1/avatars/{avatar['id']}").json()["status"] == "READY"
     used = api.get(f"/v1/documents/{doc_id}").json()["usedBy"]
-    assert used == [{"id": avatar["id"], "imageUrl": None, "name": "Guide"}]
+    assert [(u["id"], u["name"]) for u in used] == [(avatar["id"], "Guide")]
+    assert api.get(used[0]["imageUrl"]).status_code == 200  # the avatar's processed image
     updated = api.request("PATCH", f"/v1/avatars/{avatar['id']}", json={"name": "Guide 2"})
     assert updated.json()["name"] == "Guide 2" and updated.json()["status"] == "READY"
     pages = api.get("/v1/avatars", params={"limit": 1}).json()

@@ -27,7 +27,7 @@ from runway_plan.emulator import (
     ManualClock,
     create_app,
 )
-from runway_plan.emulator.media import striped_png
+from runway_plan.emulator.media import image_size, striped_png
 
 
 @pytest.fixture(autouse=True)
@@ -353,3 +353,44 @@ def test_sdk_realtime_session_errors_name_the_field(
     clock.advance(emulator.config.avatar_seconds)
     created = sdk.realtime_sessions.create(model="gwm1_avatars", avatar=custom)  # type: ignore[arg-type]
     assert sdk.realtime_sessions.retrieve(created.id).status == "NOT_READY"
+
+
+def test_sdk_avatar_previews_are_real_images(
+    manual: tuple[Emulator, ManualClock, runwayml.RunwayML, str],
+) -> None:
+    emulator, clock, sdk, _base_url = manual
+    still = striped_png(640, 480, 7, "reference " * 100)  # over the upload minimum
+    upload = sdk.uploads.create_ephemeral(file=("face.png", still))
+    avatar = sdk.avatars.create(
+        name="Guide",
+        personality="Friendly.",
+        reference_image=upload.uri,
+        voice={"type": "runway-live-preset", "preset_id": "clara"},
+    )
+    assert (avatar.reference_image_uri, avatar.processed_image_uri) == (None, None)  # PROCESSING
+    clock.advance(emulator.config.avatar_seconds)
+    ready = sdk.avatars.retrieve(avatar.id)
+    assert ready.status == "READY"
+    assert ready.reference_image_uri and ready.processed_image_uri
+    reference = httpx.get(ready.reference_image_uri)
+    assert reference.status_code == 200 and reference.content == still
+    processed = httpx.get(ready.processed_image_uri)
+    assert processed.status_code == 200
+    assert filetype.guess(processed.content).mime == "image/png"
+    assert image_size(processed.content) == (640, 480)
+    forged = ready.processed_image_uri.replace("sig=", "sig=0")
+    assert httpx.get(forged).status_code == 403
+
+    by_url = sdk.avatars.create(
+        name="Remote",
+        personality="Calm.",
+        reference_image="https://example.com/face.jpg",
+        voice={"type": "runway-live-preset", "preset_id": "max"},
+    )
+    clock.advance(emulator.config.avatar_seconds)
+    remote = sdk.avatars.retrieve(by_url.id)
+    for uri in (remote.reference_image_uri, remote.processed_image_uri):
+        assert uri is not None
+        assert filetype.guess(httpx.get(uri).content).mime == "image/png"
+    sdk.avatars.delete(by_url.id)
+    assert httpx.get(remote.processed_image_uri or "").status_code == 404

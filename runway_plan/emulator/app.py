@@ -229,27 +229,32 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
     async def avatars(request: Request) -> Response:
         if request.method == "POST":
             body = await _json(request)
-            return _respond(emulator.create_avatar(body, failure=avatar_failure(request)))
-        return _respond(emulator.list_avatars(request.query_params))
+            return _respond(
+                emulator.create_avatar(body, avatar_failure(request), base_url=_base_url(request))
+            )
+        return _respond(emulator.list_avatars(request.query_params, base_url=_base_url(request)))
 
     async def avatar(request: Request) -> Response:
         avatar_id = request.path_params["avatar_id"]
         if request.method == "PATCH":
             body = await _json(request)
             return _respond(
-                emulator.update_avatar(avatar_id, body, failure=avatar_failure(request))
+                emulator.update_avatar(
+                    avatar_id, body, avatar_failure(request), base_url=_base_url(request)
+                )
             )
         if request.method == "DELETE":
             return _respond(emulator.delete_avatar(avatar_id))
-        return _respond(emulator.get_avatar(avatar_id))
+        return _respond(emulator.get_avatar(avatar_id, base_url=_base_url(request)))
 
     async def avatar_usage(request: Request) -> Response:
         return _respond(emulator.avatar_usage(request.query_params))
 
     async def documents(request: Request) -> Response:
         if request.method == "POST":
-            return _respond(emulator.create_document(await _json(request)))
-        return _respond(emulator.list_documents(request.query_params))
+            body = await _json(request)
+            return _respond(emulator.create_document(body, base_url=_base_url(request)))
+        return _respond(emulator.list_documents(request.query_params, base_url=_base_url(request)))
 
     async def document(request: Request) -> Response:
         document_id = request.path_params["document_id"]
@@ -257,7 +262,7 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
             return _respond(emulator.update_document(document_id, await _json(request)))
         if request.method == "DELETE":
             return _respond(emulator.delete_document(document_id))
-        return _respond(emulator.get_document(document_id))
+        return _respond(emulator.get_document(document_id, base_url=_base_url(request)))
 
     async def realtime_sessions(request: Request) -> Response:
         return _respond(emulator.create_realtime_session(await _json(request)))

@@ -98,7 +98,7 @@ _FAILURE_TEXT = {
 }
 _EARLY_FAILURES = ("SAFETY.INPUT", "INPUT_PREPROCESSING", "ASSET", "THIRD_PARTY")
 
-_FILE_PATH = re.compile(r"^/_files/(?P<task>[0-9a-f-]{36})/(?P<name>\d+\.[a-z0-9]+)$")
+_FILE_PATH = re.compile(r"^/_files/(?P<owner>[0-9a-f-]{36})/(?P<name>\d+\.[a-z0-9]+)$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MAX_USAGE_DAYS = 90
 _SESSION_GROUP = "avatar"
@@ -117,6 +117,7 @@ _AUDIO_FORMATS = {
     "ogg_opus": ("ogg", "audio/ogg"),
 }
 _PRESET_VOICE_DESCRIPTION = "A preset voice of the Runway API."
+_IMAGE_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 _MAX_UPSCALE_PIXELS = 25_300_000
 _TTS_CHARS_PER_SECOND = 15
 _CACHED_FILES = 256
@@ -214,7 +215,8 @@ def _credits_json(value: Decimal) -> int | float:
 
 @dataclass(frozen=True, slots=True)
 class _Output:
-    """One output file of a task: what it is and how to make it."""
+    """One file the emulator serves (a task's output, an avatar's image): what it is and how
+    to make it, or the local file whose bytes it serves (``source``)."""
 
     media: str
     ext: str
@@ -222,6 +224,7 @@ class _Output:
     width: int = 0
     height: int = 0
     seconds: float = 0.0
+    source: Path | None = None
 
 
 @dataclass
@@ -681,27 +684,30 @@ class Emulator:
         return source or (1024, 1024)
 
     def _signed_url(
-        self, task_id: str, index: int, output: _Output, now: float, base_url: str
+        self, owner: str, index: int, output: _Output, now: float, base_url: str
     ) -> str:
         expires = int(now + self.config.url_ttl)
         name = f"{index}.{output.ext}"
-        signature = self._sign(f"{task_id}/{name}:{expires}")
+        signature = self._sign(f"{owner}/{name}:{expires}")
         base = (self.config.public_url or base_url).rstrip("/")
-        return f"{base}/_files/{task_id}/{name}?expires={expires}&sig={signature}"
+        return f"{base}/_files/{owner}/{name}?expires={expires}&sig={signature}"
 
     def _sign(self, text: str) -> str:
         return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()
 
-    def _output_bytes(self, task: _Task, index: int) -> bytes:
-        key = (task.id, index)
+    def _file_bytes(self, owner: str, index: int, output: _Output) -> bytes:
+        """The bytes of file ``index`` of ``owner`` (a task or an avatar): cached, and made
+        again identically when the cache has let them go."""
+        key = (owner, index)
         cached = self._files.get(key)
         if cached is not None:
             self._files.move_to_end(key)
             return cached
-        output = task.outputs[index]
-        tag = f"runway-plan emulator task {task.id} output {index}"
-        seed = int(task.id[:8], 16) + index
-        if output.media == "image":
+        tag = f"runway-plan emulator {owner} output {index}"
+        seed = int(owner[:8], 16) + index
+        if output.source is not None:
+            data = output.source.read_bytes()
+        elif output.media == "image":
             if output.ext == "jpg":
                 data = media.jpeg(output.width, output.height, 64 + seed % 128, tag)
             else:
@@ -723,24 +729,27 @@ class Emulator:
         return data
 
     def get_file(self, path: str, query: str, method: str = "GET") -> Reply:
-        """``GET /_files/{task}/{n}.{ext}?expires=&sig=``: an output, if the URL is valid."""
+        """``GET /_files/{owner}/{n}.{ext}?expires=&sig=``: a task's output or an avatar's
+        image, if the URL is valid."""
         with self._lock:
             now = self.advance()
             found = self._check_file_url(path, query, now)
             if isinstance(found, Reply):
                 return found
-            task, index = found
-            data = self._output_bytes(task, index)
+            owner, index, output = found
+            data = self._file_bytes(owner, index, output)
             headers = {
                 "ETag": '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"',
                 "Cache-Control": "private, max-age=86400",
             }
             if method == "HEAD":
                 headers["Content-Length"] = str(len(data))
-                return Reply(200, raw=b"", headers=headers, media_type=task.outputs[index].mime)
-            return Reply(200, raw=data, headers=headers, media_type=task.outputs[index].mime)
+                return Reply(200, raw=b"", headers=headers, media_type=output.mime)
+            return Reply(200, raw=data, headers=headers, media_type=output.mime)
 
-    def _check_file_url(self, path: str, query: str, now: float) -> tuple[_Task, int] | Reply:
+    def _check_file_url(
+        self, path: str, query: str, now: float
+    ) -> tuple[str, int, _Output] | Reply:
         match = _FILE_PATH.match(path)
         if match is None:
             return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
@@ -751,7 +760,7 @@ class Emulator:
             return _s3_error(
                 403, "AccessDenied", "Query-string authentication requires a signature."
             )
-        expected = self._sign(f"{match['task']}/{match['name']}:{expires_text}")
+        expected = self._sign(f"{match['owner']}/{match['name']}:{expires_text}")
         if not hmac.compare_digest(expected, signature):
             return _s3_error(
                 403,
@@ -760,13 +769,28 @@ class Emulator:
             )
         if now > int(expires_text):
             return _s3_error(403, "AccessDenied", "Request has expired")
-        task = self._tasks.get(match["task"])
-        index = int(match["name"].split(".")[0])
-        if task is None or task.deleted or index >= len(task.outputs):
+        owner, index = match["owner"], int(match["name"].split(".")[0])
+        output = self._served_file(owner, index, now)
+        if output is None:
             return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
-        if task.status(now, now) != "SUCCEEDED":
-            return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
-        return task, index
+        return owner, index, output
+
+    def _served_file(self, owner: str, index: int, now: float) -> _Output | None:
+        """File ``index`` of a SUCCEEDED task's outputs or of an avatar's images (the current
+        pair only once the avatar is READY), or None."""
+        task = self._tasks.get(owner)
+        if task is not None:
+            if task.deleted or index >= len(task.outputs) or task.status(now, now) != "SUCCEEDED":
+                return None
+            return task.outputs[index]
+        avatar = self._avatars.get(owner)
+        if avatar is None or index >= len(avatar["images"]):
+            return None
+        current = index >= len(avatar["images"]) - 2
+        if current and _avatar_status(avatar, now) != "READY":
+            return None
+        image: _Output = avatar["images"][index]
+        return image
 
     # ------------------------------------------------------------------ assets
 
@@ -858,18 +882,17 @@ class Emulator:
                 item.path,
                 f"{label}: Failed to fetch asset. Received HTTP response code {found.status}.",
             )
-        task, index = found
-        output = task.outputs[index]
+        owner, index, output = found
         if output.media not in item.media:
             return Issue(
                 item.path,
                 f"{label}: Unsupported asset type: the URL holds {output.mime}; the field takes "
                 f"{' or '.join(sorted(item.media))}.",
             )
-        local = self._dir / "outputs" / f"{task.id}-{index}.{output.ext}"
+        local = self._dir / "outputs" / f"{owner}-{index}.{output.ext}"
         if not local.exists():
             local.parent.mkdir(parents=True, exist_ok=True)
-            local.write_bytes(self._output_bytes(task, index))
+            local.write_bytes(self._file_bytes(owner, index, output))
         dims = (output.width, output.height) if output.media == "image" else None
         seconds = output.seconds if output.media in ("video", "audio") else None
         return _Asset(item, local, output.media, output.mime, seconds, dims)
@@ -1092,7 +1115,7 @@ class Emulator:
 
     # ------------------------------------------------------------------ documents
 
-    def create_document(self, body: Any) -> Reply:
+    def create_document(self, body: Any, *, base_url: str = "") -> Reply:
         """``POST /v1/documents``."""
         if not isinstance(body, dict):
             return _error(400, "The request body must be a JSON object.")
@@ -1110,11 +1133,17 @@ class Emulator:
                 "updatedAt": now,
             }
             self._documents[document["id"]] = document
-            return Reply(200, self._document_view(document, full=True))
+            return Reply(200, self._document_view(document, now, base_url, full=True))
 
-    def _document_view(self, document: Mapping[str, Any], *, full: bool) -> dict[str, Any]:
+    def _document_view(
+        self, document: Mapping[str, Any], now: float, base_url: str, *, full: bool
+    ) -> dict[str, Any]:
         used_by = [
-            {"id": avatar["id"], "imageUrl": None, "name": avatar["name"]}
+            {
+                "id": avatar["id"],
+                "imageUrl": self._avatar_view(avatar, now, base_url)["processedImageUri"],
+                "name": avatar["name"],
+            }
             for avatar in self._avatars.values()
             if document["id"] in avatar["documentIds"]
         ]
@@ -1130,13 +1159,14 @@ class Emulator:
             data["content"] = document["content"]
         return data
 
-    def get_document(self, document_id: str) -> Reply:
+    def get_document(self, document_id: str, *, base_url: str = "") -> Reply:
         """``GET /v1/documents/{id}``."""
         with self._lock:
+            now = self.advance()
             document = self._documents.get(document_id)
             if document is None:
                 return _error(404, "Document not found.")
-            return Reply(200, self._document_view(document, full=True))
+            return Reply(200, self._document_view(document, now, base_url, full=True))
 
     def update_document(self, document_id: str, body: Any) -> Reply:
         """``PATCH /v1/documents/{id}``: no body in the answer."""
@@ -1164,7 +1194,7 @@ class Emulator:
                     avatar["documentIds"] = [d for d in avatar["documentIds"] if d != document_id]
             return Reply(204)
 
-    def list_documents(self, query: Mapping[str, str]) -> Reply:
+    def list_documents(self, query: Mapping[str, str], *, base_url: str = "") -> Reply:
         """``GET /v1/documents?limit&order&sort&cursor``."""
         issues = []
         order, sort = query.get("order", "desc"), query.get("sort", "createdAt")
@@ -1176,6 +1206,7 @@ class Emulator:
         if issues:
             return _error(400, f"Invalid request: {issues[0].message}", issues)
         with self._lock:
+            now = self.advance()
             items = sorted(
                 self._documents.values(),
                 key=lambda d: (d[sort], d["id"]),
@@ -1184,19 +1215,28 @@ class Emulator:
             page, cursor = _page(items, limit, query.get("cursor"))
             return Reply(
                 200,
-                {"data": [self._document_view(d, full=False) for d in page], "nextCursor": cursor},
+                {
+                    "data": [self._document_view(d, now, base_url, full=False) for d in page],
+                    "nextCursor": cursor,
+                },
             )
 
     # ------------------------------------------------------------------ avatars
 
-    def create_avatar(self, body: Any, failure: str | None = None) -> Reply:
+    def create_avatar(self, body: Any, failure: str | None = None, *, base_url: str = "") -> Reply:
         """``POST /v1/avatars``: PROCESSING until ``avatar_seconds`` have passed, then READY
-        (or FAILED with the reason ``failure``, which an ``avatar_failed`` fault gives)."""
+        (or FAILED with the reason ``failure``, which an ``avatar_failed`` fault gives).
+
+        Once READY, ``referenceImageUri`` and ``processedImageUri`` are signed URLs of real
+        images: the reference image itself when the emulator holds it (an upload, one of its
+        own outputs), else one of its size; the processed image is made at that size.  URLs
+        start with ``public_url``, else ``base_url`` (the request's; for the avatar and
+        document methods, which answer with avatar images, the default is a bare path)."""
         if not isinstance(body, dict):
             return _error(400, "The request body must be a JSON object.")
         with self._lock:
             now = self.advance()
-            issues = self._avatar_issues("avatar_create", body, now)
+            issues, reference = self._avatar_issues("avatar_create", body, now)
             if issues:
                 return _error(400, f"Invalid request: {issues[0].message}", issues)
             avatar = {
@@ -1212,13 +1252,20 @@ class Emulator:
                 "updatedAt": now,
                 "ready": now + self._scale(self.config.avatar_seconds),
                 "failure": failure,
+                "reference": reference,
+                "images": [],
             }
+            avatar["images"] += _avatar_images(reference)
             self._avatars[avatar["id"]] = avatar
-            return Reply(200, self._avatar_view(avatar, now))
+            return Reply(200, self._avatar_view(avatar, now, base_url))
 
-    def _avatar_issues(self, resource: str, body: dict[str, Any], now: float) -> list[Issue]:
+    def _avatar_issues(
+        self, resource: str, body: dict[str, Any], now: float
+    ) -> tuple[list[Issue], _Asset | None]:
+        """Why the API refuses ``body``, and its reference image as the emulator knows it."""
         issues = validate_resource(self.catalog, resource, body)
         image = body.get("referenceImage")
+        reference = None
         if isinstance(image, str):
             item = AssetField(("referenceImage",), image, frozenset({"image"}))
             resolved: _Asset | Issue | None = None
@@ -1229,6 +1276,8 @@ class Emulator:
                 issues = [i for i in issues if i.path != ("referenceImage",)]
             if isinstance(resolved, Issue):
                 issues.append(resolved)
+            else:
+                reference = resolved or _Asset(item)
         documents = body.get("documentIds")
         if isinstance(documents, list):
             for index, document in enumerate(documents):
@@ -1236,9 +1285,9 @@ class Emulator:
                     issues.append(
                         Issue(("documentIds", index), f"document {document} does not exist")
                     )
-        return issues
+        return issues, reference
 
-    def _avatar_view(self, avatar: Mapping[str, Any], now: float) -> dict[str, Any]:
+    def _avatar_view(self, avatar: Mapping[str, Any], now: float, base_url: str) -> dict[str, Any]:
         voice = dict(avatar["voice"])
         if voice.get("type") == "runway-live-preset":
             voice.setdefault("name", str(voice.get("presetId", "")).title())
@@ -1259,20 +1308,29 @@ class Emulator:
             "createdAt": _iso(avatar["createdAt"]),
             "updatedAt": _iso(avatar["updatedAt"]),
         }
+        if status == "READY":
+            images = avatar["images"]
+            first = len(images) - 2
+            view["referenceImageUri"], view["processedImageUri"] = (
+                self._signed_url(avatar["id"], first + n, images[first + n], now, base_url)
+                for n in (0, 1)
+            )
         if status == "FAILED":
             view["failureReason"] = avatar["failure"]
         return view
 
-    def get_avatar(self, avatar_id: str) -> Reply:
+    def get_avatar(self, avatar_id: str, *, base_url: str = "") -> Reply:
         """``GET /v1/avatars/{id}``."""
         with self._lock:
             now = self.advance()
             avatar = self._avatars.get(avatar_id)
             if avatar is None:
                 return _error(404, "Avatar not found.")
-            return Reply(200, self._avatar_view(avatar, now))
+            return Reply(200, self._avatar_view(avatar, now, base_url))
 
-    def update_avatar(self, avatar_id: str, body: Any, failure: str | None = None) -> Reply:
+    def update_avatar(
+        self, avatar_id: str, body: Any, failure: str | None = None, *, base_url: str = ""
+    ) -> Reply:
         """``PATCH /v1/avatars/{id}``: a new reference image starts processing again (and ends
         FAILED with the reason ``failure`` when one is given)."""
         if not isinstance(body, dict):
@@ -1282,7 +1340,7 @@ class Emulator:
             avatar = self._avatars.get(avatar_id)
             if avatar is None:
                 return _error(404, "Avatar not found.")
-            issues = self._avatar_issues("avatar_update", body, now)
+            issues, reference = self._avatar_issues("avatar_update", body, now)
             if issues:
                 return _error(400, f"Invalid request: {issues[0].message}", issues)
             for name, value in body.items():
@@ -1290,8 +1348,10 @@ class Emulator:
             if "referenceImage" in body or "imageProcessing" in body or failure is not None:
                 avatar["ready"] = now + self._scale(self.config.avatar_seconds)
                 avatar["failure"] = failure
+                avatar["reference"] = reference or avatar["reference"]
+                avatar["images"] += _avatar_images(avatar["reference"])
             avatar["updatedAt"] = now
-            return Reply(200, self._avatar_view(avatar, now))
+            return Reply(200, self._avatar_view(avatar, now, base_url))
 
     def delete_avatar(self, avatar_id: str) -> Reply:
         """``DELETE /v1/avatars/{id}``."""
@@ -1300,7 +1360,7 @@ class Emulator:
                 return _error(404, "Avatar not found.")
             return Reply(204)
 
-    def list_avatars(self, query: Mapping[str, str]) -> Reply:
+    def list_avatars(self, query: Mapping[str, str], *, base_url: str = "") -> Reply:
         """``GET /v1/avatars?limit&cursor`` (newest first)."""
         issues: list[Issue] = []
         limit = _limit(query, issues)
@@ -1313,7 +1373,11 @@ class Emulator:
             )
             page, cursor = _page(items, limit, query.get("cursor"))
             return Reply(
-                200, {"data": [self._avatar_view(a, now) for a in page], "nextCursor": cursor}
+                200,
+                {
+                    "data": [self._avatar_view(a, now, base_url) for a in page],
+                    "nextCursor": cursor,
+                },
             )
 
     def avatar_usage(self, query: Mapping[str, str]) -> Reply:
@@ -1512,6 +1576,18 @@ class Emulator:
                 "uploads": len(self._uploads),
                 "realtimeSessions": len(self._sessions),
             }
+
+
+def _avatar_images(reference: _Asset | None) -> list[_Output]:
+    """An avatar's reference and processed images: the reference's own bytes when they are
+    held, else images of its size (1024 px square when it is unknown)."""
+    width, height = reference.dims if reference and reference.dims else (1024, 1024)
+    processed = _Output("image", "png", "image/png", width, height)
+    if reference is None or reference.local is None or reference.mime not in _IMAGE_EXTENSIONS:
+        return [processed, processed]
+    ext = _IMAGE_EXTENSIONS[reference.mime]
+    copy = _Output("image", ext, reference.mime, width, height, source=reference.local)
+    return [copy, processed]
 
 
 def _avatar_status(avatar: Mapping[str, Any], now: float) -> str:
