@@ -109,6 +109,7 @@ def emulate(
     started = time.perf_counter()
     from runway_plan.emulator import Emulator, EmulatorConfig, bind_loopback, create_app, serve
     from runway_plan.emulator.pricing import warm_up
+    from runway_plan.emulator.video import encoder
 
     catalog = load_catalog_or_fail(catalog_path)
     faults = _load_faults(faults_path, seed) if faults_path is not None else None
@@ -134,6 +135,12 @@ def emulate(
             f"{credit_balance:,} credits, catalog {catalog.version}; ready in {elapsed:.2f}s)",
             err=True,
         )
+        if encoder() is None:
+            click.echo(
+                "note: video outputs are placeholder MP4s (a duration and a size, no frames); "
+                "install PyAV for real H.264 video: pip install 'runway-plan[emulator-media]'",
+                err=True,
+            )
         click.echo(f"export RUNWAYML_BASE_URL={shlex.quote(base_url)}")
         click.echo(f"export RUNWAYML_API_SECRET={shlex.quote(emulator.api_key)}")
         click.echo("Press Ctrl-C to stop.", err=True)

@@ -41,7 +41,7 @@ from runway_plan.catalog import OUTPUT_COUNT, Catalog, load_catalog
 from runway_plan.catalog.assets import AssetField, find_assets, set_path
 from runway_plan.catalog.model import ModelLimits
 from runway_plan.compile.durations import PASSTHROUGH_ENDPOINTS
-from runway_plan.emulator import media
+from runway_plan.emulator import media, video
 from runway_plan.emulator.clock import Clock, ManualClock, SystemClock
 from runway_plan.emulator.faults import FaultPlan
 from runway_plan.emulator.ledger import Ledger, LedgerEntry
@@ -713,7 +713,7 @@ class Emulator:
             else:
                 data = media.striped_png(output.width, output.height, seed, tag)
         elif output.media == "video":
-            data = media.mp4(output.seconds, output.width, output.height, tag)
+            data = video.mp4(output.seconds, output.width, output.height, tag)
         elif output.media == "audio":
             if output.ext == "wav":
                 data = media.tone_wav(output.seconds, pitch=180.0 + seed % 200)
@@ -1575,6 +1575,7 @@ class Emulator:
                 "tasks": len(self._order),
                 "uploads": len(self._uploads),
                 "realtimeSessions": len(self._sessions),
+                "videoEncoder": video.encoder(),
             }
 
 
@@ -1613,15 +1614,16 @@ def _dims_from(body: Mapping[str, Any]) -> tuple[int, int] | None:
             w, h = int(width), int(height)
             if max(w, h) >= 256:
                 return w, h
-            return (
-                (1280, max(1, round(1280 * h / w)))
-                if w >= h
-                else (max(1, round(1280 * w / h)), 1280)
-            )
+            return (1280, _even(1280 * h / w)) if w >= h else (_even(1280 * w / h), 1280)
     resolution = body.get("resolution")
     if isinstance(resolution, str):
         return _RESOLUTIONS.get(resolution.lower())
     return None
+
+
+def _even(side: float) -> int:
+    """A side scaled from a ratio, to the nearest even number of pixels (4:2:0 video)."""
+    return max(2, 2 * round(side / 2))
 
 
 def _parse_date(value: Any, name: str, issues: list[Issue]) -> date | None:
