@@ -33,6 +33,7 @@ from runway_plan.emulator import (
     FaultPlan,
     FaultRule,
     ManualClock,
+    PriceSheet,
     create_app,
     failure_refunded,
 )
@@ -41,6 +42,11 @@ from runway_plan.emulator.core import DAY
 from runway_plan.validate import check_file, validate_request
 
 CATALOG = load_catalog()
+PRICES = PriceSheet.from_catalog(CATALOG).with_flat_prices(
+    {"eleven_text_to_sound_v2": Decimal(2), "seed_audio": Decimal(3)},
+    "the tests' prices",
+)
+"""The catalog's prices, and flat prices for the models without one that the tests run."""
 IMG_URL = "https://example.com/still.png"
 T2I: dict[str, Any] = {"model": "gen4_image", "promptText": "a red fox", "ratio": "1920:1080"}
 I2V: dict[str, Any] = {
@@ -118,7 +124,7 @@ def make(clock: ManualClock) -> Iterator[Any]:
 
     def build(**config: Any) -> tuple[Emulator, Api]:
         faults = config.pop("faults", None)
-        emulator = Emulator(EmulatorConfig(**config), clock=clock, faults=faults)
+        emulator = Emulator(EmulatorConfig(**config), clock=clock, prices=PRICES, faults=faults)
         api = Api(emulator)
         made.append((emulator, api))
         return emulator, api
@@ -657,19 +663,18 @@ def test_custom_pricer_and_unknown_prices(clock: ManualClock) -> None:
         calls.append((endpoint, body["model"]))
         return None if body["model"] == "gen4_turbo" else Decimal("2.5")
 
-    config = EmulatorConfig(unknown_price=Decimal(7))
-    with Emulator(config, clock=clock, pricer=pricer) as emulator:
+    with Emulator(clock=clock, pricer=pricer) as emulator:
         api = Api(emulator)
         try:
             first = api.post("/v1/text_to_image", json=T2I).json()
             assert first["estimatedCost"] == {"credits": 2.5}
-            second = api.post("/v1/image_to_video", json={**I2V, "model": "gen4_turbo"}).json()
-            assert second["estimatedCost"] == {"credits": 7}
+            refused = api.post("/v1/image_to_video", json={**I2V, "model": "gen4_turbo"})
+            assert refused.status_code == 400
+            assert refused.json()["issues"][0]["path"] == ["model"]
             clock.advance(DAY / 2)
             assert api.task(first["id"])["cost"] == {"credits": 3}
-            ledger = emulator.ledger()
-            assert ledger[0].estimated_credits == Decimal("2.5")
-            assert ledger[1].estimated_credits is None and ledger[1].charged_credits == 7
+            [entry] = emulator.ledger()
+            assert entry.estimated_credits == Decimal("2.5") and entry.charged_credits == 3
         finally:
             api.close()
     assert calls == [("text_to_image", "gen4_image"), ("image_to_video", "gen4_turbo")]

@@ -132,10 +132,10 @@ def test_emulate_says_when_videos_are_placeholders(tmp_path: Path) -> None:
     )
     try:
         assert child.stderr is not None
-        banner = [child.stderr.readline() for _ in range(2)]
+        banner = [child.stderr.readline() for _ in range(3)]
     finally:
         child.kill()
         child.communicate(timeout=10)
     assert "Runway API emulator on http://127.0.0.1:" in banner[0]
-    assert "video outputs are placeholder MP4s" in banner[1]
-    assert "runway-plan[emulator-media]" in banner[1]
+    [note] = [line for line in banner if "video outputs are placeholder MP4s" in line]
+    assert "runway-plan[emulator-media]" in note

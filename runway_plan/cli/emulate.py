@@ -7,13 +7,17 @@ import shlex
 import sys
 import threading
 import time
-from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import yaml
 
 from runway_plan.cli.app import EXIT_OK, catalog_option, load_catalog_or_fail, main
+
+if TYPE_CHECKING:
+    from runway_plan.catalog import Catalog
+    from runway_plan.emulator import PriceSheet
 
 
 def _load_faults(path: Path, seed: int) -> object:
@@ -28,6 +32,15 @@ def _load_faults(path: Path, seed: int) -> object:
         return FaultPlan.from_dict({"seed": seed, **data})
     except (OSError, ValueError, TypeError, yaml.YAMLError) as exc:
         raise click.BadParameter(f"{path}: {exc}", param_hint="--faults") from exc
+
+
+def _load_prices(path: Path, catalog: Catalog) -> PriceSheet:
+    from runway_plan.emulator.pricing import PriceSheetError, load_price_sheet
+
+    try:
+        return load_price_sheet(path, catalog)
+    except PriceSheetError as exc:
+        raise click.BadParameter(str(exc), param_hint="--prices") from exc
 
 
 @main.command()
@@ -80,11 +93,11 @@ def _load_faults(path: Path, seed: int) -> object:
     help="A fault plan (YAML or JSON: {seed: N, rules: [...]}).",
 )
 @click.option(
-    "--unknown-price",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Credits charged for a model the catalog has no price for.",
+    "--prices",
+    "prices_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A price sheet (YAML: models: entries as in the catalog's prices.yaml) merged over "
+    "the catalog's prices. A model with no price cannot be run.",
 )
 @click.option("--log-requests", is_flag=True, help="Log every request (uvicorn access log).")
 @catalog_option
@@ -97,7 +110,7 @@ def emulate(
     api_key: str | None,
     cadence: float | None,
     faults_path: Path | None,
-    unknown_price: float,
+    prices_path: Path | None,
     log_requests: bool,
     catalog_path: Path | None,
 ) -> None:
@@ -112,6 +125,7 @@ def emulate(
     from runway_plan.emulator.video import encoder
 
     catalog = load_catalog_or_fail(catalog_path)
+    prices = _load_prices(prices_path, catalog) if prices_path is not None else None
     faults = _load_faults(faults_path, seed) if faults_path is not None else None
     config = EmulatorConfig(
         api_key=api_key,
@@ -120,13 +134,12 @@ def emulate(
         speed=speed,
         seed=seed,
         cadence=cadence,
-        unknown_price=Decimal(str(unknown_price)),
     )
     try:
         sock = bind_loopback("127.0.0.1", port)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from exc
-    emulator = Emulator(config, catalog=catalog, faults=faults)  # type: ignore[arg-type]
+    emulator = Emulator(config, catalog=catalog, prices=prices, faults=faults)  # type: ignore[arg-type]
 
     def ready(base_url: str) -> None:
         elapsed = time.perf_counter() - started
@@ -135,6 +148,7 @@ def emulate(
             f"{credit_balance:,} credits, catalog {catalog.version}; ready in {elapsed:.2f}s)",
             err=True,
         )
+        click.echo(f"prices: {emulator.prices.origin}", err=True)
         if encoder() is None:
             click.echo(
                 "note: video outputs are placeholder MP4s (a duration and a size, no frames); "

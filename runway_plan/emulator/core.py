@@ -45,7 +45,7 @@ from runway_plan.emulator import media, video
 from runway_plan.emulator.clock import Clock, ManualClock, SystemClock
 from runway_plan.emulator.faults import FaultPlan
 from runway_plan.emulator.ledger import Ledger, LedgerEntry
-from runway_plan.emulator.pricing import Pricer, planner_pricer
+from runway_plan.emulator.pricing import Pricer, PriceSheet, sheet_pricer
 from runway_plan.emulator.sessions import (
     ACTIVE,
     MAX_SESSION_SECONDS,
@@ -145,7 +145,7 @@ class EmulatorConfig:
     set, shows a task's status and progress only as of the last multiple of ``cadence``
     emulated seconds since it was created, as the API updates about every 5 s.
     ``refund_running_cancel`` refunds tasks cancelled while RUNNING (the SDK documents that it
-    does not).  ``unknown_price`` is what a model the pricer cannot price costs.
+    does not).
     A realtime session is provisioned for ``session_seconds`` and its credentials are valid
     for ``session_key_seconds`` (emulated seconds, as ``avatar_seconds``).
     ``public_url`` fixes the base of upload and output URLs (default: the request's own).
@@ -166,7 +166,6 @@ class EmulatorConfig:
     session_seconds: float = 5.0
     session_key_seconds: float = 60.0
     refund_running_cancel: bool = False
-    unknown_price: Decimal = Decimal(0)
     public_url: str | None = None
 
     def __post_init__(self) -> None:
@@ -236,7 +235,7 @@ class _Task:
     body: dict[str, Any]
     request_hash: str
     created: float
-    estimated: Decimal | None
+    estimated: Decimal
     charged: int
     queue: float
     latency: float
@@ -319,18 +318,21 @@ class Emulator:
         *,
         catalog: Catalog | None = None,
         clock: Clock | None = None,
+        prices: PriceSheet | None = None,
         pricer: Pricer | None = None,
         faults: FaultPlan | None = None,
     ) -> None:
         """An account per ``config`` (defaults: tier 1, 10,000 credits, real time).
 
-        ``pricer`` defaults to the planner's prices (:func:`planner_pricer`); ``faults`` to
-        none; ``clock`` to the wall clock.
+        Tasks are billed from ``prices`` (default: the catalog's) through the planner
+        (:func:`sheet_pricer`), or by ``pricer`` when one is given; a task the pricer cannot
+        price is refused.  ``faults`` defaults to none, ``clock`` to the wall clock.
         """
         self.config = config or EmulatorConfig()
         self.catalog = catalog or load_catalog()
         self.clock: Clock = clock or SystemClock()
-        self.pricer: Pricer = pricer or planner_pricer(self.catalog)
+        self.prices = prices or PriceSheet.from_catalog(self.catalog)
+        self.pricer: Pricer = pricer or sheet_pricer(self.catalog, self.prices)
         self.faults = faults or FaultPlan()
         self.api_key = self.config.api_key or "key_" + secrets.token_hex(64)
         if self.config.tier not in self.catalog.tiers.tiers:
@@ -503,8 +505,17 @@ class Emulator:
             for asset in assets:
                 if asset.local is not None:
                     pricing_body = set_path(pricing_body, asset.field.path, str(asset.local))
-            estimated = self.pricer(endpoint, pricing_body)
-            cost = estimated if estimated is not None else self.config.unknown_price
+            cost = self.pricer(endpoint, pricing_body)
+            if cost is None:
+                issue = Issue(
+                    ("model",),
+                    f"The emulator cannot bill {model}: its price sheet ({self.prices.origin}) "
+                    f"gives no price for this request. Give {model} a price with "
+                    "`runway-plan emulate --prices FILE` (entries as in the catalog's "
+                    f"prices.yaml) or, for `run --emulate`, `prices: {{{model}: CREDITS}}` "
+                    "in the spec.",
+                )
+                return _error(400, issue.message, [issue])
             charged = int(cost.to_integral_value(rounding=ROUND_CEILING))
             if charged > self._balance:
                 return _error(
@@ -529,7 +540,7 @@ class Emulator:
                 body=body,
                 request_hash=hashlib.sha256(canonical.encode()).hexdigest(),
                 created=now,
-                estimated=estimated,
+                estimated=cost,
                 charged=charged,
                 queue=self._scale(self.config.queue_seconds),
                 latency=self._scale(latency),
@@ -599,9 +610,8 @@ class Emulator:
         moment = self._observed(task, now)
         status = task.status(moment, now)
         data: dict[str, Any] = {"id": task.id, "createdAt": _iso(task.created), "status": status}
-        estimate = task.estimated if task.estimated is not None else self.config.unknown_price
         if status in ("PENDING", "THROTTLED", "RUNNING"):
-            data["estimatedCost"] = {"credits": _credits_json(estimate)}
+            data["estimatedCost"] = {"credits": _credits_json(task.estimated)}
         else:
             data["cost"] = {"credits": 0 if task.refunded else task.charged}
         if status == "RUNNING":
@@ -1570,6 +1580,7 @@ class Emulator:
                 "tier": config.tier,
                 "speed": config.speed,
                 "seed": config.seed,
+                "prices": self.prices.origin,
                 "cadence": config.cadence,
                 "creditBalance": _credits_json(self._balance),
                 "tasks": len(self._order),
