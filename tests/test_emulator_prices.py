@@ -54,6 +54,11 @@ models:
     rates: [{credits: "7"}]
     source: our contract
     checked: "2026-12-01"
+  gwm1_avatars:  # realtime avatar sessions, per second of the call
+    unit: output_second
+    rates: [{credits: "1"}]
+    source: our contract
+    checked: "2026-12-01"
 """
 
 
@@ -85,6 +90,7 @@ def test_a_sheet_bills_per_unit_over_the_catalog(tmp_path: Path) -> None:
     path.write_text(SHEET)
     sheet = load_price_sheet(path, CATALOG)
     assert "my-contract-2026-12" in sheet.origin
+    assert sheet.price("gwm1_avatars") is not None
     with Emulator(clock=ManualClock(), prices=sheet) as emulator:
         assert _post(emulator, "sound_effect", SOUND).json()["estimatedCost"] == {"credits": 1.5}
         assert _post(emulator, "image_to_video", TURBO).json()["estimatedCost"] == {"credits": 35}

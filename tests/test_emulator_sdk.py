@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import filetype  # type: ignore[import-untyped]
@@ -17,6 +18,8 @@ import pytest
 import runwayml
 from runwayml.lib import polling
 
+from runway_plan.catalog import load_catalog
+from runway_plan.catalog.model import Price, PriceRate
 from runway_plan.emulator import (
     Emulator,
     EmulatorConfig,
@@ -25,6 +28,7 @@ from runway_plan.emulator import (
     FaultPlan,
     FaultRule,
     ManualClock,
+    PriceSheet,
     create_app,
 )
 from runway_plan.emulator.media import image_size, striped_png
@@ -256,12 +260,20 @@ def test_sdk_usage_endpoints_agree_on_empty_ranges(client: runwayml.RunwayML) ->
     assert too_long.value.body["issues"][0]["path"] == ["beforeDate"]  # type: ignore[index]
 
 
+SESSION_PRICE = Price(
+    unit="output_second", rates=(PriceRate(credits=Decimal(2)),), source="tests", checked=""
+)
+"""Realtime sessions have no catalog price: the tests give them 2 credits a second."""
+
+
 @pytest.fixture
 def manual() -> Iterator[tuple[Emulator, ManualClock, runwayml.RunwayML, str]]:
     """An emulator on a manual clock behind a real server, and an SDK client for it."""
     clock = ManualClock()
+    catalog = load_catalog()
+    prices = PriceSheet.from_catalog(catalog).merged({"gwm1_avatars": SESSION_PRICE}, "tests")
     with (
-        Emulator(EmulatorConfig(tier=1), clock=clock) as emulator,
+        Emulator(EmulatorConfig(tier=1), clock=clock, prices=prices) as emulator,
         EmulatorServer(create_app(emulator)) as server,
         runwayml.RunwayML(api_key=emulator.api_key, base_url=server.base_url) as sdk,
     ):
@@ -314,6 +326,20 @@ def test_sdk_realtime_sessions(
     usage = sdk.avatars.get_usage(start_date="2026-01-01", end_date="2026-01-02")
     assert (usage.total_sessions, usage.total_seconds, usage.avg_duration_seconds) == (2, 60, 60)
     assert usage.by_day[0].sessions == 2
+    # 2 credits a second: 60 s and 300 s taken up front; the call used 60 s, the cancelled
+    # session none, so all of the second is given back.
+    assert emulator.balance == 10_000 - 120
+    credits = sdk.organization.retrieve_usage(start_date="2026-01-01", before_date="2026-01-02")
+    assert [(u.model, u.amount) for u in credits.results[0].used_credits] == [("gwm1_avatars", 120)]
+
+
+def test_sdk_realtime_session_without_a_price_is_refused(client: runwayml.RunwayML) -> None:
+    with pytest.raises(runwayml.BadRequestError) as refused:
+        client.realtime_sessions.create(
+            model="gwm1_avatars", avatar={"type": "runway-preset", "preset_id": "influencer"}
+        )
+    assert refused.value.body["issues"][0]["path"] == ["model"]  # type: ignore[index]
+    assert "cannot bill gwm1_avatars" in refused.value.body["error"]  # type: ignore[index]
 
 
 def test_sdk_realtime_session_errors_name_the_field(

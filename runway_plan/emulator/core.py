@@ -45,7 +45,7 @@ from runway_plan.emulator import media, video
 from runway_plan.emulator.clock import Clock, ManualClock, SystemClock
 from runway_plan.emulator.faults import FaultPlan
 from runway_plan.emulator.ledger import Ledger, LedgerEntry
-from runway_plan.emulator.pricing import Pricer, PriceSheet, sheet_pricer
+from runway_plan.emulator.pricing import Pricer, PriceSheet, session_cost, sheet_pricer
 from runway_plan.emulator.sessions import (
     ACTIVE,
     MAX_SESSION_SECONDS,
@@ -359,6 +359,7 @@ class Emulator:
         self._session_queue: deque[RealtimeSession] = deque()
         self._session_active: list[RealtimeSession] = []
         self._session_created: deque[float] = deque()
+        self._sessions_unsettled: list[RealtimeSession] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -418,7 +419,26 @@ class Emulator:
                 self._session_limits().max_concurrent,
                 moment,
             )
+            for session in self._sessions_unsettled:
+                if session.end <= moment:
+                    self._settle_session(session, moment)
+            self._sessions_unsettled = [s for s in self._sessions_unsettled if not s.settled]
             return moment
+
+    def _settle_session(self, session: RealtimeSession, moment: float) -> None:
+        """Give back what the session's call did not use, once it has ended."""
+        session.settled = True
+        seconds = session.seconds(moment)
+        price = self.prices.price(SESSION_MODEL)
+        used = Decimal(0)
+        if seconds is not None and price is not None:
+            used = session_cost(price, session.body, seconds) or Decimal(0)
+        refund = session.charged - min(
+            session.charged, int(used.to_integral_value(rounding=ROUND_CEILING))
+        )
+        if refund:
+            self._balance += refund
+            self._billing.append((session.end, SESSION_MODEL, -refund))
 
     def _start_queued(self, model: str, queue: deque[_Task], now: float) -> None:
         limit = self._limits(model).max_concurrent
@@ -507,22 +527,10 @@ class Emulator:
                     pricing_body = set_path(pricing_body, asset.field.path, str(asset.local))
             cost = self.pricer(endpoint, pricing_body)
             if cost is None:
-                issue = Issue(
-                    ("model",),
-                    f"The emulator cannot bill {model}: its price sheet ({self.prices.origin}) "
-                    f"gives no price for this request. Give {model} a price with "
-                    "`runway-plan emulate --prices FILE` (entries as in the catalog's "
-                    f"prices.yaml) or, for `run --emulate`, `prices: {{{model}: CREDITS}}` "
-                    "in the spec.",
-                )
-                return _error(400, issue.message, [issue])
+                return self._unbillable(model)
             charged = int(cost.to_integral_value(rounding=ROUND_CEILING))
             if charged > self._balance:
-                return _error(
-                    400,
-                    f"Not enough credits: this task may cost {_credits_json(cost)} credits and "
-                    f"the balance is {int(self._balance)}.",
-                )
+                return self._no_credits("task", cost)
             if failure_code is None:
                 failure_code = self._asset_failure(model, assets)
             outputs = self._plan_outputs(endpoint, model, body, assets)
@@ -562,6 +570,23 @@ class Emulator:
             self._balance -= charged
             self._billing.append((now, model, charged))
             return Reply(200, {"id": task.id, "estimatedCost": {"credits": _credits_json(cost)}})
+
+    def _unbillable(self, model: str) -> Reply:
+        issue = Issue(
+            ("model",),
+            f"The emulator cannot bill {model}: its price sheet ({self.prices.origin}) gives "
+            f"no price for this request. Give {model} a price with `runway-plan emulate "
+            "--prices FILE` (entries as in the catalog's prices.yaml) or, for `run --emulate`, "
+            f"`prices: {{{model}: CREDITS}}` in the spec.",
+        )
+        return _error(400, issue.message, [issue])
+
+    def _no_credits(self, what: str, cost: Decimal) -> Reply:
+        return _error(
+            400,
+            f"Not enough credits: this {what} may cost {_credits_json(cost)} credits and the "
+            f"balance is {int(self._balance)}.",
+        )
 
     def _asset_failure(self, model: str, assets: list[_Asset]) -> str | None:
         """``ASSET.INVALID`` when a held input's length is outside the model's bounds."""
@@ -1460,6 +1485,13 @@ class Emulator:
                     f"on tier {self.config.tier}. Try again later.",
                 )
             seconds = body.get("maxDuration", MAX_SESSION_SECONDS)
+            price = self.prices.price(SESSION_MODEL)
+            most = session_cost(price, body, seconds) if price is not None else None
+            if most is None:
+                return self._unbillable(SESSION_MODEL)
+            charged = int(most.to_integral_value(rounding=ROUND_CEILING))
+            if charged > self._balance:
+                return self._no_credits("session", most)
             session = RealtimeSession(
                 id=_new_id(),
                 created=now,
@@ -1470,9 +1502,14 @@ class Emulator:
                 key_life=self._scale(self.config.session_key_seconds),
                 call=self._scale(seconds),
                 scale=self.config.speed,
+                body=body,
+                charged=charged,
             )
             created.append(now)
+            self._balance -= charged
+            self._billing.append((now, SESSION_MODEL, charged))
             self._sessions[session.id] = session
+            self._sessions_unsettled.append(session)
             self._session_queue.append(session)
             self.advance(now)
             return Reply(200, {"id": session.id})

@@ -10,9 +10,11 @@ per generation (:meth:`PriceSheet.with_flat_prices`).
 :func:`sheet_pricer` prices a request with the planner
 (:func:`runway_plan.plan.cost.price_generation`) over the catalog with the sheet as its prices,
 so ``estimatedCost`` is what ``runway-plan plan`` predicts with the same prices, and what the
-emulator bills is the sheet's per-unit prices applied to the request.  A model the sheet does
-not price cannot be billed: the pricer answers None and the emulator refuses the task (400),
-as ``plan`` calls it unknown rather than free.
+emulator bills is the sheet's per-unit prices applied to the request.  Realtime sessions
+(``gwm1_avatars``) are billed from the sheet directly (:func:`session_cost`): per session or
+per second of the call.  A model the sheet does not price cannot be billed: the pricer answers
+None and the emulator refuses the task or session (400), as ``plan`` calls it unknown rather
+than free.
 
 Before calling a pricer the emulator replaces every media input it holds (a ``runway://``
 upload, one of its own output URLs, a data URI) with the path of a local file of the same
@@ -25,7 +27,7 @@ import dataclasses
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from runway_plan.catalog import Catalog
 from runway_plan.catalog.model import Price, PriceRate
 from runway_plan.compile import compile_request
+from runway_plan.emulator.sessions import SESSION_MODEL
 
 __all__ = [
     "PriceSheet",
@@ -42,6 +45,7 @@ __all__ = [
     "Pricer",
     "load_price_sheet",
     "planner_pricer",
+    "session_cost",
     "sheet_pricer",
     "warm_up",
 ]
@@ -139,7 +143,7 @@ def load_price_sheet(path: Path, catalog: Catalog) -> PriceSheet:
         raise PriceSheetError(f"{path}: " + "; ".join(problems)) from exc
     problems = []
     for model, price in sheet.models.items():
-        if model not in catalog.model_endpoints:
+        if model not in catalog.model_endpoints and model != SESSION_MODEL:
             close = difflib.get_close_matches(model, list(catalog.model_endpoints), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             problems.append(f"models.{model}: no such model in the catalog{hint}")
@@ -152,6 +156,31 @@ def load_price_sheet(path: Path, catalog: Catalog) -> PriceSheet:
         raise PriceSheetError(f"{path}: " + "; ".join(problems))
     origin = f"{path}" + (f" ({sheet.version})" if sheet.version else "")
     return PriceSheet.from_catalog(catalog).merged(sheet.models, origin)
+
+
+_SESSION_UNITS = ("generation", "output_second", "input_second")
+
+
+def session_cost(price: Price, body: Mapping[str, Any], seconds: float) -> Decimal | None:
+    """What a realtime session of ``seconds`` costs under ``price``: the first rate whose
+    ``when`` matches ``body`` (absent fields take ``defaults``), once per session for a
+    ``generation`` price, else per second of the session, in blocks of ``per``; None when the
+    price counts something a session does not have (images, characters)."""
+    if price.unit not in _SESSION_UNITS:
+        return None
+    values = {**price.defaults, **body}
+    rate = next(
+        (r for r in price.rates if all(values.get(k) in allowed for k, allowed in r.when.items())),
+        None,
+    )
+    if rate is None:
+        return None
+    if price.unit == "generation":
+        return rate.credits
+    blocks = Decimal(str(seconds)) / price.per
+    if price.rounding == "ceil":
+        blocks = blocks.to_integral_value(rounding=ROUND_CEILING)
+    return blocks * rate.credits
 
 
 def warm_up() -> None:
