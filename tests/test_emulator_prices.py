@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from runway_plan.catalog import load_catalog
@@ -224,6 +225,16 @@ def test_emulate_bills_from_its_sheet(tmp_path: Path, served: list[subprocess.Po
     assert created.json()["estimatedCost"] == {"credits": 1.5}
     state = httpx.get(f"{priced}/_emulator/state").json()
     assert str(path) in state["prices"]
+    sheet = httpx.get(f"{priced}/_emulator/prices").json()
+    assert sheet["models"]["gen4_turbo"]["rates"] == [{"credits": "7"}]  # the file's, not 5
+    assert (
+        sheet["models"]["gen4_image"]
+        == httpx.get(f"{default}/_emulator/prices").json()["models"]["gen4_image"]
+    )
+    written = tmp_path / "round-trip.yaml"
+    written.write_text(yaml.safe_dump({"models": sheet["models"]}))
+    again = load_price_sheet(written, CATALOG)
+    assert again.to_dict()["models"] == sheet["models"]
 
 
 def test_run_emulate_bills_the_specs_prices(tmp_path: Path) -> None:

@@ -117,7 +117,7 @@ def emulate(
     """Serve a local emulator of the Runway API (no key or network needed) until Ctrl-C.
 
     Point the official SDKs or `runway-plan run` at it with the printed environment.
-    Test controls live under /_emulator (ledger, faults, clock, state).
+    Test controls live under /_emulator (ledger, faults, clock, state, prices).
     """
     started = time.perf_counter()
     from runway_plan.emulator import Emulator, EmulatorConfig, bind_loopback, create_app, serve

@@ -13,7 +13,7 @@ Paths:
 * ``/_emulator/...`` — test controls, apart from the API: ``GET /_emulator/ledger``,
   ``GET|POST|DELETE /_emulator/faults``, ``GET /_emulator/faults/fired``,
   ``POST /_emulator/clock`` (``{"advance": seconds}``, manual clocks only),
-  ``GET /_emulator/state``.
+  ``GET /_emulator/state``, ``GET /_emulator/prices`` (the price sheet it bills from).
 
 Faults are applied by :class:`~runway_plan.emulator.faults.FaultMiddleware`, outside
 everything else, so they look to a client like a real server's failures.
@@ -309,6 +309,9 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
     async def admin_state(request: Request) -> Response:
         return JSONResponse(emulator.describe())
 
+    async def admin_prices(request: Request) -> Response:
+        return JSONResponse(emulator.prices.to_dict())
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if request.url.path.startswith(("/_files/", "/_uploads/")):
@@ -359,6 +362,7 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
         Route("/_emulator/faults/fired", admin_fired, methods=["GET"]),
         Route("/_emulator/clock", admin_clock, methods=["POST"]),
         Route("/_emulator/state", admin_state, methods=["GET"]),
+        Route("/_emulator/prices", admin_prices, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
     gated = _ApiGate(app, emulator)

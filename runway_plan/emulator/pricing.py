@@ -104,6 +104,17 @@ class PriceSheet:
         }
         return self.merged(flat, origin)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The sheet as JSON-ready data: its origin and a ``models:`` mapping in the schema
+        of the catalog's ``prices.yaml`` (what ``--prices`` reads)."""
+        return {
+            "origin": self.origin,
+            "models": {
+                model: price.model_dump(mode="json", exclude_defaults=True)
+                for model, price in sorted(self.models.items())
+            },
+        }
+
 
 class _SheetFile(BaseModel):
     """A price sheet file: ``models:`` entries as in the catalog's ``prices.yaml``."""
@@ -141,10 +152,12 @@ def load_price_sheet(path: Path, catalog: Catalog) -> PriceSheet:
             for error in exc.errors()
         ]
         raise PriceSheetError(f"{path}: " + "; ".join(problems)) from exc
+    known = {*catalog.model_endpoints, *catalog.overlay.retired, *catalog.prices.models}
+    known.add(SESSION_MODEL)
     problems = []
     for model, price in sheet.models.items():
-        if model not in catalog.model_endpoints and model != SESSION_MODEL:
-            close = difflib.get_close_matches(model, list(catalog.model_endpoints), n=1)
+        if model not in known:
+            close = difflib.get_close_matches(model, sorted(known), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             problems.append(f"models.{model}: no such model in the catalog{hint}")
         needed = _FIELD_OF_UNIT.get(price.unit)
