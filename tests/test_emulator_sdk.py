@@ -82,7 +82,7 @@ def test_sdk_acceptance(client: runwayml.RunwayML, emulator: Emulator) -> None:
     ).wait_for_task_output(timeout=30)
     assert video.status == "SUCCEEDED"
     assert video.cost.credits == 60
-    assert filetype.guess(httpx.get(video.output[0]).content).mime == "video/mp4"
+    assert filetype.guess(httpx.get(video.output[0], timeout=60).content).mime == "video/mp4"
 
     created = client.text_to_speech.create(
         model="eleven_multilingual_v2",

@@ -84,7 +84,7 @@ def test_video_outputs_are_h264_that_decodes(
             duration=duration,
         ).wait_for_task_output(timeout=30)
         assert task.status == "SUCCEEDED"
-        outputs.append((task.id, httpx.get(task.output[0]).content))
+        outputs.append((task.id, httpx.get(task.output[0], timeout=60).content))
     (first_id, first), (_second_id, second) = outputs
     assert first != second  # each output is tagged with its task
     path = tmp_path / "out.mp4"
@@ -132,7 +132,7 @@ def test_emulate_says_when_videos_are_placeholders(tmp_path: Path) -> None:
     )
     try:
         assert child.stderr is not None
-        banner = [child.stderr.readline() for _ in range(3)]
+        banner = [child.stderr.readline() for _ in range(4)]  # the note comes after start-up
     finally:
         child.kill()
         child.communicate(timeout=10)

@@ -149,17 +149,22 @@ def emulate(
             err=True,
         )
         click.echo(f"prices: {emulator.prices.origin}", err=True)
+        click.echo(f"export RUNWAYML_BASE_URL={shlex.quote(base_url)}")
+        click.echo(f"export RUNWAYML_API_SECRET={shlex.quote(emulator.api_key)}")
+        click.echo("Press Ctrl-C to stop.", err=True)
+        sys.stdout.flush()
+        threading.Thread(target=prepare, name="warm-up", daemon=True).start()
+
+    def prepare() -> None:
+        """Import the planner and the video encoder off the start-up path; say when videos
+        will be placeholders."""
+        warm_up()
         if encoder() is None:
             click.echo(
                 "note: video outputs are placeholder MP4s (a duration and a size, no frames); "
                 "install PyAV for real H.264 video: pip install 'runway-plan[emulator-media]'",
                 err=True,
             )
-        click.echo(f"export RUNWAYML_BASE_URL={shlex.quote(base_url)}")
-        click.echo(f"export RUNWAYML_API_SECRET={shlex.quote(emulator.api_key)}")
-        click.echo("Press Ctrl-C to stop.", err=True)
-        sys.stdout.flush()
-        threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
 
     try:
         serve(

@@ -9,7 +9,8 @@ Paths:
   instead of the API key).
 * ``/_uploads/{id}`` — the multipart upload target an ``uploadUrl`` points at (no API auth,
   S3 style: form fields, then the file).
-* ``/_files/{task}/{n}.{ext}?expires=&sig=`` — signed output URLs (403 when expired or forged).
+* ``/_files/{owner}/{n}.{ext}?expires=&sig=`` — signed URLs of a task's outputs and an avatar's
+  images (403 when expired or forged).
 * ``/_emulator/...`` — test controls, apart from the API: ``GET /_emulator/ledger``,
   ``GET|POST|DELETE /_emulator/faults``, ``GET /_emulator/faults/fired``,
   ``POST /_emulator/clock`` (``{"advance": seconds}``, manual clocks only),
@@ -28,6 +29,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -220,7 +222,11 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
         return _respond(emulator.receive_upload(request.path_params["upload_id"], form, file))
 
     async def files(request: Request) -> Response:
-        return _respond(emulator.get_file(request.url.path, request.url.query, request.method))
+        # In a worker thread: making a large video must not hold up the event loop.
+        reply = await run_in_threadpool(
+            emulator.get_file, request.url.path, request.url.query, request.method
+        )
+        return _respond(reply)
 
     def avatar_failure(request: Request) -> str | None:
         rule: FaultRule | None = request.scope.get(SCOPE_KEY)

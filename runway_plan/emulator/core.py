@@ -732,12 +732,22 @@ class Emulator:
 
     def _file_bytes(self, owner: str, index: int, output: _Output) -> bytes:
         """The bytes of file ``index`` of ``owner`` (a task or an avatar): cached, and made
-        again identically when the cache has let them go."""
+        again identically when the cache has let them go.  They are made outside the lock,
+        so a large video does not hold up the other requests."""
         key = (owner, index)
-        cached = self._files.get(key)
-        if cached is not None:
-            self._files.move_to_end(key)
-            return cached
+        with self._lock:
+            cached = self._files.get(key)
+            if cached is not None:
+                self._files.move_to_end(key)
+                return cached
+        data = self._make_file(owner, index, output)
+        with self._lock:
+            self._files[key] = data
+            while len(self._files) > _CACHED_FILES:
+                self._files.popitem(last=False)
+        return data
+
+    def _make_file(self, owner: str, index: int, output: _Output) -> bytes:
         tag = f"runway-plan emulator {owner} output {index}"
         seed = int(owner[:8], 16) + index
         if output.source is not None:
@@ -758,9 +768,6 @@ class Emulator:
                 data = media.mp3(output.seconds, tag)
         else:
             data = tag.encode()
-        self._files[key] = data
-        while len(self._files) > _CACHED_FILES:
-            self._files.popitem(last=False)
         return data
 
     def get_file(self, path: str, query: str, method: str = "GET") -> Reply:
@@ -769,18 +776,18 @@ class Emulator:
         with self._lock:
             now = self.advance()
             found = self._check_file_url(path, query, now)
-            if isinstance(found, Reply):
-                return found
-            owner, index, output = found
-            data = self._file_bytes(owner, index, output)
-            headers = {
-                "ETag": '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"',
-                "Cache-Control": "private, max-age=86400",
-            }
-            if method == "HEAD":
-                headers["Content-Length"] = str(len(data))
-                return Reply(200, raw=b"", headers=headers, media_type=output.mime)
-            return Reply(200, raw=data, headers=headers, media_type=output.mime)
+        if isinstance(found, Reply):
+            return found
+        owner, index, output = found
+        data = self._file_bytes(owner, index, output)
+        headers = {
+            "ETag": '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"',
+            "Cache-Control": "private, max-age=86400",
+        }
+        if method == "HEAD":
+            headers["Content-Length"] = str(len(data))
+            return Reply(200, raw=b"", headers=headers, media_type=output.mime)
+        return Reply(200, raw=data, headers=headers, media_type=output.mime)
 
     def _check_file_url(
         self, path: str, query: str, now: float
