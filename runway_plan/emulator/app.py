@@ -29,7 +29,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -222,11 +221,7 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
         return _respond(emulator.receive_upload(request.path_params["upload_id"], form, file))
 
     async def files(request: Request) -> Response:
-        # In a worker thread: making a large video must not hold up the event loop.
-        reply = await run_in_threadpool(
-            emulator.get_file, request.url.path, request.url.query, request.method
-        )
-        return _respond(reply)
+        return _respond(emulator.get_file(request.url.path, request.url.query, request.method))
 
     def avatar_failure(request: Request) -> str | None:
         rule: FaultRule | None = request.scope.get(SCOPE_KEY)
