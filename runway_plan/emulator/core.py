@@ -1502,8 +1502,6 @@ class Emulator:
             session = RealtimeSession(
                 id=_new_id(),
                 created=now,
-                avatar=dict(body["avatar"]),
-                max_duration=seconds,
                 key="sk_" + secrets.token_hex(32),
                 ready_after=self._scale(self.config.session_seconds),
                 key_life=self._scale(self.config.session_key_seconds),

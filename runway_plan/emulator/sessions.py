@@ -5,12 +5,13 @@ A session is ``NOT_READY`` while it waits for a slot of the tier's avatar concur
 credentials expire.  ``POST /v1/realtime_sessions/{id}/consume``, with the session key as its
 Bearer token, hands out the WebRTC credentials (``url``, ``token``, ``roomName``) once and
 starts the call: ``RUNNING`` for the session's ``maxDuration`` (the emulator has nobody on the
-line, so a call lasts its whole length), then ``COMPLETED`` with its ``duration``.  A session
-is billed from the price sheet's ``gwm1_avatars`` entry: the longest call's price is taken at
-creation and the unused part given back when the session ends (all of it when no call
-started).  Credentials
+line, so a call lasts its whole length), then ``COMPLETED`` with its ``duration``.  Credentials
 never consumed expire: the session is then ``COMPLETED`` with a duration of 0 (what the API
 does here is not documented).  ``DELETE`` cancels a session that has not ended.
+
+A session is billed from the price sheet's ``gwm1_avatars`` entry: the price of the longest
+call is taken at creation, and what the call did not use is given back when the session ends
+(all of it when no call started).
 
 Shapes follow the official ``runwayml`` SDK 5.24.0 (``types/realtime_session_*``); the consume
 call follows Runway's avatars SDK for React (``@runwayml/avatars-react``, ``consumeSession``).
@@ -41,15 +42,13 @@ ACTIVE = ("NOT_READY", "READY", "RUNNING")
 @dataclass
 class RealtimeSession:
     """One session.  Instants are the emulator's clock; ``ready_after``, ``key_life`` and
-    ``call`` are wall seconds (emulated seconds divided by the speed), ``max_duration`` is in
-    emulated seconds and ``scale`` turns wall seconds back into them.  ``body`` is the create
-    request; ``charged`` the credits taken at creation (the price of the longest call), of
-    which what the call did not use is refunded when it ends (``settled``)."""
+    ``call`` (the length of a call, ``maxDuration``) are wall seconds (emulated seconds divided
+    by the speed), and ``scale`` turns wall seconds back into emulated ones.  ``body`` is the
+    create request; ``charged`` the credits taken at creation, of which what the call did not
+    use is refunded when it ends (``settled``)."""
 
     id: str
     created: float
-    avatar: dict[str, Any]
-    max_duration: int
     key: str
     ready_after: float
     key_life: float
