@@ -66,6 +66,10 @@ RESOURCES: dict[str, tuple[str, str]] = {
     "avatar_update": ("avatar_update_params", "AvatarUpdateParams"),
     "document_create": ("document_create_params", "DocumentCreateParams"),
     "document_update": ("document_update_params", "DocumentUpdateParams"),
+    "realtime_session_create": (
+        "realtime_session_create_params",
+        "RealtimeSessionCreateParams",
+    ),
 }
 
 MEDIA = ("image", "video", "audio")

@@ -382,6 +382,7 @@ def test_resources(catalog: Catalog) -> None:
         "avatar_update",
         "document_create",
         "document_update",
+        "realtime_session_create",
     }
     create = resources["avatar_create"].fields
     assert {n for n, f in create.items() if f.required} == {

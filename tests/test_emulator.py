@@ -11,6 +11,7 @@ import base64
 import io
 import math
 import tempfile
+import uuid
 import wave
 from collections.abc import Iterator
 from decimal import Decimal
@@ -32,6 +33,7 @@ from runway_plan.emulator import (
     FaultPlan,
     FaultRule,
     ManualClock,
+    PriceSheet,
     create_app,
     failure_refunded,
 )
@@ -40,6 +42,11 @@ from runway_plan.emulator.core import DAY
 from runway_plan.validate import check_file, validate_request
 
 CATALOG = load_catalog()
+PRICES = PriceSheet.from_catalog(CATALOG).with_flat_prices(
+    {"eleven_text_to_sound_v2": Decimal(2), "seed_audio": Decimal(3)},
+    "the tests' prices",
+)
+"""The catalog's prices, and flat prices for the models without one that the tests run."""
 IMG_URL = "https://example.com/still.png"
 T2I: dict[str, Any] = {"model": "gen4_image", "promptText": "a red fox", "ratio": "1920:1080"}
 I2V: dict[str, Any] = {
@@ -117,7 +124,7 @@ def make(clock: ManualClock) -> Iterator[Any]:
 
     def build(**config: Any) -> tuple[Emulator, Api]:
         faults = config.pop("faults", None)
-        emulator = Emulator(EmulatorConfig(**config), clock=clock, faults=faults)
+        emulator = Emulator(EmulatorConfig(**config), clock=clock, prices=PRICES, faults=faults)
         api = Api(emulator)
         made.append((emulator, api))
         return emulator, api
@@ -202,9 +209,13 @@ def test_unknown_paths_are_json_404(api: Api) -> None:
     assert response.status_code == 404
     assert response.json() == {"error": "Not found."}
     assert api.get("/v1/tasks/unknown").status_code == 404
-    wrong_method = api.get("/v1/text_to_image")
-    assert wrong_method.status_code == 405
-    assert wrong_method.json() == {"error": "Method not allowed."}
+    for path in ("/v1/voices", "/v1/tasks", "/v1/text_to_hologram"):
+        unserved = api.get(path)
+        assert (unserved.status_code, unserved.json()) == (404, {"error": "Not found."}), path
+    for method, path in (("GET", "/v1/text_to_image"), ("POST", "/v1/organization")):
+        wrong_method = api.request(method, path)
+        assert wrong_method.status_code == 405, path
+        assert wrong_method.json() == {"error": "Method not allowed."}
 
 
 INVALID: list[tuple[str, str, dict[str, Any], list[list[Any]]]] = [
@@ -652,19 +663,18 @@ def test_custom_pricer_and_unknown_prices(clock: ManualClock) -> None:
         calls.append((endpoint, body["model"]))
         return None if body["model"] == "gen4_turbo" else Decimal("2.5")
 
-    config = EmulatorConfig(unknown_price=Decimal(7))
-    with Emulator(config, clock=clock, pricer=pricer) as emulator:
+    with Emulator(clock=clock, pricer=pricer) as emulator:
         api = Api(emulator)
         try:
             first = api.post("/v1/text_to_image", json=T2I).json()
             assert first["estimatedCost"] == {"credits": 2.5}
-            second = api.post("/v1/image_to_video", json={**I2V, "model": "gen4_turbo"}).json()
-            assert second["estimatedCost"] == {"credits": 7}
+            refused = api.post("/v1/image_to_video", json={**I2V, "model": "gen4_turbo"})
+            assert refused.status_code == 400
+            assert refused.json()["issues"][0]["path"] == ["model"]
             clock.advance(DAY / 2)
             assert api.task(first["id"])["cost"] == {"credits": 3}
-            ledger = emulator.ledger()
-            assert ledger[0].estimated_credits == Decimal("2.5")
-            assert ledger[1].estimated_credits is None and ledger[1].charged_credits == 7
+            [entry] = emulator.ledger()
+            assert entry.estimated_credits == Decimal("2.5") and entry.charged_credits == 3
         finally:
             api.close()
     assert calls == [("text_to_image", "gen4_image"), ("image_to_video", "gen4_turbo")]
@@ -1001,7 +1011,8 @@ def test_avatars_crud(api: Api, clock: ManualClock) -> None:
     clock.advance(api.emulator.config.avatar_seconds)
     assert api.get(f"/v1/avatars/{avatar['id']}").json()["status"] == "READY"
     used = api.get(f"/v1/documents/{doc_id}").json()["usedBy"]
-    assert used == [{"id": avatar["id"], "imageUrl": None, "name": "Guide"}]
+    assert [(u["id"], u["name"]) for u in used] == [(avatar["id"], "Guide")]
+    assert api.get(used[0]["imageUrl"]).status_code == 200  # the avatar's processed image
     updated = api.request("PATCH", f"/v1/avatars/{avatar['id']}", json={"name": "Guide 2"})
     assert updated.json()["name"] == "Guide 2" and updated.json()["status"] == "READY"
     pages = api.get("/v1/avatars", params={"limit": 1}).json()
@@ -1016,7 +1027,7 @@ def test_avatars_crud(api: Api, clock: ManualClock) -> None:
     assert api.delete(f"/v1/avatars/{avatar['id']}").status_code == 204
     assert api.get(f"/v1/avatars/{avatar['id']}").status_code == 404
     usage = api.get("/v1/avatar_usage", params={"startDate": "2026-01-01", "endDate": "2026-01-03"})
-    assert usage.json()["totalSessions"] == 0 and len(usage.json()["byDay"]) == 3
+    assert usage.json()["totalSessions"] == 0 and len(usage.json()["byDay"]) == 2  # end excluded
 
 
 def test_avatar_list_pages(api: Api) -> None:
@@ -1082,16 +1093,22 @@ def test_clock_cannot_move_on_the_wall_clock() -> None:
             api.close()
 
 
-def test_seeded_ids_are_deterministic(clock: ManualClock) -> None:
-    ids = []
+def test_ids_are_unique_across_instances_with_the_same_seed() -> None:
+    """A journal resumed against a restarted emulator must never poll another task."""
+    ids: list[list[str]] = []
     for _ in range(2):
         with Emulator(EmulatorConfig(seed=42), clock=ManualClock()) as emulator:
             api = Api(emulator)
             try:
-                ids.append([api.create("text_to_image", T2I) for _ in range(3)])
+                tasks = [api.create("text_to_image", T2I) for _ in range(3)]
+                upload = api.post("/v1/uploads", json={"filename": "a.png"}).json()
+                ids.append([*tasks, upload["runwayUri"].split("/")[3]])
             finally:
                 api.close()
-    assert ids[0] == ids[1]
+    assert not set(ids[0]) & set(ids[1])
+    for made in ids:
+        assert len(set(made)) == len(made)
+        assert all(uuid.UUID(value).version == 4 for value in made)
 
 
 def test_config_is_checked() -> None:

@@ -47,18 +47,28 @@ def spawn() -> Iterator[Spawn]:
         child.communicate(timeout=10)
 
 
-def _exports(child: subprocess.Popen[str], timeout: float = 20.0) -> dict[str, str]:
+def _export_lines(child: subprocess.Popen[str], timeout: float = 20.0) -> list[str]:
     assert child.stdout is not None
-    found: dict[str, str] = {}
+    lines: list[str] = []
     deadline = time.monotonic() + timeout
-    while len(found) < 2 and time.monotonic() < deadline:
+    while len(lines) < 2 and time.monotonic() < deadline:
         line = child.stdout.readline()
         if not line:
             break
         if line.startswith("export "):
-            name, _, value = line[len("export ") :].strip().partition("=")
-            found[name] = value
-    return found
+            lines.append(line)
+    return lines
+
+
+def _exports(child: subprocess.Popen[str], timeout: float = 20.0) -> dict[str, str]:
+    """The exported variables, as a POSIX shell would set them from the printed lines."""
+    script = "".join(_export_lines(child, timeout)) + 'printf "%s\\0%s\\0" "$RUNWAYML_BASE_URL" '
+    script += '"$RUNWAYML_API_SECRET"'
+    result = subprocess.run(
+        ["sh", "-c", script], capture_output=True, text=True, timeout=10, check=True, env={}
+    )
+    base_url, secret, _ = result.stdout.split("\0")
+    return {"RUNWAYML_BASE_URL": base_url, "RUNWAYML_API_SECRET": secret}
 
 
 def test_emulate_serves_until_interrupted(spawn: Spawn, tmp_path: Path) -> None:
@@ -105,6 +115,20 @@ def test_emulate_serves_until_interrupted(spawn: Spawn, tmp_path: Path) -> None:
     assert "Runway API emulator on http://127.0.0.1:" in err
     assert "emulator stopped" in err
     assert "Traceback" not in err
+
+
+def test_emulate_prints_exports_a_shell_can_paste(spawn: Spawn, tmp_path: Path) -> None:
+    key = "My API Key; echo $HOME 'quoted' \"double\""
+    plan = tmp_path / "faults.yaml"
+    plan.write_text("rules: [{fault: unavailable, probability: 0.5}]\n")
+    child = spawn("--api-key", key, "--seed", "7", "--faults", str(plan))
+    env = _exports(child)
+    assert env["RUNWAYML_API_SECRET"] == key
+    headers = {"Authorization": f"Bearer {key}", "X-Runway-Version": "2024-11-06"}
+    response = httpx.get(f"{env['RUNWAYML_BASE_URL']}/v1/organization", headers=headers)
+    assert response.status_code in (200, 503)
+    faults = httpx.get(f"{env['RUNWAYML_BASE_URL']}/_emulator/faults").json()
+    assert faults["seed"] == 7  # --seed seeds a plan that gives no seed of its own
 
 
 def test_emulate_refuses_a_bad_fault_plan(spawn: Spawn, tmp_path: Path) -> None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
 import filetype  # type: ignore[import-untyped]
 import httpx
@@ -15,6 +18,8 @@ import pytest
 import runwayml
 from runwayml.lib import polling
 
+from runway_plan.catalog import load_catalog
+from runway_plan.catalog.model import Price, PriceRate
 from runway_plan.emulator import (
     Emulator,
     EmulatorConfig,
@@ -22,9 +27,11 @@ from runway_plan.emulator import (
     Fault,
     FaultPlan,
     FaultRule,
+    ManualClock,
+    PriceSheet,
     create_app,
 )
-from runway_plan.emulator.media import striped_png
+from runway_plan.emulator.media import image_size, striped_png
 
 
 @pytest.fixture(autouse=True)
@@ -75,7 +82,7 @@ def test_sdk_acceptance(client: runwayml.RunwayML, emulator: Emulator) -> None:
     ).wait_for_task_output(timeout=30)
     assert video.status == "SUCCEEDED"
     assert video.cost.credits == 60
-    assert filetype.guess(httpx.get(video.output[0]).content).mime == "video/mp4"
+    assert filetype.guess(httpx.get(video.output[0], timeout=60).content).mime == "video/mp4"
 
     created = client.text_to_speech.create(
         model="eleven_multilingual_v2",
@@ -138,6 +145,9 @@ def test_sdk_errors(client: runwayml.RunwayML, emulator: Emulator, server: Emula
         wrong.organization.retrieve()
     with pytest.raises(runwayml.NotFoundError):
         client.tasks.retrieve("00000000-0000-4000-8000-000000000000")
+    with pytest.raises(runwayml.NotFoundError) as unserved:
+        client.voices.list(limit=10)  # an API path the emulator does not serve
+    assert unserved.value.body == {"error": "Not found."}
     assert len(emulator.ledger()) == 0
 
 
@@ -209,3 +219,204 @@ def test_the_listening_socket_disables_nagle() -> None:
         assert listening.proto == socket.IPPROTO_TCP
     finally:
         listening.close()
+
+
+def test_sdk_avatar_usage_ranges(client: runwayml.RunwayML) -> None:
+    """``endDate`` is exclusive, ISO datetimes (what the SDK sends for a datetime) are
+    accepted, and a range is at most 90 days, as the SDK documents."""
+    week = client.avatars.get_usage(start_date="2026-01-01", end_date="2026-01-08")
+    assert [str(day.date) for day in week.by_day] == [f"2026-01-0{n}" for n in range(1, 8)]
+    timed = client.avatars.get_usage(
+        start_date=datetime(2026, 1, 1, tzinfo=UTC), end_date=datetime(2026, 1, 3, tzinfo=UTC)
+    )
+    assert [str(day.date) for day in timed.by_day] == ["2026-01-01", "2026-01-02"]
+    noon = client.avatars.get_usage(
+        start_date=datetime(2026, 1, 1, 12), end_date=datetime(2026, 1, 2, 12)
+    )
+    assert [str(day.date) for day in noon.by_day] == ["2026-01-01", "2026-01-02"]
+    assert (
+        len(client.avatars.get_usage(start_date="2026-01-01", end_date="2026-04-01").by_day) == 90
+    )
+    with pytest.raises(runwayml.BadRequestError) as too_long:
+        client.avatars.get_usage(start_date="2026-01-01", end_date="2026-04-02")
+    assert too_long.value.body["issues"][0]["path"] == ["endDate"]  # type: ignore[index]
+    assert "90 days" in too_long.value.body["error"]  # type: ignore[index]
+
+
+def test_sdk_usage_endpoints_agree_on_empty_ranges(client: runwayml.RunwayML) -> None:
+    """An end equal to the start is an empty range: both usage endpoints refuse it."""
+    with pytest.raises(runwayml.BadRequestError) as avatar:
+        client.avatars.get_usage(start_date="2026-01-05", end_date="2026-01-05")
+    assert avatar.value.body["issues"][0]["path"] == ["endDate"]  # type: ignore[index]
+    with pytest.raises(runwayml.BadRequestError) as organization:
+        client.organization.retrieve_usage(start_date="2026-01-05", before_date="2026-01-05")
+    assert organization.value.body["issues"][0]["path"] == ["beforeDate"]  # type: ignore[index]
+    one_day = client.organization.retrieve_usage(start_date="2026-01-05", before_date="2026-01-06")
+    assert one_day.results == []
+    longest = client.organization.retrieve_usage(start_date="2026-01-01", before_date="2026-04-01")
+    assert longest.results == []
+    with pytest.raises(runwayml.BadRequestError) as too_long:
+        client.organization.retrieve_usage(start_date="2026-01-01", before_date="2026-04-02")
+    assert too_long.value.body["issues"][0]["path"] == ["beforeDate"]  # type: ignore[index]
+
+
+SESSION_PRICE = Price(
+    unit="output_second", rates=(PriceRate(credits=Decimal(2)),), source="tests", checked=""
+)
+"""Realtime sessions have no catalog price: the tests give them 2 credits a second."""
+
+
+@pytest.fixture
+def manual() -> Iterator[tuple[Emulator, ManualClock, runwayml.RunwayML, str]]:
+    """An emulator on a manual clock behind a real server, and an SDK client for it."""
+    clock = ManualClock()
+    catalog = load_catalog()
+    prices = PriceSheet.from_catalog(catalog).merged({"gwm1_avatars": SESSION_PRICE}, "tests")
+    with (
+        Emulator(EmulatorConfig(tier=1), clock=clock, prices=prices) as emulator,
+        EmulatorServer(create_app(emulator)) as server,
+        runwayml.RunwayML(api_key=emulator.api_key, base_url=server.base_url) as sdk,
+    ):
+        yield emulator, clock, sdk, server.base_url
+
+
+def _consume(base_url: str, session_id: str, key: str) -> httpx.Response:
+    """The consume call as Runway's avatars SDK makes it: the session key, no API key."""
+    return httpx.post(
+        f"{base_url}/v1/realtime_sessions/{session_id}/consume",
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+
+
+def test_sdk_realtime_sessions(
+    manual: tuple[Emulator, ManualClock, runwayml.RunwayML, str],
+) -> None:
+    emulator, clock, sdk, base_url = manual
+    preset = {"type": "runway-preset", "preset_id": "influencer"}
+    first = sdk.realtime_sessions.create(model="gwm1_avatars", avatar=preset, max_duration=60)
+    second = sdk.realtime_sessions.create(model="gwm1_avatars", avatar=preset)
+    provisioning = sdk.realtime_sessions.retrieve(first.id)
+    assert (provisioning.status, provisioning.queued) == ("NOT_READY", False)  # type: ignore[union-attr]
+    waiting = sdk.realtime_sessions.retrieve(second.id)  # tier 1: one session at a time
+    assert (waiting.status, waiting.queued) == ("NOT_READY", True)  # type: ignore[union-attr]
+
+    clock.advance(emulator.config.session_seconds)
+    ready = sdk.realtime_sessions.retrieve(first.id)
+    assert ready.status == "READY"
+    assert ready.expires_at.timestamp() == pytest.approx(  # type: ignore[union-attr]
+        clock() + emulator.config.session_key_seconds
+    )
+    assert _consume(base_url, first.id, "sk_wrong").status_code == 401
+    credentials = _consume(base_url, first.id, ready.session_key)  # type: ignore[union-attr]
+    assert credentials.status_code == 200, credentials.text
+    assert set(credentials.json()) == {"url", "token", "roomName"}
+    assert credentials.json()["url"].startswith("wss://")
+    assert _consume(base_url, first.id, ready.session_key).status_code == 409  # type: ignore[union-attr]
+    assert sdk.realtime_sessions.retrieve(first.id).status == "RUNNING"
+
+    clock.advance(60)
+    done = sdk.realtime_sessions.retrieve(first.id)
+    assert (done.status, done.duration) == ("COMPLETED", 60)  # type: ignore[union-attr]
+    assert sdk.realtime_sessions.retrieve(second.id).queued is False  # type: ignore[union-attr]
+    sdk.realtime_sessions.delete(second.id)
+    assert sdk.realtime_sessions.retrieve(second.id).status == "CANCELLED"
+    with pytest.raises(runwayml.NotFoundError):
+        sdk.realtime_sessions.retrieve("00000000-0000-4000-8000-000000000000")
+
+    usage = sdk.avatars.get_usage(start_date="2026-01-01", end_date="2026-01-02")
+    assert (usage.total_sessions, usage.total_seconds, usage.avg_duration_seconds) == (2, 60, 60)
+    assert usage.by_day[0].sessions == 2
+    # 2 credits a second: 60 s and 300 s taken up front; the call used 60 s, the cancelled
+    # session none, so all of the second is given back.
+    assert emulator.balance == 10_000 - 120
+    credits = sdk.organization.retrieve_usage(start_date="2026-01-01", before_date="2026-01-02")
+    assert [(u.model, u.amount) for u in credits.results[0].used_credits] == [("gwm1_avatars", 120)]
+
+
+def test_sdk_realtime_session_without_a_price_is_refused(client: runwayml.RunwayML) -> None:
+    with pytest.raises(runwayml.BadRequestError) as refused:
+        client.realtime_sessions.create(
+            model="gwm1_avatars", avatar={"type": "runway-preset", "preset_id": "influencer"}
+        )
+    assert refused.value.body["issues"][0]["path"] == ["model"]  # type: ignore[index]
+    assert "cannot bill gwm1_avatars" in refused.value.body["error"]  # type: ignore[index]
+
+
+def test_sdk_realtime_session_errors_name_the_field(
+    manual: tuple[Emulator, ManualClock, runwayml.RunwayML, str],
+) -> None:
+    emulator, clock, sdk, _base_url = manual
+    cases: list[tuple[dict[str, Any], list[str]]] = [
+        ({"avatar": {"type": "runway-preset", "preset_id": "nobody"}}, ["avatar", "presetId"]),
+        ({"avatar": {"type": "custom", "avatar_id": "no-such-avatar"}}, ["avatar", "avatarId"]),
+        (
+            {"avatar": {"type": "runway-preset", "preset_id": "influencer"}, "max_duration": 600},
+            ["maxDuration"],
+        ),
+    ]
+    for arguments, path in cases:
+        with pytest.raises(runwayml.BadRequestError) as refused:
+            sdk.realtime_sessions.create(model="gwm1_avatars", **arguments)
+        assert refused.value.body["issues"][0]["path"] == path  # type: ignore[index]
+    with pytest.raises(runwayml.BadRequestError) as missing:
+        sdk.realtime_sessions.create(
+            model="gwm1_avatars",
+            avatar={"type": "runway-preset", "preset_id": "influencer"},
+            extra_body={"avatar": None},
+        )
+    assert missing.value.body["issues"][0]["path"] == ["avatar"]  # type: ignore[index]
+
+    avatar = sdk.avatars.create(
+        name="Guide",
+        personality="Friendly.",
+        reference_image="https://example.com/face.png",
+        voice={"type": "runway-live-preset", "preset_id": "clara"},
+    )
+    custom = {"type": "custom", "avatar_id": avatar.id}
+    with pytest.raises(runwayml.BadRequestError) as processing:
+        sdk.realtime_sessions.create(model="gwm1_avatars", avatar=custom)  # type: ignore[arg-type]
+    assert "PROCESSING" in processing.value.body["error"]  # type: ignore[index]
+    clock.advance(emulator.config.avatar_seconds)
+    created = sdk.realtime_sessions.create(model="gwm1_avatars", avatar=custom)  # type: ignore[arg-type]
+    assert sdk.realtime_sessions.retrieve(created.id).status == "NOT_READY"
+
+
+def test_sdk_avatar_previews_are_real_images(
+    manual: tuple[Emulator, ManualClock, runwayml.RunwayML, str],
+) -> None:
+    emulator, clock, sdk, _base_url = manual
+    still = striped_png(640, 480, 7, "reference " * 100)  # over the upload minimum
+    upload = sdk.uploads.create_ephemeral(file=("face.png", still))
+    avatar = sdk.avatars.create(
+        name="Guide",
+        personality="Friendly.",
+        reference_image=upload.uri,
+        voice={"type": "runway-live-preset", "preset_id": "clara"},
+    )
+    assert (avatar.reference_image_uri, avatar.processed_image_uri) == (None, None)  # PROCESSING
+    clock.advance(emulator.config.avatar_seconds)
+    ready = sdk.avatars.retrieve(avatar.id)
+    assert ready.status == "READY"
+    assert ready.reference_image_uri and ready.processed_image_uri
+    reference = httpx.get(ready.reference_image_uri)
+    assert reference.status_code == 200 and reference.content == still
+    processed = httpx.get(ready.processed_image_uri)
+    assert processed.status_code == 200
+    assert filetype.guess(processed.content).mime == "image/png"
+    assert image_size(processed.content) == (640, 480)
+    forged = ready.processed_image_uri.replace("sig=", "sig=0")
+    assert httpx.get(forged).status_code == 403
+
+    by_url = sdk.avatars.create(
+        name="Remote",
+        personality="Calm.",
+        reference_image="https://example.com/face.jpg",
+        voice={"type": "runway-live-preset", "preset_id": "max"},
+    )
+    clock.advance(emulator.config.avatar_seconds)
+    remote = sdk.avatars.retrieve(by_url.id)
+    for uri in (remote.reference_image_uri, remote.processed_image_uri):
+        assert uri is not None
+        assert filetype.guess(httpx.get(uri).content).mime == "image/png"
+    sdk.avatars.delete(by_url.id)
+    assert httpx.get(remote.processed_image_uri or "").status_code == 404

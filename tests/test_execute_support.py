@@ -12,6 +12,7 @@ import hashlib
 import shutil
 import textwrap
 from collections.abc import Awaitable, Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,14 @@ import httpx
 from runway_plan.catalog import load_catalog
 from runway_plan.compile import Graph
 from runway_plan.diagnostics import has_errors
-from runway_plan.emulator import Emulator, EmulatorConfig, EmulatorServer, FaultPlan, create_app
+from runway_plan.emulator import (
+    Emulator,
+    EmulatorConfig,
+    EmulatorServer,
+    FaultPlan,
+    PriceSheet,
+    create_app,
+)
 from runway_plan.execute import (
     Event,
     Execution,
@@ -38,6 +46,11 @@ SPECS = ROOT / "specs"
 KEY = "key_" + "5e" * 64
 SPEED = 400.0
 CATALOG = load_catalog()
+PRICES = PriceSheet.from_catalog(CATALOG).with_flat_prices(
+    dict.fromkeys(CATALOG.prices.unknown, Decimal(1)), "the tests' prices"
+)
+"""The catalog's prices, and 1 credit a generation for every model it cannot price (the
+emulator refuses to run a model it cannot bill)."""
 
 
 def emulator(**config: Any) -> Emulator:
@@ -54,7 +67,11 @@ def emulator(**config: Any) -> Emulator:
     faults = values.pop("faults", None)
     clock = values.pop("clock", None)
     return Emulator(
-        EmulatorConfig(**values), catalog=CATALOG, faults=faults or FaultPlan(), clock=clock
+        EmulatorConfig(**values),
+        catalog=CATALOG,
+        prices=PRICES,
+        faults=faults or FaultPlan(),
+        clock=clock,
     )
 
 

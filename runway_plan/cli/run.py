@@ -280,9 +280,13 @@ def _ask(question: str) -> bool:
         signal.signal(signal.SIGINT, previous)
 
 
-def _build_emulator(tier: int, speed: float, catalog: Catalog) -> tuple[Any, Any]:
-    from runway_plan.emulator import Emulator, EmulatorConfig, create_app
+def _build_emulator(
+    tier: int, speed: float, catalog: Catalog, prices: dict[str, Decimal]
+) -> tuple[Any, Any]:
+    """An in-process emulator that bills the catalog's prices and the spec's ``prices:``."""
+    from runway_plan.emulator import Emulator, EmulatorConfig, PriceSheet, create_app
 
+    sheet = PriceSheet.from_catalog(catalog).with_flat_prices(prices, "the spec's prices:")
     key = "key_" + secrets.token_hex(64)
     emulator = Emulator(
         EmulatorConfig(
@@ -294,6 +298,7 @@ def _build_emulator(tier: int, speed: float, catalog: Catalog) -> tuple[Any, Any
             seed=secrets.randbits(32),
         ),
         catalog=catalog,
+        prices=sheet,
     )
     return emulator, create_app(emulator)
 
@@ -500,7 +505,8 @@ async def _run(
     emulator: Any = None
     if emulate:
         spec_tier = tier or (graph.spec.tier if graph.spec is not None else 1)
-        emulator, app = _build_emulator(spec_tier, speed, catalog)
+        prices = graph.spec.prices if graph.spec is not None else {}
+        emulator, app = _build_emulator(spec_tier, speed, catalog, prices)
         api_key = emulator.api_key
         transport = httpx.ASGITransport(app=app)
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)

@@ -13,11 +13,12 @@ On a loopback port (``runway-plan emulate`` does this from the command line)::
 
 What is emulated: every generation endpoint of the catalog, validated with the validator's
 rules (400 with ``error`` and ``issues``); tasks through THROTTLED, PENDING, RUNNING and
-SUCCEEDED / FAILED / CANCELLED with ``estimatedCost`` and ``cost`` from the planner's prices;
+SUCCEEDED / FAILED / CANCELLED with ``estimatedCost`` and ``cost`` billed from a price sheet
+(:class:`PriceSheet`, the catalog's prices by default, through the planner's pricing);
 per-model concurrency and daily caps of a tier (429); credits, ``/v1/organization`` and usage;
-uploads and ``runway://`` URIs; avatars and documents; signed, expiring output URLs serving real
-small media; and fault injection (:class:`FaultPlan`).  Every created task is in the
-:class:`Ledger`.
+uploads and ``runway://`` URIs; avatars, documents and realtime avatar sessions; signed,
+expiring output URLs serving real small media; and fault injection (:class:`FaultPlan`).
+Every created task is in the :class:`Ledger`.
 
 Names are imported lazily, so ``runway_plan.emulator.media`` needs neither Starlette nor
 uvicorn.
@@ -42,7 +43,14 @@ if TYPE_CHECKING:
     )
     from runway_plan.emulator.faults import Fault, FaultPlan, FaultRule, FiredFault
     from runway_plan.emulator.ledger import Ledger, LedgerEntry
-    from runway_plan.emulator.pricing import Pricer, planner_pricer
+    from runway_plan.emulator.pricing import (
+        Pricer,
+        PriceSheet,
+        PriceSheetError,
+        load_price_sheet,
+        planner_pricer,
+        sheet_pricer,
+    )
     from runway_plan.emulator.server import EmulatorServer, bind_loopback, serve
 
 __all__ = [
@@ -59,14 +67,18 @@ __all__ = [
     "Ledger",
     "LedgerEntry",
     "ManualClock",
+    "PriceSheet",
+    "PriceSheetError",
     "Pricer",
     "Reply",
     "SystemClock",
     "bind_loopback",
     "create_app",
     "failure_refunded",
+    "load_price_sheet",
     "planner_pricer",
     "serve",
+    "sheet_pricer",
 ]
 
 _HOMES = {
@@ -86,8 +98,12 @@ _HOMES = {
     "FiredFault": "faults",
     "Ledger": "ledger",
     "LedgerEntry": "ledger",
+    "PriceSheet": "pricing",
+    "PriceSheetError": "pricing",
     "Pricer": "pricing",
+    "load_price_sheet": "pricing",
     "planner_pricer": "pricing",
+    "sheet_pricer": "pricing",
     "EmulatorServer": "server",
     "bind_loopback": "server",
     "serve": "server",

@@ -4,15 +4,17 @@ Paths:
 
 * ``/v1/...`` — the Runway API (``Authorization: Bearer`` and ``X-Runway-Version`` checked):
   every generation endpoint of the catalog, ``/v1/tasks/{id}``, ``/v1/organization``,
-  ``/v1/organization/usage``, ``/v1/uploads``, ``/v1/avatars``, ``/v1/avatar_usage`` and
-  ``/v1/documents``.
+  ``/v1/organization/usage``, ``/v1/uploads``, ``/v1/avatars``, ``/v1/avatar_usage``,
+  ``/v1/documents`` and ``/v1/realtime_sessions`` (whose ``/consume`` takes the session's key
+  instead of the API key).
 * ``/_uploads/{id}`` — the multipart upload target an ``uploadUrl`` points at (no API auth,
   S3 style: form fields, then the file).
-* ``/_files/{task}/{n}.{ext}?expires=&sig=`` — signed output URLs (403 when expired or forged).
+* ``/_files/{owner}/{n}.{ext}?expires=&sig=`` — signed URLs of a task's outputs and an avatar's
+  images (403 when expired or forged).
 * ``/_emulator/...`` — test controls, apart from the API: ``GET /_emulator/ledger``,
   ``GET|POST|DELETE /_emulator/faults``, ``GET /_emulator/faults/fired``,
   ``POST /_emulator/clock`` (``{"advance": seconds}``, manual clocks only),
-  ``GET /_emulator/state``.
+  ``GET /_emulator/state``, ``GET /_emulator/prices`` (the price sheet it bills from).
 
 Faults are applied by :class:`~runway_plan.emulator.faults.FaultMiddleware`, outside
 everything else, so they look to a client like a real server's failures.
@@ -30,7 +32,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from runway_plan.emulator.core import API_VERSION, Emulator, Reply
 from runway_plan.emulator.faults import (
@@ -50,6 +52,7 @@ __all__ = ["create_app"]
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.I)
 _DISPOSITION_PARAM = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"|(\w+)=([^;\s]+)')
 _MAX_UPLOAD_BODY = 210_000_000
+_CONSUME = re.compile(r"^/v1/realtime_sessions/[^/]+/consume$")
 
 
 def _respond(reply: Reply) -> Response:
@@ -116,14 +119,19 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], byt
 
 
 class _ApiGate:
-    """Checks ``Authorization`` and ``X-Runway-Version`` on every ``/v1`` request."""
+    """Checks ``Authorization`` and ``X-Runway-Version`` on every ``/v1`` request but a
+    realtime session's ``/consume``, which authenticates with the session's own key."""
 
     def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
         self.app = app
         self.emulator = emulator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+        if (
+            scope["type"] != "http"
+            or not scope["path"].startswith("/v1/")
+            or _CONSUME.match(scope["path"])
+        ):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -158,6 +166,8 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
     async def generation(request: Request) -> Response:
         endpoint = request.path_params["endpoint"]
         if endpoint not in emulator.catalog.endpoints:
+            if served(request.scope):
+                return _error(405, "Method not allowed.")
             return _error(404, f"No such endpoint: {request.url.path}")
         body = await _json(request)
         rule: FaultRule | None = request.scope.get(SCOPE_KEY)
@@ -220,27 +230,32 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
     async def avatars(request: Request) -> Response:
         if request.method == "POST":
             body = await _json(request)
-            return _respond(emulator.create_avatar(body, failure=avatar_failure(request)))
-        return _respond(emulator.list_avatars(request.query_params))
+            return _respond(
+                emulator.create_avatar(body, avatar_failure(request), base_url=_base_url(request))
+            )
+        return _respond(emulator.list_avatars(request.query_params, base_url=_base_url(request)))
 
     async def avatar(request: Request) -> Response:
         avatar_id = request.path_params["avatar_id"]
         if request.method == "PATCH":
             body = await _json(request)
             return _respond(
-                emulator.update_avatar(avatar_id, body, failure=avatar_failure(request))
+                emulator.update_avatar(
+                    avatar_id, body, avatar_failure(request), base_url=_base_url(request)
+                )
             )
         if request.method == "DELETE":
             return _respond(emulator.delete_avatar(avatar_id))
-        return _respond(emulator.get_avatar(avatar_id))
+        return _respond(emulator.get_avatar(avatar_id, base_url=_base_url(request)))
 
     async def avatar_usage(request: Request) -> Response:
         return _respond(emulator.avatar_usage(request.query_params))
 
     async def documents(request: Request) -> Response:
         if request.method == "POST":
-            return _respond(emulator.create_document(await _json(request)))
-        return _respond(emulator.list_documents(request.query_params))
+            body = await _json(request)
+            return _respond(emulator.create_document(body, base_url=_base_url(request)))
+        return _respond(emulator.list_documents(request.query_params, base_url=_base_url(request)))
 
     async def document(request: Request) -> Response:
         document_id = request.path_params["document_id"]
@@ -248,7 +263,22 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
             return _respond(emulator.update_document(document_id, await _json(request)))
         if request.method == "DELETE":
             return _respond(emulator.delete_document(document_id))
-        return _respond(emulator.get_document(document_id))
+        return _respond(emulator.get_document(document_id, base_url=_base_url(request)))
+
+    async def realtime_sessions(request: Request) -> Response:
+        return _respond(emulator.create_realtime_session(await _json(request)))
+
+    async def realtime_session(request: Request) -> Response:
+        session_id = request.path_params["session_id"]
+        if request.method == "DELETE":
+            return _respond(emulator.cancel_realtime_session(session_id))
+        return _respond(emulator.get_realtime_session(session_id))
+
+    async def consume(request: Request) -> Response:
+        authorization = request.headers.get("authorization", "")
+        return _respond(
+            emulator.consume_realtime_session(request.path_params["session_id"], authorization)
+        )
 
     async def admin_ledger(request: Request) -> Response:
         return JSONResponse(emulator.ledger().to_dict())
@@ -280,6 +310,9 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
     async def admin_state(request: Request) -> Response:
         return JSONResponse(emulator.describe())
 
+    async def admin_prices(request: Request) -> Response:
+        return JSONResponse(emulator.prices.to_dict())
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if request.url.path.startswith(("/_files/", "/_uploads/")):
@@ -288,10 +321,27 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
                 exc.status_code,
                 media_type="application/xml",
             )
+        status = exc.status_code
+        if status == 405 and not served(request.scope):
+            status = 404
         messages = {404: "Not found.", 405: "Method not allowed."}
-        detail = exc.detail if exc.status_code == 400 else messages.get(exc.status_code, exc.detail)
-        return _error(exc.status_code, str(detail))
+        detail = exc.detail if status == 400 else messages.get(status, exc.detail)
+        return _error(status, str(detail))
 
+    def served(scope: Scope) -> bool:
+        """Whether some route serves this path with some method: a generation path only for
+        an endpoint of the catalog (``GET /v1/voices`` is 404, ``GET /v1/text_to_image`` 405)."""
+        for route in routes:
+            match, child = route.matches(scope)
+            if match is Match.NONE:
+                continue
+            if route is generations and child["path_params"]["endpoint"] not in endpoints:
+                continue
+            return True
+        return False
+
+    endpoints = emulator.catalog.endpoints
+    generations = Route("/v1/{endpoint}", generation, methods=["POST"])
     routes = [
         Route("/v1/tasks/{task_id}", task, methods=["GET", "DELETE"]),
         Route("/v1/organization", organization, methods=["GET"]),
@@ -302,7 +352,10 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
         Route("/v1/avatar_usage", avatar_usage, methods=["GET"]),
         Route("/v1/documents", documents, methods=["GET", "POST"]),
         Route("/v1/documents/{document_id}", document, methods=["GET", "PATCH", "DELETE"]),
-        Route("/v1/{endpoint}", generation, methods=["POST"]),
+        Route("/v1/realtime_sessions", realtime_sessions, methods=["POST"]),
+        Route("/v1/realtime_sessions/{session_id}", realtime_session, methods=["GET", "DELETE"]),
+        Route("/v1/realtime_sessions/{session_id}/consume", consume, methods=["POST"]),
+        generations,
         Route("/_uploads/{upload_id}", upload_target, methods=["POST"]),
         Route("/_files/{task_id}/{name}", files, methods=["GET", "HEAD"]),
         Route("/_emulator/ledger", admin_ledger, methods=["GET"]),
@@ -310,6 +363,7 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
         Route("/_emulator/faults/fired", admin_fired, methods=["GET"]),
         Route("/_emulator/clock", admin_clock, methods=["POST"]),
         Route("/_emulator/state", admin_state, methods=["GET"]),
+        Route("/_emulator/prices", admin_prices, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
     gated = _ApiGate(app, emulator)

@@ -22,7 +22,6 @@ import hashlib
 import hmac
 import json
 import math
-import random
 import re
 import secrets
 import shutil
@@ -42,11 +41,18 @@ from runway_plan.catalog import OUTPUT_COUNT, Catalog, load_catalog
 from runway_plan.catalog.assets import AssetField, find_assets, set_path
 from runway_plan.catalog.model import ModelLimits
 from runway_plan.compile.durations import PASSTHROUGH_ENDPOINTS
-from runway_plan.emulator import media
+from runway_plan.emulator import media, video
 from runway_plan.emulator.clock import Clock, ManualClock, SystemClock
 from runway_plan.emulator.faults import FaultPlan
 from runway_plan.emulator.ledger import Ledger, LedgerEntry
-from runway_plan.emulator.pricing import Pricer, planner_pricer
+from runway_plan.emulator.pricing import Pricer, PriceSheet, session_cost, sheet_pricer
+from runway_plan.emulator.sessions import (
+    ACTIVE,
+    MAX_SESSION_SECONDS,
+    SESSION_MODEL,
+    RealtimeSession,
+    start_queued,
+)
 from runway_plan.emulator.validation import Issue, validate_body, validate_resource
 from runway_plan.media import probe
 
@@ -92,8 +98,11 @@ _FAILURE_TEXT = {
 }
 _EARLY_FAILURES = ("SAFETY.INPUT", "INPUT_PREPROCESSING", "ASSET", "THIRD_PARTY")
 
-_FILE_PATH = re.compile(r"^/_files/(?P<task>[0-9a-f-]{36})/(?P<name>\d+\.[a-z0-9]+)$")
+_FILE_PATH = re.compile(r"^/_files/(?P<owner>[0-9a-f-]{36})/(?P<name>\d+\.[a-z0-9]+)$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MAX_USAGE_DAYS = 90
+_SESSION_GROUP = "avatar"
+"""The tier-limit group of realtime sessions when the catalog names none."""
 _RESOLUTIONS = {
     "720p": (1280, 720),
     "768p": (1366, 768),
@@ -108,6 +117,7 @@ _AUDIO_FORMATS = {
     "ogg_opus": ("ogg", "audio/ogg"),
 }
 _PRESET_VOICE_DESCRIPTION = "A preset voice of the Runway API."
+_IMAGE_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 _MAX_UPSCALE_PIXELS = 25_300_000
 _TTS_CHARS_PER_SECOND = 15
 _CACHED_FILES = 256
@@ -135,8 +145,12 @@ class EmulatorConfig:
     set, shows a task's status and progress only as of the last multiple of ``cadence``
     emulated seconds since it was created, as the API updates about every 5 s.
     ``refund_running_cancel`` refunds tasks cancelled while RUNNING (the SDK documents that it
-    does not).  ``unknown_price`` is what a model the pricer cannot price costs.
+    does not).
+    A realtime session is provisioned for ``session_seconds`` and its credentials are valid
+    for ``session_key_seconds`` (emulated seconds, as ``avatar_seconds``).
     ``public_url`` fixes the base of upload and output URLs (default: the request's own).
+    ``seed`` is reported by ``/_emulator/state``; ids are random UUIDs whatever the seed, so
+    two emulators never hand out the same id.
     """
 
     api_key: str | None = None
@@ -149,8 +163,9 @@ class EmulatorConfig:
     url_ttl: float = 86_400.0
     upload_ttl: float = 86_400.0
     avatar_seconds: float = 30.0
+    session_seconds: float = 5.0
+    session_key_seconds: float = 60.0
     refund_running_cancel: bool = False
-    unknown_price: Decimal = Decimal(0)
     public_url: str | None = None
 
     def __post_init__(self) -> None:
@@ -199,7 +214,8 @@ def _credits_json(value: Decimal) -> int | float:
 
 @dataclass(frozen=True, slots=True)
 class _Output:
-    """One output file of a task: what it is and how to make it."""
+    """One file the emulator serves (a task's output, an avatar's image): what it is and how
+    to make it, or the local file whose bytes it serves (``source``)."""
 
     media: str
     ext: str
@@ -207,6 +223,7 @@ class _Output:
     width: int = 0
     height: int = 0
     seconds: float = 0.0
+    source: Path | None = None
 
 
 @dataclass
@@ -218,7 +235,7 @@ class _Task:
     body: dict[str, Any]
     request_hash: str
     created: float
-    estimated: Decimal | None
+    estimated: Decimal
     charged: int
     queue: float
     latency: float
@@ -301,18 +318,21 @@ class Emulator:
         *,
         catalog: Catalog | None = None,
         clock: Clock | None = None,
+        prices: PriceSheet | None = None,
         pricer: Pricer | None = None,
         faults: FaultPlan | None = None,
     ) -> None:
         """An account per ``config`` (defaults: tier 1, 10,000 credits, real time).
 
-        ``pricer`` defaults to the planner's prices (:func:`planner_pricer`); ``faults`` to
-        none; ``clock`` to the wall clock.
+        Tasks are billed from ``prices`` (default: the catalog's) through the planner
+        (:func:`sheet_pricer`), or by ``pricer`` when one is given; a task the pricer cannot
+        price is refused.  ``faults`` defaults to none, ``clock`` to the wall clock.
         """
         self.config = config or EmulatorConfig()
         self.catalog = catalog or load_catalog()
         self.clock: Clock = clock or SystemClock()
-        self.pricer: Pricer = pricer or planner_pricer(self.catalog)
+        self.prices = prices or PriceSheet.from_catalog(self.catalog)
+        self.pricer: Pricer = pricer or sheet_pricer(self.catalog, self.prices)
         self.faults = faults or FaultPlan()
         self.api_key = self.config.api_key or "key_" + secrets.token_hex(64)
         if self.config.tier not in self.catalog.tiers.tiers:
@@ -321,7 +341,6 @@ class Emulator:
             )
         self._lock = threading.RLock()
         self._secret = secrets.token_bytes(32)
-        self._rng_ids = _IdMaker(self.config.seed)
         self._dir = Path(tempfile.mkdtemp(prefix="runway-emulator-"))
         self._balance = Decimal(self.config.credits)
         self._tasks: dict[str, _Task] = {}
@@ -336,6 +355,11 @@ class Emulator:
         self._files: OrderedDict[tuple[str, int], bytes] = OrderedDict()
         self._avatars: dict[str, dict[str, Any]] = {}
         self._documents: dict[str, dict[str, Any]] = {}
+        self._sessions: dict[str, RealtimeSession] = {}
+        self._session_queue: deque[RealtimeSession] = deque()
+        self._session_active: list[RealtimeSession] = []
+        self._session_created: deque[float] = deque()
+        self._sessions_unsettled: list[RealtimeSession] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -389,7 +413,32 @@ class Emulator:
                 else:
                     still.append(task)
             self._unsettled = still
+            self._session_active = start_queued(
+                self._session_queue,
+                self._session_active,
+                self._session_limits().max_concurrent,
+                moment,
+            )
+            for session in self._sessions_unsettled:
+                if session.end <= moment:
+                    self._settle_session(session, moment)
+            self._sessions_unsettled = [s for s in self._sessions_unsettled if not s.settled]
             return moment
+
+    def _settle_session(self, session: RealtimeSession, moment: float) -> None:
+        """Give back what the session's call did not use, once it has ended."""
+        session.settled = True
+        seconds = session.seconds(moment)
+        price = self.prices.price(SESSION_MODEL)
+        used = Decimal(0)
+        if seconds is not None and price is not None:
+            used = session_cost(price, session.body, seconds) or Decimal(0)
+        refund = session.charged - min(
+            session.charged, int(used.to_integral_value(rounding=ROUND_CEILING))
+        )
+        if refund:
+            self._balance += refund
+            self._billing.append((session.end, SESSION_MODEL, -refund))
 
     def _start_queued(self, model: str, queue: deque[_Task], now: float) -> None:
         limit = self._limits(model).max_concurrent
@@ -476,15 +525,12 @@ class Emulator:
             for asset in assets:
                 if asset.local is not None:
                     pricing_body = set_path(pricing_body, asset.field.path, str(asset.local))
-            estimated = self.pricer(endpoint, pricing_body)
-            cost = estimated if estimated is not None else self.config.unknown_price
+            cost = self.pricer(endpoint, pricing_body)
+            if cost is None:
+                return self._unbillable(model)
             charged = int(cost.to_integral_value(rounding=ROUND_CEILING))
             if charged > self._balance:
-                return _error(
-                    400,
-                    f"Not enough credits: this task may cost {_credits_json(cost)} credits and "
-                    f"the balance is {int(self._balance)}.",
-                )
+                return self._no_credits("task", cost)
             if failure_code is None:
                 failure_code = self._asset_failure(model, assets)
             outputs = self._plan_outputs(endpoint, model, body, assets)
@@ -495,14 +541,14 @@ class Emulator:
                 {"endpoint": endpoint, "body": body}, sort_keys=True, separators=(",", ":")
             )
             task = _Task(
-                id=self._rng_ids.next(),
+                id=_new_id(),
                 seq=len(self._order) + 1,
                 endpoint=endpoint,
                 model=model,
                 body=body,
                 request_hash=hashlib.sha256(canonical.encode()).hexdigest(),
                 created=now,
-                estimated=estimated,
+                estimated=cost,
                 charged=charged,
                 queue=self._scale(self.config.queue_seconds),
                 latency=self._scale(latency),
@@ -524,6 +570,23 @@ class Emulator:
             self._balance -= charged
             self._billing.append((now, model, charged))
             return Reply(200, {"id": task.id, "estimatedCost": {"credits": _credits_json(cost)}})
+
+    def _unbillable(self, model: str) -> Reply:
+        issue = Issue(
+            ("model",),
+            f"The emulator cannot bill {model}: its price sheet ({self.prices.origin}) gives "
+            f"no price for this request. Give {model} a price with `runway-plan emulate "
+            "--prices FILE` (entries as in the catalog's prices.yaml) or, for `run --emulate`, "
+            f"`prices: {{{model}: CREDITS}}` in the spec.",
+        )
+        return _error(400, issue.message, [issue])
+
+    def _no_credits(self, what: str, cost: Decimal) -> Reply:
+        return _error(
+            400,
+            f"Not enough credits: this {what} may cost {_credits_json(cost)} credits and the "
+            f"balance is {int(self._balance)}.",
+        )
 
     def _asset_failure(self, model: str, assets: list[_Asset]) -> str | None:
         """``ASSET.INVALID`` when a held input's length is outside the model's bounds."""
@@ -572,9 +635,8 @@ class Emulator:
         moment = self._observed(task, now)
         status = task.status(moment, now)
         data: dict[str, Any] = {"id": task.id, "createdAt": _iso(task.created), "status": status}
-        estimate = task.estimated if task.estimated is not None else self.config.unknown_price
         if status in ("PENDING", "THROTTLED", "RUNNING"):
-            data["estimatedCost"] = {"credits": _credits_json(estimate)}
+            data["estimatedCost"] = {"credits": _credits_json(task.estimated)}
         else:
             data["cost"] = {"credits": 0 if task.refunded else task.charged}
         if status == "RUNNING":
@@ -657,33 +719,46 @@ class Emulator:
         return source or (1024, 1024)
 
     def _signed_url(
-        self, task_id: str, index: int, output: _Output, now: float, base_url: str
+        self, owner: str, index: int, output: _Output, now: float, base_url: str
     ) -> str:
         expires = int(now + self.config.url_ttl)
         name = f"{index}.{output.ext}"
-        signature = self._sign(f"{task_id}/{name}:{expires}")
+        signature = self._sign(f"{owner}/{name}:{expires}")
         base = (self.config.public_url or base_url).rstrip("/")
-        return f"{base}/_files/{task_id}/{name}?expires={expires}&sig={signature}"
+        return f"{base}/_files/{owner}/{name}?expires={expires}&sig={signature}"
 
     def _sign(self, text: str) -> str:
         return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()
 
-    def _output_bytes(self, task: _Task, index: int) -> bytes:
-        key = (task.id, index)
-        cached = self._files.get(key)
-        if cached is not None:
-            self._files.move_to_end(key)
-            return cached
-        output = task.outputs[index]
-        tag = f"runway-plan emulator task {task.id} output {index}"
-        seed = int(task.id[:8], 16) + index
-        if output.media == "image":
+    def _file_bytes(self, owner: str, index: int, output: _Output) -> bytes:
+        """The bytes of file ``index`` of ``owner`` (a task or an avatar): cached, and made
+        again identically when the cache has let them go.  They are made outside the lock,
+        so a large video does not hold up the other requests."""
+        key = (owner, index)
+        with self._lock:
+            cached = self._files.get(key)
+            if cached is not None:
+                self._files.move_to_end(key)
+                return cached
+        data = self._make_file(owner, index, output)
+        with self._lock:
+            self._files[key] = data
+            while len(self._files) > _CACHED_FILES:
+                self._files.popitem(last=False)
+        return data
+
+    def _make_file(self, owner: str, index: int, output: _Output) -> bytes:
+        tag = f"runway-plan emulator {owner} output {index}"
+        seed = int(owner[:8], 16) + index
+        if output.source is not None:
+            data = output.source.read_bytes()
+        elif output.media == "image":
             if output.ext == "jpg":
                 data = media.jpeg(output.width, output.height, 64 + seed % 128, tag)
             else:
                 data = media.striped_png(output.width, output.height, seed, tag)
         elif output.media == "video":
-            data = media.mp4(output.seconds, output.width, output.height, tag)
+            data = video.mp4(output.seconds, output.width, output.height, tag)
         elif output.media == "audio":
             if output.ext == "wav":
                 data = media.tone_wav(output.seconds, pitch=180.0 + seed % 200)
@@ -693,30 +768,30 @@ class Emulator:
                 data = media.mp3(output.seconds, tag)
         else:
             data = tag.encode()
-        self._files[key] = data
-        while len(self._files) > _CACHED_FILES:
-            self._files.popitem(last=False)
         return data
 
     def get_file(self, path: str, query: str, method: str = "GET") -> Reply:
-        """``GET /_files/{task}/{n}.{ext}?expires=&sig=``: an output, if the URL is valid."""
+        """``GET /_files/{owner}/{n}.{ext}?expires=&sig=``: a task's output or an avatar's
+        image, if the URL is valid."""
         with self._lock:
             now = self.advance()
             found = self._check_file_url(path, query, now)
-            if isinstance(found, Reply):
-                return found
-            task, index = found
-            data = self._output_bytes(task, index)
-            headers = {
-                "ETag": '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"',
-                "Cache-Control": "private, max-age=86400",
-            }
-            if method == "HEAD":
-                headers["Content-Length"] = str(len(data))
-                return Reply(200, raw=b"", headers=headers, media_type=task.outputs[index].mime)
-            return Reply(200, raw=data, headers=headers, media_type=task.outputs[index].mime)
+        if isinstance(found, Reply):
+            return found
+        owner, index, output = found
+        data = self._file_bytes(owner, index, output)
+        headers = {
+            "ETag": '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"',
+            "Cache-Control": "private, max-age=86400",
+        }
+        if method == "HEAD":
+            headers["Content-Length"] = str(len(data))
+            return Reply(200, raw=b"", headers=headers, media_type=output.mime)
+        return Reply(200, raw=data, headers=headers, media_type=output.mime)
 
-    def _check_file_url(self, path: str, query: str, now: float) -> tuple[_Task, int] | Reply:
+    def _check_file_url(
+        self, path: str, query: str, now: float
+    ) -> tuple[str, int, _Output] | Reply:
         match = _FILE_PATH.match(path)
         if match is None:
             return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
@@ -727,7 +802,7 @@ class Emulator:
             return _s3_error(
                 403, "AccessDenied", "Query-string authentication requires a signature."
             )
-        expected = self._sign(f"{match['task']}/{match['name']}:{expires_text}")
+        expected = self._sign(f"{match['owner']}/{match['name']}:{expires_text}")
         if not hmac.compare_digest(expected, signature):
             return _s3_error(
                 403,
@@ -736,13 +811,28 @@ class Emulator:
             )
         if now > int(expires_text):
             return _s3_error(403, "AccessDenied", "Request has expired")
-        task = self._tasks.get(match["task"])
-        index = int(match["name"].split(".")[0])
-        if task is None or task.deleted or index >= len(task.outputs):
+        owner, index = match["owner"], int(match["name"].split(".")[0])
+        output = self._served_file(owner, index, now)
+        if output is None:
             return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
-        if task.status(now, now) != "SUCCEEDED":
-            return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
-        return task, index
+        return owner, index, output
+
+    def _served_file(self, owner: str, index: int, now: float) -> _Output | None:
+        """File ``index`` of a SUCCEEDED task's outputs or of an avatar's images (the current
+        pair only once the avatar is READY), or None."""
+        task = self._tasks.get(owner)
+        if task is not None:
+            if task.deleted or index >= len(task.outputs) or task.status(now, now) != "SUCCEEDED":
+                return None
+            return task.outputs[index]
+        avatar = self._avatars.get(owner)
+        if avatar is None or index >= len(avatar["images"]):
+            return None
+        current = index >= len(avatar["images"]) - 2
+        if current and _avatar_status(avatar, now) != "READY":
+            return None
+        image: _Output = avatar["images"][index]
+        return image
 
     # ------------------------------------------------------------------ assets
 
@@ -834,18 +924,17 @@ class Emulator:
                 item.path,
                 f"{label}: Failed to fetch asset. Received HTTP response code {found.status}.",
             )
-        task, index = found
-        output = task.outputs[index]
+        owner, index, output = found
         if output.media not in item.media:
             return Issue(
                 item.path,
                 f"{label}: Unsupported asset type: the URL holds {output.mime}; the field takes "
                 f"{' or '.join(sorted(item.media))}.",
             )
-        local = self._dir / "outputs" / f"{task.id}-{index}.{output.ext}"
+        local = self._dir / "outputs" / f"{owner}-{index}.{output.ext}"
         if not local.exists():
             local.parent.mkdir(parents=True, exist_ok=True)
-            local.write_bytes(self._output_bytes(task, index))
+            local.write_bytes(self._file_bytes(owner, index, output))
         dims = (output.width, output.height) if output.media == "image" else None
         seconds = output.seconds if output.media in ("video", "audio") else None
         return _Asset(item, local, output.media, output.mime, seconds, dims)
@@ -871,7 +960,7 @@ class Emulator:
             return _error(400, f"Invalid request: {issues[0].message}", issues)
         with self._lock:
             now = self.advance()
-            upload_id = self._rng_ids.next()
+            upload_id = _new_id()
             key = f"uploads/{upload_id}/{filename}"
             upload = _Upload(
                 id=upload_id,
@@ -1005,12 +1094,8 @@ class Emulator:
                 start, before = given_before - timedelta(30), given_before
             else:
                 start, before = today - timedelta(30), today + timedelta(1)
-            if not issues and before <= start:
-                issues.append(Issue(("beforeDate",), "beforeDate must be after startDate"))
-            if not issues and (before - start).days > 90:
-                issues.append(
-                    Issue(("beforeDate",), "beforeDate must be at most 90 days after startDate")
-                )
+            if not issues:
+                _check_range(_midnight(start), _midnight(before), "startDate", "beforeDate", issues)
             if issues:
                 return _error(400, f"Invalid request: {issues[0].message}", issues)
             days: dict[date, dict[str, int]] = {}
@@ -1072,7 +1157,7 @@ class Emulator:
 
     # ------------------------------------------------------------------ documents
 
-    def create_document(self, body: Any) -> Reply:
+    def create_document(self, body: Any, *, base_url: str = "") -> Reply:
         """``POST /v1/documents``."""
         if not isinstance(body, dict):
             return _error(400, "The request body must be a JSON object.")
@@ -1082,7 +1167,7 @@ class Emulator:
         with self._lock:
             now = self.advance()
             document = {
-                "id": self._rng_ids.next(),
+                "id": _new_id(),
                 "name": body["name"],
                 "content": body["content"],
                 "type": "text",
@@ -1090,11 +1175,17 @@ class Emulator:
                 "updatedAt": now,
             }
             self._documents[document["id"]] = document
-            return Reply(200, self._document_view(document, full=True))
+            return Reply(200, self._document_view(document, now, base_url, full=True))
 
-    def _document_view(self, document: Mapping[str, Any], *, full: bool) -> dict[str, Any]:
+    def _document_view(
+        self, document: Mapping[str, Any], now: float, base_url: str, *, full: bool
+    ) -> dict[str, Any]:
         used_by = [
-            {"id": avatar["id"], "imageUrl": None, "name": avatar["name"]}
+            {
+                "id": avatar["id"],
+                "imageUrl": self._avatar_view(avatar, now, base_url)["processedImageUri"],
+                "name": avatar["name"],
+            }
             for avatar in self._avatars.values()
             if document["id"] in avatar["documentIds"]
         ]
@@ -1110,13 +1201,14 @@ class Emulator:
             data["content"] = document["content"]
         return data
 
-    def get_document(self, document_id: str) -> Reply:
+    def get_document(self, document_id: str, *, base_url: str = "") -> Reply:
         """``GET /v1/documents/{id}``."""
         with self._lock:
+            now = self.advance()
             document = self._documents.get(document_id)
             if document is None:
                 return _error(404, "Document not found.")
-            return Reply(200, self._document_view(document, full=True))
+            return Reply(200, self._document_view(document, now, base_url, full=True))
 
     def update_document(self, document_id: str, body: Any) -> Reply:
         """``PATCH /v1/documents/{id}``: no body in the answer."""
@@ -1144,7 +1236,7 @@ class Emulator:
                     avatar["documentIds"] = [d for d in avatar["documentIds"] if d != document_id]
             return Reply(204)
 
-    def list_documents(self, query: Mapping[str, str]) -> Reply:
+    def list_documents(self, query: Mapping[str, str], *, base_url: str = "") -> Reply:
         """``GET /v1/documents?limit&order&sort&cursor``."""
         issues = []
         order, sort = query.get("order", "desc"), query.get("sort", "createdAt")
@@ -1156,6 +1248,7 @@ class Emulator:
         if issues:
             return _error(400, f"Invalid request: {issues[0].message}", issues)
         with self._lock:
+            now = self.advance()
             items = sorted(
                 self._documents.values(),
                 key=lambda d: (d[sort], d["id"]),
@@ -1164,23 +1257,32 @@ class Emulator:
             page, cursor = _page(items, limit, query.get("cursor"))
             return Reply(
                 200,
-                {"data": [self._document_view(d, full=False) for d in page], "nextCursor": cursor},
+                {
+                    "data": [self._document_view(d, now, base_url, full=False) for d in page],
+                    "nextCursor": cursor,
+                },
             )
 
     # ------------------------------------------------------------------ avatars
 
-    def create_avatar(self, body: Any, failure: str | None = None) -> Reply:
+    def create_avatar(self, body: Any, failure: str | None = None, *, base_url: str = "") -> Reply:
         """``POST /v1/avatars``: PROCESSING until ``avatar_seconds`` have passed, then READY
-        (or FAILED with the reason ``failure``, which an ``avatar_failed`` fault gives)."""
+        (or FAILED with the reason ``failure``, which an ``avatar_failed`` fault gives).
+
+        Once READY, ``referenceImageUri`` and ``processedImageUri`` are signed URLs of real
+        images: the reference image itself when the emulator holds it (an upload, one of its
+        own outputs), else one of its size; the processed image is made at that size.  URLs
+        start with ``public_url``, else ``base_url`` (the request's; for the avatar and
+        document methods, which answer with avatar images, the default is a bare path)."""
         if not isinstance(body, dict):
             return _error(400, "The request body must be a JSON object.")
         with self._lock:
             now = self.advance()
-            issues = self._avatar_issues("avatar_create", body, now)
+            issues, reference = self._avatar_issues("avatar_create", body, now)
             if issues:
                 return _error(400, f"Invalid request: {issues[0].message}", issues)
             avatar = {
-                "id": self._rng_ids.next(),
+                "id": _new_id(),
                 "name": body["name"],
                 "personality": body["personality"],
                 "referenceImage": body["referenceImage"],
@@ -1192,13 +1294,20 @@ class Emulator:
                 "updatedAt": now,
                 "ready": now + self._scale(self.config.avatar_seconds),
                 "failure": failure,
+                "reference": reference,
+                "images": [],
             }
+            avatar["images"] += _avatar_images(reference)
             self._avatars[avatar["id"]] = avatar
-            return Reply(200, self._avatar_view(avatar, now))
+            return Reply(200, self._avatar_view(avatar, now, base_url))
 
-    def _avatar_issues(self, resource: str, body: dict[str, Any], now: float) -> list[Issue]:
+    def _avatar_issues(
+        self, resource: str, body: dict[str, Any], now: float
+    ) -> tuple[list[Issue], _Asset | None]:
+        """Why the API refuses ``body``, and its reference image as the emulator knows it."""
         issues = validate_resource(self.catalog, resource, body)
         image = body.get("referenceImage")
+        reference = None
         if isinstance(image, str):
             item = AssetField(("referenceImage",), image, frozenset({"image"}))
             resolved: _Asset | Issue | None = None
@@ -1209,6 +1318,8 @@ class Emulator:
                 issues = [i for i in issues if i.path != ("referenceImage",)]
             if isinstance(resolved, Issue):
                 issues.append(resolved)
+            else:
+                reference = resolved or _Asset(item)
         documents = body.get("documentIds")
         if isinstance(documents, list):
             for index, document in enumerate(documents):
@@ -1216,20 +1327,19 @@ class Emulator:
                     issues.append(
                         Issue(("documentIds", index), f"document {document} does not exist")
                     )
-        return issues
+        return issues, reference
 
-    def _avatar_view(self, avatar: Mapping[str, Any], now: float) -> dict[str, Any]:
+    def _avatar_view(self, avatar: Mapping[str, Any], now: float, base_url: str) -> dict[str, Any]:
         voice = dict(avatar["voice"])
         if voice.get("type") == "runway-live-preset":
             voice.setdefault("name", str(voice.get("presetId", "")).title())
             voice.setdefault("description", _PRESET_VOICE_DESCRIPTION)
         else:
             voice.setdefault("deleted", False)
-        processed = now >= avatar["ready"]
-        failure = avatar.get("failure") if processed else None
+        status = _avatar_status(avatar, now)
         view = {
             "id": avatar["id"],
-            "status": ("FAILED" if failure else "READY") if processed else "PROCESSING",
+            "status": status,
             "name": avatar["name"],
             "personality": avatar["personality"],
             "documentIds": list(avatar["documentIds"]),
@@ -1240,20 +1350,29 @@ class Emulator:
             "createdAt": _iso(avatar["createdAt"]),
             "updatedAt": _iso(avatar["updatedAt"]),
         }
-        if failure:
-            view["failureReason"] = failure
+        if status == "READY":
+            images = avatar["images"]
+            first = len(images) - 2
+            view["referenceImageUri"], view["processedImageUri"] = (
+                self._signed_url(avatar["id"], first + n, images[first + n], now, base_url)
+                for n in (0, 1)
+            )
+        if status == "FAILED":
+            view["failureReason"] = avatar["failure"]
         return view
 
-    def get_avatar(self, avatar_id: str) -> Reply:
+    def get_avatar(self, avatar_id: str, *, base_url: str = "") -> Reply:
         """``GET /v1/avatars/{id}``."""
         with self._lock:
             now = self.advance()
             avatar = self._avatars.get(avatar_id)
             if avatar is None:
                 return _error(404, "Avatar not found.")
-            return Reply(200, self._avatar_view(avatar, now))
+            return Reply(200, self._avatar_view(avatar, now, base_url))
 
-    def update_avatar(self, avatar_id: str, body: Any, failure: str | None = None) -> Reply:
+    def update_avatar(
+        self, avatar_id: str, body: Any, failure: str | None = None, *, base_url: str = ""
+    ) -> Reply:
         """``PATCH /v1/avatars/{id}``: a new reference image starts processing again (and ends
         FAILED with the reason ``failure`` when one is given)."""
         if not isinstance(body, dict):
@@ -1263,7 +1382,7 @@ class Emulator:
             avatar = self._avatars.get(avatar_id)
             if avatar is None:
                 return _error(404, "Avatar not found.")
-            issues = self._avatar_issues("avatar_update", body, now)
+            issues, reference = self._avatar_issues("avatar_update", body, now)
             if issues:
                 return _error(400, f"Invalid request: {issues[0].message}", issues)
             for name, value in body.items():
@@ -1271,8 +1390,10 @@ class Emulator:
             if "referenceImage" in body or "imageProcessing" in body or failure is not None:
                 avatar["ready"] = now + self._scale(self.config.avatar_seconds)
                 avatar["failure"] = failure
+                avatar["reference"] = reference or avatar["reference"]
+                avatar["images"] += _avatar_images(avatar["reference"])
             avatar["updatedAt"] = now
-            return Reply(200, self._avatar_view(avatar, now))
+            return Reply(200, self._avatar_view(avatar, now, base_url))
 
     def delete_avatar(self, avatar_id: str) -> Reply:
         """``DELETE /v1/avatars/{id}``."""
@@ -1281,7 +1402,7 @@ class Emulator:
                 return _error(404, "Avatar not found.")
             return Reply(204)
 
-    def list_avatars(self, query: Mapping[str, str]) -> Reply:
+    def list_avatars(self, query: Mapping[str, str], *, base_url: str = "") -> Reply:
         """``GET /v1/avatars?limit&cursor`` (newest first)."""
         issues: list[Issue] = []
         limit = _limit(query, issues)
@@ -1294,30 +1415,191 @@ class Emulator:
             )
             page, cursor = _page(items, limit, query.get("cursor"))
             return Reply(
-                200, {"data": [self._avatar_view(a, now) for a in page], "nextCursor": cursor}
+                200,
+                {
+                    "data": [self._avatar_view(a, now, base_url) for a in page],
+                    "nextCursor": cursor,
+                },
             )
 
     def avatar_usage(self, query: Mapping[str, str]) -> Reply:
-        """``GET /v1/avatar_usage?startDate&endDate``: no sessions are emulated, so zeros."""
+        """``GET /v1/avatar_usage?startDate&endDate``: realtime sessions per UTC day.
+
+        ``startDate`` is inclusive and ``endDate`` exclusive, each a date or an ISO datetime
+        (the SDK sends datetimes); the range is at most 90 days.  ``byDay`` has every day the
+        range touches.
+        """
         issues: list[Issue] = []
-        start = _parse_date(query.get("startDate"), "startDate", issues, required=True)
-        end = _parse_date(query.get("endDate"), "endDate", issues, required=True)
-        if start and end and end < start:
-            issues.append(Issue(("endDate",), "endDate must not be before startDate"))
-        if start and end and (end - start).days > 366:
-            issues.append(Issue(("endDate",), "the range may span at most a year"))
+        start = _parse_instant(query.get("startDate"), "startDate", issues)
+        end = _parse_instant(query.get("endDate"), "endDate", issues)
+        if start is not None and end is not None:
+            _check_range(start, end, "startDate", "endDate", issues)
         if issues or start is None or end is None:
             return _error(400, f"Invalid request: {issues[0].message}", issues)
-        days = [start + timedelta(n) for n in range((end - start).days + 1)]
+        first, last = start.date(), (end - timedelta(microseconds=1)).date()
+        days = {first + timedelta(n): [0, 0] for n in range((last - first).days + 1)}
+        durations = []
+        with self._lock:
+            now = self.advance()
+            for session in self._sessions.values():
+                if not start.timestamp() <= session.created < end.timestamp():
+                    continue
+                day = days[datetime.fromtimestamp(session.created, UTC).date()]
+                day[0] += 1
+                seconds = session.seconds(now)
+                if seconds is not None:
+                    day[1] += seconds
+                    durations.append(seconds)
         return Reply(
             200,
             {
-                "avgDurationSeconds": 0,
-                "byDay": [{"date": d.isoformat(), "seconds": 0, "sessions": 0} for d in days],
-                "totalSeconds": 0,
-                "totalSessions": 0,
+                "avgDurationSeconds": round(sum(durations) / len(durations)) if durations else 0,
+                "byDay": [
+                    {"date": day.isoformat(), "seconds": seconds, "sessions": sessions}
+                    for day, (sessions, seconds) in days.items()
+                ],
+                "totalSeconds": sum(durations),
+                "totalSessions": sum(sessions for sessions, _ in days.values()),
             },
         )
+
+    # ------------------------------------------------------------------ realtime sessions
+
+    def _session_limits(self) -> ModelLimits:
+        tier = self.catalog.tier(self.config.tier)
+        group = self.catalog.tiers.model_groups.get(SESSION_MODEL, _SESSION_GROUP)
+        return tier.groups.get(group) or tier.groups[self.catalog.tiers.default_group]
+
+    def create_realtime_session(self, body: Any) -> Reply:
+        """``POST /v1/realtime_sessions``: a session, queued while the tier's avatar
+        concurrency is taken (see :mod:`runway_plan.emulator.sessions`)."""
+        if not isinstance(body, dict):
+            return _error(400, "The request body must be a JSON object.")
+        issues = validate_resource(self.catalog, "realtime_session_create", body)
+        with self._lock:
+            now = self.advance()
+            issues += self._session_issues(body, now)
+            if issues:
+                return _error(400, f"Invalid request: {issues[0].message}", issues)
+            limits = self._session_limits()
+            created = self._session_created
+            while created and created[0] <= now - DAY:
+                created.popleft()
+            if len(created) >= limits.max_daily:
+                return _error(
+                    429,
+                    f"You have reached the daily limit of {limits.max_daily} realtime sessions "
+                    f"on tier {self.config.tier}. Try again later.",
+                )
+            seconds = body.get("maxDuration", MAX_SESSION_SECONDS)
+            price = self.prices.price(SESSION_MODEL)
+            most = session_cost(price, body, seconds) if price is not None else None
+            if most is None:
+                return self._unbillable(SESSION_MODEL)
+            charged = int(most.to_integral_value(rounding=ROUND_CEILING))
+            if charged > self._balance:
+                return self._no_credits("session", most)
+            session = RealtimeSession(
+                id=_new_id(),
+                created=now,
+                key="sk_" + secrets.token_hex(32),
+                ready_after=self._scale(self.config.session_seconds),
+                key_life=self._scale(self.config.session_key_seconds),
+                call=self._scale(seconds),
+                scale=self.config.speed,
+                body=body,
+                charged=charged,
+            )
+            created.append(now)
+            self._balance -= charged
+            self._billing.append((now, SESSION_MODEL, charged))
+            self._sessions[session.id] = session
+            self._sessions_unsettled.append(session)
+            self._session_queue.append(session)
+            self.advance(now)
+            return Reply(200, {"id": session.id})
+
+    def _session_issues(self, body: dict[str, Any], now: float) -> list[Issue]:
+        issues = []
+        seconds = body.get("maxDuration")
+        if isinstance(seconds, int) and not 1 <= seconds <= MAX_SESSION_SECONDS:
+            issues.append(
+                Issue(
+                    ("maxDuration",),
+                    f"maxDuration must be from 1 to {MAX_SESSION_SECONDS} seconds "
+                    "(a session lasts at most 5 minutes)",
+                )
+            )
+        avatar = body.get("avatar")
+        avatar_id = avatar.get("avatarId") if isinstance(avatar, dict) else None
+        if (
+            isinstance(avatar, dict)
+            and avatar.get("type") == "custom"
+            and isinstance(avatar_id, str)
+        ):
+            found = self._avatars.get(avatar_id)
+            status = _avatar_status(found, now) if found is not None else None
+            if status != "READY":
+                why = "does not exist" if status is None else f"is {status}, not READY"
+                issues.append(Issue(("avatar", "avatarId"), f"avatar {avatar_id} {why}"))
+        return issues
+
+    def get_realtime_session(self, session_id: str) -> Reply:
+        """``GET /v1/realtime_sessions/{id}``."""
+        with self._lock:
+            now = self.advance()
+            session = self._sessions.get(session_id)
+            if session is None:
+                return _error(404, "Realtime session not found.")
+            return Reply(200, session.view(now, _iso))
+
+    def cancel_realtime_session(self, session_id: str) -> Reply:
+        """``DELETE /v1/realtime_sessions/{id}``: cancel a session that has not ended."""
+        with self._lock:
+            now = self.advance()
+            session = self._sessions.get(session_id)
+            if session is None:
+                return _error(404, "Realtime session not found.")
+            if session.status(now) in ACTIVE:
+                session.cancelled = now
+                self.advance(now)
+            return Reply(204)
+
+    def consume_realtime_session(self, session_id: str, authorization: str) -> Reply:
+        """``POST /v1/realtime_sessions/{id}/consume`` with ``Authorization: Bearer
+        <sessionKey>``: the WebRTC credentials, once; the call starts."""
+        with self._lock:
+            now = self.advance()
+            session = self._sessions.get(session_id)
+            if session is None:
+                return _error(404, "Realtime session not found.")
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                token.strip().encode(), session.key.encode()
+            ):
+                return _error(401, "Send the session's sessionKey as 'Authorization: Bearer'.")
+            status = session.status(now)
+            if status != "READY":
+                reasons = {
+                    "NOT_READY": "The session is not ready yet.",
+                    "RUNNING": "The session's credentials were already consumed.",
+                    "CANCELLED": "The session was cancelled.",
+                }
+                default = (
+                    "The session's credentials were already consumed."
+                    if session.consumed is not None
+                    else "The session's credentials have expired."
+                )
+                return _error(409, reasons.get(status, default))
+            session.consumed = now
+            return Reply(
+                200,
+                {
+                    "url": "wss://realtime.emulator.invalid",
+                    "token": secrets.token_urlsafe(32),
+                    "roomName": f"realtime-{session.id}",
+                },
+            )
 
     # ------------------------------------------------------------------ admin
 
@@ -1340,11 +1622,32 @@ class Emulator:
                 "tier": config.tier,
                 "speed": config.speed,
                 "seed": config.seed,
+                "prices": self.prices.origin,
                 "cadence": config.cadence,
                 "creditBalance": _credits_json(self._balance),
                 "tasks": len(self._order),
                 "uploads": len(self._uploads),
+                "realtimeSessions": len(self._sessions),
+                "videoEncoder": video.encoder(),
             }
+
+
+def _avatar_images(reference: _Asset | None) -> list[_Output]:
+    """An avatar's reference and processed images: the reference's own bytes when they are
+    held, else images of its size (1024 px square when it is unknown)."""
+    width, height = reference.dims if reference and reference.dims else (1024, 1024)
+    processed = _Output("image", "png", "image/png", width, height)
+    if reference is None or reference.local is None or reference.mime not in _IMAGE_EXTENSIONS:
+        return [processed, processed]
+    ext = _IMAGE_EXTENSIONS[reference.mime]
+    copy = _Output("image", ext, reference.mime, width, height, source=reference.local)
+    return [copy, processed]
+
+
+def _avatar_status(avatar: Mapping[str, Any], now: float) -> str:
+    if now < avatar["ready"]:
+        return "PROCESSING"
+    return "FAILED" if avatar.get("failure") else "READY"
 
 
 def _dotted_label(item: AssetField) -> str:
@@ -1364,23 +1667,20 @@ def _dims_from(body: Mapping[str, Any]) -> tuple[int, int] | None:
             w, h = int(width), int(height)
             if max(w, h) >= 256:
                 return w, h
-            return (
-                (1280, max(1, round(1280 * h / w)))
-                if w >= h
-                else (max(1, round(1280 * w / h)), 1280)
-            )
+            return (1280, _even(1280 * h / w)) if w >= h else (_even(1280 * w / h), 1280)
     resolution = body.get("resolution")
     if isinstance(resolution, str):
         return _RESOLUTIONS.get(resolution.lower())
     return None
 
 
-def _parse_date(
-    value: Any, name: str, issues: list[Issue], *, required: bool = False
-) -> date | None:
+def _even(side: float) -> int:
+    """A side scaled from a ratio, to the nearest even number of pixels (4:2:0 video)."""
+    return max(2, 2 * round(side / 2))
+
+
+def _parse_date(value: Any, name: str, issues: list[Issue]) -> date | None:
     if value is None:
-        if required:
-            issues.append(Issue((name,), f"{name} is required"))
         return None
     if not isinstance(value, str) or not _DATE.match(value):
         issues.append(Issue((name,), f"{name} must be a date as YYYY-MM-DD"))
@@ -1390,6 +1690,40 @@ def _parse_date(
     except ValueError:
         issues.append(Issue((name,), f"{name} is not a valid date"))
         return None
+
+
+def _parse_instant(value: Any, name: str, issues: list[Issue]) -> datetime | None:
+    """A required date or ISO 8601 datetime, in UTC (a datetime without an offset is UTC)."""
+    if value is None:
+        issues.append(Issue((name,), f"{name} is required"))
+        return None
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        issues.append(Issue((name,), f"{name} must be a date or an ISO 8601 datetime"))
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _check_range(
+    start: datetime, end: datetime, start_name: str, end_name: str, issues: list[Issue]
+) -> None:
+    """The rule both usage endpoints share: ``end`` (exclusive) after ``start``, by at most
+    90 days."""
+    if end <= start:
+        issues.append(Issue((end_name,), f"{end_name} must be after {start_name}"))
+    elif end - start > timedelta(days=_MAX_USAGE_DAYS):
+        issues.append(
+            Issue(
+                (end_name,), f"{end_name} must be at most {_MAX_USAGE_DAYS} days after {start_name}"
+            )
+        )
 
 
 def _limit(query: Mapping[str, str], issues: list[Issue]) -> int:
@@ -1415,11 +1749,7 @@ def _page(items: list[Any], limit: int, cursor: str | None) -> tuple[list[Any], 
     return items[start:end], following
 
 
-class _IdMaker:
-    """UUID4-shaped ids from a seeded generator, so a seeded run gives the same ids."""
-
-    def __init__(self, seed: int) -> None:
-        self._rng = random.Random(f"runway-plan-emulator-{seed}")
-
-    def next(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+def _new_id() -> str:
+    """A random UUID4, as the API's ids are: unique across emulator instances whatever their
+    seed, so a journal resumed against a restarted emulator never meets another task's id."""
+    return str(uuid.uuid4())

@@ -1,10 +1,11 @@
-"""Small, real media files written without any media library: PNG, JPEG, WAV, MP3, Ogg Opus, MP4.
+"""Small media files written without any media library: PNG, JPEG, WAV, MP3, Ogg Opus, MP4.
 
 Each writer returns bytes a content sniffer (``filetype``) and a tag reader (``tinytag``)
 accept, of the requested size or duration, and cheap to make even for large dimensions: images
 are flat or striped so they compress to almost nothing, audio is a repeated tone or silence.
-The emulator serves them as task outputs; ``scripts/make_example_assets.py`` writes the example
-specs' assets with them.  ``tag`` arguments embed a label (a task id) so that outputs of
+The emulator serves them as task outputs (videos only when PyAV is missing: see
+:mod:`runway_plan.emulator.video`); ``scripts/make_example_assets.py`` writes the example specs'
+assets with them.  ``tag`` arguments embed a label (a task id) so that outputs of
 different tasks never have the same bytes.
 """
 
@@ -255,7 +256,8 @@ def _box(kind: bytes, payload: bytes) -> bytes:
 
 
 def mp4(seconds: float, width: int = 1280, height: int = 720, tag: str = "") -> bytes:
-    """A minimal MP4: ftyp and a moov whose mvhd and tkhd give duration and size."""
+    """A placeholder MP4: ftyp and a moov whose mvhd and tkhd give duration and size, and no
+    frames (parsers read its length; players cannot play it)."""
     timescale = 1000
     duration = int(seconds * timescale)
     ftyp = _box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2avc1mp41")
