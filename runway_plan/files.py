@@ -14,6 +14,11 @@ and opened here, and nowhere else:
 
 A refusal (:class:`LocalFileError`) names the path as the spec wrote it and says nothing about
 a file outside the root: not whether it exists, nor its type, size or content.
+
+Writes (run state, lock, logs, store, outputs) go through :func:`make_folders` and
+:func:`open_for_writing`: neither follows a symlink, so a symlink committed where runway-plan
+writes (``outputs``, ``.runway-plan/.../lock``, ``run.log``) is an error that says what to
+remove (:class:`SymlinkInTheWay`), never a write somewhere else.
 """
 
 from __future__ import annotations
@@ -35,7 +40,11 @@ __all__ = [
     "NotText",
     "OutsideRoot",
     "Root",
+    "SymlinkInTheWay",
     "find_root",
+    "make_folders",
+    "open_for_writing",
+    "refuse_symlink",
 ]
 
 DOCUMENT_MAX_BYTES = 2_000_000
@@ -53,6 +62,65 @@ class OutsideRoot(LocalFileError):
 
 class NotText(LocalFileError):
     """A knowledge document file is not UTF-8 text."""
+
+
+class SymlinkInTheWay(OSError):
+    """Something runway-plan writes to is a symlink (or not what it should be)."""
+
+    def __init__(self, path: Path, what: str = "a symlink") -> None:
+        super().__init__(
+            f"{path} is {what}; runway-plan does not write through it: remove it and run again"
+        )
+        self.path = path
+
+
+def refuse_symlink(path: Path) -> None:
+    """:class:`SymlinkInTheWay` when ``path`` is a symlink."""
+    if os.path.islink(path):
+        raise SymlinkInTheWay(path)
+
+
+def make_folders(base: Path, target: Path) -> Path:
+    """Make the folder ``target`` and the folders between ``base`` and it, one by one,
+    refusing any that is a symlink or not a folder (:class:`SymlinkInTheWay`); ``base`` itself
+    is the caller's (the spec's folder, or a folder given on the command line)."""
+    base, target = Path(base).absolute(), Path(target).absolute()
+    if not target.is_relative_to(base):
+        base = target.parent
+    base.mkdir(parents=True, exist_ok=True)
+    current = base
+    for part in target.relative_to(base).parts:
+        current = current / part
+        try:
+            os.mkdir(current)
+        except FileExistsError:
+            info = os.lstat(current)
+            if stat.S_ISLNK(info.st_mode):
+                raise SymlinkInTheWay(current) from None
+            if not stat.S_ISDIR(info.st_mode):
+                raise SymlinkInTheWay(current, "not a folder") from None
+    return target
+
+
+def open_for_writing(path: Path, *, append: bool = False, exclusive: bool = False) -> int:
+    """A file descriptor to write ``path`` (created 0644 when missing; truncated unless
+    ``append``; ``exclusive``: it must not exist), never through a symlink and only to a
+    regular file (:class:`SymlinkInTheWay` otherwise)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    flags |= os.O_APPEND if append else 0
+    flags |= os.O_EXCL if exclusive else 0
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SymlinkInTheWay(path) from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise SymlinkInTheWay(path, "not a regular file")
+    if not append and not exclusive:
+        os.ftruncate(fd, 0)
+    return fd
 
 
 def find_root(folder: Path) -> Path:

@@ -29,6 +29,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "allow_option",
     "api_key_or_fail",
     "catalog_option",
     "format_option",
@@ -211,6 +212,15 @@ def api_key_or_fail(missing: str) -> str:
     return key
 
 
+allow_option = click.option(
+    "--allow-path",
+    "allow_paths",
+    multiple=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="Let the spec read local files in DIR too (repeatable). By default a spec reads "
+    "only files inside its repository (or its folder, outside a repository).",
+)
 vars_option = click.option(
     "--var",
     "variables",

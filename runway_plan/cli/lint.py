@@ -13,6 +13,7 @@ from runway_plan import __version__
 from runway_plan.cli.app import (
     EXIT_FAILED,
     EXIT_OK,
+    allow_option,
     catalog_option,
     format_option,
     load_catalog_or_fail,
@@ -31,9 +32,14 @@ from runway_plan.validate import check_file
 @click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 @format_option(FORMATS)
 @vars_option
+@allow_option
 @catalog_option
 def validate(
-    specs: tuple[Path, ...], fmt: str, variables: tuple[str, ...], catalog_path: Path | None
+    specs: tuple[Path, ...],
+    fmt: str,
+    variables: tuple[str, ...],
+    allow_paths: tuple[Path, ...],
+    catalog_path: Path | None,
 ) -> None:
     """Check SPECS against every model constraint and report every problem at once."""
     overrides = parse_vars(variables)
@@ -41,7 +47,7 @@ def validate(
     started = time.perf_counter()
     everything = []
     for spec in specs:
-        _graph, diagnostics = check_file(spec, catalog, overrides)
+        _graph, diagnostics = check_file(spec, catalog, overrides, allow=allow_paths)
         everything.extend(diagnostics)
     click.echo(render(everything, fmt, version=__version__), nl=False)
     if fmt == "text":

@@ -22,6 +22,7 @@ from runway_plan.cli.app import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    allow_option,
     api_key_or_fail,
     catalog_option,
     format_option,
@@ -31,7 +32,7 @@ from runway_plan.cli.app import (
     vars_option,
 )
 from runway_plan.compile import Graph, compile_spec
-from runway_plan.diagnostics import Diagnostic, has_errors, sort_diagnostics
+from runway_plan.diagnostics import Diagnostic, has_errors, make, sort_diagnostics
 from runway_plan.diagnostics.render import render as render_diagnostics
 from runway_plan.plan import Plan, plan
 from runway_plan.plan.diff import diff_plans
@@ -97,11 +98,11 @@ def _parse_latency(values: tuple[str, ...]) -> dict[str, float]:
 
 
 def _check(
-    spec: str, catalog: Catalog, overrides: dict[str, Any]
+    spec: str, catalog: Catalog, overrides: dict[str, Any], allow: tuple[Path, ...] = ()
 ) -> tuple[Graph, list[Diagnostic], str]:
     """Load, compile and validate a spec file, or ``REF:path`` read with ``git show``."""
     if Path(spec).is_file() or ":" not in spec:
-        graph, diagnostics = check_file(spec, catalog, overrides)
+        graph, diagnostics = check_file(spec, catalog, overrides, allow=allow)
         return graph, diagnostics, spec
     ref, _, inside = spec.partition(":")
     try:
@@ -128,14 +129,14 @@ def _check(
     if document.data is None and document.diagnostics:
         graph = Graph(spec=None, document=document, catalog=catalog)
         return graph, sort_diagnostics(document.diagnostics), spec
-    graph = compile_spec(document, catalog, overrides)
+    graph = compile_spec(document, catalog, overrides, allow=allow)
     return graph, sort_diagnostics([*document.diagnostics, *validate(graph)]), spec
 
 
 def _checked_or_exit(
-    spec: str, catalog: Catalog, overrides: dict[str, Any]
+    spec: str, catalog: Catalog, overrides: dict[str, Any], allow: tuple[Path, ...] = ()
 ) -> tuple[Graph, list[Diagnostic], str]:
-    graph, diagnostics, label = _check(spec, catalog, overrides)
+    graph, diagnostics, label = _check(spec, catalog, overrides, allow)
     if has_errors(diagnostics):
         click.echo(render_diagnostics(diagnostics, "text"), nl=False)
         errors = sum(d.is_error for d in diagnostics)
@@ -144,8 +145,14 @@ def _checked_or_exit(
     return graph, diagnostics, label
 
 
-def _plan_or_exit(spec: str, catalog: Catalog, overrides: dict[str, Any], **options: Any) -> Plan:
-    graph, diagnostics, label = _checked_or_exit(spec, catalog, overrides)
+def _plan_or_exit(
+    spec: str,
+    catalog: Catalog,
+    overrides: dict[str, Any],
+    allow: tuple[Path, ...] = (),
+    **options: Any,
+) -> Plan:
+    graph, diagnostics, label = _checked_or_exit(spec, catalog, overrides, allow)
     result = plan(graph, catalog, source=label, **options)
     result.diagnostics = sort_diagnostics([*diagnostics, *result.diagnostics])
     return result
@@ -158,6 +165,7 @@ class _StateView:
         self.reuse: dict[str, Any] | None = None
         self.source: str | None = None
         self.resources: ResourcePlan | None = None
+        self.problems: list[Diagnostic] = []
 
 
 def _state_view(
@@ -169,8 +177,35 @@ def _state_view(
     base_url: str | None,
     live_key: str | None,
 ) -> _StateView:
-    """Read the state ``run`` would use (never locking it; the network only with
-    ``live_key``, to read the recorded documents and avatars)."""
+    """Read the state ``run`` would use (a private copy of it, never locked; the network
+    only with ``live_key``, to read the recorded documents and avatars).  A state that cannot
+    be read is a warning (RP517), and the plan shows no reuse."""
+    from runway_plan.execute.state import StateUnreadable
+
+    try:
+        return _read_state_view(
+            spec,
+            graph,
+            state_dir=state_dir,
+            emulate=emulate,
+            base_url=base_url,
+            live_key=live_key,
+        )
+    except StateUnreadable as exc:
+        view = _StateView()
+        view.problems.append(make("RP517", str(exc), None))
+        return view
+
+
+def _read_state_view(
+    spec: str,
+    graph: Graph,
+    *,
+    state_dir: Path | None,
+    emulate: bool,
+    base_url: str | None,
+    live_key: str | None,
+) -> _StateView:
     view = _StateView()
     spec_path = Path(spec)
     has_resources = graph.spec is not None and bool(graph.spec.documents or graph.spec.avatars)
@@ -223,7 +258,7 @@ def _read_remote(
     from runway_plan.execute import RetryPolicy, RunwayClient, State, origin_of
     from runway_plan.execute.resources import read_remote
 
-    with State(directory, lock=False) as state:
+    with State.snapshot(directory) as state:
         name = graph.spec.name if graph.spec is not None else ""
         rows = state.resources(name, origin_of(base))
 
@@ -379,6 +414,7 @@ def _live_organization(key: str, base_url: str | None = None) -> Organization:
     "origin that made them.",
 )
 @vars_option
+@allow_option
 @catalog_option
 def plan_command(
     spec: str,
@@ -393,6 +429,7 @@ def plan_command(
     emulate: bool,
     base_url: str | None,
     variables: tuple[str, ...],
+    allow_paths: tuple[Path, ...],
     catalog_path: Path | None,
 ) -> None:
     """Price SPEC in credits and dollars and schedule it against the tier's limits.
@@ -426,7 +463,7 @@ def plan_command(
     base = base_url.rstrip("/") if base_url else None
     organization = _live_organization(key, base) if key is not None else None
     catalog = load_catalog_or_fail(catalog_path)
-    graph, diagnostics, label = _checked_or_exit(spec, catalog, overrides)
+    graph, diagnostics, label = _checked_or_exit(spec, catalog, overrides, allow_paths)
     view = _state_view(
         spec, graph, state_dir=state_dir, emulate=emulate, base_url=base, live_key=key
     )
@@ -443,7 +480,7 @@ def plan_command(
         reuse_source=view.source,
     )
     result.resources = view.resources
-    result.diagnostics = sort_diagnostics([*diagnostics, *result.diagnostics])
+    result.diagnostics = sort_diagnostics([*diagnostics, *view.problems, *result.diagnostics])
     if gantt is not None:
         gantt.write_text(_GANTT_WRITERS[gantt.suffix.lower()](result), encoding="utf-8")
     console = Console()
@@ -460,13 +497,18 @@ def plan_command(
 @click.argument("spec", type=click.Path(path_type=str, dir_okay=False))
 @format_option(("mermaid", "dot"))
 @vars_option
+@allow_option
 @catalog_option
 def graph_command(
-    spec: str, fmt: str, variables: tuple[str, ...], catalog_path: Path | None
+    spec: str,
+    fmt: str,
+    variables: tuple[str, ...],
+    allow_paths: tuple[Path, ...],
+    catalog_path: Path | None,
 ) -> None:
     """Draw SPEC's step graph, with each step's model and cost, as Mermaid or DOT."""
     catalog = load_catalog_or_fail(catalog_path)
-    result = _plan_or_exit(spec, catalog, parse_vars(variables))
+    result = _plan_or_exit(spec, catalog, parse_vars(variables), allow_paths)
     click.echo(render_mermaid(result) if fmt == "mermaid" else render_dot(result), nl=False)
 
 
@@ -476,6 +518,7 @@ def graph_command(
 @format_option(PLAN_FORMATS)
 @click.option("--tier", type=click.IntRange(1, 5), help="Plan both for this tier.")
 @vars_option
+@allow_option
 @catalog_option
 def diff_command(
     old: str,
@@ -483,6 +526,7 @@ def diff_command(
     fmt: str,
     tier: int | None,
     variables: tuple[str, ...],
+    allow_paths: tuple[Path, ...],
     catalog_path: Path | None,
 ) -> None:
     """Show what changing OLD into NEW costs, step by step.
@@ -492,8 +536,8 @@ def diff_command(
     """
     catalog = load_catalog_or_fail(catalog_path)
     overrides = parse_vars(variables)
-    before = _plan_or_exit(old, catalog, overrides, tier=tier)
-    after = _plan_or_exit(new, catalog, overrides, tier=tier)
+    before = _plan_or_exit(old, catalog, overrides, allow_paths, tier=tier)
+    after = _plan_or_exit(new, catalog, overrides, allow_paths, tier=tier)
     click.echo(render_diff(diff_plans(before, after), fmt), nl=False)
     sys.exit(EXIT_OK)
 

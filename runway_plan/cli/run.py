@@ -36,6 +36,7 @@ from runway_plan.cli.app import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    allow_option,
     api_key_or_fail,
     catalog_option,
     format_option,
@@ -68,7 +69,9 @@ from runway_plan.execute import (
 from runway_plan.execute.client import ExecuteError, TaskNotFound
 from runway_plan.execute.layout import claim, shared_layout
 from runway_plan.execute.report import manifest
-from runway_plan.execute.state import RunRow
+from runway_plan.execute.reuse import unreadable_as_such
+from runway_plan.execute.state import RunRow, StateUnreadable, locked_by
+from runway_plan.files import SymlinkInTheWay
 from runway_plan.plan.cost import format_credits
 from runway_plan.validate import check_file
 
@@ -129,20 +132,30 @@ def _locked(exc: StateLocked) -> None:
     sys.exit(EXIT_USAGE)
 
 
-def _open_state(where: Layout, *, lock: bool = True) -> State:
-    """The spec's state folder, opened (and locked), once it is sure to be this spec's."""
+def _open_state(where: Layout, *, lock: bool = True, read_only: bool = False) -> State:
+    """The spec's state folder, opened (and locked), once it is sure to be this spec's;
+    ``read_only``: a private copy of its journal (``status``)."""
     try:
-        state = State(where.state, lock=lock)
+        if read_only:
+            state = State.snapshot(where.state)
+        else:
+            state = State(where.state, lock=lock, base=where.state_base)
     except StateLocked as exc:
         _locked(exc)
+    except SymlinkInTheWay as exc:
+        raise _UsageFailure(f"RP516 {exc}") from None
+    except StateUnreadable as exc:
+        raise _UsageFailure(f"RP517 {exc}") from None
     try:
-        if lock:
-            claim(state, where)
-        elif where.default_state and state.owner not in (None, where.spec.name):
-            raise LayoutError(f"{where.state} holds the runs of {state.owner}")
-    except LayoutError as exc:
+        with unreadable_as_such(where.state):
+            if lock and not read_only:
+                claim(state, where)
+            elif where.default_state and state.owner not in (None, where.spec.name):
+                raise LayoutError(f"{where.state} holds the runs of {state.owner}")
+    except (LayoutError, StateUnreadable) as exc:
         state.close()
-        raise _UsageFailure(str(exc)) from None
+        prefix = "RP517 " if isinstance(exc, StateUnreadable) else ""
+        raise _UsageFailure(f"{prefix}{exc}") from None
     return state
 
 
@@ -185,8 +198,10 @@ def _api_key() -> str:
     )
 
 
-def _check(spec: Path, catalog: Catalog, variables: tuple[str, ...]) -> Graph:
-    graph, diagnostics = check_file(spec, catalog, parse_vars(variables))
+def _check(
+    spec: Path, catalog: Catalog, variables: tuple[str, ...], allow: tuple[Path, ...]
+) -> Graph:
+    graph, diagnostics = check_file(spec, catalog, parse_vars(variables), allow=allow)
     if diagnostics:
         click.echo(render_diagnostics(diagnostics, "text"), nl=False, err=True)
     if has_errors(diagnostics):
@@ -382,6 +397,7 @@ def _build_emulator(
 )
 @format_option(("text", "json"), "The end-of-run report: text, or the run manifest as JSON.")
 @vars_option
+@allow_option
 @catalog_option
 def run_command(
     spec: Path,
@@ -400,6 +416,7 @@ def run_command(
     yes: bool,
     fmt: str,
     variables: tuple[str, ...],
+    allow_paths: tuple[Path, ...],
     catalog_path: Path | None,
 ) -> None:
     """Run SPEC against the Runway API: validate, plan, check credits, generate, download.
@@ -422,7 +439,7 @@ def run_command(
         if not budget.is_finite() or budget < 0:
             raise click.BadParameter("must be 0 or more", param_hint="--max-credits")
     catalog = load_catalog_or_fail(catalog_path)
-    graph = _check(spec, catalog, variables)
+    graph = _check(spec, catalog, variables, allow_paths)
     if emulate:
         speed = speed or 10.0
         base = EMULATOR_URL
@@ -462,6 +479,7 @@ def run_command(
                 approval=approval,
                 options=RunOptions(
                     outputs_dir=where.outputs,
+                    outputs_base=where.outputs_base,
                     resubmit_unknown=resubmit_unknown,
                     retry_failed=retry_failed,
                     poll_interval=API_CADENCE / speed,
@@ -570,12 +588,7 @@ def _signals_stop(execution: Execution) -> Iterator[None]:
 
 
 def _lock_free(directory: Path) -> bool:
-    try:
-        probe = State(directory, lock=True)
-    except StateLocked:
-        return False
-    probe.close()
-    return True
+    return locked_by(directory) is None
 
 
 @main.command("status")
@@ -592,93 +605,96 @@ def status_command(
     _recorded(where)
     directory = where.state
     alive = not _lock_free(directory)
-    state = _open_state(where, lock=False)
+    state = _open_state(where, read_only=True)
     try:
-        runs = _spec_runs(state, where)
-        chosen = next((r for r in runs if run_id is None or r.id == run_id), None)
-        if chosen is None:
-            which = f"run {run_id}" if run_id is not None else "run"
-            raise _UsageFailure(f"no {which} of {spec} in {directory}")
-        rows = state.run_steps(chosen.id)
-        status = chosen.status
-        if status == "running" and not (alive and chosen.id == runs[0].id):
-            status = "stopped (the process ended without finishing; run again to resume)"
-        items: list[dict[str, Any]] = []
-        for row in rows:
-            step = state.step_by_id(row.step_id) if row.step_id is not None else None
-            items.append(
-                {
-                    "key": row.key,
-                    "outcome": row.outcome.value,
-                    "state": step.status.value if step else "not sent",
-                    "taskId": step.task_id if step else None,
-                    "attempts": step.attempts if step else 0,
-                    "failureCode": step.failure_code if step else None,
-                    "planned": None if row.planned_high is None else str(row.planned_high),
-                    "billed": None
-                    if step is None or step.billed_credits is None
-                    else str(step.billed_credits),
-                    "message": row.message,
-                    "outputs": row.paths,
-                }
-            )
-        resources = [
-            {
-                "kind": r.kind,
-                "key": r.key,
-                "name": r.name,
-                "state": r.status.value,
-                "remoteId": r.remote_id,
-                "remoteStatus": r.remote_status,
-                "failure": r.failure,
-            }
-            for r in state.resources(chosen.spec_name, chosen.origin)
-        ]
-        if fmt == "json":
-            data = {
-                "run": chosen.id,
-                "status": status,
-                "spec": chosen.spec_path,
-                "api": chosen.origin,
-                "startedAt": chosen.started_at,
-                "finishedAt": chosen.finished_at,
-                "generations": items,
-                "resources": resources,
-            }
-            click.echo(json.dumps(data, indent=2))
-            return
-        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(chosen.started_at))
-        click.echo(f"run {chosen.id} of {chosen.spec_name} ({chosen.spec_path}), {started}")
-        click.echo(f"api {chosen.origin} · {status}")
-        widths = (
-            max([3, *(len(i["key"]) for i in items)]),
-            max([7, *(len(i["outcome"]) for i in items)]),
-            max([5, *(len(i["state"]) for i in items)]),
-        )
-        click.echo(
-            f"{'key':<{widths[0]}}  {'outcome':<{widths[1]}}  {'state':<{widths[2]}}  "
-            f"{'att':>3}  {'billed':>8}  task"
-        )
-        for item in items:
-            click.echo(
-                f"{item['key']:<{widths[0]}}  {item['outcome']:<{widths[1]}}  "
-                f"{item['state']:<{widths[2]}}  {item['attempts']:>3}  "
-                f"{item['billed'] or '-':>8}  {item['taskId'] or '-'}"
-                + (f"  {item['message']}" if item["message"] else "")
-            )
-        counts: dict[str, int] = {}
-        for item in items:
-            counts[item["outcome"]] = counts.get(item["outcome"], 0) + 1
-        click.echo(", ".join(f"{n} {o}" for o, n in sorted(counts.items())))
-        if resources:
-            click.echo("resources (as recorded; `plan --live` compares them with the API):")
-            for res in resources:
-                extra = f" {res['remoteStatus']}" if res["remoteStatus"] else ""
-                extra += f": {res['failure']}" if res["failure"] else ""
-                click.echo(
-                    f"  {res['kind']:<8}  {res['key']}  {res['state']}  "
-                    f"{res['remoteId'] or '-'}{extra}"
+        with unreadable_as_such(directory):
+            runs = _spec_runs(state, where)
+            chosen = next((r for r in runs if run_id is None or r.id == run_id), None)
+            if chosen is None:
+                which = f"run {run_id}" if run_id is not None else "run"
+                raise _UsageFailure(f"no {which} of {spec} in {directory}")
+            rows = state.run_steps(chosen.id)
+            status = chosen.status
+            if status == "running" and not (alive and chosen.id == runs[0].id):
+                status = "stopped (the process ended without finishing; run again to resume)"
+            items: list[dict[str, Any]] = []
+            for row in rows:
+                step = state.step_by_id(row.step_id) if row.step_id is not None else None
+                items.append(
+                    {
+                        "key": row.key,
+                        "outcome": row.outcome.value,
+                        "state": step.status.value if step else "not sent",
+                        "taskId": step.task_id if step else None,
+                        "attempts": step.attempts if step else 0,
+                        "failureCode": step.failure_code if step else None,
+                        "planned": None if row.planned_high is None else str(row.planned_high),
+                        "billed": None
+                        if step is None or step.billed_credits is None
+                        else str(step.billed_credits),
+                        "message": row.message,
+                        "outputs": row.paths,
+                    }
                 )
+            resources = [
+                {
+                    "kind": r.kind,
+                    "key": r.key,
+                    "name": r.name,
+                    "state": r.status.value,
+                    "remoteId": r.remote_id,
+                    "remoteStatus": r.remote_status,
+                    "failure": r.failure,
+                }
+                for r in state.resources(chosen.spec_name, chosen.origin)
+            ]
+            if fmt == "json":
+                data = {
+                    "run": chosen.id,
+                    "status": status,
+                    "spec": chosen.spec_path,
+                    "api": chosen.origin,
+                    "startedAt": chosen.started_at,
+                    "finishedAt": chosen.finished_at,
+                    "generations": items,
+                    "resources": resources,
+                }
+                click.echo(json.dumps(data, indent=2))
+                return
+            started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(chosen.started_at))
+            click.echo(f"run {chosen.id} of {chosen.spec_name} ({chosen.spec_path}), {started}")
+            click.echo(f"api {chosen.origin} · {status}")
+            widths = (
+                max([3, *(len(i["key"]) for i in items)]),
+                max([7, *(len(i["outcome"]) for i in items)]),
+                max([5, *(len(i["state"]) for i in items)]),
+            )
+            click.echo(
+                f"{'key':<{widths[0]}}  {'outcome':<{widths[1]}}  {'state':<{widths[2]}}  "
+                f"{'att':>3}  {'billed':>8}  task"
+            )
+            for item in items:
+                click.echo(
+                    f"{item['key']:<{widths[0]}}  {item['outcome']:<{widths[1]}}  "
+                    f"{item['state']:<{widths[2]}}  {item['attempts']:>3}  "
+                    f"{item['billed'] or '-':>8}  {item['taskId'] or '-'}"
+                    + (f"  {item['message']}" if item["message"] else "")
+                )
+            counts: dict[str, int] = {}
+            for item in items:
+                counts[item["outcome"]] = counts.get(item["outcome"], 0) + 1
+            click.echo(", ".join(f"{n} {o}" for o, n in sorted(counts.items())))
+            if resources:
+                click.echo("resources (as recorded; `plan --live` compares them with the API):")
+                for res in resources:
+                    extra = f" {res['remoteStatus']}" if res["remoteStatus"] else ""
+                    extra += f": {res['failure']}" if res["failure"] else ""
+                    click.echo(
+                        f"  {res['kind']:<8}  {res['key']}  {res['state']}  "
+                        f"{res['remoteId'] or '-'}{extra}"
+                    )
+    except StateUnreadable as exc:
+        raise _UsageFailure(f"RP517 {exc}") from None
     finally:
         state.close()
     sys.exit(EXIT_OK)

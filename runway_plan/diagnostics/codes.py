@@ -271,6 +271,21 @@ CODES: dict[str, CodeInfo] = {
         "as the spec says (updated, or created again).",
         "note",
     ),
+    "RP516": _c(
+        "symlink in the way",
+        "Something runway-plan writes (the state folder, its lock, journal, store or run log, "
+        "an outputs folder or file) is a symlink, or not a file or folder as it should be. "
+        "runway-plan never writes through a symlink, which a hostile checkout could point at "
+        "any file of yours: remove it, and run again.",
+    ),
+    "RP517": _c(
+        "run state unreadable",
+        "The run state beside the spec (its journal) is corrupt, too large, not a journal, or "
+        "its queries took too long; `plan` shows no reuse from it and `status` cannot show "
+        "it. It is read from a private copy, so nothing beside the spec is written. Move it "
+        "away (or give another folder with --state) to start afresh.",
+        "warning",
+    ),
 }
 
 

@@ -58,12 +58,17 @@ class Layout:
 
     ``spec`` is the spec's resolved path; ``default_state`` is True when ``state`` is the
     spec's own folder of the default layout (whose owner is checked), False for ``--state``.
+    ``state_base`` and ``outputs_base`` are the folders from which ``state`` and ``outputs``
+    are made without following a symlink: the spec's folder for the default places, the
+    folder itself when the user gave it.
     """
 
     spec: Path
     state: Path
     outputs: Path
     default_state: bool
+    state_base: Path
+    outputs_base: Path
 
 
 def default_state_dir(spec: str | Path, *, emulate: bool = False) -> Path:
@@ -83,14 +88,18 @@ def layout_of(
 ) -> Layout:
     """The layout of ``spec``, with ``state`` and ``outputs`` overriding the defaults."""
     path = Path(spec).resolve()
+    folder = path.parent
+    outputs_base = Path(outputs) if outputs is not None else folder
     if outputs is None:
-        base = path.parent / OUTPUTS_FOLDER
+        base = folder / OUTPUTS_FOLDER
         outputs = (base / EMULATED if emulate else base) / path.stem
     return Layout(
         spec=path,
         state=Path(state) if state is not None else default_state_dir(path, emulate=emulate),
         outputs=Path(outputs),
         default_state=state is None,
+        state_base=Path(state) if state is not None else folder,
+        outputs_base=outputs_base,
     )
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from runway_plan.compile import Graph
 from runway_plan.diagnostics.render import render as render_diagnostics
 from runway_plan.execute.state import Outcome, State
+from runway_plan.files import make_folders, open_for_writing
 from runway_plan.plan.cost import format_credits
 
 if TYPE_CHECKING:
@@ -167,10 +168,10 @@ def write_manifest(result: RunResult, state: State, graph: Graph) -> None:
     """
     if result.manifest is None:
         return
-    result.manifest.parent.mkdir(parents=True, exist_ok=True)
+    make_folders(state.directory, result.manifest.parent)
     temporary = result.manifest.with_suffix(".json.part")
     text = json.dumps(manifest(result, state, graph), ensure_ascii=False, separators=(",", ":"))
-    with open(temporary, "w", encoding="utf-8") as handle:
+    with open(open_for_writing(temporary), "w", encoding="utf-8") as handle:
         handle.write(text + "\n")
         handle.flush()
         os.fsync(handle.fileno())

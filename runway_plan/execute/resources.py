@@ -51,7 +51,7 @@ from runway_plan.execute.client import (
     RunwayClient,
 )
 from runway_plan.execute.fingerprint import OutputRef, canonical_json, file_sha256, origin_of
-from runway_plan.execute.reuse import reusable
+from runway_plan.execute.reuse import reusable, unreadable_as_such
 from runway_plan.execute.state import ResourceRow, ResourceStatus, State
 from runway_plan.files import LocalFileError
 from runway_plan.plan.resources import ResourceChange, ResourceField, ResourcePlan
@@ -499,12 +499,13 @@ def resource_plan(
     directory = Path(state_dir)
     origin = origin_of(base_url)
     source = f"{shown or directory} ({origin})"
-    state = State(directory, lock=False) if (directory / "state.db").is_file() else None
-    if reuse is None and state is not None:
-        reuse = reusable(graph, directory, base_url=base_url, verify=False)
+    state = State.snapshot(directory) if (directory / "state.db").is_file() else None
     notes = list(notes)
     try:
-        rows = state.resources(_scope(graph), origin) if state is not None else []
+        if reuse is None and state is not None:
+            reuse = reusable(graph, directory, base_url=base_url, verify=False)
+        with unreadable_as_such(directory):
+            rows = state.resources(_scope(graph), origin) if state is not None else []
         if empty_remote and rows:
             notes.append(
                 "the emulator of `run --emulate` starts empty on every run, so every document "
@@ -512,7 +513,8 @@ def resource_plan(
                 "--base-url to keep them between runs)"
             )
             rows = []
-        changes = _changes(graph, rows, _plan_hashes(state, reuse), remote)
+        with unreadable_as_such(directory):
+            changes = _changes(graph, rows, _plan_hashes(state, reuse), remote)
     finally:
         if state is not None:
             state.close()

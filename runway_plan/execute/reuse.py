@@ -13,8 +13,10 @@ taking its lock and never touches the network.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+import sqlite3
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -24,11 +26,21 @@ from runway_plan.compile import Graph
 from runway_plan.execute.client import DEFAULT_BASE_URL
 from runway_plan.execute.fingerprint import Fingerprinter, MissingInput, OutputRef, origin_of
 from runway_plan.execute.layout import default_state_dir
-from runway_plan.execute.state import State, StepRow, StepStatus
+from runway_plan.execute.state import State, StateUnreadable, StepRow, StepStatus
 from runway_plan.execute.store import Store, sha256_file
 from runway_plan.files import LocalFileError
 
-__all__ = ["Reuse", "credits_saved", "reusable", "survey", "why"]
+__all__ = ["Reuse", "credits_saved", "reusable", "survey", "unreadable_as_such", "why"]
+
+
+@contextlib.contextmanager
+def unreadable_as_such(directory: Path) -> Iterator[None]:
+    """Turn what a corrupt or hostile journal makes reading fail with (an interrupted or
+    failed query, a value of the wrong type) into :class:`StateUnreadable`."""
+    try:
+        yield
+    except (sqlite3.Error, ValueError, TypeError, KeyError, ArithmeticError) as exc:
+        raise StateUnreadable(f"{directory}: the journal cannot be read ({exc})") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +191,9 @@ def reusable(
     ``state_dir`` defaults to the spec's own (``.runway-plan/<spec stem>/`` beside it);
     ``base_url`` to ``RUNWAYML_BASE_URL`` or the API's (results are only reused against the
     API that made them).  A missing state folder reuses nothing.  Never takes the lock, never
-    touches the network.  Keys are generation keys (``shot[1]``).
+    touches the network, reads a private copy of the journal (:meth:`State.snapshot`) and
+    raises :class:`~runway_plan.execute.state.StateUnreadable` for one it cannot read.  Keys
+    are generation keys (``shot[1]``).
     """
     spec_path = graph.document.source_map.path
     directory = Path(state_dir) if state_dir is not None else default_state_dir(spec_path)
@@ -187,7 +201,7 @@ def reusable(
     fingerprinter = Fingerprinter(graph, origin_of(base))
     if not (directory / "state.db").is_file():
         return {key: Reuse(key, False, "new", None, None) for key in graph.generations}
-    with State(directory, lock=False) as state:
+    with State.snapshot(directory) as state, unreadable_as_such(directory):
         return survey(graph, state, fingerprinter, verify=verify)
 
 

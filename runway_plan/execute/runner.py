@@ -52,7 +52,6 @@ import ipaddress
 import itertools
 import json
 import math
-import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -99,7 +98,7 @@ from runway_plan.execute.resources import (
 from runway_plan.execute.reuse import Reuse, survey, why
 from runway_plan.execute.state import Outcome, State, StepRow, StepStatus
 from runway_plan.execute.store import Store, extension_for, sha256_file
-from runway_plan.files import LocalFileError
+from runway_plan.files import LocalFileError, SymlinkInTheWay, make_folders, open_for_writing
 from runway_plan.media import sniff
 from runway_plan.plan import Plan, plan
 from runway_plan.plan.cost import format_credits
@@ -145,9 +144,12 @@ class RunOptions:
     ``empty_remote`` says the API holds none of them (the emulator of ``--emulate``).
     ``task_timeout`` (API seconds, like latencies) gives up waiting for a task that long
     after its create; it stays in flight in the journal and the next run polls it again.
+    ``outputs_base`` is the folder from which the folders of ``outputs_dir`` are made without
+    following a symlink (default: ``outputs_dir`` itself; the spec's folder by default).
     """
 
     outputs_dir: Path
+    outputs_base: Path | None = None
     resubmit_unknown: bool = False
     retry_failed: bool = False
     poll_interval: float = 5.0
@@ -732,8 +734,14 @@ class Execution:
                 self.results[key].planned = (cost.low, cost.high)
         self.run_id = self._begin()
         run_dir = self.state.run_dir(self.run_id)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self._log = open(run_dir / "run.log", "a", encoding="utf-8")  # noqa: SIM115
+        try:
+            make_folders(self.state.directory, run_dir)
+            log = open_for_writing(run_dir / "run.log", append=True)
+        except SymlinkInTheWay as exc:
+            self.diagnostics.append(make("RP516", str(exc), None))
+            self.state.finish_run(self.run_id, "refused")
+            return self._result("refused")
+        self._log = open(log, "a", encoding="utf-8")  # noqa: SIM115
         watcher = asyncio.create_task(self._watch_stop_requests(), name="stop requests")
         try:
             removed = self.store.clean_scratch()
@@ -1089,7 +1097,13 @@ class Execution:
             match = [o for o in made.outputs if o.index == ref.index]
             if match:
                 hashes[ref] = match[0].sha256
-        fingerprint = self.fingerprinter.fingerprint(key, hashes)
+        try:
+            fingerprint = self.fingerprinter.fingerprint(key, hashes)
+        except LocalFileError as exc:
+            message = f"cannot read a local file of '{key}': {exc}; nothing was sent"
+            self.diagnostics.append(make("RP506", message, _location(self.graph, gen.step)))
+            self._settle(result, Outcome.FAILED, message)
+            return
         document = canonical_json(self.fingerprinter.document(key, hashes))
         assert self.run_id is not None
         row = self.state.ensure_step(
@@ -1787,9 +1801,13 @@ class Execution:
         self._settle(result, outcome)
 
     def _restore(self, sha256: str) -> bool:
-        """Put content back into the store from a file the executor linked it to."""
+        """Put content back into the store from a file the executor linked it to (under
+        this run's outputs folder only: the journal may have been written by someone else)."""
+        top = self.options.outputs_dir.absolute()
         for path, digest in self.state.links():
-            if digest == sha256 and os.path.isfile(path) and self.store.adopt(Path(path), sha256):
+            if digest != sha256 or not Path(path).is_relative_to(top):
+                continue
+            if self.store.adopt(Path(path), sha256):
                 return True
         return False
 
@@ -1835,7 +1853,11 @@ class Execution:
                 return False
 
         try:
-            placed = self.store.place(sha256, target, ours)
+            placed = self.store.place(sha256, target, ours, base=self.options.outputs_base)
+        except SymlinkInTheWay as exc:
+            gen = self.graph.generations[key]
+            self.diagnostics.append(make("RP516", str(exc), _location(self.graph, gen.step)))
+            return None
         except OSError as exc:
             self._emit("note", key, f"could not place output in {target.parent}: {exc}")
             return None

@@ -64,6 +64,13 @@ flight, and acknowledges, so ``cancel`` then sees every task there is to cancel.
 
 A lock file (``fcntl.flock``, released by the kernel when the process dies, even by SIGKILL)
 keeps two runs off one state folder.  The API key is never written here.
+
+A state folder may have been committed by someone hostile: nothing here follows a symlink
+(the folders on the way, the lock, the journal and its ``-wal``/``-shm`` files are refused
+when they are symlinks, see :mod:`runway_plan.files`), and commands that only read a journal
+(``plan``, ``status``) open :meth:`State.snapshot`, a private copy read under a size and a
+time bound, so that they write nothing beside the spec and a corrupt or hostile journal is an
+error (:class:`StateUnreadable`), never a traceback or a hang.
 """
 
 from __future__ import annotations
@@ -72,7 +79,10 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import sqlite3
+import stat
+import tempfile
 import time
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
@@ -80,6 +90,8 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from runway_plan.files import SymlinkInTheWay, make_folders, refuse_symlink
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -93,9 +105,11 @@ __all__ = [
     "RunStepRow",
     "State",
     "StateLocked",
+    "StateUnreadable",
     "StepRow",
     "StepStatus",
     "folder_lock",
+    "locked_by",
 ]
 
 SCHEMA_VERSION = 3
@@ -261,6 +275,44 @@ class StateLocked(Exception):
         self.directory = directory
         self.holder = holder
         super().__init__(f"the state in {directory} is locked by another run ({holder})")
+
+
+class StateUnreadable(Exception):
+    """A journal that cannot be read: corrupt, too large, too slow, or not a journal."""
+
+
+SNAPSHOT_MAX_BYTES = 512_000_000
+"""The largest journal (with its write-ahead log) :meth:`State.snapshot` copies."""
+SNAPSHOT_SECONDS = 20.0
+"""How long the queries on a snapshot may take in all (a hostile journal's views could
+otherwise run forever)."""
+
+_JOURNAL_FILES = ("state.db", "state.db-wal", "state.db-shm")
+
+
+def _copy_journal(directory: Path, target: Path) -> None:
+    """Copy the journal files of ``directory`` into ``target``: regular files only, never
+    through a symlink, at most :data:`SNAPSHOT_MAX_BYTES` in all."""
+    copied = 0
+    for name in _JOURNAL_FILES:
+        source = directory / name
+        if not os.path.lexists(source):
+            continue
+        try:
+            fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as exc:
+            raise StateUnreadable(f"{source} cannot be read: {exc.strerror}") from None
+        with open(fd, "rb") as handle:
+            info = os.fstat(fd)
+            copied += info.st_size
+            if not stat.S_ISREG(info.st_mode):
+                raise StateUnreadable(f"{source} is not a regular file")
+            if copied > SNAPSHOT_MAX_BYTES:
+                raise StateUnreadable(
+                    f"{directory} holds a journal over {SNAPSHOT_MAX_BYTES:,} bytes"
+                )
+            with open(target / name, "wb") as copy:
+                shutil.copyfileobj(handle, copy)
 
 
 class StepStatus(StrEnum):
@@ -573,7 +625,14 @@ class _Lock:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+        try:
+            self.fd = os.open(path, flags, 0o644)
+        except OSError as exc:
+            raise SymlinkInTheWay(path) if os.path.islink(path) else exc from None
+        if not stat.S_ISREG(os.fstat(self.fd).st_mode):
+            os.close(self.fd)
+            raise SymlinkInTheWay(path, "not a regular file")
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -594,6 +653,27 @@ class _Lock:
             self.fd = -1
 
 
+def locked_by(directory: Path) -> str | None:
+    """Who holds ``directory``'s run lock (the text the holder wrote), or None when nobody
+    does.  Writes nothing and follows no symlink."""
+    try:
+        fd = os.open(directory / "lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+            return holder or "unknown process"
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def folder_lock(directory: Path) -> Iterator[None]:
     """Hold ``directory``'s run lock; :class:`StateLocked` when another process holds it."""
@@ -607,13 +687,19 @@ def folder_lock(directory: Path) -> Iterator[None]:
 class State:
     """An open state folder: the journal, its lock, and the folders beside it.
 
-    ``lock=False`` opens the journal without taking the lock, for commands that only read
-    it (``status``) or make transitions a running executor tolerates (``cancel``).
+    ``lock=False`` opens the journal without taking the lock, for transitions a running
+    executor tolerates (``cancel``); commands that only read use :meth:`snapshot`.  ``base``
+    is the folder the state folder is made in without following a symlink (by default its
+    parent); ``store``, ``runs``, the lock and the journal files must not be symlinks
+    (:class:`~runway_plan.files.SymlinkInTheWay`).
     """
 
-    def __init__(self, directory: Path, *, lock: bool = True) -> None:
+    def __init__(self, directory: Path, *, lock: bool = True, base: Path | None = None) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        make_folders(base if base is not None else self.directory.parent, self.directory)
+        for name in ("store", "runs", *_JOURNAL_FILES):
+            refuse_symlink(self.directory / name)
+        self._snapshot: tempfile.TemporaryDirectory[str] | None = None
         self._lock = _Lock(self.directory / "lock") if lock else None
         try:
             self.db = sqlite3.connect(
@@ -638,12 +724,46 @@ class State:
         """The folder of one run (manifest and log)."""
         return self.directory / "runs" / str(run_id)
 
+    @classmethod
+    def snapshot(cls, directory: Path) -> State:
+        """A private, read-only copy of the journal in ``directory``, for commands that only
+        read it: nothing is written beside it, no symlink is followed, and a journal over
+        :data:`SNAPSHOT_MAX_BYTES`, corrupt, or whose queries take over
+        :data:`SNAPSHOT_SECONDS` in all raises :class:`StateUnreadable`."""
+        scratch = tempfile.TemporaryDirectory(prefix="runway-plan-state-")
+        try:
+            _copy_journal(Path(directory), Path(scratch.name))
+            state = cls.__new__(cls)
+            state.directory = Path(directory)
+            state._lock = None
+            state._snapshot = scratch
+            deadline = time.monotonic() + SNAPSHOT_SECONDS
+            state.db = sqlite3.connect(
+                Path(scratch.name) / "state.db", isolation_level=None, timeout=1.0
+            )
+            state.db.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+            state.db.row_factory = sqlite3.Row
+            state._migrate()
+            state.db.execute("PRAGMA query_only = ON")
+        except StateUnreadable:
+            scratch.cleanup()
+            raise
+        except (sqlite3.Error, RuntimeError, OSError) as exc:
+            scratch.cleanup()
+            raise StateUnreadable(
+                f"{directory}: not a journal runway-plan can read ({exc})"
+            ) from None
+        return state
+
     def close(self) -> None:
         """Close the journal and release the lock."""
         self.db.close()
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+        if self._snapshot is not None:
+            self._snapshot.cleanup()
+            self._snapshot = None
 
     def __enter__(self) -> State:
         return self

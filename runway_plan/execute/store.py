@@ -9,11 +9,16 @@ links to the store (copies across file systems).
 The store never overwrites a file it did not write: when ``outputs/hero/0.png`` exists with
 other content and the journal does not say the executor put it there for the same generation
 of the same spec, the output is placed beside it as ``0.<sha256 prefix>.png`` and reported.
+
+Nothing here follows a symlink: folders are made one by one from a base the caller trusts,
+a symlink where an output goes is an error (:class:`~runway_plan.files.SymlinkInTheWay`), and
+files are hashed only when they are regular files opened with ``O_NOFOLLOW``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import mimetypes
 import os
@@ -26,6 +31,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import filetype
+
+from runway_plan.files import SymlinkInTheWay, make_folders
 
 __all__ = ["Placed", "Store", "extension_for", "sha256_file"]
 
@@ -47,12 +54,13 @@ _EXTENSIONS = {
 
 
 def sha256_file(path: Path) -> str:
-    """SHA-256 of a file's content."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """SHA-256 of a regular file's content, opened without following a symlink (``OSError``
+    for a symlink or anything but a regular file)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with open(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def extension_for(url: str, mime: str | None, path: Path | None = None) -> str:
@@ -100,10 +108,10 @@ class Store:
     def has(self, sha256: str, size: int | None = None) -> bool:
         """True when content ``sha256`` is stored (and has ``size`` bytes, when given)."""
         try:
-            info = self.path(sha256).stat()
+            info = os.lstat(self.path(sha256))
         except OSError:
             return False
-        return size is None or info.st_size == size
+        return stat.S_ISREG(info.st_mode) and (size is None or info.st_size == size)
 
     def read(self, sha256: str, size: int | None = None) -> bytes:
         """Stored content ``sha256``, verified: opened without following a symlink, a
@@ -120,11 +128,9 @@ class Store:
         return data
 
     def verify(self, sha256: str) -> bool:
-        """True when the stored content still hashes to ``sha256``."""
-        try:
-            return sha256_file(self.path(sha256)) == sha256
-        except OSError:
-            return False
+        """True when the stored content is a regular file that still hashes to ``sha256``."""
+        path = self.path(sha256)
+        return _holds(path, path, sha256)
 
     def clean_scratch(self) -> int:
         """Remove partial downloads a killed run left behind; how many.  Call it only while
@@ -139,28 +145,30 @@ class Store:
 
     def scratch(self) -> Path:
         """A fresh temporary file name inside the store (same file system, for renames)."""
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        make_folders(self.root.parent, self.tmp)
         return self.tmp / f"{uuid.uuid4().hex}.part"
 
     def ingest(self, scratch: Path, sha256: str) -> Path:
         """Move a verified, synced ``scratch`` file to its place; the stored path."""
         final = self.path(sha256)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        if final.exists() and sha256_file(final) == sha256:
+        make_folders(self.root.parent, final.parent)
+        if _holds(final, final, sha256):
             scratch.unlink(missing_ok=True)
         else:
-            if final.exists():
-                final.chmod(stat.S_IRUSR | stat.S_IWUSR)
-            os.replace(scratch, final)
+            os.replace(scratch, final)  # replaces whatever was there, a symlink included
             _sync_dir(final.parent)
-        final.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        os.chmod(final, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH, follow_symlinks=False)
         return final
 
     def adopt(self, source: Path, sha256: str) -> bool:
         """Restore content ``sha256`` into the store from a copy (an ``outputs/`` file)."""
         scratch = self.scratch()
         try:
-            shutil.copyfile(source, scratch)
+            fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            with open(fd, "rb") as handle, open(scratch, "wb") as copy:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise OSError(errno.EINVAL, "not a regular file", str(source))
+                shutil.copyfileobj(handle, copy)
             if sha256_file(scratch) != sha256:
                 scratch.unlink(missing_ok=True)
                 return False
@@ -170,21 +178,33 @@ class Store:
         self.ingest(scratch, sha256)
         return True
 
-    def place(self, sha256: str, target: Path, may_replace: Callable[[Path], bool]) -> Placed:
+    def place(
+        self,
+        sha256: str,
+        target: Path,
+        may_replace: Callable[[Path], bool],
+        base: Path | None = None,
+    ) -> Placed:
         """Make ``target`` hold content ``sha256`` without overwriting a file not ours.
 
         ``may_replace(target)`` says whether an existing ``target`` with other content was
-        written by the executor for this same generation (and may be replaced).
+        written by the executor for this same generation (and may be replaced).  The folders
+        from ``base`` (default: the target's folder) down are made without following a
+        symlink; a symlink at ``target`` is :class:`~runway_plan.files.SymlinkInTheWay`.
         """
         source = self.path(sha256)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_folders(base if base is not None else target.parent, target.parent)
+        if os.path.islink(target):
+            raise SymlinkInTheWay(target)
         if os.path.lexists(target):
             if _holds(target, source, sha256):
                 return Placed(target, "present", target)
-            if target.is_file() and not target.is_symlink() and may_replace(target):
+            if target.is_file() and may_replace(target):
                 _install(source, target, replace=True)
                 return Placed(target, "replaced", target)
             beside = target.with_name(f"{target.stem}.{sha256[:12]}{target.suffix}")
+            if os.path.islink(beside):
+                raise SymlinkInTheWay(beside)
             if os.path.lexists(beside):
                 if _holds(beside, source, sha256):
                     return Placed(beside, "beside", target)
@@ -198,10 +218,13 @@ class Store:
 
 
 def _holds(path: Path, source: Path, sha256: str) -> bool:
+    """True when ``path`` is a regular file (not a symlink) with content ``sha256``."""
     try:
-        if os.path.samefile(path, source):
+        if os.path.islink(path):
+            return False
+        if path != source and not os.path.islink(source) and os.path.samefile(path, source):
             return True
-        return path.is_file() and sha256_file(path) == sha256
+        return sha256_file(path) == sha256
     except OSError:
         return False
 

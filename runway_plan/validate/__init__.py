@@ -8,6 +8,7 @@ diagnostics, so one run reports every problem in the spec.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -193,14 +194,19 @@ def check_file(
     path: str | Path,
     catalog: Catalog,
     overrides: dict[str, Any] | None = None,
+    *,
+    allow: Iterable[str | Path] = (),
 ) -> tuple[Graph, list[Diagnostic]]:
-    """Load, compile and validate the spec at ``path``: the graph and every diagnostic."""
+    """Load, compile and validate the spec at ``path``: the graph and every diagnostic.
+
+    Local files the spec names are read only inside its root (its repository, or its
+    folder) and the folders of ``allow``."""
     with cyclic_gc_paused():
         document = load_document(path)
         if document.data is None and document.diagnostics:
             graph = Graph(spec=None, document=document, catalog=catalog)
             return graph, sort_diagnostics(document.diagnostics)
-        graph = compile_spec(document, catalog, overrides)
+        graph = compile_spec(document, catalog, overrides, allow=allow)
         return graph, sort_diagnostics([*document.diagnostics, *validate(graph)])
 
 
