@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -142,13 +143,19 @@ def test_special_files_and_long_names_are_diagnostics(repo: Path) -> None:
         assert code == 1 and "RP222" in out and words in out, out
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file: no permission to deny")
-def test_an_unreadable_file_is_a_diagnostic(repo: Path) -> None:
+def test_an_unreadable_file_is_a_diagnostic(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     locked = repo / "specs" / "assets" / "locked.png"
     locked.write_bytes((SPECS / "assets" / "product.png").read_bytes())
-    locked.chmod(0)
+    real_open = os.open
+
+    def denied(path: Any, *args: Any, **kwargs: Any) -> int:
+        if Path(path).name == "locked.png":  # as chmod 0 would, for anyone but root
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("runway_plan.files.os.open", denied)
     code, out, _ = _invoke("validate", str(_image_spec(repo, "assets/locked.png")))
-    assert code == 1 and "permission denied" in out
+    assert code == 1 and "RP222" in out and "permission denied" in out
 
 
 def test_what_is_sent_is_what_was_checked(tmp_path: Path) -> None:
