@@ -32,6 +32,7 @@ from runway_plan.cli.app import (
 )
 from runway_plan.compile import Graph, compile_spec
 from runway_plan.diagnostics import Diagnostic, has_errors, sort_diagnostics
+from runway_plan.diagnostics.display import display, display_lines
 from runway_plan.diagnostics.render import render as render_diagnostics
 from runway_plan.plan import Plan, plan
 from runway_plan.plan.diff import diff_plans
@@ -139,7 +140,10 @@ def _checked_or_exit(
     if has_errors(diagnostics):
         click.echo(render_diagnostics(diagnostics, "text"), nl=False)
         errors = sum(d.is_error for d in diagnostics)
-        click.echo(f"{label}: {errors} error{'s' * (errors != 1)}; no plan", err=True)
+        click.echo(
+            display_lines(f"{display(label)}: {errors} error{'s' * (errors != 1)}; no plan"),
+            err=True,
+        )
         sys.exit(EXIT_FAILED)
     return graph, diagnostics, label
 
@@ -274,17 +278,17 @@ def _rich_table(table: StepTable) -> Table:
 def _print_plan(result: Plan, console: Console) -> None:
     """The plan report on a terminal: the text of ``--format table``, in colour, its step table
     split to fit the terminal's width."""
-    console.print(Text(report_header(result)))
+    console.print(Text(display_lines(report_header(result))))
     for table in step_tables(result, console.width):
         console.print()
         if table.as_lines:
             for line, kind in table.lines():
-                console.print(Text(line, style=_STYLES[kind]))
+                console.print(Text(display_lines(line), style=_STYLES[kind]))
         else:
             console.print(_rich_table(table))
     console.print()
     for line, kind in report_lines(result):
-        console.print(Text(line, style=_STYLES[kind]))
+        console.print(Text(display_lines(line), style=_STYLES[kind]))
 
 
 _GANTT_WRITERS: dict[str, Callable[[Plan], str]] = {
@@ -452,7 +456,7 @@ def plan_command(
     else:
         click.echo(render_plan(result, fmt), nl=False)
     if gantt is not None:
-        click.echo(f"wrote {gantt}", err=True)
+        click.echo(display_lines(f"wrote {display(str(gantt))}"), err=True)
     sys.exit(EXIT_FAILED if has_errors(result.diagnostics) else EXIT_OK)
 
 
