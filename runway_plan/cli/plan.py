@@ -100,23 +100,37 @@ def _parse_latency(values: tuple[str, ...]) -> dict[str, float]:
 def _check(
     spec: str, catalog: Catalog, overrides: dict[str, Any]
 ) -> tuple[Graph, list[Diagnostic], str]:
-    """Load, compile and validate a spec file, or ``REF:path`` read with ``git show``."""
+    """Load, compile and validate a spec file, or ``REF:path`` read with ``git show``.
+
+    A ref that starts with ``-`` is refused: git would read it as an option (``--output=FILE``
+    writes a file); and git is told that the argument is a revision whatever it looks like.
+    """
     if Path(spec).is_file() or ":" not in spec:
         graph, diagnostics = check_file(spec, catalog, overrides)
         return graph, diagnostics, spec
     ref, _, inside = spec.partition(":")
+    if ref.startswith("-"):
+        raise _UsageFailure(
+            f"cannot read {display(spec)}: it is not a file, and '{display(ref)}' is not a git "
+            "ref (a ref cannot start with '-')"
+        )
     try:
         shown = subprocess.run(
-            ["git", "show", f"{ref}:{inside}"], capture_output=True, text=True, check=False
+            ["git", "show", "--end-of-options", f"{ref}:{inside}", "--"],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         top = subprocess.run(
             ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False
         )
     except OSError as exc:
-        raise _UsageFailure(f"cannot run git to read {spec}: {exc}") from None
+        raise _UsageFailure(f"cannot run git to read {display(spec)}: {exc}") from None
     if shown.returncode != 0:
         reason = shown.stderr.strip().splitlines()[-1] if shown.stderr.strip() else "git failed"
-        raise _UsageFailure(f"cannot read {spec} (not a file, and git says: {reason})")
+        raise _UsageFailure(
+            f"cannot read {display(spec)} (not a file, and git says: {display(reason)})"
+        )
     if inside.startswith(("./", "../")) or top.returncode != 0:
         working = Path(inside)
     else:
