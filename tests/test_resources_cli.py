@@ -88,7 +88,7 @@ def test_plan_shows_what_a_run_reuses_and_the_credits_saved(tmp_path: Path) -> N
     assert "  voiceover: promptText changed" in table
     assert f"Credits saved: {saved}" in table
     code, markdown, _ = _invoke("plan", str(spec), "--emulate", "--format", "markdown")
-    assert "| Reused |" in markdown and "`voiceover`: promptText changed" in markdown
+    assert "| Reused |" in markdown and "`voiceover`: `promptText changed`" in markdown
 
     # Without the state the plan is the whole spec; the emulated state does not serve the
     # real API (another origin), so nothing is reused there.

@@ -23,6 +23,7 @@ from runway_plan.cli.app import (
 )
 from runway_plan.diagnostics import CODES, has_errors
 from runway_plan.diagnostics.codes import codes_markdown
+from runway_plan.diagnostics.display import display, display_lines
 from runway_plan.diagnostics.render import FORMATS, render
 from runway_plan.spec import json_schema
 from runway_plan.validate import check_file
@@ -60,8 +61,10 @@ def validate(
             else "no problems"
         )
         elapsed = time.perf_counter() - started
-        names = ", ".join(str(s) for s in specs) if len(specs) <= 3 else f"{len(specs)} specs"
-        click.echo(f"{names}: {summary} ({elapsed:.2f}s)", err=True)
+        names = (
+            ", ".join(display(str(s)) for s in specs) if len(specs) <= 3 else f"{len(specs)} specs"
+        )
+        click.echo(display_lines(f"{names}: {summary} ({elapsed:.2f}s)"), err=True)
     sys.exit(EXIT_FAILED if has_errors(everything) else EXIT_OK)
 
 

@@ -33,6 +33,7 @@ from runway_plan.cli.app import (
 )
 from runway_plan.compile import Graph, compile_spec
 from runway_plan.diagnostics import Diagnostic, has_errors, make, sort_diagnostics
+from runway_plan.diagnostics.display import display, display_lines
 from runway_plan.diagnostics.render import render as render_diagnostics
 from runway_plan.plan import Plan, plan
 from runway_plan.plan.diff import diff_plans
@@ -100,23 +101,37 @@ def _parse_latency(values: tuple[str, ...]) -> dict[str, float]:
 def _check(
     spec: str, catalog: Catalog, overrides: dict[str, Any], allow: tuple[Path, ...] = ()
 ) -> tuple[Graph, list[Diagnostic], str]:
-    """Load, compile and validate a spec file, or ``REF:path`` read with ``git show``."""
+    """Load, compile and validate a spec file, or ``REF:path`` read with ``git show``.
+
+    A ref that starts with ``-`` is refused: git would read it as an option (``--output=FILE``
+    writes a file); and git is told that the argument is a revision whatever it looks like.
+    """
     if Path(spec).is_file() or ":" not in spec:
         graph, diagnostics = check_file(spec, catalog, overrides, allow=allow)
         return graph, diagnostics, spec
     ref, _, inside = spec.partition(":")
+    if ref.startswith("-"):
+        raise _UsageFailure(
+            f"cannot read {display(spec)}: it is not a file, and '{display(ref)}' is not a git "
+            "ref (a ref cannot start with '-')"
+        )
     try:
         shown = subprocess.run(
-            ["git", "show", f"{ref}:{inside}"], capture_output=True, text=True, check=False
+            ["git", "show", "--end-of-options", f"{ref}:{inside}", "--"],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         top = subprocess.run(
             ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False
         )
     except OSError as exc:
-        raise _UsageFailure(f"cannot run git to read {spec}: {exc}") from None
+        raise _UsageFailure(f"cannot run git to read {display(spec)}: {exc}") from None
     if shown.returncode != 0:
         reason = shown.stderr.strip().splitlines()[-1] if shown.stderr.strip() else "git failed"
-        raise _UsageFailure(f"cannot read {spec} (not a file, and git says: {reason})")
+        raise _UsageFailure(
+            f"cannot read {display(spec)} (not a file, and git says: {display(reason)})"
+        )
     if inside.startswith(("./", "../")) or top.returncode != 0:
         working = Path(inside)
     else:
@@ -140,7 +155,10 @@ def _checked_or_exit(
     if has_errors(diagnostics):
         click.echo(render_diagnostics(diagnostics, "text"), nl=False)
         errors = sum(d.is_error for d in diagnostics)
-        click.echo(f"{label}: {errors} error{'s' * (errors != 1)}; no plan", err=True)
+        click.echo(
+            display_lines(f"{display(label)}: {errors} error{'s' * (errors != 1)}; no plan"),
+            err=True,
+        )
         sys.exit(EXIT_FAILED)
     return graph, diagnostics, label
 
@@ -309,17 +327,17 @@ def _rich_table(table: StepTable) -> Table:
 def _print_plan(result: Plan, console: Console) -> None:
     """The plan report on a terminal: the text of ``--format table``, in colour, its step table
     split to fit the terminal's width."""
-    console.print(Text(report_header(result)))
+    console.print(Text(display_lines(report_header(result))))
     for table in step_tables(result, console.width):
         console.print()
         if table.as_lines:
             for line, kind in table.lines():
-                console.print(Text(line, style=_STYLES[kind]))
+                console.print(Text(display_lines(line), style=_STYLES[kind]))
         else:
             console.print(_rich_table(table))
     console.print()
     for line, kind in report_lines(result):
-        console.print(Text(line, style=_STYLES[kind]))
+        console.print(Text(display_lines(line), style=_STYLES[kind]))
 
 
 _GANTT_WRITERS: dict[str, Callable[[Plan], str]] = {
@@ -489,7 +507,7 @@ def plan_command(
     else:
         click.echo(render_plan(result, fmt), nl=False)
     if gantt is not None:
-        click.echo(f"wrote {gantt}", err=True)
+        click.echo(display_lines(f"wrote {display(str(gantt))}"), err=True)
     sys.exit(EXIT_FAILED if has_errors(result.diagnostics) else EXIT_OK)
 
 

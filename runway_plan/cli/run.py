@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import hashlib
 import ipaddress
-import json
 import secrets
 import signal
 import sys
@@ -47,6 +46,7 @@ from runway_plan.cli.app import (
 )
 from runway_plan.compile import Graph
 from runway_plan.diagnostics import has_errors, make
+from runway_plan.diagnostics.display import display, json_text
 from runway_plan.diagnostics.render import render as render_diagnostics
 from runway_plan.execute import (
     DEFAULT_BASE_URL,
@@ -168,7 +168,7 @@ def _move_shared_layout(root: Path) -> None:
     except StateLocked as exc:
         _locked(exc)
     for note in notes:
-        click.echo(f"runway-plan: {note}", err=True)
+        click.echo(f"runway-plan: {display(note)}", err=True)
 
 
 def _recorded(where: Layout) -> None:
@@ -207,7 +207,9 @@ def _check(
     if has_errors(diagnostics):
         errors = sum(d.is_error for d in diagnostics)
         click.echo(
-            f"{spec}: {errors} error{'s' * (errors != 1)}; nothing was sent to the API", err=True
+            f"{display(str(spec))}: {errors} error{'s' * (errors != 1)}; nothing was sent to the "
+            "API",
+            err=True,
         )
         sys.exit(EXIT_FAILED)
     return graph
@@ -227,10 +229,12 @@ class _Display:
     def event(self, event: Event) -> None:
         if self._live is not None:
             if event.kind in ("failed", "unknown", "interrupt", "note", "cancelled"):
-                self._live.console.print(Text(f"{event.key or 'run'}: {event.message}"))
+                shown = f"{display(event.key or 'run')}: {display(event.message)}"
+                self._live.console.print(Text(shown))
             return
         stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
-        self.console.file.write(f"{stamp} {event.kind:<9} {event.key or '-'}: {event.message}\n")
+        key, message = display(event.key or "-"), display(event.message)
+        self.console.file.write(f"{stamp} {event.kind:<9} {key}: {message}\n")
 
     def _render(self) -> Group:
         execution = self.execution
@@ -494,7 +498,7 @@ def run_command(
             )
         )
         if fmt == "json":
-            click.echo(json.dumps(manifest(result, state, graph), indent=2, ensure_ascii=False))
+            click.echo(json_text(manifest(result, state, graph)))
         else:
             click.echo(render_text(result, graph), nl=False)
     finally:
@@ -659,21 +663,28 @@ def status_command(
                     "generations": items,
                     "resources": resources,
                 }
-                click.echo(json.dumps(data, indent=2))
+                click.echo(json_text(data))
                 return
             started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(chosen.started_at))
-            click.echo(f"run {chosen.id} of {chosen.spec_name} ({chosen.spec_path}), {started}")
-            click.echo(f"api {chosen.origin} · {status}")
+            click.echo(
+                f"run {chosen.id} of {display(chosen.spec_name)} "
+                f"({display(chosen.spec_path)}), {started}"
+            )
+            click.echo(f"api {display(chosen.origin)} · {status}")
+            shown = [
+                {k: display(str(v)) if isinstance(v, str) else v for k, v in item.items()}
+                for item in items
+            ]
             widths = (
-                max([3, *(len(i["key"]) for i in items)]),
-                max([7, *(len(i["outcome"]) for i in items)]),
-                max([5, *(len(i["state"]) for i in items)]),
+                max([3, *(len(i["key"]) for i in shown)]),
+                max([7, *(len(i["outcome"]) for i in shown)]),
+                max([5, *(len(i["state"]) for i in shown)]),
             )
             click.echo(
                 f"{'key':<{widths[0]}}  {'outcome':<{widths[1]}}  {'state':<{widths[2]}}  "
                 f"{'att':>3}  {'billed':>8}  task"
             )
-            for item in items:
+            for item in shown:
                 click.echo(
                     f"{item['key']:<{widths[0]}}  {item['outcome']:<{widths[1]}}  "
                     f"{item['state']:<{widths[2]}}  {item['attempts']:>3}  "
@@ -687,6 +698,7 @@ def status_command(
             if resources:
                 click.echo("resources (as recorded; `plan --live` compares them with the API):")
                 for res in resources:
+                    res = {k: display(v) if isinstance(v, str) else v for k, v in res.items()}
                     extra = f" {res['remoteStatus']}" if res["remoteStatus"] else ""
                     extra += f": {res['failure']}" if res["failure"] else ""
                     click.echo(
@@ -724,10 +736,12 @@ def cancel_command(spec: Path, state_dir: Path | None, base_url: str | None) -> 
     finally:
         state.close()
     for row in unsure:
-        click.echo(f"{row.key}: a create may have been sent, but no task id is known", err=True)
+        click.echo(
+            f"{display(row.key)}: a create may have been sent, but no task id is known", err=True
+        )
     click.echo(f"{len(flying)} task(s) were in flight")
     for problem in problems:
-        click.echo(problem, err=True)
+        click.echo(display(problem), err=True)
     sys.exit(EXIT_FAILED if problems else EXIT_OK)
 
 
@@ -785,7 +799,10 @@ async def _cancel(
                 task = await client.task(attempt.task_id)
                 if task["status"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
                     # Deleting a finished task would delete its outputs: the next run collects it.
-                    click.echo(f"{row.key}: task {attempt.task_id} already {task['status']}")
+                    status = display(str(task["status"]))
+                    click.echo(
+                        f"{display(row.key)}: task {display(attempt.task_id)} already {status}"
+                    )
                     continue
                 await client.cancel(attempt.task_id)
             except TaskNotFound:
@@ -803,5 +820,5 @@ async def _cancel(
                     billed=None,
                     final=True,
                 )
-            click.echo(f"{row.key}: task {attempt.task_id} cancelled")
+            click.echo(f"{display(row.key)}: task {display(attempt.task_id)} cancelled")
     return problems

@@ -151,11 +151,41 @@ def _require_size(size: int, what: str) -> None:
         raise SecurityError(f"{what} would make a value of {size:,} characters or items")
 
 
+def _require_data(value: Any) -> None:
+    """Refuses to turn a function or an iterator into text, alone or inside a collection
+    whose size is known to be bounded: Python writes its memory address."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str | bytes | Undefined) or type(item) in _SCALARS:
+            continue
+        if isinstance(item, LoopContext):
+            raise TypeError("loop cannot be turned into text: use loop.index, loop.first ...")
+        if isinstance(item, Iterator):
+            raise TypeError(
+                f"a {type(item).__name__} cannot be turned into text: make it a list (|list) "
+                "or join it (|join)"
+            )
+        if callable(item):
+            name = "range" if item is _range else getattr(item, "__name__", None)
+            if name is None:
+                raise TypeError(f"a {type(item).__name__} cannot be turned into text")
+            raise TypeError(
+                f"{name} is a function, not a value: call it ({name}(...)) to use its result"
+            )
+        if isinstance(item, Mapping):
+            stack.extend(chain(item, item.values()))
+        elif isinstance(item, Collection):
+            stack.extend(item)
+
+
 def _text(context: _Context, value: Any) -> str:
-    """``str(value)``, refused when the text would be too long."""
+    """``str(value)``, refused when the text would be too long or Python's text for a
+    function."""
     if type(value) is not str:
         size = _measure(value, MAX_SIZE)
         _require_size(size, f"turning a {type(value).__name__} into text")
+        _require_data(value)
         _spend(context, size)
         value = str(value)
     if len(value) > MAX_SIZE:
@@ -172,6 +202,7 @@ def _textual(context: _Context, *values: Any) -> None:
         else:
             size = _measure(value, MAX_SIZE)
             _require_size(size, f"turning a {type(value).__name__} into text")
+            _require_data(value)
             _spend(context, size)
 
 
@@ -226,6 +257,7 @@ def _check_percent(context: _Context, text: str, args: Any) -> None:
     for value in values:
         size += _measure(value, MAX_SIZE)
         _require_size(size, "% formatting")
+        _require_data(value)
     _require_size(size, "% formatting")
     _spend(context, size)
 

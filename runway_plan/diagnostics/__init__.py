@@ -3,7 +3,8 @@
 Every stage (source loading, spec parsing, templating, graph building, model validation,
 planning, execution) reports problems as :class:`Diagnostic` values collected into a list; nothing
 raises for bad user input.  Renderers turn the list into text, JSON, SARIF 2.1.0 or GitHub
-annotations (see :mod:`runway_plan.diagnostics.render`).
+annotations (see :mod:`runway_plan.diagnostics.render`), showing the text a spec put in a
+message through :mod:`runway_plan.diagnostics.display`, as every output of runway-plan does.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from runway_plan.diagnostics.codes import CODES, CodeInfo
+from runway_plan.diagnostics.display import display
 
 __all__ = [
     "CODES",
@@ -50,7 +52,9 @@ class Span:
         return cls(path, 1, 1, 1, 1)
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}"
+        """``path:line:col``, the path as :func:`~runway_plan.diagnostics.display.display`
+        shows it (a file name is the spec author's text too)."""
+        return f"{display(self.path)}:{self.line}:{self.col}"
 
 
 @dataclass(frozen=True, slots=True)

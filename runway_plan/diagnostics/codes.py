@@ -70,7 +70,11 @@ CODES: dict[str, CodeInfo] = {
         "unsafe template",
         "A template tried something the sandbox forbids (attribute walks, huge values).",
     ),
-    "RP113": _c("template evaluation error", "A template raised an error while rendering."),
+    "RP113": _c(
+        "template evaluation error",
+        "A template raised an error while rendering, or would print a function or an iterator "
+        "(`{{ range }}`, `{{ items|map('upper') }}`), whose text is a memory address.",
+    ),
     "RP114": _c(
         "invalid for_each",
         "`for_each` must be a non-empty list, or a template or step reference that gives one.",
@@ -289,6 +293,38 @@ CODES: dict[str, CodeInfo] = {
 }
 
 
+_SHOWN_TEXT = [
+    "## How a spec's text is shown",
+    "",
+    "A spec may come from a pull request nobody has reviewed. Every name, key, value, path and",
+    "message it puts in an output is shown, in every format of every command, so that it cannot",
+    "add a line, an annotation, a colour or Markdown of its own:",
+    "",
+    "- A character that acts instead of being seen is written as a visible escape, as in a",
+    "  Python string literal: `\\n`, `\\r`, `\\t`; `\\xNN` for the other control characters",
+    "  (`\\x1b`, which starts ANSI colours and OSC 8 hyperlinks, the bell `\\x07`, backspace",
+    "  `\\x08`, DEL and the C1 controls `\\x80`-`\\x9f`); `\\uNNNN` (`\\UNNNNNNNN` past U+FFFF)",
+    "  for the invisible formatting characters (bidirectional overrides, embeddings, isolates",
+    "  and marks such as `\\u202e`, zero-width spaces, the byte order mark, soft hyphens, tag",
+    "  characters), the line and paragraph separators, lone surrogates and noncharacters. The",
+    "  zero-width joiner and non-joiner, which emoji and several scripts need, are kept. A",
+    "  backslash is not doubled: `\\n` is a line feed of the spec or the two characters.",
+    "- No line of text is a CI workflow command: a line whose first non-blank characters are",
+    "  `::` starts with `\\x3a:` instead, and the `#` that would make `##[` (or Azure's",
+    "  `##vso[`) is `\\x23`. `--format github` writes one annotation per diagnostic, its",
+    "  message and file escaped as GitHub's actions/toolkit does (`escapeData`: `%`, CR, LF;",
+    "  `escapeProperty`: also `:` and `,`).",
+    "- JSON and SARIF mean exactly what the spec wrote; the same characters are `\\uXXXX`",
+    "  escapes there (`\\u0023` for that `#`), so the document stays valid and safe to print.",
+    "- Markdown (`plan` and `diff --format markdown`) shows a spec's text in code spans, fenced",
+    "  with more backticks than the text holds and with `|` escaped in tables: never a heading,",
+    "  a link, an image, HTML, a comment or an @-mention. Mermaid labels use Mermaid's entity",
+    '  codes (`#34;` for a quote, `#35;` for `#`), DOT strings escape `\\` and `"`, and the',
+    "  Gantt chart (SVG or HTML) escapes XML.",
+    "",
+]
+
+
 def codes_markdown() -> str:
     """The reference page of every code (``docs/diagnostics.md``)."""
     lines = [
@@ -302,6 +338,7 @@ def codes_markdown() -> str:
         "an optional `hint:` line. Warnings and notes carry `[warning]` / `[note]` after the code;",
         "only errors make `validate`, `plan` and `run` exit with 1.",
         "",
+        *_SHOWN_TEXT,
     ]
     for code, info in CODES.items():
         lines += [f"## {code}", "", f"**{info.title}** ({info.severity}). {info.explanation}", ""]

@@ -1,12 +1,17 @@
-"""Renderers for diagnostics: text, JSON, SARIF 2.1.0 and GitHub Actions annotations."""
+"""Renderers for diagnostics: text, JSON, SARIF 2.1.0 and GitHub Actions annotations.
+
+Messages, hints and paths hold text from specs: each format shows it through
+:mod:`runway_plan.diagnostics.display`, so a spec cannot add a line, an annotation or a
+terminal escape of its own to any of them.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from runway_plan.diagnostics import CODES, Diagnostic, Severity
+from runway_plan.diagnostics.display import display, display_lines, json_text
 
 __all__ = ["FORMATS", "render"]
 
@@ -19,12 +24,12 @@ def _text(diagnostics: Sequence[Diagnostic]) -> str:
     for d in diagnostics:
         where = f"{d.span}: " if d.span else ""
         level = "" if d.severity is Severity.ERROR else f"[{d.severity.value}] "
-        lines.append(f"{where}{d.code} {level}{d.message}")
+        lines.append(f"{where}{d.code} {level}{display(d.message)}")
         if d.hint:
-            lines.append(f"  hint: {d.hint}")
+            lines.append(f"  hint: {display(d.hint)}")
         for label, span in d.related:
-            lines.append(f"  {span}: {label}")
-    return "\n".join(lines) + ("\n" if lines else "")
+            lines.append(f"  {span}: {display(label)}")
+    return display_lines("\n".join(lines)) + ("\n" if lines else "")
 
 
 def _as_dict(d: Diagnostic) -> dict[str, Any]:
@@ -51,7 +56,7 @@ def _json(diagnostics: Sequence[Diagnostic]) -> str:
     for d in diagnostics:
         counts[d.severity.value] += 1
     body = {"version": 1, "summary": counts, "diagnostics": [_as_dict(d) for d in diagnostics]}
-    return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+    return json_text(body) + "\n"
 
 
 def _region(d: Diagnostic) -> dict[str, int]:
@@ -129,14 +134,18 @@ def _sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
             }
         ],
     }
-    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+    return json_text(log) + "\n"
 
 
 def _escape_data(text: str) -> str:
+    """A workflow command's message, escaped as ``escapeData`` of GitHub's actions/toolkit
+    (packages/core/src/command.ts) does: ``%``, CR and LF."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _escape_property(text: str) -> str:
+    """A workflow command's property, escaped as the toolkit's ``escapeProperty``: as a
+    message, and ``:`` and ``,``, which end a property."""
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
@@ -147,13 +156,13 @@ def _github(diagnostics: Sequence[Diagnostic]) -> str:
         props = [f"title={_escape_property(d.code + ' ' + CODES[d.code].title)}"]
         if d.span is not None:
             props = [
-                f"file={_escape_property(d.span.path)}",
+                f"file={_escape_property(display(d.span.path))}",
                 f"line={d.span.line}",
                 f"col={d.span.col}",
                 f"endLine={d.span.end_line}",
                 *props,
             ]
-        message = d.message + (f"\nhint: {d.hint}" if d.hint else "")
+        message = display(d.message) + (f"\nhint: {display(d.hint)}" if d.hint else "")
         lines.append(f"::{command} {','.join(props)}::{_escape_data(message)}")
     return "\n".join(lines) + ("\n" if lines else "")
 

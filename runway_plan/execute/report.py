@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from runway_plan.compile import Graph
+from runway_plan.diagnostics.display import display, display_lines, json_text
 from runway_plan.diagnostics.render import render as render_diagnostics
 from runway_plan.execute.state import Outcome, State
 from runway_plan.files import make_folders, open_for_writing
@@ -170,7 +171,7 @@ def write_manifest(result: RunResult, state: State, graph: Graph) -> None:
         return
     make_folders(state.directory, result.manifest.parent)
     temporary = result.manifest.with_suffix(".json.part")
-    text = json.dumps(manifest(result, state, graph), ensure_ascii=False, separators=(",", ":"))
+    text = json_text(manifest(result, state, graph), indent=None, separators=(",", ":"))
     with open(open_for_writing(temporary), "w", encoding="utf-8") as handle:
         handle.write(text + "\n")
         handle.flush()
@@ -238,20 +239,20 @@ def resource_lines(result: RunResult) -> list[str]:
     """What the run did with each document and avatar (empty when the spec has none)."""
     if not result.resources:
         return []
-    kind_w = max(len(r.kind) for r in result.resources)
-    key_w = max(len(r.key) for r in result.resources)
+    kind_w = max(len(display(r.kind)) for r in result.resources)
+    key_w = max(len(display(r.key)) for r in result.resources)
     act_w = max(len(r.action) for r in result.resources)
     lines = ["resources:"]
     for r in result.resources:
-        parts = [f"  {r.kind:<{kind_w}}  {r.key:<{key_w}}  {r.action:<{act_w}}"]
+        parts = [f"  {display(r.kind):<{kind_w}}  {display(r.key):<{key_w}}  {r.action:<{act_w}}"]
         if r.remote_id:
-            parts.append(r.remote_id)
+            parts.append(display(r.remote_id))
         if r.fields and r.action == "updated":
-            parts.append(f"({', '.join(r.fields)})")
+            parts.append(f"({', '.join(map(display, r.fields))})")
         if r.status:
-            parts.append(r.status)
+            parts.append(display(r.status))
         if r.message:
-            parts.append(f"- {r.message}")
+            parts.append(f"- {display(r.message)}")
         lines.append("  ".join(parts).rstrip())
     counts: dict[str, int] = {}
     for r in result.resources:
@@ -266,7 +267,8 @@ def _range(low: Decimal, high: Decimal, unpriced: int) -> str:
 
 
 def render_text(result: RunResult, graph: Graph) -> str:
-    """The end-of-run report: one line per step, totals, then the diagnostics."""
+    """The end-of-run report: one line per step, totals, then the diagnostics (the text of
+    the spec and of the API shown through :func:`~runway_plan.diagnostics.display.display`)."""
     if result.status == "refused":
         text = render_diagnostics(result.diagnostics, "text")
         return f"{text}run refused: nothing was submitted\n"
@@ -274,8 +276,8 @@ def render_text(result: RunResult, graph: Graph) -> str:
     headers = ("step", "model", "outcome", "planned", "billed", "this run")
     rows = [
         (
-            line.step,
-            line.model,
+            display(line.step),
+            display(line.model),
             ", ".join(f"{count} {name}" for name, count in sorted(line.outcomes.items())),
             _range(line.planned_low, line.planned_high, line.unpriced),
             format_credits(line.billed),
@@ -336,8 +338,8 @@ def render_text(result: RunResult, graph: Graph) -> str:
         + f"; {result.throttled} task(s) seen THROTTLED"
     )
     if result.manifest is not None:
-        out.append(f"manifest: {result.manifest}")
+        out.append(f"manifest: {display(str(result.manifest))}")
     if result.diagnostics:
         out.append("")
         out.append(render_diagnostics(result.diagnostics, "text").rstrip("\n"))
-    return "\n".join(out) + "\n"
+    return display_lines("\n".join(out)) + "\n"

@@ -3,6 +3,11 @@
 Every renderer returns a string and imports nothing but the standard library; the rich terminal
 table lives in the CLI.  The JSON schema is documented in ``docs/plan-json.md`` and versioned
 by its ``version`` key: fields are only ever added within a version.
+
+Names, models, reasons, paths and messages hold text from the spec, which is untrusted: each
+is shown through :func:`~runway_plan.diagnostics.display.display` and then escaped for its
+format (a Markdown code span, a Mermaid or DOT string, XML), and every text document passes
+through :func:`~runway_plan.diagnostics.display.display_lines` as it is returned.
 """
 
 from __future__ import annotations
@@ -10,12 +15,14 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal
 
 from runway_plan.diagnostics import Diagnostic
+from runway_plan.diagnostics.display import display, display_lines, json_text
 from runway_plan.diagnostics.render import render as render_diagnostics
 from runway_plan.plan import GenerationPlan, Plan, StepPlan, format_duration
 from runway_plan.plan.cost import Cost, format_credits, format_usd
@@ -94,11 +101,11 @@ def step_rows(plan: Plan) -> list[tuple[str, ...]]:
     for step in plan.steps:
         start, end = _when(step)
         row: tuple[str, ...] = (
-            step.name,
-            step.model,
-            step.endpoint,
+            display(step.name),
+            display(step.model),
+            display(step.endpoint),
             str(len(step.generations)),
-            step.units,
+            display(step.units),
             credits_text(step.low, step.high, step.unknown),
             _usd_text(plan, step.low, step.high, step.unknown),
             start,
@@ -146,7 +153,7 @@ def _run_text(plan: Plan) -> str:
     saved_usd = _usd_text(plan, plan.saved_low, plan.saved_high)
     return (
         f"This run: {cost} credits ({usd}) for {to_make} generation{'s' * (to_make != 1)}; "
-        f"{plan.reused} of {len(plan.generations)} reused from {plan.reuse_source}. "
+        f"{plan.reused} of {len(plan.generations)} reused from {display(plan.reuse_source or '')}. "
         f"Credits saved: {saved} ({saved_usd})"
     )
 
@@ -160,13 +167,14 @@ def _reuse_groups(plan: Plan) -> list[tuple[str, str]]:
             continue
         reasons: dict[str, list[str]] = {}
         for gen in made:
-            reasons.setdefault(gen.reuse_reason or "new", []).append(gen.key)
+            reasons.setdefault(display(gen.reuse_reason or "new"), []).append(display(gen.key))
         total = len(step.generations)
+        name = display(step.name)
         for reason, keys in reasons.items():
             if len(keys) == total:
-                label = step.name if total == 1 else f"{step.name} (all {total})"
+                label = name if total == 1 else f"{name} (all {total})"
             elif len(keys) > 4:
-                label = f"{step.name} ({len(keys)} of {total}: {', '.join(keys[:3])}, …)"
+                label = f"{name} ({len(keys)} of {total}: {', '.join(keys[:3])}, …)"
             else:
                 label = ", ".join(keys)
             out.append((label, reason))
@@ -187,13 +195,13 @@ def _total_text(plan: Plan) -> str:
     if plan.unknown:
         text += (
             f" + {plan.unknown} unpriced generation{'s' * (plan.unknown != 1)} "
-            f"({', '.join(plan.unknown_models)})"
+            f"({', '.join(map(display, plan.unknown_models))})"
         )
     return text
 
 
 def _path_text(plan: Plan) -> str:
-    path = plan.schedule.critical_path
+    path = [display(key) for key in plan.schedule.critical_path]
     if len(path) > 8:
         path = [*path[:4], f"… {len(path) - 7} more …", *path[-3:]]
     return " → ".join(path)
@@ -210,14 +218,14 @@ def summary_lines(plan: Plan) -> list[str]:
         lines.append("Schedule: nothing to generate (every generation is reused)")
     else:
         lines.append(
-            f"Schedule under {plan.limits}: makespan {format_duration(sched.makespan)}, lower "
-            f"bound {format_duration(sched.lower_bound)} (×{gap:.2f}); critical path "
+            f"Schedule under {display(plan.limits)}: makespan {format_duration(sched.makespan)}, "
+            f"lower bound {format_duration(sched.lower_bound)} (×{gap:.2f}); critical path "
             f"{_path_text(plan)} ({format_duration(sched.critical_path_seconds)})"
         )
     if sched.days > 1:
         binding = [u for u in sched.pools.values() if u.days > 1]
         detail = ", ".join(
-            f"{u.pool}: {u.generations} at {u.limits.max_daily}/day" for u in binding
+            f"{display(u.pool)}: {u.generations} at {u.limits.max_daily}/day" for u in binding
         )
         lines.append(f"Daily caps force {sched.days} days ({detail}).")
     elif sched.slots:
@@ -244,8 +252,8 @@ def summary_lines(plan: Plan) -> list[str]:
             else ""
         )
         lines.append(
-            f"Budget ({budget.source}): {format_credits(budget.max_credits)} credits: {state} "
-            f"({whose} high end is {format_credits(plan.spend_high)}{full})"
+            f"Budget ({display(budget.source)}): {format_credits(budget.max_credits)} credits: "
+            f"{state} ({whose} high end is {format_credits(plan.spend_high)}{full})"
         )
     if plan.deadline is not None:
         check = plan.deadline
@@ -260,14 +268,14 @@ def summary_lines(plan: Plan) -> list[str]:
             else "no tier meets it"
         )
         lines.append(f"Deadline {format_duration(check.deadline)}: {verdict} ({options})")
-    lines.extend(f"Note: {note}" for note in plan.notes)
+    lines.extend(f"Note: {display(note)}" for note in plan.notes)
     return lines
 
 
 def _reason_lines(plan: Plan) -> list[tuple[StepPlan, str]]:
-    """Why each ranged or unpriced step's cost is not one number."""
+    """Why each ranged or unpriced step's cost is not one number (as shown)."""
     return [
-        (step, reason)
+        (step, display(reason))
         for step in plan.steps
         if step.unknown or step.is_range
         for reason in step.reasons
@@ -287,11 +295,9 @@ def _diagnostic_text(diagnostics: Sequence[Diagnostic]) -> str:
 
 
 def _short_id(remote_id: str | None) -> str:
-    return (
-        f" (id {remote_id[:8]}…)"
-        if remote_id and len(remote_id) > 12
-        else (f" (id {remote_id})" if remote_id else "")
-    )
+    if not remote_id:
+        return ""
+    return f" (id {display(f'{remote_id[:8]}…' if len(remote_id) > 12 else remote_id)})"
 
 
 _MARKS = {"create": "+", "update": "~", "unchanged": "=", "delete": "-"}
@@ -301,11 +307,14 @@ def _action_text(change: ResourceChange) -> str:
     if change.action == "delete":
         return "delete (only with --prune)"
     if change.action == "unchanged" and change.status and change.status != "READY":
-        return f"unchanged, {change.status}"
+        return f"unchanged, {display(change.status)}"
     return change.action
 
 
 def _field_text(name: str, old: str | None, new: str | None, detail: str) -> str:
+    name, detail = display(name), display(detail)
+    old = None if old is None else display(old)
+    new = None if new is None else display(new)
     if old is None:
         text = f"{name}: {new}"
     elif new is None:
@@ -321,23 +330,23 @@ def resource_lines(resources: ResourcePlan) -> list[str]:
     """The resources section of the text report, Terraform-style: one line per resource
     (``+`` create, ``~`` update, ``=`` unchanged, ``-`` delete), its changed fields under it."""
     live = "remote objects read (--live)" if resources.live else "state only; --live reads them"
-    out = [f"Resources (against {resources.source}; {live}):"]
+    out = [f"Resources (against {display(resources.source)}; {live}):"]
     if not resources.changes:
         out.append("  (none)")
-    width_kind = max((len(c.kind) for c in resources.changes), default=0)
-    width_key = max((len(c.key) for c in resources.changes), default=0)
+    width_kind = max((len(display(c.kind)) for c in resources.changes), default=0)
+    width_key = max((len(display(c.key)) for c in resources.changes), default=0)
     for change in resources.changes:
         out.append(
-            f"  {_MARKS.get(change.action, '?')} {change.kind:<{width_kind}}  "
-            f"{change.key:<{width_key}}  {change.name!r}  {_action_text(change)}"
-            f"{_short_id(change.remote_id)}"
+            f"  {_MARKS.get(change.action, '?')} {display(change.kind):<{width_kind}}  "
+            f"{display(change.key):<{width_key}}  '{display(change.name)}'  "
+            f"{_action_text(change)}{_short_id(change.remote_id)}"
         )
         for item in change.fields:
             out.append(f"      {_field_text(item.name, item.old, item.new, item.detail)}")
         for drift in change.drift:
-            out.append(f"      drift: {drift}")
+            out.append(f"      drift: {display(drift)}")
         for note in change.notes:
-            out.append(f"      note: {note}")
+            out.append(f"      note: {display(note)}")
     counts = resources.counts
     summary = (
         f"Resources: {counts['create']} to create, {counts['update']} to update, "
@@ -346,7 +355,7 @@ def resource_lines(resources: ResourcePlan) -> list[str]:
     if resources.live:
         summary += f"; {resources.drifted} drifted"
     out.append(summary)
-    out += [f"Note: {note}" for note in resources.notes]
+    out += [f"Note: {display(note)}" for note in resources.notes]
     return out
 
 
@@ -480,8 +489,8 @@ def _columns(table: StepTable, wanted: Sequence[str]) -> StepTable:
 def report_header(plan: Plan) -> str:
     """The report's first line: the plan's name, source, limits and catalog."""
     return (
-        f"{plan.name} ({plan.source}) · {plan.limits} · catalog {plan.catalog_version} "
-        f"(sha256 {plan.catalog_digest[:12]})"
+        f"{display(plan.name)} ({display(plan.source)}) · {display(plan.limits)} · catalog "
+        f"{plan.catalog_version} (sha256 {plan.catalog_digest[:12]})"
     )
 
 
@@ -497,10 +506,10 @@ def report_lines(plan: Plan) -> list[tuple[str, LineKind]]:
     reasons = _reason_lines(plan)
     if reasons:
         out.append(("Ranges and unknowns:", ""))
-        out += [(f"  {step.name}: {reason}", _row_kind(step)) for step, reason in reasons]
+        out += [(f"  {display(step.name)}: {reason}", _row_kind(step)) for step, reason in reasons]
         out.append(("", ""))
     if plan.has_reuse:
-        out.append((f"Generated again (not reused from {plan.reuse_source}):", ""))
+        out.append((f"Generated again (not reused from {display(plan.reuse_source or '')}):", ""))
         regenerated = reuse_lines(plan) or ["(nothing: every generation is reused)"]
         out += [(f"  {line}", "reuse") for line in regenerated]
         out.append(("", ""))
@@ -520,7 +529,7 @@ def render_text(plan: Plan) -> str:
     (table,) = step_tables(plan)
     out = [report_header(plan), "", *(text for text, _ in table.lines()), ""]
     out += [text for text, _ in report_lines(plan)]
-    return "\n".join(out) + "\n"
+    return display_lines("\n".join(out)) + "\n"
 
 
 def _pair(low: Decimal, high: Decimal) -> dict[str, str]:
@@ -718,24 +727,53 @@ def resource_to_dict(resources: ResourcePlan) -> dict[str, Any]:
     }
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+_BACKTICKS = re.compile(r"`+")
+_MD_ACTIVE = re.compile(r"([\\`*_\[\]<>!|~&#@])")
+
+
+def _md_code(text: str, *, cell: bool = False) -> str:
+    """``text`` from a spec as a Markdown code span: shown as it is, never read as Markdown or
+    HTML, a mention, an issue reference or a link.
+
+    The fence is one backtick longer than the longest run of backticks in the text, which is
+    padded with a space when it starts or ends with a backtick or a space (CommonMark strips
+    one from each side, unless the text is only spaces).  In a table ``cell`` a ``|`` is
+    written ``\\|``, which GitHub's tables read as part of the cell, code spans included.
+    """
+    shown = display(text)
+    if not shown:
+        return ""
+    if cell:
+        shown = shown.replace("|", "\\|")
+    fence = "`" * (max((len(run) for run in _BACKTICKS.findall(shown)), default=0) + 1)
+    if shown.strip(" ") and (shown[0] in "` " or shown[-1] in "` "):
+        shown = f" {shown} "
+    return f"{fence}{shown}{fence}"
+
+
+def _md_text(text: str) -> str:
+    """``text`` as Markdown prose: every character that could start emphasis, a link, an
+    image, HTML, a code span or a table cell is backslash-escaped.  For runway-plan's own
+    sentences; a spec's text goes in :func:`_md_code`."""
+    return _MD_ACTIVE.sub(r"\\\1", display(text))
 
 
 def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
+    """A Markdown table of cells that are Markdown already (each made by :func:`_md_code`
+    with ``cell=True``, :func:`_md_text`, or runway-plan's own emphasis)."""
     align = ["---:" if i in right else "---" for i in range(len(headers))]
     lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(align) + " |"]
-    lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
 
 
 def _md_diagnostics(diagnostics: Sequence[Diagnostic]) -> list[str]:
     out = []
     for d in diagnostics:
-        where = f"`{d.span}` " if d.span else ""
-        out.append(f"- {where}**{d.code}** ({d.severity.value}) {_md(d.message)}")
+        where = f"{_md_code(str(d.span))} " if d.span else ""
+        out.append(f"- {where}**{d.code}** ({d.severity.value}) {_md_code(d.message)}")
         if d.hint:
-            out.append(f"  - hint: {_md(d.hint)}")
+            out.append(f"  - hint: {_md_code(d.hint)}")
     return out
 
 
@@ -743,21 +781,17 @@ def render_markdown(plan: Plan) -> str:
     """The plan as Markdown for a pull-request comment."""
     errors = any(d.is_error for d in plan.diagnostics)
     badge = "❌" if errors else ("⚠️" if plan.unknown else "✅")
-    out = [f"### {badge} runway-plan: `{plan.name}`", ""]
+    out = [f"### {badge} runway-plan: {_md_code(plan.name)}", ""]
     out.append(
-        f"**{_total_text(plan)}** · makespan **{format_duration(plan.schedule.makespan)}** "
-        f"· {plan.limits}"
+        f"**{_md_text(_total_text(plan))}** · makespan "
+        f"**{format_duration(plan.schedule.makespan)}** · {_md_text(plan.limits)}"
     )
     out.append("")
     rows = [
         (
-            f"`{r[0]}`",
-            f"`{r[1]}`",
-            r[2],
-            r[3],
-            r[4],
-            r[5],
-            r[6],
+            _md_code(r[0], cell=True),
+            _md_code(r[1], cell=True),
+            *(_md_text(cell) for cell in r[2:7]),
             f"{r[7]}–{r[8]}" if r[7] else "",
             *r[9:],
         )
@@ -784,7 +818,7 @@ def render_markdown(plan: Plan) -> str:
     reasons = _reason_lines(plan)
     if reasons:
         out += ["<details><summary>Ranges and unknowns</summary>", ""]
-        out += [f"- `{step.name}`: {_md(reason)}" for step, reason in reasons]
+        out += [f"- {_md_code(step.name)}: {_md_code(reason)}" for step, reason in reasons]
         out += ["", "</details>", ""]
     if plan.has_reuse:
         regenerated = _reuse_groups(plan)
@@ -793,21 +827,21 @@ def render_markdown(plan: Plan) -> str:
             f"{len(plan.generations)})</summary>",
             "",
         ]
-        out += [f"- `{label}`: {_md(reason)}" for label, reason in regenerated] or [
+        out += [f"- {_md_code(label)}: {_md_code(reason)}" for label, reason in regenerated] or [
             "- nothing: every generation is reused"
         ]
         out += ["", "</details>", ""]
     if plan.resources is not None:
         out += _md_resources(plan.resources)
-    out += [f"- {_md(line)}" for line in summary_lines(plan)[1:]]
+    out += [f"- {_md_text(line)}" for line in summary_lines(plan)[1:]]
     if plan.diagnostics:
         out += ["", "**Diagnostics**", "", *_md_diagnostics(plan.diagnostics)]
     out += [
         "",
-        f"<sub>{_md(plan.source)} · catalog {plan.catalog_version} "
+        f"<sub>{_md_code(plan.source)} · catalog {plan.catalog_version} "
         f"(sha256 {plan.catalog_digest[:12]})</sub>",
     ]
-    return "\n".join(out) + "\n"
+    return display_lines("\n".join(out)) + "\n"
 
 
 def _md_resources(resources: ResourcePlan) -> list[str]:
@@ -826,18 +860,18 @@ def _md_resources(resources: ResourcePlan) -> list[str]:
         details += [f"note: {n}" for n in change.notes]
         rows.append(
             (
-                f"{_MARKS.get(change.action, '?')} {_action_text(change)}",
-                change.kind,
-                f"`{change.key}`",
-                change.name,
-                "<br>".join(details),
+                _md_text(f"{_MARKS.get(change.action, '?')} {_action_text(change)}"),
+                _md_text(change.kind),
+                _md_code(change.key, cell=True),
+                _md_code(change.name, cell=True),
+                "<br>".join(_md_code(detail, cell=True) for detail in details),
             )
         )
     if rows:
         out += _md_table(("Action", "Kind", "Key", "Name", "Changes"), rows, set())
         out.append("")
     if resources.notes:
-        out += [f"- note: {_md(note)}" for note in resources.notes]
+        out += [f"- note: {_md_code(note)}" for note in resources.notes]
         out.append("")
     return out
 
@@ -847,7 +881,7 @@ def render_plan(plan: Plan, fmt: str) -> str:
     if fmt == "table":
         return render_text(plan)
     if fmt == "json":
-        return json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False) + "\n"
+        return json_text(plan_to_dict(plan)) + "\n"
     if fmt == "markdown":
         return render_markdown(plan)
     raise ValueError(f"unknown format {fmt!r}")
@@ -860,12 +894,21 @@ def _node_label(step: StepPlan) -> tuple[str, str, str]:
     return (f"{step.name}{fan}", step.model, f"{cost}{unit}" if unit else "cost unknown")
 
 
+_MERMAID_ENTITIES = str.maketrans({char: f"#{ord(char)};" for char in '#"<>&`%'})
+"""Mermaid's entity codes (``#34;`` is ``"``) for what would end a quoted label, open HTML,
+a Markdown string (a backtick) or a ``%%{init}%%`` directive; ``#`` first of all."""
+
+
+def _mermaid_text(text: str) -> str:
+    return display(text).translate(_MERMAID_ENTITIES)
+
+
 def render_mermaid(plan: Plan) -> str:
     """The step graph as a Mermaid flowchart; unpriced steps are highlighted."""
     ids = {step.name: f"s{i}" for i, step in enumerate(plan.steps)}
     out = ["flowchart LR"]
     for step in plan.steps:
-        name, model, cost = (part.replace('"', "#quot;") for part in _node_label(step))
+        name, model, cost = (_mermaid_text(part) for part in _node_label(step))
         out.append(f'  {ids[step.name]}["{name}<br/>{model}<br/>{cost}"]')
     for source, target in plan.step_edges:
         out.append(f"  {ids[source]} --> {ids[target]}")
@@ -877,11 +920,17 @@ def render_mermaid(plan: Plan) -> str:
         out.append(f"  class {','.join(unknown)} unknown")
     if ranged:
         out.append(f"  class {','.join(ranged)} range")
-    return "\n".join(out) + "\n"
+    return display_lines("\n".join(out)) + "\n"
+
+
+def _dot_text(text: str) -> str:
+    """``text`` inside a DOT string: shown, then ``\\`` and ``"`` escaped, so that neither
+    the string's end nor Graphviz's ``\\n``, ``\\l``, ``\\N`` ... come from a spec."""
+    return display(text).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _dot_id(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f'"{_dot_text(text)}"'
 
 
 def render_dot(plan: Plan) -> str:
@@ -892,9 +941,7 @@ def render_dot(plan: Plan) -> str:
         '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica"];',
     ]
     for step in plan.steps:
-        label = "\\n".join(
-            part.replace("\\", "\\\\").replace('"', '\\"') for part in _node_label(step)
-        )
+        label = "\\n".join(_dot_text(part) for part in _node_label(step))
         fill = ""
         if step.unknown:
             fill = ', fillcolor="#fde2e1"'
@@ -904,7 +951,7 @@ def render_dot(plan: Plan) -> str:
     for source, target in plan.step_edges:
         out.append(f"  {_dot_id(source)} -> {_dot_id(target)};")
     out.append("}")
-    return "\n".join(out) + "\n"
+    return display_lines("\n".join(out)) + "\n"
 
 
 _PALETTE = (
@@ -951,6 +998,12 @@ def _tick_step(span: float) -> float:
     return float(10 ** math.ceil(math.log10(span / 10)))
 
 
+def _xml(text: str) -> str:
+    """``text`` in XML character data or an attribute: shown (XML 1.0 forbids most control
+    characters, and a lone surrogate cannot be written in UTF-8), then ``&<>"'`` escaped."""
+    return html.escape(display(text))
+
+
 def render_gantt_svg(plan: Plan) -> str:
     """The schedule as a self-contained SVG Gantt chart: one lane per concurrency slot.
 
@@ -982,12 +1035,11 @@ def render_gantt_svg(plan: Plan) -> str:
         f'width="{label_w + chart_w + 20}" height="{height}" '
         f'viewBox="0 0 {label_w + chart_w + 20} {height}" font-family="Helvetica, Arial, '
         'sans-serif" font-size="11">',
-        f"<title>{html.escape(title)}</title>",
+        f"<title>{_xml(title)}</title>",
         '<rect width="100%" height="100%" fill="#ffffff"/>',
-        f'<text x="10" y="20" font-size="14" font-weight="bold">{html.escape(plan.name)}</text>',
-        f'<text x="10" y="38" fill="#444">{html.escape(title)}</text>',
-        f'<text x="10" y="54" fill="#666">{html.escape(plan.limits)} · critical path outlined'
-        "</text>",
+        f'<text x="10" y="20" font-size="14" font-weight="bold">{_xml(plan.name)}</text>',
+        f'<text x="10" y="38" fill="#444">{_xml(title)}</text>',
+        f'<text x="10" y="54" fill="#666">{_xml(plan.limits)} · critical path outlined</text>',
     ]
     tick = _tick_step(span)
     bottom = top + len(order) * lane_h
@@ -997,7 +1049,7 @@ def render_gantt_svg(plan: Plan) -> str:
         out.append(f'<line x1="{px:.1f}" y1="{top}" x2="{px:.1f}" y2="{bottom}" stroke="#e3e3e3"/>')
         out.append(
             f'<text x="{px:.1f}" y="{bottom + 14}" text-anchor="middle" fill="#555">'
-            f"{html.escape(format_duration(t))}</text>"
+            f"{_xml(format_duration(t))}</text>"
         )
         t += tick
     for row, lane in enumerate(order):
@@ -1008,7 +1060,7 @@ def render_gantt_svg(plan: Plan) -> str:
             )
         out.append(
             f'<text x="{label_w - 8}" y="{y + lane_h / 2 + 4:.1f}" text-anchor="end">'
-            f"{html.escape(lane[0])} · slot {lane[1] + 1}</text>"
+            f"{_xml(lane[0])} · slot {lane[1] + 1}</text>"
         )
         for gen in lanes[lane]:
             slot = gen.slot
@@ -1023,12 +1075,12 @@ def render_gantt_svg(plan: Plan) -> str:
             out.append(
                 f'<rect x="{x(slot.start):.2f}" y="{y + 3}" width="{width:.2f}" '
                 f'height="{lane_h - 6}" rx="3" fill="{colours.get(gen.step, "#888")}"{stroke}>'
-                f"<title>{html.escape(tip)}</title></rect>"
+                f"<title>{_xml(tip)}</title></rect>"
             )
             if width > 7 * len(gen.key):
                 out.append(
                     f'<text x="{x(slot.start) + 4:.2f}" y="{y + lane_h / 2 + 4:.1f}" '
-                    f'fill="#fff">{html.escape(gen.key)}</text>'
+                    f'fill="#fff">{_xml(gen.key)}</text>'
                 )
     legend_y = bottom + 34
     for i, step in enumerate(plan.steps):
@@ -1038,10 +1090,7 @@ def render_gantt_svg(plan: Plan) -> str:
             f'<rect x="{lx}" y="{ly - 10}" width="12" height="12" rx="2" '
             f'fill="{colours[step.name]}"/>'
         )
-        out.append(
-            f'<text x="{lx + 18}" y="{ly}">{html.escape(step.name)} ({html.escape(step.model)})'
-            "</text>"
-        )
+        out.append(f'<text x="{lx + 18}" y="{ly}">{_xml(step.name)} ({_xml(step.model)})</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
@@ -1050,7 +1099,7 @@ def render_gantt_html(plan: Plan) -> str:
     """The Gantt chart in a self-contained HTML page."""
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(plan.name)} schedule</title>"
+        f"<title>{_xml(plan.name)} schedule</title>"
         "<style>body{font-family:Helvetica,Arial,sans-serif;margin:24px}</style></head>"
         f"<body>\n{render_gantt_svg(plan)}</body></html>\n"
     )
@@ -1087,12 +1136,12 @@ def diff_rows(diff: PlanDiff) -> list[tuple[str, ...]]:
         rows.append(
             (
                 marks[change.status],
-                change.name,
-                step.model,
+                display(change.name),
+                display(step.model),
                 _change_cost(change, "old"),
                 _change_cost(change, "new"),
                 _delta(change.delta_low, change.delta_high),
-                "; ".join(change.details),
+                "; ".join(map(display, change.details)),
             )
         )
     return rows
@@ -1184,34 +1233,42 @@ def diff_to_dict(diff: PlanDiff) -> dict[str, Any]:
 def render_diff(diff: PlanDiff, fmt: str) -> str:
     """Render a plan diff as ``table``, ``json`` or ``markdown``."""
     if fmt == "json":
-        return json.dumps(diff_to_dict(diff), indent=2, ensure_ascii=False) + "\n"
+        return json_text(diff_to_dict(diff)) + "\n"
     rows = diff_rows(diff)
     if fmt == "table":
-        out = [f"Cost diff: {diff.old.source} → {diff.new.source}", ""]
+        out = [f"Cost diff: {display(diff.old.source)} → {display(diff.new.source)}", ""]
         out += _table(DIFF_HEADERS, rows, right={3, 4, 5}) if rows else ["No step changed."]
         out += ["", *_diff_summary(diff)]
-        return "\n".join(out) + "\n"
+        return display_lines("\n".join(out)) + "\n"
     if fmt == "markdown":
         up = diff.delta_high > 0
         badge = "📈" if up else ("📉" if diff.delta_high < 0 else "➖")
         out = [
-            f"### {badge} runway-plan cost diff: `{diff.new.name}`",
+            f"### {badge} runway-plan cost diff: {_md_code(diff.new.name)}",
             "",
-            f"**{_diff_total(diff)}**",
+            f"**{_md_text(_diff_total(diff))}**",
             "",
         ]
         if rows:
-            md_rows = [(r[0] and f"`{r[0]}`", f"`{r[1]}`", f"`{r[2]}`", *r[3:]) for r in rows]
+            md_rows = [
+                (
+                    _md_code(r[0], cell=True),
+                    _md_code(r[1], cell=True),
+                    _md_code(r[2], cell=True),
+                    *map(_md_text, r[3:]),
+                )
+                for r in rows
+            ]
             out += _md_table(
                 ("", "Step", "Model", "Old", "New", "Δ credits", "What changed"), md_rows, {3, 4, 5}
             )
         else:
             out.append("No step changed.")
-        out += ["", *[f"- {_md(line)}" for line in _diff_summary(diff)[1:]]]
+        out += ["", *[f"- {_md_text(line)}" for line in _diff_summary(diff)[1:]]]
         out += [
             "",
-            f"<sub>{_md(diff.old.source)} → {_md(diff.new.source)} · catalog "
+            f"<sub>{_md_code(diff.old.source)} → {_md_code(diff.new.source)} · catalog "
             f"{diff.new.catalog_version}</sub>",
         ]
-        return "\n".join(out) + "\n"
+        return display_lines("\n".join(out)) + "\n"
     raise ValueError(f"unknown format {fmt!r}")
