@@ -37,6 +37,7 @@ from runway_plan.html_report.manifest import (
     DiagnosticRecord,
     GenerationRecord,
     Manifest,
+    OutputRecord,
 )
 from runway_plan.html_report.media import Inliner, media_kind, place, relative_href
 from runway_plan.plan import format_credits, format_duration, format_usd
@@ -122,7 +123,6 @@ class GenerationView:
 
     key: str
     outcome: str
-    colour: str
     reason: str
     message: str
     planned: str
@@ -315,7 +315,7 @@ class _Builder:
 
     # outputs ------------------------------------------------------------------
 
-    def output(self, gen: GenerationRecord, record: Any) -> OutputView:
+    def output(self, gen: GenerationRecord, record: OutputRecord) -> OutputView:
         folder = self.sources.page.parent
         found = place(
             record.path,
@@ -377,7 +377,6 @@ class _Builder:
         return GenerationView(
             key=gen.key,
             outcome=gen.outcome,
-            colour=OUTCOME_COLOURS.get(gen.outcome, "#6b7280"),
             reason=gen.reason or "",
             message=gen.message or "",
             planned=planned,
@@ -439,7 +438,6 @@ class _Builder:
                     GenerationView(
                         key=key,
                         outcome="planned",
-                        colour=OUTCOME_COLOURS["planned"],
                         reason="; ".join(str(r) for r in reasons),
                         message="",
                         planned=_credits(low, high),
@@ -667,6 +665,7 @@ class _Builder:
         facts = [
             ("spec", _shown(manifest.spec.path)),
             ("spec sha256", manifest.spec.sha256),
+            ("manifest", _shown(self.sources.manifest_path or "")),
             ("run", f"{manifest.run} · {manifest.status}"),
             ("started", manifest.started_at.replace("T", " ").replace("Z", " UTC")),
             ("finished", finished or "–"),
