@@ -335,3 +335,14 @@ def test_a_refused_run_reports_what_it_would_have_made(tmp_path: Path) -> None:
     )
     assert len(root.one("svg", class_="gantt").find_all("rect", class_="bar")) == 6
     assert not (spec.parent / "outputs").exists()
+
+
+def test_run_report_that_cannot_be_written_fails_a_run_that_succeeded(tmp_path: Path) -> None:
+    spec = copy_specs(tmp_path) / "launch.yaml"
+    run = spec.parent / ".runway-plan/launch/emulated/runs/1"
+    run.mkdir(parents=True)
+    (run / "report.html").write_text("not mine to replace", encoding="utf-8")
+    code, out, err = invoke("run", str(spec), "--emulate", "--speed", "500", "--report")
+    assert code == 2 and "run 1 finished" in out
+    assert "no report:" in err and "is not a runway-plan report" in err
+    assert (run / "report.html").read_text(encoding="utf-8") == "not mine to replace"

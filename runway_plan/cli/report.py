@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -28,7 +27,7 @@ from runway_plan.cli.app import (
 from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, has_errors
 from runway_plan.diagnostics.render import render as render_diagnostics
-from runway_plan.execute import Layout, layout_of
+from runway_plan.execute import Layout, RunResult, layout_of
 from runway_plan.html_report import ReportError, Written, write_report
 from runway_plan.validate import check_file
 
@@ -131,12 +130,11 @@ def report_command(
 
 
 def report_after_run(
-    where: Layout, graph: Graph, catalog: Catalog, result: Any, *, err: bool
+    where: Layout, graph: Graph, catalog: Catalog, result: RunResult, *, err: bool
 ) -> None:
-    """``run --report``: write the report of the run ``result`` (a
-    :class:`~runway_plan.execute.RunResult`), or of the plan when it never started, and say
-    where. A report that cannot be written is said on standard error, and makes a run that
-    succeeded exit 2."""
+    """``run --report``: write the report of the run ``result``, or of the plan when it
+    never started, and say where.  A report that cannot be written is said on standard
+    error, and makes a run that succeeded exit 2."""
     try:
         written = write_report(
             where,
