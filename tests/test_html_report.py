@@ -3,6 +3,7 @@ back as HTML.  What a browser makes of the page is in ``test_html_report_browser
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -19,9 +20,12 @@ from test_html_report_support import (
     failing_run,
     hostile_run,
     invoke,
+    parse_html,
     read_page,
     report_path,
 )
+
+from runway_plan.html_report.charts import Bar, Lane, Node, dag_svg, lanes_svg
 
 
 @pytest.fixture(scope="module")
@@ -346,3 +350,44 @@ def test_run_report_that_cannot_be_written_fails_a_run_that_succeeded(tmp_path: 
     assert code == 2 and "run 1 finished" in out
     assert "no report:" in err and "is not a runway-plan report" in err
     assert (run / "report.html").read_text(encoding="utf-8") == "not mine to replace"
+
+
+def _boxes(svg: str) -> dict[str, float]:
+    """The x of each step's box in a drawn graph."""
+    return {
+        g.attrs["data-step"]: float(g.find_all("rect")[0].attrs["x"])
+        for g in parse_html(svg).find_all("g", class_="node")
+    }
+
+
+def test_the_graph_is_drawn_in_layers_by_longest_path() -> None:
+    names = ["a", "b", "c", "d", "e"]
+    edges = [("a", "b"), ("a", "c"), ("b", "d"), ("c", "d"), ("a", "d")]
+    boxes = _boxes(dag_svg([Node(n, "m", "f", "#000000") for n in names], edges, "t"))
+    assert boxes["a"] == boxes["e"] < boxes["b"] == boxes["c"] < boxes["d"]
+    chain = [f"s{i}" for i in range(3000)]  # deeper than Python's recursion limit
+    links = list(itertools.pairwise(chain))
+    last_first = [Node(n, "m", "f", "#000000") for n in reversed(chain)]
+    boxes = _boxes(dag_svg(last_first, links, "t"))
+    assert [boxes[n] for n in chain] == sorted(boxes.values())
+    assert len(set(boxes.values())) == len(chain)
+
+
+def test_the_pictures_escape_their_text() -> None:
+    text = "<script>alert(1)</script>"
+    node = Node(text, text, text, "#000000", tip=text)
+    bar = Bar(0, 5, text, "#000000", text)
+    for svg in (
+        dag_svg([node], [], text),
+        lanes_svg(
+            [Lane(text, [bar])],
+            span=10,
+            title=text,
+            caption=text,
+            legend={text: "#f00"},
+            css_class="x",
+        ),
+    ):
+        tree = parse_html(svg)
+        assert not tree.find_all("script")
+        assert text in tree.text()

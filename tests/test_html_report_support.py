@@ -159,12 +159,17 @@ class _Reader(HTMLParser):
             holder.parts.append(data)
 
 
-def read_page(path: Path) -> Element:
-    """The page at ``path`` as a tree of elements."""
+def parse_html(text: str) -> Element:
+    """HTML (or inline SVG) text as a tree of elements."""
     reader = _Reader()
-    reader.feed(path.read_text(encoding="utf-8"))
+    reader.feed(text)
     reader.close()
     return reader.root
+
+
+def read_page(path: Path) -> Element:
+    """The page at ``path`` as a tree of elements."""
+    return parse_html(path.read_text(encoding="utf-8"))
 
 
 def failing_run(tmp_path: Path) -> tuple[Path, Path, dict[str, Any], int]:

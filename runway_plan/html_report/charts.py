@@ -69,20 +69,22 @@ def _layers(names: Sequence[str], edges: Sequence[tuple[str, str]]) -> list[list
     """Steps by depth (longest path from a source), each layer ordered by the mean place of
     its predecessors, so that edges cross little."""
     parents: dict[str, list[str]] = {name: [] for name in names}
+    children: dict[str, list[str]] = {name: [] for name in names}
     for source, target in edges:
         if source in parents and target in parents and source != target:
             parents[target].append(source)
-    depth: dict[str, int] = {}
+            children[source].append(target)
     order = {name: i for i, name in enumerate(names)}
-
-    def depth_of(name: str, seen: frozenset[str] = frozenset()) -> int:
-        if name not in depth:
-            ups = [p for p in parents[name] if p not in seen]
-            depth[name] = 1 + max((depth_of(p, seen | {name}) for p in ups), default=-1)
-        return depth[name]
-
-    for name in names:
-        depth_of(name)
+    waiting = {name: len(parents[name]) for name in names}
+    depth = dict.fromkeys(names, 0)
+    ready = [name for name in names if not waiting[name]]
+    while ready:  # Kahn's order; a step on a cycle (validation refuses those) stays at 0
+        name = ready.pop()
+        for child in children[name]:
+            depth[child] = max(depth[child], depth[name] + 1)
+            waiting[child] -= 1
+            if not waiting[child]:
+                ready.append(child)
     layers: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
     for name in names:
         layers[depth[name]].append(name)
