@@ -20,6 +20,7 @@ main.lazy_modules.update(
         "status": "runway_plan.cli.run",
         "cancel": "runway_plan.cli.run",
         "migrate": "runway_plan.cli.run",
+        "report": "runway_plan.cli.report",
     }
 )
 

@@ -399,6 +399,13 @@ def _build_emulator(
     help="Spend without asking. Without it a terminal asks, and a run with no terminal that "
     "would spend refuses.",
 )
+@click.option(
+    "--report",
+    "html_report",
+    is_flag=True,
+    help="At the end, write the run's HTML report beside its manifest (as `runway-plan "
+    "report` does) and print its path.",
+)
 @format_option(("text", "json"), "The end-of-run report: text, or the run manifest as JSON.")
 @vars_option
 @allow_option
@@ -418,6 +425,7 @@ def run_command(
     max_credits: str | None,
     task_timeout: float | None,
     yes: bool,
+    html_report: bool,
     fmt: str,
     variables: tuple[str, ...],
     allow_paths: tuple[Path, ...],
@@ -503,6 +511,10 @@ def run_command(
             click.echo(render_text(result, graph), nl=False)
     finally:
         state.close()
+    if html_report:
+        from runway_plan.cli.report import report_after_run
+
+        report_after_run(where, graph, catalog, result, err=fmt == "json")
     sys.exit(result.exit_code)
 
 
