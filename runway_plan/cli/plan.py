@@ -25,8 +25,10 @@ from runway_plan.cli.app import (
     api_key_or_fail,
     catalog_option,
     format_option,
+    limits_option,
     load_catalog_or_fail,
     main,
+    parse_limits,
     parse_vars,
     vars_option,
 )
@@ -97,11 +99,11 @@ def _parse_latency(values: tuple[str, ...]) -> dict[str, float]:
 
 
 def _check(
-    spec: str, catalog: Catalog, overrides: dict[str, Any]
+    spec: str, catalog: Catalog, overrides: dict[str, Any], limits: dict[str, int] | None = None
 ) -> tuple[Graph, list[Diagnostic], str]:
     """Load, compile and validate a spec file, or ``REF:path`` read with ``git show``."""
-    if Path(spec).is_file() or ":" not in spec:
-        graph, diagnostics = check_file(spec, catalog, overrides)
+    if os.path.isfile(spec) or ":" not in spec:
+        graph, diagnostics = check_file(spec, catalog, overrides, limits)
         return graph, diagnostics, spec
     ref, _, inside = spec.partition(":")
     try:
@@ -128,14 +130,14 @@ def _check(
     if document.data is None and document.diagnostics:
         graph = Graph(spec=None, document=document, catalog=catalog)
         return graph, sort_diagnostics(document.diagnostics), spec
-    graph = compile_spec(document, catalog, overrides)
+    graph = compile_spec(document, catalog, overrides, limits)
     return graph, sort_diagnostics([*document.diagnostics, *validate(graph)]), spec
 
 
 def _checked_or_exit(
-    spec: str, catalog: Catalog, overrides: dict[str, Any]
+    spec: str, catalog: Catalog, overrides: dict[str, Any], limits: dict[str, int] | None = None
 ) -> tuple[Graph, list[Diagnostic], str]:
-    graph, diagnostics, label = _check(spec, catalog, overrides)
+    graph, diagnostics, label = _check(spec, catalog, overrides, limits)
     if has_errors(diagnostics):
         click.echo(render_diagnostics(diagnostics, "text"), nl=False)
         errors = sum(d.is_error for d in diagnostics)
@@ -144,8 +146,14 @@ def _checked_or_exit(
     return graph, diagnostics, label
 
 
-def _plan_or_exit(spec: str, catalog: Catalog, overrides: dict[str, Any], **options: Any) -> Plan:
-    graph, diagnostics, label = _checked_or_exit(spec, catalog, overrides)
+def _plan_or_exit(
+    spec: str,
+    catalog: Catalog,
+    overrides: dict[str, Any],
+    limits: dict[str, int] | None = None,
+    **options: Any,
+) -> Plan:
+    graph, diagnostics, label = _checked_or_exit(spec, catalog, overrides, limits)
     result = plan(graph, catalog, source=label, **options)
     result.diagnostics = sort_diagnostics([*diagnostics, *result.diagnostics])
     return result
@@ -379,6 +387,7 @@ def _live_organization(key: str, base_url: str | None = None) -> Organization:
     "origin that made them.",
 )
 @vars_option
+@limits_option
 @catalog_option
 def plan_command(
     spec: str,
@@ -393,6 +402,7 @@ def plan_command(
     emulate: bool,
     base_url: str | None,
     variables: tuple[str, ...],
+    limits: tuple[str, ...],
     catalog_path: Path | None,
 ) -> None:
     """Price SPEC in credits and dollars and schedule it against the tier's limits.
@@ -425,8 +435,9 @@ def plan_command(
     key = _api_key_for_live() if live else None
     base = base_url.rstrip("/") if base_url else None
     organization = _live_organization(key, base) if key is not None else None
-    catalog = load_catalog_or_fail(catalog_path)
-    graph, diagnostics, label = _checked_or_exit(spec, catalog, overrides)
+    work_limits = parse_limits(limits)
+    catalog = load_catalog_or_fail(catalog_path, work_limits)
+    graph, diagnostics, label = _checked_or_exit(spec, catalog, overrides, work_limits)
     view = _state_view(
         spec, graph, state_dir=state_dir, emulate=emulate, base_url=base, live_key=key
     )
