@@ -207,6 +207,17 @@ def test_many_distinct_templates_count_their_compilation(tmp_path: Path) -> None
     assert code == 1 and out.count("RP118") == 1 and "limits.template_work" in out
 
 
+def test_many_variables_seen_by_many_renders_count_as_template_work(tmp_path: Path) -> None:
+    variables = "".join(f"  v{i}: {i}\n" for i in range(100_000))
+    spec = write(
+        tmp_path, FAN_OUT.format(count=50_000, prompt="{{ item }} x") + "vars:\n" + variables
+    )
+    done = run_bounded("validate", str(spec))
+    assert done.returncode == 1, done.stderr
+    [line] = [line for line in done.stdout.splitlines() if "RP118" in line]
+    assert line.startswith(f"{spec}:9:17: RP118 over the limit of 20,000,000 units")
+
+
 # ------------------------------------------------------------------------------ references, needs
 
 
@@ -438,3 +449,16 @@ def test_each_spec_limit_is_in_the_schema_with_its_ceiling(name: str) -> None:
     limits = schema["$defs"]["SpecLimits"]["properties"][name]
     info = next(i for i in limit_info() if i.name == name)
     assert {"type": "integer", "minimum": 1, "maximum": info.ceiling} in limits["anyOf"]
+
+
+def test_the_readme_and_rp118_state_the_limits_the_code_applies() -> None:
+    from runway_plan.diagnostics import CODES
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    explanation = CODES["RP118"].explanation
+    for info in limit_info():
+        default = "4 MiB" if info.name == "file_bytes" else f"{info.default:,}"
+        ceiling = "(`--limit` only)" if info.ceiling is None else f"{info.ceiling:,}"
+        assert f"| `{info.name}` | {default} | {ceiling} |" in readme, info
+        assert default in explanation and (info.ceiling is None or ceiling in explanation), info
+    assert WorkLimits().file_bytes == 4 * 1024 * 1024

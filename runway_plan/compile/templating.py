@@ -106,10 +106,11 @@ class _OverLimit(Exception):
 class Renderer:
     """Renders template scalars; compiled templates are cached by their text.
 
-    With a :class:`~runway_plan.limits.Meter`, the template work of every render (and of every
-    compile) and the size of every value rendered are counted against the spec's
-    ``template_work`` and ``rendered_chars`` limits: the render that crosses one fails with
-    RP118, and the meter records the crossing.
+    With a :class:`~runway_plan.limits.Meter`, the template work of every render (its variables
+    counted too, since each render sees a copy of them) and of every compile, and the size of
+    every value rendered, are counted against the spec's ``template_work`` and
+    ``rendered_chars`` limits: the render that crosses one fails with RP118, and the meter
+    records the crossing.
     """
 
     def __init__(self, meter: Meter | None = None) -> None:
@@ -144,6 +145,8 @@ class Renderer:
         meter = self.meter
         work = Work(meter.left("template_work")) if meter is not None else None
         try:
+            if meter is not None and not meter.spend("template_work", len(context)):
+                raise _OverLimit("template_work")  # the variables are copied for each render
             try:
                 value = _to_data(self._compile(text)({**self.sandbox.globals, **context}, work))
             finally:
