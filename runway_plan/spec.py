@@ -201,6 +201,11 @@ class Spec(_Model):
         return value
 
 
+def _quoted(text: str) -> str:
+    """``text`` in single quotes, control characters escaped (``'hero\\n'``)."""
+    return f"'{text}'" if text.isprintable() else repr(text)
+
+
 def _did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
@@ -332,6 +337,8 @@ def _prune(
                     broken_fan_outs.add(str(name))
             else:
                 section.pop(name, None)
+        elif top == "limits" and len(loc) > 1 and isinstance(pruned.get("limits"), dict):
+            pruned["limits"] = {k: v for k, v in pruned["limits"].items() if k != loc[1]}
         elif top == "version":
             pruned["version"] = SUPPORTED_VERSIONS[-1]
         elif top == "name":
@@ -363,7 +370,7 @@ def parse_spec(document: Document) -> ParsedSpec:
                     diagnostics.append(
                         make(
                             "RP107",
-                            f"invalid name '{name}'",
+                            f"invalid name {_quoted(str(name))}",
                             document.source_map.key((section, name)),
                             hint="use letters, digits, '_' and '-', starting with a letter or '_'",
                         )

@@ -250,3 +250,42 @@ def test_messages_echo_a_long_value_cut_short(tmp_path: Path) -> None:
     code, out, _ = run("validate", str(spec))
     assert code == 1 and "RP207" in out
     assert "(50,000 characters)" in out and len(out) < 2_000
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ("--latency", "gen4_image=nan"),
+        ("--latency", "gen4_image=1e400"),
+        ("--deadline", "nan"),
+        ("--deadline", "inf"),
+        ("--deadline", "9" * 400 + "d"),
+        ("--deadline", "-5"),
+    ],
+)
+def test_plan_options_take_finite_durations(option: tuple[str, str]) -> None:
+    root = Path(__file__).resolve().parents[1]
+    done = run_bounded("plan", str(root / "specs" / "launch.yaml"), *option)
+    assert done.returncode == 2, (option, done.stdout[-500:], done.stderr)
+    assert option[0] in done.stderr and "internal error" not in done.stderr
+
+
+def test_the_scheduler_refuses_a_latency_that_would_never_end() -> None:
+    script = (
+        "from runway_plan.plan import Limits, schedule\n"
+        "for latency in (float('nan'), float('inf'), -1.0):\n"
+        "    try:\n"
+        "        schedule(['a'], [], {'a': latency}, {'a': 'p'}, {'p': Limits(1, 1)})\n"
+        "    except ValueError as exc:\n"
+        "        print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        preexec_fn=lambda: _limits(GIB, 60),  # NaN used to keep the event loop going forever
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("is not a finite number of seconds") == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -73,15 +74,19 @@ def parse_deadline(text: str) -> float:
     """``2h``, ``90m``, ``1d``, ``1h30m`` or plain seconds, as seconds."""
     value = text.strip()
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
-        pass
-    parts = _DURATION.findall(value)
-    if not parts or _DURATION.sub("", value).strip():
+        parts = _DURATION.findall(value)
+        if not parts or _DURATION.sub("", value).strip():
+            raise click.BadParameter(
+                f"'{text}' is not a duration such as 2h, 90m, 1d or 1h30m", param_hint="--deadline"
+            ) from None
+        seconds = sum(float(number) * _UNITS[unit.lower()] for number, unit in parts)
+    if not 0 <= seconds < math.inf:  # NaN too
         raise click.BadParameter(
-            f"'{text}' is not a duration such as 2h, 90m, 1d or 1h30m", param_hint="--deadline"
+            f"'{text}' is not a finite duration of 0 seconds or more", param_hint="--deadline"
         )
-    return sum(float(number) * _UNITS[unit.lower()] for number, unit in parts)
+    return seconds
 
 
 def _parse_latency(values: tuple[str, ...]) -> dict[str, float]:

@@ -23,6 +23,7 @@ through one join, not |A| × |B|.
 from __future__ import annotations
 
 import heapq
+import math
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -147,9 +148,13 @@ def schedule(
     is a join: no time, no slot), ``limits`` each pool's :class:`Limits` (a concurrency or cap
     below 1 is taken as 1).  Nodes start in a topological order (the order of ``nodes`` among
     independent ones); the result respects every edge, every pool's concurrency and its rolling
-    daily cap.  The work is O((nodes + edges) log nodes), whatever the limits say.
+    daily cap.  The work is O((nodes + edges) log nodes), whatever the limits say; a latency
+    that is negative or not finite is a ``ValueError``.
     """
     succ: dict[str, list[str]] = {key: [] for key in nodes}
+    for key in succ:
+        if key in pools and not 0 <= durations[key] < math.inf:  # NaN too: it would never end
+            raise ValueError(f"the latency of {key} is not a finite number of seconds")
     in_degree = dict.fromkeys(succ, 0)
     for source, target in edges:
         succ[source].append(target)
