@@ -36,7 +36,8 @@ class WorkLimits:
         200_000,
         1_000_000,
         "references",
-        "references between generations (each `@step` an item uses); `needs` costs one per step",
+        "references between generations (each `@step` an item uses); `needs` counts one per "
+        "pair of steps",
     )
     rendered_chars: int = _limit(
         50_000_000,

@@ -476,13 +476,13 @@ def read_limited(path: Path | str, name: str, max_bytes: int) -> bytes | Diagnos
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return make("RP103", f"cannot read {name}: {reason}", Span.file(name))
     try:
-        mode = os.fstat(descriptor).st_mode
+        info = os.fstat(descriptor)
         for test, why in _NOT_REGULAR:
-            if test(mode):
+            if test(info.st_mode):
                 return make("RP103", f"cannot read {name}: {why}", Span.file(name))
-        if not stat.S_ISREG(mode):
+        if not stat.S_ISREG(info.st_mode):
             return make("RP103", f"cannot read {name}: not a regular file", Span.file(name))
-        size = os.fstat(descriptor).st_size
+        size = info.st_size
         if size > max_bytes:
             return over_limit(
                 "file_bytes", WorkLimits(file_bytes=max_bytes), Span.file(name), f"{size:,} bytes"

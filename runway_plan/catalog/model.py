@@ -23,6 +23,9 @@ Credits = Annotated[
 ]
 """An amount of credits: exact, finite, at most :data:`MAX_CREDITS`, to the millionth."""
 
+BlockSize = Annotated[Decimal, Field(gt=0, le=MAX_CREDITS, max_digits=19, decimal_places=6)]
+"""How many units make one billed block (``per``): positive, finite."""
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -261,9 +264,7 @@ class Price(_Strict):
 
     unit: Literal["output_second", "image", "characters", "input_second", "generation"]
     rates: tuple[PriceRate, ...]
-    per: Annotated[Decimal, Field(gt=0, le=MAX_CREDITS, max_digits=19, decimal_places=6)] = Decimal(
-        1
-    )
+    per: BlockSize = Decimal(1)
     rounding: Literal["ceil", "none"] = "none"
     count_field: str | None = None
     text_field: str | None = None

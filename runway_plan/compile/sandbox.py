@@ -15,8 +15,8 @@ A spec from an untrusted pull request cannot exhaust memory or time, by construc
   items counted each time they occur), so a render can neither run long nor build a structure
   whose text or copy is huge.  A caller may give a render less (what is left of a budget across
   many renders): past that it raises :class:`OutOfWork`;
-* a template nests at most ``MAX_NESTING`` blocks (``if``/``for``) and expressions at most as
-  deep as the parser allows, far below what Python's own compiler refuses.
+* a template nests at most ``MAX_NESTING`` blocks (``if``/``for``), and its syntax tree is at
+  most 48 levels deep, far below what Python's own compiler refuses.
 
 A template that hits a bound raises :class:`jinja2.exceptions.SecurityError`, naming what it
 tried.
@@ -698,9 +698,10 @@ def _check_nesting(tree: nodes.Node) -> None:
     """Refuses blocks nested past ``MAX_NESTING`` and syntax trees deeper than ``_MAX_DEPTH``,
     before anything walks the tree recursively or asks Python to compile it."""
     stack: list[tuple[nodes.Node, int, int]] = [(tree, 0, 0)]
+    branches: set[int] = set()  # an {% elif %} is an If beside its {% if %}, not inside it
     while stack:
         node, blocks, depth = stack.pop()
-        if isinstance(node, nodes.If | nodes.For) and not getattr(node, "_rp_elif", False):
+        if isinstance(node, nodes.If | nodes.For) and id(node) not in branches:
             blocks += 1
             if blocks > MAX_NESTING:
                 raise SecurityError(
@@ -709,8 +710,7 @@ def _check_nesting(tree: nodes.Node) -> None:
         if depth > _MAX_DEPTH:
             raise SecurityError(f"the template nests more than {_MAX_DEPTH} levels deep")
         if isinstance(node, nodes.If):
-            for branch in node.elif_:
-                branch._rp_elif = True  # type: ignore[attr-defined]
+            branches.update(id(branch) for branch in node.elif_)
         stack.extend((child, blocks, depth + 1) for child in node.iter_child_nodes())
 
 

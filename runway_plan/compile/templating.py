@@ -143,10 +143,12 @@ class Renderer:
         ``for_each``), for the diagnostic when the template uses one.
         """
         meter = self.meter
-        work = Work(meter.left("template_work")) if meter is not None else None
+        work: Work | None = None
         try:
-            if meter is not None and not meter.spend("template_work", len(context)):
-                raise _OverLimit("template_work")  # the variables are copied for each render
+            if meter is not None:
+                if not meter.spend("template_work", len(context)):  # each render copies them
+                    raise _OverLimit("template_work")
+                work = Work(meter.left("template_work"))
             try:
                 value = _to_data(self._compile(text)({**self.sandbox.globals, **context}, work))
             finally:

@@ -57,8 +57,8 @@ _UNIT_NAMES = {
 
 
 _EXACT = Context(prec=200, Emax=MAX_EMAX, Emin=MIN_EMIN)
-"""Formatting never rounds nor fails, however large an amount (a spec's own numbers are
-bounded; this keeps a report safe from any other)."""
+"""The context amounts are formatted in: exact up to 200 digits, far more than a spec's
+bounded numbers make, and larger ones are printed whole instead of failing."""
 
 
 def format_credits(value: Decimal) -> str:
