@@ -4,21 +4,39 @@ YAML is composed with PyYAML's C loader and walked by hand so that every value k
 position, duplicate keys are caught (PyYAML silently keeps the last) and YAML 1.1 surprises
 (``no`` read as false, ``1:30`` read as 90) can be reported where a string was meant.
 JSON is checked with the standard library first, for its exact syntax errors, then composed the
-same way.
+same way, its numbers read as JSON reads them.
+
+A document is untrusted input: only plain data is built (no tag beyond the standard scalars),
+every number is finite and fits in 64 bits, aliases cannot blow it up, nesting is bounded, and
+a file is read only when it is a regular file no larger than the ``file_bytes`` limit.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
+import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.constructor import SafeConstructor
 
 from runway_plan.diagnostics import Diagnostic, Span, make
+from runway_plan.limits import WorkLimits, over_limit
 
-__all__ = ["DataPath", "Document", "SourceMap", "load_document", "parse_document"]
+__all__ = [
+    "INTEGER_RANGE",
+    "DataPath",
+    "Document",
+    "SourceMap",
+    "load_document",
+    "parse_document",
+    "read_limited",
+]
 
 DataPath = tuple[str | int, ...]
 
@@ -114,6 +132,8 @@ class Document:
     source_map: SourceMap
     text: str
     diagnostics: list[Diagnostic]
+    syntax_error: bool = False
+    """True when the text is not YAML (or JSON) at all; ``diagnostics`` then says where."""
 
 
 def _is_yaml11_trap(node: yaml.Node) -> bool:
@@ -145,27 +165,75 @@ MAX_DEPTH = 100
 MAX_ALIAS_EXPANSION = 100_000
 """Values that aliases may add to a document by repeating anchored nodes (billion laughs)."""
 
+INTEGER_RANGE = (-(2**63), 2**63 - 1)
+"""The integers a document may hold: those of a signed 64-bit number, as JSON APIs take them."""
+
+_YAML = "tag:yaml.org,2002:"
+_MAP_TAG = _YAML + "map"
+_SEQ_TAG = _YAML + "seq"
+_NULL_TAG = _YAML + "null"
+_BOOL_TAG = _YAML + "bool"
+_INT_TAG = _YAML + "int"
+_FLOAT_TAG = _YAML + "float"
+_CONSTRUCTORS: dict[str, tuple[Callable[[Any, yaml.ScalarNode], Any], str]] = {
+    _NULL_TAG: (SafeConstructor.construct_yaml_null, "null"),
+    _BOOL_TAG: (SafeConstructor.construct_yaml_bool, "a boolean"),
+    _INT_TAG: (SafeConstructor.construct_yaml_int, "an integer"),
+    _FLOAT_TAG: (SafeConstructor.construct_yaml_float, "a number"),
+    _YAML + "timestamp": (SafeConstructor.construct_yaml_timestamp, "a date"),
+}
+"""The scalar tags a document may use besides strings, and what each reads its text as."""
+
+_MAX_NUMBER_TEXT = 100
+"""Longest text read as a number; any longer integer is out of range anyway."""
+
+# PyYAML's constructors raise these (not YAMLError) for text their tag cannot read.
+_CONSTRUCTOR_ERRORS = (ValueError, LookupError, AttributeError, TypeError, OverflowError)
+_BAD = object()
+"""Stands for a value that could not be read (reported)."""
+
+
+def _tag_text(tag: str) -> str:
+    return "!!" + tag.removeprefix(_YAML) if tag.startswith(_YAML) else tag
+
+
+def _excerpt(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
 
 class _Walker:
-    """Builds plain data from composed nodes, reporting duplicate keys.
+    """Builds plain data from composed nodes, reporting duplicate keys and unreadable values.
 
     Aliases make the composed tree a graph: a node met again inside itself is refused, and so
-    is a document whose aliases would repeat more than ``MAX_ALIAS_EXPANSION`` values.
+    is a document whose aliases would repeat more than ``MAX_ALIAS_EXPANSION`` values.  Only
+    plain data is built: strings, numbers (finite, integers within :data:`INTEGER_RANGE`),
+    booleans, null, dates, lists and mappings with string keys; any other tag is refused where
+    it stands, and so is a value its tag cannot read (``!!bool maybe``).  Such a value makes
+    the document unreadable (:attr:`unreadable`), but the walk goes on, so that every one is
+    reported.  In JSON, a plain scalar is read as JSON reads it (``1e1`` is the number 10).
     """
 
-    def __init__(self, path: str, loader: yaml.CSafeLoader) -> None:
+    def __init__(self, path: str, loader: yaml.CSafeLoader, *, json_syntax: bool) -> None:
         self.path = path
         self.loader = loader
+        self.json = json_syntax
         self.diagnostics: list[Diagnostic] = []
+        self.unreadable = False
         self._seen: set[int] = set()
         self._open: set[int] = set()
         self._repeated = 0
 
+    def refuse(self, code: str, message: str, node: yaml.Node, hint: str | None = None) -> Any:
+        """Report a value that cannot be read; the document is then unreadable."""
+        self.diagnostics.append(make(code, message, _span(self.path, node), hint=hint))
+        self.unreadable = True
+        return _BAD
+
     def walk(self, node: yaml.Node) -> Any:
         if isinstance(node, yaml.ScalarNode):
-            if node.tag == _STR_TAG:
+            if node.tag == _STR_TAG and (node.style or not self.json):
                 return node.value
-            return self.loader.construct_object(node, deep=True)
+            return self.scalar(node)
         identity = id(node)
         if identity in self._open:
             raise _Unsafe(
@@ -184,6 +252,8 @@ class _Walker:
                     _span(self.path, node),
                 )
             )
+        if node.tag not in (_MAP_TAG, _SEQ_TAG):
+            return self.unknown_tag(node)
         if identity in self._seen:
             self._repeated += len(node.value)
             if self._repeated > MAX_ALIAS_EXPANSION:
@@ -204,6 +274,88 @@ class _Walker:
         finally:
             self._open.discard(identity)
 
+    def unknown_tag(self, node: yaml.Node) -> Any:
+        return self.refuse(
+            "RP116",
+            f"the YAML tag '{_tag_text(node.tag)}' is not allowed in a spec",
+            node,
+            hint="a spec holds plain data: strings, numbers, booleans, null, lists and mappings",
+        )
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        """The value of a scalar that is not a plain string."""
+        if self.json and not node.style:
+            return self.json_scalar(node)
+        found = _CONSTRUCTORS.get(node.tag)
+        if found is None:
+            return self.unknown_tag(node)
+        construct, kind = found
+        text = node.value
+        if node.tag in (_INT_TAG, _FLOAT_TAG) and len(text) > _MAX_NUMBER_TEXT:
+            return self.out_of_range(node)
+        try:
+            value = construct(self.loader, node)
+        except _CONSTRUCTOR_ERRORS:
+            return self.refuse(
+                "RP100", f"cannot read {_tag_text(node.tag)} {_excerpt(text)} as {kind}", node
+            )
+        return self.number(value, node)
+
+    def json_scalar(self, node: yaml.ScalarNode) -> Any:
+        """A plain JSON scalar: ``true``, ``false``, ``null`` or a number, read as JSON does."""
+        text = node.value
+        if len(text) > _MAX_NUMBER_TEXT:
+            return self.out_of_range(node)
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return self.refuse("RP100", f"cannot read {_excerpt(text)} as a JSON value", node)
+        return self.number(value, node)
+
+    def number(self, value: Any, node: yaml.ScalarNode) -> Any:
+        """``value``, unless it is a number a spec cannot hold (reported)."""
+        if type(value) is float and not math.isfinite(value):
+            return self.refuse(
+                "RP117",
+                f"{_excerpt(node.value)} is not a finite number",
+                node,
+                hint="every number in a spec is finite; write the value the field takes",
+            )
+        if type(value) is int and not INTEGER_RANGE[0] <= value <= INTEGER_RANGE[1]:
+            return self.out_of_range(node)
+        return value
+
+    def out_of_range(self, node: yaml.ScalarNode) -> Any:
+        return self.refuse(
+            "RP117",
+            f"{_excerpt(node.value)} is outside the numbers a spec may hold (64-bit integers "
+            "and finite floats)",
+            node,
+        )
+
+    def key(self, node: yaml.Node) -> str | None:
+        """A mapping key as a string, or None when it cannot be one (reported)."""
+        if not isinstance(node, yaml.ScalarNode):
+            self.diagnostics.append(
+                make("RP104", "mapping keys must be plain scalars", _span(self.path, node))
+            )
+            return None
+        if node.tag == _STR_TAG:
+            return str(node.value)
+        if node.tag in (_BOOL_TAG, _NULL_TAG):
+            kind = "boolean" if node.tag == _BOOL_TAG else "null"
+            self.diagnostics.append(
+                make(
+                    "RP104",
+                    f"the key '{node.value}' is read as a {kind}, not a name",
+                    _span(self.path, node),
+                    hint=f'quote it: "{node.value}":',
+                )
+            )
+            return None
+        value = self.scalar(node)
+        return None if value is _BAD else str(value)
+
     def _mapping(self, node: yaml.MappingNode) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
         first_key: dict[Any, yaml.Node] = {}
@@ -212,12 +364,9 @@ class _Walker:
             if key_node.tag == _MERGE_TAG:
                 merges.append(value_node)
                 continue
-            if not isinstance(key_node, yaml.ScalarNode):
-                self.diagnostics.append(
-                    make("RP104", "mapping keys must be plain scalars", _span(self.path, key_node))
-                )
+            key = self.key(key_node)
+            if key is None:
                 continue
-            key = key_node.value if key_node.tag == _STR_TAG else str(self.walk(key_node))
             if key in first_key:
                 earlier = _span(self.path, first_key[key])
                 self.diagnostics.append(
@@ -240,8 +389,10 @@ class _Walker:
                         make("RP104", "a merge key (<<) takes a mapping", _span(self.path, source))
                     )
                     continue
-                for key, value in self.walk(source).items():
-                    result.setdefault(key, value)
+                merged = self.walk(source)
+                if isinstance(merged, dict):
+                    for key, value in merged.items():
+                        result.setdefault(key, value)
         return result
 
 
@@ -265,14 +416,16 @@ def _json_error(path: str, exc: json.JSONDecodeError) -> Diagnostic:
     )
 
 
-def parse_document(text: str, path: str) -> Document:
-    """Parse ``text`` (YAML, or JSON when ``path`` ends in .json) with positions."""
+def parse_document(text: str, path: str, *, syntax: str | None = None) -> Document:
+    """Parse ``text`` with positions: as JSON when ``syntax`` is ``"json"`` (by default, when
+    ``path`` ends in .json), else as YAML; ``path`` is the name diagnostics use."""
     source_map = SourceMap(path)
-    if path.endswith(".json"):
+    json_syntax = syntax == "json" if syntax is not None else path.endswith(".json")
+    if json_syntax:
         try:
-            json.loads(text)
+            json.loads(text, parse_int=_ignore, parse_float=_ignore, parse_constant=_ignore)
         except json.JSONDecodeError as exc:
-            return Document(None, source_map, text, [_json_error(path, exc)])
+            return Document(None, source_map, text, [_json_error(path, exc)], syntax_error=True)
         except RecursionError:
             message = f"values nest more than {MAX_DEPTH} levels deep"
             return Document(None, source_map, text, [make("RP109", message, Span.file(path))])
@@ -282,31 +435,89 @@ def parse_document(text: str, path: str) -> Document:
         if node is None:
             return Document(None, source_map, text, [])
         source_map.root = node
-        walker = _Walker(path, loader)
+        walker = _Walker(path, loader, json_syntax=json_syntax)
         data = walker.walk(node)
     except yaml.YAMLError as exc:
-        return Document(None, source_map, text, [_syntax_error(path, exc)])
+        return Document(None, source_map, text, [_syntax_error(path, exc)], syntax_error=True)
     except _Unsafe as exc:
         return Document(None, SourceMap(path), text, [exc.diagnostic])
-    except (ValueError, TypeError, OverflowError) as exc:
-        return Document(
-            None, source_map, text, [make("RP100", f"cannot read value: {exc}", Span.file(path))]
-        )
     finally:
         loader.dispose()
+    if walker.unreadable:
+        return Document(None, source_map, text, walker.diagnostics)
     return Document(data, source_map, text, walker.diagnostics)
 
 
-def load_document(path: Path | str, display: str | None = None) -> Document:
-    """Read and parse the file at ``path``; ``display`` is the name diagnostics use."""
-    name = display or str(path)
+def _ignore(_text: str) -> None:
+    """Stands for a JSON number while the syntax is checked (numbers are read later)."""
+
+
+_NOT_REGULAR = (
+    (stat.S_ISDIR, "is a directory"),
+    (stat.S_ISFIFO, "not a regular file (a named pipe)"),
+    (stat.S_ISCHR, "not a regular file (a device)"),
+    (stat.S_ISBLK, "not a regular file (a device)"),
+    (stat.S_ISSOCK, "not a regular file (a socket)"),
+)
+
+
+def read_limited(path: Path | str, name: str, max_bytes: int) -> bytes | Diagnostic:
+    """The bytes of the regular file at ``path``, or the diagnostic that says why not.
+
+    Nothing is read from a directory, a named pipe (opened without blocking), a device or a
+    socket, nor from a file larger than ``max_bytes`` (RP118, the ``file_bytes`` limit): the
+    size is checked before reading, and no more than ``max_bytes + 1`` bytes are read in case
+    the file grows.  ``name`` is what diagnostics call the file.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        raw = Path(path).read_bytes()
+        descriptor = os.open(path, flags)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return make("RP103", f"cannot read {name}: {reason}", Span.file(name))
+    try:
+        info = os.fstat(descriptor)
+        for test, why in _NOT_REGULAR:
+            if test(info.st_mode):
+                return make("RP103", f"cannot read {name}: {why}", Span.file(name))
+        if not stat.S_ISREG(info.st_mode):
+            return make("RP103", f"cannot read {name}: not a regular file", Span.file(name))
+        size = info.st_size
+        if size > max_bytes:
+            return over_limit(
+                "file_bytes", WorkLimits(file_bytes=max_bytes), Span.file(name), f"{size:,} bytes"
+            )
+        chunks: list[bytes] = []
+        left = max_bytes + 1
+        while left > 0:
+            chunk = os.read(descriptor, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        raw = b"".join(chunks)
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        return Document(
-            None, SourceMap(name), "", [make("RP103", f"cannot read {name}: {reason}", None)]
+        return make("RP103", f"cannot read {name}: {exc.strerror or exc}", Span.file(name))
+    finally:
+        os.close(descriptor)
+    if len(raw) > max_bytes:
+        return over_limit(
+            "file_bytes", WorkLimits(file_bytes=max_bytes), Span.file(name), "the file grew"
         )
+    return raw
+
+
+def load_document(
+    path: Path | str, display: str | None = None, *, max_bytes: int | None = None
+) -> Document:
+    """Read and parse the file at ``path``; ``display`` is the name diagnostics use.
+
+    ``max_bytes`` is the ``file_bytes`` limit (its default when None).
+    """
+    name = display or str(path)
+    raw = read_limited(path, name, WorkLimits().file_bytes if max_bytes is None else max_bytes)
+    if isinstance(raw, Diagnostic):
+        return Document(None, SourceMap(name), "", [raw])
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -10,14 +10,23 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic_core import ErrorDetails
 
 from runway_plan.catalog import Catalog
+from runway_plan.catalog.model import MAX_CREDITS
+from runway_plan.catalog.model import Credits as CatalogCredits
 from runway_plan.diagnostics import Diagnostic, make
+from runway_plan.limits import WorkLimits, limit_info
 from runway_plan.source import DataPath, Document
 
 __all__ = [
@@ -30,6 +39,7 @@ __all__ = [
     "ParsedSpec",
     "Retry",
     "Spec",
+    "SpecLimits",
     "Step",
     "json_schema",
     "parse_spec",
@@ -37,15 +47,20 @@ __all__ = [
 
 SUPPORTED_VERSIONS = (1,)
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
-_NAME_RE = re.compile(NAME_PATTERN)
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+"""A whole name (``fullmatch``: ``$`` would let a trailing newline through)."""
 
 
-Credits = Annotated[Decimal, Field(ge=0), WithJsonSchema({"type": "number", "minimum": 0})]
-"""An amount of credits: exact decimal arithmetic, written as a plain number in specs."""
+Credits = Annotated[
+    CatalogCredits,
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": int(MAX_CREDITS)}),
+]
+"""An amount of credits: exact decimal arithmetic, written as a plain number in specs; finite,
+at most :data:`~runway_plan.catalog.model.MAX_CREDITS`, to the millionth of a credit."""
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class Budget(_Model):
@@ -68,7 +83,7 @@ class Retry(_Model):
 class Step(BaseModel):
     """One generation step: orchestration keys plus the API request fields of its model."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, allow_inf_nan=False)
 
     endpoint: str = Field(
         description="The API endpoint, as in `POST /v1/<endpoint>` (image_to_video, ...)."
@@ -122,9 +137,39 @@ class Avatar(_Model):
     documents: list[str] = Field(default_factory=list, description="Keys of `documents` to attach.")
 
 
+def _limit_field(name: str) -> Any:
+    info = next(item for item in limit_info() if item.name == name)
+    return Field(
+        default=None,
+        ge=1,
+        le=info.ceiling,
+        description=f"{info.what[0].upper()}{info.what[1:]}: default {info.default:,}, "
+        f"at most {info.ceiling:,} here.",
+    )
+
+
+class SpecLimits(_Model):
+    """Work limits this spec raises (or lowers), each up to its ceiling; see ``--limit``."""
+
+    generations: int | None = _limit_field("generations")
+    edges: int | None = _limit_field("edges")
+    rendered_chars: int | None = _limit_field("rendered_chars")
+    template_work: int | None = _limit_field("template_work")
+    diagnostics: int | None = _limit_field("diagnostics")
+
+    def applied(self, limits: WorkLimits) -> WorkLimits:
+        """``limits`` with the values this section sets."""
+        return limits.merged(self.model_dump(exclude_none=True))
+
+
 class Spec(_Model):
     """A runway-plan spec (version 1)."""
 
+    schema_: str | None = Field(
+        default=None,
+        alias="$schema",
+        description="The JSON Schema this file follows (for editors); not read otherwise.",
+    )
     version: Literal[1] = Field(description="The spec language version.")
     name: str = Field(description="The pipeline's name.")
     description: str | None = None
@@ -142,6 +187,23 @@ class Spec(_Model):
         default_factory=dict, description="Knowledge documents."
     )
     avatars: dict[str, Avatar] = Field(default_factory=dict, description="Real-time avatars.")
+    limits: SpecLimits = Field(
+        default_factory=SpecLimits,
+        description="Work limits for checking and planning this spec (generations, edges, "
+        "rendered_chars, template_work, diagnostics), each up to its ceiling.",
+    )
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        if type(value) is not int:
+            raise ValueError("the version is the whole number 1")
+        return value
+
+
+def _quoted(text: str) -> str:
+    """``text`` in single quotes, control characters escaped (``'hero\\n'``)."""
+    return f"'{text}'" if text.isprintable() else repr(text)
 
 
 def _did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
@@ -150,8 +212,9 @@ def _did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None
 
 
 _SECTION_CHOICES: dict[str, tuple[str, ...]] = {
-    "": tuple(Spec.model_fields),
+    "": tuple(field.alias or name for name, field in Spec.model_fields.items()),
     "budget": tuple(Budget.model_fields),
+    "limits": tuple(SpecLimits.model_fields),
     "retry": tuple(Retry.model_fields),
     "documents": tuple(Document_.model_fields),
     "avatars": tuple(Avatar.model_fields),
@@ -177,6 +240,14 @@ def _diagnose(error: Any, document: Document) -> Diagnostic:
     if kind == "missing":
         parent = loc[:-1]
         return make("RP104", f"missing required key '{loc[-1]}'", source_map.key(parent))
+    if loc[:1] == ("limits",) and len(loc) == 2 and kind == "less_than_equal":
+        name = str(loc[1])
+        return make(
+            "RP118",
+            f"limits.{name} is above the most a spec may set ({error['ctx']['le']:,})",
+            source_map.value(loc),
+            hint=f"the person running the command can raise it: --limit {name}=N",
+        )
     where = ".".join(str(part) for part in loc)
     return make("RP104", f"{where}: {error['msg']}", source_map.value(loc))
 
@@ -266,6 +337,8 @@ def _prune(
                     broken_fan_outs.add(str(name))
             else:
                 section.pop(name, None)
+        elif top == "limits" and len(loc) > 1 and isinstance(pruned.get("limits"), dict):
+            pruned["limits"] = {k: v for k, v in pruned["limits"].items() if k != loc[1]}
         elif top == "version":
             pruned["version"] = SUPPORTED_VERSIONS[-1]
         elif top == "name":
@@ -293,11 +366,11 @@ def parse_spec(document: Document) -> ParsedSpec:
         entries = data.get(section)
         if isinstance(entries, dict):
             for name in entries:
-                if not _NAME_RE.match(str(name)):
+                if not _NAME_RE.fullmatch(str(name)):
                     diagnostics.append(
                         make(
                             "RP107",
-                            f"invalid name '{name}'",
+                            f"invalid name {_quoted(str(name))}",
                             document.source_map.key((section, name)),
                             hint="use letters, digits, '_' and '-', starting with a letter or '_'",
                         )

@@ -607,11 +607,11 @@ def _outputs(directory: Path, name: str, value: str, key: str) -> list[tuple[str
         "version": 1,
         "name": name,
         "description": value,
-        "steps": {"hero": image_step(), "shot\n": clip_step()},
+        "steps": {"hero": image_step(), "shot": clip_step()},
         **with_resources(value),
     }
     valid = write(directory, valid_spec, "valid.json")
-    valid_spec["steps"]["shot\n"]["duration"] = 10
+    valid_spec["steps"]["shot"]["duration"] = 10
     changed = write(directory, valid_spec, "changed.json")
     found = [(f"validate {f}", run("validate", str(broken), "--format", f)) for f in _VALIDATE]
     found += [(f"plan {f}", run("plan", str(valid), "--format", f)) for f in _PLAN]

@@ -15,9 +15,20 @@ from pydantic import BaseModel, ConfigDict, Field
 Media = Literal["image", "video", "audio", "text"]
 Scalar = str | int | float | bool
 
+MAX_CREDITS = Decimal(10) ** 12
+"""The largest amount of credits a price or a budget may be (a trillion; $10 billion)."""
+
+Credits = Annotated[
+    Decimal, Field(ge=0, le=MAX_CREDITS, max_digits=19, decimal_places=6, allow_inf_nan=False)
+]
+"""An amount of credits: exact, finite, at most :data:`MAX_CREDITS`, to the millionth."""
+
+BlockSize = Annotated[Decimal, Field(gt=0, le=MAX_CREDITS, max_digits=19, decimal_places=6)]
+"""How many units make one billed block (``per``): positive, finite."""
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class StringType(_Strict):
@@ -189,8 +200,8 @@ class ModelOverlay(_Strict):
         description="Output duration bounds when the request omits duration and has no default.",
     )
     output_media: Media | None = None
-    latency_seconds: float = 60.0
-    latency_per_output_second: float = 0.0
+    latency_seconds: float = Field(default=60.0, ge=0, le=1_000_000)
+    latency_per_output_second: float = Field(default=0.0, ge=0, le=1_000)
     third_party: bool = False
     source: str = ""
 
@@ -244,7 +255,7 @@ class PriceRate(_Strict):
     """A rate that applies when every ``when`` field of the request has one of the listed values."""
 
     when: dict[str, tuple[Scalar, ...]] = Field(default_factory=dict)
-    credits: Decimal
+    credits: Credits
 
 
 class Price(_Strict):
@@ -258,7 +269,7 @@ class Price(_Strict):
 
     unit: Literal["output_second", "image", "characters", "input_second", "generation"]
     rates: tuple[PriceRate, ...]
-    per: Decimal = Decimal(1)
+    per: BlockSize = Decimal(1)
     rounding: Literal["ceil", "none"] = "none"
     count_field: str | None = None
     text_field: str | None = None
@@ -277,7 +288,7 @@ class Prices(_Strict):
     """``prices.yaml``: hand-kept prices; a model absent here is priced as unknown."""
 
     version: str
-    usd_per_credit: Decimal
+    usd_per_credit: Annotated[Decimal, Field(gt=0, le=1, max_digits=19, decimal_places=12)]
     models: dict[str, Price]
     unknown: dict[str, str] = Field(
         default_factory=dict, description="Models with no known price, and why."
@@ -287,14 +298,14 @@ class Prices(_Strict):
 class ModelLimits(_Strict):
     """Per-model limits of a tier."""
 
-    max_concurrent: int
-    max_daily: int
+    max_concurrent: int = Field(ge=0, le=100_000)
+    max_daily: int = Field(ge=0, le=1_000_000_000)
 
 
 class Tier(_Strict):
     """One usage tier of the API."""
 
-    max_monthly_spend_usd: Decimal
+    max_monthly_spend_usd: Credits
     groups: dict[str, ModelLimits]
     criteria: str = ""
 

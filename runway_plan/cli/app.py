@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import importlib
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -18,10 +17,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import yaml
 
 from runway_plan import __version__
 from runway_plan.catalog import Catalog, CatalogError, load_catalog
+from runway_plan.limits import LIMIT_NAMES, WorkLimits
+from runway_plan.source import Document, parse_document
 
 __all__ = [
     "EXIT_CLOSED_PIPE",
@@ -33,8 +33,10 @@ __all__ = [
     "api_key_or_fail",
     "catalog_option",
     "format_option",
+    "limits_option",
     "load_catalog_or_fail",
     "main",
+    "parse_limits",
     "parse_vars",
     "vars_option",
 ]
@@ -49,22 +51,35 @@ EXIT_CLOSED_PIPE = 141
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 
 
-def _var_value(raw: str) -> Any:
+class _UsageError(click.ClickException):
+    """A problem with the command's inputs (a catalog, a ``--var``, a ``--limit``): exit 2."""
+
+    exit_code = EXIT_USAGE
+
+
+def _first_problem(document: Document) -> str:
+    problem = next(d for d in document.diagnostics if d.is_error)
+    where = f"{problem.span}: " if problem.span else ""
+    return f"{where}{problem.code} {problem.message}"
+
+
+def _var_value(key: str, raw: str) -> Any:
     """A JSON value (``5``, ``true``, ``["a"]``), a YAML flow collection, or else the string.
 
     Plain words stay strings: ``1:1`` is a ratio and ``no`` a language, not YAML 1.1 numbers
-    and booleans.
+    and booleans.  Values are read by the spec's own loader, with its bounds: a value that is
+    JSON or YAML but holds what a spec may not (``!!bool maybe``, an alias bomb, ``NaN``,
+    nesting past 100 levels) is a usage error naming the place.
     """
-    try:
-        return json.loads(raw)
-    except ValueError:
-        pass
-    if raw.lstrip().startswith(("[", "{")):
-        try:
-            return yaml.safe_load(raw)
-        except yaml.YAMLError:
-            return raw
-    return raw
+    name = f"--var {key}"
+    document = parse_document(raw, name, syntax="json")
+    if document.syntax_error and raw.lstrip().startswith(("[", "{")):
+        document = parse_document(raw, name, syntax="yaml")
+    if document.syntax_error:
+        return raw
+    if any(d.is_error for d in document.diagnostics):
+        raise click.BadParameter(_first_problem(document), param_hint="--var")
+    return document.data
 
 
 def parse_vars(values: tuple[str, ...]) -> dict[str, Any]:
@@ -74,16 +89,44 @@ def parse_vars(values: tuple[str, ...]) -> dict[str, Any]:
         key, sep, raw = option.partition("=")
         if not sep or not key.strip():
             raise click.BadParameter(f"'{option}' is not key=value", param_hint="--var")
-        parsed[key.strip()] = _var_value(raw)
+        parsed[key.strip()] = _var_value(key.strip(), raw)
     return parsed
 
 
-def load_catalog_or_fail(path: Path | None) -> Catalog:
-    """The catalog, or a usage error (exit 2) naming what is wrong with it."""
+def parse_limits(values: tuple[str, ...]) -> dict[str, int]:
+    """``--limit NAME=N`` options as a dict of work limits (see :mod:`runway_plan.limits`)."""
+    parsed: dict[str, int] = {}
+    for option in values:
+        name, sep, raw = option.partition("=")
+        name = name.strip()
+        if not sep or name not in LIMIT_NAMES:
+            raise click.BadParameter(
+                f"'{option}' is not NAME=N with NAME one of {', '.join(LIMIT_NAMES)}",
+                param_hint="--limit",
+            )
+        try:
+            value = int(raw.replace("_", "").replace(",", ""))
+        except ValueError:
+            value = 0
+        if not 0 < value < 2**63:
+            raise click.BadParameter(
+                f"'{option}': {name} takes a whole number of at least 1", param_hint="--limit"
+            )
+        parsed[name] = value
+    return parsed
+
+
+def load_catalog_or_fail(path: Path | None, limits: dict[str, int] | None = None) -> Catalog:
+    """The catalog, or a usage error (exit 2) naming what is wrong with it.
+
+    A catalog directory is read as a spec is: each file within the ``file_bytes`` limit (of
+    ``limits``, from ``--limit``, else its default).
+    """
+    max_bytes = WorkLimits().merged(limits or {}).file_bytes
     try:
-        return load_catalog(path)
+        return load_catalog(path, max_bytes=max_bytes)
     except CatalogError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise _UsageError(str(exc)) from exc
 
 
 class _Group(click.Group):
@@ -227,6 +270,15 @@ vars_option = click.option(
     multiple=True,
     metavar="KEY=VALUE",
     help="Set a template variable (a YAML value); overrides the spec's vars.",
+)
+limits_option = click.option(
+    "--limit",
+    "limits",
+    multiple=True,
+    metavar="NAME=N",
+    help="Raise (or lower) a work limit for checking and planning a spec: "
+    + ", ".join(LIMIT_NAMES)
+    + " (README: Work limits).",
 )
 catalog_option = click.option(
     "--catalog",

@@ -16,8 +16,10 @@ from runway_plan.cli.app import (
     allow_option,
     catalog_option,
     format_option,
+    limits_option,
     load_catalog_or_fail,
     main,
+    parse_limits,
     parse_vars,
     vars_option,
 )
@@ -30,25 +32,32 @@ from runway_plan.validate import check_file
 
 
 @main.command()
-@click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @format_option(FORMATS)
 @vars_option
+@limits_option
 @allow_option
 @catalog_option
 def validate(
     specs: tuple[Path, ...],
     fmt: str,
     variables: tuple[str, ...],
+    limits: tuple[str, ...],
     allow_paths: tuple[Path, ...],
     catalog_path: Path | None,
 ) -> None:
-    """Check SPECS against every model constraint and report every problem at once."""
+    """Check SPECS against every model constraint and report every problem at once.
+
+    A SPEC that cannot be read (missing, a directory, not a regular file, too large) is a
+    diagnostic of its own; the others are still checked.
+    """
     overrides = parse_vars(variables)
-    catalog = load_catalog_or_fail(catalog_path)
+    work_limits = parse_limits(limits)
+    catalog = load_catalog_or_fail(catalog_path, work_limits)
     started = time.perf_counter()
     everything = []
     for spec in specs:
-        _graph, diagnostics = check_file(spec, catalog, overrides, allow=allow_paths)
+        _graph, diagnostics = check_file(spec, catalog, overrides, work_limits, allow=allow_paths)
         everything.extend(diagnostics)
     click.echo(render(everything, fmt, version=__version__), nl=False)
     if fmt == "text":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -26,8 +27,10 @@ from runway_plan.cli.app import (
     api_key_or_fail,
     catalog_option,
     format_option,
+    limits_option,
     load_catalog_or_fail,
     main,
+    parse_limits,
     parse_vars,
     vars_option,
 )
@@ -73,15 +76,19 @@ def parse_deadline(text: str) -> float:
     """``2h``, ``90m``, ``1d``, ``1h30m`` or plain seconds, as seconds."""
     value = text.strip()
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
-        pass
-    parts = _DURATION.findall(value)
-    if not parts or _DURATION.sub("", value).strip():
+        parts = _DURATION.findall(value)
+        if not parts or _DURATION.sub("", value).strip():
+            raise click.BadParameter(
+                f"'{text}' is not a duration such as 2h, 90m, 1d or 1h30m", param_hint="--deadline"
+            ) from None
+        seconds = sum(float(number) * _UNITS[unit.lower()] for number, unit in parts)
+    if not 0 <= seconds < math.inf:  # NaN too
         raise click.BadParameter(
-            f"'{text}' is not a duration such as 2h, 90m, 1d or 1h30m", param_hint="--deadline"
+            f"'{text}' is not a finite duration of 0 seconds or more", param_hint="--deadline"
         )
-    return sum(float(number) * _UNITS[unit.lower()] for number, unit in parts)
+    return seconds
 
 
 def _parse_latency(values: tuple[str, ...]) -> dict[str, float]:
@@ -99,15 +106,19 @@ def _parse_latency(values: tuple[str, ...]) -> dict[str, float]:
 
 
 def _check(
-    spec: str, catalog: Catalog, overrides: dict[str, Any], allow: tuple[Path, ...] = ()
+    spec: str,
+    catalog: Catalog,
+    overrides: dict[str, Any],
+    limits: dict[str, int] | None = None,
+    allow: tuple[Path, ...] = (),
 ) -> tuple[Graph, list[Diagnostic], str]:
     """Load, compile and validate a spec file, or ``REF:path`` read with ``git show``.
 
     A ref that starts with ``-`` is refused: git would read it as an option (``--output=FILE``
     writes a file); and git is told that the argument is a revision whatever it looks like.
     """
-    if Path(spec).is_file() or ":" not in spec:
-        graph, diagnostics = check_file(spec, catalog, overrides, allow=allow)
+    if os.path.isfile(spec) or ":" not in spec:
+        graph, diagnostics = check_file(spec, catalog, overrides, limits, allow=allow)
         return graph, diagnostics, spec
     ref, _, inside = spec.partition(":")
     if ref.startswith("-"):
@@ -144,14 +155,18 @@ def _check(
     if document.data is None and document.diagnostics:
         graph = Graph(spec=None, document=document, catalog=catalog)
         return graph, sort_diagnostics(document.diagnostics), spec
-    graph = compile_spec(document, catalog, overrides, allow=allow)
+    graph = compile_spec(document, catalog, overrides, limits, allow=allow)
     return graph, sort_diagnostics([*document.diagnostics, *validate(graph)]), spec
 
 
 def _checked_or_exit(
-    spec: str, catalog: Catalog, overrides: dict[str, Any], allow: tuple[Path, ...] = ()
+    spec: str,
+    catalog: Catalog,
+    overrides: dict[str, Any],
+    limits: dict[str, int] | None = None,
+    allow: tuple[Path, ...] = (),
 ) -> tuple[Graph, list[Diagnostic], str]:
-    graph, diagnostics, label = _check(spec, catalog, overrides, allow)
+    graph, diagnostics, label = _check(spec, catalog, overrides, limits, allow)
     if has_errors(diagnostics):
         click.echo(render_diagnostics(diagnostics, "text"), nl=False)
         errors = sum(d.is_error for d in diagnostics)
@@ -167,10 +182,11 @@ def _plan_or_exit(
     spec: str,
     catalog: Catalog,
     overrides: dict[str, Any],
+    limits: dict[str, int] | None = None,
     allow: tuple[Path, ...] = (),
     **options: Any,
 ) -> Plan:
-    graph, diagnostics, label = _checked_or_exit(spec, catalog, overrides, allow)
+    graph, diagnostics, label = _checked_or_exit(spec, catalog, overrides, limits, allow)
     result = plan(graph, catalog, source=label, **options)
     result.diagnostics = sort_diagnostics([*diagnostics, *result.diagnostics])
     return result
@@ -432,6 +448,7 @@ def _live_organization(key: str, base_url: str | None = None) -> Organization:
     "origin that made them.",
 )
 @vars_option
+@limits_option
 @allow_option
 @catalog_option
 def plan_command(
@@ -447,6 +464,7 @@ def plan_command(
     emulate: bool,
     base_url: str | None,
     variables: tuple[str, ...],
+    limits: tuple[str, ...],
     allow_paths: tuple[Path, ...],
     catalog_path: Path | None,
 ) -> None:
@@ -480,8 +498,9 @@ def plan_command(
     key = _api_key_for_live() if live else None
     base = base_url.rstrip("/") if base_url else None
     organization = _live_organization(key, base) if key is not None else None
-    catalog = load_catalog_or_fail(catalog_path)
-    graph, diagnostics, label = _checked_or_exit(spec, catalog, overrides, allow_paths)
+    work_limits = parse_limits(limits)
+    catalog = load_catalog_or_fail(catalog_path, work_limits)
+    graph, diagnostics, label = _checked_or_exit(spec, catalog, overrides, work_limits, allow_paths)
     view = _state_view(
         spec, graph, state_dir=state_dir, emulate=emulate, base_url=base, live_key=key
     )
@@ -515,18 +534,21 @@ def plan_command(
 @click.argument("spec", type=click.Path(path_type=str, dir_okay=False))
 @format_option(("mermaid", "dot"))
 @vars_option
+@limits_option
 @allow_option
 @catalog_option
 def graph_command(
     spec: str,
     fmt: str,
     variables: tuple[str, ...],
+    limits: tuple[str, ...],
     allow_paths: tuple[Path, ...],
     catalog_path: Path | None,
 ) -> None:
     """Draw SPEC's step graph, with each step's model and cost, as Mermaid or DOT."""
-    catalog = load_catalog_or_fail(catalog_path)
-    result = _plan_or_exit(spec, catalog, parse_vars(variables), allow_paths)
+    work_limits = parse_limits(limits)
+    catalog = load_catalog_or_fail(catalog_path, work_limits)
+    result = _plan_or_exit(spec, catalog, parse_vars(variables), work_limits, allow=allow_paths)
     click.echo(render_mermaid(result) if fmt == "mermaid" else render_dot(result), nl=False)
 
 
@@ -536,6 +558,7 @@ def graph_command(
 @format_option(PLAN_FORMATS)
 @click.option("--tier", type=click.IntRange(1, 5), help="Plan both for this tier.")
 @vars_option
+@limits_option
 @allow_option
 @catalog_option
 def diff_command(
@@ -544,6 +567,7 @@ def diff_command(
     fmt: str,
     tier: int | None,
     variables: tuple[str, ...],
+    limits: tuple[str, ...],
     allow_paths: tuple[Path, ...],
     catalog_path: Path | None,
 ) -> None:
@@ -552,10 +576,11 @@ def diff_command(
     OLD and NEW are spec files; either may be REF:PATH, the spec at a git ref
     (`main:specs/launch.yaml`, `HEAD~1:./launch.yaml`).
     """
-    catalog = load_catalog_or_fail(catalog_path)
+    work_limits = parse_limits(limits)
+    catalog = load_catalog_or_fail(catalog_path, work_limits)
     overrides = parse_vars(variables)
-    before = _plan_or_exit(old, catalog, overrides, allow_paths, tier=tier)
-    after = _plan_or_exit(new, catalog, overrides, allow_paths, tier=tier)
+    before = _plan_or_exit(old, catalog, overrides, work_limits, allow=allow_paths, tier=tier)
+    after = _plan_or_exit(new, catalog, overrides, work_limits, allow=allow_paths, tier=tier)
     click.echo(render_diff(diff_plans(before, after), fmt), nl=False)
     sys.exit(EXIT_OK)
 

@@ -39,8 +39,10 @@ from runway_plan.cli.app import (
     api_key_or_fail,
     catalog_option,
     format_option,
+    limits_option,
     load_catalog_or_fail,
     main,
+    parse_limits,
     parse_vars,
     vars_option,
 )
@@ -199,9 +201,13 @@ def _api_key() -> str:
 
 
 def _check(
-    spec: Path, catalog: Catalog, variables: tuple[str, ...], allow: tuple[Path, ...]
+    spec: Path,
+    catalog: Catalog,
+    variables: tuple[str, ...],
+    allow: tuple[Path, ...],
+    limits: dict[str, int],
 ) -> Graph:
-    graph, diagnostics = check_file(spec, catalog, parse_vars(variables), allow=allow)
+    graph, diagnostics = check_file(spec, catalog, parse_vars(variables), limits, allow=allow)
     if diagnostics:
         click.echo(render_diagnostics(diagnostics, "text"), nl=False, err=True)
     if has_errors(diagnostics):
@@ -408,6 +414,7 @@ def _build_emulator(
 )
 @format_option(("text", "json"), "The end-of-run report: text, or the run manifest as JSON.")
 @vars_option
+@limits_option
 @allow_option
 @catalog_option
 def run_command(
@@ -428,6 +435,7 @@ def run_command(
     html_report: bool,
     fmt: str,
     variables: tuple[str, ...],
+    limits: tuple[str, ...],
     allow_paths: tuple[Path, ...],
     catalog_path: Path | None,
 ) -> None:
@@ -450,8 +458,9 @@ def run_command(
             raise click.BadParameter("not a number", param_hint="--max-credits") from None
         if not budget.is_finite() or budget < 0:
             raise click.BadParameter("must be 0 or more", param_hint="--max-credits")
-    catalog = load_catalog_or_fail(catalog_path)
-    graph = _check(spec, catalog, variables, allow_paths)
+    work_limits = parse_limits(limits)
+    catalog = load_catalog_or_fail(catalog_path, work_limits)
+    graph = _check(spec, catalog, variables, allow_paths, work_limits)
     if emulate:
         speed = speed or 10.0
         base = EMULATOR_URL

@@ -1,7 +1,10 @@
 """Compile a parsed spec: render templates, expand fan-outs, resolve references, build the DAG.
 
 The compiler never raises for bad input: every problem becomes a diagnostic on the graph, and
-compilation goes on so that one run reports everything it can.
+compilation goes on so that one run reports everything it can.  Its work is bounded by the
+spec's work limits (:mod:`runway_plan.limits`): generations, references, rendered characters
+and template work are counted as they are made, and the first to run out is reported (RP118)
+where it ran out; no step is expanded after that.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from runway_plan.compile.graph import REFERENCE, Generation, Graph, Ref, StepNod
 from runway_plan.compile.templating import Absent, Renderer, TemplateFailure, is_template
 from runway_plan.diagnostics import Diagnostic, Span, make
 from runway_plan.files import LocalFileError, Root
+from runway_plan.limits import Meter, WorkLimits, over_limit
 from runway_plan.media import probe_local
 from runway_plan.source import DataPath, Document, SourceMap
 from runway_plan.spec import ParsedSpec, Spec, Step, parse_spec
@@ -69,6 +73,7 @@ class _Compiler:
         document: Document,
         catalog: Catalog,
         variables: dict[str, Any],
+        limits: WorkLimits,
         root: Root,
     ):
         assert parsed.spec is not None
@@ -82,9 +87,11 @@ class _Compiler:
             catalog=catalog,
             variables=variables,
             variables_known=parsed.vars_known,
+            limits=limits,
             root=root,
         )
-        self.renderer = Renderer()
+        self.meter = Meter(limits)
+        self.renderer = Renderer(self.meter)
         self.variables = variables
         self.expanding: list[str] = []
         self.diagnostics: list[Diagnostic] = self.graph.diagnostics
@@ -143,7 +150,7 @@ class _Compiler:
         step = self.spec.steps[name]
         self.expanding.append(name)
         try:
-            items = self.items(name, step)
+            items = None if self.meter.crossed else self.items(name, step)
         finally:
             self.expanding.pop()
         node = StepNode(name=name, step=step, span=self.map.key(("steps", name)))
@@ -152,17 +159,32 @@ class _Compiler:
         templates = _template_paths(fields, ())
         static_refs: list[tuple[DataPath, Ref]] = []
         _collect_refs(fields, (), static_refs, self.map, ("steps", name), skip_templates=True)
-        base: DataPath = ("steps", name)
-        if items is None:
-            defined = None if not self.vars_known else {*self.variables, *_FAN_OUT_NAMES}
-            request = _replace(
-                fields,
-                templates,
-                lambda path: self.check(_get(fields, path), defined, (*base, *path)),
-            )
-            self.graph.unexpanded[name] = self.generation(node, name, None, request, static_refs)
-            return node
-        fan_out = step.for_each is not None
+        if items is not None and not self.meter.spend("generations", len(items)):
+            self.diagnostics.append(self.too_many(name, step, len(items)))
+            items = None
+        if items is None or not self.expand_items(node, items, fields, templates, static_refs):
+            self.stand_in(node, fields, templates, static_refs)
+        return node
+
+    def too_many(self, name: str, step: Step, count: int) -> Diagnostic:
+        """RP118 for the step whose generations take the spec past its limit."""
+        at: DataPath = ("steps", name, "for_each") if step.for_each is not None else ("steps", name)
+        before = self.meter.used["generations"] - count
+        made = f"step '{name}' makes {count:,}" + (f" after {before:,}" if before else "")
+        span = self.map.value(at) if step.for_each is not None else self.map.key(at)
+        return over_limit("generations", self.meter.limits, span, made)
+
+    def expand_items(
+        self,
+        node: StepNode,
+        items: list[tuple[int | None, Any]],
+        fields: dict[str, Any],
+        templates: list[DataPath],
+        static_refs: list[tuple[DataPath, Ref]],
+    ) -> bool:
+        """Add a generation per item; False, with none added, when a work limit runs out."""
+        name = node.name
+        fan_out = node.step.for_each is not None
         absent = None
         if not fan_out:
             absent = Absent(
@@ -179,8 +201,47 @@ class _Compiler:
                 )
                 request, rendered = self.render_templates(name, fields, templates, context, absent)
                 refs = [*static_refs, *rendered]
+            left = self.meter.left("edges")
+            if refs and not self.meter.spend("edges", len(refs)):
+                crossing = refs[left][1]
+                self.diagnostics.append(
+                    over_limit("edges", self.meter.limits, crossing.span, f"'{crossing.text}'")
+                )
+            if self.meter.crossed:
+                self.forget(node)
+                return False
             self.add_generation(node, self.generation(node, key, index, request, refs))
-        return node
+        return True
+
+    def forget(self, node: StepNode) -> None:
+        """Take back the generations a step made before a work limit ran out in it."""
+        for key in node.generations:
+            del self.graph.generations[key]
+        node.generations.clear()
+        node.outputs.clear()
+
+    def stand_in(
+        self,
+        node: StepNode,
+        fields: dict[str, Any],
+        templates: list[DataPath],
+        static_refs: list[tuple[DataPath, Ref]],
+    ) -> None:
+        """A step that makes no generations (its fan-out failed, or a work limit ran out): one
+        stand-in, its templates checked but not rendered, so its other fields are checked."""
+        base: DataPath = ("steps", node.name)
+        if self.meter.crossed:
+            request = _replace(fields, templates, lambda _path: _FAILED)
+        else:
+            defined = None if not self.vars_known else {*self.variables, *_FAN_OUT_NAMES}
+            request = _replace(
+                fields,
+                templates,
+                lambda path: self.check(_get(fields, path), defined, (*base, *path)),
+            )
+        self.graph.unexpanded[node.name] = self.generation(
+            node, node.name, None, request, static_refs
+        )
 
     def render_templates(
         self,
@@ -285,10 +346,12 @@ class _Compiler:
             self.diagnostics.append(unknown_step(name, self.spec.steps, span, reference=reference))
 
     def link(self) -> set[tuple[str, str]]:
-        """Resolve references and `needs` into edges; the (producer, consumer) pairs of steps
-        that form cycles (reported), empty when there is none.
+        """Resolve references into edges and `needs` into step-to-step waits; the (producer,
+        consumer) pairs of steps that form cycles (reported), empty when there is none.
 
         The references of steps whose fan-out failed are checked too, but make no edges.
+        ``needs`` stays a relation between steps (:attr:`Graph.needs`): two fan-outs of 20,000
+        items are one wait, not 400 million edges.
         """
         step_edges: dict[tuple[str, str], Any] = {}
         generations = [*self.graph.generations.values(), *self.graph.unexpanded.values()]
@@ -311,9 +374,12 @@ class _Compiler:
                     self.unknown_step(needed, span, reference=False)
                     continue
                 step_edges.setdefault((needed, name), span)
-                for before in self.graph.steps[needed].generations:
-                    for after in self.graph.steps[name].generations:
-                        self.graph.edges[(before, after)] = None
+                if needed in self.graph.needs.get(name, ()) or self.meter.crossed:
+                    continue
+                if not self.meter.spend("edges", 1):
+                    self.diagnostics.append(over_limit("edges", self.meter.limits, span))
+                    continue
+                self.graph.needs.setdefault(name, []).append(needed)
         return self.report_cycles(step_edges)
 
     def check_index(self, ref: Ref, target: StepNode) -> str | None:
@@ -393,7 +459,8 @@ class _Compiler:
             )
 
     def order(self, cyclic: set[tuple[str, str]]) -> list[Generation]:
-        """The generations in a dependency order, the edges of cycles among steps left out."""
+        """The generations in an order where every reference comes before its use (the edges
+        of cycles among steps left out; ``needs`` carry no data, so they do not count)."""
         if not cyclic:
             return self.graph.order()
         generations = self.graph.generations
@@ -545,6 +612,7 @@ def compile_spec(
     document: Document,
     catalog: Catalog,
     overrides: Mapping[str, Any] | None = None,
+    limits: Mapping[str, int] | None = None,
     *,
     allow: Iterable[str | Path] = (),
 ) -> Graph:
@@ -554,15 +622,24 @@ def compile_spec(
     and the folders of ``allow`` (see :class:`runway_plan.files.Root`).
 
     The parts of the spec whose structure is broken are reported and left out; the rest is
-    compiled, so that one run reports every independent problem.
+    compiled, so that one run reports every independent problem.  ``limits`` (by name, from
+    ``--limit``) override the spec's own ``limits:`` and the defaults; the graph keeps the
+    limits it was compiled under (:attr:`Graph.limits`).
     """
     parsed = parse_spec(document)
     root = Root.of_spec(document.source_map.path, allow)
     if parsed.spec is None:
-        graph = Graph(spec=None, document=document, catalog=catalog, root=root)
+        graph = Graph(
+            spec=None,
+            document=document,
+            catalog=catalog,
+            limits=WorkLimits().merged(limits or {}),
+            root=root,
+        )
         graph.diagnostics.extend(parsed.diagnostics)
         return graph
+    effective = parsed.spec.limits.applied(WorkLimits()).merged(limits or {})
     variables = {**parsed.spec.vars, **(overrides or {})}
-    compiler = _Compiler(parsed, document, catalog, variables, root)
+    compiler = _Compiler(parsed, document, catalog, variables, effective, root)
     compiler.diagnostics.extend(parsed.diagnostics)
     return compiler.run()

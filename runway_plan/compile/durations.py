@@ -10,6 +10,7 @@ downstream the same way.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -81,6 +82,15 @@ def _get(data: Any, path: DataPath) -> Any:
     return data
 
 
+def _seconds(value: float) -> float | None:
+    """A duration as seconds, or None for a number no request may hold (the validator reports
+    it): not finite, or an integer past 64 bits."""
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        return None
+    seconds = float(value)
+    return seconds if math.isfinite(seconds) else None
+
+
 def output_length(
     catalog: Catalog,
     endpoint: str,
@@ -96,7 +106,8 @@ def output_length(
     """
     duration = request.get("duration")
     if isinstance(duration, int | float) and not isinstance(duration, bool):
-        return Length.of(float(duration), "duration field")
+        seconds = _seconds(duration)
+        return Length.of(seconds, "duration field") if seconds is not None else None
     if endpoint in PASSTHROUGH_ENDPOINTS:
         for path in DURATION_INPUTS:
             value = _get(request, path)

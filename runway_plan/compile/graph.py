@@ -2,26 +2,44 @@
 
 from __future__ import annotations
 
+import heapq
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cached_property
-from graphlib import TopologicalSorter
+from graphlib import CycleError
 from typing import TYPE_CHECKING, Any
 
 from runway_plan.catalog import Catalog
 from runway_plan.compile.durations import Length
 from runway_plan.diagnostics import Diagnostic, Span
 from runway_plan.files import Root
+from runway_plan.limits import WorkLimits
 from runway_plan.source import DataPath, Document
 from runway_plan.spec import Spec, Step
 
 if TYPE_CHECKING:
     import networkx as nx
 
-__all__ = ["REFERENCE", "Generation", "Graph", "Ref", "StepNode", "TemplateFailed"]
+__all__ = [
+    "REFERENCE",
+    "Generation",
+    "Graph",
+    "Ref",
+    "StepNode",
+    "TemplateFailed",
+    "join_key",
+]
 
-REFERENCE = re.compile(r"^@(?P<step>[A-Za-z_][A-Za-z0-9_-]*)(?:\[(?P<index>-?\d+)\])?$")
-"""A reference to another step's output: ``@step`` or ``@step[i]``."""
+REFERENCE = re.compile(r"^@(?P<step>[A-Za-z_][A-Za-z0-9_-]*)(?:\[(?P<index>-?[0-9]{1,18})\])?\Z")
+"""A reference to another step's output: ``@step`` or ``@step[i]`` (nothing after it, not even
+a newline)."""
+
+
+def join_key(step: str) -> str:
+    """The key of the join that waits for every generation of ``step`` (see
+    :meth:`Graph.dependencies`); no generation key has this form."""
+    return f"{step}[*]"
 
 
 class TemplateFailed:
@@ -95,7 +113,13 @@ class Graph:
     steps: dict[str, StepNode] = field(default_factory=dict)
     generations: dict[str, Generation] = field(default_factory=dict)
     edges: dict[tuple[str, str], None] = field(default_factory=dict)
-    """Dependencies between generations (producer, consumer), without repeats, in order."""
+    """References between generations (producer, consumer), without repeats, in order."""
+    needs: dict[str, list[str]] = field(default_factory=dict)
+    """For each step with ``needs``, the steps it waits for: every generation of the step
+    waits for every generation of each, a relation kept between steps (two fan-outs of 20,000
+    would make 400 million pairs of generations)."""
+    limits: WorkLimits = field(default_factory=WorkLimits)
+    """The work limits the spec was compiled (and is checked) under."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
     variables: dict[str, Any] = field(default_factory=dict)
     variables_known: bool = True
@@ -130,19 +154,86 @@ class Graph:
             return self.generations[node.outputs[ref.index][0]]
         return None
 
+    def dependencies(
+        self, keys: Collection[str] | None = None
+    ) -> tuple[list[str], list[tuple[str, str]]]:
+        """Every dependency as a DAG of generation keys and *joins*, in O(generations +
+        references + steps): the joins (one per step another step ``needs``, keyed by
+        :func:`join_key`) and the edges.  A join waits for every generation of its step, and
+        every generation of a step that needs it waits for the join.
+
+        With ``keys``, edges to or from other generations are left out (those count as done).
+        """
+        joins: dict[str, None] = {}
+        edges = [(a, b) for a, b in self.edges if keys is None or (a in keys and b in keys)]
+        for step, needed in self.needs.items():
+            waiting = [k for k in self.steps[step].generations if keys is None or k in keys]
+            for name in needed:
+                join = join_key(name)
+                if join not in joins:
+                    joins[join] = None
+                    edges.extend(
+                        (k, join) for k in self.steps[name].generations if keys is None or k in keys
+                    )
+                edges.extend((join, k) for k in waiting)
+        return list(joins), edges
+
     @cached_property
     def dag(self) -> nx.DiGraph[str]:
-        """The generations and their dependencies as a networkx DiGraph (built on first use)."""
+        """The generations and every pair (producer, consumer) that must run in that order, as
+        a networkx DiGraph, built on first use for analysis.
+
+        ``needs`` are expanded into pairs here, which is quadratic between two fan-outs; the
+        stages never build it (they use :meth:`dependencies`).
+        """
         import networkx as nx
 
         dag: nx.DiGraph[str] = nx.DiGraph()
         dag.add_nodes_from(self.generations)
         dag.add_edges_from(self.edges)
+        for step, needed in self.needs.items():
+            for name in needed:
+                for before in self.steps[name].generations:
+                    dag.add_edges_from((before, after) for after in self.steps[step].generations)
         return dag
 
     def order(self) -> list[Generation]:
-        """Generations in a dependency order; raises ``graphlib.CycleError`` on a cycle."""
-        sorter: TopologicalSorter[str] = TopologicalSorter({key: () for key in self.generations})
-        for producer, consumer in self.edges:
-            sorter.add(consumer, producer)
-        return [self.generations[key] for key in sorter.static_order()]
+        """Generations in a dependency order (``needs`` included), independent ones in spec
+        order; raises ``graphlib.CycleError`` on a cycle."""
+        return [self.generations[key] for key in self.order_keys()]
+
+    def order_keys(self) -> list[str]:
+        """The keys of :meth:`order`: Kahn's algorithm over :meth:`dependencies`, the ready
+        generation that comes first in the spec taken first, a join passed as soon as it is
+        ready."""
+        joins, edges = self.dependencies()
+        position = {key: i for i, key in enumerate(self.generations)}
+        waiting = dict.fromkeys([*self.generations, *joins], 0)
+        after: dict[str, list[str]] = {key: [] for key in waiting}
+        for producer, consumer in edges:
+            waiting[consumer] += 1
+            after[producer].append(consumer)
+        ready = [(position[key], key) for key in self.generations if waiting[key] == 0]
+        heapq.heapify(ready)
+        passed = [join for join in joins if waiting[join] == 0]
+        order: list[str] = []
+
+        def release(key: str) -> None:
+            for child in after[key]:
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    if child in position:
+                        heapq.heappush(ready, (position[child], child))
+                    else:
+                        passed.append(child)
+
+        while passed or ready:
+            if passed:
+                release(passed.pop())
+                continue
+            _, key = heapq.heappop(ready)
+            order.append(key)
+            release(key)
+        if len(order) != len(self.generations):
+            raise CycleError("the generations depend on each other in a cycle")
+        return order

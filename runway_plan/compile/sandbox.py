@@ -10,10 +10,13 @@ A spec from an untrusted pull request cannot exhaust memory or time, by construc
   ``MAX_SIZE`` items, and no output longer than ``MAX_SIZE`` characters.  Operations that can
   grow a value (``+ * ** %``, ``~``, ``join``, ``replace``, ``format``, ``batch`` ...) check
   the size of their result before computing it;
-* each render has a budget of ``_MAX_WORK`` units: a loop iteration costs the size of the loop's
+* each render has a budget of ``MAX_WORK`` units: a loop iteration costs the size of the loop's
   body, and every value made, compared, turned into text or returned costs its deep size (shared
   items counted each time they occur), so a render can neither run long nor build a structure
-  whose text or copy is huge.
+  whose text or copy is huge.  A caller may give a render less (what is left of a budget across
+  many renders): past that it raises :class:`OutOfWork`;
+* a template nests at most ``MAX_NESTING`` blocks (``if``/``for``), and its syntax tree is at
+  most 48 levels deep, far below what Python's own compiler refuses.
 
 A template that hits a bound raises :class:`jinja2.exceptions.SecurityError`, naming what it
 tried.
@@ -37,10 +40,23 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.tests import TESTS
 from jinja2.visitor import NodeTransformer
 
-__all__ = ["ALLOWED_FILTERS", "MAX_SIZE", "Sandbox"]
+__all__ = [
+    "ALLOWED_FILTERS",
+    "MAX_NESTING",
+    "MAX_SIZE",
+    "MAX_WORK",
+    "OutOfWork",
+    "RenderFunction",
+    "Sandbox",
+    "Work",
+    "deep_size",
+]
 
 MAX_SIZE = 100_000
-_MAX_WORK = 1_000_000
+MAX_WORK = 1_000_000
+"""Units of work one render may do."""
+MAX_NESTING = 8
+"""Blocks (``if``, ``for``) a template may nest inside one another."""
 _MAX_INT_BITS = 4096
 _ITEM_COST = 8
 _MAX_JSON_INDENT = 16
@@ -94,6 +110,12 @@ def _measure(value: object, limit: int) -> int:
     return total
 
 
+def deep_size(value: object, limit: int) -> int:
+    """The deep size of a value a template gave (see the module's docstring), counted no
+    further than ``limit``."""
+    return _measure(value, limit)
+
+
 def _shallow(value: object) -> int:
     if type(value) is int:
         return 1 + (value.bit_length() >> 6)
@@ -102,24 +124,42 @@ def _shallow(value: object) -> int:
     return len(value) if isinstance(value, str | bytes | list | tuple | dict) else 1
 
 
+class OutOfWork(SecurityError):
+    """A render reached the work its caller gave it, less than ``MAX_WORK``: what was left of a
+    budget shared by many renders."""
+
+
+class Work:
+    """The work one render may do (``allowed``, at most ``MAX_WORK``) and, after it, has done."""
+
+    __slots__ = ("allowed", "spent")
+
+    def __init__(self, allowed: int = MAX_WORK) -> None:
+        self.allowed = min(allowed, MAX_WORK)
+        self.spent = 0
+
+
 class _Context(Context):
-    """A render's context; ``spent`` is the work the render has done."""
+    """A render's context; ``spent`` is the work the render has done, ``allowed`` what it may."""
 
     spent = 0
+    allowed = MAX_WORK
 
 
 def _spend(context: _Context, units: int) -> None:
     context.spent += units
-    if context.spent > _MAX_WORK:
+    if context.spent > context.allowed:
+        if context.allowed < MAX_WORK:
+            raise OutOfWork(f"the template needs more than the {context.allowed:,} units left")
         raise SecurityError(
-            f"the template does more than {_MAX_WORK:,} units of work (loop iterations and "
+            f"the template does more than {MAX_WORK:,} units of work (loop iterations and "
             "the sizes of the values it makes, compares or prints)"
         )
 
 
 def _spend_on(context: _Context, value: object) -> int:
     """Charges the deep size of ``value``, measured no further than the budget left."""
-    size = _measure(value, _MAX_WORK - context.spent + 1)
+    size = _measure(value, context.allowed - context.spent + 1)
     _spend(context, size)
     return size
 
@@ -528,9 +568,9 @@ def _compare(context: _Context, left: Any, *operations: Any) -> Any:
     result: Any = True
     for index in range(0, len(operations), 2):
         name, right = operations[index], operations[index + 1]
-        size = _measure(left, _MAX_WORK)
+        size = _measure(left, MAX_WORK)
         if not (name in ("in", "notin") and isinstance(right, Mapping)):
-            size += _measure(right, _MAX_WORK)
+            size += _measure(right, MAX_WORK)
         _spend(context, size)
         result = _COMPARISONS[name](left, right)
         if not result:
@@ -681,8 +721,34 @@ _REFUSED_NODES: dict[type[nodes.Node], str] = {
 }
 
 
+_MAX_DEPTH = 48
+"""Deepest nesting of a template's syntax tree (expressions included); Python's compiler gives
+up near 200 nested parentheses, and Jinja's code adds a few for each level."""
+
+
+def _check_nesting(tree: nodes.Node) -> None:
+    """Refuses blocks nested past ``MAX_NESTING`` and syntax trees deeper than ``_MAX_DEPTH``,
+    before anything walks the tree recursively or asks Python to compile it."""
+    stack: list[tuple[nodes.Node, int, int]] = [(tree, 0, 0)]
+    branches: set[int] = set()  # an {% elif %} is an If beside its {% if %}, not inside it
+    while stack:
+        node, blocks, depth = stack.pop()
+        if isinstance(node, nodes.If | nodes.For) and id(node) not in branches:
+            blocks += 1
+            if blocks > MAX_NESTING:
+                raise SecurityError(
+                    f"blocks ({{% if %}}, {{% for %}}) nest more than {MAX_NESTING} deep"
+                )
+        if depth > _MAX_DEPTH:
+            raise SecurityError(f"the template nests more than {_MAX_DEPTH} levels deep")
+        if isinstance(node, nodes.If):
+            branches.update(id(branch) for branch in node.elif_)
+        stack.extend((child, blocks, depth + 1) for child in node.iter_child_nodes())
+
+
 def _check_syntax(tree: nodes.Node) -> None:
     """Refuses any construct outside the language specs need."""
+    _check_nesting(tree)
     for node in chain((tree,), tree.find_all(nodes.Node)):
         kind = type(node)
         if kind not in _ALLOWED_NODES:
@@ -779,7 +845,7 @@ class _Rewriter(NodeTransformer):
 def _finalize(context: _Context, value: Any) -> str:
     if type(value) is str and len(value) <= MAX_SIZE:
         context.spent += len(value)
-        if context.spent <= _MAX_WORK:
+        if context.spent <= context.allowed:
             return value
     return _text(context, value)
 
@@ -827,12 +893,18 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return None
 
 
+RenderFunction = Callable[..., Any]
+"""``render(variables, work=None)``: the value of a compiled template or expression."""
+
+
 class Sandbox:
     """Compiles templates and lone expressions into bounded render functions.
 
-    A render function takes the variables (a dict, the environment's ``globals`` included) and
-    returns the value; it raises ``SecurityError`` past a bound, ``TemplateSyntaxError`` for a
-    template it refuses to compile, and Jinja's own errors for the rest.
+    A render function takes the variables (a dict, the environment's ``globals`` included) and,
+    optionally, a :class:`Work` that gives the render less than ``MAX_WORK`` and is told what it
+    spent; it returns the value, raises ``SecurityError`` past a bound (:class:`OutOfWork` past
+    the work given), ``TemplateSyntaxError`` for a template it refuses to compile, and Jinja's
+    own errors for the rest.
     """
 
     def __init__(self) -> None:
@@ -850,7 +922,7 @@ class Sandbox:
         """The names every template sees (``range``)."""
         return self.env.globals
 
-    def expression(self, source: str) -> Callable[[dict[str, Any]], Any]:
+    def expression(self, source: str) -> RenderFunction:
         """A lone expression; the function returns its value with its native type."""
         parser = Parser(self.env, source, state="variable")
         expr = parser.parse_expression()
@@ -867,16 +939,22 @@ class Sandbox:
         template = self.env.from_string(body)
         render_function = template.root_render_func
 
-        def evaluate(context: dict[str, Any]) -> Any:
+        def evaluate(context: dict[str, Any], work: Work | None = None) -> Any:
             render_context = cast(_Context, template.new_context(context, shared=True))
-            for _ in render_function(render_context):
-                pass
-            value = render_context.vars["result"]
-            if isinstance(value, Undefined):
-                value._fail_with_undefined_error()
-            if made:
-                _made(render_context, value)
-            return value
+            if work is not None:
+                render_context.allowed = work.allowed
+            try:
+                for _ in render_function(render_context):
+                    pass
+                value = render_context.vars["result"]
+                if isinstance(value, Undefined):
+                    value._fail_with_undefined_error()
+                if made:
+                    _made(render_context, value)
+                return value
+            finally:
+                if work is not None:
+                    work.spent = render_context.spent
 
         return evaluate
 
@@ -884,7 +962,7 @@ class Sandbox:
         """The variables a template (or a lone ``{{ expression }}``) reads from its context."""
         return meta.find_undeclared_variables(self.env.parse(text))
 
-    def template(self, text: str) -> Callable[[dict[str, Any]], Any]:
+    def template(self, text: str) -> RenderFunction:
         """A template; the function returns its output text."""
         tree = self.env.parse(text)
         _check_syntax(tree)
@@ -893,16 +971,23 @@ class Sandbox:
         template = self.env.from_string(tree)
         render_function = template.root_render_func
 
-        def render(context: dict[str, Any]) -> str:
+        def render(context: dict[str, Any], work: Work | None = None) -> str:
+            render_context = cast(_Context, template.new_context(context, shared=True))
+            if work is not None:
+                render_context.allowed = work.allowed
             parts = []
             size = 0
-            for part in render_function(template.new_context(context, shared=True)):
-                size += len(part)
-                if size > MAX_SIZE:
-                    raise SecurityError(
-                        f"the template's output is longer than {MAX_SIZE:,} characters"
-                    )
-                parts.append(part)
+            try:
+                for part in render_function(render_context):
+                    size += len(part)
+                    if size > MAX_SIZE:
+                        raise SecurityError(
+                            f"the template's output is longer than {MAX_SIZE:,} characters"
+                        )
+                    parts.append(part)
+            finally:
+                if work is not None:
+                    work.spent = render_context.spent
             return "".join(parts)
 
         return render

@@ -9,20 +9,23 @@ the environment, and every render is bounded in memory and work (RP112 past a bo
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 
-from runway_plan.compile.sandbox import Sandbox
+from runway_plan.compile.sandbox import OutOfWork, RenderFunction, Sandbox, Work, deep_size
 from runway_plan.diagnostics import Diagnostic, Span, make
+from runway_plan.limits import Meter, over_limit
+from runway_plan.source import INTEGER_RANGE
 
 __all__ = ["Absent", "Renderer", "TemplateFailure", "is_template"]
 
-_WHOLE_EXPRESSION = re.compile(r"^\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}$", re.DOTALL)
+_WHOLE_EXPRESSION = re.compile(r"\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\Z", re.DOTALL)
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
 
 
@@ -57,7 +60,21 @@ _EVALUATION_ERRORS = (
     TemplateError, ArithmeticError, TypeError, ValueError, LookupError, AttributeError,
     AssertionError,
 )  # fmt: skip
-_FAILURES = (TemplateSyntaxError, SecurityError, *_EVALUATION_ERRORS, RecursionError)
+_FAILURES = (
+    TemplateSyntaxError, SecurityError, *_EVALUATION_ERRORS, RecursionError, SyntaxError,
+    MemoryError,
+)  # fmt: skip
+# Python's compiler refuses code nested too deeply (SyntaxError, MemoryError); the sandbox
+# refuses such templates first, these are the fallback.
+
+_COMPILE_COST = 2_000
+_COMPILE_COST_PER_CHARACTER = 50
+"""Template work charged for compiling a template: Jinja turns it into Python and compiles
+that, which takes about as long as rendering this many units."""
+
+
+class _NotANumber(ValueError):
+    """A template gave a number no spec may hold (RP117)."""
 
 
 def _to_data(value: Any) -> Any:
@@ -71,19 +88,42 @@ def _to_data(value: Any) -> Any:
         return str(value)
     if not isinstance(value, _JSON_TYPES):
         raise TypeError(f"the template gave a {type(value).__name__}, not a plain value")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _NotANumber(f"the template gave {value}, not a finite number")
+    if type(value) is int and not INTEGER_RANGE[0] <= value <= INTEGER_RANGE[1]:
+        raise _NotANumber("the template gave an integer outside 64 bits")
     return value
 
 
+class _OverLimit(Exception):
+    """The spec's work limit ``name`` ran out in this template."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
 class Renderer:
-    """Renders template scalars; compiled templates are cached by their text."""
+    """Renders template scalars; compiled templates are cached by their text.
 
-    def __init__(self) -> None:
+    With a :class:`~runway_plan.limits.Meter`, the template work of every render (its variables
+    counted too, since each render sees a copy of them) and of every compile, and the size of
+    every value rendered, are counted against the spec's ``template_work`` and
+    ``rendered_chars`` limits: the render that crosses one fails with RP118, and the meter
+    records the crossing.
+    """
+
+    def __init__(self, meter: Meter | None = None) -> None:
         self.sandbox = Sandbox()
-        self._cache: dict[str, Callable[[dict[str, Any]], Any]] = {}
+        self.meter = meter
+        self._cache: dict[str, RenderFunction] = {}
 
-    def _compile(self, text: str) -> Callable[[dict[str, Any]], Any]:
+    def _compile(self, text: str) -> RenderFunction:
         compiled = self._cache.get(text)
         if compiled is None:
+            cost = _COMPILE_COST + _COMPILE_COST_PER_CHARACTER * len(text)
+            if self.meter is not None and not self.meter.spend("template_work", cost):
+                raise _OverLimit("template_work")
             whole = _WHOLE_EXPRESSION.match(text)
             sandbox = self.sandbox
             compiled = sandbox.expression(whole["expr"]) if whole else sandbox.template(text)
@@ -102,8 +142,29 @@ class Renderer:
         ``absent`` names variables the context lacks on purpose (``item`` in a step without
         ``for_each``), for the diagnostic when the template uses one.
         """
+        meter = self.meter
+        work: Work | None = None
         try:
-            return _to_data(self._compile(text)({**self.sandbox.globals, **context}))
+            if meter is not None:
+                if not meter.spend("template_work", len(context)):  # each render copies them
+                    raise _OverLimit("template_work")
+                work = Work(meter.left("template_work"))
+            try:
+                value = _to_data(self._compile(text)({**self.sandbox.globals, **context}, work))
+            finally:
+                if meter is not None and work is not None:
+                    meter.spend("template_work", work.spent)
+            if meter is not None:
+                size = deep_size(value, meter.left("rendered_chars") + 1)
+                if not meter.spend("rendered_chars", size):
+                    raise _OverLimit("rendered_chars")
+            return value
+        except _OverLimit as exc:
+            return self._over(exc.name, span)
+        except OutOfWork:
+            return self._over("template_work", span)
+        except _NotANumber as exc:
+            return TemplateFailure(make("RP117", str(exc), span))
         except UndefinedError as exc:
             message = exc.message or "undefined variable"
             found = _UNDEFINED_NAME.search(message)
@@ -111,6 +172,10 @@ class Renderer:
             return _undefined(message, name, text, span, context, absent)
         except _FAILURES as exc:
             return _failure(exc, span)
+
+    def _over(self, name: str, span: Span) -> TemplateFailure:
+        assert self.meter is not None
+        return TemplateFailure(over_limit(name, self.meter.limits, span))
 
     def check(
         self,
@@ -126,6 +191,8 @@ class Renderer:
             if defined is None:
                 return None
             used = self.sandbox.free_names(text)
+        except _OverLimit as exc:
+            return self._over(exc.name, span)
         except _FAILURES as exc:
             return _failure(exc, span)
         missing = sorted(used - set(defined) - set(self.sandbox.globals))
@@ -159,8 +226,8 @@ def _failure(exc: Exception, span: Span) -> TemplateFailure:
         return TemplateFailure(make("RP110", f"template syntax error: {exc.message}", at))
     if isinstance(exc, SecurityError):
         return TemplateFailure(make("RP112", f"template not allowed: {exc}", span))
-    if isinstance(exc, RecursionError):
-        return TemplateFailure(make("RP112", "template recursion too deep", span))
+    if isinstance(exc, RecursionError | SyntaxError | MemoryError):
+        return TemplateFailure(make("RP112", "template nests too deeply", span))
     return TemplateFailure(make("RP113", f"template failed: {exc}", span))
 
 

@@ -37,7 +37,11 @@ CODES: dict[str, CodeInfo] = {
         "An unquoted scalar that YAML 1.1 reads as another type (`no` as false, `1:30` as the "
         "sexagesimal integer 90) where a string or ratio is expected. Quote it.",
     ),
-    "RP103": _c("cannot read file", "The spec, a catalog or a `--var` file could not be read."),
+    "RP103": _c(
+        "cannot read file",
+        "The spec or a catalog file could not be read: it does not exist, cannot be opened, "
+        "or is not a regular file (a directory, a named pipe, a device).",
+    ),
     "RP104": _c(
         "invalid spec structure",
         "A spec key has the wrong type or shape (for example `steps` is not a mapping).",
@@ -80,6 +84,36 @@ CODES: dict[str, CodeInfo] = {
         "`for_each` must be a non-empty list, or a template or step reference that gives one.",
     ),
     "RP115": _c("invalid --var", "A `--var` option is not `key=value`."),
+    "RP116": _c(
+        "YAML tag not allowed",
+        "A spec (or a `--var` value, or a catalog file) holds plain data: strings, numbers, "
+        "booleans, null, dates, lists and mappings. Any other tag (`!!python/object/apply:...`, "
+        "`!!set`, `!!binary`, `!custom`) is refused where it stands, and nothing is built from "
+        "it.",
+    ),
+    "RP117": _c(
+        "number not allowed",
+        "Every number in a spec is finite (no `.nan`, `.inf`, JSON `NaN` or `1e999`) and an "
+        "integer fits in 64 bits. Fields then check their own ranges (RP208).",
+    ),
+    "RP118": _c(
+        "work limit reached",
+        "Checking and planning a spec is bounded in total: generations (default 50,000), "
+        "references between generations (200,000), characters rendered by templates "
+        "(50,000,000), template work across all renders (20,000,000 units), diagnostics shown "
+        "(1,000) and bytes read from the spec file (4 MiB). Past a limit the work stops at the "
+        "place that crossed it. A spec may raise a limit with `limits: {generations: N}` up to "
+        "its ceiling (generations 200,000; references 1,000,000; characters 200,000,000; "
+        "template work 100,000,000; diagnostics 100,000), and `--limit NAME=N` raises any "
+        "of them without a ceiling.",
+    ),
+    "RP119": _c(
+        "diagnostics not shown",
+        "A spec had more diagnostics than its `diagnostics` limit (default 1,000): the first "
+        "ones are shown, errors before warnings, and this note counts the rest. Raise it with "
+        "`limits: {diagnostics: N}` or `--limit diagnostics=N`.",
+        "note",
+    ),
     # RP2xx: model constraints and assets
     "RP200": _c("unknown endpoint", "The step's `endpoint` is not a Runway generation endpoint."),
     "RP201": _c("unknown model", "No endpoint of the API knows this model."),

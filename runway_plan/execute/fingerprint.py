@@ -20,7 +20,6 @@ work but carry no data, so they do not enter a fingerprint.
 from __future__ import annotations
 
 import hashlib
-import heapq
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -141,25 +140,9 @@ class Fingerprinter:
         self.twin = self._twins()
 
     def order(self) -> list[str]:
-        """A topological order of the generations, ties broken by their order in the spec."""
-        position = {key: i for i, key in enumerate(self.graph.generations)}
-        waiting = {key: 0 for key in self.graph.generations}
-        after: dict[str, list[str]] = {key: [] for key in self.graph.generations}
-        for producer, consumer in self.graph.edges:
-            if producer in waiting and consumer in waiting:
-                waiting[consumer] += 1
-                after[producer].append(consumer)
-        ready = [(position[key], key) for key, count in waiting.items() if count == 0]
-        heapq.heapify(ready)
-        order: list[str] = []
-        while ready:
-            _, key = heapq.heappop(ready)
-            order.append(key)
-            for child in after[key]:
-                waiting[child] -= 1
-                if waiting[child] == 0:
-                    heapq.heappush(ready, (position[child], child))
-        return order
+        """A topological order of the generations (``needs`` included), ties broken by their
+        order in the spec."""
+        return self.graph.order_keys()
 
     def _twins(self) -> dict[str, int]:
         """Twin numbers: how many earlier generations (in :meth:`order`) are the same work."""

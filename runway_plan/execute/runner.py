@@ -432,6 +432,8 @@ class Execution:
         for producer, consumer in graph.edges:
             if producer in self._preds and consumer in self._preds:
                 self._preds[consumer].append(producer)
+        self._joins: dict[str, asyncio.Task[str | None]] = {}
+        """Per step another step ``needs``: waits for all its generations (see :meth:`_join`)."""
         self._budget: Decimal | None = None
         self._rows: dict[str, dict[str, Any]] = {}
         self.reconciler: Reconciler | None = None
@@ -513,6 +515,7 @@ class Execution:
             return 0.0
         now = time.time()
         left: dict[str, float] = {}
+        step_left: dict[str, float] = {}
         work: dict[str, float] = {}
         for key in self.fingerprinter.order():
             result = self.results[key]
@@ -523,7 +526,10 @@ class Execution:
             if result.started is not None:
                 own = max(0.0, own - (now - result.started))
             before = max((left.get(p, 0.0) for p in self._preds[key]), default=0.0)
+            needed = self.graph.needs.get(result.step, ())
+            before = max([before, *(step_left.get(n, 0.0) for n in needed)])
             left[key] = before + own
+            step_left[result.step] = max(step_left.get(result.step, 0.0), left[key])
             work[gen_plan.model] = work.get(gen_plan.model, 0.0) + own
         chain = max(left.values(), default=0.0)
         pools = max(
@@ -775,13 +781,17 @@ class Execution:
                 self._done[key] = asyncio.Event()
             reconciler = self.reconciler = self._reconciler()
             await self._guard(reconciler.documents(), "documents", ("document",))
+            for needed in dict.fromkeys(n for names in self.graph.needs.values() for n in names):
+                self._joins[needed] = asyncio.create_task(self._join(needed), name=f"{needed}[*]")
             for key in self.fingerprinter.order():
                 self._drivers[key] = asyncio.create_task(self._drive(key), name=f"drive {key}")
             avatars = [
                 asyncio.create_task(self._drive_avatar(key), name=f"avatar {key}")
                 for key in (self.graph.spec.avatars if self.graph.spec is not None else {})
             ]
-            await asyncio.gather(*self._drivers.values(), *avatars, return_exceptions=True)
+            await asyncio.gather(
+                *self._drivers.values(), *self._joins.values(), *avatars, return_exceptions=True
+            )
             await self._guard(reconciler.prune(), "prune", ("document", "avatar"))
             pending = self._shielded | reconciler.shielded
             if pending:
@@ -1065,15 +1075,28 @@ class Execution:
         finally:
             self._done[key].set()
 
+    async def _join(self, step: str) -> str | None:
+        """Wait until every generation of ``step`` is done; the first that did not succeed.
+
+        One wait per step that others ``need``, shared by all their generations, instead of
+        each of them waiting for each generation of ``step``.
+        """
+        keys = self.graph.steps[step].generations
+        for key in keys:
+            await self._done[key].wait()
+        ok = (Outcome.GENERATED, Outcome.REUSED)
+        return next((k for k in keys if self.results[k].outcome not in ok), None)
+
     async def _drive_inner(self, key: str, result: GenerationResult) -> None:
         gen = self.graph.generations[key]
         for producer in self._preds[key]:
             await self._done[producer].wait()
+        needed = [await asyncio.shield(self._joins[n]) for n in self.graph.needs.get(gen.step, ())]
         bad = [
             p
             for p in self._preds[key]
             if self.results[p].outcome not in (Outcome.GENERATED, Outcome.REUSED)
-        ]
+        ] + [first for first in needed if first is not None]
         if bad:
             first = self.results[bad[0]]
             result.reason = f"'{bad[0]}' {first.outcome.value}"

@@ -310,8 +310,8 @@ class _Planner:
         """Schedule every generation, or only ``keys`` (the others are taken as done)."""
         pools = {key: gen.model for key, gen in self.graph.generations.items()}
         nodes = [key for key in self.graph.generations if keys is None or key in keys]
-        edges = [(a, b) for a, b in self.graph.edges if keys is None or (a in keys and b in keys)]
-        return schedule(nodes, edges, self.latency, pools, limit_of)
+        joins, edges = self.graph.dependencies(keys)
+        return schedule([*nodes, *joins], edges, self.latency, pools, limit_of)
 
     def tier_limits(self, tier: int) -> dict[str, Limits]:
         models = {gen.model for gen in self.graph.generations.values()}
@@ -625,4 +625,7 @@ def _step_edges(graph: Graph) -> list[tuple[str, str]]:
         a, b = graph.generations[source].step, graph.generations[target].step
         if a != b:
             seen.setdefault((a, b), None)
+    for step, needed in graph.needs.items():
+        for name in needed:
+            seen.setdefault((name, step), None)
     return list(seen)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import MAX_EMAX, MIN_EMIN, ROUND_CEILING, ROUND_FLOOR, Context, Decimal, localcontext
 from typing import Any
 
 from runway_plan.catalog import Catalog
@@ -57,20 +57,31 @@ _UNIT_NAMES = {
 }
 
 
+_EXACT = Context(prec=200, Emax=MAX_EMAX, Emin=MIN_EMIN)
+"""The context amounts are formatted in: exact up to 200 digits, far more than a spec's
+bounded numbers make, and larger ones are printed whole instead of failing."""
+
+
 def format_credits(value: Decimal) -> str:
     """A credit amount without trailing zeros: ``60``, ``55.2``, ``1,250``."""
-    normal = value.normalize()
-    if normal == normal.to_integral_value():
-        return f"{int(normal):,}"
-    return f"{normal:,f}"
+    with localcontext(_EXACT):
+        normal = value.normalize()
+        if not normal.is_finite():
+            return str(normal)
+        if normal == normal.to_integral_value():
+            return f"{int(normal):,}"
+        return f"{normal:,f}"
 
 
 def format_usd(amount: Decimal) -> str:
     """Dollars with cents, more digits only when the amount has them: ``16.20``, ``0.005``."""
-    quantized = amount.quantize(Decimal("0.01"))
-    if quantized == amount:
-        return f"{quantized:,.2f}"
-    return f"{amount.normalize():,f}"
+    with localcontext(_EXACT):
+        if not amount.is_finite() or amount.adjusted() > _EXACT.prec - 3:
+            return str(amount) if not amount.is_finite() else f"{amount.normalize():,f}"
+        quantized = amount.quantize(Decimal("0.01"))
+        if quantized == amount:
+            return f"{quantized:,.2f}"
+        return f"{amount.normalize():,f}"
 
 
 def _dec(value: float | int | Decimal) -> Decimal:

@@ -14,11 +14,16 @@ conservative.
 The lower bound every schedule must respect is the largest of the critical path (longest
 dependency chain of latencies), every pool's work divided by its slots, and, for a pool whose
 daily cap binds, the day its last start can come at the earliest plus its shortest latency.
+
+A node without a pool is a *join*: it takes no time and no slot, and is done the moment its
+predecessors are, so that "every item of B waits for every item of A" is |A| + |B| edges
+through one join, not |A| × |B|.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -98,7 +103,7 @@ def _bottom_levels(
         for child in succ[key]:
             if level[child] > best:
                 best, best_next = level[child], child
-        level[key] = durations[key] + best
+        level[key] = durations.get(key, 0.0) + best
         after[key] = best_next
     return level, after
 
@@ -139,12 +144,17 @@ def schedule(
 ) -> Schedule:
     """Schedule every node of the DAG of ``nodes`` and ``edges`` (producer, consumer).
 
-    ``durations`` gives each node's latency in seconds, ``pools`` its pool, ``limits`` each
-    pool's :class:`Limits` (a concurrency or cap below 1 is taken as 1).  Nodes start in a
-    topological order (the order of ``nodes`` among independent ones); the result respects
-    every edge, every pool's concurrency and its rolling daily cap.
+    ``durations`` gives each node's latency in seconds, ``pools`` its pool (a node with none
+    is a join: no time, no slot), ``limits`` each pool's :class:`Limits` (a concurrency or cap
+    below 1 is taken as 1).  Nodes start in a topological order (the order of ``nodes`` among
+    independent ones); the result respects every edge, every pool's concurrency and its rolling
+    daily cap.  The work is O((nodes + edges) log nodes), whatever the limits say; a latency
+    that is negative or not finite is a ``ValueError``.
     """
     succ: dict[str, list[str]] = {key: [] for key in nodes}
+    for key in succ:
+        if key in pools and not 0 <= durations[key] < math.inf:  # NaN too: it would never end
+            raise ValueError(f"the latency of {key} is not a finite number of seconds")
     in_degree = dict.fromkeys(succ, 0)
     for source, target in edges:
         succ[source].append(target)
@@ -156,23 +166,37 @@ def schedule(
 
     by_pool: dict[str, list[float]] = {}
     for key in order:
-        by_pool.setdefault(pools[key], []).append(durations[key])
+        if key in pools:
+            by_pool.setdefault(pools[key], []).append(durations[key])
     usage = {name: _pool_usage(name, limits[name], tasks) for name, tasks in by_pool.items()}
 
     ready: dict[str, list[tuple[float, int, str]]] = {name: [] for name in by_pool}
-    free: dict[str, list[int]] = {
-        name: list(range(max(limits[name].max_concurrent, 1))) for name in by_pool
+    free: dict[str, list[int]] = {  # no more slots than tasks, whatever the limit says
+        name: list(range(min(max(limits[name].max_concurrent, 1), len(tasks))))
+        for name, tasks in by_pool.items()
     }
-    window: dict[str, deque[float]] = {
-        name: deque([0.0] * min(limits[name].used_today, max(limits[name].max_daily, 1)))
-        for name in by_pool
+    carried = {  # starts of the past day, counted at time 0
+        name: min(limits[name].used_today, max(limits[name].max_daily, 1)) for name in by_pool
     }
+    window: dict[str, deque[float]] = {name: deque() for name in by_pool}
     wake_at: dict[str, float] = {}
     events: list[tuple[float, int, str]] = []  # (time, 0 = finish / 1 = wake, key or pool)
     slots: dict[str, Slot] = {}
+    touched: set[str] = set()
 
-    def release(key: str) -> None:
-        heapq.heappush(ready[pools[key]], (-level[key], position[key], key))
+    def release(key: str, now: float) -> None:
+        pool = pools.get(key)
+        if pool is None:
+            finish(key, now)
+            return
+        heapq.heappush(ready[pool], (-level[key], position[key], key))
+        touched.add(pool)
+
+    def finish(key: str, now: float) -> None:
+        for child in succ[key]:
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                release(child, now)
 
     def start_ready(pool: str, now: float) -> None:
         queue, open_slots, starts = ready[pool], free[pool], window[pool]
@@ -180,8 +204,9 @@ def schedule(
         while queue and open_slots:
             while starts and starts[0] + DAY <= now:
                 starts.popleft()
-            if len(starts) >= cap:
-                wake = starts[0] + DAY
+            earlier = carried[pool] if now < DAY else 0
+            if len(starts) + earlier >= cap:
+                wake = DAY if earlier else starts[0] + DAY
                 if wake_at.get(pool) != wake:
                     wake_at[pool] = wake
                     heapq.heappush(events, (wake, 1, pool))
@@ -193,14 +218,13 @@ def schedule(
             starts.append(now)
             heapq.heappush(events, (end, 0, key))
 
-    for key in order:
-        if waiting[key] == 0:
-            release(key)
+    for key in [key for key in order if in_degree[key] == 0]:
+        release(key, 0.0)
     for pool in by_pool:
         start_ready(pool, 0.0)
+    touched.clear()
     while events:
         now = events[0][0]
-        touched: set[str] = set()
         while events and events[0][0] == now:
             _, kind, name = heapq.heappop(events)
             if kind == 1:
@@ -208,13 +232,10 @@ def schedule(
                 continue
             heapq.heappush(free[pools[name]], slots[name].slot)
             touched.add(pools[name])
-            for child in succ[name]:
-                waiting[child] -= 1
-                if waiting[child] == 0:
-                    release(child)
-                    touched.add(pools[child])
+            finish(name, now)
         for pool in sorted(touched):
             start_ready(pool, now)
+        touched.clear()
 
     makespan = max((slot.end for slot in slots.values()), default=0.0)
     path: list[str] = []
@@ -223,6 +244,7 @@ def schedule(
         while node is not None:
             path.append(node)
             node = after[node]
+    path = [key for key in path if key in pools]
     critical = sum(durations[key] for key in path)
     bound = max([critical, *(u.bound for u in usage.values())])
     return Schedule(

@@ -8,7 +8,7 @@ diagnostics, so one run reports every problem in the spec.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from runway_plan.catalog import Catalog
 from runway_plan.catalog.model import ModelOverlay, RetiredModel, TypeNode
 from runway_plan.compile import Generation, Graph, Ref, compile_request, compile_spec
 from runway_plan.diagnostics import Diagnostic, Span, make, sort_diagnostics
+from runway_plan.limits import WorkLimits
 from runway_plan.performance import cyclic_gc_paused
 from runway_plan.source import DataPath, Document, SourceMap, load_document
 from runway_plan.spec import STEP_KEYS
@@ -34,6 +35,7 @@ __all__ = [
     "validate",
     "validate_request",
     "validate_resource",
+    "within_limit",
 ]
 
 
@@ -186,28 +188,61 @@ class _Validator(AssetChecks, ResourceChecks):
 
 
 def validate(graph: Graph) -> list[Diagnostic]:
-    """Every diagnostic of ``graph``: the compiler's and the model checks', sorted."""
-    return sort_diagnostics([*graph.diagnostics, *_Validator(graph).run()])
+    """Every diagnostic of ``graph``: the compiler's and the model checks', sorted, at most
+    the ``diagnostics`` limit of them (see :func:`within_limit`)."""
+    return within_limit(_all(graph), graph.limits, graph.document.source_map.path)
+
+
+def _all(graph: Graph, *more: Diagnostic) -> list[Diagnostic]:
+    return sort_diagnostics([*more, *graph.diagnostics, *_Validator(graph).run()])
+
+
+def within_limit(diagnostics: list[Diagnostic], limits: WorkLimits, path: str) -> list[Diagnostic]:
+    """``diagnostics`` (sorted) cut to the ``diagnostics`` limit, errors kept before warnings
+    and notes, in their order, and an RP119 note at the end counting those left out."""
+    most = limits.diagnostics
+    if len(diagnostics) <= most:
+        return diagnostics
+    ranked = sorted(range(len(diagnostics)), key=lambda i: (not diagnostics[i].is_error, i))
+    kept = sorted(ranked[:most])
+    left_out = [diagnostics[i] for i in ranked[most:]]
+    errors = sum(d.is_error for d in left_out)
+    note = make(
+        "RP119",
+        f"{len(left_out):,} more diagnostic{'s' * (len(left_out) != 1)} not shown "
+        f"({errors:,} error{'s' * (errors != 1)}): the first {most:,} are shown "
+        "(limits.diagnostics)",
+        Span.file(path),
+        hint="raise it with `limits: {diagnostics: N}` or --limit diagnostics=N",
+    )
+    return [*(diagnostics[i] for i in kept), note]
 
 
 def check_file(
     path: str | Path,
     catalog: Catalog,
     overrides: dict[str, Any] | None = None,
+    limits: Mapping[str, int] | None = None,
     *,
     allow: Iterable[str | Path] = (),
 ) -> tuple[Graph, list[Diagnostic]]:
     """Load, compile and validate the spec at ``path``: the graph and every diagnostic.
 
-    Local files the spec names are read only inside its root (its repository, or its
-    folder) and the folders of ``allow``."""
+    ``limits`` (by name, from ``--limit``) override the spec's ``limits:`` and the defaults;
+    the file itself is read only within the ``file_bytes`` limit.  Local files the spec names
+    are read only inside its root (its repository, or its folder) and the folders of
+    ``allow``.
+    """
+    requested = WorkLimits().merged(limits or {})
     with cyclic_gc_paused():
-        document = load_document(path)
+        document = load_document(path, max_bytes=requested.file_bytes)
         if document.data is None and document.diagnostics:
-            graph = Graph(spec=None, document=document, catalog=catalog)
-            return graph, sort_diagnostics(document.diagnostics)
-        graph = compile_spec(document, catalog, overrides, allow=allow)
-        return graph, sort_diagnostics([*document.diagnostics, *validate(graph)])
+            graph = Graph(spec=None, document=document, catalog=catalog, limits=requested)
+            shown = within_limit(sort_diagnostics(document.diagnostics), requested, str(path))
+            return graph, shown
+        graph = compile_spec(document, catalog, overrides, limits, allow=allow)
+        found = _all(graph, *document.diagnostics)
+        return graph, within_limit(found, graph.limits, document.source_map.path)
 
 
 @dataclass(frozen=True, slots=True)

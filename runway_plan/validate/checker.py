@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from runway_plan.compile import Ref
 from runway_plan.compile.durations import DURATION_INPUTS, PASSTHROUGH_ENDPOINTS
 from runway_plan.compile.graph import TemplateFailed
 from runway_plan.diagnostics import Diagnostic, Span, make
-from runway_plan.source import DataPath
+from runway_plan.source import INTEGER_RANGE, DataPath
 from runway_plan.validate.describe import (
     _MAX_LISTED,
     _bounds,
@@ -190,6 +191,15 @@ class _Checker:
                 ok = isinstance(value, int) if integer else isinstance(value, int | float)
                 if not ok or isinstance(value, bool):
                     return [self.wrong_type(value, node, at)]
+                if not _representable(value):
+                    return [
+                        make(
+                            "RP208",
+                            f"{_label(at)} {_show(value)} is not a number the API takes "
+                            "(finite, within 64 bits)",
+                            self.span(at),
+                        )
+                    ]
                 return self.number(value, node, patch, at)
             case EnumType():
                 return self.enum(value, node, patch, at)
@@ -342,3 +352,10 @@ class _Checker:
             if best is None or len(found) < len(best):
                 best = found
         return best or []
+
+
+def _representable(value: float) -> bool:
+    """Whether a number is finite and, for an integer, fits in 64 bits."""
+    if isinstance(value, int):
+        return INTEGER_RANGE[0] <= value <= INTEGER_RANGE[1]
+    return math.isfinite(value)

@@ -26,7 +26,7 @@ from runway_plan.validate.languages import language_code
 _DATA_URI = re.compile(
     r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[^;,]*)*?),(?P<data>.*)$", re.S
 )
-_TAG = re.compile(r"^[A-Za-z][A-Za-z0-9_]{2,15}$")
+_TAG = re.compile(r"[A-Za-z][A-Za-z0-9_]{2,15}\Z")
 _KNOWLEDGE_TOKEN_LIMIT = 50_000
 _CHARS_PER_TOKEN = 4
 _MAX_LISTED = 24
@@ -88,14 +88,30 @@ def _expected(node: TypeNode) -> str:
     return node.kind
 
 
+_SHOWN = 80
+"""Characters of a value a message echoes; a longer value is cut, its length given."""
+
+
 def _show(value: Any) -> str:
-    return (
-        f"'{value}'"
-        if isinstance(value, str)
-        else str(value).lower()
-        if isinstance(value, bool)
-        else str(value)
-    )
+    if isinstance(value, str):
+        if len(value) > _SHOWN:
+            return f"'{value[: _SHOWN - 20]}…' ({len(value):,} characters)"
+        return f"'{value}'"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict | list):
+        text = repr(value) if _small(value) else ""
+        return text if text and len(text) <= _SHOWN else f"a {_type_name(value)[2:]}"
+    if isinstance(value, int) and value.bit_length() > 4 * _SHOWN:
+        return f"an integer of {value.bit_length():,} bits"
+    text = str(value)
+    return text if len(text) <= _SHOWN else f"{text[: _SHOWN - 20]}… ({len(text):,} digits)"
+
+
+def _small(value: dict[Any, Any] | list[Any]) -> bool:
+    """Whether a collection is small enough to print (its repr is not worth building else)."""
+    items = value.values() if isinstance(value, dict) else value
+    return len(value) <= 8 and all(not isinstance(v, dict | list) for v in items)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -115,7 +131,8 @@ def _aspect(value: Any) -> float | None:
             w, h = float(width), float(height)
         except ValueError:
             return None
-        return w / h if w > 0 and h > 0 else None
+        aspect = w / h if w > 0 and h > 0 else 0.0
+        return aspect if 0 < aspect < math.inf and w < math.inf else None
     return None
 
 

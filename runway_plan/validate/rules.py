@@ -48,7 +48,7 @@ def _rule_first_frame_required(request: dict[str, Any], checker: _Checker) -> li
     images = _positions(request)
     if not images:
         return []
-    positions = {item.get("position") for item in images}
+    positions = [item.get("position") for item in images]  # any value: a list is no key
     if "last" in positions and "first" not in positions:
         return [
             make(
@@ -358,7 +358,8 @@ def _rule_keyframe_auto_ratio(request: dict[str, Any], checker: _Checker) -> lis
     if ratio.startswith("auto_") or (accepted is not None and ratio not in accepted):
         return []
     width, _, height = ratio.partition(":")
-    pixels = int(width) * int(height) if width.isdigit() and height.isdigit() else 1280 * 720
+    whole = all(part.isascii() and part.isdigit() and len(part) <= 9 for part in (width, height))
+    pixels = int(width) * int(height) if whole else 1280 * 720
     nearest = min(_AUTO_RATIO_PIXELS, key=lambda name: abs(_AUTO_RATIO_PIXELS[name] - pixels))
     return [
         make(
