@@ -6,8 +6,10 @@ control characters, bytes flipped or cut) and runs what CI runs on an unreviewed
 ``check_file`` (load, compile, validate), ``plan``, and every renderer: the four diagnostic
 formats and the plan's table, JSON, Markdown, Mermaid, DOT and Gantt (SVG and HTML).
 
-Cases run in worker processes limited to 1 GB of address space; a case has 30 s (an alarm in
-the worker, and a watchdog that kills a worker silent for 60 s).  Counted per case:
+Cases run in worker processes limited to 1 GB of address space, one case at a time over each
+worker's own pipe; a case has 30 s (an alarm in the worker, and a watchdog that kills a worker
+silent for 60 s); a case that kills its worker counts as an exception and the worker is
+replaced.  Counted per case:
 
 * ``exceptions``: anything raised other than a diagnostic (a traceback a user would see);
 * ``hangs``: over 30 s;
@@ -27,7 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import queue
+import multiprocessing.connection as mp_connection
 import random
 import re
 import resource
@@ -201,7 +203,11 @@ def _yaml_text(data: Any) -> str:
 def _reword(data: Any, rng: random.Random) -> Any:
     """``data`` with some of its text (names, descriptions, prompts) made of display payloads:
     a spec that stays valid, so the plan and its renderers see hostile text too."""
-    texts = [p for p in _paths(data) if p and isinstance(_at(data, p), str)]
+    texts = [
+        p
+        for p in _paths(data)
+        if p and isinstance(_at(data, p), str) and (p[-1] in _PROSE or isinstance(p[-1], int))
+    ]
     for path in rng.sample(texts, min(len(texts), rng.randint(1, 4))):
         parent = _at(data, path[:-1])
         original = parent[path[-1]]
@@ -211,6 +217,9 @@ def _reword(data: Any, rng: random.Random) -> Any:
     if isinstance(data, dict) and rng.random() < 0.5:
         data["name"] = rng.choice(DISPLAY_PAYLOADS)
     return data
+
+
+_PROSE = {"promptText", "description", "name", "startScript", "personality", "text"}
 
 
 def _at(data: Any, path: tuple[Any, ...]) -> Any:
@@ -285,7 +294,8 @@ def run_case(spec: Path, catalog: Any) -> dict[str, Any]:
     return {"problems": _problems(outputs, annotations), "planned": not has_errors(diagnostics)}
 
 
-def _worker(tasks: Any, results: Any, folder: str) -> None:
+def _worker(connection: Any, folder: str) -> None:
+    """Run the cases the parent sends over ``connection``, one at a time, under the limits."""
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
     from runway_plan.catalog import load_catalog
 
@@ -297,7 +307,10 @@ def _worker(tasks: Any, results: Any, folder: str) -> None:
     signal.signal(signal.SIGALRM, alarm)
     workdir = Path(folder)
     while True:
-        task = tasks.get()
+        try:
+            task = connection.recv()
+        except EOFError:
+            return
         if task is None:
             return
         number, name, text = task
@@ -316,7 +329,30 @@ def _worker(tasks: Any, results: Any, folder: str) -> None:
         finally:
             signal.alarm(0)
             spec.unlink(missing_ok=True)
-        results.put(outcome)
+        connection.send(outcome)
+
+
+class _Worker:
+    """One worker process and the case it is running (its own pipe: a worker that dies or is
+    killed takes no shared lock with it)."""
+
+    def __init__(self, context: Any, folder: str) -> None:
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=_worker, args=(child, folder), daemon=True)
+        self.process.start()
+        child.close()
+        self.case: tuple[int, str, str] | None = None
+        self.since = time.monotonic()
+
+    def send(self, case: tuple[int, str, str]) -> None:
+        self.case = case
+        self.since = time.monotonic()
+        self.connection.send(case)
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.join(timeout=10)
+        self.connection.close()
 
 
 def main() -> int:
@@ -333,34 +369,14 @@ def main() -> int:
     (repo / ".git").mkdir()  # the root: outside it is "outside the repository"
     (scratch / "outside.png").write_bytes((SPECS / "assets" / "product.png").read_bytes())
     context = mp.get_context("fork")
-    tasks: Any = context.Queue()
-    results: Any = context.Queue()
-    for number in range(args.cases):
-        tasks.put((number, *make_case(number, args.seed, examples)))
-
-    def start() -> Any:
-        worker = context.Process(target=_worker, args=(tasks, results, str(repo / "specs")))
-        worker.start()
-        return worker
-
-    workers = [start() for _ in range(args.workers)]
+    pending = ((n, *make_case(n, args.seed, examples)) for n in range(args.cases))
+    folder = str(repo / "specs")
+    workers = [_Worker(context, folder) for _ in range(args.workers)]
     counts = {"cases": 0, "exceptions": 0, "hangs": 0, "memory": 0, "unescaped": 0, "planned": 0}
     shown: dict[str, list[str]] = {}
     started = time.monotonic()
-    last = time.monotonic()
-    while counts["cases"] < args.cases:
-        try:
-            outcome = results.get(timeout=5)
-        except queue.Empty:
-            if time.monotonic() - last > 2 * CASE_SECONDS:  # a worker stuck in C code
-                for worker in workers:
-                    worker.kill()
-                counts["hangs"] += len(workers)
-                counts["cases"] += len(workers)
-                workers = [start() for _ in range(args.workers)]
-                last = time.monotonic()
-            continue
-        last = time.monotonic()
+
+    def record(outcome: dict[str, Any]) -> None:
         counts["cases"] += 1
         counts["planned"] += bool(outcome.get("planned"))
         for kind, key in (("exceptions", "exception"), ("hangs", "hang"), ("memory", "memory")):
@@ -374,10 +390,40 @@ def main() -> int:
             )
         if counts["cases"] % 1000 == 0:
             print(f"{counts['cases']} cases, {time.monotonic() - started:.0f} s", file=sys.stderr)
-    for _ in workers:
-        tasks.put(None)
+
     for worker in workers:
-        worker.join(timeout=10)
+        first = next(pending, None)
+        if first is not None:
+            worker.send(first)
+    while any(worker.case is not None for worker in workers):
+        ready = mp_connection.wait([w.connection for w in workers if w.case], timeout=5)
+        for index, worker in enumerate(workers):
+            if worker.case is None:
+                continue
+            number = worker.case[0]
+            replaced = False
+            if worker.connection in ready:
+                try:
+                    record(worker.connection.recv())
+                except (EOFError, OSError):  # the case killed its worker
+                    code = worker.process.exitcode
+                    record({"number": number, "exception": f"worker died (exit code {code})"})
+                    replaced = True
+            elif time.monotonic() - worker.since > 2 * CASE_SECONDS:  # stuck in C code
+                record({"number": number, "hang": "no answer in 60 s: killed"})
+                replaced = True
+            else:
+                continue
+            if replaced:
+                worker.stop()
+                worker = workers[index] = _Worker(context, folder)
+            worker.case = None
+            case = next(pending, None)
+            if case is not None:
+                worker.send(case)
+    for worker in workers:
+        worker.connection.send(None)
+        worker.process.join(timeout=10)
     elapsed = time.monotonic() - started
     print(f"fuzz_untrusted: seed {args.seed}, {elapsed:.0f} s, {args.workers} workers")
     for key, value in counts.items():
