@@ -282,6 +282,14 @@ class Price(_Strict):
     )
     source: str
     checked: str
+    confidence: Literal["high", "medium", "low"] = Field(
+        default="high",
+        description=(
+            "How far the figure can be trusted: high (official, or several agreeing sources), "
+            "medium (one sourced figure, or sources that differ in a detail), low (one "
+            "unconfirmed source: the model is then priced as unknown unless asked for)."
+        ),
+    )
 
 
 class Prices(_Strict):
