@@ -191,7 +191,7 @@ def test_narrow_terminal_splits_the_table_by_priority(tmp_path: Path) -> None:
     assert shown == sorted(set(ROW_HEADERS) - {"step", "units"})
     # units, too wide to sit beside these names, is under each step's name
     at = lines.index("spanish_dub_of_the_thirty_second_television_spot")
-    assert lines[at + 1] == "  units 15.6-97.5 s of audioUri (per 2 s, rounded up)"
+    assert lines[at + 1] == "  units 15.55-97.7 s of audioUri (per 2 s, rounded up)"
 
 
 def test_plan_other_formats_ignore_the_terminal() -> None:

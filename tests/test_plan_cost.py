@@ -220,8 +220,8 @@ CASES: list[Any] = [
     pytest.param(
         "act_two",
         {"clip": _t2v("gen4.5", duration=6), "s": _act("@clip")},
-        {"clip": (72, 72), "s": (30, 30)},
-        id="act_two upstream 6s x5=30",
+        {"clip": (72, 72), "s": (Decimal("29.5"), Decimal("31.25"))},
+        id="act_two upstream 6s, delivered 5.9-6.25s x5=29.5-31.25",
     ),
     # veo3.1: 40 with audio, 20 without; audio omitted -> both.
     pytest.param(
@@ -665,8 +665,8 @@ RETIRED: list[Any] = [
                 "promptText": "x",
             },
         },
-        {"s": (75, 75)},
-        id="gen4_aleph of 5s x15=75",
+        {"s": (Decimal("73.5"), Decimal("78.75"))},
+        id="gen4_aleph of 5s, delivered 4.9-5.25s x15=73.5-78.75",
     ),
     pytest.param(
         "gen4_aleph",
@@ -679,8 +679,8 @@ RETIRED: list[Any] = [
                 "promptText": "x",
             },
         },
-        {"s": (120, 120)},
-        id="gen4_aleph of 8s x15=120",
+        {"s": (Decimal("118.5"), Decimal("123.75"))},
+        id="gen4_aleph of 8s, delivered 7.9-8.25s x15=118.5-123.75",
     ),
     pytest.param("veo3", {"s": _t2v("veo3", duration=8)}, {"s": (320, 320)}, id="veo3 8s x40=320"),
     pytest.param(

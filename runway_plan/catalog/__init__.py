@@ -26,6 +26,7 @@ from runway_plan.catalog.model import (
     EnumType,
     FieldSpec,
     IntegerType,
+    LengthTolerance,
     Media,
     ModelOverlay,
     ModelSpec,
@@ -107,6 +108,14 @@ class Catalog:
         """The media a generation of ``model`` on ``endpoint`` produces."""
         media = self.model_overlay(model).output_media
         return media or self.overlay.endpoint_output[endpoint]
+
+    def output_length_tolerance(self, endpoint: str, model: str) -> LengthTolerance | None:
+        """How far the length of a file ``model`` delivers on ``endpoint`` may differ from the
+        length it was made for (None: exactly that length)."""
+        own = self.model_overlay(model).output_length_tolerance
+        if own is not None:
+            return own
+        return self.overlay.output_length_tolerance.get(self.output_media(endpoint, model))
 
     def max_output_count(self, endpoint: str, model: str) -> int:
         """The most outputs one generation of ``model`` may ask for with ``outputCount``.

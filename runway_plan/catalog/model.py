@@ -188,6 +188,15 @@ class InputDuration(_Strict):
     source: str
 
 
+class LengthTolerance(_Strict):
+    """How far the length of a delivered output file may fall from the length it was made
+    for, in seconds: ``below`` shorter, ``above`` longer (encoder frames, padding)."""
+
+    below: float = Field(ge=0, le=60)
+    above: float = Field(ge=0, le=60)
+    source: str
+
+
 class ModelOverlay(_Strict):
     """Hand-kept facts about one model that the SDK types do not carry."""
 
@@ -200,6 +209,9 @@ class ModelOverlay(_Strict):
         description="Output duration bounds when the request omits duration and has no default.",
     )
     output_media: Media | None = None
+    output_length_tolerance: LengthTolerance | None = Field(
+        default=None, description="Replaces the overlay's tolerance for this model's media."
+    )
     latency_seconds: float = Field(default=60.0, ge=0, le=1_000_000)
     latency_per_output_second: float = Field(default=0.0, ge=0, le=1_000)
     third_party: bool = False
@@ -237,6 +249,13 @@ class Overlay(_Strict):
         description="Bounds of outputCount for the models whose own bounds are not documented."
     )
     speech_rate: SpeechRate | None = None
+    output_length_tolerance: dict[Media, LengthTolerance] = Field(
+        default_factory=dict,
+        description=(
+            "Per output media, how far a delivered file's length may differ from the length "
+            "it was made for; a length read downstream is a range by this much."
+        ),
+    )
     models: dict[str, ModelOverlay] = Field(default_factory=dict)
     retired: dict[str, RetiredModel] = Field(default_factory=dict)
     field_renames: dict[str, dict[str, str]] = Field(

@@ -17,6 +17,12 @@ Rounding rules (also in ``docs/plan-json.md``):
 When a quantity or a rate is not known statically the cost is a range ``[low, high]`` and
 ``reasons`` says which field widened it; when no bound can be given, or the model has no
 price, the cost is ``unknown`` (never zero) and ``reasons`` says why.
+
+Lengths along edges: the file a generation delivers is not exactly the length it was made for
+(encoders pad audio to whole frames, a video is whole frames), so where one generation's output
+is read by another, its length is widened by the catalog's ``output_length_tolerance`` for that
+media.  Only a local file, measured before the run, has an exact length.  At run time, once the
+inputs exist, :meth:`Pricer.reprice` prices a generation from their measured lengths.
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ from typing import Any
 from runway_plan.catalog import Catalog
 from runway_plan.catalog.model import BooleanType, EnumType, Price, PriceRate, Scalar
 from runway_plan.compile import Generation, Graph
+from runway_plan.compile.durations import DURATION_INPUTS, PASSTHROUGH_ENDPOINTS
 from runway_plan.compile.graph import TemplateFailed
 from runway_plan.files import LocalFileError
 from runway_plan.media import probe_local
+from runway_plan.source import DataPath
 
 __all__ = [
     "Cost",
@@ -161,6 +169,9 @@ class _Context:
     catalog: Catalog
     memo: dict[str, Seconds | None] = field(default_factory=dict)
     costs: dict[tuple[Any, ...], Cost] = field(default_factory=dict)
+    measured_key: str = ""
+    measured: Mapping[DataPath, float] = field(default_factory=dict)
+    """Lengths in seconds of the inputs of generation ``measured_key``, read from their files."""
 
 
 def _freeze(value: Any) -> Any:
@@ -175,7 +186,7 @@ def _signature(gen: Generation, price: Price) -> tuple[Any, ...] | None:
 
     Generations of a fan-out usually share it, so each distinct signature is priced once.
     """
-    if price.unit == "input_second":
+    if price.unit == "input_second" or (gen.refs and gen.endpoint in PASSTHROUGH_ENDPOINTS):
         return None
     fields = [name for rate in price.rates for name in rate.when]
     values = tuple(_freeze(_get(gen.request, tuple(name.split(".")))) for name in fields)
@@ -305,9 +316,11 @@ def _output_seconds(gen: Generation, ctx: _Context) -> Seconds | None:
     if gen.key in ctx.memo:
         return ctx.memo[gen.key]
     ctx.memo[gen.key] = None
-    found: Seconds | None = None
+    found: Seconds | None = _kept_seconds(gen, ctx)
     overlay = ctx.catalog.model_overlay(gen.model)
-    if gen.duration is not None:
+    if found is not None:
+        pass
+    elif gen.duration is not None:
         value = _dec(gen.duration)
         found = Seconds(value, value, gen.duration_reason or "duration")
     elif overlay.default_duration is not None:
@@ -325,6 +338,64 @@ def _output_seconds(gen: Generation, ctx: _Context) -> Seconds | None:
             found, _why = _input_seconds(gen, price, ctx) if price.input_field else (None, "")
     ctx.memo[gen.key] = found
     return found
+
+
+def _measured(
+    gen: Generation, path: DataPath, ctx: _Context, *, to_ms: bool = True
+) -> Decimal | None:
+    """The length of the input at ``path`` as measured from its file at run time, if it was:
+    to the millisecond, as a local file's billed length is read, unless ``to_ms`` is false
+    (a kept length, taken whole as the compiler takes a local file's)."""
+    if gen.key != ctx.measured_key or path not in ctx.measured:
+        return None
+    return _dec(round(ctx.measured[path], 3) if to_ms else ctx.measured[path])
+
+
+def _kept_seconds(gen: Generation, ctx: _Context) -> Seconds | None:
+    """Bounds on the output of an endpoint that keeps its input's length, when that input is
+    an upstream output (measured, or as delivered); None otherwise (a ``duration`` field, or a
+    local file, whose length the compiler measured)."""
+    duration = gen.request.get("duration")
+    if gen.endpoint not in PASSTHROUGH_ENDPOINTS or (
+        isinstance(duration, int | float) and not isinstance(duration, bool)
+    ):
+        return None
+    refs = {tuple(p): ref for p, ref in gen.refs}
+    for path in DURATION_INPUTS:
+        if _get(gen.request, tuple(str(part) for part in path)) is None:
+            continue
+        ref = refs.get(path)
+        measured = _measured(gen, path, ctx, to_ms=False)
+        if ref is not None and measured is not None:
+            return Seconds(measured, measured, f"{ref.text} measured {format_credits(measured)} s")
+        producer = ctx.graph.producer(ref) if ref is not None else None
+        delivered = _delivered_seconds(producer, ctx) if producer is not None else None
+        if ref is None or delivered is None:
+            return None
+        return Seconds(
+            delivered.low,
+            delivered.high,
+            f"as long as {ref.text}: {_seconds_text(delivered.low, delivered.high)} "
+            f"({delivered.reason})",
+        )
+    return None
+
+
+def _delivered_seconds(producer: Generation, ctx: _Context) -> Seconds | None:
+    """Bounds on the length of the file ``producer`` delivers: its output's length widened by
+    the catalog's tolerance for its media (see the module docstring)."""
+    seconds = _output_seconds(producer, ctx)
+    tolerance = ctx.catalog.output_length_tolerance(producer.endpoint, producer.model)
+    if seconds is None or tolerance is None or not (tolerance.below or tolerance.above):
+        return seconds
+    below, above = _dec(tolerance.below), _dec(tolerance.above)
+    media = ctx.catalog.output_media(producer.endpoint, producer.model)
+    return Seconds(
+        max(_ZERO, seconds.low - below),
+        seconds.high + above,
+        f"{seconds.reason}; a delivered {media} file may run {format_credits(below)} s "
+        f"shorter or {format_credits(above)} s longer",
+    )
 
 
 def _speech_seconds(gen: Generation, catalog: Catalog) -> Seconds | None:
@@ -364,9 +435,13 @@ def _input_seconds(gen: Generation, price: Price, ctx: _Context) -> tuple[Second
     bounds = _bounds(gen, dotted, ctx.catalog)
     refs = {tuple(p): ref for p, ref in gen.refs}
     ref = refs.get(path)
+    measured = _measured(gen, path, ctx) if ref is not None else None
+    if ref is not None and measured is not None:
+        shown = _seconds_text(measured, measured)
+        return Seconds(measured, measured, f"{dotted} is {ref.text}, measured {shown}"), ""
     if ref is not None:
         producer = ctx.graph.producer(ref)
-        upstream = _output_seconds(producer, ctx) if producer is not None else None
+        upstream = _delivered_seconds(producer, ctx) if producer is not None else None
         if upstream is not None and upstream.exact:
             return Seconds(
                 upstream.low,
@@ -493,6 +568,18 @@ class Pricer:
     def output_seconds(self, gen: Generation) -> Seconds | None:
         """Bounds on the length of ``gen``'s output (see :func:`output_seconds`)."""
         return _output_seconds(gen, self._ctx)
+
+    # ------------------------------------------------------------------ for the runner
+
+    def reprice(self, gen: Generation, measured: Mapping[DataPath, float]) -> Cost:
+        """The cost of ``gen`` once its inputs exist, for the run's budget check.
+
+        ``measured`` maps request paths fed by upstream outputs (as in ``gen.refs``) to the
+        length in seconds of the file each received, read from it; those lengths are exact
+        (no tolerance), the others are bounded as in :meth:`price`.
+        """
+        ctx = _Context(self._ctx.graph, self._ctx.catalog, measured_key=gen.key, measured=measured)
+        return _price(gen, ctx, self._overrides)
 
 
 def price_generation(
