@@ -270,8 +270,10 @@ CODES: dict[str, CodeInfo] = {
     ),
     "RP509": _c(
         "run budget reached",
-        "Submitting the generation would take the run's spending (billed plus in flight) "
-        "over `budget.max_credits` or `--max-credits`; it was not submitted.",
+        "Submitting the generation could take the run's spending (billed, plus the most "
+        "each task in flight may bill) over `budget.max_credits` or `--max-credits`: its "
+        "price, re-priced from the measured lengths of its inputs, does not fit. It was not "
+        "submitted, and the run submits nothing more.",
     ),
     "RP510": _c(
         "API unavailable",

@@ -55,7 +55,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -99,9 +99,9 @@ from runway_plan.execute.reuse import Reuse, survey, why
 from runway_plan.execute.state import Outcome, State, StepRow, StepStatus
 from runway_plan.execute.store import Store, extension_for, sha256_file
 from runway_plan.files import LocalFileError, SymlinkInTheWay, make_folders, open_for_writing
-from runway_plan.media import sniff
+from runway_plan.media import probe, sniff
 from runway_plan.plan import Plan, plan
-from runway_plan.plan.cost import format_credits
+from runway_plan.plan.cost import Pricer, format_credits
 from runway_plan.plan.live import Organization, parse_organization
 
 __all__ = [
@@ -196,6 +196,8 @@ class GenerationResult:
 
     ``billed`` sums every attempt of the step's work in any run; ``billed_this_run`` only
     this run's.  ``exposure`` is the most a create of unknown outcome may have charged.
+    ``reserved`` is what the budget holds for the current attempt (its price re-priced from
+    its inputs' real lengths) from the budget check until its bill is known.
     """
 
     key: str
@@ -213,6 +215,7 @@ class GenerationResult:
     billed_this_run: Decimal = Decimal(0)
     estimated: Decimal | None = None
     exposure: Decimal | None = None
+    reserved: Decimal | None = None
     attempts: int = 0
     task_ids: list[str] = field(default_factory=list)
     failure_code: str | None = None
@@ -435,6 +438,7 @@ class Execution:
         self._joins: dict[str, asyncio.Task[str | None]] = {}
         """Per step another step ``needs``: waits for all its generations (see :meth:`_join`)."""
         self._budget: Decimal | None = None
+        self._pricer = Pricer(graph, catalog, dict(graph.spec.prices) if graph.spec else {})
         self._rows: dict[str, dict[str, Any]] = {}
         self.reconciler: Reconciler | None = None
         for position, (key, gen) in enumerate(graph.generations.items()):
@@ -1310,6 +1314,7 @@ class Execution:
             if status == "SUCCEEDED":
                 urls = [u for u in task.get("output") or [] if isinstance(u, str)]
                 self.state.mark_task_succeeded(row.id, number, billed, urls)
+                self._billed(result)
                 self._emit(
                     "succeeded",
                     key,
@@ -1330,7 +1335,7 @@ class Execution:
                     billed=billed,
                     final=True,
                 )
-                self._refresh(result)
+                self._billed(result)
                 message = f"task {task_id} of '{key}' was cancelled"
                 self.diagnostics.append(make("RP501", message, _location(self.graph, gen.step)))
                 self._emit("cancelled", key, message)
@@ -1347,7 +1352,7 @@ class Execution:
                 billed=billed,
                 final=not retry,
             )
-            self._refresh(result)
+            self._billed(result)
             cost = f"cost {format_credits(billed)}" if billed is not None else "cost not given"
             self._emit(
                 "failed",
@@ -1377,27 +1382,32 @@ class Execution:
         because it could not fetch an input is rebuilt with fresh inputs and sent again.
         """
         gen = self.graph.generations[key]
-        estimate = None
-        gen_plan = self.plan.generations.get(key) if self.plan is not None else None
-        if gen_plan is not None and not gen_plan.cost.unknown:
-            estimate = gen_plan.cost.high
+        result.reserved = None
+        estimate, measured = self._repriced(key)
         if self._budget is not None:
             spent = self._spent()
             if spent + (estimate or Decimal(0)) > self._budget:
+                how = " (re-priced from the measured length of its inputs)" if measured else ""
                 message = (
-                    f"'{key}' was not submitted: with {format_credits(spent)} credits spent or "
-                    f"committed, its {format_credits(estimate or Decimal(0))} would exceed the "
-                    f"budget of {format_credits(self._budget)}"
+                    f"'{key}' was not submitted: with {format_credits(spent)} credits billed or "
+                    f"committed, its {format_credits(estimate or Decimal(0))}{how} could exceed "
+                    f"the budget of {format_credits(self._budget)}"
                 )
                 self.diagnostics.append(make("RP509", message, _location(self.graph, gen.step)))
                 self._settle(result, Outcome.FAILED, message)
+                self._halt(
+                    f"stopping: the budget of {format_credits(self._budget)} credits could be "
+                    f"exceeded by '{key}'; nothing more is submitted"
+                )
                 return None
+        result.reserved = estimate
         for fresh in (False, True):
             try:
                 body, shown = await self._build(key, fresh=fresh)
             except (ExecuteError, OSError) as exc:
                 message = f"cannot prepare the inputs of '{key}': {exc}"
                 self.diagnostics.append(make("RP506", message, _location(self.graph, gen.step)))
+                result.reserved = None
                 self._settle(result, Outcome.FAILED, message)
                 return None
             try:
@@ -1413,6 +1423,48 @@ class Execution:
                 self._emit("retry", key, f"an input was refused ({exc.message}): sending again")
         return None  # pragma: no cover - the loop always returns
 
+    def _repriced(self, key: str) -> tuple[Decimal | None, bool]:
+        """The most the create of ``key`` may bill, in whole credits, priced now that its
+        inputs exist (from their measured lengths), or the plan's high end; None when
+        unpriced.  The flag says whether a measured length was used."""
+        gen = self.graph.generations[key]
+        measured = self._measured_inputs(key)
+        cost = self._pricer.reprice(gen, measured)
+        if cost.unknown:
+            gen_plan = self.plan.generations.get(key) if self.plan is not None else None
+            if gen_plan is None or gen_plan.cost.unknown:
+                return None, False
+            cost = gen_plan.cost
+        return cost.high.to_integral_value(rounding=ROUND_CEILING), bool(measured)
+
+    def _measured_inputs(self, key: str) -> dict[tuple[str | int, ...], float]:
+        """The length in seconds of each stored upstream output ``key`` reads, by request
+        path (an output whose file or length cannot be read is left out)."""
+        lengths: dict[tuple[str | int, ...], float] = {}
+        for path, ref in self.fingerprinter.inputs[key]:
+            producer = self.results.get(ref.key)
+            if producer is None or producer.step_id is None:
+                continue
+            outputs = {o.index: o for o in self.state.outputs(producer.step_id)}
+            out = outputs.get(ref.index)
+            if out is None or out.sha256 is None:
+                continue
+            try:
+                seconds = probe(self.store.path(out.sha256)).duration
+            except OSError:
+                continue
+            if seconds is not None:
+                lengths[tuple(path)] = seconds
+        return lengths
+
+    def _halt(self, why: str) -> None:
+        """Submit nothing more (tasks in flight are still followed to their end)."""
+        if not self.halted:
+            self._emit("note", None, why)
+            self.halted = True
+            for pool in self._pools.values():
+                pool.stop()
+
     def _input_refused(self, key: str, error: RequestRejected) -> bool:
         """True when a rejection names a field fed by an upstream output or an upload."""
         fed = {path[0] for path, _ in self.fingerprinter.inputs[key]}
@@ -1420,8 +1472,14 @@ class Execution:
         named = {path[0] for path, _ in error.issues if path}
         return bool(fed & named) or (not named and "fetch" in error.message.lower())
 
+    def _billed(self, result: GenerationResult) -> None:
+        """The attempt's bill is recorded: count it, and hold nothing more for it."""
+        self._refresh(result)
+        result.reserved = None
+
     def _rejected(self, key: str, result: GenerationResult, exc: RequestRejected) -> None:
         gen = self.graph.generations[key]
+        result.reserved = None  # refused: nothing was made
         if isinstance(exc, AuthenticationFailed):
             message = f"the API refused the key: {exc.message}"
             self.diagnostics.append(make("RP500", message, _location(self.graph, gen.step)))
@@ -1472,9 +1530,11 @@ class Execution:
                     inner.add_done_callback(self._shielded.discard)
                     number, created = await asyncio.shield(inner)
         except _Stopped:
+            result.reserved = None
             self._settle(result, Outcome.INTERRUPTED, "not started")
             return None
         except NotSent as exc:
+            result.reserved = None
             message = (
                 f"'{key}' was not submitted: {exc} (nothing was sent that could be charged; "
                 "rerun later)"
@@ -1528,11 +1588,14 @@ class Execution:
         return number, created
 
     def _spent(self) -> Decimal:
+        """Credits this run has committed: billed, plus for each attempt whose bill is not
+        known yet the larger of what the budget holds for it and the API's estimate."""
         billed = sum((r.billed_this_run for r in self.results.values()), Decimal(0))
         in_flight = Decimal(0)
         for r in self.results.values():
-            if r.status in ("THROTTLED", "PENDING", "RUNNING", "submitting"):
-                in_flight += r.estimated or Decimal(0)
+            flying = r.status in ("THROTTLED", "PENDING", "RUNNING", "submitting")
+            estimated = (r.estimated or Decimal(0)) if flying else Decimal(0)
+            in_flight += max(estimated, r.reserved or Decimal(0))
         return billed + in_flight
 
     async def _poll(
