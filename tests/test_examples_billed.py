@@ -1,0 +1,45 @@
+"""Every shipped example plans a high end at or above what the emulator bills when it runs,
+per generation and in total (and a low end at or below it)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from test_execute_support import CATALOG, KEY, PRICES, SPECS, SPEED, Harness, copy_specs, graph_of
+
+from runway_plan.emulator import Emulator, EmulatorConfig
+
+EXAMPLES = sorted(p.name for p in SPECS.glob("*.yaml"))
+
+
+def test_there_are_examples() -> None:
+    assert len(EXAMPLES) >= 6
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_example_bill_is_within_its_plan(tmp_path: Path, name: str) -> None:
+    graph = graph_of(copy_specs(tmp_path) / name)
+    assert graph.spec is not None
+    # as `run --emulate` does: the emulator bills the spec's `prices:` too
+    prices = PRICES.with_flat_prices(dict(graph.spec.prices), "the spec's prices")
+    config = EmulatorConfig(api_key=KEY, speed=SPEED, cadence=5.0, credits=1_000_000, tier=5)
+    emu = Emulator(config, catalog=CATALOG, prices=prices)
+    h = Harness(emu, tmp_path / "state", tmp_path / "outputs")
+    result = h.run(graph)
+    assert result.exit_code == 0, [f"{d.code} {d.message}" for d in result.diagnostics]
+    assert result.plan is not None
+    ledger = h.emu.ledger()
+    billed_by_task = {entry.task_id: entry.billed_credits for entry in ledger}
+    priced_total = Decimal(0)
+    for key, item in result.generations.items():
+        cost = result.plan.generations[key].cost
+        billed = sum((Decimal(billed_by_task[t] or 0) for t in item.task_ids), Decimal(0))
+        assert item.billed_this_run == billed, key
+        if cost.unknown:
+            continue  # unpriced: the tests' emulator bills it 1 credit; the plan says unknown
+        assert cost.low <= billed <= cost.high, (key, cost.low, billed, cost.high, cost.reasons)
+        priced_total += billed
+    assert priced_total <= result.plan.run_high
+    assert result.plan.run_low <= priced_total
