@@ -40,7 +40,7 @@ from urllib.parse import parse_qs, urlsplit
 from runway_plan.catalog import OUTPUT_COUNT, Catalog, load_catalog
 from runway_plan.catalog.assets import AssetField, find_assets, set_path
 from runway_plan.catalog.model import ModelLimits
-from runway_plan.compile.durations import PASSTHROUGH_ENDPOINTS
+from runway_plan.compile.durations import DURATION_INPUTS, PASSTHROUGH_ENDPOINTS
 from runway_plan.emulator import media, video
 from runway_plan.emulator.clock import Clock, ManualClock, SystemClock
 from runway_plan.emulator.faults import FaultPlan
@@ -667,7 +667,7 @@ class Emulator:
         if isinstance(duration, int | float) and not isinstance(duration, bool):
             seconds = float(duration)
         elif held and kind in ("video", "audio") and self._passthrough(endpoint):
-            seconds = held[0].duration
+            seconds = _kept(held).duration
         if kind == "image":
             count = body.get(OUTPUT_COUNT, 1)
             count = count if isinstance(count, int) and not isinstance(count, bool) else 1
@@ -1655,6 +1655,16 @@ def _dotted_label(item: AssetField) -> str:
     for part in item.path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out or "request"
+
+
+def _kept(held: list[_Asset]) -> _Asset:
+    """The input whose length an endpoint that keeps its input's length keeps: the first
+    held one in the compiler's order (act_two's ``reference``, not its ``character``)."""
+    for path in DURATION_INPUTS:
+        for asset in held:
+            if tuple(asset.field.path) == path:
+                return asset
+    return held[0]
 
 
 def _dims_from(body: Mapping[str, Any]) -> tuple[int, int] | None:
