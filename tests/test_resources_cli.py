@@ -105,7 +105,7 @@ def test_the_budget_guard_counts_what_the_run_would_spend(tmp_path: Path) -> Non
     assert code == 1 and "RP400" in out
     code, out, _ = _invoke("plan", str(spec), "--emulate")
     assert code == 0, out
-    assert "Budget (budget.max_credits): 20 credits: within (this run's high end is 6; " in out
+    assert "Budget (budget.max_credits): 20 credits: within (this run's high end is 7; " in out
     code, out, err = _invoke("run", str(spec), "--emulate", "--speed", SPEED)
     assert code == 0, out + err  # the runner applies the same guard
     text = spec.read_text().replace("max_credits: 20", "max_credits: 0.5")
