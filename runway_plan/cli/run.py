@@ -86,7 +86,7 @@ __all__ = [
 ]
 
 API_CADENCE = 5.0
-"""Seconds between status updates of a task on the real API (reference §6.1)."""
+"""Seconds between status updates of a task on the real API (the SDK's polling helpers)."""
 
 EMULATOR_URL = "http://emulator"
 STOP_WAIT = 60.0

@@ -27,10 +27,18 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from runway_plan.catalog import Catalog
+from runway_plan.catalog.model import Confidence
 from runway_plan.compile import Generation, Graph
 from runway_plan.diagnostics import Diagnostic, Span, make, sort_diagnostics
 from runway_plan.performance import cyclic_gc_paused
-from runway_plan.plan.cost import Cost, Pricer, format_credits, format_usd, price_generation
+from runway_plan.plan.cost import (
+    Cost,
+    Pricer,
+    format_credits,
+    format_usd,
+    lowest_confidence,
+    price_generation,
+)
 from runway_plan.plan.live import ModelLimit, Organization
 from runway_plan.plan.resources import ResourceChange, ResourceField, ResourcePlan
 from runway_plan.plan.schedule import DAY, Limits, Schedule, Slot, schedule
@@ -137,6 +145,8 @@ class StepPlan:
     run_low: Decimal = Decimal(0)
     run_high: Decimal = Decimal(0)
     run_unknown: int = 0
+    confidence: Confidence = "high"
+    """The lowest confidence of the prices its priced generations rest on."""
 
     @property
     def is_range(self) -> bool:
@@ -210,6 +220,11 @@ class Plan:
     run_unknown: int = 0
     resources: ResourcePlan | None = None
     """Documents and avatars: what a run would create, update or delete (set by the caller)."""
+
+    @property
+    def confidence(self) -> Confidence:
+        """The lowest confidence of the prices the plan's figures rest on."""
+        return lowest_confidence(*(s.confidence for s in self.steps))
 
     @property
     def has_reuse(self) -> bool:
@@ -428,6 +443,7 @@ def plan(
                 run_low=sum((c.low for c in running_priced), Decimal(0)),
                 run_high=sum((c.high for c in running_priced), Decimal(0)),
                 run_unknown=len(running) - len(running_priced),
+                confidence=lowest_confidence(*(c.confidence for c in priced)),
             )
         )
     total_low = sum((s.low for s in steps), Decimal(0))
@@ -458,7 +474,9 @@ def plan(
                 if planner.costs[g].unknown
             )
             count = f"{step.unknown} generation{'s' * (step.unknown != 1)}"
-            unpriced = catalog.price(step.model) is None and step.model not in overrides
+            known = catalog.price(step.model)
+            untrusted = all(planner.costs[g].confidence == "low" for g in step.generations)
+            unpriced = (known is None or untrusted) and step.model not in overrides
             hint = (
                 f"give it a price in the spec: `prices: {{{step.model}: CREDITS}}` "
                 "(credits per generation)"

@@ -49,6 +49,7 @@ __all__ = [
     "Seconds",
     "format_credits",
     "format_usd",
+    "lowest_confidence",
     "output_seconds",
     "price_generation",
 ]
@@ -695,7 +696,8 @@ def _price(gen: Generation, ctx: _Context, overrides: Mapping[str, Decimal]) -> 
     return _price_with(gen, price, ctx)
 
 
-def _lowest(*levels: Confidence | None) -> Confidence:
+def lowest_confidence(*levels: Confidence | None) -> Confidence:
+    """The lowest of ``levels`` (``high`` when there are none)."""
     present = [level for level in levels if level is not None]
     return min(present, key=_CONFIDENCE_ORDER.__getitem__, default="high")
 
@@ -708,7 +710,7 @@ def _low_confidence(gen: Generation, price: Price, rates: list[PriceRate]) -> Co
     low = min(r.credits for r in rates)
     high = max(r.up_to or r.credits for r in rates)
     return Cost.unpriced(
-        f"no trusted price for {gen.model}: a low-confidence figure of "
+        f"no trusted price for {gen.model}: only a low-confidence figure of "
         f"{_span_text(low, high)} credits per {_UNIT_NAMES[price.unit]} is published "
         f"({price.source.strip()}); give it with prices: to use it",
         price.unit,
@@ -815,6 +817,8 @@ def _whole(low: Decimal, high: Decimal, price: Price) -> tuple[Decimal, Decimal,
 
 
 def _price_with(gen: Generation, price: Price, ctx: _Context) -> Cost:
+    if price.confidence == "low":
+        return _low_confidence(gen, price, list(price.rates))
     quantity, why = _quantity(gen, price, ctx)
     if quantity is None:
         reason = f"{gen.model} is billed per {_UNIT_NAMES[price.unit]}; {why}"
@@ -822,7 +826,7 @@ def _price_with(gen: Generation, price: Price, ctx: _Context) -> Cost:
     rates, rate_reasons, no_rate = _rates(gen, price, ctx.catalog)
     if no_rate is not None:
         return Cost.unpriced(no_rate, price.unit, price.source, price.confidence)
-    confidence = _lowest(price.confidence, *(r.confidence for r in rates))
+    confidence = lowest_confidence(price.confidence, *(r.confidence for r in rates))
     if confidence == "low":
         return _low_confidence(gen, price, rates)
     rate_low = min(r.credits for r in rates)
