@@ -102,6 +102,40 @@ def test_a_sheet_bills_per_unit_over_the_catalog(tmp_path: Path) -> None:
         assert [entry.charged_credits for entry in emulator.ledger()] == [2, 35, 8]
 
 
+def test_the_catalogs_new_price_shapes_bill_as_planned() -> None:
+    grok = {
+        "model": "grok_imagine_image_2",
+        "promptText": "x",
+        "ratio": "1024:1024",
+        "outputCount": 4,
+        "referenceImages": [
+            {"uri": "https://example.com/a.png"},
+            {"uri": "https://example.com/b.png"},
+        ],
+    }
+    auto = {"model": "seedance2", "promptText": "x", "ratio": "1920:1080", "duration": "auto"}
+    low = {"model": "wan3_prime", "promptText": "x", "ratio": "1280:720", "duration": 5}
+    with Emulator(clock=ManualClock()) as emulator:
+        # 4 images x 6 (1K, medium) + 2 references once per request = 26
+        assert _post(emulator, "text_to_image", grok).json()["estimatedCost"] == {"credits": 26}
+        # duration auto is held at the 15 s maximum: 15 x 40 (1080p) = 600
+        assert _post(emulator, "text_to_video", auto).json()["estimatedCost"] == {"credits": 600}
+        # a low-confidence price is no price: refused, not guessed
+        refused = _post(emulator, "text_to_video", low)
+        assert refused.status_code == 400 and "cannot bill wan3_prime" in refused.json()["error"]
+
+
+def test_a_frame_price_needs_its_frame_rate(tmp_path: Path) -> None:
+    path = tmp_path / "prices.yaml"
+    path.write_text(
+        "models:\n  magnific_video_upscaler_creative:\n    unit: frame\n"
+        "    input_field: videoUri\n    rates: [{credits: '1'}]\n    source: ours\n"
+        "    checked: '2026-12-01'\n"
+    )
+    with pytest.raises(PriceSheetError, match="unit frame needs fps"):
+        load_price_sheet(path, CATALOG)
+
+
 def test_flat_prices_as_a_spec_gives_them() -> None:
     sheet = PriceSheet.from_catalog(CATALOG).with_flat_prices(
         {"mirelo_sfx_2_0": Decimal(2)}, "the spec's prices:"

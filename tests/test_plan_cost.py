@@ -743,6 +743,12 @@ PRICED: list[Any] = [
     ),
     pytest.param(
         "aleph2",
+        {"s": _v2v("aleph2", VID)},
+        {"s": (56, 840)},
+        id="aleph2 remote input 2-30s x28 = 56-840",
+    ),
+    pytest.param(
+        "aleph2",
         {"s": _v2v("aleph2", "performance.mp4")},
         {"s": (224, 224)},
         id="aleph2 local 8s x28=224",
@@ -838,6 +844,12 @@ PRICED: list[Any] = [
         {"s": _t2v("seedance2_5", duration="auto")},
         {"s": (120, 900)},
         id="seedance2_5 auto 720p 4s x30=120 .. 30s x30=900",
+    ),
+    pytest.param(
+        "seedance2_5",
+        {"s": _t2v("seedance2_5", duration=5, referenceVideos=[{"type": "video", "uri": VID}])},
+        {"s": (150, 600)},
+        id="seedance2_5 720p 5s x30=150 + remote ref video 0-30s x15 = 0-450: 150-600",
     ),
     # hailuo3: 768p 10, 2K 15 per s (default 2K); +2 per reference image; reference video at
     # the output rate.
@@ -1052,6 +1064,12 @@ PRICED: list[Any] = [
         {"s": (173, 432)},
         id="magnific video default 2k 8s: 172.8 ceil 173 .. 432",
     ),
+    pytest.param(
+        "magnific_video_upscaler_creative",
+        {"s": _upscale("magnific_video_upscaler_creative", VID, resolution="720p")},
+        {"s": (1, 1260)},
+        id="magnific video remote 0-30s: 0 frames -> minimum 1 .. 30x60x0.7=1260",
+    ),
     # images
     pytest.param(
         "gemini_image3.1_flash",
@@ -1104,6 +1122,20 @@ PRICED: list[Any] = [
         {"s": _t2i("grok_imagine_image_2", "1024:1024", outputCount=4, referenceImages=_refs(2))},
         {"s": (26, 26)},
         id="grok image 4 x 1K medium 6 + 2 refs once = 26",
+    ),
+    pytest.param(
+        "grok_imagine_image_2",
+        {
+            "s": _t2i(
+                "grok_imagine_image_2",
+                "2048:2048",
+                quality="low",
+                outputCount=2,
+                referenceImages=_refs(3),
+            )
+        },
+        {"s": (15, 15)},
+        id="grok image 2 x 2K low 6 + 3 refs once (not per image) = 15",
     ),
     pytest.param(
         "grok_imagine_image_2",

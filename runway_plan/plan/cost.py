@@ -39,6 +39,7 @@ from runway_plan.catalog.model import (
     When,
 )
 from runway_plan.compile import Generation, Graph
+from runway_plan.compile.durations import DURATION_INPUTS, PASSTHROUGH_ENDPOINTS
 from runway_plan.compile.graph import TemplateFailed
 from runway_plan.files import LocalFileError
 from runway_plan.media import probe_local
@@ -202,6 +203,8 @@ def _signature(gen: Generation, price: Price) -> tuple[Any, ...] | None:
     Generations of a fan-out usually share it, so each distinct signature is priced once.
     """
     if price.unit == "input_second" or price.input_field is not None:
+        return None
+    if gen.endpoint in PASSTHROUGH_ENDPOINTS and gen.duration is None:
         return None
     if any(extra.per == "input_second" for extra in price.surcharges):
         return None
@@ -413,7 +416,9 @@ def _output_seconds(gen: Generation, ctx: _Context) -> Seconds | None:
         found = Seconds(
             low, high, f"duration omitted: {gen.model} allows {_seconds_text(low, high)}"
         )
-    else:
+    elif gen.endpoint in PASSTHROUGH_ENDPOINTS and overlay.output_follows_input:
+        found = _kept_input_seconds(gen, ctx)
+    if found is None and gen.duration is None:
         found = _speech_seconds(gen, ctx.catalog)
         price = ctx.catalog.price(gen.model)
         price = price.on(gen.endpoint) if price is not None else None
@@ -421,6 +426,17 @@ def _output_seconds(gen: Generation, ctx: _Context) -> Seconds | None:
             found, _why = _input_seconds(gen, price, ctx) if price.input_field else (None, "")
     ctx.memo[gen.key] = found
     return found
+
+
+def _kept_input_seconds(gen: Generation, ctx: _Context) -> Seconds | None:
+    """Bounds on the length of the input an endpoint keeps (an upstream range, or the model's
+    accepted input lengths for an input whose length is unknown)."""
+    for path in DURATION_INPUTS:
+        if _get(gen.request, path) is None:
+            continue
+        seconds, _why = _media_seconds(gen, path, ".".join(map(str, path)), ctx)
+        return seconds
+    return None
 
 
 def _speech_seconds(gen: Generation, catalog: Catalog) -> Seconds | None:
@@ -787,7 +803,7 @@ def _surcharges(
         if state == "maybe" or extra.possible:
             low = _ZERO
             cause = extra.possible or "an omitted field whose default is not documented"
-            reasons.append(f"up to {amount} ({cause})")
+            reasons.append(f"up to {format_credits(high)} credits for {extra.label} ({cause})")
         elif low != high:
             reasons.append(amount + (f": {count.reason}" if count.reason else ""))
         total_low, total_high = total_low + low, total_high + high
@@ -842,7 +858,8 @@ def _price_with(gen: Generation, price: Price, ctx: _Context) -> Cost:
         )
     low, high = blocks_low * rate_low, blocks_high * rate_high
     if price.minimum is not None and low < price.minimum:
-        reasons.append(f"{gen.model} charges at least {format_credits(price.minimum)} credits")
+        unit = "credit" if price.minimum == 1 else "credits"
+        reasons.append(f"{gen.model} charges at least {format_credits(price.minimum)} {unit}")
         low, high = max(low, price.minimum), max(high, price.minimum)
     extra_low, extra_high, extra_reasons, no_extra = _surcharges(gen, price, ctx)
     if no_extra is not None:
