@@ -2,21 +2,28 @@
 
 Pricing is data: every model's :class:`~runway_plan.catalog.model.Price` names the unit it
 counts, the block size (``per``) and rounding, the request fields its rates depend on
-(``when``), the documented defaults of those fields, and the fields whose default the API does
-not document.  Nothing here knows a model by name.
+(``when``, including tiers ``derived`` from a field such as the ratio), the documented
+defaults of those fields, the fields whose default the API does not document, a minimum,
+surcharges, and how the total is rounded.  Nothing here knows a model by name; the guide is
+``docs/prices.md``.
 
 Rounding rules (also in ``docs/plan-json.md``):
 
 * Each generation is priced on its own: ``blocks = quantity / per``, rounded up to a whole
   number when ``rounding: ceil`` (a 38-character prompt is one block of 50; 12.4 s of audio
-  billed per 6 s is three blocks), and left exact otherwise (4.5 s at 12 credits/s is 54).
-* ``credits = blocks × rate``, in exact :class:`~decimal.Decimal` arithmetic; nothing else
-  is rounded.  A fan-out is the sum of its generations, the plan the sum of its steps.
+  billed per 6 s is three blocks), and left exact otherwise.
+* ``credits = blocks × rate``, in exact :class:`~decimal.Decimal` arithmetic, floored by the
+  price's ``minimum``, plus its surcharges.
+* The API bills whole credits: ``total_rounding: ceil`` rounds up; by default (``unknown``) a
+  fractional total is the range ``[floor, ceil]`` (4.5 s at 5 credits/s is 22-23), which
+  covers every rounding rule.  A fan-out is the sum of its generations, the plan the sum of
+  its steps.
 * Dollars are ``credits × usd_per_credit`` (1 credit = $0.01), exact.
 
 When a quantity or a rate is not known statically the cost is a range ``[low, high]`` and
-``reasons`` says which field widened it; when no bound can be given, or the model has no
-price, the cost is ``unknown`` (never zero) and ``reasons`` says why.
+``reasons`` says which field widened it; when no bound can be given, the model has no price,
+or only a low-confidence one, the cost is ``unknown`` (never zero) and ``reasons`` says why.
+Each cost carries the lowest ``confidence`` of the price and rates it rests on.
 """
 
 from __future__ import annotations
