@@ -132,7 +132,7 @@ def test_a_frame_price_needs_its_frame_rate(tmp_path: Path) -> None:
         "    input_field: videoUri\n    rates: [{credits: '1'}]\n    source: ours\n"
         "    checked: '2026-12-01'\n"
     )
-    with pytest.raises(PriceSheetError, match="unit frame needs fps"):
+    with pytest.raises(PriceSheetError, match="a frame price needs fps"):
         load_price_sheet(path, CATALOG)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Media = Literal["image", "video", "audio", "text"]
 Scalar = str | int | float | bool
@@ -368,6 +368,14 @@ class Price(_Strict):
             "unconfirmed source: the model is then priced as unknown unless asked for)."
         ),
     )
+
+    @model_validator(mode="after")
+    def _one_level_of_endpoints(self) -> Price:
+        if any(variant.endpoints for variant in self.endpoints.values()):
+            raise ValueError("an endpoint's price cannot have endpoints of its own")
+        if self.unit == "frame" and self.fps is None:
+            raise ValueError("a frame price needs fps (the bounds of the output frame rate)")
+        return self
 
     def on(self, endpoint: str) -> Price:
         """The price that applies on ``endpoint``."""

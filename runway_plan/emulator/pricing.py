@@ -125,7 +125,7 @@ class _SheetFile(BaseModel):
     models: dict[str, Price]
 
 
-_FIELD_OF_UNIT = {"characters": "text_field", "input_second": "input_field", "frame": "fps"}
+_FIELD_OF_UNIT = {"characters": "text_field", "input_second": "input_field"}
 
 
 def load_price_sheet(path: Path, catalog: Catalog) -> PriceSheet:
