@@ -190,3 +190,229 @@ def test_learn_recovers_the_sheet_exactly(
     assert written["models"]["gen4_turbo"]["confidence"] == "high"
     assert written["models"]["eleven_v3"]["confidence"] == "medium"
     assert "estimatedCost" in written["models"]["eleven_v3"]["source"]
+
+
+def _plan_json(folder: Path, monkeypatch: pytest.MonkeyPatch, spec: str = "spec.yaml") -> Any:
+    result = _invoke(folder, monkeypatch, "plan", spec, "--format", "json")
+    return result.exit_code, json.loads(result.stdout) if result.stdout.startswith("{") else None
+
+
+def test_plan_prices_with_what_was_learned_and_names_the_tasks(
+    taught: tuple[Path, Emulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, emu = taught
+    assert _invoke(folder, monkeypatch, "prices", "learn").exit_code == 0
+    code, data = _plan_json(folder, monkeypatch)
+    assert code == 0, data
+    rates = {g["model"]: Decimal(g["rate"]["high"]) for g in data["generations"]}
+    for model, entry in SHEET.items():
+        assert rates[model] == Decimal(entry["rates"][0]["credits"]), model
+    learned = {row["model"]: row for row in data["learned_prices"]}
+    assert set(learned) == set(SHEET)
+    task_ids = {e.task_id for e in emu.ledger()}
+    for row in learned.values():
+        assert row["task_ids"] and set(row["task_ids"]) <= task_ids and row["last"]
+    turbo = next(g for g in data["generations"] if g["model"] == "gen4_turbo")
+    assert turbo["price_source"].startswith(f"{FILE_NAME}: learned from task ")
+    assert any(
+        n.startswith(f"gen4_turbo priced from {FILE_NAME}: learned from task")
+        for n in data["notes"]
+    )
+    # each model's planned credits now cover what the emulator billed for it
+    billed: dict[str, Decimal] = {}
+    for entry in emu.ledger():
+        billed[entry.model] = billed.get(entry.model, Decimal(0)) + entry.charged_credits
+    planned: dict[str, tuple[Decimal, Decimal]] = {}
+    for g in data["generations"]:
+        low, high = planned.get(g["model"], (Decimal(0), Decimal(0)))
+        planned[g["model"]] = (
+            low + Decimal(g["credits"]["low"]),
+            high + Decimal(g["credits"]["high"]),
+        )
+    for model in SHEET:
+        low, high = planned[model]
+        if model == "eleven_v3":  # 23 chars at 0.02, billed as a whole credit
+            assert high == Decimal("0.46") and billed[model] == 1
+        elif model == "eleven_voice_dubbing":  # the speech's length is a range before it runs
+            assert low <= billed[model] <= high
+        else:
+            assert low == high == billed[model], model
+
+
+def test_the_specs_prices_still_win_over_learned_ones(
+    taught: tuple[Path, Emulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, _emu = taught
+    assert _invoke(folder, monkeypatch, "prices", "learn").exit_code == 0
+    text = (folder / "spec.yaml").read_text()
+    (folder / "own.yaml").write_text(text + "prices:\n  gen4_turbo: 1\n")
+    code, data = _plan_json(folder, monkeypatch, "own.yaml")
+    assert code == 0
+    turbo = next(g for g in data["generations"] if g["model"] == "gen4_turbo")
+    assert turbo["rate"]["high"] == "1" and turbo["override"]
+    assert "gen4_turbo" not in {row["model"] for row in data["learned_prices"]}
+    assert "gen4_image_turbo" in {row["model"] for row in data["learned_prices"]}
+
+
+PLAIN = """\
+version: 1
+name: plain
+steps:
+  shot:
+    endpoint: image_to_video
+    model: gen4_turbo
+    promptImage: https://example.com/still.png
+    promptText: orbit
+    ratio: "1280:720"
+    duration: 5
+"""
+GOOD_ENTRY = """\
+  gen4_turbo:
+    unit: output_second
+    rates: [{credits: "9"}]
+    source: my contract
+    checked: "2026-12-01"
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ("models: [\n", ["RP100"]),
+        ("- a list\n", ["RP420", "a mapping with 'models:'"]),
+        ("models: !!python/object/apply:os.system [echo hi]\n", ["runway-prices.yaml:1"]),
+        (
+            "models:\n  gen4_turbp:\n    unit: generation\n    rates: [{credits: 1}]\n"
+            "    source: s\n    checked: c\n",
+            ["RP420", "no such model", "did you mean gen4_turbo?"],
+        ),
+        (
+            "models:\n  gen4_turbo:\n    unit: output_second\n    rates: [{credits: -3}]\n"
+            "    source: s\n    checked: c\n",
+            ["RP420", "models.gen4_turbo.rates.0.credits", "greater than or equal to 0"],
+        ),
+        (
+            "models:\n  gen4_turbo:\n    unit: output_second\n    rates: [{credits: .nan}]\n"
+            "    source: s\n    checked: c\n",
+            ["runway-prices.yaml"],
+        ),
+        (
+            "models:\n  gen4_turbo:\n    unit: characters\n    rates: [{credits: 1}]\n"
+            "    source: s\n    checked: c\n",
+            ["RP420", "unit characters needs text_field"],
+        ),
+        ("models:\n  gen4_turbo: 12\n", ["RP420", "a price is a mapping"]),
+        (
+            "models:\n  gen4_turbo:\n    unit: output_second\n    rates: [{credits: 1}]\n"
+            "    source: s\n    checked: c\n    learned: {tasks: -1}\n",
+            ["RP420", "models.gen4_turbo.learned.tasks"],
+        ),
+    ],
+)
+def test_a_hostile_learned_file_gets_a_diagnostic_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, fragments: list[str]
+) -> None:
+    write_spec(tmp_path, PLAIN)
+    (tmp_path / FILE_NAME).write_text(text)
+    result = _invoke(tmp_path, monkeypatch, "plan", "spec.yaml")
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    for fragment in fragments:
+        assert fragment in result.output, result.output
+    assert FILE_NAME in result.output
+    run = _invoke(tmp_path, monkeypatch, "run", "spec.yaml", "--emulate")
+    assert run.exit_code == 1 and "nothing was run" in run.output
+    learn = _invoke(tmp_path, monkeypatch, "prices", "learn")
+    assert "Traceback" not in learn.output
+    assert (tmp_path / FILE_NAME).read_text() == text  # never rewritten over
+
+
+def test_a_good_entry_is_used_and_an_unknown_key_is_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_spec(tmp_path, PLAIN)
+    (tmp_path / FILE_NAME).write_text("models:\n" + GOOD_ENTRY + "    note: ours\n")
+    code, data = _plan_json(tmp_path, monkeypatch)
+    assert code == 0
+    [gen] = data["generations"]
+    assert gen["credits"]["high"] == "45"
+    assert gen["price_source"] == f"{FILE_NAME} (a hand-written entry: my contract)"
+    [warning] = [d for d in data["diagnostics"] if d["code"] == "RP420"]
+    assert warning["severity"] == "warning" and "'note'" in warning["message"]
+
+
+def test_a_learned_file_outside_the_root_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".git").mkdir()
+    spec_folder = tmp_path / "repo"
+    write_spec(spec_folder, PLAIN)
+    (spec_folder / ".git").mkdir()
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text("models:\n" + GOOD_ENTRY)
+    (spec_folder / FILE_NAME).symlink_to(outside)
+    result = _invoke(spec_folder, monkeypatch, "plan", "spec.yaml")
+    assert result.exit_code == 1
+    assert "RP420" in result.output and "outside the spec's root" in result.output
+
+
+def test_learn_keeps_hand_edits_and_unknown_keys(
+    taught: tuple[Path, Emulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, _emu = taught
+    assert _invoke(folder, monkeypatch, "prices", "learn").exit_code == 0
+    data = yaml.safe_load((folder / FILE_NAME).read_text())
+    data["owner"] = "finance"
+    data["models"]["gen4_turbo"]["rates"] = [{"credits": "6"}]
+    data["models"]["gen4_image_turbo"]["note"] = "checked by hand"
+    (folder / FILE_NAME).write_text(yaml.safe_dump(data))
+    result = _invoke(folder, monkeypatch, "prices", "learn")
+    assert result.exit_code == 0
+    assert "gen4_turbo: your entry" in result.output and "--overwrite" in result.output
+    again = yaml.safe_load((folder / FILE_NAME).read_text())
+    assert again["owner"] == "finance"
+    assert again["models"]["gen4_turbo"]["rates"] == [{"credits": "6"}]
+    assert again["models"]["gen4_image_turbo"]["note"] == "checked by hand"
+    assert again["models"]["gen4_image_turbo"]["rates"] == [{"credits": "3"}]
+    forced = _invoke(folder, monkeypatch, "prices", "learn", "--overwrite")
+    assert forced.exit_code == 0
+    last = yaml.safe_load((folder / FILE_NAME).read_text())
+    assert last["models"]["gen4_turbo"]["rates"] == [{"credits": "7"}]
+    assert not list(folder.glob(f".{FILE_NAME}.*"))  # no scratch file left behind
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "garbage",
+        "UPDATE attempts SET billed_credits = 'NaN'",
+        "UPDATE attempts SET billed_credits = 'lots'",
+        "UPDATE attempts SET request = '[1, 2'",
+        'UPDATE attempts SET request = \'{"model": "gen4_turbo", "promptImage": "/etc/passwd"}\'',
+        "UPDATE steps SET endpoint = 'nowhere'",
+    ],
+)
+def test_a_hostile_state_is_reported_not_a_traceback(
+    taught: tuple[Path, Emulator],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    damage: str,
+) -> None:
+    import shutil
+    import sqlite3
+
+    folder, _emu = taught
+    state = tmp_path / "state"
+    shutil.copytree(folder / ".runway-plan" / "spec", state)
+    if damage == "garbage":
+        (state / "state.db").write_bytes(b"not a database at all" * 100)
+    else:
+        with sqlite3.connect(state / "state.db") as db:
+            db.execute(damage)
+    for args in (["prices", "--state", str(state)], ["prices", "learn", "--state", str(state)]):
+        result = _invoke(tmp_path, monkeypatch, *args)
+        assert "Traceback" not in result.output and "internal error" not in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+    listing = _invoke(tmp_path, monkeypatch, "prices", "--state", str(state), "--format", "json")
+    data = json.loads(listing.stdout)
+    assert data["problems"] or data["skipped"] or data["tasks"] == 0

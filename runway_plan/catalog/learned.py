@@ -19,17 +19,20 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from runway_plan.catalog import Catalog
 from runway_plan.catalog.model import Price
 from runway_plan.diagnostics import Diagnostic, Severity, Span, make
-from runway_plan.files import open_for_writing, refuse_symlink
+from runway_plan.files import LocalFileError, Root, open_for_writing, refuse_symlink
 from runway_plan.source import DataPath, SourceMap, parse_document, read_limited
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
     "Provenance",
     "entry_digest",
     "merge_learned",
+    "read_beside",
     "read_learned",
     "with_learned",
     "write_learned",
@@ -169,11 +173,41 @@ def read_learned(
         )
         return found
     found.data = data
+    for key in data:
+        if key not in ("version", "models"):
+            warning = make(
+                "RP420", f"{name}: unknown key '{key}' is kept but not read", source_map.key((key,))
+            )
+            found.diagnostics.append(dataclasses.replace(warning, severity=Severity.WARNING))
     for model, entry in (data.get("models") or {}).items():
         learned = _entry(str(model), entry, catalog, source_map, found.diagnostics)
         if learned is not None:
             found.entries[learned.model] = learned
     return found
+
+
+def read_beside(
+    spec: str, catalog: Catalog, max_bytes: int
+) -> tuple[dict[str, LearnedPrice], list[Diagnostic]]:
+    """The learned prices in the folder of the spec file ``spec``, and the problems with
+    them; none for a spec that is not a file (read from git).  The file is read as a file the
+    spec names: only inside the spec's root (:class:`~runway_plan.files.Root`), within
+    ``max_bytes``."""
+    if not os.path.isfile(spec):
+        return {}, []
+    path = Path(spec).absolute().parent / FILE_NAME
+    if not os.path.lexists(path):
+        return {}, []
+    try:
+        shown = os.path.relpath(path)
+    except ValueError:
+        shown = str(path)
+    try:
+        real = Root.of_spec(spec).resolve(str(path))
+    except LocalFileError as exc:
+        return {}, [make("RP420", f"{shown}: {exc}", Span.file(shown))]
+    found = read_learned(real, catalog, max_bytes, shown)
+    return found.entries, found.diagnostics
 
 
 def _problem(
@@ -321,11 +355,6 @@ def merge_learned(
 def write_learned(path: Path, data: Mapping[str, Any]) -> None:
     """Write ``data`` to ``path`` atomically (a new file beside it, then renamed over it),
     never through a symlink (:class:`~runway_plan.files.SymlinkInTheWay`)."""
-    import os
-    import secrets
-
-    import yaml
-
     refuse_symlink(path)
     text = HEADER + yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True, width=100)
     scratch = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
