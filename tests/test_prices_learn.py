@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -416,3 +417,30 @@ def test_a_hostile_state_is_reported_not_a_traceback(
     listing = _invoke(tmp_path, monkeypatch, "prices", "--state", str(state), "--format", "json")
     data = json.loads(listing.stdout)
     assert data["problems"] or data["skipped"] or data["tasks"] == 0
+
+
+def test_the_run_report_says_where_bills_drift_from_the_catalog(
+    taught: tuple[Path, Emulator],
+) -> None:
+    from runway_plan.cli.run import _drift
+    from runway_plan.execute import render_text
+
+    folder, emu = taught
+    state = folder / ".runway-plan" / "spec"
+    graph = graph_of(folder / "spec.yaml")
+    again = Harness(emu, state, folder / "outputs").run(graph)
+    assert again.exit_code == 0
+    lines = _drift(state, graph, CATALOG)
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+    assert f"gen4_turbo billed 7/s over 2 tasks since {day}; catalog 5/s" in lines
+    assert f"gen4_image_turbo billed 3/image over 1 task since {day}; catalog 2/image" in lines
+    assert f"eleven_voice_dubbing billed 3/2 s of input over 1 task since {day}; " in "\n".join(
+        lines
+    )
+    assert not any(line.startswith(("eleven_v3", "gemini_image3.1_flash")) for line in lines)
+    text = render_text(again, graph, drift=lines)
+    assert "drift from the catalog's prices" in text
+    assert f"  gen4_turbo billed 7/s over 2 tasks since {day}; catalog 5/s\n" in text
+
+    own = write_spec(folder / "own", SPEC + "prices:\n  gen4_turbo: 1\n")
+    assert not any(line.startswith("gen4_turbo") for line in _drift(state, graph_of(own), CATALOG))

@@ -201,6 +201,19 @@ def _api_key() -> str:
     )
 
 
+def _drift(directory: Path, graph: Graph, catalog: Catalog) -> list[str]:
+    """Where what the state's tasks were billed differs from the catalog's price, for the
+    spec's models that its ``prices:`` leave to the catalog."""
+    from runway_plan.execute.learn import drift, observe, summarize
+
+    own = set(graph.spec.prices) if graph.spec is not None else set()
+    models = {gen.model for gen in graph.generations.values()} - own
+    if not models:
+        return []
+    observed = observe([(directory, str(directory))], catalog, models)
+    return [found.text() for found in drift(summarize(observed, catalog), catalog)]
+
+
 def _with_learned_prices(
     spec: Path, graph: Graph, catalog: Catalog, limits: dict[str, int]
 ) -> Catalog:
@@ -536,10 +549,11 @@ def run_command(
                 priced=priced,
             )
         )
+        drifted = _drift(where.state, graph, catalog)
         if fmt == "json":
-            click.echo(json_text(manifest(result, state, graph)))
+            click.echo(json_text({**manifest(result, state, graph), "drift": drifted}))
         else:
-            click.echo(render_text(result, graph), nl=False)
+            click.echo(render_text(result, graph, drift=drifted), nl=False)
     finally:
         state.close()
     if html_report:
