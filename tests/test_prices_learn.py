@@ -391,6 +391,7 @@ def test_learn_keeps_hand_edits_and_unknown_keys(
         "UPDATE attempts SET request = '[1, 2'",
         'UPDATE attempts SET request = \'{"model": "gen4_turbo", "promptImage": "/etc/passwd"}\'',
         "UPDATE steps SET endpoint = 'nowhere'",
+        "UPDATE steps SET model = 'evil\x1b[31m' WHERE model = 'gen4_turbo'",
     ],
 )
 def test_a_hostile_state_is_reported_not_a_traceback(
@@ -414,6 +415,10 @@ def test_a_hostile_state_is_reported_not_a_traceback(
         result = _invoke(tmp_path, monkeypatch, *args)
         assert "Traceback" not in result.output and "internal error" not in result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert "\x1b" not in result.output
+    if (tmp_path / FILE_NAME).exists():
+        written = yaml.safe_load((tmp_path / FILE_NAME).read_text())
+        assert set(written["models"]) <= set(CATALOG.model_endpoints)
     listing = _invoke(tmp_path, monkeypatch, "prices", "--state", str(state), "--format", "json")
     data = json.loads(listing.stdout)
     assert data["problems"] or data["skipped"] or data["tasks"] == 0

@@ -123,8 +123,9 @@ class LearnedFile:
 
 
 def entry_digest(entry: Mapping[str, Any]) -> str:
-    """A hash of an entry's price (its ``learned:`` block left out), to tell a hand edit."""
-    price = {k: v for k, v in entry.items() if k != "learned"}
+    """A hash of an entry's price (its ``learned:`` block and unknown keys left out), to
+    tell a hand edit of the price."""
+    price = {k: v for k, v in entry.items() if k in PRICE_KEYS}
     text = json.dumps(price, sort_keys=True, default=str, ensure_ascii=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -394,8 +394,8 @@ def _observe_one(
     if billed is None or billed == 0:
         return
     catalog = reader.catalog
-    if endpoint not in catalog.endpoints:
-        found.skipped.append(Skipped(model, task, f"unknown endpoint {endpoint!r}"))
+    if endpoint not in catalog.model_endpoints.get(model, ()):
+        found.skipped.append(Skipped(model, task, f"not a model of the catalog on {endpoint!r}"))
         return
     price = catalog.price(model) or natural_price(catalog, endpoint, model)
     if price is None:
