@@ -43,6 +43,20 @@ SHEET: dict[str, dict[str, Any]] = {
         "rounding": "ceil",
         "rates": [{"credits": "3"}],
     },
+    # priced by the catalog at 5 per second of input: billed 6 (its input is a local file)
+    "act_two": {
+        "unit": "input_second",
+        "input_field": "reference.uri",
+        "rates": [{"credits": "6"}],
+    },
+    # priced by the catalog at 1 per 6 s of input: billed 2 (a local file, uploaded)
+    "eleven_voice_isolation": {
+        "unit": "input_second",
+        "input_field": "audioUri",
+        "per": "6",
+        "rounding": "ceil",
+        "rates": [{"credits": "2"}],
+    },
     # unpriced: per second of output
     "eleven_text_to_sound_v2": {"unit": "output_second", "rates": [{"credits": "2"}]},
     # unpriced: per image
@@ -98,6 +112,16 @@ steps:
     model: gemini_image3.1_flash
     promptText: "A poster at {{ item }}"
     ratio: "1024:1024"
+  performance:
+    endpoint: character_performance
+    model: act_two
+    character: {type: image, uri: "@hero"}
+    reference: {type: video, uri: assets/performance.mp4}
+    ratio: "960:960"
+  clean:
+    endpoint: voice_isolation
+    model: eleven_voice_isolation
+    audioUri: assets/interview.wav
   whisper:
     endpoint: text_to_speech
     model: eleven_v3
@@ -145,7 +169,7 @@ def test_prices_lists_every_model_what_was_billed_and_the_count(
     assert observed["rates"][0]["tasks"] == 2
     assert not models["eleven_v3"]["priced"] and models["eleven_v3"]["unknown_reason"]
     assert models["eleven_v3"]["observed"][0]["rates"][0]["credits"] == "0.02"
-    assert data["tasks"] == 9
+    assert data["tasks"] == 11
     assert data["count"] == count_line(CATALOG)
     assert any(d.startswith("gen4_turbo billed 7/s over 2 tasks since ") for d in data["drift"])
 
@@ -449,3 +473,38 @@ def test_the_run_report_says_where_bills_drift_from_the_catalog(
 
     own = write_spec(folder / "own", SPEC + "prices:\n  gen4_turbo: 1\n")
     assert not any(line.startswith("gen4_turbo") for line in _drift(state, graph_of(own), CATALOG))
+
+
+def test_rates_that_disagree_are_reported_not_averaged() -> None:
+    from runway_plan.execute.learn import Observation, Observed, learned_entry, summarize
+
+    def seen(task: str, billed: int) -> Observation:
+        return Observation(
+            model="gen4_turbo",
+            endpoint="image_to_video",
+            task_id=task,
+            finished_at=1_764_633_600.0 + billed,
+            origin="https://api.dev.runwayml.com",
+            state="s",
+            billed=Decimal(billed),
+            estimated=Decimal(billed),
+            blocks=Decimal(5),
+            rate=Decimal(billed) / 5,
+            condition=0,
+        )
+
+    observed = Observed(observations=[seen("a", 35), seen("b", 40), seen("c", 35)])
+    summary = summarize(observed, CATALOG)
+    [group] = summary["gen4_turbo"]
+    assert not group.agrees and sorted(group.rates) == [Decimal(7), Decimal(8)]
+    entry, notes = learned_entry("gen4_turbo", summary["gen4_turbo"], CATALOG, "2026-12-02")
+    assert entry is None
+    assert notes == [
+        "gen4_turbo: tasks disagree (7/s (2 tasks, e.g. a), 8/s (1 task, e.g. b)); "
+        "not learned, not averaged"
+    ]
+    agreeing = summarize(Observed(observations=[seen("a", 35), seen("c", 35)]), CATALOG)
+    entry, notes = learned_entry("gen4_turbo", agreeing["gen4_turbo"], CATALOG, "2026-12-02")
+    assert entry is not None and not notes
+    assert entry["rates"] == [{"credits": "7"}] and entry["learned"]["tasks"] == 2
+    assert entry["learned"]["first"] == entry["learned"]["last"] == "2025-12-02"

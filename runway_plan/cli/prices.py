@@ -47,6 +47,7 @@ from runway_plan.execute.learn import (
     Drift,
     Observed,
     RateGroup,
+    StateSource,
     drift,
     learned_entry,
     observe,
@@ -85,13 +86,15 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _states(specs: Sequence[Path], state_dir: Path | None, emulate: bool) -> list[tuple[Path, str]]:
-    """The state folders to read (see the module docstring)."""
+def _states(specs: Sequence[Path], state_dir: Path | None, emulate: bool) -> list[StateSource]:
+    """The state folders to read (see the module docstring), each with the spec whose local
+    inputs its tasks sent, when known (to measure them)."""
     if state_dir is not None:
-        return [(state_dir, _shown(state_dir))]
+        spec = specs[0] if len(specs) == 1 else None
+        return [StateSource(state_dir, _shown(state_dir), spec)]
     if specs:
-        found = [layout_of(spec, emulate=emulate).state for spec in specs]
-        return [(folder, _shown(folder)) for folder in found]
+        found = [(layout_of(spec, emulate=emulate).state, spec) for spec in specs]
+        return [StateSource(folder, _shown(folder), spec) for folder, spec in found]
     base = Path(STATE_FOLDER)
     if not base.is_dir() or base.is_symlink():
         return []
@@ -101,7 +104,10 @@ def _states(specs: Sequence[Path], state_dir: Path | None, emulate: bool) -> lis
             continue
         folder = child / EMULATED if emulate else child
         if not folder.is_symlink() and (folder / "state.db").is_file():
-            folders.append((folder, _shown(folder)))
+            named = [Path(child.name + ext) for ext in (".yaml", ".yml", ".json")]
+            present = [p for p in named if p.is_file() and not p.is_symlink()]
+            spec = present[0] if len(present) == 1 else None
+            folders.append(StateSource(folder, _shown(folder), spec))
     return folders
 
 

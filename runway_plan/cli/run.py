@@ -201,16 +201,16 @@ def _api_key() -> str:
     )
 
 
-def _drift(directory: Path, graph: Graph, catalog: Catalog) -> list[str]:
+def _drift(directory: Path, graph: Graph, catalog: Catalog, spec: Path | None = None) -> list[str]:
     """Where what the state's tasks were billed differs from the catalog's price, for the
     spec's models that its ``prices:`` leave to the catalog."""
-    from runway_plan.execute.learn import drift, observe, summarize
+    from runway_plan.execute.learn import StateSource, drift, observe, summarize
 
     own = set(graph.spec.prices) if graph.spec is not None else set()
     models = {gen.model for gen in graph.generations.values()} - own
     if not models:
         return []
-    observed = observe([(directory, str(directory))], catalog, models)
+    observed = observe([StateSource(directory, str(directory), spec)], catalog, models)
     return [found.text() for found in drift(summarize(observed, catalog), catalog)]
 
 
@@ -549,7 +549,7 @@ def run_command(
                 priced=priced,
             )
         )
-        drifted = _drift(where.state, graph, catalog)
+        drifted = _drift(where.state, graph, catalog, spec)
         if fmt == "json":
             click.echo(json_text({**manifest(result, state, graph), "drift": drifted}))
         else:

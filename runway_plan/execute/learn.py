@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from runway_plan.execute.state import State, StateUnreadable
 from runway_plan.files import LocalFileError, Root
 from runway_plan.media import probe_local
 from runway_plan.plan.cost import format_credits, price_generation
+from runway_plan.validate import check_file
 
 __all__ = [
     "Drift",
@@ -46,7 +48,9 @@ __all__ = [
     "Observed",
     "RateGroup",
     "Skipped",
+    "StateSource",
     "drift",
+    "local_inputs",
     "natural_price",
     "observe",
     "rate_text",
@@ -73,6 +77,8 @@ class Observation:
     rate: Decimal
     condition: int
     rounded: bool = False
+    unit: str = ""
+    """``generation`` when an unpriced model's natural unit gave no exact rate."""
 
     @property
     def date(self) -> str:
@@ -258,15 +264,57 @@ def _credits(value: Decimal | None) -> Decimal | None:
     return value
 
 
-class _Reader:
-    """Reads one state snapshot: attempts, and where each recorded media URL is stored."""
+_LABEL_SHA = re.compile(r"sha256 ([0-9a-f]{16})\)$")
 
-    def __init__(self, state: State, catalog: Catalog, shown: str) -> None:
+
+def local_inputs(spec: Path, catalog: Catalog) -> tuple[Root, dict[str, str]]:
+    """The root of the spec file ``spec`` and the local files its requests name (inside that
+    root), by content hash: what a run sent as a data URI or an upload, to measure."""
+    graph, _diagnostics = check_file(spec, catalog)
+    root = graph.root
+    found: dict[str, str] = {}
+    for gen in graph.generations.values():
+        for value in _strings(gen.request):
+            if root.local_path(value) is None:
+                continue
+            try:
+                with root.open(value, limit=catalog.overlay.largest_upload) as local:
+                    found.setdefault(local.sha256(), str(local.path))
+            except (LocalFileError, OSError):
+                continue
+    return root, found
+
+
+def _strings(data: Any) -> Iterable[str]:
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, dict):
+        for value in data.values():
+            yield from _strings(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from _strings(value)
+
+
+class _Reader:
+    """Reads one state snapshot: attempts, and where each recorded media input is (an output
+    in the state's store, or a local file of the spec)."""
+
+    def __init__(
+        self,
+        state: State,
+        catalog: Catalog,
+        shown: str,
+        spec: tuple[Root, dict[str, str]] | None = None,
+    ) -> None:
         self.state = state
         self.catalog = catalog
         self.shown = shown
         real = Path(state.directory).resolve()
-        self.root = Root(folder=real, base=real)
+        allowed = (spec[0].base, *spec[0].allowed) if spec is not None else ()
+        self.root = Root(folder=real, base=real, allowed=allowed)
+        self.local = spec[1] if spec is not None else {}
+        self.uploads: dict[str, str] = {}
         self.store = real / "store"
         self.by_url: dict[str, tuple[str, int | None]] = {}
         for row in state.db.execute("SELECT url, sha256, size FROM outputs WHERE url IS NOT NULL"):
@@ -275,6 +323,26 @@ class _Reader:
         for row in state.db.execute("SELECT uri, sha256 FROM uploads"):
             if isinstance(row[0], str) and isinstance(row[1], str):
                 self.by_url[row[0]] = (row[1], None)
+                self.uploads[row[0]] = row[1]
+
+    def input_path(self, value: Any) -> str | None:
+        """The path of the media a recorded input names: a stored output, or a local file
+        of the spec with the same content (sent as an upload or a data URI)."""
+        if not isinstance(value, str):
+            return None
+        known = self.by_url.get(value)
+        if known is not None:
+            stored = self.stored(known[0])
+            if stored is not None:
+                return stored
+        sha256 = self.uploads.get(value)
+        if sha256 is not None:
+            return self.local.get(sha256)
+        label = _LABEL_SHA.search(value) if value.startswith("data:") else None
+        if label is not None:
+            matches = [p for h, p in self.local.items() if h.startswith(label.group(1))]
+            return matches[0] if len(matches) == 1 else None
+        return None
 
     def stored(self, sha256: str) -> str | None:
         """The path of a stored file, when it is a plain name in the store."""
@@ -301,9 +369,7 @@ def _blocks(
     """How many blocks of ``price`` a recorded request counted, or None and why not."""
     body = dict(request)
     if price.unit == "input_second" and price.input_field:
-        value = _get(body, price.input_field)
-        local = reader.by_url.get(value) if isinstance(value, str) else None
-        path = reader.stored(local[0]) if local is not None else None
+        path = reader.input_path(_get(body, price.input_field))
         if path is None:
             return None, f"the length of its {price.input_field} is not in the state"
         body = _set(body, price.input_field, path)
@@ -345,6 +411,18 @@ def _set(data: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
     return copy
 
 
+_MICRO = Decimal("0.000001")
+_PER_GENERATION = Price(
+    unit="generation", rates=(PriceRate(credits=Decimal(1)),), source="", checked=""
+)
+
+
+def _whole(rate: Decimal, blocks: Decimal, total: Decimal) -> bool:
+    """True when ``rate`` is exact to the millionth of a credit (what a price can hold) and
+    gives back ``total``."""
+    return rate == rate.quantize(_MICRO) and rate * blocks == total
+
+
 def _rate(billed: Decimal, estimated: Decimal | None, blocks: Decimal) -> tuple[Decimal, bool]:
     """The per-block rate, and whether the bill was the estimate rounded up."""
     if (
@@ -358,10 +436,11 @@ def _rate(billed: Decimal, estimated: Decimal | None, blocks: Decimal) -> tuple[
 
 
 def _read_state(
-    directory: Path, shown: str, catalog: Catalog, models: set[str] | None, found: Observed
+    source: StateSource, catalog: Catalog, models: set[str] | None, found: Observed
 ) -> None:
-    with State.snapshot(directory) as state:
-        reader = _Reader(state, catalog, shown)
+    with State.snapshot(source.directory) as state:
+        spec = local_inputs(source.spec, catalog) if source.spec is not None else None
+        reader = _Reader(state, catalog, source.shown, spec)
         origins = {
             int(row[0]): str(row[1]) for row in state.db.execute("SELECT id, origin FROM runs")
         }
@@ -370,7 +449,9 @@ def _read_state(
             steps[int(row[0])] = (str(row[1]), str(row[2]))
         for count, attempt in enumerate(state.all_attempts()):
             if count >= _MAX_TASKS:
-                found.problems.append(f"{shown}: more than {_MAX_TASKS:,} tasks; the rest unread")
+                found.problems.append(
+                    f"{source.shown}: more than {_MAX_TASKS:,} tasks; the rest unread"
+                )
                 break
             if attempt.status != "SUCCEEDED" or attempt.step_id not in steps:
                 continue
@@ -419,6 +500,26 @@ def _observe_one(
         found.skipped.append(Skipped(model, task, why or "it counted nothing"))
         return
     rate, rounded = _rate(billed, estimated, blocks)
+    if (
+        not _whole(rate, blocks, (estimated or billed) if rounded else billed)
+        and catalog.price(model) is None
+    ):
+        price = _PER_GENERATION
+        condition, blocks = 0, Decimal(1)
+        rate, rounded = _rate(billed, estimated, blocks)
+        generation = True
+    else:
+        generation = False
+    if not _whole(rate, blocks, (estimated or billed) if rounded else billed):
+        found.skipped.append(
+            Skipped(
+                model,
+                task,
+                f"billed {format_credits(billed)} for {format_credits(blocks)} "
+                f"{price.unit.replace('_', ' ')} block(s): no exact rate per block",
+            )
+        )
+        return
     finished = attempt.finished_at
     moment = float(finished) if isinstance(finished, int | float) and finished > 0 else 0.0
     found.observations.append(
@@ -435,22 +536,34 @@ def _observe_one(
             rate=rate,
             condition=condition,
             rounded=rounded,
+            unit=price.unit if generation else "",
         )
     )
 
 
+@dataclass(frozen=True)
+class StateSource:
+    """A state folder to read, its name in messages, and the spec file whose local inputs
+    its tasks may have sent (to measure them), when known."""
+
+    directory: Path
+    shown: str
+    spec: Path | None = None
+
+
 def observe(
-    states: Iterable[tuple[Path, str]], catalog: Catalog, models: set[str] | None = None
+    states: Iterable[StateSource], catalog: Catalog, models: set[str] | None = None
 ) -> Observed:
-    """The billed tasks of the states (``(folder, name shown)``) and the rate each makes;
-    a state that cannot be read is a problem, not an error."""
+    """The billed tasks of the states and the rate each makes; a state that cannot be read
+    is a problem, not an error."""
     found = Observed()
-    for directory, shown in states:
-        if not (directory / "state.db").is_file():
+    for source in states:
+        shown = source.shown
+        if not (source.directory / "state.db").is_file():
             continue
         found.states.append(shown)
         try:
-            _read_state(directory, shown, catalog, models, found)
+            _read_state(source, catalog, models, found)
         except StateUnreadable as exc:
             found.problems.append(str(exc))
         except (ValueError, TypeError, KeyError, InvalidOperation, ArithmeticError) as exc:
@@ -463,14 +576,19 @@ def observe(
 
 
 def summarize(observed: Observed, catalog: Catalog) -> dict[str, list[RateGroup]]:
-    """Per model, its observed rates grouped by the condition of its price."""
-    grouped: dict[tuple[str, int], dict[Decimal, list[Observation]]] = {}
+    """Per model, its observed rates grouped by the unit and the condition of its price."""
+    grouped: dict[tuple[str, str, int], dict[Decimal, list[Observation]]] = {}
     for item in observed.observations:
-        grouped.setdefault((item.model, item.condition), {}).setdefault(item.rate, []).append(item)
+        key = (item.model, item.unit, item.condition)
+        grouped.setdefault(key, {}).setdefault(item.rate, []).append(item)
     result: dict[str, list[RateGroup]] = {}
-    for (model, condition), rates in sorted(grouped.items()):
+    for (model, unit, condition), rates in sorted(grouped.items()):
         endpoint = rates[next(iter(rates))][0].endpoint
-        price = catalog.price(model) or natural_price(catalog, endpoint, model)
+        price = (
+            _PER_GENERATION
+            if unit == "generation"
+            else catalog.price(model) or natural_price(catalog, endpoint, model)
+        )
         if price is None:
             continue
         group = RateGroup(
@@ -524,6 +642,12 @@ def learned_entry(
                 f"{model}{_when_text(group.when)}: tasks disagree ({shown}); not learned, "
                 "not averaged"
             )
+    units = sorted({g.price.unit for g in groups})
+    if len(units) > 1:
+        notes.append(
+            f"{model}: some tasks give an exact rate per {units[0]}, others only per "
+            f"{units[1]}; not learned"
+        )
     if notes or not groups:
         return None, notes
     price = groups[0].price
