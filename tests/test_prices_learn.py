@@ -59,6 +59,8 @@ SHEET: dict[str, dict[str, Any]] = {
     },
     # unpriced: per second of output
     "eleven_text_to_sound_v2": {"unit": "output_second", "rates": [{"credits": "2"}]},
+    # unpriced, and billed flat: 100 over 3 s is no exact rate a second, so per generation
+    "mirelo_sfx_2_0": {"unit": "generation", "rates": [{"credits": "100"}]},
     # unpriced: per image
     "gemini_image3.1_flash": {
         "unit": "image",
@@ -122,6 +124,12 @@ steps:
     endpoint: voice_isolation
     model: eleven_voice_isolation
     audioUri: assets/interview.wav
+  foley:
+    endpoint: video_to_audio
+    model: mirelo_sfx_2_0
+    videoUri: "@shot[0]"
+    promptText: waves
+    duration: 3
   whisper:
     endpoint: text_to_speech
     model: eleven_v3
@@ -169,7 +177,7 @@ def test_prices_lists_every_model_what_was_billed_and_the_count(
     assert observed["rates"][0]["tasks"] == 2
     assert not models["eleven_v3"]["priced"] and models["eleven_v3"]["unknown_reason"]
     assert models["eleven_v3"]["observed"][0]["rates"][0]["credits"] == "0.02"
-    assert data["tasks"] == 11
+    assert data["tasks"] == 12
     assert data["count"] == count_line(CATALOG)
     assert any(d.startswith("gen4_turbo billed 7/s over 2 tasks since ") for d in data["drift"])
 
@@ -215,6 +223,7 @@ def test_learn_recovers_the_sheet_exactly(
     assert written["models"]["gen4_turbo"]["confidence"] == "high"
     assert written["models"]["eleven_v3"]["confidence"] == "medium"
     assert "estimatedCost" in written["models"]["eleven_v3"]["source"]
+    assert "credits: '100'" in (folder / FILE_NAME).read_text()  # never 1E+2
 
 
 def _plan_json(folder: Path, monkeypatch: pytest.MonkeyPatch, spec: str = "spec.yaml") -> Any:

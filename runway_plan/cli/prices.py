@@ -426,8 +426,9 @@ def learn_command(
     for model in written:
         groups = summary[model]
         tasks = sum(len(g.tasks) for g in groups)
-        rule = rate_text(_learned_price(merged, model, groups[0].price))
-        click.echo(display_lines(f"learned {display(model)}: {display(rule)} ({tasks} tasks)"))
+        rule = rate_text(_compact(_learned_price(merged, model, groups[0].price)))
+        count = f"{tasks} task{'s' * (tasks != 1)}"
+        click.echo(display_lines(f"learned {display(model)}: {display(rule)} ({count})"))
     for note in [*notes, *kept]:
         click.echo(display_lines(f"note: {display(note)}"), err=True)
     for d in drift(summary, catalog):

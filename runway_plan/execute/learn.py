@@ -431,8 +431,15 @@ def _rate(billed: Decimal, estimated: Decimal | None, blocks: Decimal) -> tuple[
         and billed == billed.to_integral_value()
         and estimated.to_integral_value(rounding=ROUND_CEILING) == billed
     ):
-        return (estimated / blocks).normalize(), True
-    return (billed / blocks).normalize(), False
+        return _plain(estimated / blocks), True
+    return _plain(billed / blocks), False
+
+
+def _plain(value: Decimal) -> Decimal:
+    """``value`` without trailing zeros and without an exponent (``200``, not ``2E+2``)."""
+    normal = value.normalize()
+    exponent = normal.as_tuple().exponent
+    return normal.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else normal
 
 
 def _read_state(
