@@ -305,15 +305,17 @@ class _Reader:
         state: State,
         catalog: Catalog,
         shown: str,
-        spec: tuple[Root, dict[str, str]] | None = None,
+        spec: Path | None = None,
     ) -> None:
         self.state = state
         self.catalog = catalog
         self.shown = shown
         real = Path(state.directory).resolve()
-        allowed = (spec[0].base, *spec[0].allowed) if spec is not None else ()
+        self.spec = spec
+        spec_root = Root.of_spec(spec) if spec is not None else None
+        allowed = (spec_root.base, *spec_root.allowed) if spec_root is not None else ()
         self.root = Root(folder=real, base=real, allowed=allowed)
-        self.local = spec[1] if spec is not None else {}
+        self._local: dict[str, str] | None = None
         self.uploads: dict[str, str] = {}
         self.store = real / "store"
         self.by_url: dict[str, tuple[str, int | None]] = {}
@@ -324,6 +326,15 @@ class _Reader:
             if isinstance(row[0], str) and isinstance(row[1], str):
                 self.by_url[row[0]] = (row[1], None)
                 self.uploads[row[0]] = row[1]
+
+    @property
+    def local(self) -> dict[str, str]:
+        """The spec's local files by content hash, read the first time a task needs them."""
+        if self._local is None:
+            self._local = {}
+            if self.spec is not None:
+                self._local = local_inputs(self.spec, self.catalog)[1]
+        return self._local
 
     def input_path(self, value: Any) -> str | None:
         """The path of the media a recorded input names: a stored output, or a local file
@@ -446,8 +457,7 @@ def _read_state(
     source: StateSource, catalog: Catalog, models: set[str] | None, found: Observed
 ) -> None:
     with State.snapshot(source.directory) as state:
-        spec = local_inputs(source.spec, catalog) if source.spec is not None else None
-        reader = _Reader(state, catalog, source.shown, spec)
+        reader = _Reader(state, catalog, source.shown, source.spec)
         origins = {
             int(row[0]): str(row[1]) for row in state.db.execute("SELECT id, origin FROM runs")
         }
