@@ -456,7 +456,7 @@ def json_schema(catalog: Catalog) -> dict[str, Any]:
     for section in ("steps", "documents", "avatars"):
         schema["properties"][section]["propertyNames"] = {"pattern": NAME_PATTERN}
     schema["anyOf"] = [
-        {"required": [section], "properties": {section: {"minProperties": 1}}}
+        {"required": [section], "properties": {section: {"type": "object", "minProperties": 1}}}
         for section in ("steps", "documents", "avatars")
     ]
     return schema
