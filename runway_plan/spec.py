@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from runway_plan._version import __version__
 from runway_plan.catalog import Catalog
 from runway_plan.catalog.model import MAX_CREDITS
 from runway_plan.catalog.model import Credits as CatalogCredits
@@ -49,8 +50,9 @@ __all__ = [
 ]
 
 SUPPORTED_VERSIONS = (1,)
-SCHEMA_ID = "urn:runway-plan:spec:1"
-"""The schema's ``$id``: see docs/schema.md for where to point an editor."""
+SCHEMA_ID = f"urn:runway-plan:{__version__}:spec.schema.json"
+"""The schema's ``$id``: versioned with the tool, which writes it (``runway-plan schema``).  The
+project publishes no schema URL yet: editors point at the file (docs/schema.md)."""
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 """A whole name (``fullmatch``: ``$`` would let a trailing newline through)."""

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+import runway_plan
 from runway_plan.catalog import load_catalog
 from runway_plan.source import load_document
 from runway_plan.spec import SCHEMA_ID, json_schema
@@ -35,7 +36,9 @@ def _launch() -> dict[str, Any]:
 
 def test_schema_is_a_valid_draft_2020_12_schema() -> None:
     Draft202012Validator.check_schema(SCHEMA)
-    assert SCHEMA["$id"] == SCHEMA_ID
+    assert (
+        SCHEMA["$id"] == SCHEMA_ID == f"urn:runway-plan:{runway_plan.__version__}:spec.schema.json"
+    )
 
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
