@@ -40,7 +40,7 @@ SPECS = Path(__file__).parent.parent / "specs"
 CATALOG = load_catalog()
 VALIDATOR = Draft202012Validator(json_schema(CATALOG))
 SEED = 13
-CASES_PER_SPEC = 100
+CASES_PER_SPEC = 80
 
 FIELD_LEVEL = frozenset(
     {
@@ -211,6 +211,15 @@ def _spec_mutations(
     yield "limits.generations=0", {"limits": {"generations": 0}}
     yield "unknown top key", {"stepz": {}}
     yield "bad step name", {"steps": {"bad name": next(iter(data["steps"].values()))}}
+    first = next(iter(data["steps"]))
+    yield "a step that is not a mapping", {"steps": {**data["steps"], first: "x"}}
+    yield "steps as a list", {"steps": list(data["steps"].values())}
+    yield "vars as a list", {"vars": ["x"]}
+    yield "documents as a list", {"documents": ["x"]}
+    yield (
+        "needs with a number",
+        {"steps": {**data["steps"], first: {**data["steps"][first], "needs": [5]}}},
+    )
     yield "document without content", {"documents": {"faq": {"name": "FAQ"}}}
     yield "document unknown key", {"documents": {"faq": {"name": "FAQ", "text": "x"}}}
     avatar = {
@@ -248,15 +257,16 @@ def _apply(target: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def corpus(seed: int = SEED) -> list[Case]:
-    """The mutated specs: every mutation of each example, then a seeded sample per example."""
+    """The mutated specs: per example, every mutation of its spec keys, documents and avatars,
+    and a seeded sample of the mutations of its steps."""
     rng = random.Random(seed)
     cases: list[Case] = []
     for path in sorted(SPECS.glob("*.yaml")):
         data = load_document(path).data
         assert isinstance(data, dict)
-        found: list[Case] = []
         for label, changes in _spec_mutations(data, rng):
-            found.append(Case(f"{path.stem}: {label}", _apply(data, changes)))
+            cases.append(Case(f"{path.stem}: {label}", _apply(data, changes)))
+        found: list[Case] = []
         for step in data["steps"]:
             for label, changes in _step_mutations(data, step, rng):
                 steps = dict(data["steps"])
