@@ -287,7 +287,7 @@ class SchemaError:
 
     path: tuple[str | int, ...]
     value: Any
-    spans: tuple[Span, Span]
+    spans: tuple[Span, ...]
     leaves: tuple[tuple[tuple[str | int, ...], Any], ...]
     """The innermost errors (path and value) of an error about alternatives (anyOf)."""
 
@@ -298,13 +298,33 @@ def _leaves(error: ValidationError) -> list[tuple[tuple[str | int, ...], Any]]:
     return [leaf for child in error.context for leaf in _leaves(child)]
 
 
+def _spans(error: ValidationError, source_map: SourceMap) -> tuple[Span, ...]:
+    """Where ``error`` is: an unknown key's own key, a missing key's mapping's key, a bad
+    name's key, else the refused value (and a refused mapping's key: `validate` reports a
+    mapping's problems, such as a document with both content and file, at its key)."""
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties":
+        known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+        return tuple(source_map.key((*path, key)) for key in error.instance if key not in known)
+    if error.validator == "required":
+        return (source_map.key(path),)
+    if error.validator == "propertyNames":
+        return (source_map.key((*path, error.instance)),)
+    if isinstance(error.instance, dict):
+        return (source_map.value(path), source_map.key(path))
+    return (source_map.value(path),)
+
+
 def _schema_errors(data: Any, source_map: SourceMap) -> list[SchemaError]:
-    found = []
-    for error in VALIDATOR.iter_errors(data):
-        path = tuple(error.absolute_path)
-        spans = (source_map.value(path), source_map.key(path))
-        found.append(SchemaError(path, error.instance, spans, tuple(_leaves(error))))
-    return found
+    return [
+        SchemaError(
+            tuple(error.absolute_path),
+            error.instance,
+            _spans(error, source_map),
+            tuple(_leaves(error)),
+        )
+        for error in VALIDATOR.iter_errors(data)
+    ]
 
 
 _SPEC_NUMBERS = {("tier",), ("budget", "max_credits"), ("retry", "max_attempts")}
