@@ -400,7 +400,8 @@ def parse_spec(document: Document) -> ParsedSpec:
 
 
 TEMPLATE_PATTERN = r"\{\{|\{%|\{#"
-"""A string holding Jinja syntax: a template, whose rendered value ``validate`` checks."""
+"""A string holding Jinja syntax, as the compiler tells a template (``is_template``): its
+rendered value is what ``validate`` checks."""
 
 
 def _template_or(schema: dict[str, Any]) -> dict[str, Any]:
@@ -413,7 +414,8 @@ def json_schema(catalog: Catalog) -> dict[str, Any]:
     Each step's ``model`` is constrained by its ``endpoint``, and its request fields by its
     model (types, enums, ranges, lengths, item counts, required and unknown fields), as
     ``validate`` checks them; a template string is accepted wherever a value may be templated.
-    Avatars' voices follow the catalog's avatar request type.
+    Avatars' voices follow the catalog's avatar request type; a document takes ``content`` or
+    ``file``; a spec holds at least one step, document or avatar.
     """
     schema = Spec.model_json_schema(mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

@@ -4,6 +4,7 @@ refuses field by field (the issue's examples here; a mutated corpus in test_sche
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,9 @@ from jsonschema import Draft202012Validator
 
 import runway_plan
 from runway_plan.catalog import load_catalog
+from runway_plan.compile.templating import is_template
 from runway_plan.source import load_document
-from runway_plan.spec import SCHEMA_ID, json_schema
+from runway_plan.spec import SCHEMA_ID, TEMPLATE_PATTERN, json_schema
 
 SPECS = sorted((Path(__file__).parent.parent / "specs").glob("*.yaml"))
 SCHEMA = json_schema(load_catalog())
@@ -105,6 +107,13 @@ def test_templated_values_are_left_to_validate(value: str) -> None:
     data["steps"]["shot"].update(duration=value, ratio=value)
     data["steps"]["voiceover"]["voice"] = value
     assert _errors(data) == []
+
+
+@pytest.mark.parametrize(
+    "text", ["{{ x }}", "a {% if x %}b{% endif %}", "{# note #}", "{ x }", "%}", "plain", "{{"]
+)
+def test_the_template_pattern_is_what_the_compiler_renders(text: str) -> None:
+    assert bool(re.search(TEMPLATE_PATTERN, text)) == is_template(text)
 
 
 def test_a_document_takes_content_or_file() -> None:
