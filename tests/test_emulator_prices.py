@@ -93,9 +93,9 @@ def test_a_sheet_bills_per_unit_over_the_catalog(tmp_path: Path) -> None:
     assert "my-contract-2026-12" in sheet.origin
     assert sheet.price("gwm1_avatars") is not None
     with Emulator(clock=ManualClock(), prices=sheet) as emulator:
-        # 3 s x 0.5 = 1.5 credits; the sheet does not say how a fraction is rounded, so the
-        # estimate is the high end of [1, 2].
-        assert _post(emulator, "sound_effect", SOUND).json()["estimatedCost"] == {"credits": 2}
+        # 3 s x 0.5 = 1.5 credits quoted; the bill is whole credits (2), which the plan's
+        # [1, 2] covers.
+        assert _post(emulator, "sound_effect", SOUND).json()["estimatedCost"] == {"credits": 1.5}
         assert _post(emulator, "image_to_video", TURBO).json()["estimatedCost"] == {"credits": 35}
         image = {"model": "gen4_image", "promptText": "x", "ratio": "1920:1080"}
         assert _post(emulator, "text_to_image", image).json()["estimatedCost"] == {"credits": 8}
@@ -258,7 +258,7 @@ def test_emulate_bills_from_its_sheet(tmp_path: Path, served: list[subprocess.Po
     priced = _serve(served, "--prices", str(path))
     created = httpx.post(f"{priced}/v1/sound_effect", json=SOUND, headers=headers)
     assert created.status_code == 200, created.text
-    assert created.json()["estimatedCost"] == {"credits": 2}  # 1.5, rounding unknown: [1, 2]
+    assert created.json()["estimatedCost"] == {"credits": 1.5}
     state = httpx.get(f"{priced}/_emulator/state").json()
     assert str(path) in state["prices"]
     sheet = httpx.get(f"{priced}/_emulator/prices").json()

@@ -162,11 +162,19 @@ class Cost:
     override: bool = False
     source: str = ""
     confidence: Confidence = "high"
+    exact_high: Decimal | None = None
+    """The high end before it is made whole credits (None when it already was): what the
+    API may quote as ``estimatedCost``, a float; the bill is whole credits."""
 
     @property
     def is_range(self) -> bool:
         """True for a known cost whose bounds differ."""
         return not self.unknown and self.low != self.high
+
+    @property
+    def estimate(self) -> Decimal:
+        """The most this generation may be quoted before it runs (see :attr:`exact_high`)."""
+        return self.high if self.exact_high is None else self.exact_high
 
     @classmethod
     def unpriced(
@@ -872,7 +880,8 @@ def _price_with(gen: Generation, price: Price, ctx: _Context) -> Cost:
     if no_extra is not None:
         return Cost.unpriced(no_extra, price.unit, price.source, confidence)
     reasons += extra_reasons
-    low, high, rounded = _whole(low + extra_low, high + extra_high, price)
+    exact_high = high + extra_high
+    low, high, rounded = _whole(low + extra_low, exact_high, price)
     if rounded:
         reasons.append(rounded)
     return Cost(
@@ -890,4 +899,5 @@ def _price_with(gen: Generation, price: Price, ctx: _Context) -> Cost:
         rate_high=rate_high,
         source=price.source,
         confidence=confidence,
+        exact_high=None if exact_high == high else exact_high,
     )

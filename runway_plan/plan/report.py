@@ -605,6 +605,7 @@ def _cost_dict(plan: Plan, gen: GenerationPlan) -> dict[str, Any]:
         "confidence": cost.confidence,
         "source": cost.source,
         "reasons": list(cost.reasons),
+        "price_source": cost.source or None,
         "latency_s": _seconds(gen.latency),
         "reuse": None if gen.reused is None else {"reused": gen.reused, "reason": gen.reuse_reason},
         "schedule": None
@@ -733,6 +734,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "resources": None if plan.resources is None else resource_to_dict(plan.resources),
         "edges": [list(edge) for edge in plan.step_edges],
         "notes": list(plan.notes),
+        "learned_prices": plan.learned_prices,
         "diagnostics": diagnostics,
     }
 
