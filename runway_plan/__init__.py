@@ -10,10 +10,9 @@ The stages are verbs and their artifacts nouns::
 input.
 """
 
-__version__ = "0.2.0"
-
 from typing import TYPE_CHECKING
 
+from runway_plan._version import __version__
 from runway_plan.performance import lazy_attributes
 
 if TYPE_CHECKING:

@@ -154,30 +154,50 @@ def test_prices_are_decimal_and_sourced(catalog: Catalog) -> None:
     assert catalog.prices.usd_per_credit == Decimal("0.01")
     for name, price in catalog.prices.models.items():
         assert price.rates, name
-        assert price.source and price.checked == "2026-11-24", name
+        assert price.source and price.checked == "2026-12-02", name
         for rate in price.rates:
-            assert isinstance(rate.credits, Decimal) and rate.credits > 0, name
+            assert isinstance(rate.credits, Decimal) and rate.credits >= 0, name
         assert isinstance(price.per, Decimal) and price.per > 0
 
 
 def test_price_fields_exist_on_the_model(catalog: Catalog) -> None:
-    for name, price in catalog.prices.models.items():
+    for name, whole in catalog.prices.models.items():
         if name in catalog.overlay.retired:
             continue
-        for spec in specs_of(catalog, name):
+        for endpoint in catalog.model_endpoints[name]:
+            spec = catalog.endpoints[endpoint].models[name]
+            price = whole.on(endpoint)
             for path in filter(None, (price.count_field, price.text_field, price.input_field)):
                 assert resolve(spec.fields, path), f"{name}: {path}"
             if price.input_field:
                 media = {n.get("media") for n in resolve(spec.fields, price.input_field)}
                 assert media & {"audio", "video"}, f"{name}: {price.input_field}"
-            whens = [key for rate in price.rates for key in rate.when]
+            for tier, derived in price.derived.items():
+                assert derived.field in spec.fields, f"{name}: {tier} from {derived.field}"
+                node = spec.fields[derived.field].type.model_dump()
+                values = {v for n in _expand(node) if n["kind"] == "enum" for v in n["values"]}
+                if derived.otherwise is None:
+                    missing = {str(v) for v in values} - set(derived.map)
+                    assert not missing, f"{name}: {tier} misses {sorted(missing)} on {endpoint}"
+            whens = [key for rate in price.rates for key in rate.when if key not in price.derived]
             for key in {*whens, *price.defaults, *price.unknown_defaults}:
                 assert key in spec.fields, f"{name}: {key}"
             for rate in price.rates:
                 for key, values in rate.when.items():
+                    if key in price.derived:
+                        derived = price.derived[key]
+                        known = {*derived.map.values(), derived.otherwise, derived.default}
+                        assert set(values) <= known, f"{name}: {key}"
+                        continue
                     node = spec.fields[key].type.model_dump()
                     if node["kind"] == "enum":
                         assert set(values) <= set(node["values"]), f"{name}: {key}"
+        for extra in whole.surcharges:
+            for path in extra.fields:
+                assert any(
+                    resolve(catalog.endpoints[e].models[name].fields, path)
+                    for e in catalog.model_endpoints[name]
+                ), f"{name}: surcharge field {path}"
 
 
 def test_every_model_has_a_tier_group(catalog: Catalog) -> None:
@@ -423,8 +443,9 @@ def test_selected_prices(catalog: Catalog) -> None:
     assert tts is not None and (tts.unit, tts.per, tts.rounding) == ("characters", 50, "ceil")
     act = catalog.price("act_two")
     assert act is not None and (act.unit, act.input_field) == ("input_second", "reference.uri")
-    assert catalog.price("eleven_text_to_sound_v2") is None
-    assert "disagree" in catalog.prices.unknown["eleven_text_to_sound_v2"]
+    sfx = catalog.price("eleven_text_to_sound_v2")
+    assert sfx is not None and sfx.confidence == "medium"
+    assert catalog.price("kling_4") is None and "Kling" in catalog.prices.unknown["kling_4"]
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,7 @@ from runway_plan.emulator import (
 
 CATALOG = load_catalog()
 ROOT = Path(__file__).resolve().parents[1]
-SOUND = {"model": "eleven_text_to_sound_v2", "promptText": "rain on a tin roof", "duration": 3}
+SOUND = {"model": "mirelo_sfx_2_0", "promptText": "rain on a tin roof", "duration": 3}
 TURBO = {
     "model": "gen4_turbo",
     "promptImage": "https://example.com/still.png",
@@ -45,7 +45,7 @@ TURBO = {
 SHEET = """\
 version: my-contract-2026-12
 models:
-  eleven_text_to_sound_v2:
+  mirelo_sfx_2_0:
     unit: output_second
     rates: [{credits: "0.5"}]
     source: our contract
@@ -81,7 +81,7 @@ def test_a_model_without_a_price_is_refused_not_billed_zero() -> None:
         assert response.status_code == 400
         body = response.json()
         assert body["issues"][0]["path"] == ["model"]
-        assert "cannot bill eleven_text_to_sound_v2" in body["error"]
+        assert "cannot bill mirelo_sfx_2_0" in body["error"]
         assert "--prices FILE" in body["error"] and "prices:" in body["error"]
         assert len(emulator.ledger()) == 0 and emulator.balance == 10_000
 
@@ -93,6 +93,8 @@ def test_a_sheet_bills_per_unit_over_the_catalog(tmp_path: Path) -> None:
     assert "my-contract-2026-12" in sheet.origin
     assert sheet.price("gwm1_avatars") is not None
     with Emulator(clock=ManualClock(), prices=sheet) as emulator:
+        # 3 s x 0.5 = 1.5 credits quoted; the bill is whole credits (2), which the plan's
+        # [1, 2] covers.
         assert _post(emulator, "sound_effect", SOUND).json()["estimatedCost"] == {"credits": 1.5}
         assert _post(emulator, "image_to_video", TURBO).json()["estimatedCost"] == {"credits": 35}
         image = {"model": "gen4_image", "promptText": "x", "ratio": "1920:1080"}
@@ -100,9 +102,43 @@ def test_a_sheet_bills_per_unit_over_the_catalog(tmp_path: Path) -> None:
         assert [entry.charged_credits for entry in emulator.ledger()] == [2, 35, 8]
 
 
+def test_the_catalogs_new_price_shapes_bill_as_planned() -> None:
+    grok = {
+        "model": "grok_imagine_image_2",
+        "promptText": "x",
+        "ratio": "1024:1024",
+        "outputCount": 4,
+        "referenceImages": [
+            {"uri": "https://example.com/a.png"},
+            {"uri": "https://example.com/b.png"},
+        ],
+    }
+    auto = {"model": "seedance2", "promptText": "x", "ratio": "1920:1080", "duration": "auto"}
+    low = {"model": "wan3_prime", "promptText": "x", "ratio": "1280:720", "duration": 5}
+    with Emulator(clock=ManualClock()) as emulator:
+        # 4 images x 6 (1K, medium) + 2 references once per request = 26
+        assert _post(emulator, "text_to_image", grok).json()["estimatedCost"] == {"credits": 26}
+        # duration auto is held at the 15 s maximum: 15 x 40 (1080p) = 600
+        assert _post(emulator, "text_to_video", auto).json()["estimatedCost"] == {"credits": 600}
+        # a low-confidence price is no price: refused, not guessed
+        refused = _post(emulator, "text_to_video", low)
+        assert refused.status_code == 400 and "cannot bill wan3_prime" in refused.json()["error"]
+
+
+def test_a_frame_price_needs_its_frame_rate(tmp_path: Path) -> None:
+    path = tmp_path / "prices.yaml"
+    path.write_text(
+        "models:\n  magnific_video_upscaler_creative:\n    unit: frame\n"
+        "    input_field: videoUri\n    rates: [{credits: '1'}]\n    source: ours\n"
+        "    checked: '2026-12-01'\n"
+    )
+    with pytest.raises(PriceSheetError, match="a frame price needs fps"):
+        load_price_sheet(path, CATALOG)
+
+
 def test_flat_prices_as_a_spec_gives_them() -> None:
     sheet = PriceSheet.from_catalog(CATALOG).with_flat_prices(
-        {"eleven_text_to_sound_v2": Decimal(2)}, "the spec's prices:"
+        {"mirelo_sfx_2_0": Decimal(2)}, "the spec's prices:"
     )
     with Emulator(clock=ManualClock(), prices=sheet) as emulator:
         assert _post(emulator, "sound_effect", SOUND).json()["estimatedCost"] == {"credits": 2}
@@ -218,7 +254,7 @@ def test_emulate_bills_from_its_sheet(tmp_path: Path, served: list[subprocess.Po
     default = _serve(served)
     refused = httpx.post(f"{default}/v1/sound_effect", json=SOUND, headers=headers)
     assert refused.status_code == 400
-    assert "cannot bill eleven_text_to_sound_v2" in refused.json()["error"]
+    assert "cannot bill mirelo_sfx_2_0" in refused.json()["error"]
     priced = _serve(served, "--prices", str(path))
     created = httpx.post(f"{priced}/v1/sound_effect", json=SOUND, headers=headers)
     assert created.status_code == 200, created.text
@@ -238,8 +274,8 @@ def test_emulate_bills_from_its_sheet(tmp_path: Path, served: list[subprocess.Po
 
 
 def test_run_emulate_bills_the_specs_prices(tmp_path: Path) -> None:
-    """social-cutdowns gives aleph2 and eleven_text_to_sound_v2, which the catalog cannot
-    price, prices of its own: run --emulate bills them."""
+    """social-cutdowns gives aleph2 and eleven_text_to_sound_v2 prices of its own, which win
+    over the catalog's: run --emulate bills them."""
     spec = tmp_path / "social-cutdowns.yaml"
     spec.write_text((ROOT / "specs" / "social-cutdowns.yaml").read_text())
     for asset in (ROOT / "specs" / "assets").iterdir():

@@ -27,8 +27,9 @@ def test_schema_constrains_models_by_endpoint() -> None:
     [rule] = [
         r for r in step["allOf"] if r["if"]["properties"]["endpoint"]["const"] == "text_to_video"
     ]
-    models = rule["then"]["properties"]["model"]["enum"]
-    assert "gen4.5" in models and "gen4_turbo" not in models
+    [template, allowed] = rule["then"]["properties"]["model"]["anyOf"]
+    assert template == {"$ref": "#/$defs/Template"}
+    assert "gen4.5" in allowed["enum"] and "gen4_turbo" not in allowed["enum"]
 
 
 def test_diagnostic_reference_is_current() -> None:

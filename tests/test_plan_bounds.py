@@ -179,4 +179,5 @@ def test_reprice_of_a_kept_length_model(tmp_path: Path, catalog: Catalog) -> Non
     }
     graph = _graph(tmp_path, catalog, steps)
     cost = Pricer(graph, catalog).reprice(graph.generations["restyle"], {("videoUri",): 5.0417})
-    assert (cost.low, cost.high) == (Decimal("75.6255"), Decimal("75.6255"))
+    # 5.0417 s x 15 = 75.6255 credits; how the API rounds it is not documented: 75-76
+    assert (cost.low, cost.high) == (75, 76)

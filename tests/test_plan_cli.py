@@ -152,7 +152,17 @@ def test_budget_from_the_command_line_fails_with_rp400() -> None:
 
 def test_a_budget_with_unpriced_generations_cannot_pass(tmp_path: Path) -> None:
     data = yaml.safe_load((ROOT / "specs" / "social-cutdowns.yaml").read_text())
-    prices = data.pop("prices")
+    data.pop("prices")
+    # Two models the catalog cannot price, in place of the example's aleph2 and sound effect.
+    data["steps"]["restyle"] = {
+        "endpoint": "video_to_video",
+        "model": "kling_4",
+        "videoUri": "@hero_clip",
+        "promptText": "Repaint as a loose watercolour illustration",
+    }
+    data["steps"]["rain_bed"] |= {"model": "mirelo_sfx_2_0"}
+    del data["steps"]["rain_bed"]["loop"]
+    prices = {"kling_4": 200, "mirelo_sfx_2_0": 2}
     shutil.copytree(ROOT / "specs" / "assets", tmp_path / "assets")
     spec = tmp_path / "social.yaml"
     spec.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -162,7 +172,7 @@ def test_a_budget_with_unpriced_generations_cannot_pass(tmp_path: Path) -> None:
     assert doc["budgets"][0]["exceeded"] is False and doc["budgets"][0]["unpriced"] == 2
     [rp405] = [d for d in doc["diagnostics"] if d["code"] == "RP405"]
     assert (
-        "2 generation(s) to make have no known price (aleph2, eleven_text_to_sound_v2)"
+        "2 generation(s) to make have no known price (kling_4, mirelo_sfx_2_0)"
         in (rp405["message"])
     )
     lines = spec.read_text().splitlines()

@@ -220,8 +220,8 @@ CASES: list[Any] = [
     pytest.param(
         "act_two",
         {"clip": _t2v("gen4.5", duration=6), "s": _act("@clip")},
-        {"clip": (72, 72), "s": (Decimal("29.5"), Decimal("31.25"))},
-        id="act_two upstream 6s, delivered 5.9-6.25s x5=29.5-31.25",
+        {"clip": (72, 72), "s": (29, 32)},
+        id="act_two upstream 6s, delivered 5.9-6.25s x5=29.5-31.25, whole 29-32",
     ),
     # veo3.1: 40 with audio, 20 without; audio omitted -> both.
     pytest.param(
@@ -665,8 +665,8 @@ RETIRED: list[Any] = [
                 "promptText": "x",
             },
         },
-        {"s": (Decimal("73.5"), Decimal("78.75"))},
-        id="gen4_aleph of 5s, delivered 4.9-5.25s x15=73.5-78.75",
+        {"s": (73, 79)},
+        id="gen4_aleph of 5s, delivered 4.9-5.25s x15=73.5-78.75, whole 73-79",
     ),
     pytest.param(
         "gen4_aleph",
@@ -679,8 +679,8 @@ RETIRED: list[Any] = [
                 "promptText": "x",
             },
         },
-        {"s": (Decimal("118.5"), Decimal("123.75"))},
-        id="gen4_aleph of 8s, delivered 7.9-8.25s x15=118.5-123.75",
+        {"s": (118, 124)},
+        id="gen4_aleph of 8s, delivered 7.9-8.25s x15=118.5-123.75, whole 118-124",
     ),
     pytest.param("veo3", {"s": _t2v("veo3", duration=8)}, {"s": (320, 320)}, id="veo3 8s x40=320"),
     pytest.param(
@@ -688,6 +688,564 @@ RETIRED: list[Any] = [
         {"s": _fan([1, 2], _i2v("veo3", duration=8))},
         {"s": (640, 640)},
         id="veo3 fan-out 2x8s x40=640",
+    ),
+]
+
+
+def _v2v(model: str, video: str, **fields: Any) -> dict[str, Any]:
+    return {"endpoint": "video_to_video", "model": model, "videoUri": video, **fields}
+
+
+def _seedv2v(model: str, video: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "endpoint": "video_to_video",
+        "model": model,
+        "promptVideo": video,
+        "promptText": "make it dusk",
+        "ratio": "1280:720",
+        **fields,
+    }
+
+
+def _speech(model: str, text: str) -> dict[str, Any]:
+    return {"endpoint": "text_to_speech", "model": model, "promptText": text, "voice": MAYA}
+
+
+def _upscale(model: str, video: str, **fields: Any) -> dict[str, Any]:
+    return {"endpoint": "video_upscale", "model": model, "videoUri": video, **fields}
+
+
+def _drop(step: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in step.items() if k not in names}
+
+
+def _refs(count: int) -> list[dict[str, str]]:
+    return [{"uri": f"https://example.com/ref{i}.png"} for i in range(count)]
+
+
+def _tagged(count: int) -> list[dict[str, str]]:
+    return [{"uri": f"https://example.com/ref{i}.png", "tag": f"ref{i}"} for i in range(count)]
+
+
+CLIP6 = _t2v("gen4.5", duration=6)
+CLIP5 = _t2v("gen4.5", duration=5)
+
+# The models priced from the public pricing transcriptions (prices.yaml cites each); every
+# figure worked out by hand from the source's rule, the arithmetic in the id.
+PRICED: list[Any] = [
+    # aleph2: 28/s of output (= the input's length), minimum 56; +5/s prores; +20/s 10-bit,
+    # and possibly +20/s more above 4 MP (the high end only).
+    pytest.param(
+        "aleph2",
+        {"clip": CLIP6, "s": _v2v("aleph2", "@clip")},
+        {"clip": (72, 72), "s": (165, 175)},
+        id="aleph2 of 6s, delivered 5.9-6.25s x28=165.2-175, whole 165-175",
+    ),
+    pytest.param(
+        "aleph2",
+        {"s": _v2v("aleph2", VID)},
+        {"s": (56, 840)},
+        id="aleph2 remote input 2-30s x28 = 56-840",
+    ),
+    pytest.param(
+        "aleph2",
+        {"s": _v2v("aleph2", "performance.mp4")},
+        {"s": (224, 224)},
+        id="aleph2 local 8s x28=224",
+    ),
+    pytest.param(
+        "aleph2",
+        {"clip": CLIP5, "s": _v2v("aleph2", "@clip", outputFormat="prores")},
+        {"clip": (60, 60), "s": (161, 174)},
+        id="aleph2 prores 5s, delivered 4.9-5.25s x(28+5) = 161.7-173.25, whole 161-174",
+    ),
+    pytest.param(
+        "aleph2",
+        {"clip": CLIP5, "s": _v2v("aleph2", "@clip", outputFormat="sdr_rec709_10bit")},
+        {"clip": (60, 60), "s": (235, 357)},
+        id="aleph2 10-bit 5s, delivered 4.9-5.25s: 4.9x48=235.2 .. 5.25x68 if >4MP =357",
+    ),
+    # seedance2: ratio tiers 480p/720p 36, 1080p 40, 4K 150 per s; auto billed at the 15 s max.
+    pytest.param(
+        "seedance2",
+        {"s": _t2v("seedance2", duration=5, ratio="1920:1080")},
+        {"s": (200, 200)},
+        id="seedance2 1080p 5s x40=200",
+    ),
+    pytest.param(
+        "seedance2",
+        {"s": _t2v("seedance2", duration=4, ratio="3840:2160")},
+        {"s": (600, 600)},
+        id="seedance2 4K 4s x150=600",
+    ),
+    pytest.param(
+        "seedance2",
+        {"s": _t2v("seedance2", duration="auto")},
+        {"s": (144, 540)},
+        id="seedance2 auto 720p: 4s x36=144 after refund, 15s x36=540 up front",
+    ),
+    pytest.param(
+        "seedance2",
+        {
+            "clip": _t2v("gen4_turbo", duration=3)
+            | {"endpoint": "image_to_video", "promptImage": IMG},
+            "s": _seedv2v("seedance2", "@clip"),
+        },
+        {"s": (144, 540)},
+        id="seedance2 v2v no duration: output 4-15s, not the 3s input: 144-540",
+    ),
+    pytest.param(
+        "seedance2_fast",
+        {"s": _t2v("seedance2_fast", duration=5)},
+        {"s": (145, 145)},
+        id="seedance2_fast 5s x29=145",
+    ),
+    pytest.param(
+        "seedance2_fast",
+        {"s": _t2v("seedance2_fast", duration="auto")},
+        {"s": (116, 435)},
+        id="seedance2_fast auto 4s x29=116 .. 15s x29=435",
+    ),
+    # seedance2_mini: 16/s, minimum 64.
+    pytest.param(
+        "seedance2_mini",
+        {"s": _t2v("seedance2_mini", duration=5)},
+        {"s": (80, 80)},
+        id="seedance2_mini 5s x16=80",
+    ),
+    pytest.param(
+        "seedance2_mini",
+        {"clip": CLIP6, "s": _seedv2v("seedance2_mini", "@clip")},
+        {"clip": (72, 72), "s": (64, 240)},
+        id="seedance2_mini v2v no duration 4-15s x16 = 64-240",
+    ),
+    # seedance2_5: 480p 20, 720p 30, 1080p 68 per s; + input/reference video 10/15/34 per s
+    # (at most 30 s); minimum 80 per generation.
+    pytest.param(
+        "seedance2_5",
+        {"clip": CLIP6, "s": _seedv2v("seedance2_5", "@clip", duration=10)},
+        {"clip": (72, 72), "s": (388, 394)},
+        id="seedance2_5 720p 10s x30 + 5.9-6.25s input x15 = 388.5-393.75, whole 388-394",
+    ),
+    pytest.param(
+        "seedance2_5",
+        {"s": _t2v("seedance2_5", duration=4, ratio="854:480")},
+        {"s": (80, 80)},
+        id="seedance2_5 480p 4s x20=80 (the minimum)",
+    ),
+    pytest.param(
+        "seedance2_5",
+        {"s": _t2v("seedance2_5", duration=5, ratio="1920:1080")},
+        {"s": (340, 340)},
+        id="seedance2_5 1080p 5s x68=340",
+    ),
+    pytest.param(
+        "seedance2_5",
+        {"s": _t2v("seedance2_5", duration="auto")},
+        {"s": (120, 900)},
+        id="seedance2_5 auto 720p 4s x30=120 .. 30s x30=900",
+    ),
+    pytest.param(
+        "seedance2_5",
+        {"s": _t2v("seedance2_5", duration=5, referenceVideos=[{"type": "video", "uri": VID}])},
+        {"s": (150, 600)},
+        id="seedance2_5 720p 5s x30=150 + remote ref video 0-30s x15 = 0-450: 150-600",
+    ),
+    # hailuo3: 768p 10, 2K 15 per s (default 2K); +2 per reference image; reference video at
+    # the output rate.
+    pytest.param(
+        "hailuo3",
+        {"s": _t2v("hailuo3", duration=6, ratio="16:9", resolution="768p", references=_refs(2))},
+        {"s": (64, 64)},
+        id="hailuo3 768p 6s x10 + 2 refs x2 = 64",
+    ),
+    pytest.param(
+        "hailuo3",
+        {"s": _t2v("hailuo3", duration=10, ratio="16:9")},
+        {"s": (150, 150)},
+        id="hailuo3 default 2K 10s x15=150",
+    ),
+    pytest.param(
+        "hailuo3",
+        {
+            "clip": CLIP5,
+            "s": _t2v(
+                "hailuo3",
+                duration=6,
+                ratio="16:9",
+                resolution="768p",
+                referenceVideos=[{"type": "video", "uri": "@clip"}],
+            ),
+        },
+        {"clip": (60, 60), "s": (109, 113)},
+        id="hailuo3 768p 6s x10 + 4.9-5.25s ref video x10 = 109-112.5, whole 109-113",
+    ),
+    # h3_max: 480p 5, 768p 8 per s; no documented default.
+    pytest.param(
+        "h3_max",
+        {"s": _drop(_t2v("h3_max", duration=6, resolution="768p"), "ratio")},
+        {"s": (48, 48)},
+        id="h3_max 768p 6s x8=48",
+    ),
+    pytest.param(
+        "h3_max",
+        {"s": _drop(_t2v("h3_max", duration=6), "ratio")},
+        {"s": (30, 48)},
+        id="h3_max resolution omitted 6s x5..x8 = 30-48",
+    ),
+    # happyhorse_1_0: 720p 15, 1080p 30 per s (t2v: by ratio; i2v: resolution, default 720P).
+    pytest.param(
+        "happyhorse_1_0",
+        {"s": _t2v("happyhorse_1_0", duration=5, ratio="1920:1080")},
+        {"s": (150, 150)},
+        id="happyhorse 1080p 5s x30=150",
+    ),
+    pytest.param(
+        "happyhorse_1_0",
+        {"s": _drop(_i2v("happyhorse_1_0", duration=5), "ratio")},
+        {"s": (75, 75)},
+        id="happyhorse i2v default 720P 5s x15=75",
+    ),
+    # grok_imagine_1_5: 480p 10, 720p 16, 1080p 29 per s; +1 per image/audio reference and the
+    # i2v start frame.
+    pytest.param(
+        "grok_imagine_1_5",
+        {
+            "s": _t2v(
+                "grok_imagine_1_5", duration=5, ratio="16:9", resolution="720p", references=_refs(2)
+            )
+        },
+        {"s": (82, 82)},
+        id="grok 720p 5s x16 + 2 refs = 82",
+    ),
+    pytest.param(
+        "grok_imagine_1_5",
+        {"s": _drop(_i2v("grok_imagine_1_5", duration=10, resolution="1080p"), "ratio")},
+        {"s": (291, 291)},
+        id="grok i2v 1080p 10s x29 + start frame 1 = 291",
+    ),
+    pytest.param(
+        "grok_imagine_1_5",
+        {"s": _t2v("grok_imagine_1_5", duration=5, ratio="16:9")},
+        {"s": (50, 145)},
+        id="grok resolution omitted 5s x10..x29 = 50-145",
+    ),
+    # grok_imagine_1_5_lite: 720p 3 per s + 1 start frame; 480p and 1080p only low confidence.
+    pytest.param(
+        "grok_imagine_1_5_lite",
+        {"s": _i2v("grok_imagine_1_5_lite", duration=5, ratio="auto_720p")},
+        {"s": (16, 16)},
+        id="grok lite i2v 720p 5s x3 + 1 = 16",
+    ),
+    pytest.param(
+        "grok_imagine_1_5_lite",
+        {"s": _t2v("grok_imagine_1_5_lite", duration=6)},
+        {"s": (18, 18)},
+        id="grok lite 1280:720 6s x3=18",
+    ),
+    pytest.param(
+        "grok_imagine_1_5_lite",
+        {"s": _t2v("grok_imagine_1_5_lite", duration=6, ratio="848:480")},
+        {"s": UNKNOWN},
+        id="grok lite 480p: low confidence = unknown",
+    ),
+    # gemini_omni_flash: 10/s (+1 first frame on i2v); v2v 11 per input second + 1 per reference.
+    pytest.param(
+        "gemini_omni_flash",
+        {"s": _t2v("gemini_omni_flash", duration=8)},
+        {"s": (80, 80)},
+        id="omni t2v 8s x10=80",
+    ),
+    pytest.param(
+        "gemini_omni_flash",
+        {"s": _i2v("gemini_omni_flash", duration=5)},
+        {"s": (51, 51)},
+        id="omni i2v 5s x10 + 1 = 51",
+    ),
+    pytest.param(
+        "gemini_omni_flash",
+        {
+            "clip": CLIP6,
+            "s": _v2v("gemini_omni_flash", "@clip", promptText="x", references=_refs(2)),
+        },
+        {"clip": (72, 72), "s": (66, 71)},
+        id="omni v2v 5.9-6.25s input x11 + 2 refs = 66.9-70.75, whole 66-71",
+    ),
+    # gemini_omni_flash_1.1: 720p 10, 1080p 15 per s; 360p/4K low; references possibly +1.
+    pytest.param(
+        "gemini_omni_flash_1.1",
+        {"s": _t2v("gemini_omni_flash_1.1", duration=6, ratio="1920:1080")},
+        {"s": (90, 90)},
+        id="omni 1.1 1080p 6s x15=90",
+    ),
+    pytest.param(
+        "gemini_omni_flash_1.1",
+        {"s": _t2v("gemini_omni_flash_1.1", duration=5, references=_refs(2))},
+        {"s": (50, 52)},
+        id="omni 1.1 720p 5s x10 = 50, + up to 2 refs = 52",
+    ),
+    pytest.param(
+        "gemini_omni_flash_1.1",
+        {"s": _t2v("gemini_omni_flash_1.1", duration=5, ratio="640:360")},
+        {"s": UNKNOWN},
+        id="omni 1.1 360p: low confidence = unknown",
+    ),
+    # wan3: 480p 5, 720p 10, 1080p 20 per s by ratio.
+    pytest.param(
+        "wan3",
+        {"s": _t2v("wan3", duration=5, ratio="832:480")},
+        {"s": (25, 25)},
+        id="wan3 480p 5s x5=25",
+    ),
+    pytest.param(
+        "wan3",
+        {"s": _i2v("wan3", duration=4, ratio="auto_1080p")},
+        {"s": (80, 80)},
+        id="wan3 auto_1080p 4s x20=80",
+    ),
+    # wan3_prime and enhance_frame_rate: low confidence only -> unknown, with the hint.
+    pytest.param(
+        "wan3_prime",
+        {"s": _t2v("wan3_prime", duration=5)},
+        {"s": UNKNOWN},
+        id="wan3_prime low = unknown",
+    ),
+    pytest.param(
+        "wan3_prime",
+        {"s": _i2v("wan3_prime", duration=5, ratio="auto_720p")},
+        {"s": UNKNOWN},
+        id="wan3_prime i2v low = unknown",
+    ),
+    pytest.param(
+        "enhance_frame_rate",
+        {"s": _upscale("enhance_frame_rate", "performance.mp4", targetFramerate="60")},
+        {"s": UNKNOWN},
+        id="enhance_frame_rate low = unknown",
+    ),
+    pytest.param(
+        "enhance_frame_rate",
+        {"clip": CLIP5, "s": _upscale("enhance_frame_rate", "@clip", targetFramerate="60")},
+        {"s": UNKNOWN},
+        id="enhance_frame_rate upstream low = unknown",
+    ),
+    # ruby: 20/s of output (= input), possibly 40/s above 4 MP.
+    pytest.param(
+        "ruby",
+        {"clip": CLIP6, "s": {"endpoint": "video_to_hdr", "model": "ruby", "videoUri": "@clip"}},
+        {"clip": (72, 72), "s": (118, 250)},
+        id="ruby 5.9-6.25s x20=118 .. x40=250 if the source is >4MP",
+    ),
+    pytest.param(
+        "ruby",
+        {"s": {"endpoint": "video_to_hdr", "model": "ruby", "videoUri": "performance.mp4"}},
+        {"s": (160, 320)},
+        id="ruby local 8s x20=160 .. x40=320",
+    ),
+    # magnific_video_upscaler_creative: per output frame, 0.7/0.9/1.2 credits, frames = 24-60
+    # fps x seconds, total rounded up.
+    pytest.param(
+        "magnific_video_upscaler_creative",
+        {"s": _upscale("magnific_video_upscaler_creative", "performance.mp4", resolution="720p")},
+        {"s": (135, 336)},
+        id="magnific video 720p 8s: 8x24x0.7=134.4 ceil 135 .. 8x60x0.7=336",
+    ),
+    pytest.param(
+        "magnific_video_upscaler_creative",
+        {
+            "clip": CLIP5,
+            "s": _upscale("magnific_video_upscaler_creative", "@clip", resolution="4k"),
+        },
+        {"clip": (60, 60), "s": (142, 378)},
+        id="magnific video 4k 4.9-5.25s: 4.9x24x1.2=141.12 ceil 142 .. 5.25x60x1.2=378",
+    ),
+    pytest.param(
+        "magnific_video_upscaler_creative",
+        {"s": _upscale("magnific_video_upscaler_creative", "performance.mp4")},
+        {"s": (173, 432)},
+        id="magnific video default 2k 8s: 172.8 ceil 173 .. 432",
+    ),
+    pytest.param(
+        "magnific_video_upscaler_creative",
+        {"s": _upscale("magnific_video_upscaler_creative", VID, resolution="720p")},
+        {"s": (1, 1260)},
+        id="magnific video remote 0-30s: 0 frames -> minimum 1 .. 30x60x0.7=1260",
+    ),
+    # images
+    pytest.param(
+        "gemini_image3.1_flash",
+        {"s": _t2i("gemini_image3.1_flash", "1024:1024")},
+        {"s": (7, 7)},
+        id="gemini 3.1 flash 1K = 7",
+    ),
+    pytest.param(
+        "gemini_image3.1_flash",
+        {"s": _t2i("gemini_image3.1_flash", "2752:1536", outputCount=4)},
+        {"s": (44, 44)},
+        id="gemini 3.1 flash 2K x4 images = 44",
+    ),
+    pytest.param(
+        "gemini_image3.1_flash",
+        {"s": _t2i("gemini_image3.1_flash", "512:512")},
+        {"s": UNKNOWN},
+        id="gemini 3.1 flash 0.5K low = unknown",
+    ),
+    pytest.param(
+        "gpt_image_2_5_flare",
+        {"s": _t2i("gpt_image_2_5_flare", "1920:1920")},
+        {"s": (1, 76)},
+        id="flare 1 image 1-76",
+    ),
+    pytest.param(
+        "gpt_image_2_5_flare",
+        {"s": _t2i("gpt_image_2_5_flare", "1920:1920", outputCount=2, referenceImages=_tagged(2))},
+        {"s": (6, 156)},
+        id="flare 2 images x(1..76) + 2 refs x 2 images = 6-156",
+    ),
+    pytest.param(
+        "gpt_image_2_5_sunburst",
+        {"s": _t2i("gpt_image_2_5_sunburst", "auto")},
+        {"s": (1, 76)},
+        id="sunburst 1 image 1-76",
+    ),
+    pytest.param(
+        "gpt_image_2_5_sunburst",
+        {
+            "s": _t2i(
+                "gpt_image_2_5_sunburst", "2560:1440", outputCount=3, referenceImages=_tagged(1)
+            )
+        },
+        {"s": (6, 231)},
+        id="sunburst 3 images x(1..76) + 1 ref x 3 images = 6-231",
+    ),
+    pytest.param(
+        "grok_imagine_image_2",
+        {"s": _t2i("grok_imagine_image_2", "1024:1024", outputCount=4, referenceImages=_refs(2))},
+        {"s": (26, 26)},
+        id="grok image 4 x 1K medium 6 + 2 refs once = 26",
+    ),
+    pytest.param(
+        "grok_imagine_image_2",
+        {
+            "s": _t2i(
+                "grok_imagine_image_2",
+                "2048:2048",
+                quality="low",
+                outputCount=2,
+                referenceImages=_refs(3),
+            )
+        },
+        {"s": (15, 15)},
+        id="grok image 2 x 2K low 6 + 3 refs once (not per image) = 15",
+    ),
+    pytest.param(
+        "grok_imagine_image_2",
+        {"s": _t2i("grok_imagine_image_2", "2048:2048", quality="low")},
+        {"s": (6, 6)},
+        id="grok image 2K low = 6",
+    ),
+    pytest.param(
+        "grok_imagine_image_2",
+        {"s": _t2i("grok_imagine_image_2", "auto_2k", outputCount=2)},
+        {"s": (16, 16)},
+        id="grok image auto_2k medium x2 = 16",
+    ),
+    pytest.param(
+        "seedream5_lite",
+        {"s": _t2i("seedream5_lite", "2048:2048")},
+        {"s": (4, 4)},
+        id="seedream lite 4",
+    ),
+    pytest.param(
+        "seedream5_lite",
+        {"s": _t2i("seedream5_lite", "3072:3072", outputCount=3)},
+        {"s": (12, 12)},
+        id="seedream lite x3 = 12",
+    ),
+    pytest.param(
+        "seedream5_pro",
+        {"s": _t2i("seedream5_pro", "1024:1024")},
+        {"s": (5, 5)},
+        id="seedream pro 1K = 5",
+    ),
+    pytest.param(
+        "seedream5_pro",
+        {"s": _t2i("seedream5_pro", "2048:2048", outputCount=2)},
+        {"s": (18, 18)},
+        id="seedream pro 2K x2 = 18",
+    ),
+    pytest.param(
+        "magnific_precision_upscaler_v2",
+        {
+            "s": {
+                "endpoint": "image_upscale",
+                "model": "magnific_precision_upscaler_v2",
+                "imageUri": IMG,
+            }
+        },
+        {"s": (25, 150)},
+        id="magnific image 25, 150 above 4096 px",
+    ),
+    pytest.param(
+        "magnific_precision_upscaler_v2",
+        {
+            "s": {
+                "endpoint": "image_upscale",
+                "model": "magnific_precision_upscaler_v2",
+                "imageUri": IMG,
+                "scaleFactor": 2,
+            }
+        },
+        {"s": (25, 150)},
+        id="magnific image x2 25-150",
+    ),
+    # audio
+    pytest.param(
+        "eleven_v3",
+        {"s": _speech("eleven_v3", "hello there")},
+        {"s": (1, 1)},
+        id="eleven_v3 11 chars ceil(/50)=1",
+    ),
+    pytest.param(
+        "eleven_v3",
+        {"s": _speech("eleven_v3", "x" * 120)},
+        {"s": (3, 3)},
+        id="eleven_v3 120 chars ceil(2.4)=3",
+    ),
+    pytest.param(
+        "seed_audio",
+        {"s": _drop(_speech("seed_audio", "hello there"), "voice")},
+        {"s": (5, 5)},
+        id="seed_audio 11 chars: 0.4-2.8 s x0.25 < minimum 5",
+    ),
+    pytest.param(
+        "seed_audio",
+        {"s": _drop(_speech("seed_audio", "y" * 400), "voice")},
+        {"s": (5, 25)},
+        id="seed_audio 400 chars: 16 s x0.25=4 -> min 5 .. 100 s x0.25=25",
+    ),
+    pytest.param(
+        "seed_audio",
+        {"s": _drop(_speech("seed_audio", "z" * 100), "voice")},
+        {"s": (5, 7)},
+        id="seed_audio 100 chars: min 5 .. 25 s x0.25=6.25, rounding unknown -> 7",
+    ),
+    pytest.param(
+        "eleven_text_to_sound_v2",
+        {"s": _sfx(3)},
+        {"s": (3, 3)},
+        id="sfx 3s x1=3",
+    ),
+    pytest.param(
+        "eleven_text_to_sound_v2",
+        {"s": {k: v for k, v in _sfx(3).items() if k != "duration"}},
+        {"s": (2, 2)},
+        id="sfx no duration flat 2",
+    ),
+    pytest.param(
+        "eleven_text_to_sound_v2",
+        {"s": _sfx(2.5)},
+        {"s": (2, 3)},
+        id="sfx 2.5s x1=2.5, rounding unknown 2-3",
     ),
 ]
 
@@ -708,7 +1266,7 @@ def _check(result: Plan, expected: dict[str, Any]) -> None:
     assert result.total_high == sum((s.high for s in result.steps), Decimal(0))
 
 
-@pytest.mark.parametrize(("model", "steps", "expected"), CASES)
+@pytest.mark.parametrize(("model", "steps", "expected"), [*CASES, *PRICED])
 def test_hand_computed_costs(
     model: str, steps: dict[str, Any], expected: dict[str, Any], workdir: Path, catalog: Catalog
 ) -> None:
@@ -730,7 +1288,7 @@ def test_retired_models_keep_their_price(
 
 def test_every_priced_model_has_cases(catalog: Catalog) -> None:
     covered: dict[str, int] = {}
-    for case in [*CASES, *RETIRED]:
+    for case in [*CASES, *PRICED, *RETIRED]:
         covered[case.values[0]] = covered.get(case.values[0], 0) + 1
     missing = {m for m in catalog.prices.models if covered.get(m, 0) < 2}
     assert not missing, f"models with fewer than two hand-computed cases: {sorted(missing)}"
@@ -739,12 +1297,12 @@ def test_every_priced_model_has_cases(catalog: Catalog) -> None:
 def test_unknown_price_is_unknown_not_zero(workdir: Path, catalog: Catalog) -> None:
     steps = {
         "hero": _t2v("gen4.5", duration=6),
-        "restyle": {"endpoint": "video_to_video", "model": "aleph2", "videoUri": "@hero"},
+        "restyle": _v2v("kling_4", "@hero", promptText="make it dusk"),
     }
     result = plan_steps(workdir, catalog, steps)
     restyle = result.steps[1]
-    assert restyle.unknown == 1 and "aleph2" in restyle.reasons[0]
-    assert result.unknown == 1 and result.unknown_models == ["aleph2"]
+    assert restyle.unknown == 1 and "kling_4" in restyle.reasons[0]
+    assert result.unknown == 1 and result.unknown_models == ["kling_4"]
     assert (result.total_low, result.total_high) == (Decimal(72), Decimal(72))
     codes = [d.code for d in result.diagnostics]
     assert codes == ["RP401"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Media = Literal["image", "video", "audio", "text"]
 Scalar = str | int | float | bool
@@ -208,6 +208,14 @@ class ModelOverlay(_Strict):
         default=None,
         description="Output duration bounds when the request omits duration and has no default.",
     )
+    output_follows_input: bool = Field(
+        default=True,
+        description=(
+            "False when the model's output on an endpoint that usually keeps its input's length "
+            "(video_to_video, ...) has its own length: an omitted duration is then "
+            "duration_range, not the input's length."
+        ),
+    )
     output_media: Media | None = None
     output_length_tolerance: LengthTolerance | None = Field(
         default=None, description="Replaces the overlay's tolerance for this model's media."
@@ -270,11 +278,64 @@ class Overlay(_Strict):
         return max(limits.upload for limits in self.asset_limits.values())
 
 
-class PriceRate(_Strict):
-    """A rate that applies when every ``when`` field of the request has one of the listed values."""
+Confidence = Literal["high", "medium", "low"]
+"""How far a price can be trusted: high (official, or several agreeing sources), medium (one
+sourced figure, or sources that differ in a detail), low (one unconfirmed source: priced as
+unknown unless the spec gives the price)."""
 
-    when: dict[str, tuple[Scalar, ...]] = Field(default_factory=dict)
+When = dict[str, tuple[Scalar, ...]]
+"""Request fields (or ``derived`` names, or ``endpoint``) and the values that select a rule."""
+
+
+class PriceRate(_Strict):
+    """A rate that applies when every ``when`` field of the request has one of the listed values.
+
+    ``up_to`` makes the rate a range (``credits`` to ``up_to``) when only the span is published.
+    """
+
+    when: When = Field(default_factory=dict)
     credits: Credits
+    up_to: Credits | None = None
+    confidence: Confidence | None = Field(
+        default=None, description="The rate's own confidence, when lower than the price's."
+    )
+
+
+class Derived(_Strict):
+    """A value derived from a request field (a resolution tier from a ratio) for ``when`` to test.
+
+    ``map`` takes the field's value (as text) to the derived value; a value not in it takes
+    ``otherwise``.  An omitted field takes ``default`` when the API documents one; else the
+    price is the range over every derived value.
+    """
+
+    field: str
+    map: dict[str, str]
+    default: str | None = None
+    otherwise: str | None = None
+
+
+class Surcharge(_Strict):
+    """Credits added to a generation's base price.
+
+    ``per`` is what is counted: ``item`` (entries of the list ``fields``, or 1 for a single
+    value; with ``match``, only entries whose fields have those values), ``input_second`` (the
+    combined length of the media in ``fields``, at most ``max_seconds``), ``output_second`` or
+    ``generation`` (once).  It applies when ``when`` matches; it is charged once per request
+    unless ``per_output`` (then times ``count_field``).  ``possible`` marks a charge that
+    depends on what the request does not say (it names the condition): it raises the high
+    end only.
+    """
+
+    per: Literal["item", "input_second", "output_second", "generation"]
+    credits: Credits
+    label: str
+    fields: tuple[str, ...] = ()
+    match: When = Field(default_factory=dict)
+    when: When = Field(default_factory=dict)
+    per_output: bool = False
+    max_seconds: BlockSize | None = None
+    possible: str | None = None
 
 
 class Price(_Strict):
@@ -282,17 +343,34 @@ class Price(_Strict):
 
     ``unit`` is what is counted: ``output_second`` (video or audio length), ``image`` (one per
     output image, times ``count_field``), ``characters`` (of ``text_field``), ``input_second``
-    (length of ``input_field``'s media), ``generation`` (flat).  ``per`` units make one block;
-    blocks are rounded by ``rounding`` and multiplied by the first matching rate.
+    (length of ``input_field``'s media), ``frame`` (output frames: ``fps`` times the output
+    length), ``generation`` (flat).  ``per`` units make one block; blocks are rounded by
+    ``rounding`` and multiplied by the first matching rate; ``minimum`` floors that, then
+    ``surcharges`` are added; the total is rounded to whole credits by ``total_rounding``
+    (``unknown``: the API bills whole credits by an undocumented rule, so a fractional total is
+    the range [floor, ceil]).  ``billed_at_maximum`` names request values (``duration:
+    [auto]``) for which the API charges the longest output up front and refunds the rest.
     """
 
-    unit: Literal["output_second", "image", "characters", "input_second", "generation"]
+    unit: Literal["output_second", "image", "characters", "input_second", "frame", "generation"]
     rates: tuple[PriceRate, ...]
     per: BlockSize = Decimal(1)
     rounding: Literal["ceil", "none"] = "none"
     count_field: str | None = None
     text_field: str | None = None
     input_field: str | None = None
+    fps: tuple[BlockSize, BlockSize] | None = Field(
+        default=None, description="Bounds on the output frame rate, for the frame unit."
+    )
+    derived: dict[str, Derived] = Field(default_factory=dict)
+    minimum: Credits | None = None
+    surcharges: tuple[Surcharge, ...] = ()
+    total_rounding: Literal["unknown", "ceil", "none"] = "unknown"
+    billed_at_maximum: When = Field(default_factory=dict)
+    endpoints: dict[str, Price] = Field(
+        default_factory=dict,
+        description="A different price for the model on these endpoints (the whole price).",
+    )
     defaults: dict[str, Scalar] = Field(
         default_factory=dict, description="Request defaults the API documents, used for pricing."
     )
@@ -301,7 +379,7 @@ class Price(_Strict):
     )
     source: str
     checked: str
-    confidence: Literal["high", "medium", "low"] = Field(
+    confidence: Confidence = Field(
         default="high",
         description=(
             "How far the figure can be trusted: high (official, or several agreeing sources), "
@@ -309,6 +387,18 @@ class Price(_Strict):
             "unconfirmed source: the model is then priced as unknown unless asked for)."
         ),
     )
+
+    @model_validator(mode="after")
+    def _one_level_of_endpoints(self) -> Price:
+        if any(variant.endpoints for variant in self.endpoints.values()):
+            raise ValueError("an endpoint's price cannot have endpoints of its own")
+        if self.unit == "frame" and self.fps is None:
+            raise ValueError("a frame price needs fps (the bounds of the output frame rate)")
+        return self
+
+    def on(self, endpoint: str) -> Price:
+        """The price that applies on ``endpoint``."""
+        return self.endpoints.get(endpoint, self)
 
 
 class Prices(_Strict):

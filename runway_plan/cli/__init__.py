@@ -21,6 +21,7 @@ main.lazy_modules.update(
         "cancel": "runway_plan.cli.run",
         "migrate": "runway_plan.cli.run",
         "report": "runway_plan.cli.report",
+        "prices": "runway_plan.cli.prices",
     }
 )
 

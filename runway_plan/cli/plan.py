@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from runway_plan.catalog import Catalog
+from runway_plan.catalog.learned import LearnedPrice, read_beside
 from runway_plan.cli.app import (
     EXIT_FAILED,
     EXIT_OK,
@@ -38,6 +39,7 @@ from runway_plan.compile import Graph, compile_spec
 from runway_plan.diagnostics import Diagnostic, has_errors, make, sort_diagnostics
 from runway_plan.diagnostics.display import display, display_lines
 from runway_plan.diagnostics.render import render as render_diagnostics
+from runway_plan.limits import WorkLimits
 from runway_plan.plan import Plan, plan
 from runway_plan.plan.diff import diff_plans
 from runway_plan.plan.live import LiveError, Organization, fetch_organization
@@ -178,6 +180,14 @@ def _checked_or_exit(
     return graph, diagnostics, label
 
 
+def learned_prices(
+    spec: str, catalog: Catalog, limits: dict[str, int] | None = None
+) -> tuple[dict[str, LearnedPrice], list[Diagnostic]]:
+    """The learned prices beside the spec file ``spec`` (see :func:`read_beside`), within the
+    ``file_bytes`` work limit of ``limits``."""
+    return read_beside(spec, catalog, WorkLimits().merged(limits or {}).file_bytes)
+
+
 def _plan_or_exit(
     spec: str,
     catalog: Catalog,
@@ -187,8 +197,9 @@ def _plan_or_exit(
     **options: Any,
 ) -> Plan:
     graph, diagnostics, label = _checked_or_exit(spec, catalog, overrides, limits, allow)
-    result = plan(graph, catalog, source=label, **options)
-    result.diagnostics = sort_diagnostics([*diagnostics, *result.diagnostics])
+    learned, problems = learned_prices(spec, catalog, limits)
+    result = plan(graph, catalog, source=label, learned=learned, **options)
+    result.diagnostics = sort_diagnostics([*diagnostics, *problems, *result.diagnostics])
     return result
 
 
@@ -504,10 +515,12 @@ def plan_command(
     view = _state_view(
         spec, graph, state_dir=state_dir, emulate=emulate, base_url=base, live_key=key
     )
+    learned, learned_problems = learned_prices(spec, catalog, work_limits)
     result = plan(
         graph,
         catalog,
         source=label,
+        learned=learned,
         tier=tier,
         max_credits=budget,
         latency_overrides=latency,
@@ -517,7 +530,9 @@ def plan_command(
         reuse_source=view.source,
     )
     result.resources = view.resources
-    result.diagnostics = sort_diagnostics([*diagnostics, *view.problems, *result.diagnostics])
+    result.diagnostics = sort_diagnostics(
+        [*diagnostics, *view.problems, *learned_problems, *result.diagnostics]
+    )
     if gantt is not None:
         gantt.write_text(_GANTT_WRITERS[gantt.suffix.lower()](result), encoding="utf-8")
     console = Console()
@@ -585,4 +600,4 @@ def diff_command(
     sys.exit(EXIT_OK)
 
 
-__all__ = ["diff_command", "graph_command", "parse_deadline", "plan_command"]
+__all__ = ["diff_command", "graph_command", "learned_prices", "parse_deadline", "plan_command"]

@@ -74,6 +74,7 @@ from runway_plan.execute.report import manifest
 from runway_plan.execute.reuse import unreadable_as_such
 from runway_plan.execute.state import RunRow, StateUnreadable, locked_by
 from runway_plan.files import SymlinkInTheWay
+from runway_plan.limits import WorkLimits
 from runway_plan.plan.cost import format_credits
 from runway_plan.validate import check_file
 
@@ -86,7 +87,7 @@ __all__ = [
 ]
 
 API_CADENCE = 5.0
-"""Seconds between status updates of a task on the real API (reference §6.1)."""
+"""Seconds between status updates of a task on the real API (the SDK's polling helpers)."""
 
 EMULATOR_URL = "http://emulator"
 STOP_WAIT = 60.0
@@ -198,6 +199,38 @@ def _api_key() -> str:
         "no API key: set RUNWAYML_API_SECRET (or run with --emulate to use the built-in "
         "emulator, free)"
     )
+
+
+def _drift(directory: Path, graph: Graph, catalog: Catalog, spec: Path | None = None) -> list[str]:
+    """Where what the state's tasks were billed differs from the catalog's price, for the
+    spec's models that its ``prices:`` leave to the catalog."""
+    from runway_plan.execute.learn import StateSource, drift, observe, summarize
+
+    own = set(graph.spec.prices) if graph.spec is not None else set()
+    models = {gen.model for gen in graph.generations.values()} - own
+    if not models:
+        return []
+    observed = observe([StateSource(directory, str(directory), spec)], catalog, models)
+    return [found.text() for found in drift(summarize(observed, catalog), catalog)]
+
+
+def _with_learned_prices(
+    spec: Path, graph: Graph, catalog: Catalog, limits: dict[str, int]
+) -> Catalog:
+    """The catalog the run prices with: the learned prices beside the spec over the catalog's
+    (the spec's ``prices:`` still win); a learned prices file with errors stops the run (exit
+    1), as it stops ``plan``.  The emulator of ``--emulate`` keeps billing the catalog's."""
+    from runway_plan.catalog.learned import read_beside, with_learned
+
+    max_bytes = WorkLimits().merged(limits).file_bytes
+    learned, problems = read_beside(str(spec), catalog, max_bytes)
+    if problems:
+        click.echo(render_diagnostics(problems, "text"), nl=False, err=True)
+    if has_errors(problems):
+        click.echo(f"{spec}: fix runway-prices.yaml beside it; nothing was run", err=True)
+        sys.exit(EXIT_FAILED)
+    overrides = graph.spec.prices if graph.spec is not None else {}
+    return with_learned(catalog, {m: e for m, e in learned.items() if m not in overrides})
 
 
 def _check(
@@ -461,6 +494,7 @@ def run_command(
     work_limits = parse_limits(limits)
     catalog = load_catalog_or_fail(catalog_path, work_limits)
     graph = _check(spec, catalog, variables, allow_paths, work_limits)
+    priced = _with_learned_prices(spec, graph, catalog, work_limits)
     if emulate:
         speed = speed or 10.0
         base = EMULATOR_URL
@@ -512,12 +546,14 @@ def run_command(
                     empty_remote=emulate,
                 ),
                 spec_sha256=spec_sha256,
+                priced=priced,
             )
         )
+        drifted = _drift(where.state, graph, catalog, spec)
         if fmt == "json":
-            click.echo(json_text(manifest(result, state, graph)))
+            click.echo(json_text({**manifest(result, state, graph), "drift": drifted}))
         else:
-            click.echo(render_text(result, graph), nl=False)
+            click.echo(render_text(result, graph, drift=drifted), nl=False)
     finally:
         state.close()
     if html_report:
@@ -541,6 +577,7 @@ async def _run(
     approval: str,
     options: RunOptions,
     spec_sha256: str,
+    priced: Catalog | None = None,
 ) -> Any:
     """Run ``graph``; ``approval`` is ``given`` (--yes, --emulate), ``ask`` (a terminal) or
     ``none`` (no terminal: a run that would spend is refused before any request)."""
@@ -563,7 +600,7 @@ async def _run(
                 client,
                 state,
                 options,
-                catalog=catalog,
+                catalog=priced or catalog,
                 origin=origin_of(base),
                 spec_sha256=spec_sha256,
                 on_event=display.event,

@@ -484,18 +484,21 @@ def local_length(value: Any, root: Root, catalog: Catalog) -> Length | None:
     return Length.of(seconds, f"length of {value}") if seconds is not None else None
 
 
-def compile_request(catalog: Catalog, endpoint: str, request: dict[str, Any]) -> Graph:
+def compile_request(
+    catalog: Catalog, endpoint: str, request: dict[str, Any], root: Root | None = None
+) -> Graph:
     """A graph of one generation for a bare API request (no spec file, no references).
 
-    Local file paths in ``request`` (absolute) are measured for the output duration.  Used to
-    check and price requests that arrive at the emulator.
+    Local file paths in ``request`` (absolute) are measured for the output duration, anywhere
+    unless ``root`` confines them.  Used to check and price requests that arrive at the
+    emulator, and requests a run state recorded (``prices learn``, confined to the state).
     """
     model = request.get("model")
     model = model if isinstance(model, str) else ""
     step = Step.model_construct(endpoint=endpoint, model=model)
     spec = Spec.model_construct(steps={"request": step}, documents={}, avatars={})
     document = Document(data=None, source_map=SourceMap("request"), text="", diagnostics=[])
-    graph = Graph(spec=spec, document=document, catalog=catalog, root=Root.anywhere())
+    graph = Graph(spec=spec, document=document, catalog=catalog, root=root or Root.anywhere())
     generation = Generation(
         key="request",
         step="request",

@@ -108,7 +108,7 @@ def output_length(
     if isinstance(duration, int | float) and not isinstance(duration, bool):
         seconds = _seconds(duration)
         return Length.of(seconds, "duration field") if seconds is not None else None
-    if endpoint in PASSTHROUGH_ENDPOINTS:
+    if endpoint in PASSTHROUGH_ENDPOINTS and catalog.model_overlay(model).output_follows_input:
         for path in DURATION_INPUTS:
             value = _get(request, path)
             if value is None:

@@ -235,6 +235,12 @@ CODES: dict[str, CodeInfo] = {
         "A budget is set but some generations to make have no known price, so the plan cannot "
         "show that it fits. Give those models a price in the spec's `prices`.",
     ),
+    "RP420": _c(
+        "learned prices file",
+        "`runway-prices.yaml` beside the spec (written by `runway-plan prices learn`) cannot be "
+        "read, or an entry does not fit the schema of the catalog's `prices.yaml`: the entry is "
+        "left out and the model is priced by the catalog. Unknown keys are kept, and warned of.",
+    ),
     # RP5xx: execution
     "RP500": _c(
         "API rejected the request", "The API answered 400 or 401; the message is the API's."

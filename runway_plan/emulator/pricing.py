@@ -216,7 +216,7 @@ def sheet_pricer(catalog: Catalog, sheet: PriceSheet) -> Pricer:
             return None
         graph = compile_request(priced, endpoint, dict(body))
         cost = price_generation(graph.generations["request"], graph, priced)
-        return None if cost.unknown else cost.high
+        return None if cost.unknown else cost.estimate
 
     return price
 

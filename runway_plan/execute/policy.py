@@ -1,4 +1,8 @@
-"""What to do with a FAILED task, by its failure code (reference §6.3).
+"""What to do with a FAILED task, by its failure code.
+
+Sources: https://docs.dev.runwayml.com/errors/task-failures/ (the ``SAFETY.*`` and
+``INTERNAL.BAD_OUTPUT.*`` rules), and runwayml/skills ``skills/rw-api-reference/SKILL.md``
+(retries and refunds of the other codes; read 2026-11-24).
 
 =================================  ===========  =========  ==================================
 failure code                       retried      refunded   why

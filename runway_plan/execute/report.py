@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -266,8 +267,9 @@ def _range(low: Decimal, high: Decimal, unpriced: int) -> str:
     return f"{text} + {unpriced} unpriced" if unpriced else text
 
 
-def render_text(result: RunResult, graph: Graph) -> str:
-    """The end-of-run report: one line per step, totals, then the diagnostics (the text of
+def render_text(result: RunResult, graph: Graph, *, drift: Sequence[str] = ()) -> str:
+    """The end-of-run report: one line per step, totals, the ``drift`` of billed prices from
+    the catalog (:func:`runway_plan.execute.learn.drift`), then the diagnostics (the text of
     the spec and of the API shown through :func:`~runway_plan.diagnostics.display.display`)."""
     if result.status == "refused":
         text = render_diagnostics(result.diagnostics, "text")
@@ -337,6 +339,9 @@ def render_text(result: RunResult, graph: Graph) -> str:
         + (f", {writes} document/avatar write(s)" if writes else "")
         + f"; {result.throttled} task(s) seen THROTTLED"
     )
+    if drift:
+        out.append("drift from the catalog's prices (`runway-plan prices learn` records them):")
+        out += [f"  {display(line)}" for line in drift]
     if result.manifest is not None:
         out.append(f"manifest: {display(str(result.manifest))}")
     if result.diagnostics:

@@ -117,7 +117,8 @@ __all__ = [
 
 _TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 API_CADENCE = 5.0
-"""Seconds between a task's status updates on the real API (reference §6.1): the real API is
+"""Seconds between a task's status updates on the real API (runwayml 5.24.0, ``resources/tasks.py``:
+"consumers should not expect updates more frequent than once every five seconds"): the real API is
 never polled more often, whatever the options say; only an emulator (in process, or on a
 loopback address) may be polled faster, in compressed time."""
 _URL_MARGIN = 3600.0

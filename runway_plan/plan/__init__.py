@@ -27,10 +27,19 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from runway_plan.catalog import Catalog
+from runway_plan.catalog.learned import LearnedPrice, with_learned
+from runway_plan.catalog.model import Confidence
 from runway_plan.compile import Generation, Graph
 from runway_plan.diagnostics import Diagnostic, Span, make, sort_diagnostics
 from runway_plan.performance import cyclic_gc_paused
-from runway_plan.plan.cost import Cost, Pricer, format_credits, format_usd, price_generation
+from runway_plan.plan.cost import (
+    Cost,
+    Pricer,
+    format_credits,
+    format_usd,
+    lowest_confidence,
+    price_generation,
+)
 from runway_plan.plan.live import ModelLimit, Organization
 from runway_plan.plan.resources import ResourceChange, ResourceField, ResourcePlan
 from runway_plan.plan.schedule import DAY, Limits, Schedule, Slot, schedule
@@ -137,6 +146,8 @@ class StepPlan:
     run_low: Decimal = Decimal(0)
     run_high: Decimal = Decimal(0)
     run_unknown: int = 0
+    confidence: Confidence = "high"
+    """The lowest confidence of the prices its priced generations rest on."""
 
     @property
     def is_range(self) -> bool:
@@ -210,6 +221,13 @@ class Plan:
     run_unknown: int = 0
     resources: ResourcePlan | None = None
     """Documents and avatars: what a run would create, update or delete (set by the caller)."""
+    learned_prices: list[dict[str, Any]] = field(default_factory=list)
+    """The learned prices (``runway-prices.yaml``) the plan used: model, tasks, dates."""
+
+    @property
+    def confidence(self) -> Confidence:
+        """The lowest confidence of the prices the plan's figures rest on."""
+        return lowest_confidence(*(s.confidence for s in self.steps))
 
     @property
     def has_reuse(self) -> bool:
@@ -332,6 +350,7 @@ def plan(
     source: str | None = None,
     reuse: Mapping[str, ReuseLike] | None = None,
     reuse_source: str | None = None,
+    learned: Mapping[str, LearnedPrice] | None = None,
 ) -> Plan:
     """Price and schedule ``graph`` (which must be free of errors).
 
@@ -344,14 +363,24 @@ def plan(
     ``reuse`` (generation key -> what the run state says of it) makes the plan one of the
     next run: budgets, the monthly cap and the schedule then count only the generations that
     are not reusable; ``reuse_source`` names the state (shown in reports).
+
+    ``learned`` prices (``runway-prices.yaml``, :mod:`runway_plan.catalog.learned`) replace
+    the catalog's for their models; the spec's ``prices:`` and ``price_overrides`` win over
+    them.  Each learned price the plan uses is named, with its tasks and date, in the notes
+    and in ``Plan.learned_prices``.
     """
     spec = graph.spec
     source_map = graph.document.source_map
     overrides: dict[str, Decimal] = dict(spec.prices) if spec else {}
     overrides.update(price_overrides or {})
+    used_models = {gen.model for gen in graph.generations.values()}
+    used = {m: e for m, e in (learned or {}).items() if m in used_models and m not in overrides}
+    catalog = with_learned(catalog, used)
     planner = _Planner(graph, catalog, overrides, latency_overrides or {})
     tier_number = tier if tier is not None else (spec.tier if spec else 1)
-    notes: list[str] = []
+    notes: list[str] = [
+        f"{model} priced from {entry.citation}" for model, entry in sorted(used.items())
+    ]
     diagnostics: list[Diagnostic] = []
 
     models = sorted({gen.model for gen in graph.generations.values()})
@@ -428,6 +457,7 @@ def plan(
                 run_low=sum((c.low for c in running_priced), Decimal(0)),
                 run_high=sum((c.high for c in running_priced), Decimal(0)),
                 run_unknown=len(running) - len(running_priced),
+                confidence=lowest_confidence(*(c.confidence for c in priced)),
             )
         )
     total_low = sum((s.low for s in steps), Decimal(0))
@@ -458,7 +488,9 @@ def plan(
                 if planner.costs[g].unknown
             )
             count = f"{step.unknown} generation{'s' * (step.unknown != 1)}"
-            unpriced = catalog.price(step.model) is None and step.model not in overrides
+            known = catalog.price(step.model)
+            untrusted = all(planner.costs[g].confidence == "low" for g in step.generations)
+            unpriced = (known is None or untrusted) and step.model not in overrides
             hint = (
                 f"give it a price in the spec: `prices: {{{step.model}: CREDITS}}` "
                 "(credits per generation)"
@@ -616,6 +648,7 @@ def plan(
         run_low=run_low,
         run_high=run_high,
         run_unknown=run_unknown,
+        learned_prices=[entry.to_dict() for _model, entry in sorted(used.items())],
     )
 
 

@@ -2,21 +2,28 @@
 
 Pricing is data: every model's :class:`~runway_plan.catalog.model.Price` names the unit it
 counts, the block size (``per``) and rounding, the request fields its rates depend on
-(``when``), the documented defaults of those fields, and the fields whose default the API does
-not document.  Nothing here knows a model by name.
+(``when``, including tiers ``derived`` from a field such as the ratio), the documented
+defaults of those fields, the fields whose default the API does not document, a minimum,
+surcharges, and how the total is rounded.  Nothing here knows a model by name; the guide is
+``docs/prices.md``.
 
 Rounding rules (also in ``docs/plan-json.md``):
 
 * Each generation is priced on its own: ``blocks = quantity / per``, rounded up to a whole
   number when ``rounding: ceil`` (a 38-character prompt is one block of 50; 12.4 s of audio
-  billed per 6 s is three blocks), and left exact otherwise (4.5 s at 12 credits/s is 54).
-* ``credits = blocks × rate``, in exact :class:`~decimal.Decimal` arithmetic; nothing else
-  is rounded.  A fan-out is the sum of its generations, the plan the sum of its steps.
+  billed per 6 s is three blocks), and left exact otherwise.
+* ``credits = blocks × rate``, in exact :class:`~decimal.Decimal` arithmetic, floored by the
+  price's ``minimum``, plus its surcharges.
+* The API bills whole credits: ``total_rounding: ceil`` rounds up; by default (``unknown``) a
+  fractional total is the range ``[floor, ceil]`` (4.5 s at 5 credits/s is 22-23), which
+  covers every rounding rule.  A fan-out is the sum of its generations, the plan the sum of
+  its steps.
 * Dollars are ``credits × usd_per_credit`` (1 credit = $0.01), exact.
 
 When a quantity or a rate is not known statically the cost is a range ``[low, high]`` and
-``reasons`` says which field widened it; when no bound can be given, or the model has no
-price, the cost is ``unknown`` (never zero) and ``reasons`` says why.
+``reasons`` says which field widened it; when no bound can be given, the model has no price,
+or only a low-confidence one, the cost is ``unknown`` (never zero) and ``reasons`` says why.
+Each cost carries the lowest ``confidence`` of the price and rates it rests on.
 
 Lengths along edges: the file a generation delivers is not exactly the length it was made for
 (encoders pad audio to whole frames, a video is whole frames), so where one generation's output
@@ -34,7 +41,16 @@ from decimal import MAX_EMAX, MIN_EMIN, ROUND_CEILING, ROUND_FLOOR, Context, Dec
 from typing import Any
 
 from runway_plan.catalog import Catalog
-from runway_plan.catalog.model import BooleanType, EnumType, Price, PriceRate, Scalar
+from runway_plan.catalog.model import (
+    BooleanType,
+    Confidence,
+    EnumType,
+    Price,
+    PriceRate,
+    Scalar,
+    Surcharge,
+    When,
+)
 from runway_plan.compile import Generation, Graph
 from runway_plan.compile.durations import DURATION_INPUTS, PASSTHROUGH_ENDPOINTS
 from runway_plan.compile.graph import TemplateFailed
@@ -48,6 +64,7 @@ __all__ = [
     "Seconds",
     "format_credits",
     "format_usd",
+    "lowest_confidence",
     "output_seconds",
     "price_generation",
 ]
@@ -61,8 +78,10 @@ _UNIT_NAMES = {
     "image": "image",
     "characters": "character",
     "input_second": "second of input",
+    "frame": "frame",
     "generation": "generation",
 }
+_CONFIDENCE_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
 
 
 _EXACT = Context(prec=200, Emax=MAX_EMAX, Emin=MIN_EMIN)
@@ -149,17 +168,39 @@ class Cost:
     rate_high: Decimal = _ZERO
     override: bool = False
     source: str = ""
+    confidence: Confidence = "high"
+    exact_high: Decimal | None = None
+    """The high end before it is made whole credits (None when it already was): what the
+    API may quote as ``estimatedCost``, a float; the bill is whole credits."""
 
     @property
     def is_range(self) -> bool:
         """True for a known cost whose bounds differ."""
         return not self.unknown and self.low != self.high
 
+    @property
+    def estimate(self) -> Decimal:
+        """The most this generation may be quoted before it runs (see :attr:`exact_high`)."""
+        return self.high if self.exact_high is None else self.exact_high
+
     @classmethod
-    def unpriced(cls, reason: str, unit: str = "generation", source: str = "") -> Cost:
+    def unpriced(
+        cls,
+        reason: str,
+        unit: str = "generation",
+        source: str = "",
+        confidence: Confidence = "high",
+    ) -> Cost:
         """A cost that cannot be bounded, and why."""
         return cls(
-            _ZERO, _ZERO, units="unknown", reasons=(reason,), unknown=True, unit=unit, source=source
+            _ZERO,
+            _ZERO,
+            units="unknown",
+            reasons=(reason,),
+            unknown=True,
+            unit=unit,
+            source=source,
+            confidence=confidence,
         )
 
 
@@ -186,27 +227,42 @@ def _signature(gen: Generation, price: Price) -> tuple[Any, ...] | None:
 
     Generations of a fan-out usually share it, so each distinct signature is priced once.
     """
-    if price.unit == "input_second" or (gen.refs and gen.endpoint in PASSTHROUGH_ENDPOINTS):
+    if price.unit == "input_second" or price.input_field is not None:
         return None
-    fields = [name for rate in price.rates for name in rate.when]
+    if gen.refs and gen.endpoint in PASSTHROUGH_ENDPOINTS:  # its length is read upstream
+        return None
+    if gen.endpoint in PASSTHROUGH_ENDPOINTS and gen.duration is None:
+        return None
+    if any(extra.per == "input_second" for extra in price.surcharges):
+        return None
+    fields: list[str] = []
+    for when in (
+        *(rate.when for rate in price.rates),
+        *(extra.when for extra in price.surcharges),
+        price.billed_at_maximum,
+    ):
+        fields.extend(when)
+    fields += [d.field for d in price.derived.values()]
+    fields += [name for extra in price.surcharges for name in extra.fields]
+    if price.count_field:
+        fields.append(price.count_field)
     values = tuple(_freeze(_get(gen.request, tuple(name.split(".")))) for name in fields)
-    if price.unit == "output_second":
-        amount: Any = (gen.duration,)
-    elif price.unit == "image" and price.count_field:
-        amount = _freeze(_get(gen.request, tuple(price.count_field.split("."))))
-    elif price.unit == "characters":
+    if price.unit == "characters":
         text = _get(gen.request, tuple((price.text_field or "").split(".")))
-        amount = len(text) if isinstance(text, str) else _freeze(text)
+        amount: Any = len(text) if isinstance(text, str) else _freeze(text)
     else:
-        amount = None
+        amount = (gen.duration,)
     return (gen.model, gen.endpoint, values, amount)
 
 
-def _get(data: Any, path: tuple[str, ...]) -> Any:
+def _get(data: Any, path: tuple[str | int, ...]) -> Any:
     for part in path:
-        if not isinstance(data, dict):
+        if isinstance(data, list) and isinstance(part, int):
+            data = data[part] if 0 <= part < len(data) else None
+        elif isinstance(data, dict) and isinstance(part, str):
+            data = data.get(part)
+        else:
             return None
-        data = data.get(part)
     return data
 
 
@@ -219,8 +275,8 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _matches(rate: PriceRate, values: Mapping[str, Any]) -> bool:
-    for name, allowed in rate.when.items():
+def _matches(when: When, values: Mapping[str, Any]) -> bool:
+    for name, allowed in when.items():
         value = values.get(name)
         if value is None or not any(_same(value, choice) for choice in allowed):
             return False
@@ -229,6 +285,12 @@ def _matches(rate: PriceRate, values: Mapping[str, Any]) -> bool:
 
 def _field_domain(catalog: Catalog, gen: Generation, name: str, price: Price) -> list[Any]:
     """Every value an undocumented-default field could take, for the range over rates."""
+    derived = price.derived.get(name)
+    if derived is not None:
+        values = list(dict.fromkeys(derived.map.values()))
+        if derived.otherwise is not None and derived.otherwise not in values:
+            values.append(derived.otherwise)
+        return values
     spec = catalog.model(gen.endpoint, gen.model)
     node = spec.fields.get(name) if spec and "." not in name else None
     if node is not None and isinstance(node.type, BooleanType):
@@ -243,6 +305,42 @@ def _field_domain(catalog: Catalog, gen: Generation, name: str, price: Price) ->
     return [*listed, _ANY]
 
 
+def _request_value(gen: Generation, name: str) -> Any:
+    value = _get(gen.request, tuple(name.split(".")))
+    return None if isinstance(value, TemplateFailed) else value
+
+
+def _resolve(gen: Generation, price: Price, name: str) -> tuple[Any, bool]:
+    """The value ``name`` has for pricing, and whether it is open (an undocumented default).
+
+    ``name`` is a request field, a ``derived`` name or ``endpoint``.
+    """
+    if name == "endpoint" and name not in price.derived:
+        return gen.endpoint, False
+    derived = price.derived.get(name)
+    if derived is not None:
+        source = _request_value(gen, derived.field)
+        if source is None:
+            source = price.defaults.get(derived.field)
+        if source is None:
+            if derived.default is not None:
+                return derived.default, False
+            return None, True
+        key = _show(source)
+        return derived.map.get(key, derived.otherwise), False
+    value = _request_value(gen, name)
+    if value is None and name in price.defaults:
+        value = price.defaults[name]
+    if value is None and name in price.unknown_defaults:
+        return None, True
+    return value, False
+
+
+def _field_label(price: Price, name: str) -> str:
+    derived = price.derived.get(name)
+    return f"{derived.field} (the {name})" if derived is not None else name
+
+
 def _rates(
     gen: Generation, price: Price, catalog: Catalog
 ) -> tuple[list[PriceRate], list[str], str | None]:
@@ -253,15 +351,11 @@ def _rates(
     known: dict[str, Any] = {}
     open_fields: list[str] = []
     for name in names:
-        value = _get(gen.request, tuple(name.split(".")))
-        if isinstance(value, TemplateFailed):
-            value = None
-        if value is None and name in price.defaults:
-            value = price.defaults[name]
-        if value is None and name in price.unknown_defaults:
+        value, is_open = _resolve(gen, price, name)
+        if is_open:
             open_fields.append(name)
-            continue
-        known[name] = value
+        else:
+            known[name] = value
     domains = [_field_domain(catalog, gen, name, price) for name in open_fields]
     chosen: list[PriceRate] = []
     missing: list[str] = []
@@ -270,24 +364,44 @@ def _rates(
             **known,
             **{n: (None if v is _ANY else v) for n, v in zip(open_fields, combo, strict=False)},
         }
-        found = next((r for r in price.rates if _matches(r, values)), None)
+        found = next((r for r in price.rates if _matches(r.when, values)), None)
         if found is None:
-            shown = ", ".join(f"{n}={_show(values.get(n))}" for n in names)
+            shown = ", ".join(f"{_field_label(price, n)}={_show(values.get(n))}" for n in names)
             missing.append(shown or "this request")
         elif found not in chosen:
             chosen.append(found)
     if missing:
         return [], [], f"no rate of {gen.model} applies to {missing[0]}"
     reasons = []
-    if len({r.credits for r in chosen}) > 1:
+    if len({(r.credits, r.up_to) for r in chosen}) > 1:
+        spread = sorted({r.credits for r in chosen} | {r.up_to for r in chosen if r.up_to})
         for name in open_fields:
-            spread = sorted({r.credits for r in chosen})
             reasons.append(
-                f"{name} omitted and its default is not documented: "
+                f"{_field_label(price, name)} omitted and its default is not documented: "
                 f"{format_credits(spread[0])}-{format_credits(spread[-1])} credits per "
                 f"{_UNIT_NAMES[price.unit]}"
             )
     return chosen, reasons, None
+
+
+def _when_state(gen: Generation, price: Price, catalog: Catalog, when: When) -> str:
+    """Whether ``when`` holds for ``gen``: ``yes``, ``no`` or ``maybe`` (an open field)."""
+    values: dict[str, Any] = {}
+    open_fields: list[str] = []
+    for name in when:
+        value, is_open = _resolve(gen, price, name)
+        if is_open:
+            open_fields.append(name)
+        else:
+            values[name] = value
+    if not open_fields:
+        return "yes" if _matches(when, values) else "no"
+    domains = [_field_domain(catalog, gen, name, price) for name in open_fields]
+    outcomes = {
+        _matches(when, {**values, **dict(zip(open_fields, combo, strict=False))})
+        for combo in itertools.product(*domains)
+    }
+    return "maybe" if len(outcomes) > 1 else ("yes" if True in outcomes else "no")
 
 
 def _show(value: Any) -> str:
@@ -331,9 +445,12 @@ def _output_seconds(gen: Generation, ctx: _Context) -> Seconds | None:
         found = Seconds(
             low, high, f"duration omitted: {gen.model} allows {_seconds_text(low, high)}"
         )
-    else:
+    elif gen.endpoint in PASSTHROUGH_ENDPOINTS and overlay.output_follows_input:
+        found = _kept_input_seconds(gen, ctx)
+    if found is None and gen.duration is None:
         found = _speech_seconds(gen, ctx.catalog)
         price = ctx.catalog.price(gen.model)
+        price = price.on(gen.endpoint) if price is not None else None
         if found is None and price is not None and price.unit == "input_second":
             found, _why = _input_seconds(gen, price, ctx) if price.input_field else (None, "")
     ctx.memo[gen.key] = found
@@ -356,8 +473,10 @@ def _kept_seconds(gen: Generation, ctx: _Context) -> Seconds | None:
     an upstream output (measured, or as delivered); None otherwise (a ``duration`` field, or a
     local file, whose length the compiler measured)."""
     duration = gen.request.get("duration")
-    if gen.endpoint not in PASSTHROUGH_ENDPOINTS or (
-        isinstance(duration, int | float) and not isinstance(duration, bool)
+    if (
+        gen.endpoint not in PASSTHROUGH_ENDPOINTS
+        or not ctx.catalog.model_overlay(gen.model).output_follows_input
+        or (isinstance(duration, int | float) and not isinstance(duration, bool))
     ):
         return None
     refs = {tuple(p): ref for p, ref in gen.refs}
@@ -398,6 +517,17 @@ def _delivered_seconds(producer: Generation, ctx: _Context) -> Seconds | None:
     )
 
 
+def _kept_input_seconds(gen: Generation, ctx: _Context) -> Seconds | None:
+    """Bounds on the length of the input an endpoint keeps (an upstream range, or the model's
+    accepted input lengths for an input whose length is unknown)."""
+    for path in DURATION_INPUTS:
+        if _get(gen.request, path) is None:
+            continue
+        seconds, _why = _media_seconds(gen, path, ".".join(map(str, path)), ctx)
+        return seconds
+    return None
+
+
 def _speech_seconds(gen: Generation, catalog: Catalog) -> Seconds | None:
     """Bounds on the length of generated speech from its text and the catalog's speech rate."""
     rate = catalog.overlay.speech_rate
@@ -429,8 +559,14 @@ def _bounds(gen: Generation, dotted: str, catalog: Catalog) -> Seconds | None:
 
 def _input_seconds(gen: Generation, price: Price, ctx: _Context) -> tuple[Seconds | None, str]:
     """Bounds on the length of the priced input, or None and why it cannot be bounded."""
-    dotted = price.input_field or ""
-    path = _input_path(price)
+    return _media_seconds(gen, _input_path(price), price.input_field or "", ctx)
+
+
+def _media_seconds(
+    gen: Generation, path: tuple[str | int, ...], dotted: str, ctx: _Context
+) -> tuple[Seconds | None, str]:
+    """Bounds on the length of the media at ``path`` of the request (``dotted`` names the field
+    as the overlay's ``input_durations`` do), or None and why it cannot be bounded."""
     value = _get(gen.request, path)
     bounds = _bounds(gen, dotted, ctx.catalog)
     refs = {tuple(p): ref for p, ref in gen.refs}
@@ -521,12 +657,59 @@ def _quantity(gen: Generation, price: Price, ctx: _Context) -> tuple[Seconds | N
         if not isinstance(text, str):
             return None, f"{price.text_field} is not a known text"
         return Seconds(Decimal(len(text)), Decimal(len(text)), ""), ""
+    if price.unit == "frame":
+        return _frames(gen, price, ctx)
     if price.unit == "output_second":
-        seconds = _output_seconds(gen, ctx)
-        if seconds is None:
-            return None, f"duration omitted and {gen.model} documents neither a default nor a range"
-        return seconds, ""
+        return _billed_output_seconds(gen, price, ctx)
     return _input_seconds(gen, price, ctx)
+
+
+def _billed_output_seconds(
+    gen: Generation, price: Price, ctx: _Context
+) -> tuple[Seconds | None, str]:
+    """The output seconds billed: the longest output when the request asks for a length the
+    API bills at its maximum up front (``billed_at_maximum``), else the output's length."""
+    if (
+        price.billed_at_maximum
+        and _when_state(gen, price, ctx.catalog, price.billed_at_maximum) == "yes"
+    ):
+        span = ctx.catalog.model_overlay(gen.model).duration_range
+        if span is None:
+            return None, f"{gen.model} documents no longest output to bill up front"
+        low, high = (_dec(x) for x in span)
+        shown = ", ".join(f"{k}={_show(_request_value(gen, k))}" for k in price.billed_at_maximum)
+        return Seconds(
+            low,
+            high,
+            f"{shown}: billed at the {format_credits(high)} s maximum up front, the unused "
+            f"seconds refunded after ({gen.model} makes {_seconds_text(low, high)})",
+        ), ""
+    seconds = _output_seconds(gen, ctx)
+    if seconds is None:
+        return None, f"duration omitted and {gen.model} documents neither a default nor a range"
+    return seconds, ""
+
+
+def _frames(gen: Generation, price: Price, ctx: _Context) -> tuple[Seconds | None, str]:
+    """Output frames: the frame rate bounds times the output (or input) length."""
+    if price.input_field:
+        seconds, why = _input_seconds(gen, price, ctx)
+    else:
+        seconds, why = _billed_output_seconds(gen, price, ctx)
+    if seconds is None:
+        return None, why
+    if price.fps is None:
+        return None, f"{gen.model} is billed per frame and its frame rate is not known"
+    fps_low, fps_high = price.fps
+    fps = (
+        format_credits(fps_low)
+        if fps_low == fps_high
+        else (f"{format_credits(fps_low)}-{format_credits(fps_high)}")
+    )
+    reason = f"frames = {fps} fps x {_seconds_text(seconds.low, seconds.high)}"
+    if not seconds.exact:
+        reason += f" ({seconds.reason})"
+    return Seconds(seconds.low * fps_low, seconds.high * fps_high, reason), ""
 
 
 def _units_text(price: Price, quantity: Seconds) -> str:
@@ -541,6 +724,8 @@ def _units_text(price: Price, quantity: Seconds) -> str:
             text = f"{amount} image" + ("" if high == 1 else "s")
         case "characters":
             text = f"{amount} chars"
+        case "frame":
+            text = f"{amount} frames"
         case _:
             text = "1 generation"
     if price.per != 1:
@@ -622,6 +807,7 @@ def _price(gen: Generation, ctx: _Context, overrides: Mapping[str, Decimal]) -> 
     if price is None:
         why = catalog.prices.unknown.get(gen.model, "the catalog has no price for it")
         return Cost.unpriced(f"no known price for {gen.model}: {why.strip()}")
+    price = price.on(gen.endpoint)
     signature = _signature(gen, price)
     if signature is not None:
         known = ctx.costs.get(signature)
@@ -631,23 +817,166 @@ def _price(gen: Generation, ctx: _Context, overrides: Mapping[str, Decimal]) -> 
     return _price_with(gen, price, ctx)
 
 
+def lowest_confidence(*levels: Confidence | None) -> Confidence:
+    """The lowest of ``levels`` (``high`` when there are none)."""
+    present = [level for level in levels if level is not None]
+    return min(present, key=_CONFIDENCE_ORDER.__getitem__, default="high")
+
+
+def _span_text(low: Decimal, high: Decimal) -> str:
+    return format_credits(low) if low == high else f"{format_credits(low)}-{format_credits(high)}"
+
+
+def _low_confidence(gen: Generation, price: Price, rates: list[PriceRate]) -> Cost:
+    low = min(r.credits for r in rates)
+    high = max(r.up_to or r.credits for r in rates)
+    return Cost.unpriced(
+        f"no trusted price for {gen.model}: only a low-confidence figure of "
+        f"{_span_text(low, high)} credits per {_UNIT_NAMES[price.unit]} is published "
+        f"({price.source.strip()}); give it with prices: to use it",
+        price.unit,
+        price.source,
+        "low",
+    )
+
+
+def _surcharge_count(
+    gen: Generation, price: Price, extra: Surcharge, ctx: _Context
+) -> tuple[Seconds | None, str]:
+    """How many of ``extra``'s units the request holds (items, input or output seconds)."""
+    if extra.per == "generation":
+        return Seconds(Decimal(1), Decimal(1), ""), ""
+    if extra.per == "output_second":
+        return _billed_output_seconds(gen, price, ctx)
+    low = high = _ZERO
+    notes: list[str] = []
+    for name in extra.fields:
+        path = tuple(name.split("."))
+        value = _request_value(gen, name)
+        items: list[tuple[tuple[str | int, ...], Any]]
+        if isinstance(value, list):
+            items = [((*path, i), item) for i, item in enumerate(value)]
+        elif value is None:
+            items = []
+        else:
+            items = [(path, value)]
+        for where, item in items:
+            if extra.match and not (isinstance(item, dict) and _matches(extra.match, item)):
+                continue
+            if extra.per == "item":
+                low, high = low + 1, high + 1
+                continue
+            uri_path = (*where, "uri") if isinstance(item, dict) else where
+            dotted = f"{name}.uri" if isinstance(item, dict) else name
+            seconds, why = _media_seconds(gen, uri_path, dotted, ctx)
+            if seconds is None and extra.max_seconds is None:
+                return None, why
+            if seconds is None:
+                seconds = Seconds(_ZERO, extra.max_seconds or _ZERO, why)
+            low, high = low + seconds.low, high + seconds.high
+            if not seconds.exact:
+                notes.append(seconds.reason)
+    if extra.per == "input_second" and extra.max_seconds is not None:
+        cap = extra.max_seconds
+        if high > cap:
+            notes.append(f"billed at most {format_credits(cap)} s")
+        low, high = min(low, cap), min(high, cap)
+    return Seconds(low, high, "; ".join(notes)), ""
+
+
+def _surcharges(
+    gen: Generation, price: Price, ctx: _Context
+) -> tuple[Decimal, Decimal, list[str], str | None]:
+    """The credits ``price.surcharges`` add (low, high), their reasons, or why they cannot be
+    bounded."""
+    total_low = total_high = _ZERO
+    reasons: list[str] = []
+    outputs, _why = _count(gen, price) if price.count_field else (Decimal(1), "")
+    times = outputs if outputs is not None else Decimal(1)
+    for extra in price.surcharges:
+        state = _when_state(gen, price, ctx.catalog, extra.when) if extra.when else "yes"
+        if state == "no":
+            continue
+        count, why = _surcharge_count(gen, price, extra, ctx)
+        if count is None:
+            return _ZERO, _ZERO, [], f"{gen.model} charges {extra.label}: {why}"
+        if count.high == 0:
+            continue
+        factor = extra.credits * (times if extra.per_output else 1)
+        low, high = count.low * factor, count.high * factor
+        amount = f"{_span_text(low, high)} credits for {extra.label}"
+        if state == "maybe" or extra.possible:
+            low = _ZERO
+            cause = extra.possible or "an omitted field whose default is not documented"
+            reasons.append(f"up to {format_credits(high)} credits for {extra.label} ({cause})")
+        elif low != high:
+            reasons.append(amount + (f": {count.reason}" if count.reason else ""))
+        total_low, total_high = total_low + low, total_high + high
+    return total_low, total_high, reasons, None
+
+
+def _whole(low: Decimal, high: Decimal, price: Price) -> tuple[Decimal, Decimal, str]:
+    """The total in whole credits, by ``price.total_rounding``, and a reason when it widens."""
+    if price.total_rounding == "none":
+        return low, high, ""
+    up_low = low.to_integral_value(rounding=ROUND_CEILING)
+    up_high = high.to_integral_value(rounding=ROUND_CEILING)
+    if price.total_rounding == "ceil":
+        return up_low, up_high, ""
+    down_low = low.to_integral_value(rounding=ROUND_FLOOR)
+    if down_low == low and up_high == high:
+        return low, high, ""
+    shown = _span_text(low, high)
+    return (
+        down_low,
+        up_high,
+        (
+            f"{shown} credits is not whole and how the API rounds it is not documented: "
+            f"{_span_text(down_low, up_high)} covers rounding down, to nearest and up"
+        ),
+    )
+
+
 def _price_with(gen: Generation, price: Price, ctx: _Context) -> Cost:
+    if price.confidence == "low":
+        return _low_confidence(gen, price, list(price.rates))
     quantity, why = _quantity(gen, price, ctx)
     if quantity is None:
         reason = f"{gen.model} is billed per {_UNIT_NAMES[price.unit]}; {why}"
-        return Cost.unpriced(reason, price.unit, price.source)
+        return Cost.unpriced(reason, price.unit, price.source, price.confidence)
     rates, rate_reasons, no_rate = _rates(gen, price, ctx.catalog)
     if no_rate is not None:
-        return Cost.unpriced(no_rate, price.unit, price.source)
+        return Cost.unpriced(no_rate, price.unit, price.source, price.confidence)
+    confidence = lowest_confidence(price.confidence, *(r.confidence for r in rates))
+    if confidence == "low":
+        return _low_confidence(gen, price, rates)
     rate_low = min(r.credits for r in rates)
-    rate_high = max(r.credits for r in rates)
+    rate_high = max(r.up_to or r.credits for r in rates)
     blocks_low, blocks_high = _blocks(quantity.low, price), _blocks(quantity.high, price)
     reasons = list(rate_reasons)
     if not quantity.exact:
         reasons.insert(0, quantity.reason)
+    if any(r.up_to is not None for r in rates):
+        reasons.append(
+            f"only a span of {_span_text(rate_low, rate_high)} credits per "
+            f"{_UNIT_NAMES[price.unit]} is published for {gen.model}"
+        )
+    low, high = blocks_low * rate_low, blocks_high * rate_high
+    if price.minimum is not None and low < price.minimum:
+        unit = "credit" if price.minimum == 1 else "credits"
+        reasons.append(f"{gen.model} charges at least {format_credits(price.minimum)} {unit}")
+        low, high = max(low, price.minimum), max(high, price.minimum)
+    extra_low, extra_high, extra_reasons, no_extra = _surcharges(gen, price, ctx)
+    if no_extra is not None:
+        return Cost.unpriced(no_extra, price.unit, price.source, confidence)
+    reasons += extra_reasons
+    exact_high = high + extra_high
+    low, high, rounded = _whole(low + extra_low, exact_high, price)
+    if rounded:
+        reasons.append(rounded)
     return Cost(
-        low=blocks_low * rate_low,
-        high=blocks_high * rate_high,
+        low=low,
+        high=high,
         units=_units_text(price, quantity),
         reasons=tuple(reasons),
         unit=price.unit,
@@ -659,4 +988,6 @@ def _price_with(gen: Generation, price: Price, ctx: _Context) -> Cost:
         rate_low=rate_low,
         rate_high=rate_high,
         source=price.source,
+        confidence=confidence,
+        exact_high=None if exact_high == high else exact_high,
     )

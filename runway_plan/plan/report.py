@@ -31,12 +31,15 @@ from runway_plan.plan.resources import ResourceChange, ResourcePlan
 
 __all__ = [
     "COLUMN_PRIORITY",
+    "CONFIDENCE_LEGEND",
+    "CONFIDENCE_MARK",
     "DIFF_HEADERS",
     "JSON_SCHEMA_VERSION",
     "PLAN_FORMATS",
     "ROW_HEADERS",
     "LineKind",
     "StepTable",
+    "confidence_legend",
     "credits_text",
     "diff_rows",
     "diff_to_dict",
@@ -94,6 +97,25 @@ def _when(step: StepPlan) -> tuple[str, str]:
     return format_duration(step.start), format_duration(step.end)
 
 
+CONFIDENCE_MARK = "~"
+"""Marks a figure that rests on a medium-confidence price."""
+
+CONFIDENCE_LEGEND = (
+    f"{CONFIDENCE_MARK} rests on a medium-confidence price (one published source, or sources "
+    "that differ in a detail): check it before you commit to it"
+)
+
+
+def _marked(text: str, confidence: str, priced: bool) -> str:
+    return f"{CONFIDENCE_MARK}{text}" if priced and confidence != "high" else text
+
+
+def confidence_legend(plan: Plan) -> list[str]:
+    """The legend of :data:`CONFIDENCE_MARK`, when a figure of the plan carries it."""
+    marked = any(s.confidence != "high" and s.unknown < len(s.generations) for s in plan.steps)
+    return [CONFIDENCE_LEGEND] if marked else []
+
+
 def step_rows(plan: Plan) -> list[tuple[str, ...]]:
     """One row per step: step, model, endpoint, generations, units, credits, USD, start, end,
     and, when the plan knows the run state, ``reused`` (``2/3``: reused N of M)."""
@@ -106,7 +128,11 @@ def step_rows(plan: Plan) -> list[tuple[str, ...]]:
             display(step.endpoint),
             str(len(step.generations)),
             display(step.units),
-            credits_text(step.low, step.high, step.unknown),
+            _marked(
+                credits_text(step.low, step.high, step.unknown),
+                step.confidence,
+                step.unknown < len(step.generations),
+            ),
             _usd_text(plan, step.low, step.high, step.unknown),
             start,
             end,
@@ -125,7 +151,11 @@ def total_row(plan: Plan) -> tuple[str, ...]:
         "",
         str(len(plan.generations)),
         "",
-        credits_text(plan.total_low, plan.total_high, plan.unknown),
+        _marked(
+            credits_text(plan.total_low, plan.total_high, plan.unknown),
+            plan.confidence,
+            plan.unknown < len(plan.generations),
+        ),
         _usd_text(plan, plan.total_low, plan.total_high, plan.unknown),
         "",
         format_duration(plan.schedule.makespan) if plan.schedule.slots else "",
@@ -503,6 +533,10 @@ def report_lines(plan: Plan) -> list[tuple[str, LineKind]]:
     """The lines under the step table, each with its kind (which a terminal colours): ranges
     and unknowns, what a run would generate again, resources, the summary, diagnostics."""
     out: list[tuple[str, LineKind]] = []
+    legend = confidence_legend(plan)
+    if legend:
+        out += [(line, "") for line in legend]
+        out.append(("", ""))
     reasons = _reason_lines(plan)
     if reasons:
         out.append(("Ranges and unknowns:", ""))
@@ -568,7 +602,10 @@ def _cost_dict(plan: Plan, gen: GenerationPlan) -> dict[str, Any]:
         "range": cost.is_range,
         "unknown": cost.unknown,
         "override": cost.override,
+        "confidence": cost.confidence,
+        "source": cost.source,
         "reasons": list(cost.reasons),
+        "price_source": cost.source or None,
         "latency_s": _seconds(gen.latency),
         "reuse": None if gen.reused is None else {"reused": gen.reused, "reason": gen.reuse_reason},
         "schedule": None
@@ -633,6 +670,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             "generations": len(plan.generations),
             "unknown_generations": plan.unknown,
             "unknown_models": plan.unknown_models,
+            "confidence": plan.confidence,
         },
         "run": run,
         "budgets": [
@@ -682,6 +720,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                 "usd": _pair(s.low * rate, s.high * rate),
                 "unknown_generations": s.unknown,
                 "range": s.is_range,
+                "confidence": s.confidence,
                 "reasons": list(s.reasons),
                 "fingerprint": s.fingerprint,
                 "start_s": _seconds(s.start),
@@ -695,6 +734,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "resources": None if plan.resources is None else resource_to_dict(plan.resources),
         "edges": [list(edge) for edge in plan.step_edges],
         "notes": list(plan.notes),
+        "learned_prices": plan.learned_prices,
         "diagnostics": diagnostics,
     }
 
@@ -803,7 +843,13 @@ def render_markdown(plan: Plan) -> str:
         "",
         f"**{len(plan.generations)}**",
         "",
-        f"**{credits_text(plan.total_low, plan.total_high, plan.unknown)}**",
+        "**"
+        + _marked(
+            credits_text(plan.total_low, plan.total_high, plan.unknown),
+            plan.confidence,
+            plan.unknown < len(plan.generations),
+        )
+        + "**",
         f"**{_usd_text(plan, plan.total_low, plan.total_high, plan.unknown)}**",
         f"**{format_duration(plan.schedule.makespan)}**",
     )
@@ -815,6 +861,9 @@ def render_markdown(plan: Plan) -> str:
     rows.append(total)
     out += _md_table(headers, rows, {3, 5, 6, 8})
     out.append("")
+    out += [f"{_md_text(line)}" for line in confidence_legend(plan)]
+    if confidence_legend(plan):
+        out.append("")
     reasons = _reason_lines(plan)
     if reasons:
         out += ["<details><summary>Ranges and unknowns</summary>", ""]
