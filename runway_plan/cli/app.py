@@ -20,6 +20,9 @@ import click
 
 from runway_plan import __version__
 from runway_plan.catalog import Catalog, CatalogError, load_catalog
+from runway_plan.diagnostics import Diagnostic
+from runway_plan.diagnostics.frame import wants_color
+from runway_plan.diagnostics.render import render
 from runway_plan.limits import LIMIT_NAMES, WorkLimits
 from runway_plan.source import Document, parse_document
 
@@ -32,6 +35,7 @@ __all__ = [
     "allow_option",
     "api_key_or_fail",
     "catalog_option",
+    "echo_diagnostics",
     "format_option",
     "limits_option",
     "load_catalog_or_fail",
@@ -114,6 +118,17 @@ def parse_limits(values: tuple[str, ...]) -> dict[str, int]:
             )
         parsed[name] = value
     return parsed
+
+
+def echo_diagnostics(
+    diagnostics: Sequence[Diagnostic], document: Document | None, *, err: bool = False
+) -> None:
+    """Write ``diagnostics`` as text, each with the frame of its span in ``document`` (the
+    spec they are about), coloured when written to a terminal (see ``wants_color``)."""
+    color = wants_color(sys.stderr if err else sys.stdout)
+    sources = {document.source_map.path: document.text} if document is not None else {}
+    text = render(diagnostics, "text", sources=sources, color=color)
+    click.echo(text, nl=False, err=err, color=color)
 
 
 def load_catalog_or_fail(path: Path | None, limits: dict[str, int] | None = None) -> Catalog:

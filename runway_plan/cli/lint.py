@@ -26,6 +26,7 @@ from runway_plan.cli.app import (
 from runway_plan.diagnostics import CODES, has_errors
 from runway_plan.diagnostics.codes import codes_markdown
 from runway_plan.diagnostics.display import display, display_lines
+from runway_plan.diagnostics.frame import wants_color
 from runway_plan.diagnostics.render import FORMATS, render
 from runway_plan.spec import json_schema
 from runway_plan.validate import check_file
@@ -56,10 +57,14 @@ def validate(
     catalog = load_catalog_or_fail(catalog_path, work_limits)
     started = time.perf_counter()
     everything = []
+    sources: dict[str, str] = {}
     for spec in specs:
-        _graph, diagnostics = check_file(spec, catalog, overrides, work_limits, allow=allow_paths)
+        graph, diagnostics = check_file(spec, catalog, overrides, work_limits, allow=allow_paths)
         everything.extend(diagnostics)
-    click.echo(render(everything, fmt, version=__version__), nl=False)
+        sources[graph.document.source_map.path] = graph.document.text
+    color = fmt == "text" and wants_color(sys.stdout)
+    text = render(everything, fmt, version=__version__, sources=sources, color=color)
+    click.echo(text, nl=False, color=color)
     if fmt == "text":
         errors = sum(d.is_error for d in everything)
         others = len(everything) - errors

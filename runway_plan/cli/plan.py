@@ -27,6 +27,7 @@ from runway_plan.cli.app import (
     allow_option,
     api_key_or_fail,
     catalog_option,
+    echo_diagnostics,
     format_option,
     limits_option,
     load_catalog_or_fail,
@@ -38,7 +39,6 @@ from runway_plan.cli.app import (
 from runway_plan.compile import Graph, compile_spec
 from runway_plan.diagnostics import Diagnostic, has_errors, make, sort_diagnostics
 from runway_plan.diagnostics.display import display, display_lines
-from runway_plan.diagnostics.render import render as render_diagnostics
 from runway_plan.limits import WorkLimits
 from runway_plan.plan import Plan, plan
 from runway_plan.plan.diff import diff_plans
@@ -170,7 +170,7 @@ def _checked_or_exit(
 ) -> tuple[Graph, list[Diagnostic], str]:
     graph, diagnostics, label = _check(spec, catalog, overrides, limits, allow)
     if has_errors(diagnostics):
-        click.echo(render_diagnostics(diagnostics, "text"), nl=False)
+        echo_diagnostics(diagnostics, graph.document)
         errors = sum(d.is_error for d in diagnostics)
         click.echo(
             display_lines(f"{display(label)}: {errors} error{'s' * (errors != 1)}; no plan"),

@@ -374,9 +374,10 @@ def codes_markdown() -> str:
         "a test fails when this page is stale. Codes are stable: RP1xx source and spec, RP2xx",
         "model constraints and assets, RP3xx graph, RP4xx budget and tier, RP5xx execution.",
         "",
-        "Every diagnostic prints as `path:line:col: CODE message` (1-based line and column), with",
-        "an optional `hint:` line. Warnings and notes carry `[warning]` / `[note]` after the code;",
-        "only errors make `validate`, `plan` and `run` exit with 1.",
+        "Every diagnostic prints as `path:line:col: CODE message` (1-based line and column), then",
+        "the frame of the spec's line with carets (`^^^`) under the span, and an optional `hint:`",
+        "line. Warnings and notes carry `[warning]` / `[note]` after the code; only errors make",
+        "`validate`, `plan` and `run` exit with 1.",
         "",
         *_SHOWN_TEXT,
     ]
