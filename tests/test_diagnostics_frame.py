@@ -54,9 +54,11 @@ def _cells(text: str) -> list[str]:
 
 
 def _under_carets(frame: list[str]) -> str:
-    """The text of the source line that stands above the carets."""
+    """The text of the source line that stands above the carets (the line's trailing blanks
+    are not written)."""
     gutter = frame[1].index("|") + 2
     source, carets = _cells(frame[1][gutter:]), frame[2][gutter:]
+    source += [" "] * (len(carets) - len(source))
     first = carets.index("^")
     return "".join(source[first : first + carets.count("^")])
 

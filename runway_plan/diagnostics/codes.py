@@ -26,7 +26,12 @@ def _c(title: str, explanation: str, severity: str = "error") -> CodeInfo:
 CODES: dict[str, CodeInfo] = {
     # RP1xx: source and spec structure, templating
     "RP100": _c(
-        "syntax error", "The file is not valid YAML or JSON; the position is the parser's."
+        "syntax error",
+        "The file is not valid YAML or JSON, or holds a value its tag cannot read (`!!int ''`), "
+        "or is not UTF-8 text. A YAML syntax error is said in runway-plan's words (an unclosed "
+        "quote, a tab in the indentation, a ': ' inside a plain value, a list not closed), at "
+        "the parser's position, with where the mapping, list or string it was reading starts; "
+        "a JSON syntax error is Python's `json` message at its position.",
     ),
     "RP101": _c(
         "duplicate key",
