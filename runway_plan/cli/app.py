@@ -43,6 +43,7 @@ __all__ = [
     "parse_limits",
     "parse_vars",
     "vars_option",
+    "version_text",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -242,10 +243,43 @@ def _closed_pipe() -> click.exceptions.Exit:
     return click.exceptions.Exit(EXIT_CLOSED_PIPE)
 
 
+def version_text() -> str:
+    """What ``--version`` prints: runway-plan's version, then its packaged catalog's (the
+    runwayml SDK its request types were generated from, and the versions of the hand-kept
+    overlay, prices and tiers), or why the catalog cannot be read."""
+    try:
+        catalog = load_catalog()
+    except CatalogError as exc:
+        return f"runway-plan {__version__}\ncatalog: cannot be read ({exc})"
+    return (
+        f"runway-plan {__version__}\n"
+        f"catalog {catalog.version}: request types from the runwayml Python SDK "
+        f"{catalog.constraints.sdk_version}, overlay {catalog.overlay.version}, prices "
+        f"{catalog.prices.version}, tiers {catalog.tiers.version} (sha256 {catalog.digest[:12]})"
+    )
+
+
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(version_text())
+        ctx.exit(EXIT_OK)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="runway-plan")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version, and the catalog's (SDK, overlay, prices, tiers), and exit.",
+)
 def main() -> None:
-    """Compile, validate, price and run Runway generation pipelines."""
+    """Compile, validate, price and run Runway generation pipelines.
+
+    Shell completion: eval "$(_RUNWAY_PLAN_COMPLETE=bash_source runway-plan)" in ~/.bashrc
+    (zsh_source in ~/.zshrc; fish_source for fish). See the README.
+    """
 
 
 def format_option(
