@@ -19,7 +19,13 @@ from hypothesis import strategies as st
 from runway_plan.cli import main
 from runway_plan.diagnostics import Diagnostic, Span, make
 from runway_plan.diagnostics.display import display, display_lines, is_hidden
-from runway_plan.diagnostics.frame import MAX_CELLS, Style, frame_lines, wants_color
+from runway_plan.diagnostics.frame import (
+    MAX_CELLS,
+    Style,
+    frame_lines,
+    source_lines,
+    wants_color,
+)
 from runway_plan.diagnostics.render import render
 
 PLAIN = Style(False)
@@ -37,10 +43,14 @@ steps:
 NO_ENV: dict[str, str | None] = {"NO_COLOR": None, "FORCE_COLOR": None, "TERM": None}
 
 
+def _framed(span: Span, text: str) -> list[str]:
+    return frame_lines(span, source_lines(text), PLAIN, "error")
+
+
 def _frame(line: str, start: int, end: int, *, source: str | None = None) -> list[str]:
     """The frame of characters ``[start, end)`` of ``line`` (line 1 of ``source``)."""
     span = Span("s.yaml", 1, start + 1, 1, end + 1)
-    return frame_lines(span, line if source is None else source, PLAIN, "error")
+    return _framed(span, line if source is None else source)
 
 
 def _cells(text: str) -> list[str]:
@@ -74,7 +84,7 @@ def test_carets_are_under_the_span() -> None:
 
 def test_the_gutter_is_as_wide_as_the_line_number() -> None:
     text = "\n" * 11 + "  seed: -1"
-    frame = frame_lines(Span("s.yaml", 12, 9, 12, 11), text, PLAIN, "error")
+    frame = _framed(Span("s.yaml", 12, 9, 12, 11), text)
     assert frame == ["   |", "12 |   seed: -1", "   |         ^^"]
 
 
@@ -97,20 +107,20 @@ def test_an_empty_span_gets_one_caret_and_the_end_of_a_line_can_be_marked() -> N
 
 def test_a_span_over_several_lines_is_marked_to_the_end_of_its_first() -> None:
     text = "steps:\n  hero:   \n    model: x\n"
-    frame = frame_lines(Span("s.yaml", 2, 3, 3, 13), text, PLAIN, "error")
+    frame = _framed(Span("s.yaml", 2, 3, 3, 13), text)
     assert frame[1:] == ["2 |   hero:", "  |   ^^^^^"]
 
 
 def test_no_frame_for_a_whole_file_or_a_place_outside_the_text() -> None:
-    assert frame_lines(Span.file("s.yaml"), "version: 1\n", PLAIN, "error") == []
-    assert frame_lines(Span("s.yaml", 3, 1, 3, 2), "a\nb", PLAIN, "error") == []
-    assert frame_lines(Span("s.yaml", 1, 9, 1, 10), "short", PLAIN, "error") == []
-    assert frame_lines(Span("request", 0, 0, 0, 1), "short", PLAIN, "error") == []
+    assert _framed(Span.file("s.yaml"), "version: 1\n") == []
+    assert _framed(Span("s.yaml", 3, 1, 3, 2), "a\nb") == []
+    assert _framed(Span("s.yaml", 1, 9, 1, 10), "short") == []
+    assert _framed(Span("request", 0, 0, 0, 1), "short") == []
 
 
 def test_line_numbers_count_the_breaks_yaml_counts() -> None:
     text = "a: 1\r\nb: 2\u2028c: 3\rd: 4"
-    frame = frame_lines(Span("s.yaml", 4, 4, 4, 5), text, PLAIN, "error")
+    frame = _framed(Span("s.yaml", 4, 4, 4, 5), text)
     assert frame[1:] == ["4 | d: 4", "  |    ^"]
 
 
@@ -122,6 +132,14 @@ def test_a_long_line_is_a_window_around_the_span() -> None:
     assert shown.startswith("…") and shown.endswith("…")
     assert len(shown) <= MAX_CELLS + 2
     assert _under_carets(frame) == "TARGET"
+
+
+def test_a_span_far_into_a_huge_line_is_framed_from_a_window() -> None:
+    line = "x" * 1_000_000 + "TARGET" + "y" * 1_000_000
+    frame = _frame(line, 1_000_000, 1_000_006)
+    assert _under_carets(frame) == "TARGET"
+    assert frame[1].startswith("1 | …x") and frame[1].endswith("y…")
+    assert len(frame[1]) < MAX_CELLS + 10
 
 
 def test_a_span_longer_than_the_window_is_marked_to_its_edge() -> None:

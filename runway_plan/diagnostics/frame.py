@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from collections.abc import Sequence
 from typing import TextIO
 
 from runway_plan.diagnostics import Span
@@ -34,6 +35,9 @@ MAX_CELLS = 100
 _BEFORE = 32
 """Cells of a cut line kept before the span, when there are more."""
 _CUT = "…"
+_READ = 2 * MAX_CELLS
+"""Characters of a line read on each side of a span's start: more than a window can show
+(a character takes at least one cell, but for a few combining marks)."""
 
 _LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 """What YAML (PyYAML and libyaml) count as a line break, and so what a span's line counts."""
@@ -97,11 +101,13 @@ def _pieces(line: str) -> list[tuple[str, int]]:
     hashes = {match.start() for match in _COMMAND_HASH.finditer(line)}
     pieces = []
     for index, char in enumerate(line):
-        if index in hashes:
+        if " " <= char <= "~" and char != "#":
+            pieces.append((char, 1))
+        elif index in hashes:
             pieces.append(("\\x23", 4))
-            continue
-        shown = display(char)
-        pieces.append((shown, len(shown) if shown != char else _cells(char)))
+        else:
+            shown = display(char)
+            pieces.append((shown, len(shown) if shown != char else _cells(char)))
     return pieces
 
 
@@ -127,33 +133,37 @@ def _window(pieces: list[tuple[str, int]], start: int, end: int) -> tuple[int, i
     return first, max(last, min(start + 1, len(pieces)))
 
 
-def frame_lines(span: Span, text: str, style: Style, role: str) -> list[str]:
-    """The frame of ``span`` in the source ``text``, or no lines when the span is not within
-    ``text`` or stands for the whole file (:meth:`Span.file`).
+def frame_lines(span: Span, lines: Sequence[str], style: Style, role: str) -> list[str]:
+    """The frame of ``span`` in a source split into ``lines`` (by :func:`source_lines`), or
+    no lines when the span is not within them or stands for the whole file
+    (:meth:`Span.file`).
 
     A span over several lines is marked from its start to the end of its first line; an
-    empty span gets one caret.  ``role`` is the severity whose colour the carets take.
+    empty span gets one caret.  ``role`` is the severity whose colour the carets take.  Only
+    the part of a long line around the span is looked at, so a frame costs the same on a
+    spec written on one line of a megabyte.
     """
-    if span == Span.file(span.path):
+    if span == Span.file(span.path) or not 1 <= span.line <= len(lines):
         return []
-    lines = source_lines(text)
-    if not 1 <= span.line <= len(lines):
-        return []
-    source = lines[span.line - 1]
+    line = lines[span.line - 1]
     start = span.col - 1
-    if not 0 <= start <= len(source):
+    if not 0 <= start <= len(line):
         return []
     if span.end_line == span.line:
-        end = min(span.end_col - 1, len(source))
+        end = min(span.end_col - 1, len(line))
     else:
-        end = len(source.rstrip()) if span.end_line > span.line else start
+        end = len(line.rstrip()) if span.end_line > span.line else start
+    low = max(0, start - _READ)
+    high = min(len(line), start + _READ)
+    source = line[low:high]
+    start, end = start - low, min(end, high) - low
     pieces = _pieces(source)
     first, last = _window(pieces, start, max(end, start + 1))
     shown = "".join(piece for piece, _cells in pieces[first:last])
     lead = sum(cells for _piece, cells in pieces[first:start])
     marked = sum(cells for _piece, cells in pieces[start : min(end, last)])
-    prefix = _CUT if first > 0 else ""
-    suffix = _CUT if last < len(pieces) else ""
+    prefix = _CUT if first > 0 or low > 0 else ""
+    suffix = _CUT if last < len(pieces) or high < len(line) else ""
     number = str(span.line)
     bar = style(f"{' ' * len(number)} |", "gutter")
     carets = style("^" * max(marked, 1), role)

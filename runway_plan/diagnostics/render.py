@@ -12,7 +12,7 @@ from typing import Any
 
 from runway_plan.diagnostics import CODES, Diagnostic, Severity
 from runway_plan.diagnostics.display import display, display_lines, json_text
-from runway_plan.diagnostics.frame import Style, frame_lines
+from runway_plan.diagnostics.frame import Style, frame_lines, source_lines
 
 __all__ = ["FORMATS", "render"]
 
@@ -22,6 +22,7 @@ TOOL_URI = "https://github.com/runway-plan/runway-plan"
 
 def _text(diagnostics: Sequence[Diagnostic], sources: Mapping[str, str], style: Style) -> str:
     lines = []
+    texts: dict[str, list[str]] = {}
     for d in diagnostics:
         role = d.severity.value
         where = display_lines(f"{d.span}: ") if d.span else ""
@@ -29,7 +30,10 @@ def _text(diagnostics: Sequence[Diagnostic], sources: Mapping[str, str], style: 
         message = display_lines(f"{where}{d.code} {level}{display(d.message)}")[len(where) :]
         lines.append(style(where, "path") + style(d.code, role) + message[len(d.code) :])
         if d.span is not None and d.span.path in sources:
-            lines.extend(frame_lines(d.span, sources[d.span.path], style, role))
+            split = texts.get(d.span.path)
+            if split is None:
+                split = texts[d.span.path] = source_lines(sources[d.span.path])
+            lines.extend(frame_lines(d.span, split, style, role))
         if d.hint:
             hint = display_lines(f"  hint: {display(d.hint)}")
             lines.append(f"  {style('hint', 'note')}{hint[len('  hint') :]}")
