@@ -1,0 +1,190 @@
+"""Which diagnostics a command reports: ``--select``, ``--ignore``, inline suppressions and
+``--warnings-as-errors``, as ruff chooses its rules.
+
+A code selector is a code or a prefix of one: ``RP4`` stands for every ``RP4xx`` code and
+``RP`` for all.  A code both selected and ignored follows the more specific selector (``--select
+RP4 --ignore RP404`` keeps RP400 and drops RP404; ``--select RP404 --ignore RP4`` keeps RP404);
+at equal length the ignore wins.
+
+A spec line ending in the comment ``# runway-plan: ignore[RP404]`` (codes or prefixes, comma
+separated) suppresses those codes on that line; a bare ``# runway-plan: ignore`` suppresses
+every code there.  A diagnostic is on a line when its span starts or ends there.  Errors can be
+suppressed too, as ruff's ``noqa`` does; the count of what was left out is reported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import yaml
+
+from runway_plan.diagnostics import CODES, Diagnostic, Severity
+
+__all__ = [
+    "Selected",
+    "Selection",
+    "SelectionError",
+    "Suppressions",
+    "parse_selectors",
+    "suppressions_in",
+]
+
+_SELECTOR = re.compile(r"RP\d{0,3}")
+_COMMENT = re.compile(
+    r"#\s*runway-plan:\s*ignore(?:\[(?P<codes>[^\]\n]*)\])?(?=\s|$|#)", re.IGNORECASE
+)
+
+Suppressions = Mapping[int, frozenset[str] | None]
+"""Suppressions of one file by line number: the selectors named there, ``None`` for all."""
+
+
+class SelectionError(ValueError):
+    """A code selector that is not a code or a prefix of one."""
+
+
+def parse_selectors(values: Iterable[str]) -> tuple[str, ...]:
+    """Selectors from options such as ``--select RP4,RP101`` (repeatable, comma separated).
+
+    Each must be ``RP`` followed by up to three digits and stand for at least one known code;
+    anything else raises :class:`SelectionError` naming it.
+    """
+    found: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            selector = part.strip().upper()
+            if not selector:
+                continue
+            if not _SELECTOR.fullmatch(selector):
+                raise SelectionError(
+                    f"'{part.strip()}' is not a code or a code prefix such as RP404 or RP4"
+                )
+            if not any(code.startswith(selector) for code in CODES):
+                raise SelectionError(f"'{selector}' matches no diagnostic code")
+            found.append(selector)
+    return tuple(dict.fromkeys(found))
+
+
+def _longest(code: str, selectors: Iterable[str]) -> int:
+    return max((len(s) for s in selectors if code.startswith(s)), default=-1)
+
+
+def _scalar_ranges(text: str) -> list[tuple[int, int]] | None:
+    """Offsets of the YAML (or JSON) scalars in ``text``, where a ``#`` is no comment; None
+    when the text cannot be scanned."""
+    ranges = []
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, yaml.ScalarToken):
+                ranges.append((token.start_mark.index, token.end_mark.index))
+    except yaml.YAMLError:
+        return None
+    return ranges
+
+
+def suppressions_in(text: str) -> dict[int, frozenset[str] | None]:
+    """The suppression comments of a spec's ``text``, by 1-based line number.
+
+    A match inside a quoted or plain scalar (``promptText: "a # runway-plan: ignore"``) is
+    text, not a comment, and is not counted; in a text YAML cannot scan, a ``#`` counts when
+    it starts the line or follows a space, as YAML's comments do.
+    """
+    if "runway-plan" not in text.lower():
+        return {}
+    matches = list(_COMMENT.finditer(text))
+    if not matches:
+        return {}
+    scalars = _scalar_ranges(text)
+    found: dict[int, frozenset[str] | None] = {}
+    for match in matches:
+        start = match.start()
+        if scalars is not None:
+            if any(low <= start < high for low, high in scalars):
+                continue
+        elif start > 0 and not text[start - 1].isspace():
+            continue
+        line = text.count("\n", 0, start) + 1
+        raw = match.group("codes")
+        codes: frozenset[str] | None = None
+        if raw is not None:
+            codes = frozenset(p.strip().upper() for p in raw.split(",") if p.strip())
+        previous = found.get(line, frozenset())
+        found[line] = None if codes is None or previous is None else previous | codes
+    return found
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to report: selected and ignored code prefixes, and warnings made errors."""
+
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    warnings_as_errors: bool = False
+
+    def keeps(self, code: str) -> bool:
+        """True when ``--select`` and ``--ignore`` let ``code`` be reported."""
+        chosen = _longest(code, self.select) if self.select else 0
+        if chosen < 0:
+            return False
+        ignored = _longest(code, self.ignore)
+        return ignored < 0 or ignored < chosen
+
+    def apply(
+        self,
+        diagnostics: Sequence[Diagnostic],
+        suppressions: Mapping[str, Suppressions] | None = None,
+    ) -> Selected:
+        """The diagnostics to report, and how many were left out.
+
+        ``suppressions`` maps a file's path, as its diagnostics' spans name it, to its
+        suppression comments (see :func:`suppressions_in`).
+        """
+        kept: list[Diagnostic] = []
+        deselected = suppressed = 0
+        for d in diagnostics:
+            if not self.keeps(d.code):
+                deselected += 1
+                continue
+            if _suppressed(d, suppressions or {}):
+                suppressed += 1
+                continue
+            if self.warnings_as_errors and d.severity is Severity.WARNING:
+                d = replace(d, severity=Severity.ERROR)
+            kept.append(d)
+        return Selected(kept, deselected=deselected, suppressed=suppressed)
+
+
+def _suppressed(d: Diagnostic, suppressions: Mapping[str, Suppressions]) -> bool:
+    if d.span is None:
+        return False
+    lines = suppressions.get(d.span.path)
+    if not lines:
+        return False
+    for line in {d.span.line, d.span.end_line}:
+        if line not in lines:
+            continue
+        codes = lines[line]
+        if codes is None or any(d.code.startswith(c) for c in codes):
+            return True
+    return False
+
+
+@dataclass
+class Selected:
+    """The diagnostics a :class:`Selection` keeps, and the counts of those it left out."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    deselected: int = 0
+    """Left out by ``--select`` or ``--ignore``."""
+    suppressed: int = 0
+    """Left out by a suppression comment."""
+
+    def summary(self) -> str:
+        """``2 suppressed, 1 ignored``, or the empty string when nothing was left out."""
+        parts = []
+        if self.suppressed:
+            parts.append(f"{self.suppressed} suppressed")
+        if self.deselected:
+            parts.append(f"{self.deselected} ignored")
+        return ", ".join(parts)
