@@ -190,3 +190,42 @@ def test_the_pull_request_comes_from_the_event(tmp_path: Path) -> None:
     event.write_text("not json", encoding="utf-8")
     assert pull_request_from_env(env) is None
     assert pull_request_from_env({}) is None
+
+
+def _pull_env(tmp_path: Path, github: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> Path:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": 9}}), encoding="utf-8")
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+    monkeypatch.setenv("GITHUB_API_URL", github.url)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "comment.md").write_text("## runway-plan\n", encoding="utf-8")
+    return work
+
+
+def test_the_comment_step_warns_without_a_token_or_permission(
+    tmp_path: Path, github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from runway_plan.ci.__main__ import main
+
+    work = _pull_env(tmp_path, github, monkeypatch)
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    runner = CliRunner()
+    missing = runner.invoke(main, ["comment", "--work", str(work)])
+    assert missing.exit_code == 0
+    assert "::warning title=runway-plan::no token in GITHUB_TOKEN" in missing.output
+    assert github.requests == []
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    github.fail_with = 403
+    refused = runner.invoke(main, ["comment", "--work", str(work)])
+    assert refused.exit_code == 0
+    assert "::warning title=runway-plan::cannot comment: GitHub answered 403" in refused.output
+    assert TOKEN not in refused.output
+    github.fail_with = None
+    posted = runner.invoke(main, ["comment", "--work", str(work), "--marker", "mine"])
+    assert posted.exit_code == 0
+    assert f"created comment 1001 on {REPO}#9" in posted.output
+    assert github.comments[9][0]["body"] == "<!-- mine -->\n## runway-plan\n"

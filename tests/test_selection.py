@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -316,3 +317,16 @@ def test_diff_against_a_base_commit_over_budget(tmp_path: Path) -> None:
     result = run("diff", "HEAD:sample.yaml", "sample.yaml", "--format", "markdown")
     assert result.exit_code == 1
     assert "runway-plan cost diff" in result.stdout
+
+
+def test_suppressions_of_a_large_spec_are_found_in_linear_time() -> None:
+    steps = "".join(
+        f"  s{i}:\n    promptText: 'x # runway-plan: ignore'\n    model: m  # runway-plan: "
+        "ignore[RP2]\n"
+        for i in range(10_000)
+    )
+    started = time.perf_counter()
+    found = suppressions_in("version: 1\nsteps:\n" + steps)
+    elapsed = time.perf_counter() - started
+    assert len(found) == 10_000 and found[5] == frozenset({"RP2"}) and 4 not in found
+    assert elapsed < 5, f"{elapsed:.1f}s: quadratic again?"

@@ -12,6 +12,7 @@ import glob
 import html
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -81,6 +82,17 @@ def _echo_output(result: subprocess.CompletedProcess[str]) -> None:
         click.echo(result.stdout, nl=False)
     if result.stderr:
         click.echo(result.stderr, nl=False, err=True)
+
+
+_BUDGET_ANNOTATION = re.compile(r"^::\w+ [^:]*title=RP4\d\d ")
+
+
+def _echo_budget_annotations(result: subprocess.CompletedProcess[str]) -> None:
+    """The plan's budget and tier annotations (RP4xx): the validate step has shown the
+    others already."""
+    for line in result.stdout.splitlines():
+        if _BUDGET_ANNOTATION.match(line):
+            click.echo(line)
 
 
 def _failed(code: int) -> bool:
@@ -258,7 +270,7 @@ def report(
         if _failed(plan.returncode):
             failed.append(spec)
             if annotations:
-                _echo_output(_run(_tool("plan", spec, "--format", "github", *options)))
+                _echo_budget_annotations(_run(_tool("plan", spec, "--format", "github", *options)))
         old = _at_base(base, spec) if base else None
         if old is not None:
             diff = _run(_tool("diff", old, spec, "--format", "markdown", *options))

@@ -14,9 +14,11 @@ suppressed too, as ruff's ``noqa`` does; the count of what was left out is repor
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import yaml
 
@@ -35,6 +37,8 @@ _SELECTOR = re.compile(r"RP\d{0,3}")
 _COMMENT = re.compile(
     r"#\s*runway-plan:\s*ignore(?:\[(?P<codes>[^\]\n]*)\])?(?=\s|$|#)", re.IGNORECASE
 )
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Suppressions = Mapping[int, frozenset[str] | None]
 """Suppressions of one file by line number: the selectors named there, ``None`` for all."""
@@ -75,7 +79,7 @@ def _scalar_ranges(text: str) -> list[tuple[int, int]] | None:
     when the text cannot be scanned."""
     ranges = []
     try:
-        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        for token in yaml.scan(text, Loader=_Loader):
             if isinstance(token, yaml.ScalarToken):
                 ranges.append((token.start_mark.index, token.end_mark.index))
     except yaml.YAMLError:
@@ -96,15 +100,19 @@ def suppressions_in(text: str) -> dict[int, frozenset[str] | None]:
     if not matches:
         return {}
     scalars = _scalar_ranges(text)
+    starts = [low for low, _high in scalars or ()]
     found: dict[int, frozenset[str] | None] = {}
+    line, counted = 1, 0
     for match in matches:
         start = match.start()
         if scalars is not None:
-            if any(low <= start < high for low, high in scalars):
+            before = bisect.bisect_right(starts, start) - 1
+            if before >= 0 and start < scalars[before][1]:
                 continue
         elif start > 0 and not text[start - 1].isspace():
             continue
-        line = text.count("\n", 0, start) + 1
+        line += text.count("\n", counted, start)
+        counted = start
         raw = match.group("codes")
         codes: frozenset[str] | None = None
         if raw is not None:
