@@ -17,7 +17,9 @@ from runway_plan.diagnostics import Diagnostic, Severity, Span, make
 from runway_plan.diagnostics.selection import (
     Selection,
     SelectionError,
+    Suppression,
     parse_selectors,
+    suppression_comments,
     suppressions_in,
 )
 
@@ -116,6 +118,12 @@ def test_suppression_comments_by_line() -> None:
     }
 
 
+def test_suppression_comments_know_their_columns() -> None:
+    text = "a: 1\nbb: 2   # runway-plan: ignore[RP404]\n"
+    assert suppression_comments(text) == [Suppression(2, 9, 37, frozenset({"RP404"}))]
+    assert text.splitlines()[1][8:36] == "# runway-plan: ignore[RP404]"
+
+
 def test_a_comment_like_text_inside_a_string_is_not_a_suppression() -> None:
     text = (
         'a: "look # runway-plan: ignore"\n'
@@ -141,7 +149,7 @@ def test_apply_counts_what_it_leaves_out_and_promotes_warnings() -> None:
         make("RP400", "over budget", None),
     ]
     selected = Selection(ignore=("RP2",), warnings_as_errors=True).apply(
-        found, {"s.yaml": {3: frozenset({"RP4"})}}
+        found, {"s.yaml": [Suppression(3, 10, 38, frozenset({"RP4"}))]}
     )
     assert [d.code for d in selected.diagnostics] == ["RP400"]
     assert (selected.suppressed, selected.deselected) == (1, 2)
@@ -330,3 +338,27 @@ def test_suppressions_of_a_large_spec_are_found_in_linear_time() -> None:
     elapsed = time.perf_counter() - started
     assert len(found) == 10_000 and found[5] == frozenset({"RP2"}) and 4 not in found
     assert elapsed < 5, f"{elapsed:.1f}s: quadratic again?"
+
+
+def test_an_unused_suppression_is_a_warning_where_the_command_checks_its_code(
+    tmp_path: Path,
+) -> None:
+    stale = sample(tmp_path, audio_comment="  # runway-plan: ignore[RP227, RP201, RP404]")
+    result = run("validate", str(stale), "--format", "json")
+    assert result.exit_code == 0
+    (unused,) = json.loads(result.stdout)["diagnostics"]
+    assert unused["code"] == "RP120" and unused["severity"] == "warning"
+    assert unused["message"] == "unused suppression: no RP201 diagnostic on this line"
+    assert (unused["line"], unused["column"], unused["end_column"]) == (13, 28, 70)
+    assert "1 suppressed" in result.stderr
+    plan = run("plan", str(stale), "--format", "json")
+    codes = [d["code"] for d in json.loads(plan.stdout)["diagnostics"]]
+    assert codes.count("RP120") == 2  # RP201, and RP404 which plan checks and is not here
+    assert run("validate", str(stale), "--warnings-as-errors").exit_code == 1
+    assert run("validate", str(stale), "--warnings-as-errors", "--ignore", "RP120").exit_code == 0
+    both = run("validate", str(stale), "--select", "RP1,RP2", "--format", "json")
+    assert _codes(both) == ["RP120"]
+    # RP201 is not checked under --select RP1, so naming it is no stale suppression.
+    assert _codes(run("validate", str(stale), "--select", "RP1", "--format", "json")) == []
+    bare = sample(tmp_path, isolate_comment="  # runway-plan: ignore")
+    assert "RP120" not in run("validate", str(bare), "--format", "json").stdout

@@ -23,7 +23,7 @@ from runway_plan.cli.app import (
     parse_vars,
     vars_option,
 )
-from runway_plan.cli.selection import apply_selection, selection_options
+from runway_plan.cli.selection import VALIDATE_STAGES, apply_selection, selection_options
 from runway_plan.diagnostics import CODES, has_errors
 from runway_plan.diagnostics.codes import codes_markdown
 from runway_plan.diagnostics.display import display, display_lines
@@ -66,7 +66,7 @@ def validate(
         graph, diagnostics = check_file(spec, catalog, overrides, work_limits, allow=allow_paths)
         found.extend(diagnostics)
         graphs.append(graph)
-    selected = apply_selection(selection, found, graphs)
+    selected = apply_selection(selection, found, graphs, stages=VALIDATE_STAGES)
     everything = selected.diagnostics
     click.echo(render(everything, fmt, version=__version__), nl=False)
     if fmt == "text":

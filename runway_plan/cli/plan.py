@@ -36,7 +36,7 @@ from runway_plan.cli.app import (
     parse_vars,
     vars_option,
 )
-from runway_plan.cli.selection import apply_selection, selection_options
+from runway_plan.cli.selection import PLAN_STAGES, apply_selection, selection_options
 from runway_plan.compile import Graph, compile_spec
 from runway_plan.diagnostics import Diagnostic, has_errors, make, sort_diagnostics
 from runway_plan.diagnostics.display import display, display_lines
@@ -568,6 +568,7 @@ def plan_command(
         selection,
         [*diagnostics, *view.problems, *learned_problems, *result.diagnostics],
         [graph],
+        stages=PLAN_STAGES,
     )
     result.diagnostics = sort_diagnostics(selected.diagnostics)
     if gantt is not None:

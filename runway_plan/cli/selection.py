@@ -14,15 +14,20 @@ from runway_plan.diagnostics.selection import (
     Selected,
     Selection,
     SelectionError,
-    Suppressions,
+    Suppression,
     parse_selectors,
-    suppressions_in,
+    suppression_comments,
 )
 
 if TYPE_CHECKING:
     from runway_plan.compile import Graph
 
-__all__ = ["apply_selection", "selection_options"]
+__all__ = ["PLAN_STAGES", "VALIDATE_STAGES", "apply_selection", "selection_options"]
+
+VALIDATE_STAGES = ("RP1", "RP2", "RP3")
+"""The codes ``validate`` checks: source and spec, model constraints and assets, graph."""
+PLAN_STAGES = (*VALIDATE_STAGES, "RP4")
+"""The codes ``plan`` checks: ``validate``'s, and budget and tier."""
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 
@@ -78,13 +83,22 @@ def selection_options(command: _Command) -> _Command:
 
 
 def apply_selection(
-    selection: Selection, diagnostics: Sequence[Diagnostic], graphs: Iterable[Graph]
+    selection: Selection,
+    diagnostics: Sequence[Diagnostic],
+    graphs: Iterable[Graph],
+    *,
+    stages: Sequence[str] = (),
 ) -> Selected:
     """The diagnostics ``selection`` keeps, honouring the suppression comments of the spec
-    files compiled into ``graphs``."""
-    suppressions: dict[str, Suppressions] = {}
+    files compiled into ``graphs``; with ``stages`` (the code prefixes the command checks),
+    unused suppressions of the specs that were read are reported (RP120)."""
+    suppressions: dict[str, list[Suppression]] = {}
+    checked: set[str] = set()
     for graph in graphs:
-        found = suppressions_in(graph.document.text)
+        found = suppression_comments(graph.document.text)
         if found:
-            suppressions[graph.document.source_map.path] = found
-    return selection.apply(diagnostics, suppressions)
+            path = graph.document.source_map.path
+            suppressions[path] = found
+            if graph.spec is not None:
+                checked.add(path)
+    return selection.apply(diagnostics, suppressions, stages=stages, unused_in=checked)

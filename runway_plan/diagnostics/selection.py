@@ -16,20 +16,21 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
 
-from runway_plan.diagnostics import CODES, Diagnostic, Severity
+from runway_plan.diagnostics import CODES, Diagnostic, Severity, Span, make
 
 __all__ = [
     "Selected",
     "Selection",
     "SelectionError",
-    "Suppressions",
+    "Suppression",
     "parse_selectors",
+    "suppression_comments",
     "suppressions_in",
 ]
 
@@ -40,8 +41,16 @@ _COMMENT = re.compile(
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-Suppressions = Mapping[int, frozenset[str] | None]
-"""Suppressions of one file by line number: the selectors named there, ``None`` for all."""
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """One ``# runway-plan: ignore[...]`` comment: where it is and the selectors it names
+    (``None`` for a bare one, which suppresses every code)."""
+
+    line: int
+    col: int
+    end_col: int
+    codes: frozenset[str] | None
 
 
 class SelectionError(ValueError):
@@ -87,22 +96,22 @@ def _scalar_ranges(text: str) -> list[tuple[int, int]] | None:
     return ranges
 
 
-def suppressions_in(text: str) -> dict[int, frozenset[str] | None]:
-    """The suppression comments of a spec's ``text``, by 1-based line number.
+def suppression_comments(text: str) -> list[Suppression]:
+    """The suppression comments of a spec's ``text``, in order.
 
     A match inside a quoted or plain scalar (``promptText: "a # runway-plan: ignore"``) is
     text, not a comment, and is not counted; in a text YAML cannot scan, a ``#`` counts when
     it starts the line or follows a space, as YAML's comments do.
     """
     if "runway-plan" not in text.lower():
-        return {}
+        return []
     matches = list(_COMMENT.finditer(text))
     if not matches:
-        return {}
+        return []
     scalars = _scalar_ranges(text)
     starts = [low for low, _high in scalars or ()]
-    found: dict[int, frozenset[str] | None] = {}
-    line, counted = 1, 0
+    found: list[Suppression] = []
+    line, counted, line_start = 1, 0, 0
     for match in matches:
         start = match.start()
         if scalars is not None:
@@ -111,14 +120,28 @@ def suppressions_in(text: str) -> dict[int, frozenset[str] | None]:
                 continue
         elif start > 0 and not text[start - 1].isspace():
             continue
-        line += text.count("\n", counted, start)
+        newlines = text.count("\n", counted, start)
+        if newlines:
+            line += newlines
+            line_start = text.rindex("\n", counted, start) + 1
         counted = start
         raw = match.group("codes")
         codes: frozenset[str] | None = None
         if raw is not None:
             codes = frozenset(p.strip().upper() for p in raw.split(",") if p.strip())
-        previous = found.get(line, frozenset())
-        found[line] = None if codes is None or previous is None else previous | codes
+        col = start - line_start + 1
+        found.append(Suppression(line, col, col + len(match.group(0)), codes))
+    return found
+
+
+def suppressions_in(text: str) -> dict[int, frozenset[str] | None]:
+    """The suppression comments of a spec's ``text`` by 1-based line number (see
+    :func:`suppression_comments`): the selectors named there, ``None`` for every code."""
+    found: dict[int, frozenset[str] | None] = {}
+    for comment in suppression_comments(text):
+        previous = found.get(comment.line, frozenset())
+        codes = comment.codes
+        found[comment.line] = None if codes is None or previous is None else previous | codes
     return found
 
 
@@ -141,40 +164,93 @@ class Selection:
     def apply(
         self,
         diagnostics: Sequence[Diagnostic],
-        suppressions: Mapping[str, Suppressions] | None = None,
+        suppressions: Mapping[str, Sequence[Suppression]] | None = None,
+        *,
+        stages: Sequence[str] = (),
+        unused_in: Collection[str] | None = None,
     ) -> Selected:
         """The diagnostics to report, and how many were left out.
 
         ``suppressions`` maps a file's path, as its diagnostics' spans name it, to its
-        suppression comments (see :func:`suppressions_in`).
+        suppression comments (see :func:`suppression_comments`).  A selector of a comment
+        that suppressed nothing is an unused suppression (RP120, a warning) when the command
+        reports every code it stands for: those starting with one of ``stages`` (``RP1``,
+        ``RP2``, ``RP3`` for ``validate``; ``plan`` adds ``RP4``) and selected.  A bare
+        comment is never called unused: it may be there for another command.  ``unused_in``
+        limits that to these files (those that were read and checked; all by default).
         """
+        by_line: dict[tuple[str, int], list[Suppression]] = {}
+        for path, comments in (suppressions or {}).items():
+            for comment in comments:
+                by_line.setdefault((path, comment.line), []).append(comment)
+        used: set[tuple[str, int, str | None]] = set()
         kept: list[Diagnostic] = []
         deselected = suppressed = 0
         for d in diagnostics:
             if not self.keeps(d.code):
                 deselected += 1
                 continue
-            if _suppressed(d, suppressions or {}):
+            if _suppressed(d, by_line, used):
                 suppressed += 1
                 continue
-            if self.warnings_as_errors and d.severity is Severity.WARNING:
-                d = replace(d, severity=Severity.ERROR)
             kept.append(d)
+        if stages:
+            lines = {
+                key: comments
+                for key, comments in by_line.items()
+                if unused_in is None or key[0] in unused_in
+            }
+            kept += self._unused(lines, used, tuple(stages))
+        if self.warnings_as_errors:
+            kept = [
+                replace(d, severity=Severity.ERROR) if d.severity is Severity.WARNING else d
+                for d in kept
+            ]
         return Selected(kept, deselected=deselected, suppressed=suppressed)
 
+    def _unused(
+        self,
+        by_line: Mapping[tuple[str, int], Sequence[Suppression]],
+        used: set[tuple[str, int, str | None]],
+        stages: tuple[str, ...],
+    ) -> list[Diagnostic]:
+        if not self.keeps("RP120"):
+            return []
+        found = []
+        for (path, line), comments in by_line.items():
+            for comment in comments:
+                for code in sorted(comment.codes or ()):
+                    if (path, line, code) in used:
+                        continue
+                    covered = [c for c in CODES if c.startswith(code)]
+                    if covered and all(c.startswith(stages) and self.keeps(c) for c in covered):
+                        found.append(
+                            make(
+                                "RP120",
+                                f"unused suppression: no {code} diagnostic on this line",
+                                Span(path, line, comment.col, line, comment.end_col),
+                                hint=f"remove {code} from the comment, or the comment",
+                            )
+                        )
+        return found
 
-def _suppressed(d: Diagnostic, suppressions: Mapping[str, Suppressions]) -> bool:
+
+def _suppressed(
+    d: Diagnostic,
+    by_line: Mapping[tuple[str, int], Sequence[Suppression]],
+    used: set[tuple[str, int, str | None]],
+) -> bool:
     if d.span is None:
         return False
-    lines = suppressions.get(d.span.path)
-    if not lines:
-        return False
-    for line in {d.span.line, d.span.end_line}:
-        if line not in lines:
-            continue
-        codes = lines[line]
-        if codes is None or any(d.code.startswith(c) for c in codes):
-            return True
+    for line in sorted({d.span.line, d.span.end_line}):
+        for comment in by_line.get((d.span.path, line), ()):
+            if comment.codes is None:
+                used.add((d.span.path, line, None))
+                return True
+            for code in comment.codes:
+                if d.code.startswith(code):
+                    used.add((d.span.path, line, code))
+                    return True
     return False
 
 
