@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
+from pre_commit.all_languages import languages
 from pre_commit.clientlib import load_config, load_manifest
 from test_ci_github import REPO, TOKEN, FakeGitHub, fake_github
 
@@ -27,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
 HOOKS = load_manifest(str(ROOT / ".pre-commit-hooks.yaml"))
 MARKER = "runway-plan-report"
+SYSTEM = "unsupported" if "unsupported" in languages else "system"
+"""pre-commit's language for a command already installed (named `system` before 4.4)."""
 
 TEASER = """\
 version: 1
@@ -100,7 +103,7 @@ def sample(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     (repo / "config" / "settings.yaml").write_text("colour: blue\n", encoding="utf-8")
     local_hooks = [
         {key: hook[key] for key in ("id", "name", "entry", "files", "types", "pass_filenames")}
-        | {"language": "system"}
+        | {"language": SYSTEM}
         for hook in HOOKS
     ]
     config = {"repos": [{"repo": "local", "hooks": local_hooks}]}
