@@ -22,6 +22,7 @@ from pre_commit.all_languages import languages
 from pre_commit.clientlib import load_config, load_manifest
 from test_ci_github import REPO, TOKEN, FakeGitHub, fake_github
 
+from runway_plan.ci.__main__ import _for_diff
 from runway_plan.ci.__main__ import main as ci_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -308,7 +309,9 @@ def test_the_action_validates_plans_diffs_comments_and_gates(
     work = runner / "runway-plan-ci"
     with fake_github() as github:
         github.add(5, "LGTM")
-        ran = run_action(repo, env, github, {"emulate": "true"}, runner)
+        # plan-args hold an option of plan's alone (--deadline): diff must not get it.
+        inputs = {"emulate": "true", "plan-args": "--deadline 1d --ignore RP404"}
+        ran = run_action(repo, env, github, inputs, runner)
         names = [name for name, _ in ran]
         assert names == [
             "Set up Python",
@@ -414,4 +417,19 @@ def test_the_comment_shows_a_specs_text_without_markdown_or_html(
         assert line.startswith(("- `", "### 🆕 `")), line
     assert json.loads(Path("w/outcome.json").read_text())["plan"] == [
         str(hostile.relative_to(repo))
+    ]
+
+
+def test_diff_gets_the_plan_options_it_takes() -> None:
+    options = ["--tier", "3", "--deadline", "2h", "--ignore=RP404", "--gantt", "g.svg"]
+    options += ["--warnings-as-errors", "--max-credits", "5", "--live", "--var", "a=b"]
+    assert _for_diff(options) == [
+        "--tier",
+        "3",
+        "--ignore=RP404",
+        "--warnings-as-errors",
+        "--max-credits",
+        "5",
+        "--var",
+        "a=b",
     ]

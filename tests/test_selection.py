@@ -297,6 +297,12 @@ def test_diff_fails_when_the_new_version_is_over_its_budget(tmp_path: Path) -> N
     assert "over --max-credits 2" in flag.stderr
     assert run("diff", str(old), str(old), "--max-credits", "3").exit_code == 0
     assert run("diff", str(old), str(old), "--max-credits", "x").exit_code == 2
+    ignored = run("diff", str(old), str(new), "--ignore", "RP400")
+    assert ignored.exit_code == 0, ignored.output
+    assert "1 ignored" not in ignored.stdout
+    strict = run("diff", str(new), str(old), "--warnings-as-errors")
+    assert strict.exit_code == 1
+    assert "sample.yaml: 1 error; no plan" in strict.stderr  # NEW's RP227, made an error
 
 
 def test_diff_against_a_base_commit_over_budget(tmp_path: Path) -> None:

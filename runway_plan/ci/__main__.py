@@ -229,6 +229,33 @@ def _validation_line(work: Path) -> str:
     )
 
 
+def _for_diff(options: list[str]) -> list[str]:
+    """The options of ``plan`` in ``options`` that ``diff`` takes too (``--tier``, ``--var``,
+    ``--max-credits``, ``--ignore``...), with their values; ``plan``'s own (``--deadline``,
+    ``--gantt``) are left out."""
+    from runway_plan.cli.plan import diff_command, plan_command
+
+    def names(command: click.Command) -> dict[str, bool]:
+        return {
+            name: not option.is_flag
+            for option in command.params
+            if isinstance(option, click.Option)
+            for name in (*option.opts, *option.secondary_opts)
+        }
+
+    takes_value, known = names(plan_command), names(diff_command)
+    kept: list[str] = []
+    index = 0
+    while index < len(options):
+        token = options[index]
+        name = token.split("=", 1)[0]
+        width = 2 if takes_value.get(name, False) and "=" not in token else 1
+        if name in known:
+            kept += options[index : index + width]
+        index += width
+    return kept
+
+
 def _markdown(result: subprocess.CompletedProcess[str]) -> str:
     """A command's Markdown report, or, when it printed none (a spec with errors), what it
     said as code spans: text diagnostics hold a spec's text, which must not become Markdown."""
@@ -273,7 +300,7 @@ def report(
                 _echo_budget_annotations(_run(_tool("plan", spec, "--format", "github", *options)))
         old = _at_base(base, spec) if base else None
         if old is not None:
-            diff = _run(_tool("diff", old, spec, "--format", "markdown", *options))
+            diff = _run(_tool("diff", old, spec, "--format", "markdown", *_for_diff(options)))
             sections += [_markdown(diff), ""]
         elif base is not None:
             sections += [f"### 🆕 {markdown_code(spec)} is new on this branch", ""]

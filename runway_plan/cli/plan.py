@@ -215,12 +215,18 @@ def _plan_or_exit(
     overrides: dict[str, Any],
     limits: dict[str, int] | None = None,
     allow: tuple[Path, ...] = (),
+    selection: Selection | None = None,
     **options: Any,
 ) -> Plan:
-    graph, diagnostics, label = _checked_or_exit(spec, catalog, overrides, limits, allow)
+    graph, diagnostics, label = _checked_or_exit(
+        spec, catalog, overrides, limits, allow, selection=selection
+    )
     learned, problems = learned_prices(spec, catalog, limits)
     result = plan(graph, catalog, source=label, learned=learned, **options)
-    result.diagnostics = sort_diagnostics([*diagnostics, *problems, *result.diagnostics])
+    found = [*diagnostics, *problems, *result.diagnostics]
+    if selection is not None:
+        found = apply_selection(selection, found, [graph]).diagnostics
+    result.diagnostics = sort_diagnostics(found)
     return result
 
 
@@ -623,6 +629,7 @@ def graph_command(
 @limits_option
 @allow_option
 @catalog_option
+@selection_options
 def diff_command(
     old: str,
     new: str,
@@ -633,13 +640,15 @@ def diff_command(
     limits: tuple[str, ...],
     allow_paths: tuple[Path, ...],
     catalog_path: Path | None,
+    selection: Selection,
 ) -> None:
     """Show what changing OLD into NEW costs, step by step.
 
     OLD and NEW are spec files; either may be REF:PATH, the spec at a git ref
     (`main:specs/launch.yaml`, `HEAD~1:./launch.yaml`).  NEW is held to its budgets (its
     spec's `budget`, --max-credits) and its tier's monthly cap: over one, its errors are
-    shown on standard error and the exit code is 1.
+    shown on standard error and the exit code is 1 (--select, --ignore, NEW's suppression
+    comments and --warnings-as-errors choose them, as for `plan`).
     """
     budget = _parse_budget(max_credits)
     work_limits = parse_limits(limits)
@@ -647,7 +656,14 @@ def diff_command(
     overrides = parse_vars(variables)
     before = _plan_or_exit(old, catalog, overrides, work_limits, allow=allow_paths, tier=tier)
     after = _plan_or_exit(
-        new, catalog, overrides, work_limits, allow=allow_paths, tier=tier, max_credits=budget
+        new,
+        catalog,
+        overrides,
+        work_limits,
+        allow=allow_paths,
+        selection=selection,
+        tier=tier,
+        max_credits=budget,
     )
     click.echo(render_diff(diff_plans(before, after), fmt), nl=False)
     errors = [d for d in after.diagnostics if d.is_error]
