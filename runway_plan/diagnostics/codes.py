@@ -119,6 +119,13 @@ CODES: dict[str, CodeInfo] = {
         "`limits: {diagnostics: N}` or `--limit diagnostics=N`.",
         "note",
     ),
+    "RP120": _c(
+        "unused suppression",
+        "A `# runway-plan: ignore[CODE]` comment names a code that no diagnostic on its line "
+        "has, though the command checks that code: the comment is stale. `validate` checks "
+        "RP1xx-RP3xx and `plan` also RP4xx; a bare `# runway-plan: ignore` is never reported.",
+        "warning",
+    ),
     # RP2xx: model constraints and assets
     "RP200": _c("unknown endpoint", "The step's `endpoint` is not a Runway generation endpoint."),
     "RP201": _c("unknown model", "No endpoint of the API knows this model."),
