@@ -510,6 +510,13 @@ def test_rates_that_disagree_are_reported_not_averaged() -> None:
             blocks=Decimal(5),
             rate=Decimal(billed) / 5,
             condition=0,
+            body={
+                "model": "gen4_turbo",
+                "promptImage": "https://example.com/still.png",
+                "promptText": "orbit",
+                "ratio": "1280:720",
+                "duration": 5,
+            },
         )
 
     observed = Observed(observations=[seen("a", 35), seen("b", 40), seen("c", 35)])
