@@ -850,7 +850,7 @@ def learned_entry(
                 for rate, items in group.rates.items()
             )
             notes.append(f"{group.label}: tasks disagree ({shown}); not learned, not averaged")
-    units = sorted({g.price.unit for g in groups})
+    units = sorted({o.unit or g.price.unit for g in groups for o in g.tasks if not g.variant})
     if len(units) > 1:
         notes.append(
             f"{model}: some tasks give an exact rate per {units[0]}, others only per "
