@@ -841,3 +841,18 @@ def test_the_emulator_bills_from_a_learned_file(
     (tmp_path / "broken.yaml").write_text(broken)
     with pytest.raises(PriceSheetError, match=r"models\.[a-z_0-9.]+\.learned\.tasks"):
         load_price_sheet(tmp_path / "broken.yaml", CATALOG)
+
+
+def test_emulated_bills_at_the_specs_own_prices_teach_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_spec(tmp_path, PLAIN + "prices:\n  gen4_turbo: 1\n")
+    run = _invoke(tmp_path, monkeypatch, "run", "spec.yaml", "--emulate", "--speed", "1000")
+    assert run.exit_code == 0, run.output
+    listing = _invoke(tmp_path, monkeypatch, "prices", "--emulate", "--format", "json")
+    data = json.loads(listing.stdout)
+    assert data["tasks"] == 1 and data["drift"] == []  # billed 1, not 5 s x 5 = 25: not drift
+    [skipped] = data["skipped"]
+    assert skipped["model"] == "gen4_turbo" and "the spec's own prices:" in skipped["reason"]
+    learn = _invoke(tmp_path, monkeypatch, "prices", "learn", "--emulate")
+    assert "nothing learned" in learn.stdout and not (tmp_path / FILE_NAME).exists()

@@ -91,10 +91,10 @@ def _states(specs: Sequence[Path], state_dir: Path | None, emulate: bool) -> lis
     inputs its tasks sent, when known (to measure them)."""
     if state_dir is not None:
         spec = specs[0] if len(specs) == 1 else None
-        return [StateSource(state_dir, _shown(state_dir), spec)]
+        return [StateSource(state_dir, _shown(state_dir), spec, emulate)]
     if specs:
         found = [(layout_of(spec, emulate=emulate).state, spec) for spec in specs]
-        return [StateSource(folder, _shown(folder), spec) for folder, spec in found]
+        return [StateSource(folder, _shown(folder), spec, emulate) for folder, spec in found]
     base = Path(STATE_FOLDER)
     if not base.is_dir() or base.is_symlink():
         return []
@@ -107,7 +107,7 @@ def _states(specs: Sequence[Path], state_dir: Path | None, emulate: bool) -> lis
             named = [Path(child.name + ext) for ext in (".yaml", ".yml", ".json")]
             present = [p for p in named if p.is_file() and not p.is_symlink()]
             spec = present[0] if len(present) == 1 else None
-            folders.append(StateSource(folder, _shown(folder), spec))
+            folders.append(StateSource(folder, _shown(folder), spec, emulate))
     return folders
 
 

@@ -359,6 +359,8 @@ class _Reader:
         allowed = (spec_root.base, *spec_root.allowed) if spec_root is not None else ()
         self.root = Root(folder=real, base=real, allowed=allowed)
         self._local: dict[str, str] | None = None
+        self._spec_prices: frozenset[str] | None = None
+        self.emulated = False
         self.uploads: dict[str, str] = {}
         self.store = real / "store"
         self.by_url: dict[str, tuple[str, int | None]] = {}
@@ -378,6 +380,17 @@ class _Reader:
             if self.spec is not None:
                 self._local = local_inputs(self.spec, self.catalog)[1]
         return self._local
+
+    @property
+    def spec_prices(self) -> frozenset[str]:
+        """The models the spec's own ``prices:`` price (``run --emulate`` bills them so)."""
+        if self._spec_prices is None:
+            self._spec_prices = frozenset()
+            if self.spec is not None:
+                graph, _diagnostics = check_file(self.spec, self.catalog)
+                if graph.spec is not None:
+                    self._spec_prices = frozenset(graph.spec.prices)
+        return self._spec_prices
 
     def input_path(self, value: Any) -> str | None:
         """The path of the media a recorded input names: a stored output, or a local file
@@ -571,6 +584,7 @@ def _read_state(
 ) -> None:
     with State.snapshot(source.directory) as state:
         reader = _Reader(state, catalog, source.shown, source.spec)
+        reader.emulated = source.emulated
         origins = {
             int(row[0]): str(row[1]) for row in state.db.execute("SELECT id, origin FROM runs")
         }
@@ -613,6 +627,16 @@ def _observe_one(
     catalog = reader.catalog
     if endpoint not in catalog.model_endpoints.get(model, ()):
         found.skipped.append(Skipped(model, task, f"not a model of the catalog on {endpoint!r}"))
+        return
+    if reader.emulated and model in reader.spec_prices:
+        found.skipped.append(
+            Skipped(
+                model,
+                task,
+                "billed at the spec's own prices: (run --emulate bills them), which say "
+                "nothing of the catalog's price or the account's",
+            )
+        )
         return
     listed = catalog.price(model)
     natural = listed is None
@@ -718,6 +742,8 @@ class StateSource:
     directory: Path
     shown: str
     spec: Path | None = None
+    emulated: bool = False
+    """True for the state of ``run --emulate``, whose emulator bills the spec's ``prices:``."""
 
 
 def observe(
