@@ -856,3 +856,40 @@ def test_emulated_bills_at_the_specs_own_prices_teach_nothing(
     assert skipped["model"] == "gen4_turbo" and "the spec's own prices:" in skipped["reason"]
     learn = _invoke(tmp_path, monkeypatch, "prices", "learn", "--emulate")
     assert "nothing learned" in learn.stdout and not (tmp_path / FILE_NAME).exists()
+
+
+def test_rates_kept_from_a_low_confidence_price_stay_low() -> None:
+    from runway_plan.execute.learn import Observation, Observed, learned_entry, summarize
+
+    def seen(task: str) -> Observation:
+        return Observation(
+            model="wan3_prime",
+            endpoint="text_to_video",
+            task_id=task,
+            finished_at=1_764_633_600.0,
+            origin="",
+            state="s",
+            billed=Decimal(70),
+            estimated=Decimal(70),
+            blocks=Decimal(5),
+            rate=Decimal(14),
+            condition=1,  # 720p, from the ratio
+            body={
+                "model": "wan3_prime",
+                "promptText": "a paper boat",
+                "ratio": "1280:720",
+                "duration": 5,
+            },
+        )
+
+    summary = summarize(Observed(observations=[seen("a"), seen("b")]), CATALOG)
+    entry, notes = learned_entry("wan3_prime", summary["wan3_prime"], CATALOG, "2026-12-02")
+    assert entry is not None and not notes, notes
+    assert CATALOG.prices.models["wan3_prime"].confidence == "low"
+    # 720p was billed 14/s on two tasks; 480p and 1080p are still only the low catalog figure
+    assert entry["confidence"] == "high"
+    assert entry["rates"] == [
+        {"when": {"tier": ["480p"]}, "credits": "6.8", "confidence": "low"},
+        {"when": {"tier": ["720p"]}, "credits": "14"},
+        {"when": {"tier": ["1080p"]}, "credits": "28", "confidence": "low"},
+    ]

@@ -48,7 +48,13 @@ from runway_plan.execute.client import strip_query
 from runway_plan.execute.state import State, StateUnreadable
 from runway_plan.files import LocalFileError, Root
 from runway_plan.media import probe_local
-from runway_plan.plan.cost import Cost, format_credits, matching_rates, price_generation
+from runway_plan.plan.cost import (
+    Cost,
+    format_credits,
+    lowest_confidence,
+    matching_rates,
+    price_generation,
+)
 from runway_plan.plan.rule import rate_unit, when_text
 from runway_plan.validate import check_file
 
@@ -821,11 +827,16 @@ _IDS_KEPT = 10
 
 
 def _learned_rates(price: Price, groups: Sequence[RateGroup], variant: str) -> Price:
-    rates = list(price.rates)
-    for group in groups:
-        if group.variant == variant:
-            listed = rates[group.condition]
-            rates[group.condition] = PriceRate(when=listed.when, credits=group.rate)
+    """``price`` with the rates ``groups`` taught; a rate kept from the catalog keeps the
+    catalog's confidence in it (the learned entry's own confidence is the tasks')."""
+    taught = {g.condition: g.rate for g in groups if g.variant == variant}
+    rates = []
+    for index, listed in enumerate(price.rates):
+        if index in taught:
+            rates.append(PriceRate(when=listed.when, credits=taught[index]))
+            continue
+        kept = lowest_confidence(price.confidence, listed.confidence)
+        rates.append(listed.model_copy(update={"confidence": None if kept == "high" else kept}))
     return price.model_copy(update={"rates": tuple(rates)})
 
 
@@ -892,6 +903,19 @@ def learned_entry(
             endpoints[variant] = _learned_rates(endpoints[variant], groups, variant)
         price = price.model_copy(update={"endpoints": endpoints})
     tasks = sorted((o for g in groups for o in g.tasks), key=lambda o: (o.finished_at, o.task_id))
+    confidence = "high" if len(tasks) > 1 else "medium"
+    if variants:
+        price = price.model_copy(
+            update={
+                "endpoints": {
+                    name: variant.model_copy(update={"confidence": confidence})
+                    if name in variants
+                    else variant
+                    for name, variant in price.endpoints.items()
+                }
+            }
+        )
+    price = price.model_copy(update={"confidence": confidence})
     failed = self_check(model, price, tasks, catalog)
     if failed:
         return None, [f"{model}: not learnable from these tasks: {failed}"]
@@ -910,7 +934,7 @@ def learned_entry(
                 + (f"; {kept} rate(s) kept from the catalog" if kept > 0 else "")
             ),
             "checked": today,
-            "confidence": "high" if len(tasks) > 1 else "medium",
+            "confidence": confidence,
         }
     )
     entry = learned_price.model_dump(mode="json", exclude_defaults=True)
