@@ -486,6 +486,11 @@ def _billed_at_maximum(price: Price, body: Mapping[str, Any]) -> bool:
     )
 
 
+_UNPRICEABLE = (ValueError, TypeError, KeyError, ArithmeticError, RecursionError)
+"""What pricing a recorded request that runway-plan did not write may raise: that task is
+skipped, the others are read."""
+
+
 class _NotLearnable(Exception):
     """A task whose rate cannot be identified, and why."""
 
@@ -662,7 +667,11 @@ def _observe_one(
     moment = _moment(attempt.finished_at)
     bill: Bill | None = None
     if listed is not None:
-        planned = _cost(catalog, endpoint, body, reader.root)
+        try:
+            planned = _cost(catalog, endpoint, body, reader.root)
+        except _UNPRICEABLE as exc:
+            found.skipped.append(Skipped(model, task, f"its request cannot be priced ({exc})"))
+            return
         if not planned.unknown:
             bill = Bill(
                 model, task, moment, billed, planned.low, planned.high, variant, None, None, price
@@ -709,10 +718,11 @@ def _observe_one(
                 + f" for {format_credits(blocks)} {price.unit.replace('_', ' ')} block(s): "
                 "no exact rate per block"
             )
-    except _NotLearnable as exc:
+    except (_NotLearnable, *_UNPRICEABLE) as exc:
         if bill is not None:
             found.bills.append(bill)
-        found.skipped.append(Skipped(model, task, str(exc)))
+        why = str(exc) if isinstance(exc, _NotLearnable) else f"it cannot be priced ({exc})"
+        found.skipped.append(Skipped(model, task, why))
         return
     if bill is not None:
         found.bills.append(dataclasses.replace(bill, rate=rate))
