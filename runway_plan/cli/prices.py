@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -196,13 +197,18 @@ def _rows(
     return rows
 
 
+def _amount(value: Decimal) -> str:
+    """An exact amount for JSON: ``150``, ``0.7`` (no exponent, no thousands separator)."""
+    return format(value.normalize(), "f")
+
+
 def _rate_dict(rate: PriceRate) -> dict[str, Any]:
     found: dict[str, Any] = {
         "when": {k: list(v) for k, v in rate.when.items()},
-        "credits": format_credits(rate.credits),
+        "credits": _amount(rate.credits),
     }
     if rate.up_to is not None:
-        found["up_to"] = format_credits(rate.up_to)
+        found["up_to"] = _amount(rate.up_to)
     if rate.confidence is not None:
         found["confidence"] = rate.confidence
     return found
