@@ -841,6 +841,9 @@ def test_the_emulator_bills_from_a_learned_file(
     (tmp_path / "broken.yaml").write_text(broken)
     with pytest.raises(PriceSheetError, match=r"models\.[a-z_0-9.]+\.learned\.tasks"):
         load_price_sheet(tmp_path / "broken.yaml", CATALOG)
+    refused = CliRunner().invoke(main, ["emulate", "--prices", str(tmp_path / "broken.yaml")])
+    assert refused.exit_code == 2 and "learned.tasks" in refused.output
+    assert "Traceback" not in refused.output
 
 
 def test_emulated_bills_at_the_specs_own_prices_teach_nothing(
