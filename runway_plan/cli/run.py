@@ -38,6 +38,7 @@ from runway_plan.cli.app import (
     allow_option,
     api_key_or_fail,
     catalog_option,
+    echo_diagnostics,
     format_option,
     limits_option,
     load_catalog_or_fail,
@@ -242,7 +243,7 @@ def _check(
 ) -> Graph:
     graph, diagnostics = check_file(spec, catalog, parse_vars(variables), limits, allow=allow)
     if diagnostics:
-        click.echo(render_diagnostics(diagnostics, "text"), nl=False, err=True)
+        echo_diagnostics(diagnostics, graph.document, err=True)
     if has_errors(diagnostics):
         errors = sum(d.is_error for d in diagnostics)
         click.echo(
