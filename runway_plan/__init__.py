@@ -6,8 +6,9 @@ The stages are verbs and their artifacts nouns::
     graph = compile_spec(document, load_catalog())
     diagnostics = validate(graph)
 
-``check_file`` does all three.  Every problem is a :class:`Diagnostic`; nothing raises for bad
-input.
+``check_file(path)`` does all three (with the packaged catalog unless given one).  Every
+problem is a :class:`Diagnostic`; nothing raises for bad input.  ``docs/api.md`` documents the
+library, planning and running included, with examples a test runs.
 """
 
 from typing import TYPE_CHECKING

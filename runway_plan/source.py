@@ -26,6 +26,8 @@ import yaml
 from yaml.constructor import SafeConstructor
 
 from runway_plan.diagnostics import Diagnostic, Span, make
+from runway_plan.diagnostics.display import display
+from runway_plan.diagnostics.frame import source_lines
 from runway_plan.limits import WorkLimits, over_limit
 
 __all__ = [
@@ -396,16 +398,198 @@ class _Walker:
         return result
 
 
-def _syntax_error(path: str, exc: Exception) -> Diagnostic:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    if mark is not None:
-        line, col = mark.line + 1, mark.column + 1
+_CONTEXTS = {
+    "while parsing a block mapping": "the mapping",
+    "while parsing a flow mapping": "the mapping",
+    "while parsing a block collection": "the list",
+    "while parsing a flow sequence": "the list",
+    "while scanning a quoted scalar": "the quoted string",
+    "while parsing a quoted scalar": "the quoted string",
+    "while scanning a simple key": "the key",
+    "while scanning a block scalar": "the block string",
+    "expected a single document in the stream": "the first document",
+}
+"""What the parser was reading, by its context text: the related place ``... starts here``."""
+
+_PROBLEMS = (
+    (
+        "did not find expected key",
+        "expected a key (name: value) here",
+        "a quote opened above may not be closed, or this line is indented unlike its neighbours",
+    ),
+    (
+        "mapping values are not allowed",
+        "': ' here would start a mapping where none can start",
+        'quote a value that holds ": " ("a: b"), or put a nested mapping on lines of its own',
+    ),
+    (
+        "could not find expected ':'",
+        "expected ':' after this key",
+        "write key: value, or quote a string that goes on over several lines",
+    ),
+    ("did not find expected node content", "expected a value here", None),
+    (
+        "did not find expected '-' indicator",
+        "expected a list item ('- ') here, as on the lines above",
+        "a list and a mapping cannot share one level of indentation",
+    ),
+    ("did not find expected ',' or ']'", "expected ',' or ']' in this list", None),
+    ("did not find expected ',' or '}'", "expected ',' or '}' in this mapping", None),
+    (
+        "found unexpected end of stream",
+        "the quoted string is not closed before the end of the file",
+        "close it with the quote it opens with",
+    ),
+    (
+        "found unknown escape character",
+        "unknown escape in a double-quoted string",
+        "write a backslash as \\\\, or use single quotes, where a backslash is plain",
+    ),
+    (
+        "found undefined alias",
+        "this alias (*name) refers to no anchor (&name) defined before it",
+        None,
+    ),
+    (
+        "but found another document",
+        "the file holds more than one YAML document",
+        "a spec is one document: remove the '---' line, or split the file",
+    ),
+    ("found a tab character", "a tab in the indentation", "YAML indents with spaces, not tabs"),
+    ("found unexpected ':'", "unexpected ':'", 'quote a value that holds ":"'),
+    (
+        "did not find expected <document start>",
+        "expected the start of a document ('---') here",
+        "a line that starts with '%' is a YAML directive; quote a value that starts with '%'",
+    ),
+    (
+        "did not find expected comment or line break",
+        "only a comment may follow '|' or '>' on its line",
+        "a block string's text starts on the next line; quote a value that starts with | or >",
+    ),
+    (
+        "found an indentation indicator equal to 0",
+        "a block string's indentation indicator cannot be 0",
+        None,
+    ),
+    (
+        "block sequence entries are not allowed",
+        "'- ' here would start a list where none can start",
+        "put a list on lines of its own, indented under its key",
+    ),
+    (
+        "mapping keys are not allowed",
+        "'? ' here would start a mapping key where none can start",
+        "quote a value that starts with '?'",
+    ),
+)
+"""The parser's problems in runway-plan's words, with a hint, by the start of its text."""
+
+_BY_CONTEXT = {
+    "while scanning a directive": (
+        "a line that starts with '%' is a YAML directive, and this one is not valid",
+        "quote a value that starts with '%'",
+    ),
+    "while scanning an alias": (
+        "'*' starts an alias, and no alias name follows",
+        "quote a value that starts with '*'",
+    ),
+    "while scanning an anchor": (
+        "'&' starts an anchor, and no anchor name follows",
+        "quote a value that starts with '&'",
+    ),
+    "while scanning a tag": (
+        "'!' starts a YAML tag, and this one is not valid",
+        "quote a value that starts with '!'",
+    ),
+    "while parsing a tag": (
+        "'!' starts a YAML tag, and this one is not valid",
+        "quote a value that starts with '!'",
+    ),
+    "while parsing a node": (
+        "'!' starts a YAML tag, and this one is not valid",
+        "quote a value that starts with '!'",
+    ),
+}
+"""Problems said by what the parser was reading, whatever its words for them."""
+
+
+def _unexpected_char(char: str) -> tuple[str, str | None]:
+    if char == "\t":
+        return "a tab where YAML expects a value or indentation", "YAML indents with spaces"
+    if char in "@`":
+        return (
+            f"'{char}' cannot start a plain value (YAML reserves it)",
+            f'quote the value: "{char}..."',
+        )
+    shown = display(char) if char else "the end of the file"
+    return f"'{shown}' cannot start a value here", "quote the value"
+
+
+def _place(text: str, line: int, col: int) -> tuple[int, int]:
+    """A 1-based position the parser gave; one at the end of the file (past its last line,
+    as libyaml ends a stream with a line break of its own, or on the blank lines that end
+    it) is moved to the end of the last line that is not blank, where the reader looks."""
+    lines = source_lines(text)
+    if any(rest.strip() for rest in lines[line - 1 :]):
+        return line, col
+    last = max((n for n, rest in enumerate(lines) if rest.strip()), default=0)
+    return last + 1, len(lines[last].rstrip()) + 1
+
+
+def _char_at(text: str, line: int, col: int) -> str:
+    lines = source_lines(text)
+    return lines[line - 1][col - 1 : col] if line <= len(lines) else ""
+
+
+def _reader_error(path: str, text: str, exc: yaml.reader.ReaderError) -> Diagnostic:
+    """A character YAML refuses in a stream (a control character), where it stands."""
+    position = exc.position
+    if _Loader is not yaml.SafeLoader:  # libyaml counts bytes of UTF-8
+        position = len(text.encode("utf-8")[:position].decode("utf-8", errors="ignore"))
+    before = source_lines(text[:position])
+    line, col = len(before), len(before[-1]) + 1
+    character = exc.character
+    if isinstance(character, int) and exc.reason == "control characters are not allowed":
+        shown = display(chr(character))
+        message = f"YAML syntax error: the control character {shown} is not allowed"
+        hint = f'write it as an escape in a double-quoted string: "{shown}"'
     else:
-        line, col = 1, 1
-    problem = getattr(exc, "problem", None) or str(exc)
-    context = getattr(exc, "context", None)
-    message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
-    return make("RP100", message, Span(path, line, col, line, col + 1))
+        message, hint = f"YAML syntax error: {exc.reason}", None
+    return make("RP100", message, Span(path, line, col, line, col + 1), hint=hint)
+
+
+def _syntax_error(path: str, text: str, exc: yaml.YAMLError) -> Diagnostic:
+    """A YAML syntax error in runway-plan's words, at the parser's position, with the place
+    where what it was reading starts (a mapping, a list, a quoted string)."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        return _reader_error(path, text, exc)
+    problem_mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    problem = str(getattr(exc, "problem", None) or "")
+    context = str(getattr(exc, "context", None) or "")
+    mark = problem_mark or context_mark
+    line, col = _place(text, mark.line + 1, mark.column + 1) if mark else (1, 1)
+    words, hint = next(
+        ((said, hint) for start, said, hint in _PROBLEMS if problem.startswith(start)),
+        (problem or "the parser cannot read the file", None),
+    )
+    if problem.startswith("found character that cannot start any token"):
+        words, hint = _unexpected_char(_char_at(text, line, col))
+    words, hint = _BY_CONTEXT.get(context, (words, hint))
+    related = []
+    thing = _CONTEXTS.get(context)
+    if thing and context_mark is not None and context_mark is not mark:
+        at_line, at_col = _place(text, context_mark.line + 1, context_mark.column + 1)
+        if (at_line, at_col) != (line, col):
+            if problem.startswith("found unexpected end of stream"):
+                line, col = at_line, at_col  # the quote that is not closed
+            else:
+                related.append(
+                    (f"{thing} starts here", Span(path, at_line, at_col, at_line, at_col + 1))
+                )
+    span = Span(path, line, col, line, col + 1)
+    return make("RP100", f"YAML syntax error: {words}", span, hint=hint, related=related)
 
 
 def _json_error(path: str, exc: json.JSONDecodeError) -> Diagnostic:
@@ -438,7 +622,7 @@ def parse_document(text: str, path: str, *, syntax: str | None = None) -> Docume
         walker = _Walker(path, loader, json_syntax=json_syntax)
         data = walker.walk(node)
     except yaml.YAMLError as exc:
-        return Document(None, source_map, text, [_syntax_error(path, exc)], syntax_error=True)
+        return Document(None, source_map, text, [_syntax_error(path, text, exc)], syntax_error=True)
     except _Unsafe as exc:
         return Document(None, SourceMap(path), text, [exc.diagnostic])
     finally:

@@ -3,6 +3,7 @@ see `item` and `index` only where they are defined, and estimated lengths reach 
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -19,13 +20,22 @@ HERO = """\
 """
 
 
+FRAME_LINE = re.compile(r" *\d* \|")
+"""The start of a line of a diagnostic's source frame (the numbered source line, its carets)."""
+
+
 def validate(tmp_path: Path, text: str) -> tuple[int, list[str]]:
-    """Exit code and the diagnostic lines (hints included) of validating ``text``."""
+    """Exit code and the diagnostic lines (hints included, source frames left out) of
+    validating ``text``."""
     path = tmp_path / "spec.yaml"
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     result = CliRunner().invoke(main, ["validate", str(path)])
     prefix = f"{path}:"
-    return result.exit_code, [line.removeprefix(prefix) for line in result.stdout.splitlines()]
+    return result.exit_code, [
+        line.removeprefix(prefix)
+        for line in result.stdout.splitlines()
+        if not FRAME_LINE.match(line)
+    ]
 
 
 def codes_at(lines: list[str]) -> list[str]:

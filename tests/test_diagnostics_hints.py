@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -13,14 +14,18 @@ from runway_plan.catalog.model import EnumType
 from runway_plan.cli import main
 from runway_plan.validate.languages import LANGUAGE_NAMES, language_code
 
+FRAME_LINE = re.compile(r"^ *\d* \|.*\n", re.MULTILINE)
+"""A line of a diagnostic's source frame (the numbered source line, its carets)."""
+
 
 def validate(tmp_path: Path, steps: str) -> tuple[int, str]:
-    """Exit code and output of validating a spec with these ``steps`` (YAML, indented 2)."""
+    """Exit code and output (without source frames) of validating a spec with these
+    ``steps`` (YAML, indented 2)."""
     path = tmp_path / "spec.yaml"
     text = "version: 1\nname: t\nsteps:\n" + textwrap.indent(textwrap.dedent(steps), "  ")
     path.write_text(text, encoding="utf-8")
     result = CliRunner().invoke(main, ["validate", str(path)])
-    return result.exit_code, result.stdout.replace(f"{path}:", "")
+    return result.exit_code, FRAME_LINE.sub("", result.stdout).replace(f"{path}:", "")
 
 
 HERO = """\

@@ -314,6 +314,7 @@ def test_a_spec_changed_or_broken_since_its_run(tmp_path: Path) -> None:
     fresh.write_text(spec.read_text(encoding="utf-8"), encoding="utf-8")
     code, out, err = invoke("report", str(fresh))
     assert code == 1 and "RP207" in err and "nothing to report" in err
+    assert '|     ratio: "3:2"\n' in err and "^^^^^" in err  # the diagnostic's source frame
     assert not (fresh.parent / ".runway-plan").exists()
 
 

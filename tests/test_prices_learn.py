@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from test_execute_support import CATALOG, KEY, PRICES, SPEED, Harness, graph_of, write_spec
 
 from runway_plan.catalog.learned import FILE_NAME
-from runway_plan.catalog.model import Price
+from runway_plan.catalog.model import Price, PriceRate
 from runway_plan.cli import main
 from runway_plan.cli.prices import count_line
 from runway_plan.emulator import Emulator, EmulatorConfig, FaultPlan
@@ -510,6 +510,13 @@ def test_rates_that_disagree_are_reported_not_averaged() -> None:
             blocks=Decimal(5),
             rate=Decimal(billed) / 5,
             condition=0,
+            body={
+                "model": "gen4_turbo",
+                "promptImage": "https://example.com/still.png",
+                "promptText": "orbit",
+                "ratio": "1280:720",
+                "duration": 5,
+            },
         )
 
     observed = Observed(observations=[seen("a", 35), seen("b", 40), seen("c", 35)])
@@ -527,3 +534,365 @@ def test_rates_that_disagree_are_reported_not_averaged() -> None:
     assert entry is not None and not notes
     assert entry["rates"] == [{"credits": "7"}] and entry["learned"]["tasks"] == 2
     assert entry["learned"]["first"] == entry["learned"]["last"] == "2025-12-02"
+
+
+# --- every price shape: listed truthfully, drift against the whole rule, learned or refused ---
+
+
+def _catalog_entry(model: str, **update: Any) -> dict[str, Any]:
+    price = CATALOG.prices.models[model]
+    data: dict[str, Any] = price.model_dump(mode="json", exclude_defaults=True)
+    data.update(update)
+    return data
+
+
+SHAPES_SHEET: dict[str, dict[str, Any]] = {
+    # tier from ratio: 1080p billed 44/s instead of 40; 720p and 4K as the catalog's
+    "seedance2": _catalog_entry(
+        "seedance2",
+        rates=[
+            {"when": {"tier": ["720p"]}, "credits": "36"},
+            {"when": {"tier": ["1080p"]}, "credits": "44"},
+            {"when": {"tier": ["4K"]}, "credits": "150"},
+        ],
+    ),
+    # 12/s instead of 10, the +1 first-frame surcharge unchanged; its video_to_video price
+    # (per second of input) at 13 instead of 11
+    "gemini_omni_flash": _catalog_entry("gemini_omni_flash", rates=[{"credits": "12"}]),
+    # a derived "timed" value and a per-second surcharge: untimed billed 3 instead of 2
+    "eleven_text_to_sound_v2": _catalog_entry(
+        "eleven_text_to_sound_v2",
+        rates=[{"when": {"timed": ["no"]}, "credits": "3"}, {"credits": "0"}],
+    ),
+    # a possible surcharge: base 30 instead of 25, billed with the surcharge (155)
+    "magnific_precision_upscaler_v2": _catalog_entry(
+        "magnific_precision_upscaler_v2", rates=[{"credits": "30"}]
+    ),
+    # a minimum: billed as the catalog's, 4 s x 16 = 64, the 64 minimum
+    "seedance2_mini": _catalog_entry("seedance2_mini"),
+}
+SHAPES_SHEET["gemini_omni_flash"]["endpoints"]["video_to_video"]["rates"] = [{"credits": "13"}]
+
+SHAPES_SPEC = """\
+version: 1
+name: shapes
+steps:
+  wide:
+    endpoint: text_to_video
+    model: seedance2
+    promptText: a lighthouse in a storm
+    ratio: "1920:1080"
+    duration: 5
+  omni:
+    endpoint: image_to_video
+    model: gemini_omni_flash
+    promptImage: assets/product.png
+    promptText: slow orbit
+    duration: 5
+  restyle:
+    endpoint: video_to_video
+    model: gemini_omni_flash
+    videoUri: "@wide"
+    promptText: as a watercolour
+  bed:
+    endpoint: sound_effect
+    model: eleven_text_to_sound_v2
+    promptText: rain on a tin roof
+  timed:
+    endpoint: sound_effect
+    model: eleven_text_to_sound_v2
+    promptText: distant thunder
+    duration: 8
+  upscale:
+    endpoint: image_upscale
+    model: magnific_precision_upscaler_v2
+    imageUri: assets/product.png
+    scaleFactor: 4
+  mini:
+    endpoint: text_to_video
+    model: seedance2_mini
+    promptText: a paper boat
+    ratio: "1280:720"
+    duration: 4
+  flare:
+    endpoint: text_to_image
+    model: gpt_image_2_5_flare
+    promptText: a poster
+    ratio: "1920:1920"
+    outputCount: 2
+    referenceImages: [{uri: assets/product.png}]
+"""
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Emulator]:
+    """A spec folder whose state holds one emulated run billed from :data:`SHAPES_SHEET`."""
+    folder = tmp_path_factory.mktemp("shapes")
+    spec = write_spec(folder, SHAPES_SPEC)
+    taught = {
+        model: Price.model_validate({**entry, "source": "test sheet", "checked": "2026-12-01"})
+        for model, entry in SHAPES_SHEET.items()
+    }
+    sheet = PRICES.merged(taught, "the shapes sheet")
+    config = EmulatorConfig(api_key=KEY, speed=SPEED, cadence=5.0, credits=1_000_000, tier=2)
+    emu = Emulator(config, catalog=CATALOG, prices=sheet, faults=FaultPlan())
+    harness = Harness(emu, folder / ".runway-plan" / "spec", folder / "outputs")
+    result = harness.run(graph_of(spec))
+    assert result.exit_code == 0, result.diagnostics
+    return folder, emu
+
+
+def _billed(emu: Emulator) -> dict[str, list[Decimal]]:
+    found: dict[str, list[Decimal]] = {}
+    for entry in emu.ledger():
+        found.setdefault(entry.model, []).append(Decimal(entry.charged_credits))
+    return found
+
+
+def test_the_emulator_billed_the_shapes_sheet(shapes: tuple[Path, Emulator]) -> None:
+    _folder, emu = shapes
+    billed = _billed(emu)
+    assert billed["seedance2"] == [220]  # 5 s x 44 (1080p from the ratio)
+    assert sorted(billed["eleven_text_to_sound_v2"]) == [3, 8]  # untimed 3; 0 + 8 s x 1
+    assert billed["magnific_precision_upscaler_v2"] == [155]  # 30 + the possible 125
+    assert billed["seedance2_mini"] == [64]  # 4 s x 16 = 64, the minimum
+    assert billed["gpt_image_2_5_flare"] == [154]  # the span's top: 2 x 76 + 2 x 1 reference
+    # image_to_video: 5 s x 12 + 1 for the first frame; video_to_video: 13 per input second
+    omni = sorted(billed["gemini_omni_flash"])
+    assert omni[0] == 61 and omni[1] >= 65
+
+
+def test_prices_lists_every_shape_truthfully(
+    shapes: tuple[Path, Emulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, _emu = shapes
+    text = _invoke(folder, monkeypatch, "prices").stdout
+    rows = {line.split()[0]: line for line in text.splitlines() if line[:1].isalnum()}
+    assert (
+        "1-76/image (times outputCount), +1 each of referenceImages per output"
+        in (rows["gpt_image_2_5_flare"])
+    )
+    assert "1/image" not in rows["gpt_image_2_5_flare"].replace("1-76/image", "")
+    assert (
+        "0.7/frame when resolution=720p|1k; 0.9/frame when resolution=2k; 1.2/frame when "
+        "resolution=4k (frames = 24-60 fps x s of videoUri; resolution defaults to 2k), "
+        "at least 1, total rounded up to whole credits"
+    ) in rows["magnific_video_upscaler_creative"]
+    assert (
+        "16/s (duration=auto billed at the longest output), at least 64" in (rows["seedance2_mini"])
+    )
+    assert (
+        "3/s when tier=720p; 2/s (low confidence) when tier=480p" in (rows["grok_imagine_1_5_lite"])
+    )
+    assert (
+        "10/s, +1 each of promptImage for the first-frame image; on video_to_video: 11/s of "
+        "input (length of videoUri), +1 each of references for each reference image"
+    ) in rows["gemini_omni_flash"]
+    assert (
+        "2/generation when timed=no; 0/generation (timed from duration, no when omitted)"
+        in (rows["eleven_text_to_sound_v2"])
+    )
+    assert "+125 for an output over 4096 px (possible: " in rows["magnific_precision_upscaler_v2"]
+    assert "…" not in rows["aleph2"].split("  ")[-1]  # the rule itself is never cut
+
+    data = json.loads(_invoke(folder, monkeypatch, "prices", "--format", "json").stdout)
+    models = {row["model"]: row for row in data["models"]}
+    flare = models["gpt_image_2_5_flare"]
+    assert flare["rates"] == [{"when": {}, "credits": "1", "up_to": "76"}]
+    assert flare["rule"].startswith("1-76/image")
+    assert flare["price"]["surcharges"][0]["per_output"] is True
+    lite = models["grok_imagine_1_5_lite"]["rates"]
+    assert lite[1] == {"when": {"tier": ["480p"]}, "credits": "2", "confidence": "low"}
+    assert models["gemini_omni_flash"]["price"]["endpoints"]["video_to_video"]["unit"] == (
+        "input_second"
+    )
+    assert models["magnific_video_upscaler_creative"]["price"]["fps"] == ["24", "60"]
+
+
+def test_drift_is_a_bill_outside_the_catalogs_price_for_that_request(
+    shapes: tuple[Path, Emulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, _emu = shapes
+    data = json.loads(_invoke(folder, monkeypatch, "prices", "--format", "json").stdout)
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+    drift = data["drift"]
+    # the tier's own rate: 220 over 5 s is 44/s, the catalog's 1080p rate is 40/s
+    assert f"seedance2 (tier=1080p) billed 44/s over 1 task since {day}; catalog 40/s" in drift
+    # the surcharge subtracted: (61 - 1) / 5 = 12/s against 10/s
+    assert f"gemini_omni_flash billed 12/s over 1 task since {day}; catalog 10/s" in drift
+    # the endpoint's own price: per second of input
+    assert (
+        f"gemini_omni_flash on video_to_video billed 13/s of input over 1 task since {day}; "
+        "catalog 11/s of input"
+    ) in drift
+    # the derived condition: untimed 3 against 2; the timed one (0 + 8 x 1 = 8) agrees
+    assert (
+        f"eleven_text_to_sound_v2 (timed=no) billed 3/generation over 1 task since {day}; "
+        "catalog 2/generation"
+    ) in drift
+    # no rate can be told, so the bill against the whole rule: 25 to 25 + 125 = 150
+    assert (
+        f"magnific_precision_upscaler_v2 billed 155 credits over 1 task since {day}; "
+        "catalog 25-150 for that request"
+    ) in drift
+    assert not any(d.startswith("seedance2_mini") for d in drift)  # 64: the catalog's price
+    assert len(drift) == 5
+    assert not any("catalog 0/" in d for d in drift)
+
+
+def test_learn_recovers_tiers_and_surcharged_rates_and_refuses_the_rest(
+    shapes: tuple[Path, Emulator], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    source, _emu = shapes
+    folder = tmp_path / "copy"
+    shutil.copytree(source, folder)
+    result = _invoke(folder, monkeypatch, "prices", "learn")
+    assert result.exit_code == 0, result.output
+    written = yaml.safe_load((folder / FILE_NAME).read_text())["models"]
+    assert set(written) == {"seedance2", "gemini_omni_flash", "eleven_text_to_sound_v2"}
+    assert [r["credits"] for r in written["seedance2"]["rates"]] == ["36", "44", "150"]
+    assert written["seedance2"]["derived"]["tier"]["field"] == "ratio"
+    omni = written["gemini_omni_flash"]
+    assert omni["rates"] == [{"credits": "12"}]
+    assert omni["surcharges"][0]["credits"] == "1"  # the catalog's surcharge kept
+    assert omni["endpoints"]["video_to_video"]["rates"] == [{"credits": "13"}]
+    assert "the catalog's surcharges subtracted" in omni["source"]
+    sound = written["eleven_text_to_sound_v2"]
+    assert sound["rates"] == [{"when": {"timed": ["no"]}, "credits": "3"}, {"credits": "0"}]
+    refused = result.stderr
+    assert (
+        "not learnable from these tasks: magnific_precision_upscaler_v2 (1 task, e.g. "
+    ) in refused
+    assert "its surcharges come to 0-125 credits" in refused
+    assert "not learnable from these tasks: seedance2_mini (1 task, e.g. " in refused
+    assert "(64) is at or below the minimum of 64" in refused
+    assert "not learnable from these tasks: gpt_image_2_5_flare (1 task, e.g. " in refused
+    assert "only a span of 1-76/image for it" in refused
+    # what was learned prices every task it rests on exactly
+    code, plan = _plan_json(folder, monkeypatch)
+    assert code == 0, plan
+    planned = {
+        (g["model"], g["endpoint"]): (Decimal(g["credits"]["low"]), Decimal(g["credits"]["high"]))
+        for g in plan["generations"]
+    }
+    assert planned[("seedance2", "text_to_video")] == (220, 220)
+    assert planned[("gemini_omni_flash", "image_to_video")] == (61, 61)
+
+
+def test_the_self_check_refuses_a_price_that_does_not_give_the_bills_back() -> None:
+    from runway_plan.execute.learn import Observation, self_check
+
+    def seen(task: str, duration: int, billed: int) -> Observation:
+        return Observation(
+            model="gen4_turbo",
+            endpoint="image_to_video",
+            task_id=task,
+            finished_at=1_764_633_600.0,
+            origin="",
+            state="s",
+            billed=Decimal(billed),
+            estimated=Decimal(billed),
+            blocks=Decimal(duration),
+            rate=Decimal(billed) / duration,
+            condition=0,
+            body={
+                "model": "gen4_turbo",
+                "promptImage": "https://example.com/still.png",
+                "promptText": "orbit",
+                "ratio": "1280:720",
+                "duration": duration,
+            },
+        )
+
+    price = CATALOG.prices.models["gen4_turbo"].model_copy(
+        update={"rates": (PriceRate(credits=Decimal(7)),)}
+    )
+    assert self_check("gen4_turbo", price, [seen("a", 5, 35), seen("b", 10, 70)], CATALOG) == ""
+    # 7/s gives 70 for 10 s, and this task was billed 75: the entry would under-price it
+    assert self_check("gen4_turbo", price, [seen("a", 5, 35), seen("b", 10, 75)], CATALOG) == (
+        "re-priced with the learned rates, task b comes to 70 credits, not the 75 billed"
+    )
+
+
+def test_the_emulator_bills_from_a_learned_file(
+    shapes: tuple[Path, Emulator], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from runway_plan.emulator.pricing import PriceSheetError, load_price_sheet, sheet_pricer
+
+    folder = tmp_path / "copy"
+    shutil.copytree(shapes[0], folder)
+    assert _invoke(folder, monkeypatch, "prices", "learn").exit_code == 0
+    path = folder / FILE_NAME
+    assert "learned:" in path.read_text() and "version: 1" in path.read_text()
+    sheet = load_price_sheet(path, CATALOG)
+    assert sheet.origin.startswith(f"{path} (version 1) over ")
+    seedance = sheet.price("seedance2")
+    assert seedance is not None and [r.credits for r in seedance.rates] == [36, 44, 150]
+    price = sheet_pricer(CATALOG, sheet)
+    body = {"model": "seedance2", "promptText": "a storm", "ratio": "1920:1080", "duration": 10}
+    assert price("text_to_video", body) == 440  # 10 s x 44 at 1080p
+    omni = {"model": "gemini_omni_flash", "promptText": "x", "duration": 3}
+    assert price("text_to_video", omni) == 36  # 3 s x 12, no first frame
+    broken = path.read_text().replace("tasks: 1\n", "tasks: 0\n", 1)
+    (tmp_path / "broken.yaml").write_text(broken)
+    with pytest.raises(PriceSheetError, match=r"models\.[a-z_0-9.]+\.learned\.tasks"):
+        load_price_sheet(tmp_path / "broken.yaml", CATALOG)
+    refused = CliRunner().invoke(main, ["emulate", "--prices", str(tmp_path / "broken.yaml")])
+    assert refused.exit_code == 2 and "learned.tasks" in refused.output
+    assert "Traceback" not in refused.output
+
+
+def test_emulated_bills_at_the_specs_own_prices_teach_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_spec(tmp_path, PLAIN + "prices:\n  gen4_turbo: 1\n")
+    run = _invoke(tmp_path, monkeypatch, "run", "spec.yaml", "--emulate", "--speed", "1000")
+    assert run.exit_code == 0, run.output
+    listing = _invoke(tmp_path, monkeypatch, "prices", "--emulate", "--format", "json")
+    data = json.loads(listing.stdout)
+    assert data["tasks"] == 1 and data["drift"] == []  # billed 1, not 5 s x 5 = 25: not drift
+    [skipped] = data["skipped"]
+    assert skipped["model"] == "gen4_turbo" and "the spec's own prices:" in skipped["reason"]
+    learn = _invoke(tmp_path, monkeypatch, "prices", "learn", "--emulate")
+    assert "nothing learned" in learn.stdout and not (tmp_path / FILE_NAME).exists()
+
+
+def test_rates_kept_from_a_low_confidence_price_stay_low() -> None:
+    from runway_plan.execute.learn import Observation, Observed, learned_entry, summarize
+
+    def seen(task: str) -> Observation:
+        return Observation(
+            model="wan3_prime",
+            endpoint="text_to_video",
+            task_id=task,
+            finished_at=1_764_633_600.0,
+            origin="",
+            state="s",
+            billed=Decimal(70),
+            estimated=Decimal(70),
+            blocks=Decimal(5),
+            rate=Decimal(14),
+            condition=1,  # 720p, from the ratio
+            body={
+                "model": "wan3_prime",
+                "promptText": "a paper boat",
+                "ratio": "1280:720",
+                "duration": 5,
+            },
+        )
+
+    summary = summarize(Observed(observations=[seen("a"), seen("b")]), CATALOG)
+    entry, notes = learned_entry("wan3_prime", summary["wan3_prime"], CATALOG, "2026-12-02")
+    assert entry is not None and not notes, notes
+    assert CATALOG.prices.models["wan3_prime"].confidence == "low"
+    # 720p was billed 14/s on two tasks; 480p and 1080p are still only the low catalog figure
+    assert entry["confidence"] == "high"
+    assert entry["rates"] == [
+        {"when": {"tier": ["480p"]}, "credits": "6.8", "confidence": "low"},
+        {"when": {"tier": ["720p"]}, "credits": "14"},
+        {"when": {"tier": ["1080p"]}, "credits": "28", "confidence": "low"},
+    ]

@@ -203,7 +203,10 @@ def test_validate_text_shows_what_a_spec_wrote_as_visible_escapes(tmp_path: Path
     assert "\\x1b[31mRED\\x1b]8;;https://e.example\\x07link" in result.stdout
     assert "\\u202eevil\\u202c \\x08\\x08 " in result.stdout
     expected = _diagnostics(path)
-    assert len(result.stdout.splitlines()) == sum(
+    lines = result.stdout.splitlines()
+    frames = [line for line in lines if re.match(r" *\d* \|", line)]
+    assert len(frames) == 3 * len(expected)  # each framed: bar, source line, carets
+    assert len(lines) - len(frames) == sum(
         1 + bool(d["hint"]) + len(d["related"]) for d in expected
     )
     for diagnostic in expected:

@@ -139,6 +139,35 @@ def test_a_number_no_field_can_take_never_reaches_the_planner(
         assert f"{spec}:9:15: {code_}" in done.stdout, (command, done.stdout)
 
 
+def _duration_without_a_floor() -> list[tuple[str, str]]:
+    """Every (endpoint, model) whose SDK type of ``duration`` has no lower bound."""
+    found = []
+    for endpoint in CATALOG.endpoints.values():
+        for name, spec in endpoint.models.items():
+            field = spec.fields.get("duration")
+            variants = getattr(field.type, "variants", (field.type,)) if field else ()
+            numeric = [v for v in variants if v.kind in ("integer", "number")]
+            if any(v.minimum is None for v in numeric):  # type: ignore[union-attr]
+                found.append((endpoint.name, name))
+    return found
+
+
+@pytest.mark.parametrize(("endpoint", "model"), _duration_without_a_floor())
+def test_a_negative_duration_is_refused_where_the_sdk_gives_no_floor(
+    tmp_path: Path, endpoint: str, model: str
+) -> None:
+    # Found by fuzzing: mirelo_sfx_2_0 with duration -1.0e+308 (or -3) validated clean, then
+    # plan failed with an internal error (a negative latency in the schedule).
+    spec = write(
+        tmp_path,
+        f"version: 1\nname: t\nsteps:\n  a:\n    endpoint: {endpoint}\n    model: {model}\n"
+        "    duration: -3\n",
+    )
+    code, out, err = run("plan", str(spec))
+    assert code == 1, out + err
+    assert f"{spec}:7:15: RP208 duration -3 is out of range for {model}" in out
+
+
 def test_a_number_within_the_range_plans(tmp_path: Path) -> None:
     spec = write(tmp_path, SOUND.format(duration="12.5"))
     code, out, err = run("plan", str(spec))

@@ -211,12 +211,52 @@ def _build(
             raise CatalogError(f"catalog at {origin} is invalid: {exc}") from exc
     return Catalog(
         constraints=parts["constraints.json"],
-        overlay=parts["overlay.yaml"],
+        overlay=_with_floors(parts["constraints.json"], parts["overlay.yaml"]),
         prices=parts["prices.yaml"],
         tiers=parts["tiers.yaml"],
         digest=digest.hexdigest(),
         origin=origin,
     )
+
+
+def _unbounded_below(node: Any) -> bool:
+    """True when a numeric type (or a numeric variant of a union) has no lower bound."""
+    kind = getattr(node, "kind", None)
+    if kind == "union":
+        return any(_unbounded_below(variant) for variant in node.variants)
+    if kind in ("integer", "number"):
+        return node.minimum is None and getattr(node, "exclusive_minimum", None) is None
+    return False
+
+
+def _with_floors(constraints: Constraints, overlay: Overlay) -> Overlay:
+    """``overlay`` with its ``field_floors`` copied into each model whose field needs one, so
+    the validator and the schema see one patch per model field."""
+    if not overlay.field_floors:
+        return overlay
+    models = dict(overlay.models)
+    for endpoint in constraints.endpoints.values():
+        for name, spec in endpoint.models.items():
+            for field, floor in overlay.field_floors.items():
+                node = spec.fields.get(field)
+                own = models.get(name) or ModelOverlay()
+                patch = own.fields.get(field)
+                if node is None or not _unbounded_below(node.type):
+                    continue
+                if patch is not None and patch.minimum is not None:
+                    continue
+                merged = (
+                    floor
+                    if patch is None
+                    else patch.model_copy(
+                        update={
+                            "minimum": floor.minimum,
+                            "source": f"{patch.source} {floor.source}",
+                        }
+                    )
+                )
+                models[name] = own.model_copy(update={"fields": {**own.fields, field: merged}})
+    return overlay.model_copy(update={"models": models})
 
 
 @lru_cache(maxsize=1)

@@ -270,6 +270,13 @@ class Overlay(_Strict):
         default_factory=dict,
         description="Per endpoint (or '*'), a misspelling from older docs -> the right field.",
     )
+    field_floors: dict[str, FieldPatch] = Field(
+        default_factory=dict,
+        description=(
+            "By top-level request field, a lower bound for every model whose SDK type and own "
+            "patch give that field none (a duration is never negative)."
+        ),
+    )
     sources: dict[str, str] = Field(default_factory=dict)
 
     @property

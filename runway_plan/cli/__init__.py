@@ -22,6 +22,7 @@ main.lazy_modules.update(
         "migrate": "runway_plan.cli.run",
         "report": "runway_plan.cli.report",
         "prices": "runway_plan.cli.prices",
+        "compile": "runway_plan.cli.compile",
     }
 )
 

@@ -20,6 +20,9 @@ import click
 
 from runway_plan import __version__
 from runway_plan.catalog import Catalog, CatalogError, load_catalog
+from runway_plan.diagnostics import Diagnostic
+from runway_plan.diagnostics.frame import wants_color
+from runway_plan.diagnostics.render import render
 from runway_plan.limits import LIMIT_NAMES, WorkLimits
 from runway_plan.source import Document, parse_document
 
@@ -32,6 +35,7 @@ __all__ = [
     "allow_option",
     "api_key_or_fail",
     "catalog_option",
+    "echo_diagnostics",
     "format_option",
     "limits_option",
     "load_catalog_or_fail",
@@ -39,6 +43,7 @@ __all__ = [
     "parse_limits",
     "parse_vars",
     "vars_option",
+    "version_text",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -114,6 +119,17 @@ def parse_limits(values: tuple[str, ...]) -> dict[str, int]:
             )
         parsed[name] = value
     return parsed
+
+
+def echo_diagnostics(
+    diagnostics: Sequence[Diagnostic], document: Document | None, *, err: bool = False
+) -> None:
+    """Write ``diagnostics`` as text, each with the frame of its span in ``document`` (the
+    spec they are about), coloured when written to a terminal (see ``wants_color``)."""
+    color = wants_color(sys.stderr if err else sys.stdout)
+    sources = {document.source_map.path: document.text} if document is not None else {}
+    text = render(diagnostics, "text", sources=sources, color=color)
+    click.echo(text, nl=False, err=err, color=color)
 
 
 def load_catalog_or_fail(path: Path | None, limits: dict[str, int] | None = None) -> Catalog:
@@ -227,10 +243,43 @@ def _closed_pipe() -> click.exceptions.Exit:
     return click.exceptions.Exit(EXIT_CLOSED_PIPE)
 
 
+def version_text() -> str:
+    """What ``--version`` prints: runway-plan's version, then its packaged catalog's (the
+    runwayml SDK its request types were generated from, and the versions of the hand-kept
+    overlay, prices and tiers), or why the catalog cannot be read."""
+    try:
+        catalog = load_catalog()
+    except CatalogError as exc:
+        return f"runway-plan {__version__}\ncatalog: cannot be read ({exc})"
+    return (
+        f"runway-plan {__version__}\n"
+        f"catalog {catalog.version}: request types from the runwayml Python SDK "
+        f"{catalog.constraints.sdk_version}, overlay {catalog.overlay.version}, prices "
+        f"{catalog.prices.version}, tiers {catalog.tiers.version} (sha256 {catalog.digest[:12]})"
+    )
+
+
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(version_text())
+        ctx.exit(EXIT_OK)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="runway-plan")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version, and the catalog's (SDK, overlay, prices, tiers), and exit.",
+)
 def main() -> None:
-    """Compile, validate, price and run Runway generation pipelines."""
+    """Compile, validate, price and run Runway generation pipelines.
+
+    Shell completion: eval "$(_RUNWAY_PLAN_COMPLETE=bash_source runway-plan)" in ~/.bashrc
+    (zsh_source in ~/.zshrc; fish_source for fish). See the README.
+    """
 
 
 def format_option(

@@ -96,8 +96,9 @@ def _load_prices(path: Path, catalog: Catalog) -> PriceSheet:
     "--prices",
     "prices_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="A price sheet (YAML: models: entries as in the catalog's prices.yaml) merged over "
-    "the catalog's prices. A model with no price cannot be run.",
+    help="A price sheet (YAML: models: entries as in the catalog's prices.yaml, such as the "
+    "runway-prices.yaml `prices learn` writes) merged over the catalog's prices. A model "
+    "with no price cannot be run.",
 )
 @click.option("--log-requests", is_flag=True, help="Log every request (uvicorn access log).")
 @catalog_option

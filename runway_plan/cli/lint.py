@@ -23,10 +23,13 @@ from runway_plan.cli.app import (
     parse_vars,
     vars_option,
 )
+from runway_plan.cli.selection import VALIDATE_STAGES, apply_selection, selection_options
 from runway_plan.diagnostics import CODES, has_errors
 from runway_plan.diagnostics.codes import codes_markdown
 from runway_plan.diagnostics.display import display, display_lines
+from runway_plan.diagnostics.frame import wants_color
 from runway_plan.diagnostics.render import FORMATS, render
+from runway_plan.diagnostics.selection import Selection
 from runway_plan.spec import json_schema
 from runway_plan.validate import check_file
 
@@ -38,6 +41,7 @@ from runway_plan.validate import check_file
 @limits_option
 @allow_option
 @catalog_option
+@selection_options
 def validate(
     specs: tuple[Path, ...],
     fmt: str,
@@ -45,21 +49,31 @@ def validate(
     limits: tuple[str, ...],
     allow_paths: tuple[Path, ...],
     catalog_path: Path | None,
+    selection: Selection,
 ) -> None:
     """Check SPECS against every model constraint and report every problem at once.
 
     A SPEC that cannot be read (missing, a directory, not a regular file, too large) is a
-    diagnostic of its own; the others are still checked.
+    diagnostic of its own; the others are still checked.  A comment
+    `# runway-plan: ignore[RP404]` at the end of a spec's line suppresses those codes there.
     """
     overrides = parse_vars(variables)
     work_limits = parse_limits(limits)
     catalog = load_catalog_or_fail(catalog_path, work_limits)
     started = time.perf_counter()
-    everything = []
+    found = []
+    graphs = []
+    sources: dict[str, str] = {}
     for spec in specs:
-        _graph, diagnostics = check_file(spec, catalog, overrides, work_limits, allow=allow_paths)
-        everything.extend(diagnostics)
-    click.echo(render(everything, fmt, version=__version__), nl=False)
+        graph, diagnostics = check_file(spec, catalog, overrides, work_limits, allow=allow_paths)
+        found.extend(diagnostics)
+        graphs.append(graph)
+        sources[graph.document.source_map.path] = graph.document.text
+    selected = apply_selection(selection, found, graphs, stages=VALIDATE_STAGES)
+    everything = selected.diagnostics
+    color = fmt == "text" and wants_color(sys.stdout)
+    text = render(everything, fmt, version=__version__, sources=sources, color=color)
+    click.echo(text, nl=False, color=color)
     if fmt == "text":
         errors = sum(d.is_error for d in everything)
         others = len(everything) - errors
@@ -69,11 +83,15 @@ def validate(
             if everything
             else "no problems"
         )
+        if selected.summary():
+            summary += f"; {selected.summary()}"
         elapsed = time.perf_counter() - started
         names = (
             ", ".join(display(str(s)) for s in specs) if len(specs) <= 3 else f"{len(specs)} specs"
         )
         click.echo(display_lines(f"{names}: {summary} ({elapsed:.2f}s)"), err=True)
+    elif selected.summary():
+        click.echo(f"runway-plan: {selected.summary()}", err=True)
     sys.exit(EXIT_FAILED if has_errors(everything) else EXIT_OK)
 
 

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from runway_plan import __version__
 from runway_plan.catalog import Catalog
 from runway_plan.catalog.learned import LearnedPrice, read_beside
 from runway_plan.cli.app import (
@@ -27,6 +28,7 @@ from runway_plan.cli.app import (
     allow_option,
     api_key_or_fail,
     catalog_option,
+    echo_diagnostics,
     format_option,
     limits_option,
     load_catalog_or_fail,
@@ -35,10 +37,12 @@ from runway_plan.cli.app import (
     parse_vars,
     vars_option,
 )
+from runway_plan.cli.selection import PLAN_STAGES, apply_selection, selection_options
 from runway_plan.compile import Graph, compile_spec
 from runway_plan.diagnostics import Diagnostic, has_errors, make, sort_diagnostics
 from runway_plan.diagnostics.display import display, display_lines
 from runway_plan.diagnostics.render import render as render_diagnostics
+from runway_plan.diagnostics.selection import Selected, Selection
 from runway_plan.limits import WorkLimits
 from runway_plan.plan import Plan, plan
 from runway_plan.plan.diff import diff_plans
@@ -161,17 +165,37 @@ def _check(
     return graph, sort_diagnostics([*document.diagnostics, *validate(graph)]), spec
 
 
+_DIAGNOSTIC_FORMATS = ("github", "sarif")
+"""Plan formats that show only the plan's diagnostics, as ``validate`` renders them."""
+
+
 def _checked_or_exit(
     spec: str,
     catalog: Catalog,
     overrides: dict[str, Any],
     limits: dict[str, int] | None = None,
     allow: tuple[Path, ...] = (),
+    *,
+    selection: Selection | None = None,
+    fmt: str = "text",
 ) -> tuple[Graph, list[Diagnostic], str]:
+    """The spec compiled and validated, or its errors shown and exit 1.
+
+    A spec with errors is never planned, even when a ``selection`` leaves them out (a graph
+    with a cycle or a missing step cannot be priced); the warnings it makes errors stop the
+    plan too.  ``fmt`` is the format of the errors shown (text unless a diagnostic format).
+    """
     graph, diagnostics, label = _check(spec, catalog, overrides, limits, allow)
-    if has_errors(diagnostics):
-        click.echo(render_diagnostics(diagnostics, "text"), nl=False)
-        errors = sum(d.is_error for d in diagnostics)
+    shown = [d for d in diagnostics if d.is_error]
+    if selection is not None:
+        promoted = apply_selection(selection, diagnostics, [graph]).diagnostics
+        shown = sort_diagnostics([*shown, *(d for d in promoted if d.is_error)])
+    if shown:
+        if fmt in _DIAGNOSTIC_FORMATS:
+            click.echo(render_diagnostics(shown, fmt, version=__version__), nl=False)
+        else:
+            echo_diagnostics(shown, graph.document)
+        errors = sum(d.is_error for d in shown)
         click.echo(
             display_lines(f"{display(label)}: {errors} error{'s' * (errors != 1)}; no plan"),
             err=True,
@@ -194,12 +218,18 @@ def _plan_or_exit(
     overrides: dict[str, Any],
     limits: dict[str, int] | None = None,
     allow: tuple[Path, ...] = (),
+    selection: Selection | None = None,
     **options: Any,
 ) -> Plan:
-    graph, diagnostics, label = _checked_or_exit(spec, catalog, overrides, limits, allow)
+    graph, diagnostics, label = _checked_or_exit(
+        spec, catalog, overrides, limits, allow, selection=selection
+    )
     learned, problems = learned_prices(spec, catalog, limits)
     result = plan(graph, catalog, source=label, learned=learned, **options)
-    result.diagnostics = sort_diagnostics([*diagnostics, *problems, *result.diagnostics])
+    found = [*diagnostics, *problems, *result.diagnostics]
+    if selection is not None:
+        found = apply_selection(selection, found, [graph]).diagnostics
+    result.diagnostics = sort_diagnostics(found)
     return result
 
 
@@ -402,16 +432,36 @@ def _live_organization(key: str, base_url: str | None = None) -> Organization:
         raise _UsageFailure(str(exc).replace(key, "[redacted]")) from None
 
 
+def _budget_option(description: str) -> Callable[[Any], Any]:
+    return click.option("--max-credits", type=str, metavar="N", help=description)
+
+
+def _parse_budget(max_credits: str | None) -> Decimal | None:
+    """``--max-credits`` as a number of credits, or a usage error."""
+    if max_credits is None:
+        return None
+    try:
+        budget = Decimal(max_credits)
+    except InvalidOperation:
+        raise click.BadParameter(
+            f"'{max_credits}' is not a number", param_hint="--max-credits"
+        ) from None
+    if not budget.is_finite() or budget < 0:
+        raise click.BadParameter(
+            "must be a number of credits, 0 or more", param_hint="--max-credits"
+        )
+    return budget
+
+
 @main.command("plan")
 @click.argument("spec", type=click.Path(path_type=str, dir_okay=False))
-@format_option(PLAN_FORMATS)
-@click.option("--tier", type=click.IntRange(1, 5), help="Plan for this tier (default: the spec's).")
-@click.option(
-    "--max-credits",
-    type=str,
-    metavar="N",
-    help="Fail (exit 1, RP400) when the plan may cost more credits than N.",
+@format_option(
+    (*PLAN_FORMATS, *_DIAGNOSTIC_FORMATS),
+    "Output format: the plan (table, json, markdown), or only its diagnostics, budget errors "
+    "included, as GitHub annotations (github) or SARIF 2.1.0 (sarif).",
 )
+@click.option("--tier", type=click.IntRange(1, 5), help="Plan for this tier (default: the spec's).")
+@_budget_option("Fail (exit 1, RP400) when the plan may cost more credits than N.")
 @click.option(
     "--deadline",
     type=str,
@@ -462,6 +512,7 @@ def _live_organization(key: str, base_url: str | None = None) -> Organization:
 @limits_option
 @allow_option
 @catalog_option
+@selection_options
 def plan_command(
     spec: str,
     fmt: str,
@@ -478,6 +529,7 @@ def plan_command(
     limits: tuple[str, ...],
     allow_paths: tuple[Path, ...],
     catalog_path: Path | None,
+    selection: Selection,
 ) -> None:
     """Price SPEC in credits and dollars and schedule it against the tier's limits.
 
@@ -487,18 +539,7 @@ def plan_command(
     update or delete among the spec's documents and avatars.
     """
     overrides = parse_vars(variables)
-    budget: Decimal | None = None
-    if max_credits is not None:
-        try:
-            budget = Decimal(max_credits)
-        except InvalidOperation:
-            raise click.BadParameter(
-                f"'{max_credits}' is not a number", param_hint="--max-credits"
-            ) from None
-        if not budget.is_finite() or budget < 0:
-            raise click.BadParameter(
-                "must be a number of credits, 0 or more", param_hint="--max-credits"
-            )
+    budget = _parse_budget(max_credits)
     seconds = parse_deadline(deadline) if deadline is not None else None
     latency = _parse_latency(latencies)
     if live and emulate:
@@ -511,7 +552,9 @@ def plan_command(
     organization = _live_organization(key, base) if key is not None else None
     work_limits = parse_limits(limits)
     catalog = load_catalog_or_fail(catalog_path, work_limits)
-    graph, diagnostics, label = _checked_or_exit(spec, catalog, overrides, work_limits, allow_paths)
+    graph, diagnostics, label = _checked_or_exit(
+        spec, catalog, overrides, work_limits, allow_paths, selection=selection, fmt=fmt
+    )
     view = _state_view(
         spec, graph, state_dir=state_dir, emulate=emulate, base_url=base, live_key=key
     )
@@ -530,19 +573,31 @@ def plan_command(
         reuse_source=view.source,
     )
     result.resources = view.resources
-    result.diagnostics = sort_diagnostics(
-        [*diagnostics, *view.problems, *learned_problems, *result.diagnostics]
+    selected = apply_selection(
+        selection,
+        [*diagnostics, *view.problems, *learned_problems, *result.diagnostics],
+        [graph],
+        stages=PLAN_STAGES,
     )
+    result.diagnostics = sort_diagnostics(selected.diagnostics)
     if gantt is not None:
         gantt.write_text(_GANTT_WRITERS[gantt.suffix.lower()](result), encoding="utf-8")
     console = Console()
-    if fmt == "table" and console.is_terminal:
+    if fmt in _DIAGNOSTIC_FORMATS:
+        click.echo(render_diagnostics(result.diagnostics, fmt, version=__version__), nl=False)
+    elif fmt == "table" and console.is_terminal:
         _print_plan(result, console)
     else:
         click.echo(render_plan(result, fmt), nl=False)
+    _report_left_out(selected)
     if gantt is not None:
         click.echo(display_lines(f"wrote {display(str(gantt))}"), err=True)
     sys.exit(EXIT_FAILED if has_errors(result.diagnostics) else EXIT_OK)
+
+
+def _report_left_out(selected: Selected) -> None:
+    if selected.summary():
+        click.echo(f"runway-plan: {selected.summary()}", err=True)
 
 
 @main.command("graph")
@@ -572,32 +627,59 @@ def graph_command(
 @click.argument("new", type=str)
 @format_option(PLAN_FORMATS)
 @click.option("--tier", type=click.IntRange(1, 5), help="Plan both for this tier.")
+@_budget_option("A budget for NEW besides its spec's: exit 1 (RP400) when NEW may cost more.")
 @vars_option
 @limits_option
 @allow_option
 @catalog_option
+@selection_options
 def diff_command(
     old: str,
     new: str,
     fmt: str,
     tier: int | None,
+    max_credits: str | None,
     variables: tuple[str, ...],
     limits: tuple[str, ...],
     allow_paths: tuple[Path, ...],
     catalog_path: Path | None,
+    selection: Selection,
 ) -> None:
     """Show what changing OLD into NEW costs, step by step.
 
     OLD and NEW are spec files; either may be REF:PATH, the spec at a git ref
-    (`main:specs/launch.yaml`, `HEAD~1:./launch.yaml`).
+    (`main:specs/launch.yaml`, `HEAD~1:./launch.yaml`).  NEW is held to its budgets (its
+    spec's `budget`, --max-credits) and its tier's monthly cap: over one, its errors are
+    shown on standard error and the exit code is 1 (--select, --ignore, NEW's suppression
+    comments and --warnings-as-errors choose them, as for `plan`).
     """
+    budget = _parse_budget(max_credits)
     work_limits = parse_limits(limits)
     catalog = load_catalog_or_fail(catalog_path, work_limits)
     overrides = parse_vars(variables)
     before = _plan_or_exit(old, catalog, overrides, work_limits, allow=allow_paths, tier=tier)
-    after = _plan_or_exit(new, catalog, overrides, work_limits, allow=allow_paths, tier=tier)
+    after = _plan_or_exit(
+        new,
+        catalog,
+        overrides,
+        work_limits,
+        allow=allow_paths,
+        selection=selection,
+        tier=tier,
+        max_credits=budget,
+    )
     click.echo(render_diff(diff_plans(before, after), fmt), nl=False)
-    sys.exit(EXIT_OK)
+    errors = [d for d in after.diagnostics if d.is_error]
+    if errors:
+        click.echo(render_diagnostics(errors, "text"), nl=False, err=True)
+        click.echo(
+            display_lines(
+                f"{display(after.source)}: {len(errors)} error{'s' * (len(errors) != 1)} "
+                "in the new version"
+            ),
+            err=True,
+        )
+    sys.exit(EXIT_FAILED if errors else EXIT_OK)
 
 
 __all__ = ["diff_command", "graph_command", "learned_prices", "parse_deadline", "plan_command"]

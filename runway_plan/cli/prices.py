@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from runway_plan.catalog.learned import (
     read_learned,
     write_learned,
 )
-from runway_plan.catalog.model import Price
+from runway_plan.catalog.model import Price, PriceRate
 from runway_plan.cli.app import (
     EXIT_FAILED,
     EXIT_OK,
@@ -47,19 +48,19 @@ from runway_plan.execute.learn import (
     Drift,
     Observed,
     RateGroup,
+    Skipped,
     StateSource,
     drift,
     learned_entry,
     observe,
-    rate_text,
-    rate_unit,
     summarize,
 )
 from runway_plan.files import SymlinkInTheWay
 from runway_plan.limits import WorkLimits
 from runway_plan.plan.cost import format_credits
+from runway_plan.plan.rule import rate_unit, rule_text, when_text
 
-__all__ = ["count_line", "prices_group"]
+__all__ = ["count_line", "prices_group", "skipped_lines"]
 
 
 class _PricesGroup(click.Group):
@@ -91,10 +92,10 @@ def _states(specs: Sequence[Path], state_dir: Path | None, emulate: bool) -> lis
     inputs its tasks sent, when known (to measure them)."""
     if state_dir is not None:
         spec = specs[0] if len(specs) == 1 else None
-        return [StateSource(state_dir, _shown(state_dir), spec)]
+        return [StateSource(state_dir, _shown(state_dir), spec, emulate)]
     if specs:
         found = [(layout_of(spec, emulate=emulate).state, spec) for spec in specs]
-        return [StateSource(folder, _shown(folder), spec) for folder, spec in found]
+        return [StateSource(folder, _shown(folder), spec, emulate) for folder, spec in found]
     base = Path(STATE_FOLDER)
     if not base.is_dir() or base.is_symlink():
         return []
@@ -107,7 +108,7 @@ def _states(specs: Sequence[Path], state_dir: Path | None, emulate: bool) -> lis
             named = [Path(child.name + ext) for ext in (".yaml", ".yml", ".json")]
             present = [p for p in named if p.is_file() and not p.is_symlink()]
             spec = present[0] if len(present) == 1 else None
-            folders.append(StateSource(folder, _shown(folder), spec))
+            folders.append(StateSource(folder, _shown(folder), spec, emulate))
     return folders
 
 
@@ -133,28 +134,14 @@ def _observed_text(groups: Sequence[RateGroup]) -> str:
             text = "disagree: " + ", ".join(
                 f"{format_credits(r)}{unit} ×{len(items)}" for r, items in group.rates.items()
             )
-        parts.append(text)
+        condition = when_text(group.when, compact=True)
+        where = ", ".join(x for x in (group.variant and f"on {group.variant}", condition) if x)
+        parts.append(text + (f" ({where})" if where and len(groups) > 1 else ""))
     return "; ".join(parts)
 
 
 def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _compact(price: Price) -> Price:
-    """``price`` with long ``when`` lists shown as their length (for the table)."""
-    rates = tuple(
-        rate.model_copy(
-            update={
-                "when": {
-                    name: (values if len(values) <= 3 else (f"{len(values)} values",))
-                    for name, values in rate.when.items()
-                }
-            }
-        )
-        for rate in price.rates
-    )
-    return price.model_copy(update={"rates": rates})
 
 
 def count_line(catalog: Catalog) -> str:
@@ -183,7 +170,7 @@ def _rows(
         unknown = price is None or price.confidence == "low"
         reason = catalog.prices.unknown.get(model, "the catalog has no price for it").strip()
         if price is not None and price.confidence == "low":
-            reason = f"only a low-confidence figure ({rate_text(price)}): {price.source}"
+            reason = f"only a low-confidence figure ({rule_text(price)}): {price.source}"
         rows.append(
             {
                 "model": model,
@@ -192,18 +179,16 @@ def _rows(
                 "unit": price.unit if price else None,
                 "per": format_credits(price.per) if price else None,
                 "rounding": price.rounding if price else None,
-                "rates": [
-                    {"when": {k: list(v) for k, v in r.when.items()}, "credits": str(r.credits)}
-                    for r in (price.rates if price else ())
-                ],
-                "rule": rate_text(price) if price else None,
+                "rates": [_rate_dict(r) for r in (price.rates if price else ())],
+                "rule": rule_text(price) if price else None,
+                "price": price.model_dump(mode="json", exclude_defaults=True) if price else None,
                 "source": price.source if price else None,
                 "checked": price.checked if price else None,
                 "confidence": price.confidence if price else None,
                 "unknown_reason": reason if unknown else None,
                 "learned": None
                 if entry is None
-                else {**entry.to_dict(), "rule": rate_text(entry.price)},
+                else {**entry.to_dict(), "rule": rule_text(entry.price)},
                 "observed": [_group_dict(g) for g in groups],
                 "_price": price,
                 "_groups": groups,
@@ -212,9 +197,27 @@ def _rows(
     return rows
 
 
+def _amount(value: Decimal) -> str:
+    """An exact amount for JSON: ``150``, ``0.7`` (no exponent, no thousands separator)."""
+    return format(value.normalize(), "f")
+
+
+def _rate_dict(rate: PriceRate) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "when": {k: list(v) for k, v in rate.when.items()},
+        "credits": _amount(rate.credits),
+    }
+    if rate.up_to is not None:
+        found["up_to"] = _amount(rate.up_to)
+    if rate.confidence is not None:
+        found["confidence"] = rate.confidence
+    return found
+
+
 def _group_dict(group: RateGroup) -> dict[str, Any]:
     return {
         "when": {k: list(v) for k, v in group.when.items()},
+        "endpoint": group.variant or None,
         "unit": group.price.unit,
         "per": format_credits(group.price.per),
         "agrees": group.agrees,
@@ -249,24 +252,25 @@ def _render_text(
     table = []
     for row in rows:
         price: Price | None = row["_price"]
-        rule = rate_text(_compact(price)) if price is not None else "unknown"
+        rule = rule_text(price, compact=True) if price is not None else "unknown"
         if price is not None and not row["priced"]:
-            rule = f"unknown (low: {rate_text(_compact(price))})"
+            rule = f"unknown (low: {rule})"
         table.append(
             [
                 display(row["model"]),
-                _short(rule, 60),
                 row["confidence"] or "",
                 row["checked"] or "",
                 _short(display(_observed_text(row["_groups"])), 44),
-                _short(display(row["source"] or ""), 50),
+                _short(display(row["source"] or ""), 40),
+                display(rule),
             ]
         )
-    out = _table(table, ["model", "price", "confidence", "checked", "billed (state)", "source"])
+    out = _table(table, ["model", "confidence", "checked", "billed (state)", "source", "price"])
     if learned.entries:
         out += ["", f"Learned ({display(_shown(learned.path))}, read by plan):"]
         for model, entry in sorted(learned.entries.items()):
-            out.append(f"  {display(model)}: {rate_text(entry.price)} ({display(entry.citation)})")
+            rule = rule_text(entry.price, compact=True)
+            out.append(f"  {display(model)}: {display(rule)} ({display(entry.citation)})")
     unknown = [row for row in rows if not row["priced"]]
     if unknown:
         out += ["", f"Unknown ({len(unknown)}):"]
@@ -276,17 +280,25 @@ def _render_text(
         out += [f"  {display(d.text())}" for d in drifts]
     out.append("")
     states = ", ".join(display(s) for s in observed.states) or "none"
-    tasks = len(observed.observations)
-    out.append(f"Billed tasks read: {tasks} from state {states}")
+    out.append(f"Billed tasks read: {observed.tasks} from state {states}")
     if observed.skipped:
-        out.append(f"{len(observed.skipped)} billed task(s) taught nothing:")
-        out += [
-            f"  {display(s.model)} task {display(s.task_id)}: {display(s.reason)}"
-            for s in observed.skipped[:20]
-        ]
+        out.append(f"{len(observed.skipped)} billed task(s) gave no rate:")
+        out += [f"  {display(line)}" for line in skipped_lines(observed.skipped)[:20]]
     out += [f"Problem: {display(p)}" for p in observed.problems]
     out.append(count_line(catalog))
     return display_lines("\n".join(out)) + "\n"
+
+
+def skipped_lines(skipped: Sequence[Skipped]) -> list[str]:
+    """One line per model and reason: ``aleph2 (2 tasks, e.g. 5a2d…): <why>``."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for item in skipped:
+        grouped.setdefault((item.model, item.reason), []).append(item.task_id)
+    lines = []
+    for (model, reason), tasks in grouped.items():
+        count = f"{len(tasks)} task{'s' * (len(tasks) != 1)}"
+        lines.append(f"{model} ({count}, e.g. {tasks[0]}): {reason}")
+    return lines
 
 
 def _options(func: Any) -> Any:
@@ -324,7 +336,7 @@ def list_command(
     catalog = load_catalog_or_fail(catalog_path)
     observed = observe(_states(specs, state_dir, emulate), catalog)
     summary = summarize(observed, catalog)
-    drifts = drift(summary, catalog)
+    drifts = drift(observed)
     learned = _learned_file(_folder(specs), catalog)
     rows = _rows(catalog, summary, learned)
     if fmt == "json":
@@ -337,7 +349,7 @@ def list_command(
                     "models": [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows],
                     "drift": [d.text() for d in drifts],
                     "states": observed.states,
-                    "tasks": len(observed.observations),
+                    "tasks": observed.tasks,
                     "skipped": [
                         {"model": s.model, "task_id": s.task_id, "reason": s.reason}
                         for s in observed.skipped
@@ -400,14 +412,8 @@ def learn_command(
             entries[model] = entry
     for problem in observed.problems:
         click.echo(display_lines(f"problem: {display(problem)}"), err=True)
-    for skipped in observed.skipped:
-        click.echo(
-            display_lines(
-                f"not learned: {display(skipped.model)} task {display(skipped.task_id)}: "
-                f"{display(skipped.reason)}"
-            ),
-            err=True,
-        )
+    for line in skipped_lines(observed.skipped):
+        click.echo(display_lines(f"not learnable from these tasks: {display(line)}"), err=True)
     if not entries:
         for note in notes:
             click.echo(display_lines(f"note: {display(note)}"), err=True)
@@ -426,12 +432,12 @@ def learn_command(
     for model in written:
         groups = summary[model]
         tasks = sum(len(g.tasks) for g in groups)
-        rule = rate_text(_compact(_learned_price(merged, model, groups[0].price)))
+        rule = rule_text(_learned_price(merged, model, groups[0].price), compact=True)
         count = f"{tasks} task{'s' * (tasks != 1)}"
         click.echo(display_lines(f"learned {display(model)}: {display(rule)} ({count})"))
     for note in [*notes, *kept]:
         click.echo(display_lines(f"note: {display(note)}"), err=True)
-    for d in drift(summary, catalog):
+    for d in drift(observed):
         click.echo(display_lines(f"drift: {display(d.text())}"))
     click.echo(
         display_lines(f"wrote {display(_shown(existing.path))}: {len(written)} model(s) learned")

@@ -19,6 +19,7 @@ from runway_plan.cli.app import (
     EXIT_USAGE,
     allow_option,
     catalog_option,
+    echo_diagnostics,
     load_catalog_or_fail,
     main,
     parse_vars,
@@ -26,9 +27,9 @@ from runway_plan.cli.app import (
 )
 from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, has_errors
-from runway_plan.diagnostics.render import render as render_diagnostics
 from runway_plan.execute import Layout, RunResult, layout_of
 from runway_plan.html_report import ReportError, Written, write_report
+from runway_plan.source import Document
 from runway_plan.validate import check_file
 
 __all__ = ["report_after_run", "report_command"]
@@ -49,9 +50,9 @@ def _say(written: Written, *, err: bool) -> None:
 
 def _checked(
     spec: Path, catalog: Catalog, variables: tuple[str, ...], allow: tuple[Path, ...]
-) -> tuple[Graph | None, list[Diagnostic]]:
+) -> tuple[Graph | None, list[Diagnostic], Document]:
     graph, diagnostics = check_file(spec, catalog, parse_vars(variables), allow=allow)
-    return (None if has_errors(diagnostics) else graph), diagnostics
+    return (None if has_errors(diagnostics) else graph), diagnostics, graph.document
 
 
 @main.command("report")
@@ -108,7 +109,7 @@ def report_command(
     """
     catalog = load_catalog_or_fail(catalog_path)
     where = layout_of(spec, state=state_dir, emulate=emulate)
-    graph, diagnostics = _checked(spec, catalog, variables, allow_paths)
+    graph, diagnostics, document = _checked(spec, catalog, variables, allow_paths)
     try:
         written = write_report(
             where,
@@ -121,7 +122,7 @@ def report_command(
         )
     except ReportError as exc:
         if graph is None:
-            click.echo(render_diagnostics(diagnostics, "text"), nl=False, err=True)
+            echo_diagnostics(diagnostics, document, err=True)
             click.echo(f"runway-plan: {exc}", err=True)
             sys.exit(EXIT_FAILED)
         raise _UsageFailure(str(exc)) from None

@@ -38,6 +38,7 @@ from runway_plan.cli.app import (
     allow_option,
     api_key_or_fail,
     catalog_option,
+    echo_diagnostics,
     format_option,
     limits_option,
     load_catalog_or_fail,
@@ -204,14 +205,14 @@ def _api_key() -> str:
 def _drift(directory: Path, graph: Graph, catalog: Catalog, spec: Path | None = None) -> list[str]:
     """Where what the state's tasks were billed differs from the catalog's price, for the
     spec's models that its ``prices:`` leave to the catalog."""
-    from runway_plan.execute.learn import StateSource, drift, observe, summarize
+    from runway_plan.execute.learn import StateSource, drift, observe
 
     own = set(graph.spec.prices) if graph.spec is not None else set()
     models = {gen.model for gen in graph.generations.values()} - own
     if not models:
         return []
     observed = observe([StateSource(directory, str(directory), spec)], catalog, models)
-    return [found.text() for found in drift(summarize(observed, catalog), catalog)]
+    return [found.text() for found in drift(observed)]
 
 
 def _with_learned_prices(
@@ -242,7 +243,7 @@ def _check(
 ) -> Graph:
     graph, diagnostics = check_file(spec, catalog, parse_vars(variables), limits, allow=allow)
     if diagnostics:
-        click.echo(render_diagnostics(diagnostics, "text"), nl=False, err=True)
+        echo_diagnostics(diagnostics, graph.document, err=True)
     if has_errors(diagnostics):
         errors = sum(d.is_error for d in diagnostics)
         click.echo(

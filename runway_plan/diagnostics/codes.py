@@ -26,7 +26,12 @@ def _c(title: str, explanation: str, severity: str = "error") -> CodeInfo:
 CODES: dict[str, CodeInfo] = {
     # RP1xx: source and spec structure, templating
     "RP100": _c(
-        "syntax error", "The file is not valid YAML or JSON; the position is the parser's."
+        "syntax error",
+        "The file is not valid YAML or JSON, or holds a value its tag cannot read (`!!int ''`), "
+        "or is not UTF-8 text. A YAML syntax error is said in runway-plan's words (an unclosed "
+        "quote, a tab in the indentation, a ': ' inside a plain value, a list not closed), at "
+        "the parser's position, with where the mapping, list or string it was reading starts; "
+        "a JSON syntax error is Python's `json` message at its position.",
     ),
     "RP101": _c(
         "duplicate key",
@@ -113,6 +118,13 @@ CODES: dict[str, CodeInfo] = {
         "ones are shown, errors before warnings, and this note counts the rest. Raise it with "
         "`limits: {diagnostics: N}` or `--limit diagnostics=N`.",
         "note",
+    ),
+    "RP120": _c(
+        "unused suppression",
+        "A `# runway-plan: ignore[CODE]` comment names a code that no diagnostic on its line "
+        "has, though the command checks that code: the comment is stale. `validate` checks "
+        "RP1xx-RP3xx and `plan` also RP4xx; a bare `# runway-plan: ignore` is never reported.",
+        "warning",
     ),
     # RP2xx: model constraints and assets
     "RP200": _c("unknown endpoint", "The step's `endpoint` is not a Runway generation endpoint."),
@@ -376,9 +388,10 @@ def codes_markdown() -> str:
         "a test fails when this page is stale. Codes are stable: RP1xx source and spec, RP2xx",
         "model constraints and assets, RP3xx graph, RP4xx budget and tier, RP5xx execution.",
         "",
-        "Every diagnostic prints as `path:line:col: CODE message` (1-based line and column), with",
-        "an optional `hint:` line. Warnings and notes carry `[warning]` / `[note]` after the code;",
-        "only errors make `validate`, `plan` and `run` exit with 1.",
+        "Every diagnostic prints as `path:line:col: CODE message` (1-based line and column), then",
+        "the frame of the spec's line with carets (`^^^`) under the span, and an optional `hint:`",
+        "line. Warnings and notes carry `[warning]` / `[note]` after the code; only errors make",
+        "`validate`, `plan` and `run` exit with 1.",
         "",
         *_SHOWN_TEXT,
     ]

@@ -7,11 +7,12 @@ terminal escape of its own to any of them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from runway_plan.diagnostics import CODES, Diagnostic, Severity
 from runway_plan.diagnostics.display import display, display_lines, json_text
+from runway_plan.diagnostics.frame import Style, frame_lines, source_lines
 
 __all__ = ["FORMATS", "render"]
 
@@ -19,17 +20,26 @@ FORMATS = ("text", "json", "sarif", "github")
 TOOL_URI = "https://github.com/runway-plan/runway-plan"
 
 
-def _text(diagnostics: Sequence[Diagnostic]) -> str:
+def _text(diagnostics: Sequence[Diagnostic], sources: Mapping[str, str], style: Style) -> str:
     lines = []
+    texts: dict[str, list[str]] = {}
     for d in diagnostics:
-        where = f"{d.span}: " if d.span else ""
+        role = d.severity.value
+        where = display_lines(f"{d.span}: ") if d.span else ""
         level = "" if d.severity is Severity.ERROR else f"[{d.severity.value}] "
-        lines.append(f"{where}{d.code} {level}{display(d.message)}")
+        message = display_lines(f"{where}{d.code} {level}{display(d.message)}")[len(where) :]
+        lines.append(style(where, "path") + style(d.code, role) + message[len(d.code) :])
+        if d.span is not None and d.span.path in sources:
+            split = texts.get(d.span.path)
+            if split is None:
+                split = texts[d.span.path] = source_lines(sources[d.span.path])
+            lines.extend(frame_lines(d.span, split, style, role))
         if d.hint:
-            lines.append(f"  hint: {display(d.hint)}")
+            hint = display_lines(f"  hint: {display(d.hint)}")
+            lines.append(f"  {style('hint', 'note')}{hint[len('  hint') :]}")
         for label, span in d.related:
-            lines.append(f"  {span}: {display(label)}")
-    return display_lines("\n".join(lines)) + ("\n" if lines else "")
+            lines.append(display_lines(f"  {span}: {display(label)}"))
+    return "".join(f"{line}\n" for line in lines)
 
 
 def _as_dict(d: Diagnostic) -> dict[str, Any]:
@@ -167,10 +177,23 @@ def _github(diagnostics: Sequence[Diagnostic]) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def render(diagnostics: Sequence[Diagnostic], fmt: str, *, version: str = "0") -> str:
-    """Render ``diagnostics`` in ``fmt`` (one of :data:`FORMATS`)."""
+def render(
+    diagnostics: Sequence[Diagnostic],
+    fmt: str,
+    *,
+    version: str = "0",
+    sources: Mapping[str, str] | None = None,
+    color: bool = False,
+) -> str:
+    """Render ``diagnostics`` in ``fmt`` (one of :data:`FORMATS`).
+
+    In text, a diagnostic whose file is in ``sources`` (its text, by the path its spans
+    name) is followed by the frame of its span (:mod:`runway_plan.diagnostics.frame`), and
+    ``color`` adds ANSI colours (see :func:`~runway_plan.diagnostics.frame.wants_color`).
+    The other formats ignore both.
+    """
     if fmt == "text":
-        return _text(diagnostics)
+        return _text(diagnostics, sources or {}, Style(color))
     if fmt == "json":
         return _json(diagnostics)
     if fmt == "sarif":

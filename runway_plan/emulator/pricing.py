@@ -35,6 +35,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from runway_plan.catalog import Catalog
+from runway_plan.catalog.learned import PRICE_KEYS, Provenance
 from runway_plan.catalog.model import Price, PriceRate
 from runway_plan.compile import compile_request
 from runway_plan.emulator.sessions import SESSION_MODEL
@@ -116,13 +117,21 @@ class PriceSheet:
         }
 
 
+class _LearnedEntry(Price):
+    """A ``models:`` entry of a sheet: a catalog price, and the ``learned:`` provenance block
+    ``runway-plan prices learn`` writes (checked, not billed by)."""
+
+    learned: Provenance | None = None
+
+
 class _SheetFile(BaseModel):
-    """A price sheet file: ``models:`` entries as in the catalog's ``prices.yaml``."""
+    """A price sheet file: ``models:`` entries as in the catalog's ``prices.yaml``; a
+    ``runway-prices.yaml`` that ``prices learn`` wrote is one."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    version: str | None = None
-    models: dict[str, Price]
+    version: str | int | None = None
+    models: dict[str, _LearnedEntry]
 
 
 _FIELD_OF_UNIT = {"characters": "text_field", "input_second": "input_field"}
@@ -167,8 +176,14 @@ def load_price_sheet(path: Path, catalog: Catalog) -> PriceSheet:
             problems.append(f"models.{model}.rates: give at least one rate")
     if problems:
         raise PriceSheetError(f"{path}: " + "; ".join(problems))
-    origin = f"{path}" + (f" ({sheet.version})" if sheet.version else "")
-    return PriceSheet.from_catalog(catalog).merged(sheet.models, origin)
+    version = sheet.version
+    shown = f"version {version}" if isinstance(version, int) else version
+    origin = f"{path}" + (f" ({shown})" if shown else "")
+    prices = {
+        model: Price.model_validate(entry.model_dump(include=set(PRICE_KEYS)))
+        for model, entry in sheet.models.items()
+    }
+    return PriceSheet.from_catalog(catalog).merged(prices, origin)
 
 
 _SESSION_UNITS = ("generation", "output_second", "input_second")

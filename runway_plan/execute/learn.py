@@ -2,20 +2,29 @@
 
 Every attempt in a run state (:mod:`runway_plan.execute.state`) keeps the request as sent,
 the ``estimatedCost`` the API answered at create and the ``cost`` it billed at the end.  For
-each task that succeeded and was billed, :func:`observe` counts what its model is billed by
-(the unit of the catalog's price of the model; for a model the catalog cannot price, its
-endpoint's natural unit: video and audio by the second of output, images by the image,
-speech by the character, dubbing and isolation by the second of input) with the planner's own
-pricing (a price of one credit per block, :mod:`runway_plan.plan.cost`) and divides the bill
-by it.  A task's rate is its ``cost`` over its blocks, or its ``estimatedCost`` over them when
-the bill is that estimate rounded up to whole credits (the SDK types ``cost.credits`` as an
-integer).
+each task that succeeded and was billed, :func:`observe` re-prices the recorded request with
+the planner (:mod:`runway_plan.plan.cost`), its media inputs measured where the state or the
+spec holds them:
 
-:func:`summarize` groups the rates of a model by the condition (``when``) of the catalog's
-rate the request fell under; rates that disagree within a group are reported, never averaged.
-:func:`drift` compares them with the catalog.  The state is untrusted: it is read through
-:meth:`State.snapshot`, every value is checked, and media are measured only inside the state
-folder.
+* **drift** (:func:`drift`): the catalog's full price rule for *that* request is a range
+  ``[low, high]`` (tiers, surcharges, minimum, whole-credit rounding); a bill outside it is
+  drift, a bill inside it is not;
+* **a rate** (:class:`Observation`): the unit of the catalog's price of the model (for a model
+  the catalog cannot price, its endpoint's natural unit: video and audio by the second of
+  output, images by the image, speech by the character, dubbing and isolation by the second of
+  input) is counted with the planner's own pricing, the surcharges the request implies are
+  subtracted from the bill, and the rest divided by the blocks.  Only an identifiable rate is
+  kept: a task whose rate turns on an omitted field, a published span, a possible surcharge,
+  an unknown frame rate, or the minimum charge is reported as not learnable, with why.  A
+  task's bill is its ``cost``, or its ``estimatedCost`` when the bill is that estimate rounded
+  up to whole credits (the SDK types ``cost.credits`` as an integer).
+
+:func:`summarize` groups the rates of a model by the endpoint price and the condition
+(``when``, derived tiers included) of the rate the request fell under; rates that disagree
+within a group are reported, never averaged.  :func:`learned_entry` writes a group's rate into
+the model's price only after re-pricing every task it rests on with the learned price gives
+back its bill exactly.  The state is untrusted: it is read through :meth:`State.snapshot`,
+every value is checked, and media are measured only inside the state folder or the spec's root.
 """
 
 from __future__ import annotations
@@ -39,10 +48,18 @@ from runway_plan.execute.client import strip_query
 from runway_plan.execute.state import State, StateUnreadable
 from runway_plan.files import LocalFileError, Root
 from runway_plan.media import probe_local
-from runway_plan.plan.cost import format_credits, price_generation
+from runway_plan.plan.cost import (
+    Cost,
+    format_credits,
+    lowest_confidence,
+    matching_rates,
+    price_generation,
+)
+from runway_plan.plan.rule import rate_unit, when_text
 from runway_plan.validate import check_file
 
 __all__ = [
+    "Bill",
     "Drift",
     "Observation",
     "Observed",
@@ -50,10 +67,11 @@ __all__ = [
     "Skipped",
     "StateSource",
     "drift",
+    "learned_entry",
     "local_inputs",
     "natural_price",
     "observe",
-    "rate_text",
+    "self_check",
     "summarize",
 ]
 
@@ -63,7 +81,12 @@ _MAX_TASKS = 1_000_000
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    """One billed task: what it counted, what it cost, and the rate that makes."""
+    """One billed task whose rate is identifiable: what it counted, what it cost, the rate.
+
+    ``body`` is the recorded request with its media inputs replaced by the files they were
+    measured on (inside ``root``), to re-price it; ``amount`` is what the rate explains (the
+    bill, or the estimate it was rounded up from) and ``extra`` the surcharges subtracted.
+    """
 
     model: str
     endpoint: str
@@ -79,11 +102,49 @@ class Observation:
     rounded: bool = False
     unit: str = ""
     """``generation`` when an unpriced model's natural unit gave no exact rate."""
+    variant: str = ""
+    """The endpoint whose own price (``endpoints:``) the task was billed by, else empty."""
+    extra: Decimal = Decimal(0)
+    measured: bool = False
+    """True when the blocks were measured on the stored output (the request does not fix them)."""
+    body: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    root: Root | None = field(default=None, compare=False, repr=False)
 
     @property
     def date(self) -> str:
         """The UTC day the task ended."""
         return time.strftime("%Y-%m-%d", time.gmtime(self.finished_at))
+
+    @property
+    def amount(self) -> Decimal:
+        """What the price must give back: the bill, or the estimate it was rounded up from."""
+        return (self.estimated or self.billed) if self.rounded else self.billed
+
+
+@dataclass(frozen=True, slots=True)
+class Bill:
+    """One billed task of a model the catalog prices, and the catalog's range for its request."""
+
+    model: str
+    task_id: str
+    finished_at: float
+    billed: Decimal
+    low: Decimal
+    high: Decimal
+    variant: str
+    condition: int | None
+    rate: Decimal | None
+    unit_price: Price
+
+    @property
+    def date(self) -> str:
+        """The UTC day the task ended."""
+        return time.strftime("%Y-%m-%d", time.gmtime(self.finished_at))
+
+    @property
+    def drifted(self) -> bool:
+        """True when the bill falls outside what the catalog gives for the request."""
+        return not self.low <= self.billed <= self.high
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,22 +158,30 @@ class Skipped:
 
 @dataclass
 class Observed:
-    """What the states taught: observations, skipped tasks, unreadable states."""
+    """What the states taught: observations, bills of priced models, skipped tasks,
+    unreadable states."""
 
     observations: list[Observation] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     states: list[str] = field(default_factory=list)
+    bills: list[Bill] = field(default_factory=list)
+    tasks: int = 0
 
 
 @dataclass(frozen=True)
 class RateGroup:
-    """The tasks of one model under one condition of its price (``when``), by rate."""
+    """The tasks of one model under one condition of its price (``when``), by rate.
+
+    ``price`` is the price the tasks were billed by (the model's own on the endpoint
+    ``variant``, when it has one).
+    """
 
     model: str
     price: Price
     condition: int
     rates: dict[Decimal, tuple[Observation, ...]]
+    variant: str = ""
 
     @property
     def when(self) -> dict[str, tuple[Scalar, ...]]:
@@ -135,59 +204,57 @@ class RateGroup:
         """The rate, when the tasks agree (the first one otherwise)."""
         return next(iter(self.rates))
 
+    @property
+    def label(self) -> str:
+        """The model, its endpoint price and its condition: ``gen4.5 (outputFormat=mp4)``."""
+        return _label(self.model, self.variant, self.when)
+
+
+def _label(model: str, variant: str, when: Mapping[str, Sequence[Scalar]]) -> str:
+    where = f" on {variant}" if variant else ""
+    condition = when_text(when, compact=True)
+    return f"{model}{where}" + (f" ({condition})" if condition else "")
+
+
+def _count(items: int) -> str:
+    return f"{items} task{'s' * (items != 1)}"
+
 
 @dataclass(frozen=True)
 class Drift:
-    """A rate billed that differs from the catalog's for the same condition."""
+    """Bills of one model (and condition) that fall outside the catalog's price for their
+    requests."""
 
-    group: RateGroup
-    catalog_rate: Decimal
+    bills: tuple[Bill, ...]
 
     def text(self) -> str:
-        """``gen4.5 billed 14/s over 6 tasks since 2026-11-30; catalog 12/s``."""
-        tasks = self.group.tasks
-        unit = rate_unit(self.group.price)
-        billed = "/".join(format_credits(r) for r in sorted(self.group.rates))
-        condition = _when_text(self.group.when)
-        count = f"{len(tasks)} task{'s' * (len(tasks) != 1)}"
-        return (
-            f"{self.group.model}{condition} billed {billed}{unit} over {count} since "
-            f"{tasks[0].date}; catalog {format_credits(self.catalog_rate)}{unit}"
+        """``gen4.5 billed 14/s over 6 tasks since 2026-11-30; catalog 12/s`` when every
+        task gives a rate, else ``seed_audio billed 3 over 1 task since ...; catalog 5 for
+        that request``."""
+        bills = sorted(self.bills, key=lambda b: (b.finished_at, b.task_id))
+        first = bills[0]
+        price = first.unit_price
+        rates = [b.rate for b in bills]
+        when = price.rates[first.condition].when if first.condition is not None else {}
+        head = _label(first.model, first.variant, when)
+        since = f"over {_count(len(bills))} since {first.date}"
+        if first.condition is not None and all(rate is not None for rate in rates):
+            unit = rate_unit(price)
+            listed = price.rates[first.condition]
+            catalog = format_credits(listed.credits) + (
+                f"-{format_credits(listed.up_to)}" if listed.up_to is not None else ""
+            )
+            billed = "/".join(
+                format_credits(r) for r in sorted({r for r in rates if r is not None})
+            )
+            return f"{head} billed {billed}{unit} {since}; catalog {catalog}{unit}"
+        billed = "/".join(format_credits(b) for b in sorted({b.billed for b in bills}))
+        low, high = min(b.low for b in bills), max(b.high for b in bills)
+        span = (
+            format_credits(low) if low == high else f"{format_credits(low)}-{format_credits(high)}"
         )
-
-
-def _when_text(when: Mapping[str, Sequence[Scalar]]) -> str:
-    if not when:
-        return ""
-    parts = [f"{name}={'|'.join(str(v) for v in values)}" for name, values in when.items()]
-    return f" ({', '.join(parts)})"
-
-
-def rate_unit(price: Price) -> str:
-    """The unit a rate is given per: ``/s``, ``/image``, ``/50 chars``, ``/6 s of input``."""
-    per = "" if price.per == 1 else f"{format_credits(price.per)} "
-    match price.unit:
-        case "output_second":
-            return f"/{per}s"
-        case "input_second":
-            return f"/{per}s of input"
-        case "image":
-            return f"/{per}image"
-        case "characters":
-            return f"/{per}chars" if per else "/char"
-        case _:
-            return "/generation"
-
-
-def rate_text(price: Price) -> str:
-    """A compact price rule: ``12/s; 17/s when outputFormat=prores|png_sequence``."""
-    unit = rate_unit(price)
-    parts = []
-    for rate in price.rates:
-        when = _when_text(rate.when).strip(" ()")
-        parts.append(f"{format_credits(rate.credits)}{unit}" + (f" when {when}" if when else ""))
-    text = "; ".join(parts)
-    return text + (", rounded up" if price.rounding == "ceil" else "")
+        those = "that request" if len(bills) == 1 else "those requests"
+        return f"{head} billed {billed} credits {since}; catalog {span} for {those}"
 
 
 def _media_field(catalog: Catalog, endpoint: str, model: str) -> str | None:
@@ -236,24 +303,6 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, int | float) and isinstance(b, int | float):
         return a == b
     return type(a) is type(b) and a == b
-
-
-def _condition(price: Price, request: Mapping[str, Any]) -> int | None:
-    """The index of the rate ``request`` falls under, or None when it cannot be told."""
-    for index, rate in enumerate(price.rates):
-        matched = True
-        for name, allowed in rate.when.items():
-            value = _get(request, name)
-            if value is None:
-                if name in price.unknown_defaults:
-                    return None
-                value = price.defaults.get(name)
-            if value is None or not any(_same(value, choice) for choice in allowed):
-                matched = False
-                break
-        if matched:
-            return index
-    return None
 
 
 def _credits(value: Decimal | None) -> Decimal | None:
@@ -316,6 +365,8 @@ class _Reader:
         allowed = (spec_root.base, *spec_root.allowed) if spec_root is not None else ()
         self.root = Root(folder=real, base=real, allowed=allowed)
         self._local: dict[str, str] | None = None
+        self._spec_prices: frozenset[str] | None = None
+        self.emulated = False
         self.uploads: dict[str, str] = {}
         self.store = real / "store"
         self.by_url: dict[str, tuple[str, int | None]] = {}
@@ -335,6 +386,17 @@ class _Reader:
             if self.spec is not None:
                 self._local = local_inputs(self.spec, self.catalog)[1]
         return self._local
+
+    @property
+    def spec_prices(self) -> frozenset[str]:
+        """The models the spec's own ``prices:`` price (``run --emulate`` bills them so)."""
+        if self._spec_prices is None:
+            self._spec_prices = frozenset()
+            if self.spec is not None:
+                graph, _diagnostics = check_file(self.spec, self.catalog)
+                if graph.spec is not None:
+                    self._spec_prices = frozenset(graph.spec.prices)
+        return self._spec_prices
 
     def input_path(self, value: Any) -> str | None:
         """The path of the media a recorded input names: a stored output, or a local file
@@ -374,52 +436,139 @@ class _Reader:
         return Decimal(repr(round(seconds, 3)))
 
 
-def _blocks(
-    reader: _Reader, price: Price, endpoint: str, request: dict[str, Any], step_id: int
-) -> tuple[Decimal | None, str]:
-    """How many blocks of ``price`` a recorded request counted, or None and why not."""
-    body = dict(request)
-    if price.unit == "input_second" and price.input_field:
-        path = reader.input_path(_get(body, price.input_field))
-        if path is None:
-            return None, f"the length of its {price.input_field} is not in the state"
-        body = _set(body, price.input_field, path)
-    counting = price.model_copy(
-        update={"rates": tuple(PriceRate(when=r.when, credits=Decimal(1)) for r in price.rates)}
-    )
-    model = str(body.get("model"))
-    priced = dataclasses.replace(
-        reader.catalog,
-        prices=reader.catalog.prices.model_copy(
-            update={"models": {**reader.catalog.prices.models, model: counting}}
+def _media_inputs(reader: _Reader, data: Any) -> Any:
+    """``data`` with every media input the state or the spec holds replaced by the path of
+    the file it was measured on (as the emulator does before it bills)."""
+    if isinstance(data, str):
+        return reader.input_path(data) or data
+    if isinstance(data, dict):
+        return {key: _media_inputs(reader, value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_media_inputs(reader, value) for value in data]
+    return data
+
+
+def _with_price(catalog: Catalog, model: str, price: Price) -> Catalog:
+    return dataclasses.replace(
+        catalog,
+        prices=catalog.prices.model_copy(
+            update={"models": {**catalog.prices.models, model: price}}
         ),
     )
-    graph = compile_request(priced, endpoint, body, root=reader.root)
-    cost = price_generation(graph.generations["request"], graph, priced)
+
+
+def _cost(catalog: Catalog, endpoint: str, body: Mapping[str, Any], root: Root | None) -> Cost:
+    graph = compile_request(catalog, endpoint, dict(body), root=root)
+    return price_generation(graph.generations["request"], graph, catalog)
+
+
+def _flat(price: Price, credits: Decimal | None, **update: Any) -> Price:
+    """``price`` with every rate at ``credits`` (None: the rate's own), no span, no minimum,
+    whole-credit rounding off, trusted: to count blocks (1) or surcharges (0) with."""
+    rates = tuple(
+        PriceRate(when=r.when, credits=r.credits if credits is None else credits)
+        for r in price.rates
+    )
+    changes: dict[str, Any] = {
+        "rates": rates,
+        "minimum": None,
+        "total_rounding": "none",
+        "confidence": "high",
+        "endpoints": {},
+    }
+    return price.model_copy(update={**changes, **update})
+
+
+def _billed_at_maximum(price: Price, body: Mapping[str, Any]) -> bool:
+    return bool(price.billed_at_maximum) and all(
+        any(_same(_get(body, name), value) for value in values)
+        for name, values in price.billed_at_maximum.items()
+    )
+
+
+_UNPRICEABLE = (ValueError, TypeError, KeyError, ArithmeticError, RecursionError)
+"""What pricing a recorded request that runway-plan did not write may raise: that task is
+skipped, the others are read."""
+
+
+class _NotLearnable(Exception):
+    """A task whose rate cannot be identified, and why."""
+
+
+def _blocks(
+    reader: _Reader, counting: Price, endpoint: str, body: Mapping[str, Any], step_id: int
+) -> tuple[Decimal, bool]:
+    """How many blocks of ``counting`` (rates of one credit) the request counted, and whether
+    they were measured on its stored output; raises :class:`_NotLearnable`."""
+    model = str(body.get("model"))
+    cost = _cost(_with_price(reader.catalog, model, counting), endpoint, body, reader.root)
     if not cost.unknown and cost.blocks_low == cost.blocks_high:
-        return cost.blocks_low, ""
-    if price.unit == "output_second":
+        return cost.blocks_low, False
+    if counting.unit == "output_second" and not _billed_at_maximum(counting, body):
         outputs = reader.state.outputs(step_id)
         path = reader.stored(outputs[0].sha256) if outputs and outputs[0].sha256 else None
         seconds = reader.length(path) if path is not None else None
         if seconds is not None:
-            blocks = seconds / price.per
-            if price.rounding == "ceil":
+            blocks = seconds / counting.per
+            if counting.rounding == "ceil":
                 blocks = blocks.to_integral_value(rounding=ROUND_CEILING)
-            return blocks, ""
-        return None, "its output's length is neither in the request nor measurable"
-    return None, cost.reasons[0] if cost.reasons else "its quantity is not known"
+            return blocks, True
+        raise _NotLearnable("its output's length is neither in the request nor measurable")
+    if counting.unit == "frame":
+        fps = "-".join(dict.fromkeys(format_credits(x) for x in counting.fps or ()))
+        raise _NotLearnable(
+            f"it is billed per frame and its output frame rate ({fps} fps) is not recorded, "
+            "so its frames are not known"
+        )
+    why = cost.reasons[0] if cost.reasons else "its quantity is not known"
+    raise _NotLearnable(why)
 
 
-def _set(data: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
-    head, _, rest = dotted.partition(".")
-    copy = dict(data)
-    if rest:
-        inner = copy.get(head)
-        copy[head] = _set(inner if isinstance(inner, dict) else {}, rest, value)
-    else:
-        copy[head] = value
-    return copy
+def _condition(reader: _Reader, price: Price, endpoint: str, body: Mapping[str, Any]) -> int:
+    """The index of the rate ``body`` falls under (derived tiers included); raises
+    :class:`_NotLearnable` when none does or an omitted field decides."""
+    if len(price.rates) == 1 and not price.rates[0].when:
+        return 0
+    model = str(body.get("model"))
+    catalog = _with_price(reader.catalog, model, price)
+    graph = compile_request(catalog, endpoint, dict(body), root=reader.root)
+    chosen, missing = matching_rates(graph.generations["request"], price, catalog)
+    if missing is not None:
+        raise _NotLearnable(missing)
+    if len(chosen) != 1:
+        raise _NotLearnable(
+            "a field it omitted, whose default is not documented, decides which rate applies"
+        )
+    return next(i for i, rate in enumerate(price.rates) if rate is chosen[0])
+
+
+def _surcharges(reader: _Reader, price: Price, endpoint: str, body: Mapping[str, Any]) -> Decimal:
+    """The credits the surcharges of ``price`` add to this request, exactly; raises
+    :class:`_NotLearnable` when they are a range (a possible charge, an unmeasured input)."""
+    if not price.surcharges:
+        return Decimal(0)
+    model = str(body.get("model"))
+    extras = _flat(price, Decimal(0))
+    cost = _cost(_with_price(reader.catalog, model, extras), endpoint, body, reader.root)
+    if cost.unknown:
+        raise _NotLearnable(f"its surcharges cannot be counted: {cost.reasons[0]}")
+    if cost.low != cost.high:
+        why = "; ".join(cost.reasons) or "a surcharge may or may not apply"
+        raise _NotLearnable(
+            f"its surcharges come to {format_credits(cost.low)}-{format_credits(cost.high)} "
+            f"credits ({why}), so its base rate cannot be told apart from them"
+        )
+    return cost.high
+
+
+def _rounded(billed: Decimal, estimated: Decimal | None) -> bool:
+    """True when the bill is the estimate rounded up to whole credits."""
+    return (
+        estimated is not None
+        and estimated != billed
+        and billed == billed.to_integral_value()
+        and estimated.to_integral_value(rounding=ROUND_CEILING) == billed
+    )
 
 
 _MICRO = Decimal("0.000001")
@@ -428,22 +577,10 @@ _PER_GENERATION = Price(
 )
 
 
-def _whole(rate: Decimal, blocks: Decimal, total: Decimal) -> bool:
+def _exact(rate: Decimal, blocks: Decimal, total: Decimal) -> bool:
     """True when ``rate`` is exact to the millionth of a credit (what a price can hold) and
     gives back ``total``."""
     return rate == rate.quantize(_MICRO) and rate * blocks == total
-
-
-def _rate(billed: Decimal, estimated: Decimal | None, blocks: Decimal) -> tuple[Decimal, bool]:
-    """The per-block rate, and whether the bill was the estimate rounded up."""
-    if (
-        estimated is not None
-        and estimated != billed
-        and billed == billed.to_integral_value()
-        and estimated.to_integral_value(rounding=ROUND_CEILING) == billed
-    ):
-        return _plain(estimated / blocks), True
-    return _plain(billed / blocks), False
 
 
 def _plain(value: Decimal) -> Decimal:
@@ -458,6 +595,7 @@ def _read_state(
 ) -> None:
     with State.snapshot(source.directory) as state:
         reader = _Reader(state, catalog, source.shown, source.spec)
+        reader.emulated = source.emulated
         origins = {
             int(row[0]): str(row[1]) for row in state.db.execute("SELECT id, origin FROM runs")
         }
@@ -478,6 +616,11 @@ def _read_state(
             _observe_one(reader, attempt, endpoint, model, origins, found)
 
 
+def _moment(finished: Any) -> float:
+    moment = float(finished) if isinstance(finished, int | float) and finished > 0 else 0.0
+    return moment if math.isfinite(moment) and moment < 1e11 else 0.0
+
+
 def _observe_one(
     reader: _Reader,
     attempt: Any,
@@ -491,11 +634,24 @@ def _observe_one(
     estimated = _credits(attempt.estimated_credits)
     if billed is None or billed == 0:
         return
+    found.tasks += 1
     catalog = reader.catalog
     if endpoint not in catalog.model_endpoints.get(model, ()):
         found.skipped.append(Skipped(model, task, f"not a model of the catalog on {endpoint!r}"))
         return
-    price = catalog.price(model) or natural_price(catalog, endpoint, model)
+    if reader.emulated and model in reader.spec_prices:
+        found.skipped.append(
+            Skipped(
+                model,
+                task,
+                "billed at the spec's own prices: (run --emulate bills them), which say "
+                "nothing of the catalog's price or the account's",
+            )
+        )
+        return
+    listed = catalog.price(model)
+    natural = listed is None
+    price = listed.on(endpoint) if listed is not None else natural_price(catalog, endpoint, model)
     if price is None:
         found.skipped.append(Skipped(model, task, f"{endpoint} has no natural unit"))
         return
@@ -506,45 +662,76 @@ def _observe_one(
     if not isinstance(request, dict) or request.get("model") != model:
         found.skipped.append(Skipped(model, task, "its recorded request is not readable"))
         return
-    condition = _condition(price, request)
-    if condition is None:
-        found.skipped.append(
-            Skipped(model, task, "no rate of its price applies, or a field it omitted decides it")
-        )
-        return
-    blocks, why = _blocks(reader, price, endpoint, request, attempt.step_id)
-    if blocks is None or blocks <= 0:
-        found.skipped.append(Skipped(model, task, why or "it counted nothing"))
-        return
-    rate, rounded = _rate(billed, estimated, blocks)
-    if (
-        not _whole(rate, blocks, (estimated or billed) if rounded else billed)
-        and catalog.price(model) is None
-    ):
-        price = _PER_GENERATION
-        condition, blocks = 0, Decimal(1)
-        rate, rounded = _rate(billed, estimated, blocks)
-        generation = True
-    else:
-        generation = False
-    if not _whole(rate, blocks, (estimated or billed) if rounded else billed):
-        found.skipped.append(
-            Skipped(
-                model,
-                task,
-                f"billed {format_credits(billed)} for {format_credits(blocks)} "
-                f"{price.unit.replace('_', ' ')} block(s): no exact rate per block",
+    body = _media_inputs(reader, request)
+    variant = endpoint if listed is not None and endpoint in listed.endpoints else ""
+    moment = _moment(attempt.finished_at)
+    bill: Bill | None = None
+    if listed is not None:
+        try:
+            planned = _cost(catalog, endpoint, body, reader.root)
+        except _UNPRICEABLE as exc:
+            found.skipped.append(Skipped(model, task, f"its request cannot be priced ({exc})"))
+            return
+        if not planned.unknown:
+            bill = Bill(
+                model, task, moment, billed, planned.low, planned.high, variant, None, None, price
             )
+    rounded = _rounded(billed, estimated)
+    amount = (estimated or billed) if rounded else billed
+    try:
+        condition = _condition(reader, price, endpoint, body)
+        if bill is not None:
+            bill = dataclasses.replace(bill, condition=condition)
+        rate_rule = price.rates[condition]
+        if rate_rule.up_to is not None:
+            raise _NotLearnable(
+                f"the catalog publishes only a span of {format_credits(rate_rule.credits)}-"
+                f"{format_credits(rate_rule.up_to)}{rate_unit(price)} for it, which turns on "
+                "details of the request the price does not model: one bill cannot price others"
+            )
+        blocks, measured = _blocks(
+            reader, _flat(price, Decimal(1)), endpoint, body, attempt.step_id
         )
+        if blocks <= 0:
+            raise _NotLearnable("it counted nothing")
+        extra = _surcharges(reader, price, endpoint, body)
+        base = amount - extra
+        if base < 0:
+            raise _NotLearnable(
+                f"billed {format_credits(amount)}, less than the {format_credits(extra)} "
+                "credits of surcharges the catalog gives its request"
+            )
+        if price.minimum is not None and base <= price.minimum:
+            raise _NotLearnable(
+                f"its charge before surcharges ({format_credits(base)}) is at or below the "
+                f"minimum of {format_credits(price.minimum)}, so the rate per unit is hidden"
+            )
+        rate = _plain(base / blocks)
+        unit = ""
+        if not _exact(rate, blocks, base) and natural:
+            price, condition, blocks, unit = _PER_GENERATION, 0, Decimal(1), "generation"
+            rate = _plain(amount)
+        if not _exact(rate, blocks, base):
+            raise _NotLearnable(
+                f"billed {format_credits(amount)}"
+                + (f" ({format_credits(extra)} of it surcharges)" if extra else "")
+                + f" for {format_credits(blocks)} {price.unit.replace('_', ' ')} block(s): "
+                "no exact rate per block"
+            )
+    except (_NotLearnable, *_UNPRICEABLE) as exc:
+        if bill is not None:
+            found.bills.append(bill)
+        why = str(exc) if isinstance(exc, _NotLearnable) else f"it cannot be priced ({exc})"
+        found.skipped.append(Skipped(model, task, why))
         return
-    finished = attempt.finished_at
-    moment = float(finished) if isinstance(finished, int | float) and finished > 0 else 0.0
+    if bill is not None:
+        found.bills.append(dataclasses.replace(bill, rate=rate))
     found.observations.append(
         Observation(
             model=model,
             endpoint=endpoint,
             task_id=task,
-            finished_at=moment if math.isfinite(moment) and moment < 1e11 else 0.0,
+            finished_at=moment,
             origin=origins.get(attempt.run_id, ""),
             state=reader.shown,
             billed=billed,
@@ -553,7 +740,12 @@ def _observe_one(
             rate=rate,
             condition=condition,
             rounded=rounded,
-            unit=price.unit if generation else "",
+            unit=unit,
+            variant=variant,
+            extra=extra,
+            measured=measured,
+            body=body,
+            root=reader.root,
         )
     )
 
@@ -566,6 +758,8 @@ class StateSource:
     directory: Path
     shown: str
     spec: Path | None = None
+    emulated: bool = False
+    """True for the state of ``run --emulate``, whose emulator bills the spec's ``prices:``."""
 
 
 def observe(
@@ -593,40 +787,45 @@ def observe(
 
 
 def summarize(observed: Observed, catalog: Catalog) -> dict[str, list[RateGroup]]:
-    """Per model, its observed rates grouped by the unit and the condition of its price."""
-    grouped: dict[tuple[str, str, int], dict[Decimal, list[Observation]]] = {}
+    """Per model, its observed rates grouped by the unit, the endpoint price and the condition
+    of its price."""
+    grouped: dict[tuple[str, str, str, int], dict[Decimal, list[Observation]]] = {}
     for item in observed.observations:
-        key = (item.model, item.unit, item.condition)
+        key = (item.model, item.unit, item.variant, item.condition)
         grouped.setdefault(key, {}).setdefault(item.rate, []).append(item)
     result: dict[str, list[RateGroup]] = {}
-    for (model, unit, condition), rates in sorted(grouped.items()):
+    for (model, unit, variant, condition), rates in sorted(grouped.items()):
         endpoint = rates[next(iter(rates))][0].endpoint
+        listed = catalog.price(model)
         price = (
             _PER_GENERATION
             if unit == "generation"
-            else catalog.price(model) or natural_price(catalog, endpoint, model)
+            else listed.on(endpoint)
+            if listed is not None
+            else natural_price(catalog, endpoint, model)
         )
         if price is None:
             continue
         group = RateGroup(
-            model, price, condition, {rate: tuple(items) for rate, items in sorted(rates.items())}
+            model,
+            price,
+            condition,
+            {rate: tuple(items) for rate, items in sorted(rates.items())},
+            variant,
         )
         result.setdefault(model, []).append(group)
     return result
 
 
-def drift(summary: Mapping[str, Sequence[RateGroup]], catalog: Catalog) -> list[Drift]:
-    """Where what was billed differs from the catalog's price of a priced model."""
-    found = []
-    for model, groups in summary.items():
-        price = catalog.price(model)
-        if price is None:
-            continue
-        for group in groups:
-            listed = price.rates[group.condition].credits
-            if any(rate != listed for rate in group.rates):
-                found.append(Drift(group, listed))
-    return found
+def drift(observed: Observed) -> list[Drift]:
+    """Where a bill falls outside what the catalog's price gives for that task's request,
+    grouped by model, endpoint price and condition."""
+    grouped: dict[tuple[str, str, int], list[Bill]] = {}
+    for bill in observed.bills:
+        if bill.drifted:
+            key = (bill.model, bill.variant, -1 if bill.condition is None else bill.condition)
+            grouped.setdefault(key, []).append(bill)
+    return [Drift(tuple(bills)) for _key, bills in sorted(grouped.items())]
 
 
 def origin_host(origin: str) -> str:
@@ -637,29 +836,68 @@ def origin_host(origin: str) -> str:
 _IDS_KEPT = 10
 
 
+def _learned_rates(price: Price, groups: Sequence[RateGroup], variant: str) -> Price:
+    """``price`` with the rates ``groups`` taught; a rate kept from the catalog keeps the
+    catalog's confidence in it (the learned entry's own confidence is the tasks')."""
+    taught = {g.condition: g.rate for g in groups if g.variant == variant}
+    rates = []
+    for index, listed in enumerate(price.rates):
+        if index in taught:
+            rates.append(PriceRate(when=listed.when, credits=taught[index]))
+            continue
+        kept = lowest_confidence(price.confidence, listed.confidence)
+        rates.append(listed.model_copy(update={"confidence": None if kept == "high" else kept}))
+    return price.model_copy(update={"rates": tuple(rates)})
+
+
+def self_check(model: str, price: Price, tasks: Sequence[Observation], catalog: Catalog) -> str:
+    """Why re-pricing ``tasks`` with ``price`` does not give back each one's bill exactly
+    (empty when it does): the exact figure must be the amount billed (or the estimate the
+    bill was rounded up from) and the bill within the whole-credit range.  A task whose blocks
+    were measured on its output (the request does not fix them) must be covered."""
+    priced = _with_price(catalog, model, price)
+    for task in tasks:
+        try:
+            cost = _cost(priced, task.endpoint, task.body, task.root)
+        except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+            return f"task {task.task_id} cannot be re-priced ({exc})"
+        if cost.unknown:
+            return f"task {task.task_id} cannot be re-priced: {cost.reasons[0]}"
+        covered = cost.low <= task.billed <= cost.high
+        exact = cost.blocks_low == cost.blocks_high and cost.estimate == task.amount
+        if not covered or not (exact or task.measured):
+            shown = format_credits(cost.low) + (
+                f"-{format_credits(cost.high)}" if cost.high != cost.low else ""
+            )
+            return (
+                f"re-priced with the learned rates, task {task.task_id} comes to {shown} "
+                f"credits, not the {format_credits(task.amount)} billed"
+            )
+    return ""
+
+
 def learned_entry(
     model: str, groups: Sequence[RateGroup], catalog: Catalog, today: str
 ) -> tuple[dict[str, Any] | None, list[str]]:
     """The ``runway-prices.yaml`` entry for ``model`` (the schema of ``prices.yaml``'s
     ``models:`` and a ``learned:`` block), or None; and what stands in its way.
 
-    The catalog's price of a priced model is kept, its rates replaced where tasks taught one;
-    an unpriced model gets its endpoint's natural unit.  A group whose tasks disagree is
-    reported and the model is not written.
+    The catalog's whole price of a priced model is kept (tiers, minimum, surcharges, the
+    prices of other endpoints), its rates replaced where tasks taught one; an unpriced model
+    gets its endpoint's natural unit.  A group whose tasks disagree is reported and the model
+    is not written; nor is it when re-pricing the tasks with the entry does not give back
+    every bill (:func:`self_check`): a learned price never under-prices what it rests on.
     """
     notes: list[str] = []
     for group in groups:
         if not group.agrees:
             shown = ", ".join(
-                f"{format_credits(rate)}{rate_unit(group.price)} ({len(items)} "
-                f"task{'s' * (len(items) != 1)}, e.g. {items[0].task_id})"
+                f"{format_credits(rate)}{rate_unit(group.price)} ({_count(len(items))}, "
+                f"e.g. {items[0].task_id})"
                 for rate, items in group.rates.items()
             )
-            notes.append(
-                f"{model}{_when_text(group.when)}: tasks disagree ({shown}); not learned, "
-                "not averaged"
-            )
-    units = sorted({g.price.unit for g in groups})
+            notes.append(f"{group.label}: tasks disagree ({shown}); not learned, not averaged")
+    units = sorted({o.unit or g.price.unit for g in groups for o in g.tasks if not g.variant})
     if len(units) > 1:
         notes.append(
             f"{model}: some tasks give an exact rate per {units[0]}, others only per "
@@ -667,29 +905,46 @@ def learned_entry(
         )
     if notes or not groups:
         return None, notes
-    price = groups[0].price
-    rates = list(price.rates)
-    for group in groups:
-        rates[group.condition] = PriceRate(when=group.when, credits=group.rate)
+    price = _learned_rates(catalog.price(model) or groups[0].price, groups, "")
+    variants = {g.variant for g in groups if g.variant}
+    if variants:
+        endpoints = dict(price.endpoints)
+        for variant in variants:
+            endpoints[variant] = _learned_rates(endpoints[variant], groups, variant)
+        price = price.model_copy(update={"endpoints": endpoints})
     tasks = sorted((o for g in groups for o in g.tasks), key=lambda o: (o.finished_at, o.task_id))
+    confidence = "high" if len(tasks) > 1 else "medium"
+    if variants:
+        price = price.model_copy(
+            update={
+                "endpoints": {
+                    name: variant.model_copy(update={"confidence": confidence})
+                    if name in variants
+                    else variant
+                    for name, variant in price.endpoints.items()
+                }
+            }
+        )
+    price = price.model_copy(update={"confidence": confidence})
+    failed = self_check(model, price, tasks, catalog)
+    if failed:
+        return None, [f"{model}: not learnable from these tasks: {failed}"]
+    total = len(price.rates) + sum(len(v.rates) for v in price.endpoints.values())
     origins = sorted({o.origin for o in tasks if o.origin})
     rounded = any(o.rounded for o in tasks)
+    extra = any(o.extra for o in tasks)
+    kept = total - len(groups)
     learned_price = price.model_copy(
         update={
-            "rates": tuple(rates),
             "source": (
-                f"runway-plan prices learn: billed costs of {len(tasks)} "
-                f"task{'s' * (len(tasks) != 1)}"
+                f"runway-plan prices learn: billed costs of {_count(len(tasks))}"
                 + (f" at {', '.join(origin_host(o) for o in origins)}" if origins else "")
                 + ("; whole-credit bills read from their estimatedCost" if rounded else "")
-                + (
-                    f"; {len(rates) - len(groups)} rate(s) kept from the catalog"
-                    if len(rates) > len(groups)
-                    else ""
-                )
+                + ("; the catalog's surcharges subtracted" if extra else "")
+                + (f"; {kept} rate(s) kept from the catalog" if kept > 0 else "")
             ),
             "checked": today,
-            "confidence": "high" if len(tasks) > 1 else "medium",
+            "confidence": confidence,
         }
     )
     entry = learned_price.model_dump(mode="json", exclude_defaults=True)

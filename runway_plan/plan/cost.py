@@ -65,6 +65,7 @@ __all__ = [
     "format_credits",
     "format_usd",
     "lowest_confidence",
+    "matching_rates",
     "output_seconds",
     "price_generation",
 ]
@@ -382,6 +383,15 @@ def _rates(
                 f"{_UNIT_NAMES[price.unit]}"
             )
     return chosen, reasons, None
+
+
+def matching_rates(
+    gen: Generation, price: Price, catalog: Catalog
+) -> tuple[list[PriceRate], str | None]:
+    """The rates of ``price`` that could apply to ``gen`` (more than one when an omitted field
+    whose default is not documented decides), or why none does."""
+    chosen, _reasons, missing = _rates(gen, price, catalog)
+    return chosen, missing
 
 
 def _when_state(gen: Generation, price: Price, catalog: Catalog, when: When) -> str:

@@ -43,6 +43,7 @@ __all__ = [
     "credits_text",
     "diff_rows",
     "diff_to_dict",
+    "markdown_code",
     "plan_to_dict",
     "render_diff",
     "render_dot",
@@ -789,6 +790,12 @@ def _md_code(text: str, *, cell: bool = False) -> str:
     if shown.strip(" ") and (shown[0] in "` " or shown[-1] in "` "):
         shown = f" {shown} "
     return f"{fence}{shown}{fence}"
+
+
+def markdown_code(text: str) -> str:
+    """``text`` from a spec (a name, a path) as a Markdown code span that shows it as it is,
+    never as Markdown, HTML, a mention or a link (as the plan's Markdown shows a spec's text)."""
+    return _md_code(text)
 
 
 def _md_text(text: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runway_plan.catalog import Catalog
+from runway_plan.catalog import Catalog, load_catalog
 from runway_plan.catalog.model import ModelOverlay, RetiredModel, TypeNode
 from runway_plan.compile import Generation, Graph, Ref, compile_request, compile_spec
 from runway_plan.diagnostics import Diagnostic, Span, make, sort_diagnostics
@@ -220,7 +220,7 @@ def within_limit(diagnostics: list[Diagnostic], limits: WorkLimits, path: str) -
 
 def check_file(
     path: str | Path,
-    catalog: Catalog,
+    catalog: Catalog | None = None,
     overrides: dict[str, Any] | None = None,
     limits: Mapping[str, int] | None = None,
     *,
@@ -228,12 +228,17 @@ def check_file(
 ) -> tuple[Graph, list[Diagnostic]]:
     """Load, compile and validate the spec at ``path``: the graph and every diagnostic.
 
+    ``catalog`` is the model catalog to check against: by default the packaged one
+    (:func:`runway_plan.catalog.load_catalog`); pass one loaded once to check many specs.
+    ``overrides`` are template variables that replace the spec's ``vars`` (``--var``).
     ``limits`` (by name, from ``--limit``) override the spec's ``limits:`` and the defaults;
     the file itself is read only within the ``file_bytes`` limit.  Local files the spec names
     are read only inside its root (its repository, or its folder) and the folders of
     ``allow``.
     """
     requested = WorkLimits().merged(limits or {})
+    if catalog is None:
+        catalog = load_catalog()
     with cyclic_gc_paused():
         document = load_document(path, max_bytes=requested.file_bytes)
         if document.data is None and document.diagnostics:

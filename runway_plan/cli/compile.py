@@ -1,0 +1,65 @@
+"""``compile``: the requests a run of a spec will send, rendered for review."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from runway_plan.cli.app import (
+    EXIT_FAILED,
+    allow_option,
+    catalog_option,
+    echo_diagnostics,
+    format_option,
+    limits_option,
+    load_catalog_or_fail,
+    main,
+    parse_limits,
+    parse_vars,
+    vars_option,
+)
+from runway_plan.diagnostics import has_errors, sort_diagnostics
+from runway_plan.diagnostics.display import json_text
+from runway_plan.plan.requests import compiled_requests, requests_yaml
+from runway_plan.validate import check_file
+
+
+@main.command("compile")
+@click.argument("spec", type=click.Path(path_type=Path))
+@format_option(("yaml", "json"))
+@vars_option
+@limits_option
+@allow_option
+@catalog_option
+def compile_command(
+    spec: Path,
+    fmt: str,
+    variables: tuple[str, ...],
+    limits: tuple[str, ...],
+    allow_paths: tuple[Path, ...],
+    catalog_path: Path | None,
+) -> None:
+    """Print the requests a run of SPEC will send, as the API will receive them.
+
+    One entry per generation (fan-outs expanded, templates rendered), in the order a run
+    starts them: its key and step, `POST /v1/<endpoint>`, its model, the generations whose
+    outputs it uses, and its body. Media the run supplies are shown, never inlined: an
+    upstream output as {$output: GENERATION, index: I}, a local file as {$file: PATH,
+    media, bytes, sha256}, a data URI as {$data: TYPE, bytes, sha256}. A spec with errors
+    prints them (on standard error) and exits 1.
+    """
+    work_limits = parse_limits(limits)
+    catalog = load_catalog_or_fail(catalog_path, work_limits)
+    graph, diagnostics = check_file(
+        spec, catalog, parse_vars(variables), work_limits, allow=allow_paths
+    )
+    if not has_errors(diagnostics):
+        document, problems = compiled_requests(graph)
+        diagnostics = sort_diagnostics([*diagnostics, *problems])
+    if diagnostics:
+        echo_diagnostics(diagnostics, graph.document, err=True)
+    if has_errors(diagnostics):
+        sys.exit(EXIT_FAILED)
+    click.echo(json_text(document) if fmt == "json" else requests_yaml(document), nl=fmt == "json")
