@@ -76,6 +76,7 @@ from runway_plan.execute.reuse import unreadable_as_such
 from runway_plan.execute.state import RunRow, StateUnreadable, locked_by
 from runway_plan.files import SymlinkInTheWay
 from runway_plan.limits import WorkLimits
+from runway_plan.performance import cyclic_gc_paused
 from runway_plan.plan.cost import format_credits
 from runway_plan.validate import check_file
 
@@ -241,7 +242,9 @@ def _check(
     allow: tuple[Path, ...],
     limits: dict[str, int],
 ) -> Graph:
-    graph, diagnostics = check_file(spec, catalog, parse_vars(variables), limits, allow=allow)
+    overrides = parse_vars(variables)
+    with cyclic_gc_paused():
+        graph, diagnostics = check_file(spec, catalog, overrides, limits, allow=allow)
     if diagnostics:
         echo_diagnostics(diagnostics, graph.document, err=True)
     if has_errors(diagnostics):

@@ -31,7 +31,6 @@ from runway_plan.catalog.learned import LearnedPrice, with_learned
 from runway_plan.catalog.model import Confidence
 from runway_plan.compile import Generation, Graph
 from runway_plan.diagnostics import Diagnostic, Span, make, sort_diagnostics
-from runway_plan.performance import cyclic_gc_paused
 from runway_plan.plan.cost import (
     Cost,
     Pricer,
@@ -336,7 +335,6 @@ class _Planner:
         return {model: _catalog_limits(self.catalog, tier, model) for model in models}
 
 
-@cyclic_gc_paused()
 def plan(
     graph: Graph,
     catalog: Catalog,

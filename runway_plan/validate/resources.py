@@ -228,7 +228,8 @@ class ResourceChecks:
 
 
 _TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".text"})
-_RENDERER = Renderer()
+_RENDERER = Renderer(max_cached=256)
+"""Shared by every spec the process checks, so it keeps only the recently used templates."""
 
 
 def render_text(graph: Graph, text: str | None, at: DataPath) -> str | TemplateFailure | None:
