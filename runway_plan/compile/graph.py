@@ -85,11 +85,6 @@ class Generation:
         """Why :attr:`duration` is known ("" when it is not)."""
         return self.length.reason if self.length is not None and self.length.exact else ""
 
-    @property
-    def source_path(self) -> DataPath:
-        """Where this generation's request sits in the spec data."""
-        return ("steps", self.step)
-
 
 @dataclass(slots=True)
 class StepNode:

@@ -1500,19 +1500,6 @@ class State:
         with self.transaction() as db:
             self._set_resource(db, row_id, remote_status=remote_status, failure=failure)
 
-    def record_resource_event(
-        self,
-        row: ResourceRow,
-        *,
-        action: str,
-        outcome: str,
-        detail: str = "",
-        run_id: int | None,
-    ) -> None:
-        """Log something done to a resource that changes no row (a refused create)."""
-        with self.transaction() as db:
-            self._event(db, row, action, outcome, row.remote_id, detail, run_id)
-
     def resource_events(self, run_id: int | None = None) -> list[ResourceEvent]:
         """The resource event log (of one run, or all), oldest first."""
         if run_id is None:

@@ -158,14 +158,13 @@ class StepPlan:
 class Budget:
     """A credit budget the plan was checked against, and where it came from.
 
-    ``applies_to`` is ``plan`` (the whole spec) or ``run`` (what a run would make, the
-    generations reused from the state left out).
+    It is checked against what a run would spend (:attr:`Plan.spend_high`): with a state, the
+    generations reused from it are left out.
     """
 
     source: str
     max_credits: Decimal
     exceeded: bool
-    applies_to: str = "plan"
     unpriced: int = 0
     """Generations to make whose price is unknown, so the budget cannot be checked."""
 
@@ -253,11 +252,6 @@ class Plan:
         """The high end of what a run would spend: this run's cost with a state, else the
         whole plan's.  Budgets and the monthly cap are checked against it."""
         return self.run_high
-
-    @property
-    def usd_low(self) -> Decimal:
-        """The low total in US dollars."""
-        return self.total_low * self.usd_per_credit
 
     @property
     def usd_high(self) -> Decimal:
@@ -529,15 +523,7 @@ def plan(
         checks.append(("--max-credits", Decimal(max_credits), None))
     for origin, limit, span in checks:
         exceeded = run_high > limit
-        budgets.append(
-            Budget(
-                origin,
-                limit,
-                exceeded,
-                "run" if reuse_source is not None else "plan",
-                spend_unknown,
-            )
-        )
+        budgets.append(Budget(origin, limit, exceeded, spend_unknown))
         if spend_unknown and not exceeded:
             diagnostics.append(
                 make(

@@ -116,7 +116,7 @@ def compiled_requests(graph: Graph) -> tuple[dict[str, Any], list[Diagnostic]]:
             elif graph.root.local_path(asset.value) is not None:
                 shown = assets.local(asset.value)
                 if isinstance(shown, LocalFileError):
-                    span = graph.document.source_map.value((*gen.source_path, *asset.path))
+                    span = graph.document.source_map.value(("steps", gen.step, *asset.path))
                     diagnostics.append(file_diagnostic(shown, _label(asset.path), span))
                     shown = {"$file": asset.value}
                 body = set_path(body, asset.path, shown)
