@@ -48,9 +48,9 @@ from runway_plan.execute import (
 )
 from runway_plan.execute.client import data_uri
 from runway_plan.execute.fingerprint import Fingerprinter
-from runway_plan.media import probe
 from runway_plan.plan import plan, schedule
 from runway_plan.plan.live import parse_organization
+from runway_plan.probe import probe
 from runway_plan.validate import check_file
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -33,6 +33,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runway_plan.errors import RunwayPlanError
+
 __all__ = [
     "DOCUMENT_MAX_BYTES",
     "LocalFile",
@@ -52,7 +54,7 @@ DOCUMENT_MAX_BYTES = 2_000_000
 no 2 MB text stays under)."""
 
 
-class LocalFileError(Exception):
+class LocalFileError(RunwayPlanError):
     """A local path the spec names cannot be used (the message is safe to show)."""
 
 
@@ -64,7 +66,7 @@ class NotText(LocalFileError):
     """A knowledge document file is not UTF-8 text."""
 
 
-class SymlinkInTheWay(OSError):
+class SymlinkInTheWay(OSError, RunwayPlanError):
     """Something runway-plan writes to is a symlink (or not what it should be)."""
 
     def __init__(self, path: Path, what: str = "a symlink") -> None:

@@ -124,6 +124,7 @@ def test_public_api_is_what_was_meant() -> None:
             "Diagnostic",
             "Document",
             "Graph",
+            "RunwayPlanError",
             "Severity",
             "Span",
             "Spec",
@@ -137,6 +138,22 @@ def test_public_api_is_what_was_meant() -> None:
     )
     for name in runway_plan.__all__:
         assert hasattr(runway_plan, name)
+
+
+def test_the_library_s_exceptions_share_one_root() -> None:
+    from runway_plan.catalog import CatalogError
+    from runway_plan.execute.client import ExecuteError, TaskNotFound
+    from runway_plan.execute.state import StateLocked, StateUnreadable
+    from runway_plan.files import LocalFileError, SymlinkInTheWay
+    from runway_plan.plan.live import LiveError
+
+    for error in (CatalogError, ExecuteError, TaskNotFound, StateLocked, StateUnreadable):
+        assert issubclass(error, runway_plan.RunwayPlanError), error
+    assert issubclass(LocalFileError, runway_plan.RunwayPlanError)
+    assert issubclass(LiveError, runway_plan.RunwayPlanError)
+    assert issubclass(SymlinkInTheWay, OSError)  # still caught where an OSError is
+    with pytest.raises(runway_plan.RunwayPlanError, match="cannot"):
+        runway_plan.load_catalog("/nonexistent/catalog")
 
 
 def test_python_dash_m_runs_the_cli(spec: Path) -> None:

@@ -41,6 +41,7 @@ from runway_plan.catalog.model import (
     UnionType,
 )
 from runway_plan.diagnostics import Diagnostic
+from runway_plan.errors import RunwayPlanError
 from runway_plan.limits import WorkLimits
 from runway_plan.source import parse_document, read_limited
 
@@ -60,7 +61,7 @@ OUTPUT_COUNT = "outputCount"
 FILES = ("constraints.json", "overlay.yaml", "prices.yaml", "tiers.yaml")
 
 
-class CatalogError(Exception):
+class CatalogError(RunwayPlanError):
     """A catalog file is missing or does not match the catalog's schema."""
 
 

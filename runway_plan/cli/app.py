@@ -318,7 +318,8 @@ vars_option = click.option(
     "variables",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Set a template variable (a YAML value); overrides the spec's vars.",
+    help="Set a template variable; VALUE is read as JSON (5, true, [1, 2]), else as a YAML "
+    "flow list or mapping ([a, b], {k: v}), else as a string; overrides the spec's vars.",
 )
 limits_option = click.option(
     "--limit",

@@ -67,7 +67,7 @@ from runway_plan.execute import (
     layout_of,
     migrate_shared_layout,
     origin_of,
-    render_text,
+    render_run_text,
 )
 from runway_plan.execute.client import ExecuteError, TaskNotFound
 from runway_plan.execute.layout import claim, shared_layout
@@ -557,7 +557,7 @@ def run_command(
         if fmt == "json":
             click.echo(json_text({**manifest(result, state, graph), "drift": drifted}))
         else:
-            click.echo(render_text(result, graph, drift=drifted), nl=False)
+            click.echo(render_run_text(result, graph, drift=drifted), nl=False)
     finally:
         state.close()
     if html_report:

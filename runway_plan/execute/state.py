@@ -91,6 +91,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from runway_plan.errors import RunwayPlanError
 from runway_plan.files import SymlinkInTheWay, make_folders, refuse_symlink
 
 __all__ = [
@@ -268,7 +269,7 @@ _MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 """Schema migrations; migration ``i`` brings a version-``i`` journal to version ``i + 1``."""
 
 
-class StateLocked(Exception):
+class StateLocked(RunwayPlanError):
     """Another process holds the state folder's lock."""
 
     def __init__(self, directory: Path, holder: str) -> None:
@@ -277,7 +278,7 @@ class StateLocked(Exception):
         super().__init__(f"the state in {directory} is locked by another run ({holder})")
 
 
-class StateUnreadable(Exception):
+class StateUnreadable(RunwayPlanError):
     """A journal that cannot be read: corrupt, too large, too slow, or not a journal."""
 
 

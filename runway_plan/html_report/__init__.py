@@ -27,6 +27,7 @@ from runway_plan.catalog import Catalog
 from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, sort_diagnostics
 from runway_plan.diagnostics.render import render as render_diagnostics
+from runway_plan.errors import RunwayPlanError
 from runway_plan.execute import Layout
 from runway_plan.files import SymlinkInTheWay, make_folders, open_for_writing
 from runway_plan.html_report.journal import RunTimes, read_run_times
@@ -52,7 +53,7 @@ PAGE_NAME = "report.html"
 """The page's name beside a run's manifest (or in the state folder, for a plan)."""
 
 
-class ReportError(Exception):
+class ReportError(RunwayPlanError):
     """The report cannot be written as asked (the message says why and what to do)."""
 
 

@@ -84,7 +84,7 @@ def format_duration(seconds: float) -> str:
 
 
 class ReuseLike(Protocol):
-    """What the run state says of one generation (``runway_plan.execute.Reuse`` is one)."""
+    """What the run state says of one generation (``runway_plan.execute.reuse.Reuse`` is one)."""
 
     @property
     def reusable(self) -> bool:

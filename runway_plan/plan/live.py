@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from runway_plan.errors import RunwayPlanError
+
 __all__ = [
     "API_VERSION",
     "DEFAULT_BASE_URL",
@@ -25,7 +27,7 @@ DEFAULT_BASE_URL = "https://api.dev.runwayml.com"
 API_VERSION = "2024-11-06"
 
 
-class LiveError(Exception):
+class LiveError(RunwayPlanError):
     """The organization could not be read (network, HTTP status or response shape)."""
 
 

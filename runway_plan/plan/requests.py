@@ -34,7 +34,7 @@ from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic
 from runway_plan.diagnostics.display import display_lines, is_hidden
 from runway_plan.files import LocalFileError
-from runway_plan.media import probe_local
+from runway_plan.probe import probe_local
 from runway_plan.validate.assets import file_diagnostic
 from runway_plan.validate.describe import _label
 
