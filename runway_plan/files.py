@@ -47,6 +47,7 @@ __all__ = [
     "make_folders",
     "open_for_writing",
     "refuse_symlink",
+    "sha256_file",
 ]
 
 DOCUMENT_MAX_BYTES = 2_000_000
@@ -153,7 +154,7 @@ class LocalFile:
     def sha256(self) -> str:
         """SHA-256 of the content."""
         self.handle.seek(0)
-        return hashlib.file_digest(self.handle, "sha256").hexdigest()
+        return _sha256_of(self.handle)
 
 
 @dataclass(frozen=True)
@@ -274,3 +275,19 @@ def _why(value: str, error: OSError) -> str:
     if error.errno == errno.EISDIR:
         return f"'{value}' is not a regular file"
     return f"'{value}' cannot be read ({error.strerror or 'error'})"
+
+
+def _sha256_of(handle: io.BufferedReader) -> str:
+    return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def sha256_file(path: Path, *, follow_symlinks: bool = False) -> str:
+    """SHA-256 of a regular file's content (``hashlib.file_digest``): runway-plan's one file
+    hasher.  ``OSError`` for anything but a regular file, and for a symlink unless
+    ``follow_symlinks``."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow_symlinks else os.O_NOFOLLOW)
+    fd = os.open(path, flags)
+    with open(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return _sha256_of(handle)

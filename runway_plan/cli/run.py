@@ -39,6 +39,7 @@ from runway_plan.cli.app import (
     api_key_or_fail,
     catalog_option,
     echo_diagnostics,
+    emulator_or_fail,
     format_option,
     limits_option,
     load_catalog_or_fail,
@@ -495,6 +496,8 @@ def run_command(
             raise click.BadParameter("not a number", param_hint="--max-credits") from None
         if not budget.is_finite() or budget < 0:
             raise click.BadParameter("must be 0 or more", param_hint="--max-credits")
+    if emulate:
+        emulator_or_fail("run --emulate")
     work_limits = parse_limits(limits)
     catalog = load_catalog_or_fail(catalog_path, work_limits)
     graph = _check(spec, catalog, variables, allow_paths, work_limits)

@@ -176,12 +176,20 @@ class Graph:
     @cached_property
     def dag(self) -> nx.DiGraph[str]:
         """The generations and every pair (producer, consumer) that must run in that order, as
-        a networkx DiGraph, built on first use for analysis.
+        a networkx DiGraph, built on first use for analysis (tests, benchmarks, a caller's
+        own); networkx is not a dependency of runway-plan: install it to use this.
 
         ``needs`` are expanded into pairs here, which is quadratic between two fan-outs; the
         stages never build it (they use :meth:`dependencies`).
         """
-        import networkx as nx
+        try:
+            import networkx as nx
+        except ModuleNotFoundError as exc:
+            raise ModuleNotFoundError(
+                "Graph.dag builds a networkx graph: install networkx (`pip install networkx`, "
+                "or runway-plan[test]) to use it",
+                name="networkx",
+            ) from exc
 
         dag: nx.DiGraph[str] = nx.DiGraph()
         dag.add_nodes_from(self.generations)
