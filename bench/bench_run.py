@@ -191,9 +191,11 @@ async def _sequential(graph: Graph, emu: Emulator, speed: float) -> float:
             body: Any = gen.request
             for path, ref in fingerprinter.inputs[key]:
                 body = set_path(body, path, urls[(ref.key, ref.index)])
-            for path, local in fingerprinter.files[key]:
+            for item in fingerprinter.files[key]:
+                local = graph.root.local_path(item.value)
+                assert local is not None, item
                 mime = probe(local).mime or "application/octet-stream"
-                body = set_path(body, path, data_uri(local.read_bytes(), mime))
+                body = set_path(body, item.path, data_uri(local.read_bytes(), mime))
             created = await http.post(f"/v1/{gen.endpoint}", json=body, headers=headers)
             created.raise_for_status()
             task_id = created.json()["id"]
