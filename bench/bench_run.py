@@ -48,9 +48,9 @@ from runway_plan.execute import (
 )
 from runway_plan.execute.client import data_uri
 from runway_plan.execute.fingerprint import Fingerprinter
-from runway_plan.media import probe
 from runway_plan.plan import plan, schedule
 from runway_plan.plan.live import parse_organization
+from runway_plan.probe import probe
 from runway_plan.validate import check_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,9 +191,11 @@ async def _sequential(graph: Graph, emu: Emulator, speed: float) -> float:
             body: Any = gen.request
             for path, ref in fingerprinter.inputs[key]:
                 body = set_path(body, path, urls[(ref.key, ref.index)])
-            for path, local in fingerprinter.files[key]:
+            for item in fingerprinter.files[key]:
+                local = graph.root.local_path(item.value)
+                assert local is not None, item
                 mime = probe(local).mime or "application/octet-stream"
-                body = set_path(body, path, data_uri(local.read_bytes(), mime))
+                body = set_path(body, item.path, data_uri(local.read_bytes(), mime))
             created = await http.post(f"/v1/{gen.endpoint}", json=body, headers=headers)
             created.raise_for_status()
             task_id = created.json()["id"]

@@ -7,7 +7,8 @@ The stages are verbs and their artifacts nouns::
     diagnostics = validate(graph)
 
 ``check_file(path)`` does all three (with the packaged catalog unless given one).  Every
-problem is a :class:`Diagnostic`; nothing raises for bad input.  ``docs/api.md`` documents the
+problem is a :class:`Diagnostic`; nothing raises for bad input, and what the library raises
+otherwise derives from :class:`RunwayPlanError`.  ``docs/api.md`` documents the
 library, planning and running included, with examples a test runs.
 """
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from runway_plan.catalog import Catalog, load_catalog
     from runway_plan.compile import Graph, compile_spec
     from runway_plan.diagnostics import Diagnostic, Severity, Span
+    from runway_plan.errors import RunwayPlanError
     from runway_plan.source import Document, load_document
     from runway_plan.spec import Spec
     from runway_plan.validate import check_file, validate
@@ -36,6 +38,7 @@ __getattr__ = lazy_attributes(
         "Diagnostic": "diagnostics",
         "Severity": "diagnostics",
         "Span": "diagnostics",
+        "RunwayPlanError": "errors",
         "Document": "source",
         "load_document": "source",
         "Spec": "spec",
@@ -49,6 +52,7 @@ __all__ = [
     "Diagnostic",
     "Document",
     "Graph",
+    "RunwayPlanError",
     "Severity",
     "Span",
     "Spec",

@@ -33,6 +33,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runway_plan.errors import RunwayPlanError
+
 __all__ = [
     "DOCUMENT_MAX_BYTES",
     "LocalFile",
@@ -45,6 +47,7 @@ __all__ = [
     "make_folders",
     "open_for_writing",
     "refuse_symlink",
+    "sha256_file",
 ]
 
 DOCUMENT_MAX_BYTES = 2_000_000
@@ -52,7 +55,7 @@ DOCUMENT_MAX_BYTES = 2_000_000
 no 2 MB text stays under)."""
 
 
-class LocalFileError(Exception):
+class LocalFileError(RunwayPlanError):
     """A local path the spec names cannot be used (the message is safe to show)."""
 
 
@@ -64,7 +67,7 @@ class NotText(LocalFileError):
     """A knowledge document file is not UTF-8 text."""
 
 
-class SymlinkInTheWay(OSError):
+class SymlinkInTheWay(OSError, RunwayPlanError):
     """Something runway-plan writes to is a symlink (or not what it should be)."""
 
     def __init__(self, path: Path, what: str = "a symlink") -> None:
@@ -151,7 +154,7 @@ class LocalFile:
     def sha256(self) -> str:
         """SHA-256 of the content."""
         self.handle.seek(0)
-        return hashlib.file_digest(self.handle, "sha256").hexdigest()
+        return _sha256_of(self.handle)
 
 
 @dataclass(frozen=True)
@@ -272,3 +275,19 @@ def _why(value: str, error: OSError) -> str:
     if error.errno == errno.EISDIR:
         return f"'{value}' is not a regular file"
     return f"'{value}' cannot be read ({error.strerror or 'error'})"
+
+
+def _sha256_of(handle: io.BufferedReader) -> str:
+    return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def sha256_file(path: Path, *, follow_symlinks: bool = False) -> str:
+    """SHA-256 of a regular file's content (``hashlib.file_digest``): runway-plan's one file
+    hasher.  ``OSError`` for anything but a regular file, and for a symlink unless
+    ``follow_symlinks``."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow_symlinks else os.O_NOFOLLOW)
+    fd = os.open(path, flags)
+    with open(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return _sha256_of(handle)

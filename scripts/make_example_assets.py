@@ -3,7 +3,7 @@
 The files are real media a parser accepts: a PNG, a JPEG-free WAV of speech-like tones and a
 minimal MP4 whose movie header carries its duration.  They are tiny so the repository stays
 small; `validate` reads their type and duration from their bytes.  The writers live in
-:mod:`runway_plan.emulator.media`, which also makes the emulator's task outputs.
+:mod:`runway_plan.emulator.synth`, which also makes the emulator's task outputs.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from runway_plan.emulator.media import mp4, png, wav
+from runway_plan.emulator.synth import mp4, png, wav
 
 
 def main(target: Path) -> None:

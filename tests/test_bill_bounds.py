@@ -47,10 +47,10 @@ from runway_plan.catalog.model import (
 from runway_plan.compile import Graph
 from runway_plan.compile.durations import PASSTHROUGH_ENDPOINTS
 from runway_plan.diagnostics import has_errors
-from runway_plan.emulator import Emulator, EmulatorConfig, ManualClock, media, video
-from runway_plan.media import probe
+from runway_plan.emulator import Emulator, EmulatorConfig, ManualClock, synth, video
 from runway_plan.plan import plan
 from runway_plan.plan.cost import Pricer
+from runway_plan.probe import probe
 from runway_plan.validate import check_file
 
 PRICED = sorted(
@@ -202,7 +202,7 @@ def _exact(catalog: Catalog) -> Catalog:
 
 
 def _frames_mp4(seconds: float, width: int, height: int, tag: str = "") -> bytes:
-    return media.mp4(max(1, round(seconds * video.FPS)) / video.FPS, width, height, tag)
+    return synth.mp4(max(1, round(seconds * video.FPS)) / video.FPS, width, height, tag)
 
 
 def _run(graph: Graph, where: Path, catalog: Catalog, max_credits: Decimal | None) -> Any:

@@ -124,6 +124,7 @@ def test_public_api_is_what_was_meant() -> None:
             "Diagnostic",
             "Document",
             "Graph",
+            "RunwayPlanError",
             "Severity",
             "Span",
             "Spec",
@@ -137,6 +138,22 @@ def test_public_api_is_what_was_meant() -> None:
     )
     for name in runway_plan.__all__:
         assert hasattr(runway_plan, name)
+
+
+def test_the_library_s_exceptions_share_one_root() -> None:
+    from runway_plan.catalog import CatalogError
+    from runway_plan.execute.client import ExecuteError, TaskNotFound
+    from runway_plan.execute.state import StateLocked, StateUnreadable
+    from runway_plan.files import LocalFileError, SymlinkInTheWay
+    from runway_plan.plan.live import LiveError
+
+    for error in (CatalogError, ExecuteError, TaskNotFound, StateLocked, StateUnreadable):
+        assert issubclass(error, runway_plan.RunwayPlanError), error
+    assert issubclass(LocalFileError, runway_plan.RunwayPlanError)
+    assert issubclass(LiveError, runway_plan.RunwayPlanError)
+    assert issubclass(SymlinkInTheWay, OSError)  # still caught where an OSError is
+    with pytest.raises(runway_plan.RunwayPlanError, match="cannot"):
+        runway_plan.load_catalog("/nonexistent/catalog")
 
 
 def test_python_dash_m_runs_the_cli(spec: Path) -> None:
@@ -168,3 +185,39 @@ def test_a_huge_output_count_is_reported_not_expanded(tmp_path: Path) -> None:
     assert "many.yaml:9:18: RP208 outputCount 2555823274 is out of range for seedream5_flash" in out
     assert "(1 to 10)" in out
     assert "'@stills[3]' is out of range: step 'stills' has 1 output" in out
+
+
+def _without(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
+    """Make ``names`` look uninstalled, to find_spec and to import alike."""
+    import importlib.util
+    import sys
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name in names else find_spec(name, *a)
+    )
+    for name in names:
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def test_emulator_commands_say_which_extra_they_need(
+    spec: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _without(monkeypatch, "starlette", "uvicorn")
+    code, _out, err = run("run", str(spec), "--emulate")
+    assert code == 2
+    assert "run --emulate needs the emulator's packages (starlette missing)" in err
+    assert "pip install 'runway-plan[emulator]'" in err
+    code, _out, err = run("emulate")
+    assert code == 2 and "(starlette, uvicorn missing)" in err
+    code, _out, _err = run("validate", str(spec))  # the core commands need neither
+    assert code == 0
+
+
+def test_graph_dag_without_networkx_says_how_to_get_it(
+    spec: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph, _diagnostics = runway_plan.check_file(spec)
+    _without(monkeypatch, "networkx")
+    with pytest.raises(ModuleNotFoundError, match="install networkx"):
+        _ = graph.dag

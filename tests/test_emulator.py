@@ -37,7 +37,7 @@ from runway_plan.emulator import (
     create_app,
     failure_refunded,
 )
-from runway_plan.emulator import media as emedia
+from runway_plan.emulator import synth as emedia
 from runway_plan.emulator.core import DAY
 from runway_plan.validate import check_file, validate_request
 

@@ -18,8 +18,8 @@ import filetype  # type: ignore[import-untyped]
 import pytest
 from tinytag import TinyTag
 
-from runway_plan.emulator import media
-from runway_plan.media import probe
+from runway_plan.emulator import synth
+from runway_plan.probe import probe
 
 
 def _tags(tmp_path: Path, name: str, data: bytes) -> TinyTag:
@@ -43,46 +43,46 @@ def _png_chunks(data: bytes) -> list[bytes]:
 
 @pytest.mark.parametrize(("width", "height"), [(1, 1), (7, 3), (1920, 1080), (11264, 1408)])
 def test_striped_png(width: int, height: int) -> None:
-    data = media.striped_png(width, height, 5, "task-1")
+    data = synth.striped_png(width, height, 5, "task-1")
     assert filetype.guess(data).mime == "image/png"
-    assert media.image_size(data) == (width, height)
+    assert synth.image_size(data) == (width, height)
     assert _png_chunks(data) == [b"IHDR", b"PLTE", b"tEXt", b"IDAT", b"IEND"]
     raw = zlib.decompress(data[data.index(b"IDAT") + 4 :])
     assert len(raw) == height * (1 + (width + 7) // 8)
-    assert media.striped_png(width, height, 5, "task-2") != data
+    assert synth.striped_png(width, height, 5, "task-2") != data
 
 
 @pytest.mark.parametrize(
     ("width", "height", "level"), [(1, 1, 128), (37, 21, 200), (1920, 1080, 3)]
 )
 def test_jpeg(width: int, height: int, level: int) -> None:
-    data = media.jpeg(width, height, level, "task")
+    data = synth.jpeg(width, height, level, "task")
     assert filetype.guess(data).mime == "image/jpeg"
-    assert media.image_size(data) == (width, height)
+    assert synth.image_size(data) == (width, height)
     assert data.endswith(b"\xff\xd9")
 
 
 def test_gradient_png_is_what_the_examples_use() -> None:
-    data = media.png(3, 2, 1)
-    assert media.image_size(data) == (3, 2)
+    data = synth.png(3, 2, 1)
+    assert synth.image_size(data) == (3, 2)
     assert _png_chunks(data) == [b"IHDR", b"IDAT", b"IEND"]
 
 
 @pytest.mark.parametrize("seconds", [0.5, 3.0, 12.25])
 def test_audio_lengths(tmp_path: Path, seconds: float) -> None:
-    wav = media.tone_wav(seconds)
+    wav = synth.tone_wav(seconds)
     with wave.open(io.BytesIO(wav)) as reader:
         assert reader.getnframes() / reader.getframerate() == pytest.approx(seconds, abs=1e-3)
-    mp3 = media.mp3(seconds, "task")
+    mp3 = synth.mp3(seconds, "task")
     assert filetype.guess(mp3).mime == "audio/mpeg"
     assert _tags(tmp_path, "a.mp3", mp3).duration == pytest.approx(seconds, abs=0.04)
-    ogg = media.ogg_opus(seconds, "task")
+    ogg = synth.ogg_opus(seconds, "task")
     assert filetype.guess(ogg).mime == "audio/ogg"
     assert _tags(tmp_path, "a.ogg", ogg).duration == pytest.approx(seconds, abs=0.02)
 
 
 def test_mp4(tmp_path: Path) -> None:
-    data = media.mp4(6.5, 1920, 1080, "task")
+    data = synth.mp4(6.5, 1920, 1080, "task")
     assert filetype.guess(data).mime == "video/mp4"
     assert _tags(tmp_path, "v.mp4", data).duration == pytest.approx(6.5)
     path = tmp_path / "v.mp4"
@@ -91,7 +91,7 @@ def test_mp4(tmp_path: Path) -> None:
 
 
 def test_example_wav_is_unchanged_by_the_move() -> None:
-    data = media.wav(0.01)
+    data = synth.wav(0.01)
     with wave.open(io.BytesIO(data)) as reader:
         assert reader.getnframes() == 80 and reader.getsampwidth() == 2
 
@@ -107,10 +107,10 @@ public class Decode { public static void main(String[] a) throws Exception {
 @pytest.mark.skipif(shutil.which("java") is None, reason="no JDK to decode with")
 def test_images_decode_with_an_independent_decoder(tmp_path: Path) -> None:
     files = {
-        "a.png": media.striped_png(300, 200, 1, "x"),
-        "b.jpg": media.jpeg(300, 200, 90, "x"),
-        "c.jpg": media.jpeg(17, 9, 128),
-        "d.png": media.png(5, 4, 2),
+        "a.png": synth.striped_png(300, 200, 1, "x"),
+        "b.jpg": synth.jpeg(300, 200, 90, "x"),
+        "c.jpg": synth.jpeg(17, 9, 128),
+        "d.png": synth.png(5, 4, 2),
     }
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)

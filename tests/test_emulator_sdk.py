@@ -31,7 +31,7 @@ from runway_plan.emulator import (
     PriceSheet,
     create_app,
 )
-from runway_plan.emulator.media import image_size, striped_png
+from runway_plan.emulator.synth import image_size, striped_png
 
 
 @pytest.fixture(autouse=True)

@@ -21,23 +21,20 @@ import pytest
 from test_execute_support import KEY, graph_of, write_spec
 
 import runway_plan.execute as execute
-from runway_plan.execute import (
+from runway_plan.execute import RetryPolicy, RunwayClient, State, StateLocked, StepStatus
+from runway_plan.execute.client import (
     AuthenticationFailed,
     NotSent,
     OutcomeUnknown,
     RequestRejected,
-    RetryPolicy,
-    RunwayClient,
-    State,
-    StateLocked,
-    StepStatus,
-    Store,
     TaskNotFound,
+    TransferFailed,
     Unavailable,
     UrlExpired,
 )
 from runway_plan.execute.fingerprint import Fingerprinter, OutputRef, request_sha256
 from runway_plan.execute.policy import decide, retry_on_rerun
+from runway_plan.execute.store import Store
 
 # ---------------------------------------------------------------------- client
 
@@ -189,7 +186,7 @@ def test_downloads_verify_and_never_carry_the_key(tmp_path: Path) -> None:
     with pytest.raises(UrlExpired):
         _call(client, http, lambda: client.download("https://cdn.test/gone", tmp_path / "b"))
     client, http = _client(handler)
-    with pytest.raises(execute.TransferFailed, match="ETag"):
+    with pytest.raises(TransferFailed, match="ETag"):
         _call(client, http, lambda: client.download("https://cdn.test/bad-etag", tmp_path / "c"))
 
 
@@ -474,46 +471,27 @@ def test_third_party_outages_wait_longer() -> None:
 def test_public_surface() -> None:
     assert sorted(execute.__all__) == sorted(
         [
-            "API_VERSION",
             "DEFAULT_BASE_URL",
-            "ApiError",
-            "AuthenticationFailed",
             "Event",
             "ExecuteError",
             "Execution",
-            "Fingerprinter",
             "GenerationResult",
             "Layout",
             "LayoutError",
-            "NotSent",
             "Outcome",
-            "OutcomeUnknown",
             "OutputFile",
-            "RequestRejected",
             "RetryPolicy",
-            "Reuse",
             "RunOptions",
             "RunResult",
             "RunwayClient",
             "State",
             "StateLocked",
             "StepStatus",
-            "Store",
-            "TaskNotFound",
-            "TransferFailed",
-            "Unavailable",
-            "UrlExpired",
-            "credits_saved",
-            "default_state_dir",
             "layout_of",
-            "manifest",
             "migrate_shared_layout",
             "origin_of",
-            "render_text",
+            "render_run_text",
             "reusable",
-            "step_lines",
-            "survey",
-            "write_manifest",
         ]
     )
     assert all(hasattr(execute, name) for name in execute.__all__)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from runway_plan.catalog import load_catalog
-from runway_plan.diagnostics import CODES
+from runway_plan.diagnostics import CODES, make
 from runway_plan.diagnostics.codes import codes_markdown
 from runway_plan.spec import json_schema
 
@@ -43,3 +45,10 @@ def test_codes_are_stable_and_grouped() -> None:
     for code, info in CODES.items():
         assert code[:2] == "RP" and len(code) == 5 and code[2] in "12345"
         assert info.severity in ("error", "warning", "note")
+
+
+def test_a_retired_code_stays_registered_and_is_never_emitted() -> None:
+    assert CODES["RP115"].retired and "retired" in CODES["RP115"].title
+    assert not CODES["RP116"].retired
+    with pytest.raises(ValueError, match="RP115 is retired"):
+        make("RP115", "a --var without '='", None)

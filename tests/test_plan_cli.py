@@ -372,7 +372,7 @@ def _transport(
 
 def test_fetch_organization_sends_the_documented_request() -> None:
     seen: list[httpx.Request] = []
-    org = fetch_organization(KEY, transport=_transport(seen), environ={})
+    org = fetch_organization(KEY, transport=_transport(seen))
     [request] = seen
     assert str(request.url) == "https://api.dev.runwayml.com/v1/organization"
     assert request.headers["Authorization"] == f"Bearer {KEY}"
@@ -380,9 +380,7 @@ def test_fetch_organization_sends_the_documented_request() -> None:
     assert org.max_monthly_credit_spend == 10000 and org.credit_balance == 5000
     assert org.models["gen4_turbo"].max_daily == 2
     assert org.models["gen4_turbo"].used_today == 1
-    fetch_organization(
-        KEY, transport=_transport(seen), environ={"RUNWAYML_BASE_URL": "http://localhost:8123/"}
-    )
+    fetch_organization(KEY, transport=_transport(seen), base_url="http://localhost:8123/")
     assert str(seen[-1].url) == "http://localhost:8123/v1/organization"
 
 
@@ -397,7 +395,7 @@ def test_fetch_organization_sends_the_documented_request() -> None:
 )
 def test_fetch_organization_errors_never_show_the_key(status: int, body: Any, message: str) -> None:
     with pytest.raises(LiveError) as caught:
-        fetch_organization(KEY, transport=_transport([], status, body), environ={})
+        fetch_organization(KEY, transport=_transport([], status, body))
     assert message in str(caught.value)
     assert KEY not in str(caught.value)
 
@@ -407,7 +405,7 @@ def test_fetch_organization_network_error() -> None:
         raise httpx.ConnectError(f"refused for {KEY}", request=request)
 
     with pytest.raises(LiveError) as caught:
-        fetch_organization(KEY, transport=httpx.MockTransport(handler), environ={})
+        fetch_organization(KEY, transport=httpx.MockTransport(handler))
     assert "cannot reach" in str(caught.value) and KEY not in str(caught.value)
 
 
@@ -421,7 +419,7 @@ def test_live_limits_drive_the_schedule(monkeypatch: pytest.MonkeyPatch) -> None
     seen: list[httpx.Request] = []
 
     def fetch(key: str) -> Organization:
-        return fetch_organization(key, transport=_transport(seen), environ={})
+        return fetch_organization(key, transport=_transport(seen))
 
     monkeypatch.setattr(cli_plan, "_fetch_organization", fetch)
     result = run(
@@ -444,9 +442,29 @@ def test_live_limits_drive_the_schedule(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_live_http_error_is_exit_2_without_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
     def fetch(key: str) -> Organization:
-        return fetch_organization(key, transport=_transport([], 401, {"error": key}), environ={})
+        return fetch_organization(key, transport=_transport([], 401, {"error": key}))
 
     monkeypatch.setattr(cli_plan, "_fetch_organization", fetch)
     result = run("plan", "specs/launch.yaml", "--live", env={"RUNWAYML_API_SECRET": KEY})
     assert result.exit_code == 2
     assert "answered 401" in result.output and KEY not in result.output
+
+
+def test_library_calls_leave_the_garbage_collector_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    from runway_plan.catalog import load_catalog
+    from runway_plan.plan import plan
+    from runway_plan.validate import check_file
+
+    def refuse() -> None:
+        raise AssertionError("a library call changed the process's garbage collector")
+
+    catalog = load_catalog()
+    monkeypatch.setattr(gc, "disable", refuse)
+    monkeypatch.setattr(gc, "freeze", refuse)
+    graph, diagnostics = check_file(ROOT / "specs" / "launch.yaml", catalog)
+    assert not [d for d in diagnostics if d.is_error]
+    assert plan(graph, catalog).total_high > 0

@@ -471,7 +471,7 @@ def test_the_run_report_says_where_bills_drift_from_the_catalog(
     taught: tuple[Path, Emulator],
 ) -> None:
     from runway_plan.cli.run import _drift
-    from runway_plan.execute import render_text
+    from runway_plan.execute import render_run_text
 
     folder, emu = taught
     state = folder / ".runway-plan" / "spec"
@@ -486,7 +486,7 @@ def test_the_run_report_says_where_bills_drift_from_the_catalog(
         lines
     )
     assert not any(line.startswith(("eleven_v4", "nano_banana_2.1")) for line in lines)
-    text = render_text(again, graph, drift=lines)
+    text = render_run_text(again, graph, drift=lines)
     assert "drift from the catalog's prices" in text
     assert f"  gen4_turbo billed 7/s over 2 tasks since {day}; catalog 5/s\n" in text
 

@@ -23,7 +23,8 @@ from test_execute_support import KEY, copy_specs, emulator, served
 from runway_plan.catalog import load_catalog
 from runway_plan.cli import main
 from runway_plan.emulator import Fault, FaultPlan, FaultRule
-from runway_plan.execute import State, credits_saved, reusable
+from runway_plan.execute import State, reusable
+from runway_plan.execute.reuse import credits_saved
 from runway_plan.validate import check_file
 
 SPEED = "400"

@@ -344,3 +344,20 @@ def test_check_finds_syntax_errors_and_undefined_names_without_rendering(
     assert undefined.diagnostic.hint == "defined here: index, item"
     assert renderer.check("{% for x in range(2) %}{{ loop.index }}{% endfor %}", (), SPAN) is None
     assert renderer.check("{{ nobody }}", None, SPAN) is None
+
+
+def test_a_bounded_renderer_keeps_only_its_most_recently_used_templates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bounded = Renderer(max_cached=2)
+    compiled: list[str] = []
+    template = bounded.sandbox.template
+
+    def counting(text: str) -> Any:
+        compiled.append(text)
+        return template(text)
+
+    monkeypatch.setattr(bounded.sandbox, "template", counting)
+    for name in ["a", "b", "a", "c", "a", "b"]:
+        assert bounded.render(f"{name} {{{{ x }}}}", {"x": 1}, SPAN) == f"{name} 1"
+    assert compiled == ["a {{ x }}", "b {{ x }}", "c {{ x }}", "b {{ x }}"]

@@ -334,3 +334,25 @@ def test_the_root_is_the_repository_or_the_spec_folder(tmp_path: Path, repo: Pat
     loose = tmp_path / "loose"
     loose.mkdir()
     assert Root.of_spec(loose / "x.yaml").base == loose.resolve()
+
+
+def test_the_file_hasher_follows_a_symlink_only_when_asked_and_never_waits_on_a_fifo(
+    tmp_path: Path,
+) -> None:
+    import hashlib
+
+    from runway_plan.files import sha256_file
+
+    target = tmp_path / "a.bin"
+    target.write_bytes(b"runway" * 10_000)
+    link = tmp_path / "link.bin"
+    link.symlink_to(target)
+    expected = hashlib.sha256(target.read_bytes()).hexdigest()
+    assert sha256_file(target) == expected
+    assert sha256_file(link, follow_symlinks=True) == expected
+    with pytest.raises(OSError):
+        sha256_file(link)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="not a regular file"):
+        sha256_file(fifo, follow_symlinks=True)

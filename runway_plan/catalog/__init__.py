@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from runway_plan.catalog.model import (
+    ArrayType,
     Constraints,
     EndpointSpec,
     EnumType,
@@ -30,14 +31,18 @@ from runway_plan.catalog.model import (
     Media,
     ModelOverlay,
     ModelSpec,
+    ObjectType,
     Overlay,
     Price,
     Prices,
     RetiredModel,
     Tier,
     Tiers,
+    TypeNode,
+    UnionType,
 )
 from runway_plan.diagnostics import Diagnostic
+from runway_plan.errors import RunwayPlanError
 from runway_plan.limits import WorkLimits
 from runway_plan.source import parse_document, read_limited
 
@@ -57,7 +62,7 @@ OUTPUT_COUNT = "outputCount"
 FILES = ("constraints.json", "overlay.yaml", "prices.yaml", "tiers.yaml")
 
 
-class CatalogError(Exception):
+class CatalogError(RunwayPlanError):
     """A catalog file is missing or does not match the catalog's schema."""
 
 
@@ -90,6 +95,30 @@ class Catalog:
             for model in endpoint.models:
                 found.setdefault(model, []).append(endpoint.name)
         return {model: tuple(names) for model, names in found.items()}
+
+    @cached_property
+    def field_names(self) -> frozenset[str]:
+        """Every request field name of every model, nested ones included."""
+        names: set[str] = set()
+        nodes: list[TypeNode] = []
+        for endpoint in self.constraints.endpoints.values():
+            for model in endpoint.models.values():
+                names.update(model.fields)
+                nodes.extend(field.type for field in model.fields.values())
+        seen: set[int] = set()
+        while nodes:
+            node = nodes.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if isinstance(node, ObjectType):
+                names.update(node.fields)
+                nodes.extend(field.type for field in node.fields.values())
+            elif isinstance(node, ArrayType):
+                nodes.append(node.items)
+            elif isinstance(node, UnionType):
+                nodes.extend(node.variants)
+        return frozenset(names)
 
     def model(self, endpoint: str, model: str) -> ModelSpec | None:
         """The request type of ``model`` on ``endpoint``, or None."""

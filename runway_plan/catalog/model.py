@@ -8,6 +8,7 @@ request types by ``scripts/generate_catalog.py``; ``overlay.yaml`` (what the typ
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -40,6 +41,11 @@ class StringType(_Strict):
     length_unit: Literal["utf16", "characters"] = "utf16"
     pattern: str | None = None
     media: Media | None = None
+
+    @cached_property
+    def asset_media(self) -> frozenset[str] | None:
+        """The media this string takes as an asset URI (None: it is not an asset field)."""
+        return frozenset({self.media}) if self.media else None
 
 
 class IntegerType(_Strict):
@@ -107,6 +113,18 @@ class UnionType(_Strict):
 
     kind: Literal["union"] = "union"
     variants: tuple[TypeNode, ...]
+
+    @cached_property
+    def asset_media(self) -> frozenset[str] | None:
+        """The media its variants take as asset URIs (None: none is an asset field)."""
+        found: frozenset[str] = frozenset().union(
+            *(
+                variant.asset_media or ()
+                for variant in self.variants
+                if isinstance(variant, StringType | UnionType)
+            )
+        )
+        return found or None
 
 
 TypeNode = Annotated[

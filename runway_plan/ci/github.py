@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 
+from runway_plan.errors import RunwayPlanError
+
 __all__ = [
     "MAX_BODY",
     "CommentError",
@@ -33,7 +35,7 @@ API_VERSION = "2022-11-28"
 PER_PAGE = 100
 
 
-class CommentError(Exception):
+class CommentError(RunwayPlanError):
     """The comment could not be posted; the message never holds the token."""
 
 

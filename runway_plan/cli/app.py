@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -36,6 +37,7 @@ __all__ = [
     "api_key_or_fail",
     "catalog_option",
     "echo_diagnostics",
+    "emulator_or_fail",
     "format_option",
     "limits_option",
     "load_catalog_or_fail",
@@ -130,6 +132,18 @@ def echo_diagnostics(
     sources = {document.source_map.path: document.text} if document is not None else {}
     text = render(diagnostics, "text", sources=sources, color=color)
     click.echo(text, nl=False, err=err, color=color)
+
+
+def emulator_or_fail(what: str, *, serve: bool = False) -> None:
+    """A usage error (exit 2) saying how to install the ``emulator`` extra when its packages
+    are missing: Starlette for the emulator itself, uvicorn too to serve it (``serve``)."""
+    needed = ("starlette", "uvicorn") if serve else ("starlette",)
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    if missing:
+        raise _UsageError(
+            f"{what} needs the emulator's packages ({', '.join(missing)} missing): "
+            "pip install 'runway-plan[emulator]'"
+        )
 
 
 def load_catalog_or_fail(path: Path | None, limits: dict[str, int] | None = None) -> Catalog:
@@ -318,7 +332,8 @@ vars_option = click.option(
     "variables",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Set a template variable (a YAML value); overrides the spec's vars.",
+    help="Set a template variable; VALUE is read as JSON (5, true, [1, 2]), else as a YAML "
+    "flow list or mapping ([a, b], {k: v}), else as a string; overrides the spec's vars.",
 )
 limits_option = click.option(
     "--limit",

@@ -22,6 +22,7 @@ from runway_plan.cli.app import (
 )
 from runway_plan.diagnostics import has_errors, sort_diagnostics
 from runway_plan.diagnostics.display import json_text
+from runway_plan.performance import cyclic_gc_paused
 from runway_plan.plan.requests import compiled_requests, requests_yaml
 from runway_plan.validate import check_file
 
@@ -52,9 +53,9 @@ def compile_command(
     """
     work_limits = parse_limits(limits)
     catalog = load_catalog_or_fail(catalog_path, work_limits)
-    graph, diagnostics = check_file(
-        spec, catalog, parse_vars(variables), work_limits, allow=allow_paths
-    )
+    overrides = parse_vars(variables)
+    with cyclic_gc_paused():
+        graph, diagnostics = check_file(spec, catalog, overrides, work_limits, allow=allow_paths)
     if not has_errors(diagnostics):
         document, problems = compiled_requests(graph)
         diagnostics = sort_diagnostics([*diagnostics, *problems])

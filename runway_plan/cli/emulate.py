@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING
 import click
 import yaml
 
-from runway_plan.cli.app import EXIT_OK, catalog_option, load_catalog_or_fail, main
+from runway_plan.cli.app import (
+    EXIT_OK,
+    catalog_option,
+    emulator_or_fail,
+    load_catalog_or_fail,
+    main,
+)
 
 if TYPE_CHECKING:
     from runway_plan.catalog import Catalog
@@ -121,6 +127,7 @@ def emulate(
     Test controls live under /_emulator (ledger, faults, clock, state, prices).
     """
     started = time.perf_counter()
+    emulator_or_fail("emulate", serve=True)
     from runway_plan.emulator import Emulator, EmulatorConfig, bind_loopback, create_app, serve
     from runway_plan.emulator.pricing import warm_up
     from runway_plan.emulator.video import encoder

@@ -30,6 +30,7 @@ from runway_plan.diagnostics.display import display, display_lines
 from runway_plan.diagnostics.frame import wants_color
 from runway_plan.diagnostics.render import FORMATS, render
 from runway_plan.diagnostics.selection import Selection
+from runway_plan.performance import cyclic_gc_paused
 from runway_plan.spec import json_schema
 from runway_plan.validate import check_file
 
@@ -65,7 +66,10 @@ def validate(
     graphs = []
     sources: dict[str, str] = {}
     for spec in specs:
-        graph, diagnostics = check_file(spec, catalog, overrides, work_limits, allow=allow_paths)
+        with cyclic_gc_paused():
+            graph, diagnostics = check_file(
+                spec, catalog, overrides, work_limits, allow=allow_paths
+            )
         found.extend(diagnostics)
         graphs.append(graph)
         sources[graph.document.source_map.path] = graph.document.text

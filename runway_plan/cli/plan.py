@@ -44,6 +44,7 @@ from runway_plan.diagnostics.display import display, display_lines
 from runway_plan.diagnostics.render import render as render_diagnostics
 from runway_plan.diagnostics.selection import Selected, Selection
 from runway_plan.limits import WorkLimits
+from runway_plan.performance import cyclic_gc_paused
 from runway_plan.plan import Plan, plan
 from runway_plan.plan.diff import diff_plans
 from runway_plan.plan.live import LiveError, Organization, fetch_organization
@@ -124,7 +125,8 @@ def _check(
     writes a file); and git is told that the argument is a revision whatever it looks like.
     """
     if os.path.isfile(spec) or ":" not in spec:
-        graph, diagnostics = check_file(spec, catalog, overrides, limits, allow=allow)
+        with cyclic_gc_paused():
+            graph, diagnostics = check_file(spec, catalog, overrides, limits, allow=allow)
         return graph, diagnostics, spec
     ref, _, inside = spec.partition(":")
     if ref.startswith("-"):
@@ -161,8 +163,10 @@ def _check(
     if document.data is None and document.diagnostics:
         graph = Graph(spec=None, document=document, catalog=catalog)
         return graph, sort_diagnostics(document.diagnostics), spec
-    graph = compile_spec(document, catalog, overrides, limits, allow=allow)
-    return graph, sort_diagnostics([*document.diagnostics, *validate(graph)]), spec
+    with cyclic_gc_paused():
+        graph = compile_spec(document, catalog, overrides, limits, allow=allow)
+        found = validate(graph)
+    return graph, sort_diagnostics([*document.diagnostics, *found]), spec
 
 
 _DIAGNOSTIC_FORMATS = ("github", "sarif")
@@ -225,7 +229,8 @@ def _plan_or_exit(
         spec, catalog, overrides, limits, allow, selection=selection
     )
     learned, problems = learned_prices(spec, catalog, limits)
-    result = plan(graph, catalog, source=label, learned=learned, **options)
+    with cyclic_gc_paused():
+        result = plan(graph, catalog, source=label, learned=learned, **options)
     found = [*diagnostics, *problems, *result.diagnostics]
     if selection is not None:
         found = apply_selection(selection, found, [graph]).diagnostics
@@ -559,19 +564,20 @@ def plan_command(
         spec, graph, state_dir=state_dir, emulate=emulate, base_url=base, live_key=key
     )
     learned, learned_problems = learned_prices(spec, catalog, work_limits)
-    result = plan(
-        graph,
-        catalog,
-        source=label,
-        learned=learned,
-        tier=tier,
-        max_credits=budget,
-        latency_overrides=latency,
-        live=organization,
-        deadline=seconds,
-        reuse=view.reuse,
-        reuse_source=view.source,
-    )
+    with cyclic_gc_paused():
+        result = plan(
+            graph,
+            catalog,
+            source=label,
+            learned=learned,
+            tier=tier,
+            max_credits=budget,
+            latency_overrides=latency,
+            live=organization,
+            deadline=seconds,
+            reuse=view.reuse,
+            reuse_source=view.source,
+        )
     result.resources = view.resources
     selected = apply_selection(
         selection,

@@ -29,6 +29,7 @@ from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, has_errors
 from runway_plan.execute import Layout, RunResult, layout_of
 from runway_plan.html_report import ReportError, Written, write_report
+from runway_plan.performance import cyclic_gc_paused
 from runway_plan.source import Document
 from runway_plan.validate import check_file
 
@@ -51,7 +52,9 @@ def _say(written: Written, *, err: bool) -> None:
 def _checked(
     spec: Path, catalog: Catalog, variables: tuple[str, ...], allow: tuple[Path, ...]
 ) -> tuple[Graph | None, list[Diagnostic], Document]:
-    graph, diagnostics = check_file(spec, catalog, parse_vars(variables), allow=allow)
+    overrides = parse_vars(variables)
+    with cyclic_gc_paused():
+        graph, diagnostics = check_file(spec, catalog, overrides, allow=allow)
     return (None if has_errors(diagnostics) else graph), diagnostics, graph.document
 
 

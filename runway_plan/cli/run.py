@@ -39,6 +39,7 @@ from runway_plan.cli.app import (
     api_key_or_fail,
     catalog_option,
     echo_diagnostics,
+    emulator_or_fail,
     format_option,
     limits_option,
     load_catalog_or_fail,
@@ -67,7 +68,7 @@ from runway_plan.execute import (
     layout_of,
     migrate_shared_layout,
     origin_of,
-    render_text,
+    render_run_text,
 )
 from runway_plan.execute.client import ExecuteError, TaskNotFound
 from runway_plan.execute.layout import claim, shared_layout
@@ -76,6 +77,7 @@ from runway_plan.execute.reuse import unreadable_as_such
 from runway_plan.execute.state import RunRow, StateUnreadable, locked_by
 from runway_plan.files import SymlinkInTheWay
 from runway_plan.limits import WorkLimits
+from runway_plan.performance import cyclic_gc_paused
 from runway_plan.plan.cost import format_credits
 from runway_plan.validate import check_file
 
@@ -241,7 +243,9 @@ def _check(
     allow: tuple[Path, ...],
     limits: dict[str, int],
 ) -> Graph:
-    graph, diagnostics = check_file(spec, catalog, parse_vars(variables), limits, allow=allow)
+    overrides = parse_vars(variables)
+    with cyclic_gc_paused():
+        graph, diagnostics = check_file(spec, catalog, overrides, limits, allow=allow)
     if diagnostics:
         echo_diagnostics(diagnostics, graph.document, err=True)
     if has_errors(diagnostics):
@@ -492,6 +496,8 @@ def run_command(
             raise click.BadParameter("not a number", param_hint="--max-credits") from None
         if not budget.is_finite() or budget < 0:
             raise click.BadParameter("must be 0 or more", param_hint="--max-credits")
+    if emulate:
+        emulator_or_fail("run --emulate")
     work_limits = parse_limits(limits)
     catalog = load_catalog_or_fail(catalog_path, work_limits)
     graph = _check(spec, catalog, variables, allow_paths, work_limits)
@@ -554,7 +560,7 @@ def run_command(
         if fmt == "json":
             click.echo(json_text({**manifest(result, state, graph), "drift": drifted}))
         else:
-            click.echo(render_text(result, graph, drift=drifted), nl=False)
+            click.echo(render_run_text(result, graph, drift=drifted), nl=False)
     finally:
         state.close()
     if html_report:

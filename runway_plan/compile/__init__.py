@@ -23,7 +23,7 @@ from runway_plan.compile.templating import Absent, Renderer, TemplateFailure, is
 from runway_plan.diagnostics import Diagnostic, Span, make
 from runway_plan.files import LocalFileError, Root
 from runway_plan.limits import Meter, WorkLimits, over_limit
-from runway_plan.media import probe_local
+from runway_plan.probe import probe_local
 from runway_plan.source import DataPath, Document, SourceMap
 from runway_plan.spec import ParsedSpec, Spec, Step, parse_spec
 

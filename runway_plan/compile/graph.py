@@ -85,11 +85,6 @@ class Generation:
         """Why :attr:`duration` is known ("" when it is not)."""
         return self.length.reason if self.length is not None and self.length.exact else ""
 
-    @property
-    def source_path(self) -> DataPath:
-        """Where this generation's request sits in the spec data."""
-        return ("steps", self.step)
-
 
 @dataclass(slots=True)
 class StepNode:
@@ -181,12 +176,20 @@ class Graph:
     @cached_property
     def dag(self) -> nx.DiGraph[str]:
         """The generations and every pair (producer, consumer) that must run in that order, as
-        a networkx DiGraph, built on first use for analysis.
+        a networkx DiGraph, built on first use for analysis (tests, benchmarks, a caller's
+        own); networkx is not a dependency of runway-plan: install it to use this.
 
         ``needs`` are expanded into pairs here, which is quadratic between two fan-outs; the
         stages never build it (they use :meth:`dependencies`).
         """
-        import networkx as nx
+        try:
+            import networkx as nx
+        except ModuleNotFoundError as exc:
+            raise ModuleNotFoundError(
+                "Graph.dag builds a networkx graph: install networkx (`pip install networkx`, "
+                "or runway-plan[test]) to use it",
+                name="networkx",
+            ) from exc
 
         dag: nx.DiGraph[str] = nx.DiGraph()
         dag.add_nodes_from(self.generations)

@@ -110,24 +110,34 @@ class Renderer:
     counted too, since each render sees a copy of them) and of every compile, and the size of
     every value rendered, are counted against the spec's ``template_work`` and
     ``rendered_chars`` limits: the render that crosses one fails with RP118, and the meter
-    records the crossing.
+    records the crossing.  The cache holds every template of one spec (a compile is charged
+    once); a renderer that outlives specs is given ``max_cached``, and then keeps that many of
+    the most recently used.
     """
 
-    def __init__(self, meter: Meter | None = None) -> None:
+    def __init__(self, meter: Meter | None = None, *, max_cached: int | None = None) -> None:
         self.sandbox = Sandbox()
         self.meter = meter
+        self.max_cached = max_cached
         self._cache: dict[str, RenderFunction] = {}
 
     def _compile(self, text: str) -> RenderFunction:
-        compiled = self._cache.get(text)
-        if compiled is None:
-            cost = _COMPILE_COST + _COMPILE_COST_PER_CHARACTER * len(text)
-            if self.meter is not None and not self.meter.spend("template_work", cost):
-                raise _OverLimit("template_work")
-            whole = _WHOLE_EXPRESSION.match(text)
-            sandbox = self.sandbox
-            compiled = sandbox.expression(whole["expr"]) if whole else sandbox.template(text)
-            self._cache[text] = compiled
+        cache = self._cache
+        compiled = cache.get(text)
+        if compiled is not None:
+            if self.max_cached is not None:  # the most recently used last
+                cache[text] = cache.pop(text)
+            return compiled
+        cost = _COMPILE_COST + _COMPILE_COST_PER_CHARACTER * len(text)
+        if self.meter is not None and not self.meter.spend("template_work", cost):
+            raise _OverLimit("template_work")
+        whole = _WHOLE_EXPRESSION.match(text)
+        sandbox = self.sandbox
+        compiled = sandbox.expression(whole["expr"]) if whole else sandbox.template(text)
+        if self.max_cached is not None:
+            while cache and len(cache) >= self.max_cached:
+                del cache[next(iter(cache))]
+        cache[text] = compiled
         return compiled
 
     def render(

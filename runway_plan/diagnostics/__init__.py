@@ -82,12 +82,16 @@ def make(
     hint: str | None = None,
     related: Iterable[tuple[str, Span]] = (),
 ) -> Diagnostic:
-    """Build a diagnostic whose severity is the registered default of its code."""
+    """Build a diagnostic whose severity is the registered default of its code (a retired
+    code is refused with ValueError)."""
+    info = CODES[code]
+    if info.retired:
+        raise ValueError(f"{code} is retired: it is never emitted")
     return Diagnostic(
         code=code,
         message=message,
         span=span,
-        severity=Severity(CODES[code].severity),
+        severity=Severity(info.severity),
         hint=hint,
         related=tuple(related),
     )

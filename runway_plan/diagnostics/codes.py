@@ -1,6 +1,7 @@
 """The registry of diagnostic codes.
 
-Codes are stable: a code, once released, keeps its meaning.  They are grouped by stage:
+Codes are stable: a code, once released, keeps its meaning; one no longer emitted stays here,
+marked ``retired``, so that it is never reused for something else.  They are grouped by stage:
 RP1xx source and spec, RP2xx model constraints and assets, RP3xx graph, RP4xx budget and tier,
 RP5xx execution.  ``docs/diagnostics.md`` is generated from this table and tested to be current.
 """
@@ -12,15 +13,17 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class CodeInfo:
-    """What a code means and how severe it is by default."""
+    """What a code means and how severe it is by default; a ``retired`` code is never
+    emitted (nor reused)."""
 
     title: str
     severity: str
     explanation: str
+    retired: bool = False
 
 
-def _c(title: str, explanation: str, severity: str = "error") -> CodeInfo:
-    return CodeInfo(title=title, severity=severity, explanation=explanation)
+def _c(title: str, explanation: str, severity: str = "error", *, retired: bool = False) -> CodeInfo:
+    return CodeInfo(title=title, severity=severity, explanation=explanation, retired=retired)
 
 
 CODES: dict[str, CodeInfo] = {
@@ -88,7 +91,12 @@ CODES: dict[str, CodeInfo] = {
         "invalid for_each",
         "`for_each` must be a non-empty list, or a template or step reference that gives one.",
     ),
-    "RP115": _c("invalid --var", "A `--var` option is not `key=value`."),
+    "RP115": _c(
+        "invalid --var (retired)",
+        "Retired, never emitted: a `--var` option that is not `key=value` is a usage error "
+        "(exit 2) naming the option. The code stays reserved and is not reused.",
+        retired=True,
+    ),
     "RP116": _c(
         "YAML tag not allowed",
         "A spec (or a `--var` value, or a catalog file) holds plain data: strings, numbers, "

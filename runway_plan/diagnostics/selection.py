@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from runway_plan.diagnostics import CODES, Diagnostic, Severity, Span, make
+from runway_plan.errors import RunwayPlanError
 
 __all__ = [
     "Selected",
@@ -53,7 +54,7 @@ class Suppression:
     codes: frozenset[str] | None
 
 
-class SelectionError(ValueError):
+class SelectionError(ValueError, RunwayPlanError):
     """A code selector that is not a code or a prefix of one."""
 
 

@@ -20,7 +20,7 @@ uploads and ``runway://`` URIs; avatars, documents and realtime avatar sessions;
 expiring output URLs serving real small media; and fault injection (:class:`FaultPlan`).
 Every created task is in the :class:`Ledger`.
 
-Names are imported lazily, so ``runway_plan.emulator.media`` needs neither Starlette nor
+Names are imported lazily, so ``runway_plan.emulator.synth`` needs neither Starlette nor
 uvicorn.
 """
 

@@ -41,7 +41,7 @@ from runway_plan.catalog import OUTPUT_COUNT, Catalog, load_catalog
 from runway_plan.catalog.assets import AssetField, find_assets, set_path
 from runway_plan.catalog.model import ModelLimits
 from runway_plan.compile.durations import DURATION_INPUTS, PASSTHROUGH_ENDPOINTS
-from runway_plan.emulator import media, video
+from runway_plan.emulator import synth, video
 from runway_plan.emulator.clock import Clock, ManualClock, SystemClock
 from runway_plan.emulator.faults import FaultPlan
 from runway_plan.emulator.ledger import Ledger, LedgerEntry
@@ -54,7 +54,7 @@ from runway_plan.emulator.sessions import (
     start_queued,
 )
 from runway_plan.emulator.validation import Issue, validate_body, validate_resource
-from runway_plan.media import probe
+from runway_plan.probe import probe
 
 __all__ = [
     "API_VERSION",
@@ -754,18 +754,18 @@ class Emulator:
             data = output.source.read_bytes()
         elif output.media == "image":
             if output.ext == "jpg":
-                data = media.jpeg(output.width, output.height, 64 + seed % 128, tag)
+                data = synth.jpeg(output.width, output.height, 64 + seed % 128, tag)
             else:
-                data = media.striped_png(output.width, output.height, seed, tag)
+                data = synth.striped_png(output.width, output.height, seed, tag)
         elif output.media == "video":
             data = video.mp4(output.seconds, output.width, output.height, tag)
         elif output.media == "audio":
             if output.ext == "wav":
-                data = media.tone_wav(output.seconds, pitch=180.0 + seed % 200)
+                data = synth.tone_wav(output.seconds, pitch=180.0 + seed % 200)
             elif output.ext == "ogg":
-                data = media.ogg_opus(output.seconds, tag)
+                data = synth.ogg_opus(output.seconds, tag)
             else:
-                data = media.mp3(output.seconds, tag)
+                data = synth.mp3(output.seconds, tag)
         else:
             data = tag.encode()
         return data
@@ -912,7 +912,7 @@ class Emulator:
         dims = None
         if info.media == "image":
             with local.open("rb") as handle:
-                dims = media.image_size(data[:65536] if data is not None else handle.read(65536))
+                dims = synth.image_size(data[:65536] if data is not None else handle.read(65536))
         return _Asset(item, local, info.media, info.mime, info.duration, dims)
 
     def _resolve_output(self, item: AssetField, now: float) -> _Asset | Issue:

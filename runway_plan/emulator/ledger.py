@@ -76,13 +76,6 @@ class Ledger:
     def __getitem__(self, index: int) -> LedgerEntry:
         return self.entries[index]
 
-    def by_hash(self) -> dict[str, list[LedgerEntry]]:
-        """Entries grouped by request hash."""
-        groups: dict[str, list[LedgerEntry]] = {}
-        for entry in self.entries:
-            groups.setdefault(entry.request_hash, []).append(entry)
-        return groups
-
     def duplicates(self) -> dict[str, int]:
         """Request hashes created more than once, with how many times."""
         counts = Counter(entry.request_hash for entry in self.entries)

@@ -39,6 +39,7 @@ from runway_plan.catalog.learned import PRICE_KEYS, Provenance
 from runway_plan.catalog.model import Price, PriceRate
 from runway_plan.compile import compile_request
 from runway_plan.emulator.sessions import SESSION_MODEL
+from runway_plan.errors import RunwayPlanError
 
 __all__ = [
     "PriceSheet",
@@ -62,7 +63,7 @@ class Pricer(Protocol):
     def __call__(self, endpoint: str, body: Mapping[str, Any], /) -> Decimal | None: ...
 
 
-class PriceSheetError(ValueError):
+class PriceSheetError(ValueError, RunwayPlanError):
     """A price sheet file cannot be read or does not match the schema."""
 
 

@@ -2,7 +2,7 @@
 
 PyAV (``av`` on PyPI, bindings to FFmpeg, whose wheels bundle the x264 encoder) is in the
 ``emulator-media`` extra.  Without it, or without an H.264 encoder in it, the emulator serves
-:func:`runway_plan.emulator.media.mp4` placeholders, which carry a duration and a size in their
+:func:`runway_plan.emulator.synth.mp4` placeholders, which carry a duration and a size in their
 headers but no frames, and ``runway-plan emulate`` says so.
 
 A video is ``FPS`` frames a second (what Runway serves), of the requested size and length, in
@@ -22,7 +22,7 @@ from fractions import Fraction
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
-from runway_plan.emulator import media
+from runway_plan.emulator import synth
 
 if TYPE_CHECKING:
     import av
@@ -57,7 +57,7 @@ def mp4(seconds: float, width: int, height: int, tag: str = "") -> bytes:
     ``height`` (odd sides are rounded up to even, as 4:2:0 needs), with ``tag`` (its first
     128 bytes) in its ``comment``; a frameless placeholder when no encoder is available."""
     if encoder() is None:
-        return media.mp4(seconds, width, height, tag)
+        return synth.mp4(seconds, width, height, tag)
     frames = max(1, round(seconds * FPS))
     encoded = _encoded(frames, width + width % 2, height + height % 2)
     label = tag.encode("utf-8")[:_TAG_BYTES].ljust(_TAG_BYTES, b" ")

@@ -30,34 +30,17 @@ Documents and avatars are reconciled by the same :class:`Execution` (see
 
 The API key is read by the command line and handed to the client; nothing in this package
 writes it anywhere.
+
+The package exports what running a spec needs (above, and what ``runway-plan run`` uses); the
+client's exception classes (all :class:`ExecuteError`), the store, fingerprints and the run
+manifest are imported from their modules.
 """
 
-from runway_plan.execute.client import (
-    API_VERSION,
-    DEFAULT_BASE_URL,
-    ApiError,
-    AuthenticationFailed,
-    ExecuteError,
-    NotSent,
-    OutcomeUnknown,
-    RequestRejected,
-    RetryPolicy,
-    RunwayClient,
-    TaskNotFound,
-    TransferFailed,
-    Unavailable,
-    UrlExpired,
-)
-from runway_plan.execute.fingerprint import Fingerprinter, origin_of
-from runway_plan.execute.layout import (
-    Layout,
-    LayoutError,
-    default_state_dir,
-    layout_of,
-    migrate_shared_layout,
-)
-from runway_plan.execute.report import manifest, render_text, step_lines, write_manifest
-from runway_plan.execute.reuse import Reuse, credits_saved, reusable, survey
+from runway_plan.execute.client import DEFAULT_BASE_URL, ExecuteError, RetryPolicy, RunwayClient
+from runway_plan.execute.fingerprint import origin_of
+from runway_plan.execute.layout import Layout, LayoutError, layout_of, migrate_shared_layout
+from runway_plan.execute.report import render_run_text
+from runway_plan.execute.reuse import reusable
 from runway_plan.execute.runner import (
     Event,
     Execution,
@@ -67,47 +50,27 @@ from runway_plan.execute.runner import (
     RunResult,
 )
 from runway_plan.execute.state import Outcome, State, StateLocked, StepStatus
-from runway_plan.execute.store import Store
 
 __all__ = [
-    "API_VERSION",
     "DEFAULT_BASE_URL",
-    "ApiError",
-    "AuthenticationFailed",
     "Event",
     "ExecuteError",
     "Execution",
-    "Fingerprinter",
     "GenerationResult",
     "Layout",
     "LayoutError",
-    "NotSent",
     "Outcome",
-    "OutcomeUnknown",
     "OutputFile",
-    "RequestRejected",
     "RetryPolicy",
-    "Reuse",
     "RunOptions",
     "RunResult",
     "RunwayClient",
     "State",
     "StateLocked",
     "StepStatus",
-    "Store",
-    "TaskNotFound",
-    "TransferFailed",
-    "Unavailable",
-    "UrlExpired",
-    "credits_saved",
-    "default_state_dir",
     "layout_of",
-    "manifest",
     "migrate_shared_layout",
     "origin_of",
-    "render_text",
+    "render_run_text",
     "reusable",
-    "step_lines",
-    "survey",
-    "write_manifest",
 ]

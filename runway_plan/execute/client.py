@@ -58,6 +58,8 @@ from urllib.parse import quote, urlsplit
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
+from runway_plan.errors import RunwayPlanError
+
 __all__ = [
     "API_VERSION",
     "DEFAULT_BASE_URL",
@@ -90,7 +92,7 @@ log = logging.getLogger("runway_plan.execute.http")
 Sleep = Callable[[float], Awaitable[None]]
 
 
-class ExecuteError(Exception):
+class ExecuteError(RunwayPlanError):
     """Base of the errors the executor raises on purpose."""
 
 

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from runway_plan.catalog.assets import JsonPath, asset_fields, set_path
 from runway_plan.compile import Graph
+from runway_plan.errors import RunwayPlanError
 from runway_plan.files import Root
 
 __all__ = [
@@ -47,7 +48,7 @@ FINGERPRINT_VERSION = 1
 """Bumped when the fingerprint's recipe changes (old results are then not reused)."""
 
 
-class MissingInput(KeyError):
+class MissingInput(KeyError, RunwayPlanError):
     """A fingerprint needs the hash of an upstream output that is not known yet."""
 
 

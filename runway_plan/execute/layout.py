@@ -29,6 +29,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from runway_plan.errors import RunwayPlanError
 from runway_plan.execute.state import State, folder_lock
 
 __all__ = [
@@ -48,7 +49,7 @@ OLD_LAYOUT = "old-layout"
 _SHARED_FILES = ("state.db", "state.db-wal", "state.db-shm", "store", "runs", "lock")
 
 
-class LayoutError(Exception):
+class LayoutError(RunwayPlanError):
     """A state folder cannot be used for this spec (another spec's, or in the old layout)."""
 
 

@@ -47,7 +47,6 @@ from runway_plan.compile import compile_request
 from runway_plan.execute.client import strip_query
 from runway_plan.execute.state import State, StateUnreadable
 from runway_plan.files import LocalFileError, Root
-from runway_plan.media import probe_local
 from runway_plan.plan.cost import (
     Cost,
     format_credits,
@@ -56,6 +55,7 @@ from runway_plan.plan.cost import (
     price_generation,
 )
 from runway_plan.plan.rule import rate_unit, when_text
+from runway_plan.probe import probe_local
 from runway_plan.validate import check_file
 
 __all__ = [

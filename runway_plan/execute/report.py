@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "StepLine",
     "manifest",
-    "render_text",
+    "render_run_text",
     "resource_lines",
     "step_lines",
     "write_manifest",
@@ -267,7 +267,7 @@ def _range(low: Decimal, high: Decimal, unpriced: int) -> str:
     return f"{text} + {unpriced} unpriced" if unpriced else text
 
 
-def render_text(result: RunResult, graph: Graph, *, drift: Sequence[str] = ()) -> str:
+def render_run_text(result: RunResult, graph: Graph, *, drift: Sequence[str] = ()) -> str:
     """The end-of-run report: one line per step, totals, the ``drift`` of billed prices from
     the catalog (:func:`runway_plan.execute.learn.drift`), then the diagnostics (the text of
     the spec and of the API shown through :func:`~runway_plan.diagnostics.display.display`)."""

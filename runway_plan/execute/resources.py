@@ -55,7 +55,7 @@ from runway_plan.execute.reuse import reusable, unreadable_as_such
 from runway_plan.execute.state import ResourceRow, ResourceStatus, State
 from runway_plan.files import LocalFileError
 from runway_plan.plan.resources import ResourceChange, ResourceField, ResourcePlan
-from runway_plan.validate.resources import render_text
+from runway_plan.validate.resources import render_resource_text
 
 __all__ = [
     "KINDS",
@@ -222,7 +222,7 @@ def _read_document(graph: Graph, content: str | None, file: str | None) -> tuple
 
 def _text(graph: Graph, text: str | None, at: tuple[str, ...], problems: list[str]) -> str | None:
     """A resource's text with its templates rendered (a failure goes to ``problems``)."""
-    value = render_text(graph, text, at)
+    value = render_resource_text(graph, text, at)
     if isinstance(value, TemplateFailure):
         problems.append(value.diagnostic.message)
         return text

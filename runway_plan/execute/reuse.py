@@ -189,15 +189,16 @@ def reusable(
     """For ``runway-plan plan``: what a run of ``graph`` would reuse from a state folder.
 
     ``state_dir`` defaults to the spec's own (``.runway-plan/<spec stem>/`` beside it);
-    ``base_url`` to ``RUNWAYML_BASE_URL`` or the API's (results are only reused against the
-    API that made them).  A missing state folder reuses nothing.  Never takes the lock, never
-    touches the network, reads a private copy of the journal (:meth:`State.snapshot`) and
-    raises :class:`~runway_plan.execute.state.StateUnreadable` for one it cannot read.  Keys
-    are generation keys (``shot[1]``).
+    ``base_url`` to the API's (results are only reused against the API that made them; the
+    command line passes ``--base-url`` or ``RUNWAYML_BASE_URL``).  A missing state folder
+    reuses nothing.  Never takes the lock, never touches the network, reads a private copy of
+    the journal (:meth:`State.snapshot`) and raises
+    :class:`~runway_plan.execute.state.StateUnreadable` for one it cannot read.  Keys are
+    generation keys (``shot[1]``).
     """
     spec_path = graph.document.source_map.path
     directory = Path(state_dir) if state_dir is not None else default_state_dir(spec_path)
-    base = base_url or os.environ.get("RUNWAYML_BASE_URL") or DEFAULT_BASE_URL
+    base = base_url or DEFAULT_BASE_URL
     fingerprinter = Fingerprinter(graph, origin_of(base))
     if not (directory / "state.db").is_file():
         return {key: Reuse(key, False, "new", None, None) for key in graph.generations}

@@ -99,10 +99,10 @@ from runway_plan.execute.reuse import Reuse, survey, why
 from runway_plan.execute.state import Outcome, State, StepRow, StepStatus
 from runway_plan.execute.store import Store, extension_for, sha256_file
 from runway_plan.files import LocalFileError, SymlinkInTheWay, make_folders, open_for_writing
-from runway_plan.media import probe, sniff
 from runway_plan.plan import Plan, plan
 from runway_plan.plan.cost import Pricer, format_credits
 from runway_plan.plan.live import Organization, parse_organization
+from runway_plan.probe import probe, sniff
 
 __all__ = [
     "Event",

@@ -91,6 +91,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from runway_plan.errors import RunwayPlanError
 from runway_plan.files import SymlinkInTheWay, make_folders, refuse_symlink
 
 __all__ = [
@@ -268,7 +269,7 @@ _MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 """Schema migrations; migration ``i`` brings a version-``i`` journal to version ``i + 1``."""
 
 
-class StateLocked(Exception):
+class StateLocked(RunwayPlanError):
     """Another process holds the state folder's lock."""
 
     def __init__(self, directory: Path, holder: str) -> None:
@@ -277,7 +278,7 @@ class StateLocked(Exception):
         super().__init__(f"the state in {directory} is locked by another run ({holder})")
 
 
-class StateUnreadable(Exception):
+class StateUnreadable(RunwayPlanError):
     """A journal that cannot be read: corrupt, too large, too slow, or not a journal."""
 
 
@@ -1499,19 +1500,6 @@ class State:
         """Record an avatar's processing status (PROCESSING, READY, FAILED) as seen."""
         with self.transaction() as db:
             self._set_resource(db, row_id, remote_status=remote_status, failure=failure)
-
-    def record_resource_event(
-        self,
-        row: ResourceRow,
-        *,
-        action: str,
-        outcome: str,
-        detail: str = "",
-        run_id: int | None,
-    ) -> None:
-        """Log something done to a resource that changes no row (a refused create)."""
-        with self.transaction() as db:
-            self._event(db, row, action, outcome, row.remote_id, detail, run_id)
 
     def resource_events(self, run_id: int | None = None) -> list[ResourceEvent]:
         """The resource event log (of one run, or all), oldest first."""

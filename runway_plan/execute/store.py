@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import filetype
 
-from runway_plan.files import SymlinkInTheWay, make_folders
+from runway_plan.files import SymlinkInTheWay, make_folders, sha256_file
 
 __all__ = ["Placed", "Store", "extension_for", "sha256_file"]
 
@@ -51,16 +51,6 @@ _EXTENSIONS = {
     "audio/flac": "flac",
     "text/plain": "txt",
 }
-
-
-def sha256_file(path: Path) -> str:
-    """SHA-256 of a regular file's content, opened without following a symlink (``OSError``
-    for a symlink or anything but a regular file)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with open(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def extension_for(url: str, mime: str | None, path: Path | None = None) -> str:

@@ -16,7 +16,6 @@ page, so it must stay where it was written (beside the state and outputs folders
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -27,8 +26,9 @@ from runway_plan.catalog import Catalog
 from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, sort_diagnostics
 from runway_plan.diagnostics.render import render as render_diagnostics
+from runway_plan.errors import RunwayPlanError
 from runway_plan.execute import Layout
-from runway_plan.files import SymlinkInTheWay, make_folders, open_for_writing
+from runway_plan.files import SymlinkInTheWay, make_folders, open_for_writing, sha256_file
 from runway_plan.html_report.journal import RunTimes, read_run_times
 from runway_plan.html_report.manifest import Manifest, ManifestError, find_manifest, read_manifest
 from runway_plan.html_report.media import INLINE_MAX_BYTES
@@ -52,7 +52,7 @@ PAGE_NAME = "report.html"
 """The page's name beside a run's manifest (or in the state folder, for a plan)."""
 
 
-class ReportError(Exception):
+class ReportError(RunwayPlanError):
     """The report cannot be written as asked (the message says why and what to do)."""
 
 
@@ -75,8 +75,7 @@ class _Reuse:
 
 def _sha256(path: Path) -> str | None:
     try:
-        with open(path, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
+        return sha256_file(path, follow_symlinks=True)
     except OSError:
         return None
 

@@ -18,6 +18,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
+from runway_plan.errors import RunwayPlanError
+
 __all__ = [
     "MANIFEST_MAX_BYTES",
     "AttemptRecord",
@@ -36,7 +38,7 @@ MANIFEST_MAX_BYTES = 512 * 1024 * 1024
 """The largest manifest read (a 10,000-generation run writes a few tens of MB)."""
 
 
-class ManifestError(Exception):
+class ManifestError(RunwayPlanError):
     """A manifest that cannot be read or is not one (the message names the file)."""
 
 

@@ -31,7 +31,6 @@ from runway_plan.catalog.learned import LearnedPrice, with_learned
 from runway_plan.catalog.model import Confidence
 from runway_plan.compile import Generation, Graph
 from runway_plan.diagnostics import Diagnostic, Span, make, sort_diagnostics
-from runway_plan.performance import cyclic_gc_paused
 from runway_plan.plan.cost import (
     Cost,
     Pricer,
@@ -85,7 +84,7 @@ def format_duration(seconds: float) -> str:
 
 
 class ReuseLike(Protocol):
-    """What the run state says of one generation (``runway_plan.execute.Reuse`` is one)."""
+    """What the run state says of one generation (``runway_plan.execute.reuse.Reuse`` is one)."""
 
     @property
     def reusable(self) -> bool:
@@ -159,14 +158,13 @@ class StepPlan:
 class Budget:
     """A credit budget the plan was checked against, and where it came from.
 
-    ``applies_to`` is ``plan`` (the whole spec) or ``run`` (what a run would make, the
-    generations reused from the state left out).
+    It is checked against what a run would spend (:attr:`Plan.spend_high`): with a state, the
+    generations reused from it are left out.
     """
 
     source: str
     max_credits: Decimal
     exceeded: bool
-    applies_to: str = "plan"
     unpriced: int = 0
     """Generations to make whose price is unknown, so the budget cannot be checked."""
 
@@ -256,11 +254,6 @@ class Plan:
         return self.run_high
 
     @property
-    def usd_low(self) -> Decimal:
-        """The low total in US dollars."""
-        return self.total_low * self.usd_per_credit
-
-    @property
     def usd_high(self) -> Decimal:
         """The high total in US dollars."""
         return self.total_high * self.usd_per_credit
@@ -336,7 +329,6 @@ class _Planner:
         return {model: _catalog_limits(self.catalog, tier, model) for model in models}
 
 
-@cyclic_gc_paused()
 def plan(
     graph: Graph,
     catalog: Catalog,
@@ -531,15 +523,7 @@ def plan(
         checks.append(("--max-credits", Decimal(max_credits), None))
     for origin, limit, span in checks:
         exceeded = run_high > limit
-        budgets.append(
-            Budget(
-                origin,
-                limit,
-                exceeded,
-                "run" if reuse_source is not None else "plan",
-                spend_unknown,
-            )
-        )
+        budgets.append(Budget(origin, limit, exceeded, spend_unknown))
         if spend_unknown and not exceeded:
             diagnostics.append(
                 make(

@@ -55,7 +55,7 @@ from runway_plan.compile import Generation, Graph
 from runway_plan.compile.durations import DURATION_INPUTS, PASSTHROUGH_ENDPOINTS
 from runway_plan.compile.graph import TemplateFailed
 from runway_plan.files import LocalFileError
-from runway_plan.media import probe_local
+from runway_plan.probe import probe_local
 from runway_plan.source import DataPath
 
 __all__ = [

@@ -7,12 +7,12 @@ appears in a result or an error message.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from runway_plan.errors import RunwayPlanError
 
 __all__ = [
     "API_VERSION",
@@ -27,7 +27,7 @@ DEFAULT_BASE_URL = "https://api.dev.runwayml.com"
 API_VERSION = "2024-11-06"
 
 
-class LiveError(Exception):
+class LiveError(RunwayPlanError):
     """The organization could not be read (network, HTTP status or response shape)."""
 
 
@@ -93,15 +93,13 @@ def fetch_organization(
     base_url: str | None = None,
     transport: httpx.BaseTransport | None = None,
     timeout: float = 15.0,
-    environ: Mapping[str, str] | None = None,
 ) -> Organization:
     """``GET {base}/v1/organization`` with ``api_key``; the base URL defaults to
-    ``RUNWAYML_BASE_URL`` or :data:`DEFAULT_BASE_URL`.
+    :data:`DEFAULT_BASE_URL` (the command line passes ``--base-url`` or ``RUNWAYML_BASE_URL``).
 
     Raises :class:`LiveError` with a message that never contains the key.
     """
-    env = os.environ if environ is None else environ
-    base = (base_url or env.get("RUNWAYML_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    base = (base_url or DEFAULT_BASE_URL).rstrip("/")
     headers = {
         "Authorization": f"Bearer {api_key}",
         "X-Runway-Version": API_VERSION,

@@ -34,7 +34,7 @@ from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic
 from runway_plan.diagnostics.display import display_lines, is_hidden
 from runway_plan.files import LocalFileError
-from runway_plan.media import probe_local
+from runway_plan.probe import probe_local
 from runway_plan.validate.assets import file_diagnostic
 from runway_plan.validate.describe import _label
 
@@ -116,7 +116,7 @@ def compiled_requests(graph: Graph) -> tuple[dict[str, Any], list[Diagnostic]]:
             elif graph.root.local_path(asset.value) is not None:
                 shown = assets.local(asset.value)
                 if isinstance(shown, LocalFileError):
-                    span = graph.document.source_map.value((*gen.source_path, *asset.path))
+                    span = graph.document.source_map.value(("steps", gen.step, *asset.path))
                     diagnostics.append(file_diagnostic(shown, _label(asset.path), span))
                     shown = {"$file": asset.value}
                 body = set_path(body, asset.path, shown)

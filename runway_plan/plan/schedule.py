@@ -87,11 +87,6 @@ class Schedule:
         """Days the daily caps force (1 when they do not bind, 0 for an empty plan)."""
         return max((usage.days for usage in self.pools.values()), default=0)
 
-    @property
-    def calendar_days(self) -> int:
-        """24-hour periods the schedule touches."""
-        return int(self.makespan // DAY) + 1 if self.slots else 0
-
 
 def _bottom_levels(
     order: Sequence[str], succ: Mapping[str, Sequence[str]], durations: Mapping[str, float]

@@ -18,7 +18,6 @@ from runway_plan.catalog.model import ModelOverlay, RetiredModel, TypeNode
 from runway_plan.compile import Generation, Graph, Ref, compile_request, compile_spec
 from runway_plan.diagnostics import Diagnostic, Span, make, sort_diagnostics
 from runway_plan.limits import WorkLimits
-from runway_plan.performance import cyclic_gc_paused
 from runway_plan.source import DataPath, Document, SourceMap, load_document
 from runway_plan.spec import STEP_KEYS
 from runway_plan.validate.assets import AssetChecks
@@ -239,15 +238,14 @@ def check_file(
     requested = WorkLimits().merged(limits or {})
     if catalog is None:
         catalog = load_catalog()
-    with cyclic_gc_paused():
-        document = load_document(path, max_bytes=requested.file_bytes)
-        if document.data is None and document.diagnostics:
-            graph = Graph(spec=None, document=document, catalog=catalog, limits=requested)
-            shown = within_limit(sort_diagnostics(document.diagnostics), requested, str(path))
-            return graph, shown
-        graph = compile_spec(document, catalog, overrides, limits, allow=allow)
-        found = _all(graph, *document.diagnostics)
-        return graph, within_limit(found, graph.limits, document.source_map.path)
+    document = load_document(path, max_bytes=requested.file_bytes)
+    if document.data is None and document.diagnostics:
+        graph = Graph(spec=None, document=document, catalog=catalog, limits=requested)
+        shown = within_limit(sort_diagnostics(document.diagnostics), requested, str(path))
+        return graph, shown
+    graph = compile_spec(document, catalog, overrides, limits, allow=allow)
+    found = _all(graph, *document.diagnostics)
+    return graph, within_limit(found, graph.limits, document.source_map.path)
 
 
 @dataclass(frozen=True, slots=True)

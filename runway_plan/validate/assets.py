@@ -16,7 +16,7 @@ from runway_plan.compile import Graph
 from runway_plan.compile.durations import Length
 from runway_plan.diagnostics import Diagnostic, Span, make
 from runway_plan.files import LocalFileError, NotText, OutsideRoot
-from runway_plan.media import probe_local
+from runway_plan.probe import probe_local
 from runway_plan.source import DataPath, SourceMap
 from runway_plan.validate.describe import (
     _DATA_URI,

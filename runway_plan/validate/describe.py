@@ -248,65 +248,18 @@ def _discriminate(value: dict[str, Any], objects: list[ObjectType]) -> list[Type
     return None
 
 
-_MEDIA_OF: dict[int, tuple[TypeNode, frozenset[str] | None]] = {}
-
-
 def _media_of(node: TypeNode) -> frozenset[str] | None:
-    """The media an asset field of this type takes (None: not an asset field); cached."""
-    cached = _MEDIA_OF.get(id(node))
-    if cached is not None and cached[0] is node:
-        return cached[1]
-    found: frozenset[str] | None = None
-    if isinstance(node, StringType):
-        found = frozenset({node.media}) if node.media else None
-    elif isinstance(node, UnionType):
-        media = frozenset().union(*(_media_of(v) or frozenset() for v in node.variants))
-        found = media or None
-    _MEDIA_OF[id(node)] = (node, found)
-    return found
+    """The media an asset field of this type takes (None: not an asset field)."""
+    return node.asset_media if isinstance(node, StringType | UnionType) else None
 
 
 def _mb(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size:,} bytes"
 
 
-_FIELD_NAMES: dict[int, tuple[Catalog, frozenset[str]]] = {}
-
-
 def field_names(catalog: Catalog) -> frozenset[str]:
-    """Every request field name of every model in the catalog, nested ones included; cached."""
-    cached = _FIELD_NAMES.get(id(catalog))
-    if cached is not None and cached[0] is catalog:
-        return cached[1]
-    names: set[str] = set()
-    nodes: list[TypeNode] = [
-        field.type
-        for endpoint in catalog.endpoints.values()
-        for model in endpoint.models.values()
-        for field in model.fields.values()
-    ]
-    names.update(
-        name
-        for endpoint in catalog.endpoints.values()
-        for model in endpoint.models.values()
-        for name in model.fields
-    )
-    seen: set[int] = set()
-    while nodes:
-        node = nodes.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, ObjectType):
-            names.update(node.fields)
-            nodes.extend(field.type for field in node.fields.values())
-        elif isinstance(node, ArrayType):
-            nodes.append(node.items)
-        elif isinstance(node, UnionType):
-            nodes.extend(node.variants)
-    found = frozenset(names)
-    _FIELD_NAMES[id(catalog)] = (catalog, found)
-    return found
+    """Every request field name of every model in the catalog, nested ones included."""
+    return catalog.field_names
 
 
 def _shape_hint(value: Any, node: TypeNode, label: str) -> str | None:

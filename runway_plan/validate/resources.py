@@ -9,8 +9,9 @@ emoji tokenize far worse than English: a CJK character is about one token).  A d
 attached twice counts once.
 
 Texts of documents and avatars (a document's name and inline content; an avatar's name,
-personality and start script) are templates like a step's fields: :func:`render_text` renders
-them with the spec's variables, and a template that fails is reported here.
+personality and start script) are templates like a step's fields:
+:func:`render_resource_text` renders them with the spec's variables, and a template that fails
+is reported here.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class ResourceChecks:
         }
         rendered: dict[DataPath, str | None] = {}
         for where, text in texts.items():
-            value = render_text(self.graph, text, where)
+            value = render_resource_text(self.graph, text, where)
             if isinstance(value, TemplateFailure):
                 self.diagnostics.append(value.diagnostic)
                 value = text
@@ -228,10 +229,13 @@ class ResourceChecks:
 
 
 _TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".text"})
-_RENDERER = Renderer()
+_RENDERER = Renderer(max_cached=256)
+"""Shared by every spec the process checks, so it keeps only the recently used templates."""
 
 
-def render_text(graph: Graph, text: str | None, at: DataPath) -> str | TemplateFailure | None:
+def render_resource_text(
+    graph: Graph, text: str | None, at: DataPath
+) -> str | TemplateFailure | None:
     """A document's or avatar's text (``at`` is its place in the spec) rendered with the
     spec's variables; unchanged when it holds no template, or when the variables are unknown
     (then only its syntax is checked)."""
