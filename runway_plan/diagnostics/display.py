@@ -35,7 +35,7 @@ import re
 import unicodedata
 from typing import Any
 
-__all__ = ["display", "display_lines", "is_hidden", "json_text"]
+__all__ = ["codepoint_escape", "display", "display_lines", "is_hidden", "json_text"]
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _SHOWN_FORMATS = frozenset("\u200c\u200d")
@@ -71,6 +71,11 @@ def _escape(char: str) -> str:
     named = _NAMED.get(char)
     if named is not None:
         return named
+    return codepoint_escape(char)
+
+
+def codepoint_escape(char: str) -> str:
+    """``char`` as the escape Python and YAML both read back: ``\\x1b``, ``\\u202e``."""
     code = ord(char)
     if code <= 0xFF:
         return f"\\x{code:02x}"

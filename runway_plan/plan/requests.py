@@ -32,7 +32,7 @@ import yaml
 from runway_plan.catalog.assets import asset_fields, set_path
 from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic
-from runway_plan.diagnostics.display import display_lines, is_hidden
+from runway_plan.diagnostics.display import codepoint_escape, display_lines, is_hidden
 from runway_plan.files import LocalFileError
 from runway_plan.probe import probe_local
 from runway_plan.validate.assets import file_diagnostic
@@ -167,15 +167,7 @@ _Dumper.add_representer(str, _represent_str)
 
 
 def _yaml_escape(match: re.Match[str]) -> str:
-    char = match.group()
-    if char == "#":
-        return "\\x23"
-    code = ord(char)
-    if code <= 0xFF:
-        return f"\\x{code:02x}"
-    if code <= 0xFFFF:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
+    return codepoint_escape(match.group())
 
 
 def requests_yaml(document: dict[str, Any]) -> str:
