@@ -1,4 +1,4 @@
-"""Compile a parsed spec: render templates, expand fan-outs, resolve references, build the DAG.
+"""The compiler: render templates, expand fan-outs, resolve references, build the DAG.
 
 The compiler never raises for bad input: every problem becomes a diagnostic on the graph, and
 compilation goes on so that one run reports everything it can.  Its work is bounded by the
@@ -9,56 +9,25 @@ where it ran out; no step is expanded after that.
 
 from __future__ import annotations
 
-import difflib
 import itertools
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
 from runway_plan.catalog import OUTPUT_COUNT, Catalog
-from runway_plan.compile.durations import Length, output_length
+from runway_plan.compile.durations import Length, local_length, output_length
+from runway_plan.compile.fields import replaced, template_paths, value_at
 from runway_plan.compile.graph import REFERENCE, Generation, Graph, Ref, StepNode, TemplateFailed
+from runway_plan.compile.references import collect_refs, index_out_of_range, unknown_step
 from runway_plan.compile.templating import Absent, Renderer, TemplateFailure, is_template
-from runway_plan.diagnostics import Diagnostic, Span, make
-from runway_plan.files import LocalFileError, Root
+from runway_plan.diagnostics import Diagnostic, make
+from runway_plan.files import Root
 from runway_plan.limits import Meter, WorkLimits, over_limit
-from runway_plan.probe import probe_local
 from runway_plan.source import DataPath, Document, SourceMap
-from runway_plan.spec import ParsedSpec, Spec, Step, parse_spec
+from runway_plan.spec import ParsedSpec, Step, parse_spec
 
-__all__ = [
-    "Generation",
-    "Graph",
-    "Ref",
-    "StepNode",
-    "compile_request",
-    "compile_spec",
-    "index_out_of_range",
-    "local_length",
-    "unknown_step",
-]
-
-
-def unknown_step(
-    name: str, steps: Iterable[str], span: Span | None, *, reference: bool = True
-) -> Diagnostic:
-    """RP300 for a step the spec does not have, with a did-you-mean written as the place
-    names steps: ``'@hero'`` for a reference, ``'hero'`` for ``needs``."""
-    close = difflib.get_close_matches(name, list(steps), n=1, cutoff=0.6)
-    hint = f"did you mean '{'@' * reference}{close[0]}'?" if close else None
-    return make("RP300", f"unknown step '{name}'", span, hint=hint)
-
-
-def index_out_of_range(ref: Ref, count: int) -> Diagnostic:
-    """RP302 for ``@step[i]`` past the ``count`` outputs of its step."""
-    return make(
-        "RP302",
-        f"'{ref.text}' is out of range: step '{ref.step}' has {count} "
-        f"output{'s' if count != 1 else ''}",
-        ref.span,
-        hint=f"valid indexes are 0 to {count - 1}" if count else None,
-    )
+__all__ = ["compile_spec"]
 
 
 _FAILED = TemplateFailed()
@@ -156,9 +125,9 @@ class _Compiler:
         node = StepNode(name=name, step=step, span=self.map.key(("steps", name)))
         self.graph.steps[name] = node
         fields = step.request_fields()
-        templates = _template_paths(fields, ())
+        templates = template_paths(fields, ())
         static_refs: list[tuple[DataPath, Ref]] = []
-        _collect_refs(fields, (), static_refs, self.map, ("steps", name), skip_templates=True)
+        collect_refs(fields, (), static_refs, self.map, ("steps", name), skip_templates=True)
         if items is not None and not self.meter.spend("generations", len(items)):
             self.diagnostics.append(self.too_many(name, step, len(items)))
             items = None
@@ -231,13 +200,13 @@ class _Compiler:
         stand-in, its templates checked but not rendered, so its other fields are checked."""
         base: DataPath = ("steps", node.name)
         if self.meter.crossed:
-            request = _replace(fields, templates, lambda _path: _FAILED)
+            request = replaced(fields, templates, lambda _path: _FAILED)
         else:
             defined = None if not self.vars_known else {*self.variables, *_FAN_OUT_NAMES}
-            request = _replace(
+            request = replaced(
                 fields,
                 templates,
-                lambda path: self.check(_get(fields, path), defined, (*base, *path)),
+                lambda path: self.check(value_at(fields, path), defined, (*base, *path)),
             )
         self.graph.unexpanded[node.name] = self.generation(
             node, node.name, None, request, static_refs
@@ -257,11 +226,11 @@ class _Compiler:
         base: DataPath = ("steps", name)
 
         def render(path: DataPath) -> Any:
-            value = self.render(_get(fields, path), context, (*base, *path), absent)
-            _collect_refs(value, path, refs, self.map, base)
+            value = self.render(value_at(fields, path), context, (*base, *path), absent)
+            collect_refs(value, path, refs, self.map, base)
             return value
 
-        return _replace(fields, templates, render), refs
+        return replaced(fields, templates, render), refs
 
     def items(self, name: str, step: Step) -> list[tuple[int | None, Any]] | None:
         """The items a step fans out to (one ``(None, None)`` without for_each), or None when
@@ -471,146 +440,6 @@ class _Compiler:
         return [generations[key] for key in sorter.static_order()]
 
 
-def local_length(value: Any, root: Root, catalog: Catalog) -> Length | None:
-    """The exact length of the local media file an asset string names, when it is a file
-    inside ``root`` no larger than the API takes (others are reported by ``validate``)."""
-    if not isinstance(value, str) or root.local_path(value) is None:
-        return None
-    try:
-        with root.open(value, limit=catalog.overlay.largest_upload) as local:
-            seconds = probe_local(local).duration
-    except LocalFileError:
-        return None
-    return Length.of(seconds, f"length of {value}") if seconds is not None else None
-
-
-def compile_request(
-    catalog: Catalog, endpoint: str, request: dict[str, Any], root: Root | None = None
-) -> Graph:
-    """A graph of one generation for a bare API request (no spec file, no references).
-
-    Local file paths in ``request`` (absolute) are measured for the output duration, anywhere
-    unless ``root`` confines them.  Used to check and price requests that arrive at the
-    emulator, and requests a run state recorded (``prices learn``, confined to the state).
-    """
-    model = request.get("model")
-    model = model if isinstance(model, str) else ""
-    step = Step.model_construct(endpoint=endpoint, model=model)
-    spec = Spec.model_construct(steps={"request": step}, documents={}, avatars={})
-    document = Document(data=None, source_map=SourceMap("request"), text="", diagnostics=[])
-    graph = Graph(spec=spec, document=document, catalog=catalog, root=root or Root.anywhere())
-    generation = Generation(
-        key="request",
-        step="request",
-        index=None,
-        endpoint=endpoint,
-        model=model,
-        request=request,
-        refs=[],
-        output_count=1,
-        span=Span("request", 0, 0, 0, 0),
-    )
-    generation.length = output_length(
-        catalog,
-        endpoint,
-        model,
-        request,
-        lambda _path, value: local_length(value, graph.root, catalog),
-    )
-    graph.generations["request"] = generation
-    return graph
-
-
-def _rotate(cycle: list[str]) -> list[str]:
-    """The cycle starting at its alphabetically first step, so reports are deterministic."""
-    start = cycle.index(min(cycle))
-    return cycle[start:] + cycle[:start]
-
-
-def _get(data: Any, path: DataPath) -> Any:
-    for part in path:
-        if isinstance(data, dict) and isinstance(part, str):
-            data = data.get(part)
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
-            data = data[part]
-        else:
-            return None
-    return data
-
-
-def _replace(
-    fields: dict[str, Any], paths: list[DataPath], value: Callable[[DataPath], Any]
-) -> dict[str, Any]:
-    """A copy of ``fields`` with the value at each path replaced (the other parts shared)."""
-    if not paths:
-        return fields
-    request: dict[str, Any] = dict(fields)
-    copied = {id(request)}
-    for path in paths:
-        parent: Any = request
-        for part in path[:-1]:
-            child = parent[part]
-            if id(child) not in copied:
-                child = dict(child) if isinstance(child, dict) else list(child)
-                copied.add(id(child))
-                parent[part] = child
-            parent = child
-        parent[path[-1]] = value(path)
-    return request
-
-
-def _template_paths(value: Any, at: DataPath) -> list[DataPath]:
-    """Paths of the template strings inside ``value``."""
-    if isinstance(value, str):
-        return [at] if is_template(value) else []
-    if isinstance(value, dict):
-        return [p for key, item in value.items() for p in _template_paths(item, (*at, key))]
-    if isinstance(value, list):
-        return [p for i, item in enumerate(value) for p in _template_paths(item, (*at, i))]
-    return []
-
-
-def _collect_refs(
-    value: Any,
-    at: DataPath,
-    out: list[tuple[DataPath, Ref]],
-    source_map: SourceMap,
-    base: DataPath,
-    *,
-    skip_templates: bool = False,
-) -> None:
-    if isinstance(value, str):
-        if value.startswith("@") and not (skip_templates and is_template(value)):
-            match = REFERENCE.match(value)
-            if match:
-                index = match["index"]
-                out.append(
-                    (
-                        at,
-                        Ref(
-                            step=match["step"],
-                            index=int(index) if index is not None else None,
-                            span=source_map.value((*base, *at)),
-                            text=value,
-                        ),
-                    )
-                )
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _collect_refs(item, (*at, key), out, source_map, base, skip_templates=skip_templates)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _collect_refs(item, (*at, index), out, source_map, base, skip_templates=skip_templates)
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, list):
-        return "an empty list"
-    if isinstance(value, str):
-        return f"the string {value!r}"
-    return f"a {type(value).__name__}"
-
-
 def compile_spec(
     document: Document,
     catalog: Catalog,
@@ -646,3 +475,17 @@ def compile_spec(
     compiler = _Compiler(parsed, document, catalog, variables, effective, root)
     compiler.diagnostics.extend(parsed.diagnostics)
     return compiler.run()
+
+
+def _rotate(cycle: list[str]) -> list[str]:
+    """The cycle starting at its alphabetically first step, so reports are deterministic."""
+    start = cycle.index(min(cycle))
+    return cycle[start:] + cycle[:start]
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, list):
+        return "an empty list"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    return f"a {type(value).__name__}"

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from runway_plan.catalog import Catalog
+from runway_plan.files import LocalFileError, Root
+from runway_plan.probe import probe_local
 from runway_plan.source import DataPath
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "PASSTHROUGH_ENDPOINTS",
     "InputLength",
     "Length",
+    "local_length",
     "output_length",
     "speech_length",
 ]
@@ -143,3 +146,16 @@ def speech_length(catalog: Catalog, endpoint: str, request: dict[str, Any]) -> L
         len(text) / slow,
         f"speech of {len(text)} characters at {slow:g}-{fast:g} characters a second",
     )
+
+
+def local_length(value: Any, root: Root, catalog: Catalog) -> Length | None:
+    """The exact length of the local media file an asset string names, when it is a file
+    inside ``root`` no larger than the API takes (others are reported by ``validate``)."""
+    if not isinstance(value, str) or root.local_path(value) is None:
+        return None
+    try:
+        with root.open(value, limit=catalog.overlay.largest_upload) as local:
+            seconds = probe_local(local).duration
+    except LocalFileError:
+        return None
+    return Length.of(seconds, f"length of {value}") if seconds is not None else None
