@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runway_plan.catalog import Catalog, load_catalog
-from runway_plan.plan import DAY, Limits, Plan, Schedule, plan, schedule
+from runway_plan.plan import DAY, Limits, Plan, PlanOptions, Schedule, plan, schedule
 from runway_plan.validate import check_file
 
 EPS = 1e-6
@@ -374,7 +374,7 @@ def test_daily_caps_force_days_and_a_higher_tier_lifts_them(
     assert [d.code for d in result.diagnostics] == ["RP403"]
     path = workdir / "spec.yaml"
     graph, _ = check_file(path, catalog)
-    lifted = plan(graph, catalog, tier=2)
+    lifted = plan(graph, catalog, PlanOptions(tier=2))
     assert lifted.schedule.days == 1
     assert lifted.schedule.makespan < DAY
 
@@ -392,7 +392,7 @@ def test_deadline_picks_the_cheapest_tier(workdir: Path, catalog: Catalog) -> No
     path.write_text(yaml.safe_dump({"version": 1, "name": "d", "steps": {"c": clips}}))
     graph, _ = check_file(path, catalog)
     latency = 60 + 6 * 5
-    result = plan(graph, catalog, deadline=latency * 4)
+    result = plan(graph, catalog, PlanOptions(deadline=latency * 4))
     assert result.deadline is not None
     by_tier = {o.tier: o for o in result.deadline.options}
     assert by_tier[1].makespan == latency * 10  # 2 slots
@@ -441,4 +441,5 @@ def test_latency_overrides_change_the_schedule(workdir: Path, catalog: Catalog) 
     path.write_text(yaml.safe_dump({"version": 1, "name": "l", "steps": steps}))
     graph, _ = check_file(path, catalog)
     assert plan(graph, catalog).schedule.makespan == 60 + 6 * 5
-    assert plan(graph, catalog, latency_overrides={"gen4.5": 12}).schedule.makespan == 12
+    fast = PlanOptions(latency_overrides={"gen4.5": 12})
+    assert plan(graph, catalog, fast).schedule.makespan == 12

@@ -99,7 +99,7 @@ from runway_plan.execute.reuse import Reuse, survey, why
 from runway_plan.execute.state import Outcome, State, StepRow, StepStatus
 from runway_plan.execute.store import Store, extension_for, sha256_file
 from runway_plan.files import LocalFileError, SymlinkInTheWay, make_folders, open_for_writing
-from runway_plan.plan import Plan, plan
+from runway_plan.plan import Plan, PlanOptions, plan
 from runway_plan.plan.cost import Pricer, format_credits
 from runway_plan.plan.live import Organization, parse_organization
 from runway_plan.probe import probe, sniff
@@ -643,9 +643,7 @@ class Execution:
         static = plan(
             self.graph,
             self.catalog,
-            max_credits=options.max_credits,
-            reuse=self._reuse,
-            reuse_source=source,
+            PlanOptions(max_credits=options.max_credits, reuse=self._reuse, reuse_source=source),
         )
         self.plan = static
         if has_errors(static.diagnostics):
@@ -662,10 +660,12 @@ class Execution:
             self.plan = plan(
                 self.graph,
                 self.catalog,
-                max_credits=options.max_credits,
-                live=live,
-                reuse=self._reuse,
-                reuse_source=source,
+                PlanOptions(
+                    max_credits=options.max_credits,
+                    live=live,
+                    reuse=self._reuse,
+                    reuse_source=source,
+                ),
             )
             if has_errors(self.plan.diagnostics):
                 return self.plan.diagnostics

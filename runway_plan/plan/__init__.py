@@ -51,6 +51,7 @@ __all__ = [
     "GenerationPlan",
     "Limits",
     "Plan",
+    "PlanOptions",
     "ResourceChange",
     "ResourceField",
     "ResourcePlan",
@@ -329,28 +330,16 @@ class _Planner:
         return {model: _catalog_limits(self.catalog, tier, model) for model in models}
 
 
-def plan(
-    graph: Graph,
-    catalog: Catalog,
-    *,
-    tier: int | None = None,
-    max_credits: Decimal | int | None = None,
-    price_overrides: Mapping[str, Decimal] | None = None,
-    latency_overrides: Mapping[str, float] | None = None,
-    live: Organization | None = None,
-    deadline: float | None = None,
-    source: str | None = None,
-    reuse: Mapping[str, ReuseLike] | None = None,
-    reuse_source: str | None = None,
-    learned: Mapping[str, LearnedPrice] | None = None,
-) -> Plan:
-    """Price and schedule ``graph`` (which must be free of errors).
+@dataclass(frozen=True)
+class PlanOptions:
+    """What :func:`plan` is asked besides the graph and the catalog; every field is optional.
 
     ``tier`` defaults to the spec's; ``max_credits`` is a budget checked besides the spec's
     ``budget.max_credits``; ``price_overrides`` (model -> credits per generation) are added
     to the spec's ``prices:``; ``latency_overrides`` (model -> seconds per generation) replace
     the catalog's estimates; ``live`` limits (``GET /v1/organization``) replace the tier
-    table's; ``deadline`` (seconds) asks for the cheapest tier whose schedule meets it.
+    table's; ``deadline`` (seconds) asks for the cheapest tier whose schedule meets it;
+    ``source`` names the spec in reports (default: its path).
 
     ``reuse`` (generation key -> what the run state says of it) makes the plan one of the
     next run: budgets, the monthly cap and the schedule then count only the generations that
@@ -361,14 +350,38 @@ def plan(
     them.  Each learned price the plan uses is named, with its tasks and date, in the notes
     and in ``Plan.learned_prices``.
     """
+
+    tier: int | None = None
+    max_credits: Decimal | int | None = None
+    price_overrides: Mapping[str, Decimal] | None = None
+    latency_overrides: Mapping[str, float] | None = None
+    live: Organization | None = None
+    deadline: float | None = None
+    source: str | None = None
+    reuse: Mapping[str, ReuseLike] | None = None
+    reuse_source: str | None = None
+    learned: Mapping[str, LearnedPrice] | None = None
+
+
+def plan(graph: Graph, catalog: Catalog, options: PlanOptions | None = None) -> Plan:
+    """Price and schedule ``graph`` (which must be free of errors) as ``options`` ask
+    (:class:`PlanOptions`; none: the spec's tier, budget and prices, the catalog's limits)."""
+    options = options or PlanOptions()
+    tier, max_credits, live, deadline = (
+        options.tier,
+        options.max_credits,
+        options.live,
+        options.deadline,
+    )
+    reuse, reuse_source, learned = options.reuse, options.reuse_source, options.learned
     spec = graph.spec
     source_map = graph.document.source_map
     overrides: dict[str, Decimal] = dict(spec.prices) if spec else {}
-    overrides.update(price_overrides or {})
+    overrides.update(options.price_overrides or {})
     used_models = {gen.model for gen in graph.generations.values()}
     used = {m: e for m, e in (learned or {}).items() if m in used_models and m not in overrides}
     catalog = with_learned(catalog, used)
-    planner = _Planner(graph, catalog, overrides, latency_overrides or {})
+    planner = _Planner(graph, catalog, overrides, options.latency_overrides or {})
     tier_number = tier if tier is not None else (spec.tier if spec else 1)
     notes: list[str] = [
         f"{model} priced from {entry.citation}" for model, entry in sorted(used.items())
@@ -588,13 +601,13 @@ def plan(
 
     check: DeadlineCheck | None = None
     if deadline is not None:
-        options = []
+        tiers = []
         for number in sorted(
             catalog.tiers.tiers, key=lambda n: catalog.tier(n).max_monthly_spend_usd
         ):
             timeline_n = planner.run_schedule(planner.tier_limits(number), to_run)
             cap_usd = catalog.tier(number).max_monthly_spend_usd
-            options.append(
+            tiers.append(
                 TierOption(
                     tier=number,
                     makespan=timeline_n.makespan,
@@ -603,14 +616,12 @@ def plan(
                     monthly_cap_usd=cap_usd,
                 )
             )
-        cheapest = next(
-            (o.tier for o in options if o.meets_deadline and o.within_monthly_cap), None
-        )
-        check = DeadlineCheck(deadline, tuple(options), cheapest)
+        cheapest = next((o.tier for o in tiers if o.meets_deadline and o.within_monthly_cap), None)
+        check = DeadlineCheck(deadline, tuple(tiers), cheapest)
 
     return Plan(
         name=spec.name if spec else "",
-        source=source or source_map.path,
+        source=options.source or source_map.path,
         tier=plan_tier,
         limits=limits_text,
         steps=steps,
