@@ -13,36 +13,28 @@ never reads the state itself), the plan also says what *this run* would make and
 budget (RP400) and monthly cap (RP402) are checked against that, the schedule holds only the
 generations to make, and the credits of the reused ones are reported as saved.
 
-Renderers live in :mod:`runway_plan.plan.report`, the comparison of two plans in
-:mod:`runway_plan.plan.diff`.
+The data types live in :mod:`runway_plan.plan.model`, the planner in
+:mod:`runway_plan.plan.planner`; renderers in :mod:`runway_plan.plan.report`, the comparison of
+two plans in :mod:`runway_plan.plan.diff`.
 """
 
 from __future__ import annotations
 
-from runway_plan.plan.planner import (
-    DAY,
+from runway_plan.plan.cost import Cost, format_credits, format_usd, price_generation
+from runway_plan.plan.model import (
     Budget,
-    Cost,
     DeadlineCheck,
     GenerationPlan,
-    Limits,
     Plan,
     PlanOptions,
-    ResourceChange,
-    ResourceField,
-    ResourcePlan,
     ReuseLike,
-    Schedule,
-    Slot,
     StepPlan,
     TierOption,
-    format_credits,
     format_duration,
-    format_usd,
-    plan,
-    price_generation,
-    schedule,
 )
+from runway_plan.plan.planner import plan
+from runway_plan.plan.resources import ResourceChange, ResourceField, ResourcePlan
+from runway_plan.plan.schedule import DAY, Limits, Schedule, Slot, schedule
 
 __all__ = [
     "DAY",

@@ -1,268 +1,406 @@
-"""Plan a validated graph: price every generation and schedule it against the tier's limits.
-
-:func:`plan` turns a :class:`~runway_plan.compile.Graph` (free of errors: validate it first)
-into a :class:`Plan`: per-generation and per-step costs in credits and dollars (exact, a range
-with its reasons, or unknown, never zero), totals that are the exact sum of the steps, a
-schedule with its makespan, critical path and lower bound, the days forced by daily caps, the
-monthly spend cap, the budget check and, given a deadline, the cheapest tier that meets it.
-Problems are diagnostics RP400-RP404 on ``Plan.diagnostics``.
-
-Given what a run could take from its state (``reuse``: per generation key, an object with
-``reusable`` and ``reason``, as :func:`runway_plan.execute.reusable` returns; this package
-never reads the state itself), the plan also says what *this run* would make and spend: the
-budget (RP400) and monthly cap (RP402) are checked against that, the schedule holds only the
-generations to make, and the credits of the reused ones are reported as saved.
-
-Renderers live in :mod:`runway_plan.plan.report`, the comparison of two plans in
-:mod:`runway_plan.plan.diff`.
-"""
+"""The planner: price every generation, schedule the run against the tier's (or the live)
+limits, and check the budgets, the monthly spend cap, the daily caps and a deadline."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
 
 from runway_plan.catalog import Catalog
-from runway_plan.catalog.learned import LearnedPrice, with_learned
-from runway_plan.catalog.model import Confidence
+from runway_plan.catalog.learned import with_learned
 from runway_plan.compile import Generation, Graph
 from runway_plan.diagnostics import Diagnostic, Span, make, sort_diagnostics
-from runway_plan.plan.cost import (
-    Cost,
-    Pricer,
-    format_credits,
-    format_usd,
-    lowest_confidence,
-    price_generation,
+from runway_plan.plan.cost import Cost, Pricer, format_credits, format_usd, lowest_confidence
+from runway_plan.plan.live import ModelLimit
+from runway_plan.plan.model import (
+    Budget,
+    DeadlineCheck,
+    GenerationPlan,
+    Plan,
+    PlanOptions,
+    StepPlan,
+    TierOption,
 )
-from runway_plan.plan.live import ModelLimit, Organization
-from runway_plan.plan.resources import ResourceChange, ResourceField, ResourcePlan
-from runway_plan.plan.schedule import DAY, Limits, Schedule, Slot, schedule
+from runway_plan.plan.schedule import Limits, Schedule, schedule
 
-__all__ = [
-    "DAY",
-    "Budget",
-    "Cost",
-    "DeadlineCheck",
-    "GenerationPlan",
-    "Limits",
-    "Plan",
-    "PlanOptions",
-    "ResourceChange",
-    "ResourceField",
-    "ResourcePlan",
-    "ReuseLike",
-    "Schedule",
-    "Slot",
-    "StepPlan",
-    "TierOption",
-    "format_credits",
-    "format_duration",
-    "format_usd",
-    "plan",
-    "price_generation",
-    "schedule",
-]
+__all__ = ["plan"]
 
 
-def format_duration(seconds: float) -> str:
-    """A short human duration: ``45s``, ``12m 30s``, ``3h 05m``, ``2d 04h``."""
-    total = round(seconds)
-    if total < 60:
-        return f"{total}s"
-    minutes, secs = divmod(total, 60)
-    if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h {minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours:02d}h"
-
-
-class ReuseLike(Protocol):
-    """What the run state says of one generation (``runway_plan.execute.reuse.Reuse`` is one)."""
-
-    @property
-    def reusable(self) -> bool:
-        """True when a run would take its outputs from the state instead of paying again."""
-        ...
-
-    @property
-    def reason(self) -> str:
-        """Why it is reused, or why it will be generated (new, promptText changed, ...)."""
-        ...
+def plan(graph: Graph, catalog: Catalog, options: PlanOptions | None = None) -> Plan:
+    """Price and schedule ``graph`` (which must be free of errors) as ``options`` ask
+    (:class:`PlanOptions`; none: the spec's tier, budget and prices, the catalog's limits)."""
+    return _Planner(graph, catalog, options or PlanOptions()).plan()
 
 
 @dataclass(frozen=True)
-class GenerationPlan:
-    """One generation's cost, latency estimate and place in the schedule.
+class _Totals:
+    """The plan's credits: the whole plan's, and this run's (the same without a run state)."""
 
-    ``reused`` is None when the plan knows nothing of a run state; otherwise True when a run
-    would take the generation from the state (it then has no slot), with ``reuse_reason``.
-    """
-
-    key: str
-    step: str
-    index: int | None
-    endpoint: str
-    model: str
-    cost: Cost
-    latency: float
-    pool: str
-    slot: Slot | None
-    request: Mapping[str, Any]
-    reused: bool | None = None
-    reuse_reason: str = ""
-
-
-@dataclass(frozen=True)
-class StepPlan:
-    """A step: the sum of its generations (one, or one per fan-out item).
-
-    ``reused`` counts the generations a run would take from the state; ``run_low``,
-    ``run_high`` and ``run_unknown`` are the cost of the others (the whole step without a
-    state).
-    """
-
-    name: str
-    endpoint: str
-    model: str
-    generations: tuple[str, ...]
     low: Decimal
     high: Decimal
     unknown: int
-    units: str
-    reasons: tuple[str, ...]
-    fingerprint: str
-    start: float
-    end: float
-    span: Span | None = None
-    reused: int = 0
-    run_low: Decimal = Decimal(0)
-    run_high: Decimal = Decimal(0)
-    run_unknown: int = 0
-    confidence: Confidence = "high"
-    """The lowest confidence of the prices its priced generations rest on."""
+    run_low: Decimal
+    run_high: Decimal
+    run_unknown: int
 
-    @property
-    def is_range(self) -> bool:
-        """True when the step's priced part is a range."""
-        return self.low != self.high
+    @classmethod
+    def of(cls, steps: list[StepPlan]) -> _Totals:
+        return cls(
+            low=sum((s.low for s in steps), Decimal(0)),
+            high=sum((s.high for s in steps), Decimal(0)),
+            unknown=sum(s.unknown for s in steps),
+            run_low=sum((s.run_low for s in steps), Decimal(0)),
+            run_high=sum((s.run_high for s in steps), Decimal(0)),
+            run_unknown=sum(s.run_unknown for s in steps),
+        )
 
 
-@dataclass(frozen=True)
-class Budget:
-    """A credit budget the plan was checked against, and where it came from.
+class _Planner:
+    """One plan's work: the prices and latencies of its generations, then each phase of
+    :meth:`plan` in turn; diagnostics and notes gather on the planner."""
 
-    It is checked against what a run would spend (:attr:`Plan.spend_high`): with a state, the
-    generations reused from it are left out.
-    """
+    def __init__(self, graph: Graph, catalog: Catalog, options: PlanOptions) -> None:
+        self.graph = graph
+        self.options = options
+        self.spec = graph.spec
+        self.source_map = graph.document.source_map
+        self.overrides: dict[str, Decimal] = dict(self.spec.prices) if self.spec else {}
+        self.overrides.update(options.price_overrides or {})
+        used_models = {gen.model for gen in graph.generations.values()}
+        self.learned = {
+            m: e
+            for m, e in (options.learned or {}).items()
+            if m in used_models and m not in self.overrides
+        }
+        self.catalog = with_learned(catalog, self.learned)
+        self.pricer = Pricer(graph, self.catalog, self.overrides)
+        self.latency_overrides = options.latency_overrides or {}
+        self.costs = {key: self.pricer.price(gen) for key, gen in graph.generations.items()}
+        self.latency = {key: self.estimate(gen) for key, gen in graph.generations.items()}
+        spec_tier = self.spec.tier if self.spec else 1
+        self.tier = options.tier if options.tier is not None else spec_tier
+        self.notes = [f"{m} priced from {e.citation}" for m, e in sorted(self.learned.items())]
+        self.diagnostics: list[Diagnostic] = []
+        reuse = options.reuse
+        self.reused_keys: set[str] = set()
+        self.reuse_source: str | None = None
+        if reuse is not None:
+            self.reused_keys = {
+                key for key in graph.generations if key in reuse and reuse[key].reusable
+            }
+            self.reuse_source = options.reuse_source or "run state"
+        self.to_run = (
+            set(graph.generations) - self.reused_keys if self.reuse_source is not None else None
+        )
 
-    source: str
-    max_credits: Decimal
-    exceeded: bool
-    unpriced: int = 0
-    """Generations to make whose price is unknown, so the budget cannot be checked."""
+    def plan(self) -> Plan:
+        limit_of, limits_text, plan_tier = self.limits()
+        timeline = self.run_schedule(limit_of, self.to_run)
+        steps, generations = self.step_plans(timeline)
+        totals = _Totals.of(steps)
+        self.check_prices(steps)
+        budgets = self.check_budgets(steps, totals)
+        monthly_cap = self.check_monthly_cap(totals)
+        self.check_daily_caps(timeline, limits_text)
+        return Plan(
+            name=self.spec.name if self.spec else "",
+            source=self.options.source or self.source_map.path,
+            tier=plan_tier,
+            limits=limits_text,
+            steps=steps,
+            generations=generations,
+            step_edges=_step_edges(self.graph),
+            total_low=totals.low,
+            total_high=totals.high,
+            unknown=totals.unknown,
+            usd_per_credit=self.catalog.prices.usd_per_credit,
+            schedule=timeline,
+            monthly_cap_credits=monthly_cap,
+            budgets=budgets,
+            deadline=self.check_deadline(totals),
+            notes=self.notes,
+            diagnostics=sort_diagnostics(self.diagnostics),
+            catalog_version=self.catalog.version,
+            catalog_digest=self.catalog.digest,
+            reuse_source=self.reuse_source,
+            run_low=totals.run_low,
+            run_high=totals.run_high,
+            run_unknown=totals.run_unknown,
+            learned_prices=[entry.to_dict() for _model, entry in sorted(self.learned.items())],
+        )
 
+    def estimate(self, gen: Generation) -> float:
+        if gen.model in self.latency_overrides:
+            return float(self.latency_overrides[gen.model])
+        overlay = self.catalog.model_overlay(gen.model)
+        seconds = 0.0
+        if overlay.latency_per_output_second:
+            length = self.pricer.output_seconds(gen)
+            seconds = float(length.high) if length is not None else 0.0
+        return overlay.latency_seconds + overlay.latency_per_output_second * seconds
 
-@dataclass(frozen=True)
-class TierOption:
-    """How the plan would fare on one tier, for ``--deadline``."""
+    def run_schedule(
+        self, limit_of: Mapping[str, Limits], keys: set[str] | None = None
+    ) -> Schedule:
+        """Schedule every generation, or only ``keys`` (the others are taken as done)."""
+        pools = {key: gen.model for key, gen in self.graph.generations.items()}
+        nodes = [key for key in self.graph.generations if keys is None or key in keys]
+        joins, edges = self.graph.dependencies(keys)
+        return schedule([*nodes, *joins], edges, self.latency, pools, limit_of)
 
-    tier: int
-    makespan: float
-    meets_deadline: bool
-    within_monthly_cap: bool
-    monthly_cap_usd: Decimal
+    def tier_limits(self, tier: int) -> dict[str, Limits]:
+        models = {gen.model for gen in self.graph.generations.values()}
+        return {model: _catalog_limits(self.catalog, tier, model) for model in models}
 
+    def limits(self) -> tuple[dict[str, Limits], str, int | None]:
+        """Each model's limits, what they are (for reports), and the plan's tier (None under
+        the organization's live limits)."""
+        live = self.options.live
+        if live is None:
+            text = f"tier {self.tier} limits (tiers.yaml {self.catalog.tiers.version})"
+            return self.tier_limits(self.tier), text, self.tier
+        limit_of: dict[str, Limits] = {}
+        for model in sorted({gen.model for gen in self.graph.generations.values()}):
+            if model in live.models:
+                limit_of[model] = _live_limits(live.models[model])
+            else:
+                limit_of[model] = _catalog_limits(self.catalog, self.tier, model)
+                self.notes.append(
+                    f"the organization lists no limits for {model}; tier {self.tier}'s "
+                    "catalog limits are used"
+                )
+        return limit_of, "live limits (GET /v1/organization)", None
 
-@dataclass(frozen=True)
-class DeadlineCheck:
-    """The deadline asked for, each tier's makespan, and the cheapest tier that meets it."""
+    def step_plans(self, timeline: Schedule) -> tuple[list[StepPlan], dict[str, GenerationPlan]]:
+        """Each step's plan, in the spec's order, and each generation's."""
+        graph, reuse = self.graph, self.options.reuse
+        steps: list[StepPlan] = []
+        generations: dict[str, GenerationPlan] = {}
+        order = self.spec.steps if self.spec else graph.steps
+        for name in [name for name in order if name in graph.steps]:
+            node = graph.steps[name]
+            gens = [graph.generations[key] for key in node.generations]
+            costs = [self.costs[g.key] for g in gens]
+            for gen, cost in zip(gens, costs, strict=True):
+                item = reuse.get(gen.key) if reuse is not None else None
+                generations[gen.key] = GenerationPlan(
+                    key=gen.key,
+                    step=name,
+                    index=gen.index,
+                    endpoint=gen.endpoint,
+                    model=gen.model,
+                    cost=cost,
+                    latency=self.latency[gen.key],
+                    pool=gen.model,
+                    slot=timeline.slots.get(gen.key),
+                    request=gen.request,
+                    reused=None if self.reuse_source is None else gen.key in self.reused_keys,
+                    reuse_reason=""
+                    if self.reuse_source is None
+                    else (item.reason if item else "new"),
+                )
+            priced = [c for c in costs if not c.unknown]
+            running = [c for g, c in zip(gens, costs, strict=True) if g.key not in self.reused_keys]
+            running_priced = [c for c in running if not c.unknown]
+            reasons = list(dict.fromkeys(r for c in costs for r in c.reasons))
+            slots = [timeline.slots[g.key] for g in gens if g.key in timeline.slots]
+            steps.append(
+                StepPlan(
+                    name=name,
+                    endpoint=node.step.endpoint,
+                    model=node.step.model,
+                    generations=tuple(node.generations),
+                    low=sum((c.low for c in priced), Decimal(0)),
+                    high=sum((c.high for c in priced), Decimal(0)),
+                    unknown=len(costs) - len(priced),
+                    units=_step_units(costs) if costs else "no generations",
+                    reasons=tuple(reasons),
+                    fingerprint=_fingerprint(gens),
+                    start=min((s.start for s in slots), default=0.0),
+                    end=max((s.end for s in slots), default=0.0),
+                    span=node.span,
+                    reused=len(gens) - len(running),
+                    run_low=sum((c.low for c in running_priced), Decimal(0)),
+                    run_high=sum((c.high for c in running_priced), Decimal(0)),
+                    run_unknown=len(running) - len(running_priced),
+                    confidence=lowest_confidence(*(c.confidence for c in priced)),
+                )
+            )
+        return steps, generations
 
-    deadline: float
-    options: tuple[TierOption, ...]
-    cheapest: int | None
+    def check_prices(self, steps: list[StepPlan]) -> None:
+        """RP401 for each step that cannot be priced, RP404 for each priced as a range."""
+        for step in steps:
+            if step.unknown:
+                costs = [self.costs[g] for g in step.generations]
+                first = next(r for c in costs for r in c.reasons if c.unknown)
+                count = f"{step.unknown} generation{'s' * (step.unknown != 1)}"
+                known = self.catalog.price(step.model)
+                untrusted = all(c.confidence == "low" for c in costs)
+                unpriced = (known is None or untrusted) and step.model not in self.overrides
+                hint = (
+                    f"give it a price in the spec: `prices: {{{step.model}: CREDITS}}` "
+                    "(credits per generation)"
+                    if unpriced
+                    else "give the input a known length (a local file or an upstream step with "
+                    "a duration), or a spec price"
+                )
+                self.diagnostics.append(
+                    make(
+                        "RP401",
+                        f"step '{step.name}' ({step.model}, {count}) cannot be priced and is "
+                        f"counted as unknown, not zero: {first}",
+                        step.span,
+                        hint=hint,
+                    )
+                )
+            elif step.is_range:
+                self.diagnostics.append(
+                    make(
+                        "RP404",
+                        f"step '{step.name}' costs {format_credits(step.low)}-"
+                        f"{format_credits(step.high)} credits: {'; '.join(step.reasons)}",
+                        step.span,
+                    )
+                )
 
+    def spending(self, totals: _Totals) -> tuple[str, str]:
+        """Who spends (``this run`` or ``the plan``), and a note of the credits reused."""
+        if self.reuse_source is None:
+            return "the plan", ""
+        saved = (
+            f" ({format_credits(totals.high - totals.run_high)} of the plan's "
+            f"{format_credits(totals.high)} are reused from the run state)"
+            if totals.run_high != totals.high
+            else ""
+        )
+        return "this run", saved
 
-@dataclass
-class Plan:
-    """A priced and scheduled spec."""
+    def check_budgets(self, steps: list[StepPlan], totals: _Totals) -> list[Budget]:
+        """The spec's budget and ``max_credits``, each checked against what a run would
+        spend: RP400 when it may cost more, RP405 when unpriced generations leave it open."""
+        run_low, run_high = totals.run_low, totals.run_high
+        with_state = self.reuse_source is not None
+        spend_unknown = totals.run_unknown if with_state else totals.unknown
+        unpriced_models = sorted(
+            {s.model for s in steps if (s.run_unknown if with_state else s.unknown)}
+        )
+        what, saved_note = self.spending(totals)
+        usd = self.catalog.prices.usd_per_credit
+        checks: list[tuple[str, Decimal, Span | None]] = []
+        spec = self.spec
+        if spec is not None and spec.budget.max_credits is not None:
+            at = self.source_map.value(("budget", "max_credits"))
+            checks.append(("budget.max_credits", spec.budget.max_credits, at))
+        if self.options.max_credits is not None:
+            checks.append(("--max-credits", Decimal(self.options.max_credits), None))
+        budgets: list[Budget] = []
+        for origin, limit, span in checks:
+            exceeded = run_high > limit
+            budgets.append(Budget(origin, limit, exceeded, spend_unknown))
+            if spend_unknown and not exceeded:
+                self.diagnostics.append(
+                    make(
+                        "RP405",
+                        f"{origin} {format_credits(limit)} cannot be checked: {spend_unknown} "
+                        f"generation(s) to make have no known price "
+                        f"({', '.join(unpriced_models)})",
+                        span,
+                        hint="give each model a price in the spec (`prices: {model: credits "
+                        "per generation}`), or remove the budget",
+                    )
+                )
+            if exceeded:
+                ranged = " (the high end of its range)" if run_high != run_low else ""
+                self.diagnostics.append(
+                    make(
+                        "RP400",
+                        f"{what} costs up to {format_credits(run_high)} credits "
+                        f"(${format_usd(run_high * usd)}){ranged}, over {origin} "
+                        f"{format_credits(limit)} by {format_credits(run_high - limit)}"
+                        f"{saved_note}",
+                        span,
+                        hint=f"{spend_unknown} unpriced generation(s) are not counted"
+                        if spend_unknown
+                        else None,
+                    )
+                )
+        return budgets
 
-    name: str
-    source: str
-    tier: int | None
-    limits: str
-    steps: list[StepPlan]
-    generations: dict[str, GenerationPlan]
-    step_edges: list[tuple[str, str]]
-    total_low: Decimal
-    total_high: Decimal
-    unknown: int
-    usd_per_credit: Decimal
-    schedule: Schedule
-    monthly_cap_credits: Decimal | None
-    budgets: list[Budget] = field(default_factory=list)
-    deadline: DeadlineCheck | None = None
-    notes: list[str] = field(default_factory=list)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    catalog_version: str = ""
-    catalog_digest: str = ""
-    reuse_source: str | None = None
-    """Where the reuse information came from (a state folder and API origin), or None."""
-    run_low: Decimal = Decimal(0)
-    run_high: Decimal = Decimal(0)
-    run_unknown: int = 0
-    resources: ResourcePlan | None = None
-    """Documents and avatars: what a run would create, update or delete (set by the caller)."""
-    learned_prices: list[dict[str, Any]] = field(default_factory=list)
-    """The learned prices (``runway-prices.yaml``) the plan used: model, tasks, dates."""
+    def check_monthly_cap(self, totals: _Totals) -> Decimal | None:
+        """The monthly spend cap in credits (the organization's, or the tier's; None when the
+        organization has none), and RP402 when a run may spend more."""
+        live = self.options.live
+        usd = self.catalog.prices.usd_per_credit
+        if live is not None and live.max_monthly_credit_spend is not None:
+            monthly_cap: Decimal = Decimal(live.max_monthly_credit_spend)
+            cap_origin = "the organization's monthly spend cap"
+        elif live is None:
+            monthly_cap = self.catalog.tier(self.tier).max_monthly_spend_usd / usd
+            cap_origin = f"tier {self.tier}'s monthly spend cap"
+        else:
+            return None
+        run_high = totals.run_high
+        if run_high > monthly_cap:
+            what, saved_note = self.spending(totals)
+            from_spec = self.spec is not None and self.options.tier is None
+            tier_span = self.source_map.value(("tier",)) if from_spec else None
+            self.diagnostics.append(
+                make(
+                    "RP402",
+                    f"{what} costs up to {format_credits(run_high)} credits "
+                    f"(${format_usd(run_high * usd)}), more than {cap_origin} of "
+                    f"{format_credits(monthly_cap)} credits (${format_usd(monthly_cap * usd)})"
+                    f"{saved_note}",
+                    tier_span,
+                    hint="a higher tier (or spreading the work over several months) is needed",
+                )
+            )
+        return monthly_cap
 
-    @property
-    def confidence(self) -> Confidence:
-        """The lowest confidence of the prices the plan's figures rest on."""
-        return lowest_confidence(*(s.confidence for s in self.steps))
+    def check_daily_caps(self, timeline: Schedule, limits_text: str) -> None:
+        """RP403 when daily generation caps stretch the schedule over several days."""
+        if timeline.days <= 1:
+            return
+        binding = max(timeline.pools.values(), key=lambda u: (u.days, u.generations))
+        self.diagnostics.append(
+            make(
+                "RP403",
+                f"daily generation caps stretch the plan over {timeline.days} days: "
+                f"{binding.generations} {binding.pool} generations at "
+                f"{binding.limits.max_daily} a day ({limits_text})",
+                None,
+                hint="a higher tier raises the daily caps",
+            )
+        )
 
-    @property
-    def has_reuse(self) -> bool:
-        """True when the plan knows what a run would take from its state."""
-        return self.reuse_source is not None
-
-    @property
-    def reused(self) -> int:
-        """Generations a run would take from the state."""
-        return sum(1 for g in self.generations.values() if g.reused)
-
-    @property
-    def saved_low(self) -> Decimal:
-        """Credits (low end) of the reused generations."""
-        return self.total_low - self.run_low
-
-    @property
-    def saved_high(self) -> Decimal:
-        """Credits (high end) of the reused generations."""
-        return self.total_high - self.run_high
-
-    @property
-    def spend_high(self) -> Decimal:
-        """The high end of what a run would spend: this run's cost with a state, else the
-        whole plan's.  Budgets and the monthly cap are checked against it."""
-        return self.run_high
-
-    @property
-    def usd_high(self) -> Decimal:
-        """The high total in US dollars."""
-        return self.total_high * self.usd_per_credit
-
-    @property
-    def unknown_models(self) -> list[str]:
-        """Models of the generations that could not be priced, sorted."""
-        return sorted({g.model for g in self.generations.values() if g.cost.unknown})
+    def check_deadline(self, totals: _Totals) -> DeadlineCheck | None:
+        """Given a deadline, each tier's makespan and the cheapest tier that meets it."""
+        deadline = self.options.deadline
+        if deadline is None:
+            return None
+        catalog = self.catalog
+        usd = catalog.prices.usd_per_credit
+        tiers = []
+        for number in sorted(
+            catalog.tiers.tiers, key=lambda n: catalog.tier(n).max_monthly_spend_usd
+        ):
+            timeline = self.run_schedule(self.tier_limits(number), self.to_run)
+            cap_usd = catalog.tier(number).max_monthly_spend_usd
+            tiers.append(
+                TierOption(
+                    tier=number,
+                    makespan=timeline.makespan,
+                    meets_deadline=timeline.makespan <= deadline,
+                    within_monthly_cap=totals.run_high * usd <= cap_usd,
+                    monthly_cap_usd=cap_usd,
+                )
+            )
+        cheapest = next((o.tier for o in tiers if o.meets_deadline and o.within_monthly_cap), None)
+        return DeadlineCheck(deadline, tuple(tiers), cheapest)
 
 
 def _fingerprint(generations: list[Generation]) -> str:
@@ -289,362 +427,6 @@ def _catalog_limits(catalog: Catalog, tier: int, model: str) -> Limits:
 
 def _live_limits(live: ModelLimit) -> Limits:
     return Limits(live.max_concurrent, live.max_daily, live.used_today)
-
-
-class _Planner:
-    def __init__(
-        self,
-        graph: Graph,
-        catalog: Catalog,
-        price_overrides: Mapping[str, Decimal],
-        latency_overrides: Mapping[str, float],
-    ) -> None:
-        self.graph = graph
-        self.catalog = catalog
-        self.pricer = Pricer(graph, catalog, price_overrides)
-        self.latency_overrides = latency_overrides
-        self.costs = {key: self.pricer.price(gen) for key, gen in graph.generations.items()}
-        self.latency = {key: self.estimate(gen) for key, gen in graph.generations.items()}
-
-    def estimate(self, gen: Generation) -> float:
-        if gen.model in self.latency_overrides:
-            return float(self.latency_overrides[gen.model])
-        overlay = self.catalog.model_overlay(gen.model)
-        seconds = 0.0
-        if overlay.latency_per_output_second:
-            length = self.pricer.output_seconds(gen)
-            seconds = float(length.high) if length is not None else 0.0
-        return overlay.latency_seconds + overlay.latency_per_output_second * seconds
-
-    def run_schedule(
-        self, limit_of: Mapping[str, Limits], keys: set[str] | None = None
-    ) -> Schedule:
-        """Schedule every generation, or only ``keys`` (the others are taken as done)."""
-        pools = {key: gen.model for key, gen in self.graph.generations.items()}
-        nodes = [key for key in self.graph.generations if keys is None or key in keys]
-        joins, edges = self.graph.dependencies(keys)
-        return schedule([*nodes, *joins], edges, self.latency, pools, limit_of)
-
-    def tier_limits(self, tier: int) -> dict[str, Limits]:
-        models = {gen.model for gen in self.graph.generations.values()}
-        return {model: _catalog_limits(self.catalog, tier, model) for model in models}
-
-
-@dataclass(frozen=True)
-class PlanOptions:
-    """What :func:`plan` is asked besides the graph and the catalog; every field is optional.
-
-    ``tier`` defaults to the spec's; ``max_credits`` is a budget checked besides the spec's
-    ``budget.max_credits``; ``price_overrides`` (model -> credits per generation) are added
-    to the spec's ``prices:``; ``latency_overrides`` (model -> seconds per generation) replace
-    the catalog's estimates; ``live`` limits (``GET /v1/organization``) replace the tier
-    table's; ``deadline`` (seconds) asks for the cheapest tier whose schedule meets it;
-    ``source`` names the spec in reports (default: its path).
-
-    ``reuse`` (generation key -> what the run state says of it) makes the plan one of the
-    next run: budgets, the monthly cap and the schedule then count only the generations that
-    are not reusable; ``reuse_source`` names the state (shown in reports).
-
-    ``learned`` prices (``runway-prices.yaml``, :mod:`runway_plan.catalog.learned`) replace
-    the catalog's for their models; the spec's ``prices:`` and ``price_overrides`` win over
-    them.  Each learned price the plan uses is named, with its tasks and date, in the notes
-    and in ``Plan.learned_prices``.
-    """
-
-    tier: int | None = None
-    max_credits: Decimal | int | None = None
-    price_overrides: Mapping[str, Decimal] | None = None
-    latency_overrides: Mapping[str, float] | None = None
-    live: Organization | None = None
-    deadline: float | None = None
-    source: str | None = None
-    reuse: Mapping[str, ReuseLike] | None = None
-    reuse_source: str | None = None
-    learned: Mapping[str, LearnedPrice] | None = None
-
-
-def plan(graph: Graph, catalog: Catalog, options: PlanOptions | None = None) -> Plan:
-    """Price and schedule ``graph`` (which must be free of errors) as ``options`` ask
-    (:class:`PlanOptions`; none: the spec's tier, budget and prices, the catalog's limits)."""
-    options = options or PlanOptions()
-    tier, max_credits, live, deadline = (
-        options.tier,
-        options.max_credits,
-        options.live,
-        options.deadline,
-    )
-    reuse, reuse_source, learned = options.reuse, options.reuse_source, options.learned
-    spec = graph.spec
-    source_map = graph.document.source_map
-    overrides: dict[str, Decimal] = dict(spec.prices) if spec else {}
-    overrides.update(options.price_overrides or {})
-    used_models = {gen.model for gen in graph.generations.values()}
-    used = {m: e for m, e in (learned or {}).items() if m in used_models and m not in overrides}
-    catalog = with_learned(catalog, used)
-    planner = _Planner(graph, catalog, overrides, options.latency_overrides or {})
-    tier_number = tier if tier is not None else (spec.tier if spec else 1)
-    notes: list[str] = [
-        f"{model} priced from {entry.citation}" for model, entry in sorted(used.items())
-    ]
-    diagnostics: list[Diagnostic] = []
-
-    models = sorted({gen.model for gen in graph.generations.values()})
-    if live is not None:
-        limit_of: dict[str, Limits] = {}
-        for model in models:
-            if model in live.models:
-                limit_of[model] = _live_limits(live.models[model])
-            else:
-                limit_of[model] = _catalog_limits(catalog, tier_number, model)
-                notes.append(
-                    f"the organization lists no limits for {model}; tier {tier_number}'s "
-                    "catalog limits are used"
-                )
-        limits_text = "live limits (GET /v1/organization)"
-        plan_tier: int | None = None
-    else:
-        limit_of = planner.tier_limits(tier_number)
-        limits_text = f"tier {tier_number} limits (tiers.yaml {catalog.tiers.version})"
-        plan_tier = tier_number
-    reused_keys: set[str] = set()
-    if reuse is not None:
-        reused_keys = {key for key in graph.generations if key in reuse and reuse[key].reusable}
-        reuse_source = reuse_source or "run state"
-    else:
-        reuse_source = None
-    to_run = set(graph.generations) - reused_keys if reuse_source is not None else None
-    timeline = planner.run_schedule(limit_of, to_run)
-
-    steps: list[StepPlan] = []
-    generations: dict[str, GenerationPlan] = {}
-    names = [name for name in (spec.steps if spec else graph.steps) if name in graph.steps]
-    for name in names:
-        node = graph.steps[name]
-        gens = [graph.generations[key] for key in node.generations]
-        costs = [planner.costs[g.key] for g in gens]
-        for gen, cost in zip(gens, costs, strict=True):
-            item = reuse.get(gen.key) if reuse is not None else None
-            generations[gen.key] = GenerationPlan(
-                key=gen.key,
-                step=name,
-                index=gen.index,
-                endpoint=gen.endpoint,
-                model=gen.model,
-                cost=cost,
-                latency=planner.latency[gen.key],
-                pool=gen.model,
-                slot=timeline.slots.get(gen.key),
-                request=gen.request,
-                reused=None if reuse_source is None else gen.key in reused_keys,
-                reuse_reason="" if reuse_source is None else (item.reason if item else "new"),
-            )
-        priced = [c for c in costs if not c.unknown]
-        running = [c for g, c in zip(gens, costs, strict=True) if g.key not in reused_keys]
-        running_priced = [c for c in running if not c.unknown]
-        reasons = list(dict.fromkeys(r for c in costs for r in c.reasons))
-        slots = [timeline.slots[g.key] for g in gens if g.key in timeline.slots]
-        steps.append(
-            StepPlan(
-                name=name,
-                endpoint=node.step.endpoint,
-                model=node.step.model,
-                generations=tuple(node.generations),
-                low=sum((c.low for c in priced), Decimal(0)),
-                high=sum((c.high for c in priced), Decimal(0)),
-                unknown=len(costs) - len(priced),
-                units=_step_units(costs) if costs else "no generations",
-                reasons=tuple(reasons),
-                fingerprint=_fingerprint(gens),
-                start=min((s.start for s in slots), default=0.0),
-                end=max((s.end for s in slots), default=0.0),
-                span=node.span,
-                reused=len(gens) - len(running),
-                run_low=sum((c.low for c in running_priced), Decimal(0)),
-                run_high=sum((c.high for c in running_priced), Decimal(0)),
-                run_unknown=len(running) - len(running_priced),
-                confidence=lowest_confidence(*(c.confidence for c in priced)),
-            )
-        )
-    total_low = sum((s.low for s in steps), Decimal(0))
-    total_high = sum((s.high for s in steps), Decimal(0))
-    unknown = sum(s.unknown for s in steps)
-    run_low = sum((s.run_low for s in steps), Decimal(0))
-    run_high = sum((s.run_high for s in steps), Decimal(0))
-    run_unknown = sum(s.run_unknown for s in steps)
-    spend_unknown = run_unknown if reuse_source is not None else unknown
-    unpriced_models = sorted(
-        {s.model for s in steps if (s.run_unknown if reuse_source is not None else s.unknown)}
-    )
-    what = "this run" if reuse_source is not None else "the plan"
-    saved_note = (
-        f" ({format_credits(total_high - run_high)} of the plan's {format_credits(total_high)} "
-        "are reused from the run state)"
-        if reuse_source is not None and run_high != total_high
-        else ""
-    )
-    usd = catalog.prices.usd_per_credit
-
-    for step in steps:
-        if step.unknown:
-            first = next(
-                r
-                for g in step.generations
-                for r in planner.costs[g].reasons
-                if planner.costs[g].unknown
-            )
-            count = f"{step.unknown} generation{'s' * (step.unknown != 1)}"
-            known = catalog.price(step.model)
-            untrusted = all(planner.costs[g].confidence == "low" for g in step.generations)
-            unpriced = (known is None or untrusted) and step.model not in overrides
-            hint = (
-                f"give it a price in the spec: `prices: {{{step.model}: CREDITS}}` "
-                "(credits per generation)"
-                if unpriced
-                else "give the input a known length (a local file or an upstream step with a "
-                "duration), or a spec price"
-            )
-            diagnostics.append(
-                make(
-                    "RP401",
-                    f"step '{step.name}' ({step.model}, {count}) cannot be priced and is "
-                    f"counted as unknown, not zero: {first}",
-                    step.span,
-                    hint=hint,
-                )
-            )
-        elif step.is_range:
-            diagnostics.append(
-                make(
-                    "RP404",
-                    f"step '{step.name}' costs {format_credits(step.low)}-"
-                    f"{format_credits(step.high)} credits: {'; '.join(step.reasons)}",
-                    step.span,
-                )
-            )
-
-    budgets: list[Budget] = []
-    checks: list[tuple[str, Decimal, Span | None]] = []
-    if spec is not None and spec.budget.max_credits is not None:
-        checks.append(
-            (
-                "budget.max_credits",
-                spec.budget.max_credits,
-                source_map.value(("budget", "max_credits")),
-            )
-        )
-    if max_credits is not None:
-        checks.append(("--max-credits", Decimal(max_credits), None))
-    for origin, limit, span in checks:
-        exceeded = run_high > limit
-        budgets.append(Budget(origin, limit, exceeded, spend_unknown))
-        if spend_unknown and not exceeded:
-            diagnostics.append(
-                make(
-                    "RP405",
-                    f"{origin} {format_credits(limit)} cannot be checked: {spend_unknown} "
-                    f"generation(s) to make have no known price ({', '.join(unpriced_models)})",
-                    span,
-                    hint="give each model a price in the spec (`prices: {model: credits per "
-                    "generation}`), or remove the budget",
-                )
-            )
-        if exceeded:
-            ranged = " (the high end of its range)" if run_high != run_low else ""
-            diagnostics.append(
-                make(
-                    "RP400",
-                    f"{what} costs up to {format_credits(run_high)} credits "
-                    f"(${format_usd(run_high * usd)}){ranged}, over {origin} "
-                    f"{format_credits(limit)} by {format_credits(run_high - limit)}{saved_note}",
-                    span,
-                    hint=f"{spend_unknown} unpriced generation(s) are not counted"
-                    if spend_unknown
-                    else None,
-                )
-            )
-
-    if live is not None and live.max_monthly_credit_spend is not None:
-        monthly_cap: Decimal | None = Decimal(live.max_monthly_credit_spend)
-        cap_origin = "the organization's monthly spend cap"
-    elif live is None:
-        monthly_cap = catalog.tier(tier_number).max_monthly_spend_usd / usd
-        cap_origin = f"tier {tier_number}'s monthly spend cap"
-    else:
-        monthly_cap = None
-        cap_origin = ""
-    if monthly_cap is not None and run_high > monthly_cap:
-        tier_span = source_map.value(("tier",)) if spec is not None and tier is None else None
-        diagnostics.append(
-            make(
-                "RP402",
-                f"{what} costs up to {format_credits(run_high)} credits "
-                f"(${format_usd(run_high * usd)}), more than {cap_origin} of "
-                f"{format_credits(monthly_cap)} credits (${format_usd(monthly_cap * usd)})"
-                f"{saved_note}",
-                tier_span,
-                hint="a higher tier (or spreading the work over several months) is needed",
-            )
-        )
-
-    if timeline.days > 1:
-        binding = max(timeline.pools.values(), key=lambda u: (u.days, u.generations))
-        diagnostics.append(
-            make(
-                "RP403",
-                f"daily generation caps stretch the plan over {timeline.days} days: "
-                f"{binding.generations} {binding.pool} generations at "
-                f"{binding.limits.max_daily} a day ({limits_text})",
-                None,
-                hint="a higher tier raises the daily caps",
-            )
-        )
-
-    check: DeadlineCheck | None = None
-    if deadline is not None:
-        tiers = []
-        for number in sorted(
-            catalog.tiers.tiers, key=lambda n: catalog.tier(n).max_monthly_spend_usd
-        ):
-            timeline_n = planner.run_schedule(planner.tier_limits(number), to_run)
-            cap_usd = catalog.tier(number).max_monthly_spend_usd
-            tiers.append(
-                TierOption(
-                    tier=number,
-                    makespan=timeline_n.makespan,
-                    meets_deadline=timeline_n.makespan <= deadline,
-                    within_monthly_cap=run_high * usd <= cap_usd,
-                    monthly_cap_usd=cap_usd,
-                )
-            )
-        cheapest = next((o.tier for o in tiers if o.meets_deadline and o.within_monthly_cap), None)
-        check = DeadlineCheck(deadline, tuple(tiers), cheapest)
-
-    return Plan(
-        name=spec.name if spec else "",
-        source=options.source or source_map.path,
-        tier=plan_tier,
-        limits=limits_text,
-        steps=steps,
-        generations=generations,
-        step_edges=_step_edges(graph),
-        total_low=total_low,
-        total_high=total_high,
-        unknown=unknown,
-        usd_per_credit=usd,
-        schedule=timeline,
-        monthly_cap_credits=monthly_cap,
-        budgets=budgets,
-        deadline=check,
-        notes=notes,
-        diagnostics=sort_diagnostics(diagnostics),
-        catalog_version=catalog.version,
-        catalog_digest=catalog.digest,
-        reuse_source=reuse_source,
-        run_low=run_low,
-        run_high=run_high,
-        run_unknown=run_unknown,
-        learned_prices=[entry.to_dict() for _model, entry in sorted(used.items())],
-    )
 
 
 def _step_edges(graph: Graph) -> list[tuple[str, str]]:

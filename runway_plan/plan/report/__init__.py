@@ -17,7 +17,7 @@ through :func:`~runway_plan.diagnostics.display.display_lines` as it is returned
 from __future__ import annotations
 
 from runway_plan.diagnostics.display import json_text
-from runway_plan.plan import Plan
+from runway_plan.plan.model import Plan
 from runway_plan.plan.report.diff import DIFF_HEADERS, diff_rows, diff_to_dict, render_diff
 from runway_plan.plan.report.dot import render_dot
 from runway_plan.plan.report.figures import (

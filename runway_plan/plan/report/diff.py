@@ -7,9 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 from runway_plan.diagnostics.display import display, display_lines, json_text
-from runway_plan.plan import StepPlan, format_duration
 from runway_plan.plan.cost import format_credits, format_usd
 from runway_plan.plan.diff import PlanDiff, StepChange
+from runway_plan.plan.model import StepPlan, format_duration
 from runway_plan.plan.report.figures import credits_text
 from runway_plan.plan.report.jsondoc import JSON_SCHEMA_VERSION, pair, seconds
 from runway_plan.plan.report.markdown import md_code, md_table, md_text

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from runway_plan.diagnostics.display import display, display_lines
-from runway_plan.plan import Plan
+from runway_plan.plan.model import Plan
 from runway_plan.plan.report.figures import node_label
 
 __all__ = ["render_dot"]

@@ -11,8 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from runway_plan.diagnostics.display import display
-from runway_plan.plan import Plan, StepPlan, format_duration
 from runway_plan.plan.cost import format_credits, format_usd
+from runway_plan.plan.model import Plan, StepPlan, format_duration
 from runway_plan.plan.resources import ResourceChange
 
 __all__ = [

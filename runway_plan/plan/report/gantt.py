@@ -6,7 +6,7 @@ import html
 import math
 
 from runway_plan.diagnostics.display import display
-from runway_plan.plan import GenerationPlan, Plan, format_duration
+from runway_plan.plan.model import GenerationPlan, Plan, format_duration
 from runway_plan.plan.report.figures import credits_text, total_text
 
 __all__ = ["render_gantt_html", "render_gantt_svg"]

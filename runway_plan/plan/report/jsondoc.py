@@ -8,8 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from runway_plan.diagnostics.render import render as render_diagnostics
-from runway_plan.plan import GenerationPlan, Plan
 from runway_plan.plan.cost import Cost
+from runway_plan.plan.model import GenerationPlan, Plan
 from runway_plan.plan.resources import ResourcePlan
 
 __all__ = ["JSON_SCHEMA_VERSION", "pair", "plan_to_dict", "resource_to_dict", "seconds"]

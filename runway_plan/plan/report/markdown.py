@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from runway_plan.diagnostics import Diagnostic
 from runway_plan.diagnostics.display import display, display_lines
-from runway_plan.plan import Plan, format_duration
+from runway_plan.plan.model import Plan, format_duration
 from runway_plan.plan.report.figures import (
     RESOURCE_MARKS,
     action_text,

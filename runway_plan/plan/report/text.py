@@ -10,7 +10,7 @@ from typing import Literal
 from runway_plan.diagnostics import Diagnostic
 from runway_plan.diagnostics.display import display, display_lines
 from runway_plan.diagnostics.render import render as render_diagnostics
-from runway_plan.plan import Plan, StepPlan
+from runway_plan.plan.model import Plan, StepPlan
 from runway_plan.plan.report.figures import (
     RESOURCE_MARKS,
     action_text,
