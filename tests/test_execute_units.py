@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_execute_support import KEY, graph_of, write_spec
+from support.execute import KEY, graph_of, write_spec
 
 import runway_plan.execute as execute
 from runway_plan.execute import RetryPolicy, RunwayClient, State, StateLocked, StepStatus
