@@ -309,8 +309,6 @@ def test_random_specs_total_is_the_sum_and_schedule_is_valid(
     assert result.unknown == sum(1 for g in result.generations.values() if g.cost.unknown)
     assert result.total_low <= result.total_high
     assert all(step.low <= step.high for step in result.steps)
-    graph_dag = nx.DiGraph()
-    graph_dag.add_nodes_from(result.generations)
     for key, gen in result.generations.items():
         assert gen.slot is not None and gen.slot.key == key
     limits = {u.pool: u.limits for u in result.schedule.pools.values()}
