@@ -5,6 +5,7 @@ along references, and each problem is a diagnostic at the place in the file that
 
 from __future__ import annotations
 
+from graphlib import CycleError
 from pathlib import Path
 from typing import Any
 
@@ -457,6 +458,9 @@ def test_a_cycle_is_reported_at_each_reference_on_it_once(tmp_path: Path) -> Non
         "11:15 RP301 step 'b' depends on 'a', which is part of a cycle: a -> b -> a",
         "7:15 RP301 step 'a' depends on 'b', which is part of a cycle: a -> b -> a",
     ]
+    assert set(graph.edges) == {("a", "b"), ("b", "a")}
+    with pytest.raises(CycleError, match="in a cycle"):
+        graph.order_keys()
 
 
 def test_a_for_each_that_renders_to_no_list_is_reported_at_the_for_each(tmp_path: Path) -> None:

@@ -295,6 +295,14 @@ SETTINGS = settings(
 )
 
 
+def test_a_cycle_is_refused_and_independent_nodes_start_in_their_given_order() -> None:
+    one = {"p": Limits(max_concurrent=1, max_daily=100)}
+    with pytest.raises(ValueError, match="dependency cycle"):
+        schedule(["a", "b"], [("a", "b"), ("b", "a")], {"a": 1, "b": 1}, {"a": "p", "b": "p"}, one)
+    done = schedule(["c", "a", "b"], [], dict.fromkeys("abc", 1.0), dict.fromkeys("abc", "p"), one)
+    assert sorted(done.slots, key=lambda key: done.slots[key].start) == ["c", "a", "b"]
+
+
 @SETTINGS
 @given(params=specs, tier=st.integers(1, 5))
 def test_random_specs_total_is_the_sum_and_schedule_is_valid(
