@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from runway_plan.catalog import OUTPUT_COUNT, Catalog
+from runway_plan.catalog.assets import get_path
 from runway_plan.compile.durations import Length, local_length, output_length
-from runway_plan.compile.fields import replaced, template_paths, value_at
+from runway_plan.compile.fields import replaced, template_paths
 from runway_plan.compile.graph import REFERENCE, Generation, Graph, Ref, StepNode, TemplateFailed
 from runway_plan.compile.references import collect_refs, index_out_of_range, unknown_step
 from runway_plan.compile.templating import Absent, Renderer, TemplateFailure, is_template
@@ -206,7 +207,7 @@ class _Compiler:
             request = replaced(
                 fields,
                 templates,
-                lambda path: self.check(value_at(fields, path), defined, (*base, *path)),
+                lambda path: self.check(get_path(fields, path), defined, (*base, *path)),
             )
         self.graph.unexpanded[node.name] = self.generation(
             node, node.name, None, request, static_refs
@@ -226,7 +227,7 @@ class _Compiler:
         base: DataPath = ("steps", name)
 
         def render(path: DataPath) -> Any:
-            value = self.render(value_at(fields, path), context, (*base, *path), absent)
+            value = self.render(get_path(fields, path), context, (*base, *path), absent)
             collect_refs(value, path, refs, self.map, base)
             return value
 

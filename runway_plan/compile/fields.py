@@ -1,5 +1,5 @@
-"""Walk a step's request fields by data path: read a value, copy with values replaced, find the
-template strings."""
+"""Walk a step's request fields by data path: copy with values replaced, find the template
+strings (:func:`runway_plan.catalog.assets.get_path` reads a value)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,7 @@ from typing import Any
 from runway_plan.compile.templating import is_template
 from runway_plan.source import DataPath
 
-__all__ = ["replaced", "template_paths", "value_at"]
-
-
-def value_at(data: Any, path: DataPath) -> Any:
-    for part in path:
-        if isinstance(data, dict) and isinstance(part, str):
-            data = data.get(part)
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
-            data = data[part]
-        else:
-            return None
-    return data
+__all__ = ["replaced", "template_paths"]
 
 
 def replaced(
