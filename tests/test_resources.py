@@ -258,9 +258,9 @@ def test_create_rerun_edit_and_prune_send_exactly_the_writes_needed(tmp_path: Pa
     ]
     ava = writes[2][2]
     assert ava["referenceImage"].startswith("http://emulator/_files/")  # the portrait's output
-    assert sorted(ava["documentIds"]) == sorted(h.emu._documents)
+    assert sorted(ava["documentIds"]) == sorted(h.emu.documents())
     assert "imageProcessing" not in ava  # omitted in the spec: the API's default
-    avatar = next(iter(h.emu._avatars.values()))
+    avatar = next(iter(h.emu.avatars().values()))
     assert avatar["name"] == "Ava" and avatar["startScript"] == "Hello!"
     assert [r.status for r in first.resources if r.kind == "avatar"] == ["READY"]
 
@@ -275,14 +275,14 @@ def test_create_rerun_edit_and_prune_send_exactly_the_writes_needed(tmp_path: Pa
     edited = _spec(tmp_path / "project", faq="Q: hours? A: 8-6", personality="Warm and brief")
     third = h.run(graph_of(edited))
     assert third.exit_code == 0, third.diagnostics
-    faq_id = next(d for d, doc in h.emu._documents.items() if doc["name"] == "FAQ")
-    avatar_id = next(iter(h.emu._avatars))
+    faq_id = next(d for d, doc in h.emu.documents().items() if doc["name"] == "FAQ")
+    avatar_id = next(iter(h.emu.avatars()))
     assert _writes(h, mark) == [
         ("PATCH", f"/v1/documents/{faq_id}", {"content": "Q: hours? A: 8-6"}),
         ("PATCH", f"/v1/avatars/{avatar_id}", {"personality": "Warm and brief"}),
     ]
-    assert h.emu._documents[faq_id]["content"] == "Q: hours? A: 8-6"
-    assert h.emu._avatars[avatar_id]["personality"] == "Warm and brief"
+    assert h.emu.documents()[faq_id]["content"] == "Q: hours? A: 8-6"
+    assert h.emu.avatars()[avatar_id]["personality"] == "Warm and brief"
 
     text = edited.read_text().replace("documents: [faq, policy]", "documents: [faq]")
     text = text.replace("  policy: {name: Policy, file: policy.md}\n", "")
@@ -301,13 +301,13 @@ def test_create_rerun_edit_and_prune_send_exactly_the_writes_needed(tmp_path: Pa
     assert [d.code for d in kept.diagnostics] == ["RP513"]
     assert _actions(kept)["document:policy"] == "left"
     assert _writes(h, mark) == [("PATCH", f"/v1/avatars/{avatar_id}", {"documentIds": [faq_id]})]
-    assert len(h.emu._documents) == 2  # left in place
-    policy_id = next(d for d, doc in h.emu._documents.items() if doc["name"] == "Policy")
+    assert len(h.emu.documents()) == 2  # left in place
+    policy_id = next(d for d, doc in h.emu.documents().items() if doc["name"] == "Policy")
     mark = len(h.requests)
     pruned = h.run(graph, prune=True)
     assert pruned.exit_code == 0
     assert _writes(h, mark) == [("DELETE", f"/v1/documents/{policy_id}", {})]
-    assert list(h.emu._documents) == [faq_id]
+    assert list(h.emu.documents()) == [faq_id]
     with State(h.state_dir) as state:
         assert {r.key for r in state.resources("helpdesk", "http://emulator")} == {"faq", "ava"}
 
@@ -328,7 +328,7 @@ def test_a_lost_create_answer_is_found_by_name_not_created_twice(tmp_path: Path)
         "document:policy": "created",
         "avatar:ava": "adopted",
     }
-    assert len(h.emu._documents) == 2 and len(h.emu._avatars) == 1
+    assert len(h.emu.documents()) == 2 and len(h.emu.avatars()) == 1
     assert [m for m, _, _ in _writes(h)].count("POST") == 3  # each create sent once
     with State(h.state_dir) as state:
         events = [(e.key, e.action) for e in state.resource_events()]
@@ -341,7 +341,7 @@ def test_a_create_in_doubt_whose_request_never_landed_is_made_once(tmp_path: Pat
     result = h.run(graph_of(_spec(tmp_path / "project")))
     assert result.exit_code == 0, result.diagnostics
     assert _actions(result)["document:faq"] == "created"
-    assert len(h.emu._documents) == 2
+    assert len(h.emu.documents()) == 2
     assert any(e.kind == "lookup" for e in h.events)
 
 
@@ -370,21 +370,21 @@ def test_drift_is_read_and_put_back(tmp_path: Path) -> None:
     h = _harness(tmp_path)
     spec = _spec(tmp_path / "project")
     assert h.run(graph_of(spec)).exit_code == 0
-    avatar_id = next(iter(h.emu._avatars))
-    faq_id = next(d for d, doc in h.emu._documents.items() if doc["name"] == "FAQ")
+    avatar_id = next(iter(h.emu.avatars()))
+    faq_id = next(d for d, doc in h.emu.documents().items() if doc["name"] == "FAQ")
     h.emu.update_avatar(avatar_id, {"personality": "Changed in the dashboard"})
     h.emu.delete_document(faq_id)
     mark = len(h.requests)
     result = h.run(graph_of(spec))
     assert result.exit_code == 0, result.diagnostics
     assert [d.code for d in result.diagnostics].count("RP515") == 2
-    new_faq = next(d for d, doc in h.emu._documents.items() if doc["name"] == "FAQ")
+    new_faq = next(d for d, doc in h.emu.documents().items() if doc["name"] == "FAQ")
     assert new_faq != faq_id
     writes = _writes(h, mark)
     assert writes[0][:2] == ("POST", "/v1/documents")
     assert writes[1][0] == "PATCH" and set(writes[1][2]) == {"personality", "documentIds"}
-    assert h.emu._avatars[avatar_id]["personality"] == "Helpful"
-    assert new_faq in h.emu._avatars[avatar_id]["documentIds"]
+    assert h.emu.avatars()[avatar_id]["personality"] == "Helpful"
+    assert new_faq in h.emu.avatars()[avatar_id]["documentIds"]
 
 
 def test_an_empty_remote_creates_everything_again(tmp_path: Path) -> None:
@@ -395,4 +395,4 @@ def test_an_empty_remote_creates_everything_again(tmp_path: Path) -> None:
     result = fresh.run(graph_of(spec), empty_remote=True)
     assert result.exit_code == 0, result.diagnostics
     assert set(_actions(result).values()) == {"created"}
-    assert len(fresh.emu._documents) == 2 and len(fresh.emu._avatars) == 1
+    assert len(fresh.emu.documents()) == 2 and len(fresh.emu.avatars()) == 1

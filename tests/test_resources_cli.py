@@ -144,7 +144,7 @@ def test_support_avatar_lifecycle_on_a_served_emulator(tmp_path: Path) -> None:
             "support": "created",
         }
         assert first["requests"]["resource_create"] == 3
-        avatar = next(iter(emu._avatars.values()))
+        avatar = next(iter(emu.avatars().values()))
         assert avatar["name"] == "Ava (Aurora support)" and len(avatar["documentIds"]) == 2
 
         code, out, _ = _invoke("run", str(spec), *base, "--format", "json")
@@ -186,14 +186,14 @@ def test_support_avatar_lifecycle_on_a_served_emulator(tmp_path: Path) -> None:
         assert items["returns"]["action"] == "delete"
         assert [c["field"] for c in items["support"]["changes"]] == ["documentIds"]
         code, out, err = _invoke("run", str(spec), *base)
-        assert code == 0 and "RP513" in err + out and len(emu._documents) == 2
+        assert code == 0 and "RP513" in err + out and len(emu.documents()) == 2
         code, out, err = _invoke("run", str(spec), *base, "--prune")
         assert code == 0, out + err
-        assert "deleted" in out and len(emu._documents) == 1
+        assert "deleted" in out and len(emu.documents()) == 1
 
         # Drift: changed and deleted behind the spec's back, seen with --live, put back by run.
-        avatar_id = next(iter(emu._avatars))
-        faq_id = next(iter(emu._documents))
+        avatar_id = next(iter(emu.avatars()))
+        faq_id = next(iter(emu.documents()))
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEY}"}) as http:
             headers = {"X-Runway-Version": "2024-11-06"}
             answer = http.patch(
@@ -209,8 +209,8 @@ def test_support_avatar_lifecycle_on_a_served_emulator(tmp_path: Path) -> None:
         code, out, err = _invoke("run", str(spec), *base)
         assert code == 0, out + err
         assert (err + out).count("RP515") == 2
-        assert "Off script" not in emu._avatars[avatar_id]["personality"]
-        assert len(emu._documents) == 1 and len(emu._avatars) == 1
+        assert "Off script" not in emu.avatars()[avatar_id]["personality"]
+        assert len(emu.documents()) == 1 and len(emu.avatars()) == 1
     emu.close()
 
 
@@ -267,11 +267,13 @@ def test_sigkill_inside_create_windows_then_resume_makes_no_duplicates(tmp_path:
     with served(emu) as url:
         command = ["run", str(spec), "--base-url", url, "--speed", SPEED, "--yes"]
         _kill_when_creating(
-            _child(command, tmp_path), db, "document", lambda: len(emu._documents) == 1
+            _child(command, tmp_path), db, "document", lambda: len(emu.documents()) == 1
         )
         _, out, _ = _invoke("plan", str(spec), "--base-url", url)
         assert "looks it up by name" in out
-        _kill_when_creating(_child(command, tmp_path), db, "avatar", lambda: len(emu._avatars) == 1)
+        _kill_when_creating(
+            _child(command, tmp_path), db, "avatar", lambda: len(emu.avatars()) == 1
+        )
         last = _child([*command, "--format", "json"], tmp_path)
         out, err = last.communicate(timeout=60)
         outputs += [out, err]
@@ -282,14 +284,14 @@ def test_sigkill_inside_create_windows_then_resume_makes_no_duplicates(tmp_path:
             "returns": "unchanged",
             "support": "adopted",
         }
-        assert len(emu._documents) == 2 and len(emu._avatars) == 1  # no duplicates
+        assert len(emu.documents()) == 2 and len(emu.avatars()) == 1  # no duplicates
         with State(db.parent, lock=False) as state:
             rows = state.resources("aurora-support", f"{url}")
-            assert {r.remote_id for r in rows} == {*emu._documents, *emu._avatars}
+            assert {r.remote_id for r in rows} == {*emu.documents(), *emu.avatars()}
             events = [(e.key, e.action) for e in state.resource_events()]
         assert ("faq", "adopted") in events and ("support", "adopted") in events
-        avatar = next(iter(emu._avatars.values()))
-        assert sorted(avatar["documentIds"]) == sorted(emu._documents)
+        avatar = next(iter(emu.avatars().values()))
+        assert sorted(avatar["documentIds"]) == sorted(emu.documents())
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert KEY.encode() not in path.read_bytes(), path

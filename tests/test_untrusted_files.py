@@ -123,7 +123,7 @@ def test_a_knowledge_document_linked_to_the_environment_is_never_read(repo: Path
     with served(emu) as url:
         code, out, err = _invoke("run", str(spec), "--base-url", url, "--yes")
     assert code == 1
-    assert not emu._documents  # nothing was uploaded
+    assert not emu.documents()  # nothing was uploaded
     for path in repo.rglob("*"):
         if path.is_file() and not path.is_symlink():
             assert b"RUNWAYML" not in path.read_bytes(), path
