@@ -15,16 +15,18 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from runway_plan.catalog import Catalog
 from runway_plan.catalog.model import ModelLimits
 from runway_plan.emulator.clock import Clock
+from runway_plan.emulator.params import page
 from runway_plan.emulator.pricing import Pricer, PriceSheet
 from runway_plan.emulator.validation import Issue
 
@@ -36,12 +38,15 @@ __all__ = [
     "Reply",
     "credits_json",
     "error",
+    "in_last_day",
     "invalid",
     "iso",
     "new_id",
     "s3_error",
     "whole_credits",
 ]
+
+R = TypeVar("R")
 
 API_VERSION = "2024-11-06"
 DAY = 86_400.0
@@ -137,6 +142,14 @@ def whole_credits(value: Decimal) -> int:
     return int(value.to_integral_value(rounding=ROUND_CEILING))
 
 
+def in_last_day(created: deque[float], now: float) -> int:
+    """How many of the instants in ``created`` (oldest first) fall in the day before ``now``;
+    older ones are dropped."""
+    while created and created[0] <= now - DAY:
+        created.popleft()
+    return len(created)
+
+
 def new_id() -> str:
     """A random UUID4, as the API's ids are: unique across emulator instances whatever their
     seed, so a journal resumed against a restarted emulator never meets another task's id."""
@@ -189,6 +202,38 @@ class Account:
             for catch_up in self._catch_ups:
                 catch_up(moment)
             return moment
+
+    def show(
+        self,
+        records: Mapping[str, R],
+        key: str,
+        missing: str,
+        view: Callable[[R, float], dict[str, Any]],
+    ) -> Reply:
+        """``GET`` of one record: its ``view`` now, or 404 with ``missing``."""
+        with self.lock:
+            now = self.advance()
+            record = records.get(key)
+            if record is None:
+                return error(404, missing)
+            return Reply(200, view(record, now))
+
+    def show_page(
+        self,
+        records: Iterable[R],
+        order: Callable[[R], Any],
+        newest_first: bool,
+        query: Mapping[str, str],
+        size: int,
+        view: Callable[[R, float], dict[str, Any]],
+    ) -> Reply:
+        """``GET`` of a list: the page of ``records`` (sorted by ``order``) that ``query``'s
+        cursor starts, ``size`` long, each as its ``view`` now, and the next page's cursor."""
+        with self.lock:
+            now = self.advance()
+            items = sorted(records, key=order, reverse=newest_first)
+            shown, cursor = page(items, size, query.get("cursor"))
+            return Reply(200, {"data": [view(r, now) for r in shown], "nextCursor": cursor})
 
     def scale(self, seconds: float) -> float:
         """Emulated seconds as wall seconds (divided by the speed)."""

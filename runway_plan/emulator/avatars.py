@@ -16,7 +16,7 @@ from runway_plan.emulator.assets import Asset
 from runway_plan.emulator.files import Files, is_output_url
 from runway_plan.emulator.inputs import Inputs
 from runway_plan.emulator.outputs import OutputFile
-from runway_plan.emulator.params import limit, page
+from runway_plan.emulator.params import limit
 from runway_plan.emulator.validation import Issue, validate_resource
 
 __all__ = ["Avatars"]
@@ -164,12 +164,9 @@ class Avatars:
 
     def get(self, avatar_id: str, *, base_url: str = "") -> Reply:
         """``GET /v1/avatars/{id}``."""
-        with self._account.lock:
-            now = self._account.advance()
-            avatar = self._by_id.get(avatar_id)
-            if avatar is None:
-                return error(404, "Avatar not found.")
-            return Reply(200, self.view(avatar, now, base_url))
+        return self._account.show(
+            self._by_id, avatar_id, "Avatar not found.", lambda a, now: self.view(a, now, base_url)
+        )
 
     def update(
         self, avatar_id: str, body: Any, failure: str | None = None, *, base_url: str = ""
@@ -210,16 +207,14 @@ class Avatars:
         size = limit(query, issues)
         if issues:
             return invalid(issues)
-        with self._account.lock:
-            now = self._account.advance()
-            items = sorted(
-                self._by_id.values(), key=lambda a: (a["createdAt"], a["id"]), reverse=True
-            )
-            shown, cursor = page(items, size, query.get("cursor"))
-            return Reply(
-                200,
-                {"data": [self.view(a, now, base_url) for a in shown], "nextCursor": cursor},
-            )
+        return self._account.show_page(
+            self._by_id.values(),
+            lambda a: (a["createdAt"], a["id"]),
+            True,
+            query,
+            size,
+            lambda a, now: self.view(a, now, base_url),
+        )
 
     def _served(self, owner: str, index: int, now: float) -> OutputFile | None:
         """Image ``index`` of an avatar: the current pair only once it is READY."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from runway_plan.emulator.account import Account, Reply, error, invalid, iso, new_id
 from runway_plan.emulator.avatars import Avatars
-from runway_plan.emulator.params import limit, page
+from runway_plan.emulator.params import limit
 from runway_plan.emulator.validation import Issue, validate_resource
 
 __all__ = ["Documents"]
@@ -73,12 +73,12 @@ class Documents:
 
     def get(self, document_id: str, *, base_url: str = "") -> Reply:
         """``GET /v1/documents/{id}``."""
-        with self._account.lock:
-            now = self._account.advance()
-            document = self._records.get(document_id)
-            if document is None:
-                return error(404, "Document not found.")
-            return Reply(200, self._view(document, now, base_url, full=True))
+        return self._account.show(
+            self._records,
+            document_id,
+            "Document not found.",
+            lambda document, now: self._view(document, now, base_url, full=True),
+        )
 
     def update(self, document_id: str, body: Any) -> Reply:
         """``PATCH /v1/documents/{id}``: no body in the answer."""
@@ -115,18 +115,11 @@ class Documents:
         size = limit(query, issues)
         if issues:
             return invalid(issues)
-        with self._account.lock:
-            now = self._account.advance()
-            items = sorted(
-                self._records.values(),
-                key=lambda d: (d[sort], d["id"]),
-                reverse=order == "desc",
-            )
-            shown, cursor = page(items, size, query.get("cursor"))
-            return Reply(
-                200,
-                {
-                    "data": [self._view(d, now, base_url, full=False) for d in shown],
-                    "nextCursor": cursor,
-                },
-            )
+        return self._account.show_page(
+            self._records.values(),
+            lambda d: (d[sort], d["id"]),
+            order == "desc",
+            query,
+            size,
+            lambda d, now: self._view(d, now, base_url, full=False),
+        )

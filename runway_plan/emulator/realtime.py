@@ -16,10 +16,10 @@ from typing import Any
 
 from runway_plan.catalog.model import ModelLimits
 from runway_plan.emulator.account import (
-    DAY,
     Account,
     Reply,
     error,
+    in_last_day,
     invalid,
     iso,
     new_id,
@@ -33,14 +33,18 @@ from runway_plan.emulator.sessions import (
     MAX_SESSION_SECONDS,
     SESSION_MODEL,
     RealtimeSession,
-    start_queued,
 )
+from runway_plan.emulator.slots import start_queued
 from runway_plan.emulator.validation import Issue, validate_resource
 
 __all__ = ["RealtimeSessions"]
 
 _SESSION_GROUP = "avatar"
 """The tier-limit group of realtime sessions when the catalog names none."""
+
+
+def _end(session: RealtimeSession) -> float:
+    return session.end
 
 
 class RealtimeSessions:
@@ -65,9 +69,8 @@ class RealtimeSessions:
         return self._account.limits(catalog.tiers.model_groups.get(SESSION_MODEL, _SESSION_GROUP))
 
     def _catch_up(self, moment: float) -> None:
-        self._active = start_queued(
-            self._queue, self._active, self._limits().max_concurrent, moment
-        )
+        limit = self._limits().max_concurrent
+        self._active = start_queued(self._queue, self._active, limit, moment, _end)
         for session in self._unsettled:
             if session.end <= moment:
                 self._settle(session, moment)
@@ -99,9 +102,7 @@ class RealtimeSessions:
                 return invalid(issues)
             limits = self._limits()
             created = self._created
-            while created and created[0] <= now - DAY:
-                created.popleft()
-            if len(created) >= limits.max_daily:
+            if in_last_day(created, now) >= limits.max_daily:
                 return error(
                     429,
                     f"You have reached the daily limit of {limits.max_daily} realtime sessions "
@@ -160,12 +161,9 @@ class RealtimeSessions:
 
     def get(self, session_id: str) -> Reply:
         """``GET /v1/realtime_sessions/{id}``."""
-        with self._account.lock:
-            now = self._account.advance()
-            session = self._by_id.get(session_id)
-            if session is None:
-                return error(404, "Realtime session not found.")
-            return Reply(200, session.view(now, iso))
+        return self._account.show(
+            self._by_id, session_id, "Realtime session not found.", lambda s, now: s.view(now, iso)
+        )
 
     def cancel(self, session_id: str) -> Reply:
         """``DELETE /v1/realtime_sessions/{id}``: cancel a session that has not ended."""

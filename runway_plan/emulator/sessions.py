@@ -22,12 +22,11 @@ Sessions last at most five minutes (Runway's Characters documentation), the defa
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ACTIVE", "MAX_SESSION_SECONDS", "SESSION_MODEL", "RealtimeSession", "start_queued"]
+__all__ = ["ACTIVE", "MAX_SESSION_SECONDS", "SESSION_MODEL", "RealtimeSession"]
 
 SESSION_MODEL = "gwm1_avatars"
 """The model of every realtime session (the SDK's only ``model`` literal)."""
@@ -106,24 +105,3 @@ class RealtimeSession:
         elif status == "COMPLETED":
             data["duration"] = self.seconds(now) or 0
         return data
-
-
-def start_queued(
-    queue: deque[RealtimeSession], active: list[RealtimeSession], limit: int, now: float
-) -> list[RealtimeSession]:
-    """Start queued sessions, in creation order, as slots free up by ``now``; the sessions
-    that still hold (or may still hold) a slot."""
-    while queue:
-        head = queue[0]
-        if head.cancelled is not None:
-            queue.popleft()
-            continue
-        busy = sorted(s.end for s in active if s.end > head.created)
-        start = head.created if len(busy) < limit else busy[len(busy) - limit]
-        if start > now:
-            break
-        head.started = start
-        queue.popleft()
-        active.append(head)
-    horizon = queue[0].created if queue else now
-    return [s for s in active if s.end > horizon]

@@ -25,6 +25,7 @@ from runway_plan.emulator.account import (
     Reply,
     credits_json,
     error,
+    in_last_day,
     iso,
     new_id,
     whole_credits,
@@ -33,6 +34,7 @@ from runway_plan.emulator.files import Files
 from runway_plan.emulator.inputs import Inputs
 from runway_plan.emulator.ledger import Ledger, LedgerEntry
 from runway_plan.emulator.outputs import OutputFile, plan_outputs
+from runway_plan.emulator.slots import start_queued
 from runway_plan.emulator.validation import Issue, validate_body
 
 __all__ = ["FAILURE_CODES", "Task", "Tasks", "failure_refunded"]
@@ -136,6 +138,10 @@ class Task:
         return "FAILED" if self.failure_code is not None else "SUCCEEDED"
 
 
+def _finish(task: Task) -> float:
+    return task.finish
+
+
 class Tasks:
     """The generation tasks of an account, their concurrency queues and daily counts."""
 
@@ -175,20 +181,7 @@ class Tasks:
     def _start_queued(self, model: str, queue: deque[Task], now: float) -> None:
         limit = self._account.limits(self._limit_group(model)).max_concurrent
         active = self._active.setdefault(model, [])
-        while queue:
-            head = queue[0]
-            if head.cancelled is not None:
-                queue.popleft()
-                continue
-            busy = sorted(t.finish for t in active if t.finish > head.created)
-            start = head.created if len(busy) < limit else busy[len(busy) - limit]
-            if start > now:
-                break
-            head.started = max(start, head.created)
-            queue.popleft()
-            active.append(head)
-        horizon = queue[0].created if queue else now
-        self._active[model] = [t for t in active if t.finish > horizon]
+        self._active[model] = start_queued(queue, active, limit, now, _finish)
 
     def _settle(self, task: Task) -> None:
         if task.settled:
@@ -215,15 +208,10 @@ class Tasks:
     # ------------------------------------------------------------------ operations
 
     def create(
-        self,
-        endpoint: str,
-        body: Any,
-        base_url: str,
-        *,
-        failure_code: str | None = None,
-        fault: str | None = None,
+        self, endpoint: str, body: Any, base_url: str, failure_code: str | None, fault: str | None
     ) -> Reply:
-        """``POST /v1/{endpoint}``: validate, check limits and credits, create the task."""
+        """``POST /v1/{endpoint}``: validate, check limits and credits, create the task that
+        fails with ``failure_code`` (if given) and was sent under a ``fault`` (if any)."""
         account = self._account
         catalog = account.catalog
         if endpoint not in catalog.endpoints:
@@ -246,9 +234,7 @@ class Tasks:
                 return error(400, f"Invalid request: {issues[0].message}{more}", issues)
             limits = account.limits(self._limit_group(model))
             created = self._created.setdefault(model, deque())
-            while created and created[0] <= now - DAY:
-                created.popleft()
-            if len(created) >= limits.max_daily:
+            if in_last_day(created, now) >= limits.max_daily:
                 return error(
                     429,
                     f"You have reached the daily generation limit of {limits.max_daily} for "
