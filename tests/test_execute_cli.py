@@ -85,7 +85,7 @@ def test_a_spec_with_errors_never_reaches_the_api(tmp_path: Path) -> None:
         )
         code, _, err = _invoke("run", str(spec), "--base-url", url, "--yes")
     assert code == 1 and "RP207" in err and "nothing was sent" in err
-    assert emu.faults._requests == 0  # no request of any kind reached the emulator
+    assert emu.faults.requests == 0  # no request of any kind reached the emulator
     assert not (tmp_path / ".runway-plan").exists()
 
 
@@ -299,7 +299,7 @@ def test_no_terminal_and_no_yes_spends_nothing(tmp_path: Path) -> None:
         )
     assert child.returncode == 2, child.stdout + child.stderr
     assert "--yes" in child.stderr and "nothing was sent" in child.stderr
-    assert emu.faults._requests == 0  # not even the organization was read
+    assert emu.faults.requests == 0  # not even the organization was read
 
 
 def _terminal_run(spec: Path, url: str, env: dict[str, str], answer: str) -> tuple[int, str]:

@@ -248,6 +248,13 @@ class FaultPlan:
                 self.fired.append(FiredFault(self._requests, kind, method, path, chosen))
             return chosen
 
+    @property
+    def requests(self) -> int:
+        """How many requests :meth:`decide` has seen: every request that reached the
+        emulator while this plan was set."""
+        with self._lock:
+            return self._requests
+
     def to_dict(self) -> dict[str, Any]:
         """The plan as JSON-ready data (what :meth:`from_dict` reads)."""
         return {"seed": self.seed, "rules": [rule.to_dict() for rule in self.rules]}
