@@ -20,7 +20,42 @@ def test_there_are_examples() -> None:
 
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_example_bill_is_within_its_plan(tmp_path: Path, name: str) -> None:
-    graph = graph_of(copy_specs(tmp_path) / name)
+    _bill_is_within_plan(tmp_path, copy_specs(tmp_path) / name)
+
+
+CHAIN = """\
+version: 1
+name: chain
+steps:
+  clip:
+    endpoint: text_to_video
+    model: grok_imagine_1_5
+    promptText: a lighthouse at dusk
+    ratio: "16:9"
+    duration: 1
+  rain:
+    endpoint: video_to_video
+    model: seedance2
+    promptText: make it rain
+    promptVideo: "@clip"
+  hdr:
+    endpoint: video_to_hdr
+    model: ruby
+    videoUri: "@rain"
+"""
+
+
+def test_a_model_that_sets_its_own_length_is_billed_within_the_plan(tmp_path: Path) -> None:
+    # Found by the bill-bounds property: seedance2 makes 4-15 s from any input video, and the
+    # plan says so, but the emulator kept a 1 s input's length, so the HDR step after it was
+    # billed 40, below its plan's low end of 78 (3.9 s at 20 credits a second).
+    spec = tmp_path / "chain.yaml"
+    spec.write_text(CHAIN, encoding="utf-8")
+    _bill_is_within_plan(tmp_path, spec)
+
+
+def _bill_is_within_plan(tmp_path: Path, spec: Path) -> None:
+    graph = graph_of(spec)
     assert graph.spec is not None
     # as `run --emulate` does: the emulator bills the spec's `prices:` too
     prices = PRICES.with_flat_prices(dict(graph.spec.prices), "the spec's prices")

@@ -368,3 +368,27 @@ def test_a_terminal_is_asked_before_anything_is_spent(tmp_path: Path) -> None:
         code, _ = _terminal_run(specs / "launch.yaml", url, env, "y")
         assert code == 0
         assert len(emu.ledger()) == 6
+
+
+def test_a_reader_that_goes_away_fails_no_generation(tmp_path: Path) -> None:
+    # Found by hand: `runway-plan run SPEC --emulate 2>&1 | head -7` recorded a paid, finished
+    # generation as failed ("internal error: BrokenPipeError") when head closed the pipe.
+    specs = copy_specs(tmp_path)
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first log line
+    command = [sys.executable, "-m", "runway_plan", "run", "podcast-localization.yaml"]
+    try:
+        child = subprocess.run(
+            [*command, "--emulate", "--speed", str(SPEED)],
+            cwd=specs,
+            env=_env(tmp_path),
+            stdout=subprocess.DEVNULL,
+            stderr=write,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert child.returncode == 0
+    code, out, _ = _invoke("status", str(specs / "podcast-localization.yaml"), "--emulate")
+    assert code == 0 and "6 generated" in out and "failed" not in out, out

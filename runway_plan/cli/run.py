@@ -269,8 +269,19 @@ class _Display:
         self.execution: Execution | None = None
         self.started = time.monotonic()
         self._live: Live | None = None
+        self.gone = False
 
     def event(self, event: Event) -> None:
+        """Show ``event``; once the reader of the output has gone, show nothing more (a
+        closed pipe must not fail the generation whose event it was)."""
+        if self.gone:
+            return
+        try:
+            self._show(event)
+        except (BrokenPipeError, ValueError):  # ValueError: a write to a closed file
+            self.gone = True
+
+    def _show(self, event: Event) -> None:
         if self._live is not None:
             if event.kind in ("failed", "unknown", "interrupt", "note", "cancelled"):
                 shown = f"{display(event.key or 'run')}: {display(event.message)}"

@@ -67,6 +67,9 @@ def plan_outputs(
         seconds = float(duration)
     elif held and kind in ("video", "audio") and endpoint in PASSTHROUGH_ENDPOINTS:
         seconds = _kept(held).duration
+        if not overlay.output_follows_input and overlay.duration_range is not None:
+            low, high = overlay.duration_range
+            seconds = min(max(seconds or low, low), high)
     if kind == "image":
         count = body.get(OUTPUT_COUNT, 1)
         count = count if isinstance(count, int) and not isinstance(count, bool) else 1
