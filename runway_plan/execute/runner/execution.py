@@ -30,7 +30,7 @@ create being sent is shielded from cancellation, so its outcome is always record
 (:meth:`~runway_plan.execute.state.State.request_stop`), and the run acknowledges once no
 create of its own is in flight.
 
-Nothing waits unboundedly: polls of one task are at most ``_MAX_POLL_GAP`` poll intervals
+Nothing waits unboundedly: polls of one task are at most ``MAX_POLL_GAP`` poll intervals
 apart whatever its progress says; while polls fail nothing new is submitted (and the run says
 so as it happens) until the API answers again; a task far beyond its model's expected latency
 is reported, and ``task_timeout`` gives up waiting for it (it stays recorded and resumable).
@@ -46,22 +46,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
-import heapq
 import ipaddress
-import itertools
 import json
-import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from runway_plan.catalog import Catalog
-from runway_plan.catalog.assets import set_path
 from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, Span, has_errors, make, sort_diagnostics
 from runway_plan.execute.client import (
@@ -76,7 +70,6 @@ from runway_plan.execute.client import (
     TransferFailed,
     Unavailable,
     UrlExpired,
-    data_uri,
     strip_query,
     task_cost,
 )
@@ -89,31 +82,30 @@ from runway_plan.execute.fingerprint import (
 from runway_plan.execute.policy import DEFAULT_MAX_ATTEMPTS, decide, retry_on_rerun
 from runway_plan.execute.report import write_manifest
 from runway_plan.execute.resources import (
-    ImageSource,
     Reconciler,
     ResourceOptions,
-    ResourceResult,
     image_source,
 )
 from runway_plan.execute.reuse import Reuse, survey, why
+from runway_plan.execute.runner.inputs import Inputs, fresh_url
+from runway_plan.execute.runner.pool import Pool, next_poll
+from runway_plan.execute.runner.results import (
+    Event,
+    GenerationResult,
+    OutputFile,
+    Proposal,
+    RunOptions,
+    RunResult,
+)
 from runway_plan.execute.state import Outcome, State, StepRow, StepStatus
 from runway_plan.execute.store import Store, extension_for, sha256_file
 from runway_plan.files import LocalFileError, SymlinkInTheWay, make_folders, open_for_writing
 from runway_plan.plan import Plan, plan
 from runway_plan.plan.cost import Pricer, format_credits
 from runway_plan.plan.live import Organization, parse_organization
-from runway_plan.probe import probe, sniff
+from runway_plan.probe import probe
 
-__all__ = [
-    "Event",
-    "Execution",
-    "GenerationResult",
-    "OutputFile",
-    "Proposal",
-    "RunOptions",
-    "RunResult",
-    "next_poll",
-]
+__all__ = ["API_CADENCE", "Execution"]
 
 _TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 API_CADENCE = 5.0
@@ -121,232 +113,10 @@ API_CADENCE = 5.0
 "consumers should not expect updates more frequent than once every five seconds"): the real API is
 never polled more often, whatever the options say; only an emulator (in process, or on a
 loopback address) may be polled faster, in compressed time."""
-_URL_MARGIN = 3600.0
-"""An input URL must stay valid this many seconds after a create (the API fetches it later)."""
-_MAX_POLL_GAP = 3
-"""Most poll intervals between two polls of one task, however slow its progress looks."""
 _SLOW_FACTOR = 3.0
 """A task running this many times its model's expected latency is reported."""
 _STOP_CHECK = 0.25
 """Seconds between looks at the journal for ``runway-plan cancel``'s stop request."""
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How to run.
-
-    ``poll_interval`` is the time between polls of one task in seconds (5 for the real API;
-    5 divided by the emulator's speed when time is compressed); ``speed`` also shortens the
-    executor's own waits (failure retry delays, backoff).  ``max_credits`` caps what this
-    run may spend (besides the spec's ``budget.max_credits``).  ``data_uri_limit`` overrides
-    the catalog's largest inline asset (bytes of data URI).  ``prune`` deletes the documents
-    and avatars recorded in the state but gone from the spec; ``refresh`` reads each
-    recorded one first, so drift (changed or deleted remotely) is repaired;
-    ``empty_remote`` says the API holds none of them (the emulator of ``--emulate``).
-    ``task_timeout`` (API seconds, like latencies) gives up waiting for a task that long
-    after its create; it stays in flight in the journal and the next run polls it again.
-    ``outputs_base`` is the folder from which the folders of ``outputs_dir`` are made without
-    following a symlink (default: ``outputs_dir`` itself; the spec's folder by default).
-    """
-
-    outputs_dir: Path
-    outputs_base: Path | None = None
-    resubmit_unknown: bool = False
-    retry_failed: bool = False
-    poll_interval: float = 5.0
-    speed: float = 1.0
-    max_credits: Decimal | None = None
-    data_uri_limit: int | None = None
-    url_fresh_seconds: float = 6 * 3600.0
-    upload_max_age: float = 20 * 3600.0
-    download_concurrency: int = 4
-    unreachable_polls: int = 60
-    task_timeout: float | None = None
-    prune: bool = False
-    refresh: bool = True
-    empty_remote: bool = False
-    avatar_timeout: float = 1800.0
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something the run did, for progress displays and the run log."""
-
-    kind: str
-    key: str | None
-    message: str
-    at: float = field(default_factory=time.time)
-
-
-@dataclass
-class OutputFile:
-    """One stored output: its index in the generation, its number in the step
-    (``@step[number]``), hash, size, media type and where it was placed."""
-
-    index: int
-    number: int
-    sha256: str
-    size: int
-    mime: str | None
-    path: str | None
-
-
-@dataclass
-class GenerationResult:
-    """What the run did with one generation.
-
-    ``billed`` sums every attempt of the step's work in any run; ``billed_this_run`` only
-    this run's.  ``exposure`` is the most a create of unknown outcome may have charged.
-    ``reserved`` is what the budget holds for the current attempt (its price re-priced from
-    its inputs' real lengths) from the budget check until its bill is known.
-    """
-
-    key: str
-    step: str
-    index: int | None
-    position: int
-    outcome: Outcome = Outcome.PLANNED
-    status: str = "waiting"
-    reason: str = ""
-    message: str = ""
-    fingerprint: str | None = None
-    step_id: int | None = None
-    planned: tuple[Decimal, Decimal] | None = None
-    billed: Decimal | None = None
-    billed_this_run: Decimal = Decimal(0)
-    estimated: Decimal | None = None
-    exposure: Decimal | None = None
-    reserved: Decimal | None = None
-    attempts: int = 0
-    task_ids: list[str] = field(default_factory=list)
-    failure_code: str | None = None
-    outputs: list[OutputFile] = field(default_factory=list)
-    started: float | None = None
-
-
-@dataclass
-class RunResult:
-    """The end of a run: per-generation results, diagnostics and totals."""
-
-    run_id: int | None
-    status: str
-    generations: dict[str, GenerationResult]
-    diagnostics: list[Diagnostic]
-    plan: Plan | None
-    started_at: float
-    finished_at: float
-    requests: dict[str, int]
-    throttled: int = 0
-    spec_path: str = ""
-    spec_sha256: str = ""
-    origin: str = ""
-    catalog_version: str = ""
-    catalog_digest: str = ""
-    manifest: Path | None = None
-    log: Path | None = None
-    resources: list[ResourceResult] = field(default_factory=list)
-
-    @property
-    def exit_code(self) -> int:
-        """0 when every generation and resource is done, 130 when interrupted, 1 otherwise."""
-        if self.status == "interrupted":
-            return 130
-        done = all(
-            g.outcome in (Outcome.GENERATED, Outcome.REUSED) for g in self.generations.values()
-        ) and all(r.ok for r in self.resources)
-        return 0 if self.status == "finished" and done and not has_errors(self.diagnostics) else 1
-
-    @property
-    def billed_this_run(self) -> Decimal:
-        """Credits billed by this run's attempts."""
-        return sum((g.billed_this_run for g in self.generations.values()), Decimal(0))
-
-
-@dataclass(frozen=True)
-class Proposal:
-    """What a run is about to spend, for the question asked before it starts.
-
-    ``credits`` is the high end of the generations to make (unpriced ones not counted;
-    ``unpriced`` says how many), ``usd`` the same in dollars.
-    """
-
-    generations: int
-    reused: int
-    credits: Decimal
-    usd: Decimal
-    unpriced: int
-
-    def question(self) -> str:
-        """``Spend up to 40 credits ($0.40) on 5 generations (2 reused)?``"""
-        note = f", {self.unpriced} of them unpriced" if self.unpriced else ""
-        return (
-            f"Spend up to {format_credits(self.credits)} credits (${self.usd:.2f}) on "
-            f"{self.generations} generation{'s' * (self.generations != 1)}{note}"
-            f" ({self.reused} reused from the state)?"
-        )
-
-
-def next_poll(
-    k: int,
-    now: float,
-    anchor: float,
-    interval: float,
-    first: tuple[float, float] | None,
-    latest: tuple[float, float] | None,
-) -> int:
-    """The grid point (``anchor + index * interval``) of a task's next poll.
-
-    ``k`` is the point after the last poll; ``first`` and ``latest`` are (time, progress)
-    samples of the task.  While progress says the task is far from done, points are
-    skipped, but the next poll is never more than ``_MAX_POLL_GAP`` intervals after the
-    last one (point ``k - 1``), however slowly progress rises.
-    """
-    if first is None or latest is None or latest[1] <= first[1]:
-        return k
-    rate = (latest[1] - first[1]) / max(1e-9, latest[0] - first[0])
-    remaining = (1.0 - latest[1]) / rate
-    wanted = math.ceil((now + 0.75 * remaining - anchor) / interval)
-    return max(k, min(wanted, k - 1 + _MAX_POLL_GAP))
-
-
-class _Pool:
-    """Concurrency slots of one model, handed out by priority (lowest first)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = max(1, limit)
-        self.used = 0
-        self.waiters: list[tuple[tuple[float, int], int, asyncio.Future[bool]]] = []
-        self._seq = itertools.count()
-
-    async def acquire(self, priority: tuple[float, int]) -> bool:
-        """Wait for a slot; False when the pool was stopped instead."""
-        if self.used < self.limit and not self.waiters:
-            self.used += 1
-            return True
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self.waiters, (priority, next(self._seq), future))
-        try:
-            return await future
-        except asyncio.CancelledError:
-            if future.done() and not future.cancelled() and future.result():
-                self.release()
-            raise
-
-    def release(self) -> None:
-        """Free a slot, handing it to the best waiter."""
-        while self.waiters:
-            _, _, future = heapq.heappop(self.waiters)
-            if not future.done():
-                future.set_result(True)
-                return
-        self.used = max(0, self.used - 1)
-
-    def stop(self) -> None:
-        """Wake every waiter with False."""
-        for _, _, future in self.waiters:
-            if not future.done():
-                future.set_result(False)
-        self.waiters.clear()
 
 
 class _Stopped(Exception):
@@ -421,7 +191,7 @@ class Execution:
         self.proposal: Proposal | None = None
         self.throttled = 0
         self.started_at = time.time()
-        self._pools: dict[str, _Pool] = {}
+        self._pools: dict[str, Pool] = {}
         self._done: dict[str, asyncio.Event] = {}
         self._drivers: dict[str, asyncio.Task[None]] = {}
         self._shielded: set[asyncio.Future[Any]] = set()
@@ -442,6 +212,17 @@ class Execution:
         self._pricer = Pricer(graph, catalog, dict(graph.spec.prices) if graph.spec else {})
         self._rows: dict[str, dict[str, Any]] = {}
         self.reconciler: Reconciler | None = None
+        self.inputs = Inputs(
+            graph,
+            catalog,
+            client,
+            state,
+            self.store,
+            self.fingerprinter,
+            options,
+            self.results,
+            self._emit,
+        )
         for position, (key, gen) in enumerate(graph.generations.items()):
             self.results[key] = GenerationResult(key, gen.step, gen.index, position)
         self._work: list[str] | None = None
@@ -544,10 +325,10 @@ class Execution:
 
     # ------------------------------------------------------------------ setup
 
-    def _pool(self, model: str) -> _Pool:
+    def _pool(self, model: str) -> Pool:
         pool = self._pools.get(model)
         if pool is None:
-            pool = self._pools[model] = _Pool(1)
+            pool = self._pools[model] = Pool(1)
         return pool
 
     def _refuse(self, diagnostics: list[Diagnostic]) -> RunResult:
@@ -712,7 +493,7 @@ class Execution:
         budgets = [b.max_credits for b in self.plan.budgets]
         self._budget = min(budgets) if budgets else None
         for model, limit in self._limits(live).items():
-            self._pools[model] = _Pool(limit)
+            self._pools[model] = Pool(limit)
         if live is not None:
             per_model: dict[str, int] = {}
             for key in work:
@@ -948,7 +729,7 @@ class Execution:
             run_id=self.run_id,
             emit=self._emit,
             image_hash=self._image_hash,
-            image_uri=self._image_uri,
+            image_uri=self.inputs.image_uri,
             stopping=lambda: self.stopping or self.halted,
         )
 
@@ -989,14 +770,6 @@ class Execution:
         if made is None:
             return None
         return next((o.sha256 for o in made.outputs if o.index == ref.index), None)
-
-    async def _image_uri(self, source: ImageSource, fresh: bool) -> tuple[str, str]:
-        if source.ref is not None:
-            uri = await self._output_uri(source.ref, fresh=fresh)
-            return uri, strip_query(uri) if "://" in uri else uri
-        if source.how == "file":
-            return await self._local_uri(source.text, frozenset({"image"}), fresh=fresh)
-        return source.text, source.text[:80]
 
     # ------------------------------------------------------------------ one generation
 
@@ -1056,6 +829,27 @@ class Execution:
         exposure = [a.estimated_credits for a in unknown if a.estimated_credits is not None]
         result.exposure = sum(exposure, Decimal(0)) if unknown else None
 
+    def _fail(
+        self,
+        result: GenerationResult,
+        code: str,
+        message: str,
+        *,
+        span: Span | None = None,
+        hint: str | None = None,
+        related: list[tuple[str, Span]] | None = None,
+        said: str | None = None,
+    ) -> None:
+        """Diagnose ``code`` at the step (or ``span``), refresh from the journal, settle FAILED.
+
+        ``said`` is the diagnostic's text when it differs from the settled ``message``."""
+        where = span or _location(self.graph, result.step)
+        self.diagnostics.append(
+            make(code, said or message, where, hint=hint, related=related or ())
+        )
+        self._refresh(result)
+        self._settle(result, Outcome.FAILED, message)
+
     async def _drive(self, key: str) -> None:
         result = self.results[key]
         try:
@@ -1071,12 +865,8 @@ class Execution:
                 )
         except Exception as exc:  # a bug must not lose the other generations' records
             if not self._done[key].is_set():
-                self._refresh(result)
                 message = f"internal error: {type(exc).__name__}: {exc}"
-                self.diagnostics.append(
-                    make("RP510", f"'{key}': {message}", _location(self.graph, result.step))
-                )
-                self._settle(result, Outcome.FAILED, message)
+                self._fail(result, "RP510", message, said=f"'{key}': {message}")
         finally:
             self._done[key].set()
 
@@ -1129,8 +919,7 @@ class Execution:
             fingerprint = self.fingerprinter.fingerprint(key, hashes)
         except LocalFileError as exc:
             message = f"cannot read a local file of '{key}': {exc}; nothing was sent"
-            self.diagnostics.append(make("RP506", message, _location(self.graph, gen.step)))
-            self._settle(result, Outcome.FAILED, message)
+            self._fail(result, "RP506", message)
             return
         document = canonical_json(self.fingerprinter.document(key, hashes))
         assert self.run_id is not None
@@ -1184,20 +973,13 @@ class Execution:
             self._emit("resubmit", key, "submitting again (--resubmit-unknown)")
         elif status is StepStatus.FAILED:
             if not (self.options.retry_failed or retry_on_rerun(row.failure_code)):
-                gen = self.graph.generations[key]
                 message = (
                     f"'{key}' failed before with {row.failure_code}: {row.failure or ''}; "
                     "not tried again (the failure is not transient)"
                 )
-                self.diagnostics.append(
-                    make(
-                        "RP501",
-                        message,
-                        _location(self.graph, gen.step),
-                        hint="change the step, or rerun with --retry-failed",
-                    )
+                self._fail(
+                    result, "RP501", message, hint="change the step, or rerun with --retry-failed"
                 )
-                self._settle(result, Outcome.FAILED, message)
                 return
             self.state.reset(row.id)
         elif status is StepStatus.CANCELLED:
@@ -1254,7 +1036,7 @@ class Execution:
                     self._settle(result, Outcome.INTERRUPTED, "not started")
                     return
             else:
-                pool.used += 1
+                pool.hold()
             held = True
             self._flush()
             try:
@@ -1298,14 +1080,13 @@ class Execution:
                     billed=None,
                     final=not earlier,
                 )
-                self._refresh(result)
                 if earlier and not (self.stopping or self.halted):
+                    self._refresh(result)
                     self._emit("lost", key, f"task {task_id} no longer exists: submitting again")
                     earlier = False
                     continue
                 message = f"task {task_id} of '{key}' no longer exists (deleted elsewhere)"
-                self.diagnostics.append(make("RP501", message, _location(self.graph, gen.step)))
-                self._settle(result, Outcome.FAILED, message)
+                self._fail(result, "RP501", message)
                 return
             finally:
                 if held:
@@ -1368,8 +1149,7 @@ class Execution:
                     f"{result.attempts} attempt(s), "
                     f"{format_credits(result.billed or Decimal(0))} credits billed)"
                 )
-                self.diagnostics.append(make("RP501", message, _location(self.graph, gen.step)))
-                self._settle(result, Outcome.FAILED, message)
+                self._fail(result, "RP501", message)
                 return
             result.status = "retry wait"
             await self._pause(decision.delay / self.options.speed)
@@ -1382,7 +1162,6 @@ class Execution:
         A create is sent once, except that one the API refused (400: nothing was made)
         because it could not fetch an input is rebuilt with fresh inputs and sent again.
         """
-        gen = self.graph.generations[key]
         result.reserved = None
         estimate, measured = self._repriced(key)
         if self._budget is not None:
@@ -1394,8 +1173,7 @@ class Execution:
                     f"committed, its {format_credits(estimate or Decimal(0))}{how} could exceed "
                     f"the budget of {format_credits(self._budget)}"
                 )
-                self.diagnostics.append(make("RP509", message, _location(self.graph, gen.step)))
-                self._settle(result, Outcome.FAILED, message)
+                self._fail(result, "RP509", message)
                 self._halt(
                     f"stopping: the budget of {format_credits(self._budget)} credits could be "
                     f"exceeded by '{key}'; nothing more is submitted"
@@ -1404,12 +1182,10 @@ class Execution:
         result.reserved = estimate
         for fresh in (False, True):
             try:
-                body, shown = await self._build(key, fresh=fresh)
+                body, shown = await self.inputs.build(key, fresh=fresh)
             except (ExecuteError, OSError) as exc:
-                message = f"cannot prepare the inputs of '{key}': {exc}"
-                self.diagnostics.append(make("RP506", message, _location(self.graph, gen.step)))
                 result.reserved = None
-                self._settle(result, Outcome.FAILED, message)
+                self._fail(result, "RP506", f"cannot prepare the inputs of '{key}': {exc}")
                 return None
             try:
                 return await self._create(key, result, row, body, shown, estimate)
@@ -1482,15 +1258,8 @@ class Execution:
         gen = self.graph.generations[key]
         result.reserved = None  # refused: nothing was made
         if isinstance(exc, AuthenticationFailed):
-            message = f"the API refused the key: {exc.message}"
-            self.diagnostics.append(make("RP500", message, _location(self.graph, gen.step)))
-            self._refresh(result)
-            self._settle(result, Outcome.FAILED, message)
-            if not self.halted:
-                self._emit("note", None, "stopping: the API key was refused")
-                self.halted = True
-                for pool in self._pools.values():
-                    pool.stop()
+            self._fail(result, "RP500", f"the API refused the key: {exc.message}")
+            self._halt("stopping: the API key was refused")
             return
         span = _location(self.graph, gen.step)
         related: list[tuple[str, Span]] = []
@@ -1501,9 +1270,7 @@ class Execution:
         if related:
             span = related[0][1]
         message = f"the API rejected '{key}': {exc.message}"
-        self.diagnostics.append(make("RP500", message, span, related=related[1:]))
-        self._refresh(result)
-        self._settle(result, Outcome.FAILED, message)
+        self._fail(result, "RP500", message, span=span, related=related[1:])
 
     async def _create(
         self,
@@ -1540,9 +1307,7 @@ class Execution:
                 f"'{key}' was not submitted: {exc} (nothing was sent that could be charged; "
                 "rerun later)"
             )
-            self.diagnostics.append(make("RP510", message, _location(self.graph, gen.step)))
-            self._refresh(result)
-            self._settle(result, Outcome.FAILED, message)
+            self._fail(result, "RP510", message)
             return None
         except RequestRejected:
             raise
@@ -1612,7 +1377,7 @@ class Execution:
         """Poll a task on a grid from its creation until it is terminal.
 
         Grid points are skipped while the task's progress says it is far from done, but
-        never more than ``_MAX_POLL_GAP`` intervals pass between two polls.  ``since`` is the
+        never more than ``MAX_POLL_GAP`` intervals pass between two polls.  ``since`` is the
         wall-clock time of the create, for reporting slow tasks and ``task_timeout``."""
         self._polling += 1
         try:
@@ -1701,118 +1466,6 @@ class Execution:
                 latest = (time.monotonic(), float(value))
                 first = first or latest
 
-    # ------------------------------------------------------------------ inputs
-
-    def _fresh(self, url: str, fetched_at: float | None) -> bool:
-        now = time.time()
-        if fetched_at is None or now - fetched_at > self.options.url_fresh_seconds:
-            return False
-        query = {k.lower(): v for k, v in parse_qs(urlsplit(url).query).items()}
-        expires = next(iter(query.get("expires") or []), None)
-        if expires is not None and expires.isdigit():
-            return int(expires) - now > _URL_MARGIN
-        amz_date, amz_expires = query.get("x-amz-date"), query.get("x-amz-expires")
-        if amz_date and amz_expires and amz_expires[0].isdigit():
-            try:
-                start = time.mktime(time.strptime(amz_date[0], "%Y%m%dT%H%M%SZ")) - time.timezone
-            except ValueError:
-                return True
-            return start + int(amz_expires[0]) - now > _URL_MARGIN
-        return True
-
-    async def _build(
-        self, key: str, *, fresh: bool = False
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The request to send, and the same with data URIs and signatures abbreviated.
-
-        ``fresh``: fetch upstream tasks again for new URLs and upload again rather than trust
-        recorded URLs and cached uploads (after the API could not fetch one).
-        """
-        gen = self.graph.generations[key]
-        body: Any = gen.request
-        shown: Any = gen.request
-        for path, ref in self.fingerprinter.inputs[key]:
-            uri = await self._output_uri(ref, fresh=fresh)
-            body = set_path(body, path, uri)
-            shown = set_path(shown, path, strip_query(uri) if "://" in uri else uri)
-        for local in self.fingerprinter.files[key]:
-            uri, label = await self._local_uri(local.value, local.media, fresh=fresh)
-            body = set_path(body, local.path, uri)
-            shown = set_path(shown, local.path, label)
-        return dict(body), dict(shown)
-
-    async def _output_uri(self, ref: OutputRef, *, fresh: bool = False) -> str:
-        producer = self.results[ref.key]
-        assert producer.step_id is not None
-        outputs = {o.index: o for o in self.state.outputs(producer.step_id)}
-        out = outputs.get(ref.index)
-        if not fresh and out is not None and out.url and self._fresh(out.url, out.url_at):
-            return out.url
-        row = self.state.step_by_id(producer.step_id)
-        if row.task_id:
-            try:
-                task = await self.client.task(row.task_id)
-            except (TaskNotFound, Unavailable):
-                task = {}
-            urls = task.get("output") if task.get("status") == "SUCCEEDED" else None
-            if isinstance(urls, list) and len(urls) > ref.index:
-                self.state.refresh_urls(producer.step_id, urls)
-                if not (fresh and out is not None and urls[ref.index] == out.url):
-                    return str(urls[ref.index])
-        if out is None or out.sha256 is None:
-            raise TransferFailed(f"no stored output {ref.index} of '{ref.key}'")
-        name = f"{ref.key.replace('[', '-').replace(']', '')}-{ref.index}.{out.ext or 'bin'}"
-        cached = None if fresh else self.state.upload(out.sha256, self.options.upload_max_age)
-        if cached is not None:
-            return cached
-        data = self.store.read(out.sha256, out.size)
-        return await self._upload(data, out.sha256, name, out.mime)
-
-    async def _upload(self, data: bytes, sha256: str, filename: str, mime: str | None) -> str:
-        uri = await self.client.upload(filename, data, mime)
-        self.state.record_upload(sha256, uri)
-        self._emit("upload", None, f"uploaded {filename} as {uri}")
-        return uri
-
-    async def _local_uri(
-        self, value: str, media: frozenset[str], *, fresh: bool = False
-    ) -> tuple[str, str]:
-        """A data URI or an upload of the local file ``value`` names, read here, once: inside
-        the spec's root (resolved anew), hashed and sniffed at the moment it is sent, and
-        refused when it is not the content the run checked or not the field's media."""
-        overlay = self.catalog.overlay
-        try:
-            with self.graph.root.open(value, limit=overlay.largest_upload, fresh=True) as local:
-                data = local.read()
-                filename = local.path.name
-        except LocalFileError as exc:
-            raise TransferFailed(f"{exc}; nothing was sent") from None
-        digest = hashlib.sha256(data).hexdigest()
-        checked = self.fingerprinter.file_hashes.get(value)
-        if checked is not None and digest != checked:
-            raise TransferFailed(
-                f"'{value}' changed since the run checked it (sha256 {digest[:12]}, checked "
-                f"{checked[:12]}); nothing was sent: run again to use the new content"
-            )
-        mime, kind = sniff(data)
-        if kind not in media:
-            raise TransferFailed(
-                f"'{value}' is not {' or '.join(sorted(media))} "
-                f"({mime or 'not a recognised media file'}); nothing was sent"
-            )
-        assert mime is not None and kind is not None
-        limit = self.options.data_uri_limit
-        if limit is None:
-            limit = overlay.asset_limits[kind].data_uri  # type: ignore[index]
-        size = len(data)
-        encoded = len(f"data:{mime};base64,") + 4 * math.ceil(size / 3)
-        if encoded <= limit or size < overlay.upload_min_bytes:
-            label = f"data:{mime};base64,… ({size} bytes, sha256 {digest[:16]})"
-            return data_uri(data, mime), label
-        cached = None if fresh else self.state.upload(digest, self.options.upload_max_age)
-        uri = cached or await self._upload(data, digest, filename, mime)
-        return uri, uri
-
     # ------------------------------------------------------------------ outputs
 
     async def _collect(
@@ -1828,7 +1481,11 @@ class Execution:
                 continue
             if reused:
                 self._emit("download", key, f"output {out.index} missing: fetching it again")
-            url = out.url if out.url and self._fresh(out.url, out.url_at) else None
+            url = (
+                out.url
+                if out.url and fresh_url(out.url, out.url_at, self.options.url_fresh_seconds)
+                else None
+            )
             for _ in range(3):
                 if url is None:
                     try:
@@ -1899,14 +1556,11 @@ class Execution:
         return False
 
     def _download_failed(self, key: str, result: GenerationResult, reason: str) -> None:
-        gen = self.graph.generations[key]
         message = (
             f"an output of '{key}' could not be downloaded: {reason} (the task is paid and "
             "recorded; rerun to try the download again)"
         )
-        self.diagnostics.append(make("RP506", message, _location(self.graph, gen.step)))
-        self._refresh(result)
-        self._settle(result, Outcome.FAILED, message)
+        self._fail(result, "RP506", message)
 
     async def _download(self, step_id: int, index: int, url: str, expected: str | None) -> None:
         async with self._downloads:
