@@ -67,10 +67,6 @@ from runway_plan.execute.client import (
     RequestRejected,
     RunwayClient,
     TaskNotFound,
-    TransferFailed,
-    Unavailable,
-    UrlExpired,
-    strip_query,
     task_cost,
 )
 from runway_plan.execute.fingerprint import (
@@ -87,7 +83,8 @@ from runway_plan.execute.resources import (
     image_source,
 )
 from runway_plan.execute.reuse import Reuse, survey, why
-from runway_plan.execute.runner.inputs import Inputs, fresh_url
+from runway_plan.execute.runner.inputs import Inputs
+from runway_plan.execute.runner.outputs import DownloadFailed, Outputs
 from runway_plan.execute.runner.pool import Pool, next_poll
 from runway_plan.execute.runner.results import (
     Event,
@@ -97,8 +94,9 @@ from runway_plan.execute.runner.results import (
     RunOptions,
     RunResult,
 )
+from runway_plan.execute.runner.spans import step_span
 from runway_plan.execute.state import Outcome, State, StepRow, StepStatus
-from runway_plan.execute.store import Store, extension_for, sha256_file
+from runway_plan.execute.store import Store
 from runway_plan.files import LocalFileError, SymlinkInTheWay, make_folders, open_for_writing
 from runway_plan.plan import Plan, plan
 from runway_plan.plan.cost import Pricer, format_credits
@@ -139,13 +137,6 @@ def _local(origin: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _location(graph: Graph, step: str, path: tuple[Any, ...] = ()) -> Span | None:
-    source = graph.document.source_map
-    if path:
-        return source.value(("steps", step, *path))
-    return source.key(("steps", step))
 
 
 class Execution:
@@ -195,7 +186,6 @@ class Execution:
         self._done: dict[str, asyncio.Event] = {}
         self._drivers: dict[str, asyncio.Task[None]] = {}
         self._shielded: set[asyncio.Future[Any]] = set()
-        self._downloads = asyncio.Semaphore(max(1, options.download_concurrency))
         self._log: Any = None
         self._reuse: dict[str, Reuse] = {}
         self._number: dict[tuple[str, int], int] = {}
@@ -212,6 +202,17 @@ class Execution:
         self._pricer = Pricer(graph, catalog, dict(graph.spec.prices) if graph.spec else {})
         self._rows: dict[str, dict[str, Any]] = {}
         self.reconciler: Reconciler | None = None
+        self.outputs = Outputs(
+            graph,
+            client,
+            state,
+            self.store,
+            options,
+            self.spec_path,
+            self.diagnostics,
+            self._emit,
+            sleep,
+        )
         self.inputs = Inputs(
             graph,
             catalog,
@@ -843,7 +844,7 @@ class Execution:
         """Diagnose ``code`` at the step (or ``span``), refresh from the journal, settle FAILED.
 
         ``said`` is the diagnostic's text when it differs from the settled ``message``."""
-        where = span or _location(self.graph, result.step)
+        where = span or step_span(self.graph, result.step)
         self.diagnostics.append(
             make(code, said or message, where, hint=hint, related=related or ())
         )
@@ -904,7 +905,7 @@ class Execution:
                     f"'{key}' was skipped: it depends on '{bad[0]}', which "
                     f"{'was ' if first.outcome is Outcome.SKIPPED else ''}"
                     f"{first.outcome.value}",
-                    _location(self.graph, gen.step),
+                    step_span(self.graph, gen.step),
                 )
             )
             self._settle(result, Outcome.SKIPPED, f"depends on '{bad[0]}'")
@@ -1002,7 +1003,7 @@ class Execution:
             make(
                 "RP502",
                 message,
-                _location(self.graph, gen.step),
+                step_span(self.graph, gen.step),
                 hint="check the account's tasks and usage, then rerun with --resubmit-unknown "
                 "to submit it again",
             )
@@ -1119,7 +1120,7 @@ class Execution:
                 )
                 self._billed(result)
                 message = f"task {task_id} of '{key}' was cancelled"
-                self.diagnostics.append(make("RP501", message, _location(self.graph, gen.step)))
+                self.diagnostics.append(make("RP501", message, step_span(self.graph, gen.step)))
                 self._emit("cancelled", key, message)
                 self._settle(result, Outcome.CANCELLED, message)
                 return
@@ -1261,10 +1262,10 @@ class Execution:
             self._fail(result, "RP500", f"the API refused the key: {exc.message}")
             self._halt("stopping: the API key was refused")
             return
-        span = _location(self.graph, gen.step)
+        span = step_span(self.graph, gen.step)
         related: list[tuple[str, Span]] = []
         for path, issue in exc.issues:
-            where = _location(self.graph, gen.step, tuple(path)) if path else None
+            where = step_span(self.graph, gen.step, tuple(path)) if path else None
             if where is not None:
                 related.append((issue, where))
         if related:
@@ -1475,55 +1476,29 @@ class Execution:
         gen = self.graph.generations[key]
         result.status = "downloading"
         for out in self.state.outputs(row.id):
-            if out.sha256 is not None and (
-                self.store.verify(out.sha256) or self._restore(out.sha256)
-            ):
+            if self.outputs.stored(out.sha256):
                 continue
             if reused:
                 self._emit("download", key, f"output {out.index} missing: fetching it again")
-            url = (
-                out.url
-                if out.url and fresh_url(out.url, out.url_at, self.options.url_fresh_seconds)
-                else None
-            )
-            for _ in range(3):
-                if url is None:
-                    try:
-                        task = await self.client.task(row.task_id or "")
-                    except TaskNotFound:
-                        if self.options.retry_failed:
-                            self._emit("note", key, "outputs lost with their task: made again")
-                            self.state.reset(row.id)
-                            row = self.state.step_by_id(row.id)
-                            await self._attempts(key, result, row, resume=None)
-                            return
-                        self._download_failed(
-                            key,
-                            result,
-                            f"task {row.task_id} no longer exists, and its outputs are neither "
-                            "in the store nor under outputs/ (--retry-failed makes it again, "
-                            "and pays again)",
-                        )
-                        return
-                    except Unavailable as exc:
-                        self._download_failed(key, result, f"cannot fetch the task again: {exc}")
-                        return
-                    urls = task.get("output") if task.get("status") == "SUCCEEDED" else None
-                    if not isinstance(urls, list) or len(urls) <= out.index:
-                        self._download_failed(key, result, "the task lists no such output")
-                        return
-                    self.state.refresh_urls(row.id, urls)
-                    url = str(urls[out.index])
-                try:
-                    await self._download(row.id, out.index, url, out.sha256)
-                    break
-                except UrlExpired:
-                    url = None
-                except TransferFailed as exc:
-                    self._download_failed(key, result, str(exc))
+            try:
+                await self.outputs.fetch(row, out)
+            except TaskNotFound:
+                if self.options.retry_failed:
+                    self._emit("note", key, "outputs lost with their task: made again")
+                    self.state.reset(row.id)
+                    row = self.state.step_by_id(row.id)
+                    await self._attempts(key, result, row, resume=None)
                     return
-            else:
-                self._download_failed(key, result, "its URL kept expiring")
+                self._download_failed(
+                    key,
+                    result,
+                    f"task {row.task_id} no longer exists, and its outputs are neither "
+                    "in the store nor under outputs/ (--retry-failed makes it again, "
+                    "and pays again)",
+                )
+                return
+            except DownloadFailed as exc:
+                self._download_failed(key, result, str(exc))
                 return
         if row.status is not StepStatus.SUCCEEDED:
             self.state.mark_succeeded(row.id)
@@ -1532,7 +1507,10 @@ class Execution:
         for out in self.state.outputs(row.id):
             assert out.sha256 is not None
             number = self._number.get((key, out.index), out.index)
-            path = self._link(key, gen.step, number, out.sha256, out.ext or "bin")
+            assert self.run_id is not None
+            path = self.outputs.link(
+                key, gen.step, number, out.sha256, out.ext or "bin", run_id=self.run_id
+            )
             result.outputs.append(
                 OutputFile(out.index, number, out.sha256, out.size or 0, out.mime, path)
             )
@@ -1544,75 +1522,9 @@ class Execution:
         )
         self._settle(result, outcome)
 
-    def _restore(self, sha256: str) -> bool:
-        """Put content back into the store from a file the executor linked it to (under
-        this run's outputs folder only: the journal may have been written by someone else)."""
-        top = self.options.outputs_dir.absolute()
-        for path, digest in self.state.links():
-            if digest != sha256 or not Path(path).is_relative_to(top):
-                continue
-            if self.store.adopt(Path(path), sha256):
-                return True
-        return False
-
     def _download_failed(self, key: str, result: GenerationResult, reason: str) -> None:
         message = (
             f"an output of '{key}' could not be downloaded: {reason} (the task is paid and "
             "recorded; rerun to try the download again)"
         )
         self._fail(result, "RP506", message)
-
-    async def _download(self, step_id: int, index: int, url: str, expected: str | None) -> None:
-        async with self._downloads:
-            scratch = self.store.scratch()
-            try:
-                got = await self.client.download(url, scratch)
-                if expected is not None and got.sha256 != expected:
-                    raise TransferFailed(
-                        f"{strip_query(url)}: content changed (sha256 {got.sha256[:12]}, "
-                        f"recorded {expected[:12]})"
-                    )
-                ext = extension_for(url, got.mime, scratch)
-                self.store.ingest(scratch, got.sha256)
-            finally:
-                with contextlib.suppress(OSError):
-                    scratch.unlink()
-        self.state.record_output(
-            step_id, index, sha256=got.sha256, size=got.size, ext=ext, mime=got.mime
-        )
-
-    def _link(self, key: str, step: str, number: int, sha256: str, ext: str) -> str | None:
-        target = (self.options.outputs_dir / step / f"{number}.{ext}").absolute()
-
-        def ours(path: Path) -> bool:
-            owner = self.state.link_owner(str(path))
-            if owner is None or owner[1] != self.spec_path or owner[2] != key:
-                return False
-            try:
-                return sha256_file(path) == owner[0]
-            except OSError:
-                return False
-
-        try:
-            placed = self.store.place(sha256, target, ours, base=self.options.outputs_base)
-        except SymlinkInTheWay as exc:
-            gen = self.graph.generations[key]
-            self.diagnostics.append(make("RP516", str(exc), _location(self.graph, gen.step)))
-            return None
-        except OSError as exc:
-            self._emit("note", key, f"could not place output in {target.parent}: {exc}")
-            return None
-        assert self.run_id is not None
-        if placed.how != "present" or self.state.link_owner(str(placed.path)) is None:
-            self.state.record_link(str(placed.path), sha256, self.spec_path, key, self.run_id)
-        if placed.how == "beside":
-            gen = self.graph.generations[key]
-            self.diagnostics.append(
-                make(
-                    "RP508",
-                    f"{target} holds a file runway-plan did not write; the output of '{key}' "
-                    f"was saved beside it as {placed.path.name}",
-                    _location(self.graph, gen.step),
-                )
-            )
-        return str(placed.path)
