@@ -221,6 +221,8 @@ class Plan:
     """Documents and avatars: what a run would create, update or delete (set by the caller)."""
     learned_prices: list[dict[str, Any]] = field(default_factory=list)
     """The learned prices (``runway-prices.yaml``) the plan used: model, tasks, dates."""
+    pool_limits: dict[str, Limits] = field(default_factory=dict)
+    """Each model's limits the schedule used (the tier's, or the live organization's)."""
 
     @property
     def confidence(self) -> Confidence:
@@ -633,6 +635,7 @@ def plan(
         run_high=run_high,
         run_unknown=run_unknown,
         learned_prices=[entry.to_dict() for _model, entry in sorted(used.items())],
+        pool_limits=dict(limit_of),
     )
 
 

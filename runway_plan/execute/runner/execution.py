@@ -50,14 +50,14 @@ import ipaddress
 import json
 import time
 from collections.abc import Awaitable, Callable
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from runway_plan.catalog import Catalog
 from runway_plan.compile import Graph
-from runway_plan.diagnostics import Diagnostic, Span, has_errors, make, sort_diagnostics
+from runway_plan.diagnostics import Diagnostic, Span, make, sort_diagnostics
 from runway_plan.execute.client import (
     ApiError,
     AuthenticationFailed,
@@ -83,9 +83,11 @@ from runway_plan.execute.resources import (
     image_source,
 )
 from runway_plan.execute.reuse import Reuse, survey, why
+from runway_plan.execute.runner.budget import Spending
 from runway_plan.execute.runner.inputs import Inputs
 from runway_plan.execute.runner.outputs import DownloadFailed, Outputs
 from runway_plan.execute.runner.pool import Pool, next_poll
+from runway_plan.execute.runner.preflight import preflight
 from runway_plan.execute.runner.results import (
     Event,
     GenerationResult,
@@ -98,10 +100,8 @@ from runway_plan.execute.runner.spans import step_span
 from runway_plan.execute.state import Outcome, State, StepRow, StepStatus
 from runway_plan.execute.store import Store
 from runway_plan.files import LocalFileError, SymlinkInTheWay, make_folders, open_for_writing
-from runway_plan.plan import Plan, plan
-from runway_plan.plan.cost import Pricer, format_credits
-from runway_plan.plan.live import Organization, parse_organization
-from runway_plan.probe import probe
+from runway_plan.plan import Plan
+from runway_plan.plan.cost import format_credits
 
 __all__ = ["API_CADENCE", "Execution"]
 
@@ -199,7 +199,10 @@ class Execution:
         self._joins: dict[str, asyncio.Task[str | None]] = {}
         """Per step another step ``needs``: waits for all its generations (see :meth:`_join`)."""
         self._budget: Decimal | None = None
-        self._pricer = Pricer(graph, catalog, dict(graph.spec.prices) if graph.spec else {})
+        self.spending = Spending(
+            graph, catalog, self.fingerprinter, state, self.store, self.results
+        )
+        self._limits_text = ""
         self._rows: dict[str, dict[str, Any]] = {}
         self.reconciler: Reconciler | None = None
         self.outputs = Outputs(
@@ -382,19 +385,6 @@ class Execution:
             resources=list(self.reconciler.results.values()) if self.reconciler else [],
         )
 
-    def _limits(self, live: Organization | None) -> dict[str, int]:
-        spec_tier = self.graph.spec.tier if self.graph.spec is not None else 1
-        tier = self.catalog.tier(spec_tier)
-        limits: dict[str, int] = {}
-        for gen in self.graph.generations.values():
-            if live is not None and gen.model in live.models:
-                limits[gen.model] = live.models[gen.model].max_concurrent
-            else:
-                group = tier.groups.get(self.catalog.limit_group(gen.model))
-                group = group or tier.groups[self.catalog.tiers.default_group]
-                limits[gen.model] = group.max_concurrent
-        return limits
-
     def survey(self) -> list[str]:
         """The generations the state cannot serve (to be made and paid for), from the journal
         and the store alone: no request is sent."""
@@ -413,105 +403,33 @@ class Execution:
         self._refusals = await self._preflight()
         return self._refusals
 
+    async def _preflight(self) -> list[Diagnostic] | None:
+        """Plan once, read the account; set the plan, proposal, budget and pools."""
+        found = await preflight(
+            self.graph,
+            self.catalog,
+            self.client,
+            self.options,
+            self._reuse,
+            self.survey(),
+            reuse_source=f"{self.state.directory} ({self.origin})",
+        )
+        self.plan = self.spending.plan = found.plan
+        if found.refusals is not None:
+            return found.refusals
+        self.proposal = found.proposal
+        self._budget = found.budget
+        self._limits_text = found.limits
+        for model, limit in found.concurrency.items():
+            self._pools[model] = Pool(limit)
+        for note in found.notes:
+            self._emit("note", None, note)
+        return None
+
     def decline(self) -> RunResult:
         """Record a run the user did not approve: nothing was submitted."""
         self._emit("declined", None, "not approved: nothing was submitted")
         return self._refuse([])
-
-    async def _preflight(self) -> list[Diagnostic] | None:
-        options = self.options
-        work = self.survey()
-        source = f"{self.state.directory} ({self.origin})"
-        static = plan(
-            self.graph,
-            self.catalog,
-            max_credits=options.max_credits,
-            reuse=self._reuse,
-            reuse_source=source,
-        )
-        self.plan = static
-        if has_errors(static.diagnostics):
-            return static.diagnostics
-        live: Organization | None = None
-        if work:
-            try:
-                live = parse_organization(await self.client.organization())
-            except ExecuteError as exc:
-                code = "RP500" if isinstance(exc, RequestRejected) else "RP510"
-                return [make(code, f"cannot read the organization: {exc}", None)]
-            except Exception as exc:  # the planner's parser raises its own error type
-                return [make("RP510", f"cannot read the organization: {exc}", None)]
-            self.plan = plan(
-                self.graph,
-                self.catalog,
-                max_credits=options.max_credits,
-                live=live,
-                reuse=self._reuse,
-                reuse_source=source,
-            )
-            if has_errors(self.plan.diagnostics):
-                return self.plan.diagnostics
-        assert self.plan is not None
-        needed = Decimal(0)
-        unpriced = 0
-        for key in work:
-            cost = self.plan.generations[key].cost
-            if cost.unknown:
-                unpriced += 1
-            else:
-                needed += cost.high
-        refusals: list[Diagnostic] = []
-        note = f" ({unpriced} unpriced generation(s) not counted)" if unpriced else ""
-        if live is not None and live.credit_balance is not None and needed > live.credit_balance:
-            refusals.append(
-                make(
-                    "RP504",
-                    f"the run may cost {format_credits(needed)} credits{note}, more than the "
-                    f"organization's balance of {format_credits(Decimal(live.credit_balance))}",
-                    None,
-                    hint="buy credits, or run part of the spec",
-                )
-            )
-        cap = live.max_monthly_credit_spend if live is not None else None
-        if cap is not None and needed > cap:
-            refusals.append(
-                make(
-                    "RP504",
-                    f"the run may cost {format_credits(needed)} credits{note}, more than the "
-                    f"tier's monthly cap of {format_credits(Decimal(cap))} credits",
-                    None,
-                )
-            )
-        if refusals:
-            return refusals
-        self.proposal = Proposal(
-            generations=len(work),
-            reused=len(self._reuse) - len(work),
-            credits=needed,
-            usd=needed * self.plan.usd_per_credit,
-            unpriced=unpriced,
-        )
-        budgets = [b.max_credits for b in self.plan.budgets]
-        self._budget = min(budgets) if budgets else None
-        for model, limit in self._limits(live).items():
-            self._pools[model] = Pool(limit)
-        if live is not None:
-            per_model: dict[str, int] = {}
-            for key in work:
-                model = self.graph.generations[key].model
-                per_model[model] = per_model.get(model, 0) + 1
-            for model, count in per_model.items():
-                limits = live.models.get(model)
-                if limits is not None and count > limits.max_daily - limits.used_today:
-                    left = max(0, limits.max_daily - limits.used_today)
-                    self._emit(
-                        "note",
-                        None,
-                        f"{count} {model} generations to make, {left} left of today's cap of "
-                        f"{limits.max_daily}: the rest will be refused (429) until the "
-                        "window moves; rerun later",
-                    )
-        return None
 
     # ------------------------------------------------------------------ run
 
@@ -562,7 +480,7 @@ class Execution:
                 f"from state; this run {format_credits(self.plan.run_low)}-"
                 f"{format_credits(self.plan.run_high)} credits of the plan's "
                 f"{format_credits(self.plan.total_low)}-{format_credits(self.plan.total_high)}; "
-                f"{self.plan.limits}",
+                f"{self._limits_text or self.plan.limits}",
             )
             for key in self.fingerprinter.order():
                 self._done[key] = asyncio.Event()
@@ -1164,9 +1082,9 @@ class Execution:
         because it could not fetch an input is rebuilt with fresh inputs and sent again.
         """
         result.reserved = None
-        estimate, measured = self._repriced(key)
+        estimate, measured = self.spending.repriced(key)
         if self._budget is not None:
-            spent = self._spent()
+            spent = self.spending.spent()
             if spent + (estimate or Decimal(0)) > self._budget:
                 how = " (re-priced from the measured length of its inputs)" if measured else ""
                 message = (
@@ -1200,40 +1118,6 @@ class Execution:
                     return None
                 self._emit("retry", key, f"an input was refused ({exc.message}): sending again")
         return None  # pragma: no cover - the loop always returns
-
-    def _repriced(self, key: str) -> tuple[Decimal | None, bool]:
-        """The most the create of ``key`` may bill, in whole credits, priced now that its
-        inputs exist (from their measured lengths), or the plan's high end; None when
-        unpriced.  The flag says whether a measured length was used."""
-        gen = self.graph.generations[key]
-        measured = self._measured_inputs(key)
-        cost = self._pricer.reprice(gen, measured)
-        if cost.unknown:
-            gen_plan = self.plan.generations.get(key) if self.plan is not None else None
-            if gen_plan is None or gen_plan.cost.unknown:
-                return None, False
-            cost = gen_plan.cost
-        return cost.high.to_integral_value(rounding=ROUND_CEILING), bool(measured)
-
-    def _measured_inputs(self, key: str) -> dict[tuple[str | int, ...], float]:
-        """The length in seconds of each stored upstream output ``key`` reads, by request
-        path (an output whose file or length cannot be read is left out)."""
-        lengths: dict[tuple[str | int, ...], float] = {}
-        for path, ref in self.fingerprinter.inputs[key]:
-            producer = self.results.get(ref.key)
-            if producer is None or producer.step_id is None:
-                continue
-            outputs = {o.index: o for o in self.state.outputs(producer.step_id)}
-            out = outputs.get(ref.index)
-            if out is None or out.sha256 is None:
-                continue
-            try:
-                seconds = probe(self.store.path(out.sha256)).duration
-            except OSError:
-                continue
-            if seconds is not None:
-                lengths[tuple(path)] = seconds
-        return lengths
 
     def _halt(self, why: str) -> None:
         """Submit nothing more (tasks in flight are still followed to their end)."""
@@ -1353,17 +1237,6 @@ class Execution:
             raise
         self.state.mark_submitted(step_id, number, created.task_id, created.estimated)
         return number, created
-
-    def _spent(self) -> Decimal:
-        """Credits this run has committed: billed, plus for each attempt whose bill is not
-        known yet the larger of what the budget holds for it and the API's estimate."""
-        billed = sum((r.billed_this_run for r in self.results.values()), Decimal(0))
-        in_flight = Decimal(0)
-        for r in self.results.values():
-            flying = r.status in ("THROTTLED", "PENDING", "RUNNING", "submitting")
-            estimated = (r.estimated or Decimal(0)) if flying else Decimal(0)
-            in_flight += max(estimated, r.reserved or Decimal(0))
-        return billed + in_flight
 
     async def _poll(
         self,
