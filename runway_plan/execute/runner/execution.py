@@ -46,14 +46,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import ipaddress
 import json
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from runway_plan.catalog import Catalog
 from runway_plan.compile import Graph
@@ -86,7 +84,8 @@ from runway_plan.execute.reuse import Reuse, survey, why
 from runway_plan.execute.runner.budget import Spending
 from runway_plan.execute.runner.inputs import Inputs
 from runway_plan.execute.runner.outputs import DownloadFailed, Outputs
-from runway_plan.execute.runner.pool import Pool, next_poll
+from runway_plan.execute.runner.polling import API_CADENCE, Lost, Poller, Unreachable, local_origin
+from runway_plan.execute.runner.pool import Pool
 from runway_plan.execute.runner.preflight import preflight
 from runway_plan.execute.runner.results import (
     Event,
@@ -103,40 +102,14 @@ from runway_plan.files import LocalFileError, SymlinkInTheWay, make_folders, ope
 from runway_plan.plan import Plan
 from runway_plan.plan.cost import format_credits
 
-__all__ = ["API_CADENCE", "Execution"]
+__all__ = ["Execution"]
 
-_TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
-API_CADENCE = 5.0
-"""Seconds between a task's status updates on the real API (runwayml 5.24.0, ``resources/tasks.py``:
-"consumers should not expect updates more frequent than once every five seconds"): the real API is
-never polled more often, whatever the options say; only an emulator (in process, or on a
-loopback address) may be polled faster, in compressed time."""
-_SLOW_FACTOR = 3.0
-"""A task running this many times its model's expected latency is reported."""
 _STOP_CHECK = 0.25
 """Seconds between looks at the journal for ``runway-plan cancel``'s stop request."""
 
 
 class _Stopped(Exception):
     """The run is stopping: do not submit."""
-
-
-class _Lost(Exception):
-    """A task the journal recorded is gone from the API (deleted, or another account's)."""
-
-
-class _Unreachable(Exception):
-    """A task's polls kept failing, or the run gave up waiting: leave it in flight."""
-
-
-def _local(origin: str) -> bool:
-    host = urlsplit(origin).hostname or ""
-    if origin == "http://emulator" or host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class Execution:
@@ -161,7 +134,7 @@ class Execution:
         self._sleep = sleep
         self.client = client
         self.state = state
-        if options.poll_interval < API_CADENCE and not _local(origin):
+        if options.poll_interval < API_CADENCE and not local_origin(origin):
             options = dataclasses.replace(options, poll_interval=API_CADENCE)
         self.options = options
         self.catalog = catalog
@@ -180,7 +153,6 @@ class Execution:
         self.aborting = False
         self.cancelled = False
         self.proposal: Proposal | None = None
-        self.throttled = 0
         self.started_at = time.time()
         self._pools: dict[str, Pool] = {}
         self._done: dict[str, asyncio.Event] = {}
@@ -233,12 +205,15 @@ class Execution:
         self._refusals: list[Diagnostic] | None = None
         self._prepared = False
         self._stopped = asyncio.Event()
-        self._api_up = asyncio.Event()
-        self._api_up.set()
-        self._api_trouble: str | None = None
-        self._probe_task: str | None = None
-        self._failed_probes = 0
-        self._polling = 0
+        self.poller = Poller(
+            client,
+            state,
+            options,
+            self._emit,
+            sleep,
+            self._stopped,
+            lambda: self.stopping or self.halted,
+        )
 
     # ------------------------------------------------------------------ events
 
@@ -263,6 +238,11 @@ class Execution:
             for r in self.results.values()
             if r.status in ("submitting", "THROTTLED", "PENDING", "RUNNING")
         )
+
+    @property
+    def throttled(self) -> int:
+        """Tasks of this run that the API held back (THROTTLED) at least once."""
+        return self.poller.throttled
 
     def interrupt(self) -> None:
         """Ctrl-C: stop submitting; a second call stops waiting for tasks in flight."""
@@ -573,60 +553,6 @@ class Execution:
         finally:
             sleeper.cancel()
             stopper.cancel()
-
-    def _api_failing(self, reason: str, task_id: str) -> None:
-        """A poll of ``task_id`` failed: submit nothing new until a poll answers."""
-        self._probe_task = task_id
-        if self._api_trouble is None:
-            self._api_trouble = reason
-            self._api_up.clear()
-            self._emit(
-                "note",
-                None,
-                f"the API cannot be polled ({reason}): nothing new is submitted until it "
-                "answers again",
-            )
-
-    def _api_answering(self) -> None:
-        self._failed_probes = 0
-        if self._api_trouble is not None:
-            self._api_trouble = None
-            self._api_up.set()
-            self._emit("note", None, "the API answers again: submitting resumes")
-
-    async def _api_ready(self) -> bool:
-        """Wait while the API cannot be polled; False when the run stops (or the API stayed
-        silent through ``unreachable_polls`` probes) instead.
-
-        With no task being polled to notice the API's return, the task whose poll failed is
-        polled as a probe once per poll interval."""
-        while self._api_trouble is not None and not (self.stopping or self.halted):
-            if self._failed_probes >= self.options.unreachable_polls:
-                return False
-            if self._polling == 0 and self._probe_task is not None:
-                try:
-                    await self.client.task(self._probe_task, attempts=1)
-                except TaskNotFound:
-                    self._api_answering()
-                except ApiError as exc:
-                    self._failed_probes += 1
-                    if self._failed_probes >= self.options.unreachable_polls:
-                        self._emit("note", None, f"the API stayed unreachable ({exc})")
-                        return False
-                else:
-                    self._api_answering()
-                if self._api_trouble is None:
-                    break
-            waits = [
-                asyncio.ensure_future(self._api_up.wait()),
-                asyncio.ensure_future(self._stopped.wait()),
-            ]
-            _, pending = await asyncio.wait(
-                waits, timeout=self.options.poll_interval, return_when=asyncio.FIRST_COMPLETED
-            )
-            for waiting in pending:
-                waiting.cancel()
-        return not (self.stopping or self.halted)
 
     # ------------------------------------------------------------------ resources
 
@@ -960,8 +886,8 @@ class Execution:
             self._flush()
             try:
                 if resume is None:
-                    if not await self._api_ready():
-                        why_not = "the API could not be polled" if self._api_trouble else ""
+                    if not await self.poller.ready():
+                        why_not = "the API could not be polled" if self.poller.trouble else ""
                         self._settle(
                             result, Outcome.INTERRUPTED, f"not started: {why_not}".rstrip(": ")
                         )
@@ -980,14 +906,18 @@ class Execution:
                     resume = None
                     earlier = True
                 result.started = time.time()
-                task = await self._poll(key, result, row.id, number, task_id, anchor, since)
+                gen_plan = self.plan.generations.get(key) if self.plan is not None else None
+                expected = gen_plan.latency / self.options.speed if gen_plan else None
+                task = await self.poller.poll(
+                    key, result, (row.id, number, task_id), anchor, since, expected
+                )
                 pool.release()
                 held = False
-            except _Unreachable as exc:
+            except Unreachable as exc:
                 self._refresh(result)
                 self._settle(result, Outcome.INTERRUPTED, str(exc))
                 return
-            except _Lost:
+            except Lost:
                 # A task of an earlier run that the API no longer has (deleted; or made by an
                 # emulator that is gone) is made again; one this run made is not.
                 self.state.mark_task_failed(
@@ -1237,108 +1167,6 @@ class Execution:
             raise
         self.state.mark_submitted(step_id, number, created.task_id, created.estimated)
         return number, created
-
-    async def _poll(
-        self,
-        key: str,
-        result: GenerationResult,
-        step_id: int,
-        number: int,
-        task_id: str,
-        anchor: float,
-        since: float,
-    ) -> dict[str, Any]:
-        """Poll a task on a grid from its creation until it is terminal.
-
-        Grid points are skipped while the task's progress says it is far from done, but
-        never more than ``MAX_POLL_GAP`` intervals pass between two polls.  ``since`` is the
-        wall-clock time of the create, for reporting slow tasks and ``task_timeout``."""
-        self._polling += 1
-        try:
-            return await self._poll_until_done(key, result, step_id, number, task_id, anchor, since)
-        finally:
-            self._polling -= 1
-
-    async def _poll_until_done(
-        self,
-        key: str,
-        result: GenerationResult,
-        step_id: int,
-        number: int,
-        task_id: str,
-        anchor: float,
-        since: float,
-    ) -> dict[str, Any]:
-        interval = self.options.poll_interval
-        speed = self.options.speed
-        gen_plan = self.plan.generations.get(key) if self.plan is not None else None
-        expected = gen_plan.latency / speed if gen_plan is not None else None
-        timeout = self.options.task_timeout
-        k = 1
-        last = ""
-        seen_throttled = False
-        reported_slow = False
-        failures = 0
-        first: tuple[float, float] | None = None
-        latest: tuple[float, float] | None = None
-        while True:
-            now = time.monotonic()
-            k = next_poll(k, now, anchor, interval, first, latest)
-            target = anchor + k * interval
-            k += 1
-            if target > now:
-                await self._sleep(target - now)
-            elapsed = time.time() - since
-            if timeout is not None and elapsed > timeout / speed:
-                raise _Unreachable(
-                    f"task {task_id} in flight; gave up waiting after {elapsed * speed:.0f} s "
-                    "(task timeout): the next run polls it"
-                )
-            if expected and not reported_slow and elapsed > _SLOW_FACTOR * expected:
-                reported_slow = True
-                self._emit(
-                    "note",
-                    key,
-                    f"task {task_id} is still {last or 'in flight'} after "
-                    f"{elapsed * speed:.0f} s, over {_SLOW_FACTOR:.0f}x its model's expected "
-                    f"{expected * speed:.0f} s (--task-timeout gives up waiting; it stays "
-                    "resumable)",
-                )
-            try:
-                task = await self.client.task(task_id, attempts=1)
-            except TaskNotFound:
-                raise _Lost(task_id) from None
-            except AuthenticationFailed as exc:
-                raise _Unreachable(f"task {task_id} in flight; polling refused: {exc}") from None
-            except ApiError as exc:
-                failures += 1
-                self._api_failing(str(exc), task_id)
-                if failures >= self.options.unreachable_polls:
-                    raise _Unreachable(
-                        f"task {task_id} in flight; the API stayed unreachable ({exc})"
-                    ) from None
-                continue
-            failures = 0
-            self._api_answering()
-            status = task["status"]
-            if status != last:
-                last = status
-                result.status = status
-                if status not in _TERMINAL:
-                    self.state.mark_task_status(step_id, number, status)
-                    self._emit("status", key, f"task {task_id} {status}")
-                if status == "THROTTLED" and not seen_throttled:
-                    seen_throttled = True
-                    self.throttled += 1
-            if status in _TERMINAL:
-                return task
-            estimate = task.get("estimatedCost")
-            if isinstance(estimate, dict) and isinstance(estimate.get("credits"), int | float):
-                result.estimated = Decimal(str(estimate["credits"]))
-            value = task.get("progress")
-            if status == "RUNNING" and isinstance(value, int | float) and 0 < value < 1:
-                latest = (time.monotonic(), float(value))
-                first = first or latest
 
     # ------------------------------------------------------------------ outputs
 

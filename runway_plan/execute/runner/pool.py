@@ -1,39 +1,12 @@
-"""Per-model concurrency slots, and when to poll a task next."""
+"""Per-model concurrency slots, handed out in the planner's critical-path order."""
 
 from __future__ import annotations
 
 import asyncio
 import heapq
 import itertools
-import math
 
-__all__ = ["MAX_POLL_GAP", "Pool", "next_poll"]
-
-MAX_POLL_GAP = 3
-"""Most poll intervals between two polls of one task, however slow its progress looks."""
-
-
-def next_poll(
-    k: int,
-    now: float,
-    anchor: float,
-    interval: float,
-    first: tuple[float, float] | None,
-    latest: tuple[float, float] | None,
-) -> int:
-    """The grid point (``anchor + index * interval``) of a task's next poll.
-
-    ``k`` is the point after the last poll; ``first`` and ``latest`` are (time, progress)
-    samples of the task.  While progress says the task is far from done, points are
-    skipped, but the next poll is never more than ``MAX_POLL_GAP`` intervals after the
-    last one (point ``k - 1``), however slowly progress rises.
-    """
-    if first is None or latest is None or latest[1] <= first[1]:
-        return k
-    rate = (latest[1] - first[1]) / max(1e-9, latest[0] - first[0])
-    remaining = (1.0 - latest[1]) / rate
-    wanted = math.ceil((now + 0.75 * remaining - anchor) / interval)
-    return max(k, min(wanted, k - 1 + MAX_POLL_GAP))
+__all__ = ["Pool"]
 
 
 class Pool:
