@@ -87,6 +87,7 @@ from runway_plan.execute.runner.outputs import DownloadFailed, Outputs
 from runway_plan.execute.runner.polling import API_CADENCE, Lost, Poller, Unreachable, local_origin
 from runway_plan.execute.runner.pool import Pool
 from runway_plan.execute.runner.preflight import preflight
+from runway_plan.execute.runner.records import Records
 from runway_plan.execute.runner.results import (
     Event,
     GenerationResult,
@@ -147,7 +148,6 @@ class Execution:
         self.results: dict[str, GenerationResult] = {}
         self.diagnostics: list[Diagnostic] = []
         self.plan: Plan | None = None
-        self.run_id: int | None = None
         self.stopping = False
         self.halted = False
         self.aborting = False
@@ -155,7 +155,8 @@ class Execution:
         self.proposal: Proposal | None = None
         self.started_at = time.time()
         self._pools: dict[str, Pool] = {}
-        self._done: dict[str, asyncio.Event] = {}
+        self.records = Records(graph, state, self.diagnostics)
+        self._done = self.records.done
         self._drivers: dict[str, asyncio.Task[None]] = {}
         self._shielded: set[asyncio.Future[Any]] = set()
         self._log: Any = None
@@ -175,7 +176,6 @@ class Execution:
             graph, catalog, self.fingerprinter, state, self.store, self.results
         )
         self._limits_text = ""
-        self._rows: dict[str, dict[str, Any]] = {}
         self.reconciler: Reconciler | None = None
         self.outputs = Outputs(
             graph,
@@ -238,6 +238,15 @@ class Execution:
             for r in self.results.values()
             if r.status in ("submitting", "THROTTLED", "PENDING", "RUNNING")
         )
+
+    @property
+    def run_id(self) -> int | None:
+        """The journal's number of this run, once it began."""
+        return self.records.run_id
+
+    @run_id.setter
+    def run_id(self, value: int | None) -> None:
+        self.records.run_id = value
 
     @property
     def throttled(self) -> int:
@@ -482,7 +491,7 @@ class Execution:
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
             self.diagnostics.extend(reconciler.diagnostics)
-            self._flush()
+            self.records.flush()
             stopped = [r for r in self.results.values() if r.outcome is Outcome.INTERRUPTED]
             if stopped:
                 flying = sum(1 for r in stopped if self._recorded_in_flight(r))
@@ -618,83 +627,6 @@ class Execution:
 
     # ------------------------------------------------------------------ one generation
 
-    def _record(self, result: GenerationResult, outcome: Outcome, *, now: bool) -> None:
-        """Note what the run did with a generation in ``run_steps``.
-
-        Rows are buffered and written in one transaction when ``now`` (or at the end), so a
-        resume that reuses a thousand generations commits a handful of times; the ``steps``
-        journal, which alone decides what is paid for, is never buffered.
-        """
-        self._rows[result.key] = {
-            "key": result.key,
-            "step": result.step,
-            "position": result.position,
-            "outcome": outcome.value,
-            "fingerprint": result.fingerprint,
-            "step_id": result.step_id,
-            "reason": result.reason,
-            "message": result.message,
-            "planned_low": None if result.planned is None else str(result.planned[0]),
-            "planned_high": None if result.planned is None else str(result.planned[1]),
-            "paths": json.dumps([o.path for o in result.outputs if o.path]),
-        }
-        if now:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._rows and self.run_id is not None:
-            rows, self._rows = list(self._rows.values()), {}
-            self.state.set_run_steps(self.run_id, rows)
-
-    def _settle(self, result: GenerationResult, outcome: Outcome, message: str = "") -> None:
-        result.outcome = outcome
-        if message:
-            result.message = message
-        if outcome is Outcome.GENERATED or outcome is Outcome.REUSED:
-            result.status = "done"
-        else:
-            result.status = outcome.value
-        self._record(result, outcome, now=outcome is not Outcome.REUSED)
-        self._done[result.key].set()
-
-    def _refresh(self, result: GenerationResult) -> None:
-        if result.step_id is None:
-            return
-        row = self.state.step_by_id(result.step_id)
-        result.billed = row.billed_credits
-        result.attempts = row.attempts
-        result.failure_code = row.failure_code
-        attempts = self.state.attempts(result.step_id)
-        result.task_ids = [a.task_id for a in attempts if a.task_id]
-        result.billed_this_run = sum(
-            (a.billed_credits or Decimal(0) for a in attempts if a.run_id == self.run_id),
-            Decimal(0),
-        )
-        unknown = [a for a in attempts if a.status in ("unknown", "abandoned", "submitting")]
-        exposure = [a.estimated_credits for a in unknown if a.estimated_credits is not None]
-        result.exposure = sum(exposure, Decimal(0)) if unknown else None
-
-    def _fail(
-        self,
-        result: GenerationResult,
-        code: str,
-        message: str,
-        *,
-        span: Span | None = None,
-        hint: str | None = None,
-        related: list[tuple[str, Span]] | None = None,
-        said: str | None = None,
-    ) -> None:
-        """Diagnose ``code`` at the step (or ``span``), refresh from the journal, settle FAILED.
-
-        ``said`` is the diagnostic's text when it differs from the settled ``message``."""
-        where = span or step_span(self.graph, result.step)
-        self.diagnostics.append(
-            make(code, said or message, where, hint=hint, related=related or ())
-        )
-        self._refresh(result)
-        self._settle(result, Outcome.FAILED, message)
-
     async def _drive(self, key: str) -> None:
         result = self.results[key]
         try:
@@ -702,8 +634,8 @@ class Execution:
         except asyncio.CancelledError:
             if not self._done[key].is_set():
                 in_flight = result.status in ("THROTTLED", "PENDING", "RUNNING", "submitting")
-                self._refresh(result)
-                self._settle(
+                self.records.refresh(result)
+                self.records.settle(
                     result,
                     Outcome.INTERRUPTED,
                     "in flight: the next run polls it" if in_flight else "not started",
@@ -711,7 +643,7 @@ class Execution:
         except Exception as exc:  # a bug must not lose the other generations' records
             if not self._done[key].is_set():
                 message = f"internal error: {type(exc).__name__}: {exc}"
-                self._fail(result, "RP510", message, said=f"'{key}': {message}")
+                self.records.fail(result, "RP510", message, said=f"'{key}': {message}")
         finally:
             self._done[key].set()
 
@@ -741,7 +673,7 @@ class Execution:
             first = self.results[bad[0]]
             result.reason = f"'{bad[0]}' {first.outcome.value}"
             if first.outcome is Outcome.INTERRUPTED:
-                self._settle(result, Outcome.INTERRUPTED, f"waits for '{bad[0]}'")
+                self.records.settle(result, Outcome.INTERRUPTED, f"waits for '{bad[0]}'")
                 return
             self.diagnostics.append(
                 make(
@@ -752,7 +684,7 @@ class Execution:
                     step_span(self.graph, gen.step),
                 )
             )
-            self._settle(result, Outcome.SKIPPED, f"depends on '{bad[0]}'")
+            self.records.settle(result, Outcome.SKIPPED, f"depends on '{bad[0]}'")
             return
         hashes: dict[OutputRef, str] = {}
         for _, ref in self.fingerprinter.inputs[key]:
@@ -764,7 +696,7 @@ class Execution:
             fingerprint = self.fingerprinter.fingerprint(key, hashes)
         except LocalFileError as exc:
             message = f"cannot read a local file of '{key}': {exc}; nothing was sent"
-            self._fail(result, "RP506", message)
+            self.records.fail(result, "RP506", message)
             return
         document = canonical_json(self.fingerprinter.document(key, hashes))
         assert self.run_id is not None
@@ -779,7 +711,7 @@ class Execution:
             run_id=self.run_id,
         )
         result.fingerprint, result.step_id = fingerprint, row.id
-        self._record(result, Outcome.PLANNED, now=False)
+        self.records.record(result, Outcome.PLANNED, now=False)
         survey_item = self._reuse.get(key)
         if survey_item is not None and survey_item.fingerprint == fingerprint:
             result.reason = survey_item.reason
@@ -787,7 +719,7 @@ class Execution:
             earlier = None if row.status is StepStatus.PENDING and row.attempts == 0 else row
             result.reason = why(self.state, key, earlier, json.loads(document), fingerprint)
         if row.status is not StepStatus.SUCCEEDED:
-            self._refresh(result)  # a reused step is refreshed once it is collected
+            self.records.refresh(result)  # a reused step is refreshed once it is collected
         await self._resume(key, result, row)
 
     async def _resume(self, key: str, result: GenerationResult, row: StepRow) -> None:
@@ -822,7 +754,7 @@ class Execution:
                     f"'{key}' failed before with {row.failure_code}: {row.failure or ''}; "
                     "not tried again (the failure is not transient)"
                 )
-                self._fail(
+                self.records.fail(
                     result, "RP501", message, hint="change the step, or rerun with --retry-failed"
                 )
                 return
@@ -832,7 +764,7 @@ class Execution:
         await self._attempts(key, result, row, resume=None)
 
     def _unknown(self, key: str, result: GenerationResult, step_id: int) -> None:
-        self._refresh(result)
+        self.records.refresh(result)
         gen = self.graph.generations[key]
         exposure = (
             f"up to {format_credits(result.exposure)} credits may have been charged"
@@ -853,7 +785,7 @@ class Execution:
             )
         )
         self._emit("unknown", key, message)
-        self._settle(result, Outcome.UNKNOWN, message)
+        self.records.settle(result, Outcome.UNKNOWN, message)
 
     async def _attempts(
         self,
@@ -874,21 +806,21 @@ class Execution:
         while True:
             if resume is None:
                 if self.stopping or self.halted:
-                    self._settle(result, Outcome.INTERRUPTED, "not started")
+                    self.records.settle(result, Outcome.INTERRUPTED, "not started")
                     return
                 result.status = "queued"
                 if not await pool.acquire(priority):
-                    self._settle(result, Outcome.INTERRUPTED, "not started")
+                    self.records.settle(result, Outcome.INTERRUPTED, "not started")
                     return
             else:
                 pool.hold()
             held = True
-            self._flush()
+            self.records.flush()
             try:
                 if resume is None:
                     if not await self.poller.ready():
                         why_not = "the API could not be polled" if self.poller.trouble else ""
-                        self._settle(
+                        self.records.settle(
                             result, Outcome.INTERRUPTED, f"not started: {why_not}".rstrip(": ")
                         )
                         return
@@ -914,8 +846,8 @@ class Execution:
                 pool.release()
                 held = False
             except Unreachable as exc:
-                self._refresh(result)
-                self._settle(result, Outcome.INTERRUPTED, str(exc))
+                self.records.refresh(result)
+                self.records.settle(result, Outcome.INTERRUPTED, str(exc))
                 return
             except Lost:
                 # A task of an earlier run that the API no longer has (deleted; or made by an
@@ -930,12 +862,12 @@ class Execution:
                     final=not earlier,
                 )
                 if earlier and not (self.stopping or self.halted):
-                    self._refresh(result)
+                    self.records.refresh(result)
                     self._emit("lost", key, f"task {task_id} no longer exists: submitting again")
                     earlier = False
                     continue
                 message = f"task {task_id} of '{key}' no longer exists (deleted elsewhere)"
-                self._fail(result, "RP501", message)
+                self.records.fail(result, "RP501", message)
                 return
             finally:
                 if held:
@@ -970,7 +902,7 @@ class Execution:
                 message = f"task {task_id} of '{key}' was cancelled"
                 self.diagnostics.append(make("RP501", message, step_span(self.graph, gen.step)))
                 self._emit("cancelled", key, message)
-                self._settle(result, Outcome.CANCELLED, message)
+                self.records.settle(result, Outcome.CANCELLED, message)
                 return
             decision = decide(code, tries, limit)
             retry = decision.retry and not (self.stopping or self.halted)
@@ -998,7 +930,7 @@ class Execution:
                     f"{result.attempts} attempt(s), "
                     f"{format_credits(result.billed or Decimal(0))} credits billed)"
                 )
-                self._fail(result, "RP501", message)
+                self.records.fail(result, "RP501", message)
                 return
             result.status = "retry wait"
             await self._pause(decision.delay / self.options.speed)
@@ -1022,7 +954,7 @@ class Execution:
                     f"committed, its {format_credits(estimate or Decimal(0))}{how} could exceed "
                     f"the budget of {format_credits(self._budget)}"
                 )
-                self._fail(result, "RP509", message)
+                self.records.fail(result, "RP509", message)
                 self._halt(
                     f"stopping: the budget of {format_credits(self._budget)} credits could be "
                     f"exceeded by '{key}'; nothing more is submitted"
@@ -1034,7 +966,7 @@ class Execution:
                 body, shown = await self.inputs.build(key, fresh=fresh)
             except (ExecuteError, OSError) as exc:
                 result.reserved = None
-                self._fail(result, "RP506", f"cannot prepare the inputs of '{key}': {exc}")
+                self.records.fail(result, "RP506", f"cannot prepare the inputs of '{key}': {exc}")
                 return None
             try:
                 return await self._create(key, result, row, body, shown, estimate)
@@ -1066,14 +998,14 @@ class Execution:
 
     def _billed(self, result: GenerationResult) -> None:
         """The attempt's bill is recorded: count it, and hold nothing more for it."""
-        self._refresh(result)
+        self.records.refresh(result)
         result.reserved = None
 
     def _rejected(self, key: str, result: GenerationResult, exc: RequestRejected) -> None:
         gen = self.graph.generations[key]
         result.reserved = None  # refused: nothing was made
         if isinstance(exc, AuthenticationFailed):
-            self._fail(result, "RP500", f"the API refused the key: {exc.message}")
+            self.records.fail(result, "RP500", f"the API refused the key: {exc.message}")
             self._halt("stopping: the API key was refused")
             return
         span = step_span(self.graph, gen.step)
@@ -1085,7 +1017,7 @@ class Execution:
         if related:
             span = related[0][1]
         message = f"the API rejected '{key}': {exc.message}"
-        self._fail(result, "RP500", message, span=span, related=related[1:])
+        self.records.fail(result, "RP500", message, span=span, related=related[1:])
 
     async def _create(
         self,
@@ -1114,7 +1046,7 @@ class Execution:
                     number, created = await asyncio.shield(inner)
         except _Stopped:
             result.reserved = None
-            self._settle(result, Outcome.INTERRUPTED, "not started")
+            self.records.settle(result, Outcome.INTERRUPTED, "not started")
             return None
         except NotSent as exc:
             result.reserved = None
@@ -1122,7 +1054,7 @@ class Execution:
                 f"'{key}' was not submitted: {exc} (nothing was sent that could be charged; "
                 "rerun later)"
             )
-            self._fail(result, "RP510", message)
+            self.records.fail(result, "RP510", message)
             return None
         except RequestRejected:
             raise
@@ -1131,7 +1063,7 @@ class Execution:
             self._unknown(key, result, row.id)
             return None
         result.estimated = created.estimated if created.estimated is not None else estimate
-        self._refresh(result)
+        self.records.refresh(result)
         shown_cost = created.estimated if created.estimated is not None else estimate
         self._emit(
             "submitted",
@@ -1203,7 +1135,7 @@ class Execution:
                 return
         if row.status is not StepStatus.SUCCEEDED:
             self.state.mark_succeeded(row.id)
-        self._refresh(result)
+        self.records.refresh(result)
         result.outputs = []
         for out in self.state.outputs(row.id):
             assert out.sha256 is not None
@@ -1221,11 +1153,11 @@ class Execution:
             key,
             ", ".join(o.path or o.sha256 for o in result.outputs) or "no outputs",
         )
-        self._settle(result, outcome)
+        self.records.settle(result, outcome)
 
     def _download_failed(self, key: str, result: GenerationResult, reason: str) -> None:
         message = (
             f"an output of '{key}' could not be downloaded: {reason} (the task is paid and "
             "recorded; rerun to try the download again)"
         )
-        self._fail(result, "RP506", message)
+        self.records.fail(result, "RP506", message)
