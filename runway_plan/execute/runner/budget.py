@@ -38,6 +38,8 @@ class Spending:
         self.store = store
         self.results = results
         self.plan: Plan | None = None
+        self.limit: Decimal | None = None
+        """The smallest budget of the plan, in credits; None without one."""
         self._pricer = Pricer(graph, catalog, dict(graph.spec.prices) if graph.spec else {})
 
     def repriced(self, key: str) -> tuple[Decimal | None, bool]:
