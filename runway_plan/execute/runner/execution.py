@@ -46,7 +46,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -58,25 +57,23 @@ from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, make, sort_diagnostics
 from runway_plan.execute.client import (
     RunwayClient,
-    TaskNotFound,
 )
 from runway_plan.execute.fingerprint import (
     Fingerprinter,
     OutputRef,
-    canonical_json,
 )
-from runway_plan.execute.policy import retry_on_rerun
 from runway_plan.execute.report import write_manifest
 from runway_plan.execute.resources import (
     Reconciler,
     ResourceOptions,
     image_source,
 )
-from runway_plan.execute.reuse import Reuse, survey, why
+from runway_plan.execute.reuse import Reuse, survey
 from runway_plan.execute.runner.attempts import Attempts
 from runway_plan.execute.runner.budget import Spending
+from runway_plan.execute.runner.drive import Driver
 from runway_plan.execute.runner.inputs import Inputs
-from runway_plan.execute.runner.outputs import DownloadFailed, Outputs
+from runway_plan.execute.runner.outputs import Outputs
 from runway_plan.execute.runner.polling import API_CADENCE, Poller, local_origin
 from runway_plan.execute.runner.pool import Pool
 from runway_plan.execute.runner.preflight import preflight
@@ -84,15 +81,13 @@ from runway_plan.execute.runner.records import Records
 from runway_plan.execute.runner.results import (
     Event,
     GenerationResult,
-    OutputFile,
     Proposal,
     RunOptions,
     RunResult,
 )
-from runway_plan.execute.runner.spans import step_span
-from runway_plan.execute.state import Outcome, State, StepRow, StepStatus
+from runway_plan.execute.state import Outcome, State, StepStatus
 from runway_plan.execute.store import Store
-from runway_plan.files import LocalFileError, SymlinkInTheWay, make_folders, open_for_writing
+from runway_plan.files import SymlinkInTheWay, make_folders, open_for_writing
 from runway_plan.plan import Plan
 from runway_plan.plan.cost import format_credits
 
@@ -175,6 +170,9 @@ class Execution:
             self.diagnostics,
             self._emit,
             sleep,
+            records=self.records,
+            numbers=self._number,
+            remake=lambda key, result, row: self.attempts.attempt(key, result, row, resume=None),
         )
         self.inputs = Inputs(
             graph,
@@ -213,7 +211,7 @@ class Execution:
             pool=self._pool,
             pause=self._pause,
             halt=self._halt,
-            collect=self._collect,
+            collect=self.outputs.collect,
             stopping=lambda: self.stopping or self.halted,
             interrupted=lambda: self.stopping,
             shielded=self._shielded,
@@ -479,10 +477,22 @@ class Execution:
                 self._done[key] = asyncio.Event()
             reconciler = self.reconciler = self._reconciler()
             await self._guard(reconciler.documents(), "documents", ("document",))
+            driver = Driver(
+                self.graph,
+                self.state,
+                self.options,
+                (self.fingerprinter, self.records, self.attempts, self.outputs),
+                self.results,
+                self.diagnostics,
+                reuse=self._reuse,
+                preds=self._preds,
+                joins=self._joins,
+                emit=self._emit,
+            )
             for needed in dict.fromkeys(n for names in self.graph.needs.values() for n in names):
-                self._joins[needed] = asyncio.create_task(self._join(needed), name=f"{needed}[*]")
+                self._joins[needed] = asyncio.create_task(driver.join(needed), name=f"{needed}[*]")
             for key in self.fingerprinter.order():
-                self._drivers[key] = asyncio.create_task(self._drive(key), name=f"drive {key}")
+                self._drivers[key] = asyncio.create_task(driver.drive(key), name=f"drive {key}")
             avatars = [
                 asyncio.create_task(self._drive_avatar(key), name=f"avatar {key}")
                 for key in (self.graph.spec.avatars if self.graph.spec is not None else {})
@@ -629,144 +639,6 @@ class Execution:
             return None
         return next((o.sha256 for o in made.outputs if o.index == ref.index), None)
 
-    # ------------------------------------------------------------------ one generation
-
-    async def _drive(self, key: str) -> None:
-        result = self.results[key]
-        try:
-            await self._drive_inner(key, result)
-        except asyncio.CancelledError:
-            if not self._done[key].is_set():
-                in_flight = result.status in ("THROTTLED", "PENDING", "RUNNING", "submitting")
-                self.records.refresh(result)
-                self.records.settle(
-                    result,
-                    Outcome.INTERRUPTED,
-                    "in flight: the next run polls it" if in_flight else "not started",
-                )
-        except Exception as exc:  # a bug must not lose the other generations' records
-            if not self._done[key].is_set():
-                message = f"internal error: {type(exc).__name__}: {exc}"
-                self.records.fail(result, "RP510", message, said=f"'{key}': {message}")
-        finally:
-            self._done[key].set()
-
-    async def _join(self, step: str) -> str | None:
-        """Wait until every generation of ``step`` is done; the first that did not succeed.
-
-        One wait per step that others ``need``, shared by all their generations, instead of
-        each of them waiting for each generation of ``step``.
-        """
-        keys = self.graph.steps[step].generations
-        for key in keys:
-            await self._done[key].wait()
-        ok = (Outcome.GENERATED, Outcome.REUSED)
-        return next((k for k in keys if self.results[k].outcome not in ok), None)
-
-    async def _drive_inner(self, key: str, result: GenerationResult) -> None:
-        gen = self.graph.generations[key]
-        for producer in self._preds[key]:
-            await self._done[producer].wait()
-        needed = [await asyncio.shield(self._joins[n]) for n in self.graph.needs.get(gen.step, ())]
-        bad = [
-            p
-            for p in self._preds[key]
-            if self.results[p].outcome not in (Outcome.GENERATED, Outcome.REUSED)
-        ] + [first for first in needed if first is not None]
-        if bad:
-            first = self.results[bad[0]]
-            result.reason = f"'{bad[0]}' {first.outcome.value}"
-            if first.outcome is Outcome.INTERRUPTED:
-                self.records.settle(result, Outcome.INTERRUPTED, f"waits for '{bad[0]}'")
-                return
-            self.diagnostics.append(
-                make(
-                    "RP503",
-                    f"'{key}' was skipped: it depends on '{bad[0]}', which "
-                    f"{'was ' if first.outcome is Outcome.SKIPPED else ''}"
-                    f"{first.outcome.value}",
-                    step_span(self.graph, gen.step),
-                )
-            )
-            self.records.settle(result, Outcome.SKIPPED, f"depends on '{bad[0]}'")
-            return
-        hashes: dict[OutputRef, str] = {}
-        for _, ref in self.fingerprinter.inputs[key]:
-            made = self.results[ref.key]
-            match = [o for o in made.outputs if o.index == ref.index]
-            if match:
-                hashes[ref] = match[0].sha256
-        try:
-            fingerprint = self.fingerprinter.fingerprint(key, hashes)
-        except LocalFileError as exc:
-            message = f"cannot read a local file of '{key}': {exc}; nothing was sent"
-            self.records.fail(result, "RP506", message)
-            return
-        document = canonical_json(self.fingerprinter.document(key, hashes))
-        assert self.run_id is not None
-        row = self.state.ensure_step(
-            fingerprint=fingerprint,
-            key=key,
-            step=gen.step,
-            endpoint=gen.endpoint,
-            model=gen.model,
-            document=document,
-            output_count=gen.output_count,
-            run_id=self.run_id,
-        )
-        result.fingerprint, result.step_id = fingerprint, row.id
-        self.records.record(result, Outcome.PLANNED, now=False)
-        survey_item = self._reuse.get(key)
-        if survey_item is not None and survey_item.fingerprint == fingerprint:
-            result.reason = survey_item.reason
-        else:
-            earlier = None if row.status is StepStatus.PENDING and row.attempts == 0 else row
-            result.reason = why(self.state, key, earlier, json.loads(document), fingerprint)
-        if row.status is not StepStatus.SUCCEEDED:
-            self.records.refresh(result)  # a reused step is refreshed once it is collected
-        await self._resume(key, result, row)
-
-    async def _resume(self, key: str, result: GenerationResult, row: StepRow) -> None:
-        """Continue a step from whatever its journal row says."""
-        status = row.status
-        if status is StepStatus.SUCCEEDED:
-            await self._collect(key, result, row, reused=True)
-            return
-        if status is StepStatus.DOWNLOADING:
-            await self._collect(key, result, row, reused=False)
-            return
-        if status is StepStatus.RUNNING:
-            attempt = self.state.current_attempt(row.id)
-            assert attempt is not None and attempt.task_id is not None
-            self._emit("resume", key, f"polling task {attempt.task_id} (sent before)")
-            await self.attempts.attempt(key, result, row, resume=(attempt.number, attempt.task_id))
-            return
-        if status is StepStatus.SUBMITTING:
-            self.state.mark_unknown(
-                row.id, None, "the process stopped while the create request was being sent"
-            )
-            status = StepStatus.UNKNOWN
-        if status is StepStatus.UNKNOWN:
-            if not self.options.resubmit_unknown:
-                self.attempts.unknown(key, result, row.id)
-                return
-            self.state.abandon_unknown(row.id)
-            self._emit("resubmit", key, "submitting again (--resubmit-unknown)")
-        elif status is StepStatus.FAILED:
-            if not (self.options.retry_failed or retry_on_rerun(row.failure_code)):
-                message = (
-                    f"'{key}' failed before with {row.failure_code}: {row.failure or ''}; "
-                    "not tried again (the failure is not transient)"
-                )
-                self.records.fail(
-                    result, "RP501", message, hint="change the step, or rerun with --retry-failed"
-                )
-                return
-            self.state.reset(row.id)
-        elif status is StepStatus.CANCELLED:
-            self.state.reset(row.id)
-        await self.attempts.attempt(key, result, row, resume=None)
-
     def _halt(self, why: str) -> None:
         """Submit nothing more (tasks in flight are still followed to their end)."""
         if not self.halted:
@@ -774,63 +646,3 @@ class Execution:
             self.halted = True
             for pool in self._pools.values():
                 pool.stop()
-
-    async def _collect(
-        self, key: str, result: GenerationResult, row: StepRow, reused: bool
-    ) -> None:
-        """Make every output of a succeeded task stored, verified and linked; settle."""
-        gen = self.graph.generations[key]
-        result.status = "downloading"
-        for out in self.state.outputs(row.id):
-            if self.outputs.stored(out.sha256):
-                continue
-            if reused:
-                self._emit("download", key, f"output {out.index} missing: fetching it again")
-            try:
-                await self.outputs.fetch(row, out)
-            except TaskNotFound:
-                if self.options.retry_failed:
-                    self._emit("note", key, "outputs lost with their task: made again")
-                    self.state.reset(row.id)
-                    row = self.state.step_by_id(row.id)
-                    await self.attempts.attempt(key, result, row, resume=None)
-                    return
-                self._download_failed(
-                    key,
-                    result,
-                    f"task {row.task_id} no longer exists, and its outputs are neither "
-                    "in the store nor under outputs/ (--retry-failed makes it again, "
-                    "and pays again)",
-                )
-                return
-            except DownloadFailed as exc:
-                self._download_failed(key, result, str(exc))
-                return
-        if row.status is not StepStatus.SUCCEEDED:
-            self.state.mark_succeeded(row.id)
-        self.records.refresh(result)
-        result.outputs = []
-        for out in self.state.outputs(row.id):
-            assert out.sha256 is not None
-            number = self._number.get((key, out.index), out.index)
-            assert self.run_id is not None
-            path = self.outputs.link(
-                key, gen.step, number, out.sha256, out.ext or "bin", run_id=self.run_id
-            )
-            result.outputs.append(
-                OutputFile(out.index, number, out.sha256, out.size or 0, out.mime, path)
-            )
-        outcome = Outcome.REUSED if reused else Outcome.GENERATED
-        self._emit(
-            "reused" if reused else "done",
-            key,
-            ", ".join(o.path or o.sha256 for o in result.outputs) or "no outputs",
-        )
-        self.records.settle(result, outcome)
-
-    def _download_failed(self, key: str, result: GenerationResult, reason: str) -> None:
-        message = (
-            f"an output of '{key}' could not be downloaded: {reason} (the task is paid and "
-            "recorded; rerun to try the download again)"
-        )
-        self.records.fail(result, "RP506", message)

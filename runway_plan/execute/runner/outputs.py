@@ -1,11 +1,11 @@
 """A succeeded task's outputs: downloaded into the store (a fresh URL from the task when one
-expired), verified, and linked under ``outputs/<step>/``."""
+expired), verified, linked under ``outputs/<step>/``, and the generation settled."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_after_attempt
@@ -14,15 +14,17 @@ from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, make
 from runway_plan.execute.client import (
     RunwayClient,
+    TaskNotFound,
     TransferFailed,
     Unavailable,
     UrlExpired,
     strip_query,
 )
 from runway_plan.execute.runner.inputs import fresh_url
-from runway_plan.execute.runner.results import RunOptions
+from runway_plan.execute.runner.records import Records
+from runway_plan.execute.runner.results import GenerationResult, OutputFile, RunOptions
 from runway_plan.execute.runner.spans import step_span
-from runway_plan.execute.state import OutputRow, State, StepRow
+from runway_plan.execute.state import Outcome, OutputRow, State, StepRow, StepStatus
 from runway_plan.execute.store import Store, extension_for, sha256_file
 from runway_plan.files import SymlinkInTheWay
 
@@ -50,8 +52,14 @@ class Outputs:
         diagnostics: list[Diagnostic],
         emit: Callable[[str, str | None, str], None],
         sleep: Callable[[float], Awaitable[None]],
+        *,
+        records: Records,
+        numbers: Mapping[tuple[str, int], int],
+        remake: Callable[[str, GenerationResult, StepRow], Awaitable[None]],
     ) -> None:
-        """``diagnostics`` (the run's) receives RP508 and RP516; ``sleep`` is the run's clock."""
+        """``diagnostics`` (the run's) receives RP508 and RP516; ``sleep`` is the run's clock;
+        ``numbers`` gives each (generation, output index) its number in the step; ``remake``
+        attempts a generation again (its outputs were lost with its task, --retry-failed)."""
         self.graph = graph
         self.client = client
         self.state = state
@@ -62,6 +70,67 @@ class Outputs:
         self._emit = emit
         self._sleep = sleep
         self._downloads = asyncio.Semaphore(max(1, options.download_concurrency))
+        self.records = records
+        self._numbers = numbers
+        self._remake = remake
+
+    async def collect(self, key: str, result: GenerationResult, row: StepRow, reused: bool) -> None:
+        """Make every output of a succeeded task stored, verified and linked; settle."""
+        gen = self.graph.generations[key]
+        result.status = "downloading"
+        for out in self.state.outputs(row.id):
+            if self.stored(out.sha256):
+                continue
+            if reused:
+                self._emit("download", key, f"output {out.index} missing: fetching it again")
+            try:
+                await self.fetch(row, out)
+            except TaskNotFound:
+                if self.options.retry_failed:
+                    self._emit("note", key, "outputs lost with their task: made again")
+                    self.state.reset(row.id)
+                    row = self.state.step_by_id(row.id)
+                    await self._remake(key, result, row)
+                    return
+                self._download_failed(
+                    key,
+                    result,
+                    f"task {row.task_id} no longer exists, and its outputs are neither "
+                    "in the store nor under outputs/ (--retry-failed makes it again, "
+                    "and pays again)",
+                )
+                return
+            except DownloadFailed as exc:
+                self._download_failed(key, result, str(exc))
+                return
+        if row.status is not StepStatus.SUCCEEDED:
+            self.state.mark_succeeded(row.id)
+        self.records.refresh(result)
+        result.outputs = []
+        for out in self.state.outputs(row.id):
+            assert out.sha256 is not None
+            number = self._numbers.get((key, out.index), out.index)
+            assert self.records.run_id is not None
+            path = self.link(
+                key, gen.step, number, out.sha256, out.ext or "bin", run_id=self.records.run_id
+            )
+            result.outputs.append(
+                OutputFile(out.index, number, out.sha256, out.size or 0, out.mime, path)
+            )
+        outcome = Outcome.REUSED if reused else Outcome.GENERATED
+        self._emit(
+            "reused" if reused else "done",
+            key,
+            ", ".join(o.path or o.sha256 for o in result.outputs) or "no outputs",
+        )
+        self.records.settle(result, outcome)
+
+    def _download_failed(self, key: str, result: GenerationResult, reason: str) -> None:
+        message = (
+            f"an output of '{key}' could not be downloaded: {reason} (the task is paid and "
+            "recorded; rerun to try the download again)"
+        )
+        self.records.fail(result, "RP506", message)
 
     def stored(self, sha256: str | None) -> bool:
         """True when the content ``sha256`` is in the store, verified (or put back there from
