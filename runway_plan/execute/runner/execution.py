@@ -599,6 +599,7 @@ class Execution:
             image_hash=self._image_hash,
             image_uri=self.inputs.image_uri,
             stopping=lambda: self.stopping or self.halted,
+            sleep=self._sleep,
         )
 
     async def _guard(self, work: Any, what: str, kinds: tuple[str, ...], key: str = "") -> None:
