@@ -1,45 +1,8 @@
-"""Run a validated graph against the Runway API: plan, check credits, schedule, poll, download.
+"""One run, start to end: :class:`Execution` (see :mod:`runway_plan.execute.runner`).
 
-:class:`Execution` is one invocation of ``runway-plan run``.  It plans the graph (a budget
-error stops it before any request), finds what the state can reuse, reads the organization's
-balance, monthly cap and live per-model limits, then runs one coroutine per generation:
-
-* it waits for the generations it depends on (a failed one skips it and its dependants,
-  while independent branches go on);
-* it takes a slot of its model's pool, in the planner's critical-path order, so no more
-  tasks are in flight per model than the live tier allows and the executor never provokes
-  THROTTLED by itself;
-* it builds the request (upstream outputs by URL while fresh, else a fresh URL from the task,
-  else uploaded again; local assets inline when small, through ``/v1/uploads`` when large),
-  sends the create once inside the journal's ``submitting`` window (see
-  :mod:`runway_plan.execute.state`), and polls the task on a grid of the poll interval from
-  its creation (never faster than the API's 5-second cadence, scaled by the emulator's
-  speed), skipping grid points while the task's progress says it is far from done;
-* on SUCCEEDED it frees the slot, downloads every output into the store, verifies it and
-  links it under ``outputs/<step>/``; on FAILED it follows :mod:`runway_plan.execute.policy`.
-
-Documents and avatars (:mod:`runway_plan.execute.resources`) are reconciled in dependency
-order: documents before the generations start, each avatar once the generation its image
-comes from is done (its image goes up as the generations' own inputs do), and what is gone
-from the spec at the end (deleted only with ``prune``).
-
-:meth:`Execution.interrupt` (Ctrl-C) stops submitting at once and lets tasks in flight finish;
-a second call stops waiting for them (they stay recorded and the next run polls them).  A
-create being sent is shielded from cancellation, so its outcome is always recorded.
-``runway-plan cancel`` from another process stops a run the same way through the journal
-(:meth:`~runway_plan.execute.state.State.request_stop`), and the run acknowledges once no
-create of its own is in flight.
-
-Nothing waits unboundedly: polls of one task are at most ``MAX_POLL_GAP`` poll intervals
-apart whatever its progress says; while polls fail nothing new is submitted (and the run says
-so as it happens) until the API answers again; a task far beyond its model's expected latency
-is reported, and ``task_timeout`` gives up waiting for it (it stays recorded and resumable).
-
-In code: :meth:`Execution.survey` (local, no request) says what is to be made,
-:meth:`Execution.preflight` plans and checks the account, :meth:`Execution.run` runs (calling
-the other two if they were not called); a caller that asks the user first calls
-:meth:`Execution.decline` on a no.
-"""
+It owns what the parts share (results, diagnostics, the pools, the stop flags, the run log)
+and the run's life: survey, preflight, start, the drivers, interrupts, the end and its
+manifest."""
 
 from __future__ import annotations
 
@@ -55,19 +18,10 @@ from typing import Any
 from runway_plan.catalog import Catalog
 from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, make, sort_diagnostics
-from runway_plan.execute.client import (
-    RunwayClient,
-)
-from runway_plan.execute.fingerprint import (
-    Fingerprinter,
-    OutputRef,
-)
+from runway_plan.execute.client import RunwayClient
+from runway_plan.execute.fingerprint import Fingerprinter, OutputRef
 from runway_plan.execute.report import write_manifest
-from runway_plan.execute.resources import (
-    Reconciler,
-    ResourceOptions,
-    image_source,
-)
+from runway_plan.execute.resources import Reconciler, ResourceOptions, image_source
 from runway_plan.execute.reuse import Reuse, survey
 from runway_plan.execute.runner.attempts import Attempts
 from runway_plan.execute.runner.budget import Spending
@@ -77,6 +31,7 @@ from runway_plan.execute.runner.outputs import Outputs
 from runway_plan.execute.runner.polling import API_CADENCE, Poller, local_origin
 from runway_plan.execute.runner.pool import Pool
 from runway_plan.execute.runner.preflight import preflight
+from runway_plan.execute.runner.progress import eta
 from runway_plan.execute.runner.records import Records
 from runway_plan.execute.runner.results import (
     Event,
@@ -285,38 +240,17 @@ class Execution:
             "counts": counts,
             "billed": billed,
             "planned": planned,
-            "eta": self._eta(),
+            "eta": eta(
+                self.graph,
+                self.plan,
+                self.results,
+                self.fingerprinter.order(),
+                self._preds,
+                {model: pool.limit for model, pool in self._pools.items()},
+                self.options.speed,
+            ),
             "throttled": self.throttled,
         }
-
-    def _eta(self) -> float:
-        """Seconds left: the longer of the longest unfinished chain and the busiest pool's
-        remaining work over its slots, from the planner's latency estimates."""
-        if self.plan is None:
-            return 0.0
-        now = time.time()
-        left: dict[str, float] = {}
-        step_left: dict[str, float] = {}
-        work: dict[str, float] = {}
-        for key in self.fingerprinter.order():
-            result = self.results[key]
-            gen_plan = self.plan.generations.get(key)
-            if result.outcome is not Outcome.PLANNED or gen_plan is None:
-                continue
-            own = gen_plan.latency / self.options.speed
-            if result.started is not None:
-                own = max(0.0, own - (now - result.started))
-            before = max((left.get(p, 0.0) for p in self._preds[key]), default=0.0)
-            needed = self.graph.needs.get(result.step, ())
-            before = max([before, *(step_left.get(n, 0.0) for n in needed)])
-            left[key] = before + own
-            step_left[result.step] = max(step_left.get(result.step, 0.0), left[key])
-            work[gen_plan.model] = work.get(gen_plan.model, 0.0) + own
-        chain = max(left.values(), default=0.0)
-        pools = max(
-            (seconds / self._pool(model).limit for model, seconds in work.items()), default=0.0
-        )
-        return max(chain, pools)
 
     # ------------------------------------------------------------------ setup
 
