@@ -193,85 +193,74 @@ class Poller:
         tasks and ``task_timeout``.  Raises :class:`Lost` and :class:`Unreachable`."""
         self._polling += 1
         try:
-            return await self._until_done(key, result, attempt, anchor, since, expected)
+            step_id, number, task_id = attempt
+            interval = self.options.poll_interval
+            speed = self.options.speed
+            timeout = self.options.task_timeout
+            k = 1
+            last = ""
+            seen_throttled = False
+            reported_slow = False
+            failures = 0
+            first: tuple[float, float] | None = None
+            latest: tuple[float, float] | None = None
+            while True:
+                now = time.monotonic()
+                k = next_poll(k, now, anchor, interval, first, latest)
+                target = anchor + k * interval
+                k += 1
+                if target > now:
+                    await self._sleep(target - now)
+                elapsed = time.time() - since
+                if timeout is not None and elapsed > timeout / speed:
+                    raise Unreachable(
+                        f"task {task_id} in flight; gave up waiting after {elapsed * speed:.0f} s "
+                        "(task timeout): the next run polls it"
+                    )
+                if expected and not reported_slow and elapsed > SLOW_FACTOR * expected:
+                    reported_slow = True
+                    self._emit(
+                        "note",
+                        key,
+                        f"task {task_id} is still {last or 'in flight'} after "
+                        f"{elapsed * speed:.0f} s, over {SLOW_FACTOR:.0f}x its model's expected "
+                        f"{expected * speed:.0f} s (--task-timeout gives up waiting; it stays "
+                        "resumable)",
+                    )
+                try:
+                    task = await self.client.task(task_id, attempts=1)
+                except TaskNotFound:
+                    raise Lost(task_id) from None
+                except AuthenticationFailed as exc:
+                    raise Unreachable(f"task {task_id} in flight; polling refused: {exc}") from None
+                except ApiError as exc:
+                    failures += 1
+                    self.failing(str(exc), task_id)
+                    if failures >= self.options.unreachable_polls:
+                        raise Unreachable(
+                            f"task {task_id} in flight; the API stayed unreachable ({exc})"
+                        ) from None
+                    continue
+                failures = 0
+                self.answering()
+                status = task["status"]
+                if status != last:
+                    last = status
+                    result.status = status
+                    if status not in TERMINAL:
+                        self.state.mark_task_status(step_id, number, status)
+                        self._emit("status", key, f"task {task_id} {status}")
+                    if status == "THROTTLED" and not seen_throttled:
+                        seen_throttled = True
+                        self.throttled += 1
+                if status in TERMINAL:
+                    return task
+                estimate = task.get("estimatedCost")
+                if isinstance(estimate, dict) and isinstance(estimate.get("credits"), int | float):
+                    result.estimated = Decimal(str(estimate["credits"]))
+                value = task.get("progress")
+                if status == "RUNNING" and isinstance(value, int | float) and 0 < value < 1:
+                    latest = (time.monotonic(), float(value))
+                    first = first or latest
         finally:
             self._polling -= 1
-
-    async def _until_done(
-        self,
-        key: str,
-        result: GenerationResult,
-        attempt: tuple[int, int, str],
-        anchor: float,
-        since: float,
-        expected: float | None,
-    ) -> dict[str, Any]:
-        step_id, number, task_id = attempt
-        interval = self.options.poll_interval
-        speed = self.options.speed
-        timeout = self.options.task_timeout
-        k = 1
-        last = ""
-        seen_throttled = False
-        reported_slow = False
-        failures = 0
-        first: tuple[float, float] | None = None
-        latest: tuple[float, float] | None = None
-        while True:
-            now = time.monotonic()
-            k = next_poll(k, now, anchor, interval, first, latest)
-            target = anchor + k * interval
-            k += 1
-            if target > now:
-                await self._sleep(target - now)
-            elapsed = time.time() - since
-            if timeout is not None and elapsed > timeout / speed:
-                raise Unreachable(
-                    f"task {task_id} in flight; gave up waiting after {elapsed * speed:.0f} s "
-                    "(task timeout): the next run polls it"
-                )
-            if expected and not reported_slow and elapsed > SLOW_FACTOR * expected:
-                reported_slow = True
-                self._emit(
-                    "note",
-                    key,
-                    f"task {task_id} is still {last or 'in flight'} after "
-                    f"{elapsed * speed:.0f} s, over {SLOW_FACTOR:.0f}x its model's expected "
-                    f"{expected * speed:.0f} s (--task-timeout gives up waiting; it stays "
-                    "resumable)",
-                )
-            try:
-                task = await self.client.task(task_id, attempts=1)
-            except TaskNotFound:
-                raise Lost(task_id) from None
-            except AuthenticationFailed as exc:
-                raise Unreachable(f"task {task_id} in flight; polling refused: {exc}") from None
-            except ApiError as exc:
-                failures += 1
-                self.failing(str(exc), task_id)
-                if failures >= self.options.unreachable_polls:
-                    raise Unreachable(
-                        f"task {task_id} in flight; the API stayed unreachable ({exc})"
-                    ) from None
-                continue
-            failures = 0
-            self.answering()
-            status = task["status"]
-            if status != last:
-                last = status
-                result.status = status
-                if status not in TERMINAL:
-                    self.state.mark_task_status(step_id, number, status)
-                    self._emit("status", key, f"task {task_id} {status}")
-                if status == "THROTTLED" and not seen_throttled:
-                    seen_throttled = True
-                    self.throttled += 1
-            if status in TERMINAL:
-                return task
-            estimate = task.get("estimatedCost")
-            if isinstance(estimate, dict) and isinstance(estimate.get("credits"), int | float):
-                result.estimated = Decimal(str(estimate["credits"]))
-            value = task.get("progress")
-            if status == "RUNNING" and isinstance(value, int | float) and 0 < value < 1:
-                latest = (time.monotonic(), float(value))
-                first = first or latest
