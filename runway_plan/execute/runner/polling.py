@@ -167,10 +167,9 @@ class Poller:
             waits = [
                 asyncio.ensure_future(self._up.wait()),
                 asyncio.ensure_future(self._stopped.wait()),
+                asyncio.ensure_future(self._sleep(self.options.poll_interval)),
             ]
-            _, pending = await asyncio.wait(
-                waits, timeout=self.options.poll_interval, return_when=asyncio.FIRST_COMPLETED
-            )
+            _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             for waiting in pending:
                 waiting.cancel()
         return not self._stopping()
