@@ -53,7 +53,7 @@ _STOP_CHECK = 0.25
 
 
 class Execution:
-    """One run of ``graph``; see the module docstring.  Call :meth:`run` once."""
+    """One run of ``graph``; see :mod:`runway_plan.execute.runner`.  Call :meth:`run` once."""
 
     def __init__(
         self,
@@ -109,7 +109,7 @@ class Execution:
             if producer in self._preds and consumer in self._preds:
                 self._preds[consumer].append(producer)
         self._joins: dict[str, asyncio.Task[str | None]] = {}
-        """Per step another step ``needs``: waits for all its generations (see :meth:`_join`)."""
+        """Per step another step ``needs``: one shared wait for all its generations."""
         self.spending = Spending(
             graph, catalog, self.fingerprinter, state, self.store, self.results
         )
