@@ -48,7 +48,7 @@ from runway_plan.execute import (
 )
 from runway_plan.execute.client import data_uri
 from runway_plan.execute.fingerprint import Fingerprinter
-from runway_plan.plan import plan, schedule
+from runway_plan.plan import PlanOptions, plan, schedule
 from runway_plan.plan.live import parse_organization
 from runway_plan.probe import probe
 from runway_plan.validate import check_file
@@ -220,7 +220,7 @@ def makespan_figures(tmp: Path) -> None:
     ):
         emu = _emulator(SPEED, **config)
         organization = asyncio.run(_organization(emu))
-        planned = plan(graph, CATALOG, live=parse_organization(organization))
+        planned = plan(graph, CATALOG, PlanOptions(live=parse_organization(organization)))
         bound = planned.schedule.lower_bound
         state = tmp / f"state-{label.split()[0]}"
         result, wall = asyncio.run(_execute(graph, emu, state, SPEED, tmp / f"out-{label[:4]}"))

@@ -38,14 +38,14 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 sys.setrecursionlimit(10_000)
 from runway_plan.catalog import load_catalog
-from runway_plan.plan import plan
+from runway_plan.plan import PlanOptions, plan
 from runway_plan.validate import check_file
 catalog = load_catalog()
 for _ in range(int(sys.argv[2])):
     for name in sys.argv[3:]:
         graph, diagnostics = check_file(Path(name), catalog)
         assert not [d for d in diagnostics if d.is_error], (name, diagnostics[:3])
-        plan(graph, catalog, source=name)
+        plan(graph, catalog, PlanOptions(source=name))
 """
 _COLLECTED = re.compile(r"Collected : (\d+)")
 

@@ -269,7 +269,7 @@ def run_case(spec: Path, catalog: Any) -> dict[str, Any]:
     """Validate, plan and render one spec; what went wrong."""
     from runway_plan.diagnostics import has_errors
     from runway_plan.diagnostics.render import FORMATS, render
-    from runway_plan.plan import plan
+    from runway_plan.plan import PlanOptions, plan
     from runway_plan.plan.report import (
         render_dot,
         render_gantt_html,
@@ -283,7 +283,7 @@ def run_case(spec: Path, catalog: Any) -> dict[str, Any]:
     outputs = {fmt: render(diagnostics, fmt) for fmt in FORMATS}
     annotations = len(diagnostics)
     if not has_errors(diagnostics):
-        result = plan(graph, catalog, source=str(spec))
+        result = plan(graph, catalog, PlanOptions(source=str(spec)))
         outputs["plan-table"] = render_plan(result, "table")
         outputs["plan-json"] = render_plan(result, "json")
         outputs["plan-markdown"] = render_plan(result, "markdown")

@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import test_execute_support as support
+import support.execute
 import yaml
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
-from test_execute_support import CATALOG, KEY, PRICES, SPECS, Harness
+from support.execute import CATALOG, KEY, PRICES, SPECS, Harness
 
 from runway_plan.catalog import Catalog
 from runway_plan.catalog.model import (
@@ -216,12 +216,12 @@ def _run(graph: Graph, where: Path, catalog: Catalog, max_credits: Decimal | Non
         clock.advance(max(seconds, 0.0) + 1.0)
         await asyncio.sleep(0)
 
-    support_catalog = support.CATALOG
-    support.CATALOG = catalog
+    support_catalog = support.execute.CATALOG
+    support.execute.CATALOG = catalog
     try:
         result = harness.run(graph, sleep=tick, speed=1.0, max_credits=max_credits)
     finally:
-        support.CATALOG = support_catalog
+        support.execute.CATALOG = support_catalog
     return result, emu.ledger()
 
 

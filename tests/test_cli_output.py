@@ -26,7 +26,7 @@ from click.testing import CliRunner, Result
 
 from runway_plan import check_file, load_catalog
 from runway_plan.cli import main
-from runway_plan.plan import plan
+from runway_plan.plan import PlanOptions, plan
 from runway_plan.plan.report import COLUMN_PRIORITY, ROW_HEADERS, step_rows, total_row
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,7 +143,7 @@ def _cells(spec: Path) -> list[tuple[str, ...]]:
     os.chdir(spec.parent)
     catalog = load_catalog()
     graph, _ = check_file(spec.name, catalog)
-    result = plan(graph, catalog, source=spec.name)
+    result = plan(graph, catalog, PlanOptions(source=spec.name))
     return [*step_rows(result), total_row(result)]
 
 

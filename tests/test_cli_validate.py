@@ -117,29 +117,6 @@ def test_every_example_validates_in_one_call() -> None:
     assert (code, out) == (0, "")
 
 
-def test_public_api_is_what_was_meant() -> None:
-    assert sorted(runway_plan.__all__) == sorted(
-        [
-            "Catalog",
-            "Diagnostic",
-            "Document",
-            "Graph",
-            "RunwayPlanError",
-            "Severity",
-            "Span",
-            "Spec",
-            "__version__",
-            "check_file",
-            "compile_spec",
-            "load_catalog",
-            "load_document",
-            "validate",
-        ]
-    )
-    for name in runway_plan.__all__:
-        assert hasattr(runway_plan, name)
-
-
 def test_the_library_s_exceptions_share_one_root() -> None:
     from runway_plan.catalog import CatalogError
     from runway_plan.execute.client import ExecuteError, TaskNotFound

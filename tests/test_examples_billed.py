@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from test_execute_support import CATALOG, KEY, PRICES, SPECS, SPEED, Harness, copy_specs, graph_of
+from support.execute import CATALOG, KEY, PRICES, SPECS, SPEED, Harness, copy_specs, graph_of
 
 from runway_plan.emulator import Emulator, EmulatorConfig
 

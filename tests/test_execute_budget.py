@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import test_execute_support as support
-from test_execute_support import Harness, copy_specs, emulator, graph_of, write_spec
+import support.execute
+from support.execute import Harness, copy_specs, emulator, graph_of, write_spec
 
 from runway_plan.catalog import Catalog
 from runway_plan.execute import Execution
@@ -59,7 +59,7 @@ steps:
 def test_max_credits_18_is_never_exceeded_when_the_plan_trusts_nominal_lengths(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(support, "CATALOG", _exact(support.CATALOG))
+    monkeypatch.setattr(support.execute, "CATALOG", _exact(support.execute.CATALOG))
     h = _harness(tmp_path)
     result = h.run(graph_of(write_spec(tmp_path / "spec", HIGH_18)), max_credits=Decimal(18))
     assert result.plan is not None and result.plan.run_high == 18  # the plan says it fits
@@ -98,7 +98,7 @@ def test_podcast_budget_30_is_refused_by_the_plan(tmp_path: Path) -> None:
 def test_podcast_budget_30_stops_the_run_before_the_bill_passes_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(support, "CATALOG", _exact(support.CATALOG))
+    monkeypatch.setattr(support.execute, "CATALOG", _exact(support.execute.CATALOG))
     h = _harness(tmp_path)
     result = h.run(graph_of(_podcast_with_budget(tmp_path, 30)))
     assert result.plan is not None and result.plan.run_high == 28  # nominal: "within"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_execute_support import KEY, ROOT, SPEED, copy_specs, emulator, served, sha256
+from support.execute import KEY, ROOT, SPEED, copy_specs, emulator, served, sha256
 
 from runway_plan.cli import main
 from runway_plan.emulator import Fault, FaultPlan, FaultRule, ManualClock

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_execute_support import KEY, emulator, served, write_spec
+from support.execute import KEY, emulator, served, write_spec
 
 from runway_plan.emulator import Fault, FaultPlan, FaultRule, ManualClock
 from runway_plan.execute import State, StepStatus

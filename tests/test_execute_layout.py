@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from test_execute_support import KEY, copy_specs, emulator, served
+from support.execute import KEY, copy_specs, emulator, served
 
 from runway_plan.cli import main
 from runway_plan.emulator import ManualClock

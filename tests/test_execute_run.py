@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from test_execute_support import (
+from support.execute import (
     Harness,
     copy_specs,
     emulator,

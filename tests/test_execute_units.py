@@ -18,9 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
-from test_execute_support import KEY, graph_of, write_spec
+from support.execute import KEY, graph_of, write_spec
 
-import runway_plan.execute as execute
 from runway_plan.execute import RetryPolicy, RunwayClient, State, StateLocked, StepStatus
 from runway_plan.execute.client import (
     AuthenticationFailed,
@@ -466,32 +465,3 @@ def test_failure_policy(code: str | None, retry: bool) -> None:
 def test_third_party_outages_wait_longer() -> None:
     assert decide("THIRD_PARTY.UNAVAILABLE", 1, 3).delay > decide("INTERNAL", 1, 3).delay
     assert decide("INTERNAL", 2, 3).delay == 2 * decide("INTERNAL", 1, 3).delay
-
-
-def test_public_surface() -> None:
-    assert sorted(execute.__all__) == sorted(
-        [
-            "DEFAULT_BASE_URL",
-            "Event",
-            "ExecuteError",
-            "Execution",
-            "GenerationResult",
-            "Layout",
-            "LayoutError",
-            "Outcome",
-            "OutputFile",
-            "RetryPolicy",
-            "RunOptions",
-            "RunResult",
-            "RunwayClient",
-            "State",
-            "StateLocked",
-            "StepStatus",
-            "layout_of",
-            "migrate_shared_layout",
-            "origin_of",
-            "render_run_text",
-            "reusable",
-        ]
-    )
-    assert all(hasattr(execute, name) for name in execute.__all__)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from test_execute_support import Harness, emulator, graph_of, write_spec
+from support.execute import Harness, emulator, graph_of, write_spec
 
 from runway_plan.cli import main
 from runway_plan.emulator import Fault, FaultPlan, FaultRule, ManualClock

@@ -10,8 +10,8 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from test_execute_support import copy_specs
-from test_html_report_support import (
+from support.execute import copy_specs
+from support.html_report import (
     HOSTILE_NAME,
     HOSTILE_PROMPT,
     Element,

@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from test_html_report_support import (
+from support.html_report import (
     HOSTILE_NAME,
     HOSTILE_PROMPT,
     credits,

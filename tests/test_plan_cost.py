@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from runway_plan.catalog import Catalog, load_catalog
-from runway_plan.plan import Plan, plan, price_generation
+from runway_plan.plan import Plan, PlanOptions, plan, price_generation
 from runway_plan.validate import check_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +68,7 @@ def plan_steps(
     graph, diagnostics = check_file(path, catalog)
     errors = [d for d in diagnostics if d.is_error and d.code not in allowed]
     assert not errors, [f"{d.code} {d.message}" for d in errors]
-    return plan(graph, catalog, tier=5)
+    return plan(graph, catalog, PlanOptions(tier=5))
 
 
 def _t2v(model: str, **fields: Any) -> dict[str, Any]:

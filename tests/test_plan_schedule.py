@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runway_plan.catalog import Catalog, load_catalog
-from runway_plan.plan import DAY, Limits, Plan, Schedule, plan, schedule
+from runway_plan.plan import DAY, Limits, Plan, PlanOptions, Schedule, plan, schedule
 from runway_plan.validate import check_file
 
 EPS = 1e-6
@@ -295,6 +295,14 @@ SETTINGS = settings(
 )
 
 
+def test_a_cycle_is_refused_and_independent_nodes_start_in_their_given_order() -> None:
+    one = {"p": Limits(max_concurrent=1, max_daily=100)}
+    with pytest.raises(ValueError, match="dependency cycle"):
+        schedule(["a", "b"], [("a", "b"), ("b", "a")], {"a": 1, "b": 1}, {"a": "p", "b": "p"}, one)
+    done = schedule(["c", "a", "b"], [], dict.fromkeys("abc", 1.0), dict.fromkeys("abc", "p"), one)
+    assert sorted(done.slots, key=lambda key: done.slots[key].start) == ["c", "a", "b"]
+
+
 @SETTINGS
 @given(params=specs, tier=st.integers(1, 5))
 def test_random_specs_total_is_the_sum_and_schedule_is_valid(
@@ -309,8 +317,6 @@ def test_random_specs_total_is_the_sum_and_schedule_is_valid(
     assert result.unknown == sum(1 for g in result.generations.values() if g.cost.unknown)
     assert result.total_low <= result.total_high
     assert all(step.low <= step.high for step in result.steps)
-    graph_dag = nx.DiGraph()
-    graph_dag.add_nodes_from(result.generations)
     for key, gen in result.generations.items():
         assert gen.slot is not None and gen.slot.key == key
     limits = {u.pool: u.limits for u in result.schedule.pools.values()}
@@ -374,7 +380,7 @@ def test_daily_caps_force_days_and_a_higher_tier_lifts_them(
     assert [d.code for d in result.diagnostics] == ["RP403"]
     path = workdir / "spec.yaml"
     graph, _ = check_file(path, catalog)
-    lifted = plan(graph, catalog, tier=2)
+    lifted = plan(graph, catalog, PlanOptions(tier=2))
     assert lifted.schedule.days == 1
     assert lifted.schedule.makespan < DAY
 
@@ -392,7 +398,7 @@ def test_deadline_picks_the_cheapest_tier(workdir: Path, catalog: Catalog) -> No
     path.write_text(yaml.safe_dump({"version": 1, "name": "d", "steps": {"c": clips}}))
     graph, _ = check_file(path, catalog)
     latency = 60 + 6 * 5
-    result = plan(graph, catalog, deadline=latency * 4)
+    result = plan(graph, catalog, PlanOptions(deadline=latency * 4))
     assert result.deadline is not None
     by_tier = {o.tier: o for o in result.deadline.options}
     assert by_tier[1].makespan == latency * 10  # 2 slots
@@ -441,4 +447,5 @@ def test_latency_overrides_change_the_schedule(workdir: Path, catalog: Catalog) 
     path.write_text(yaml.safe_dump({"version": 1, "name": "l", "steps": steps}))
     graph, _ = check_file(path, catalog)
     assert plan(graph, catalog).schedule.makespan == 60 + 6 * 5
-    assert plan(graph, catalog, latency_overrides={"gen4.5": 12}).schedule.makespan == 12
+    fast = PlanOptions(latency_overrides={"gen4.5": 12})
+    assert plan(graph, catalog, fast).schedule.makespan == 12

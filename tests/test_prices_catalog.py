@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 from runway_plan.catalog import Catalog, load_catalog
 from runway_plan.cli import main
-from runway_plan.plan import Plan, plan
+from runway_plan.plan import Plan, PlanOptions, plan
 from runway_plan.plan.report import CONFIDENCE_LEGEND, render_markdown, render_text
 from runway_plan.validate import check_file
 
@@ -43,7 +43,7 @@ def _plan(where: Path, catalog: Catalog, steps: dict[str, Any]) -> tuple[Plan, P
     path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     graph, diagnostics = check_file(path, catalog)
     assert not [d for d in diagnostics if d.is_error], [d.message for d in diagnostics]
-    return plan(graph, catalog, tier=5), path
+    return plan(graph, catalog, PlanOptions(tier=5)), path
 
 
 def test_every_price_is_sourced_dated_and_rated(catalog: Catalog) -> None:
@@ -194,7 +194,7 @@ def test_a_spec_price_makes_a_low_confidence_model_usable(tmp_path: Path) -> Non
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     graph, _diagnostics = check_file(path, load_catalog())
-    result = plan(graph, load_catalog(), tier=5)
+    result = plan(graph, load_catalog(), PlanOptions(tier=5))
     assert (result.total_low, result.total_high, result.unknown) == (70, 70, 0)
 
 

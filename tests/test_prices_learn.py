@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from test_execute_support import CATALOG, KEY, PRICES, SPEED, Harness, graph_of, write_spec
+from support.execute import CATALOG, KEY, PRICES, SPEED, Harness, graph_of, write_spec
 
 from runway_plan.catalog.learned import FILE_NAME
 from runway_plan.catalog.model import Price, PriceRate

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from test_execute_support import CATALOG, Harness, emulator, graph_of, write_spec
+from support.execute import CATALOG, Harness, emulator, graph_of, write_spec
 
 from runway_plan.emulator import Fault, FaultPlan, FaultRule
 from runway_plan.execute import State

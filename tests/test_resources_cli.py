@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 from click.testing import CliRunner
-from test_execute_support import KEY, copy_specs, emulator, served
+from support.execute import KEY, copy_specs, emulator, served
 
 from runway_plan.catalog import load_catalog
 from runway_plan.cli import main

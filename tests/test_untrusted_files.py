@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from test_execute_support import KEY, SPECS, Harness, emulator, graph_of, served, write_spec
+from support.execute import KEY, SPECS, Harness, emulator, graph_of, served, write_spec
 
 from runway_plan.cli import main
 from runway_plan.execute import Execution, Outcome

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from test_execute_support import Harness, emulator, graph_of, write_spec
+from support.execute import Harness, emulator, graph_of, write_spec
 
 from runway_plan.catalog import load_catalog
 from runway_plan.cli import main

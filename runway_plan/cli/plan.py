@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ from runway_plan.diagnostics.render import render as render_diagnostics
 from runway_plan.diagnostics.selection import Selected, Selection
 from runway_plan.limits import WorkLimits
 from runway_plan.performance import cyclic_gc_paused
-from runway_plan.plan import Plan, plan
+from runway_plan.plan import Plan, PlanOptions, plan
 from runway_plan.plan.diff import diff_plans
 from runway_plan.plan.live import LiveError, Organization, fetch_organization
 from runway_plan.plan.report import (
@@ -223,14 +224,16 @@ def _plan_or_exit(
     limits: dict[str, int] | None = None,
     allow: tuple[Path, ...] = (),
     selection: Selection | None = None,
-    **options: Any,
+    options: PlanOptions | None = None,
 ) -> Plan:
     graph, diagnostics, label = _checked_or_exit(
         spec, catalog, overrides, limits, allow, selection=selection
     )
     learned, problems = learned_prices(spec, catalog, limits)
     with cyclic_gc_paused():
-        result = plan(graph, catalog, source=label, learned=learned, **options)
+        result = plan(
+            graph, catalog, replace(options or PlanOptions(), source=label, learned=learned)
+        )
     found = [*diagnostics, *problems, *result.diagnostics]
     if selection is not None:
         found = apply_selection(selection, found, [graph]).diagnostics
@@ -568,15 +571,17 @@ def plan_command(
         result = plan(
             graph,
             catalog,
-            source=label,
-            learned=learned,
-            tier=tier,
-            max_credits=budget,
-            latency_overrides=latency,
-            live=organization,
-            deadline=seconds,
-            reuse=view.reuse,
-            reuse_source=view.source,
+            PlanOptions(
+                source=label,
+                learned=learned,
+                tier=tier,
+                max_credits=budget,
+                latency_overrides=latency,
+                live=organization,
+                deadline=seconds,
+                reuse=view.reuse,
+                reuse_source=view.source,
+            ),
         )
     result.resources = view.resources
     selected = apply_selection(
@@ -663,7 +668,9 @@ def diff_command(
     work_limits = parse_limits(limits)
     catalog = load_catalog_or_fail(catalog_path, work_limits)
     overrides = parse_vars(variables)
-    before = _plan_or_exit(old, catalog, overrides, work_limits, allow=allow_paths, tier=tier)
+    before = _plan_or_exit(
+        old, catalog, overrides, work_limits, allow=allow_paths, options=PlanOptions(tier=tier)
+    )
     after = _plan_or_exit(
         new,
         catalog,
@@ -671,8 +678,7 @@ def diff_command(
         work_limits,
         allow=allow_paths,
         selection=selection,
-        tier=tier,
-        max_credits=budget,
+        options=PlanOptions(tier=tier, max_credits=budget),
     )
     click.echo(render_diff(diff_plans(before, after), fmt), nl=False)
     errors = [d for d in after.diagnostics if d.is_error]

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from runway_plan.catalog import Catalog
+from runway_plan.catalog.assets import get_path
+from runway_plan.files import LocalFileError, Root
+from runway_plan.probe import probe_local
 from runway_plan.source import DataPath
 
 __all__ = [
@@ -23,6 +26,7 @@ __all__ = [
     "PASSTHROUGH_ENDPOINTS",
     "InputLength",
     "Length",
+    "local_length",
     "output_length",
     "speech_length",
 ]
@@ -74,14 +78,6 @@ InputLength = Callable[[DataPath, Any], Length | None]
 """Measures the input at a request path (its value given), or None when its length is unknown."""
 
 
-def _get(data: Any, path: DataPath) -> Any:
-    for part in path:
-        if not isinstance(data, dict) or not isinstance(part, str):
-            return None
-        data = data.get(part)
-    return data
-
-
 def _seconds(value: float) -> float | None:
     """A duration as seconds, or None for a number no request may hold (the validator reports
     it): not finite, or an integer past 64 bits."""
@@ -110,7 +106,7 @@ def output_length(
         return Length.of(seconds, "duration field") if seconds is not None else None
     if endpoint in PASSTHROUGH_ENDPOINTS and catalog.model_overlay(model).output_follows_input:
         for path in DURATION_INPUTS:
-            value = _get(request, path)
+            value = get_path(request, path)
             if value is None:
                 continue
             length = input_length(path, value)
@@ -143,3 +139,16 @@ def speech_length(catalog: Catalog, endpoint: str, request: dict[str, Any]) -> L
         len(text) / slow,
         f"speech of {len(text)} characters at {slow:g}-{fast:g} characters a second",
     )
+
+
+def local_length(value: Any, root: Root, catalog: Catalog) -> Length | None:
+    """The exact length of the local media file an asset string names, when it is a file
+    inside ``root`` no larger than the API takes (others are reported by ``validate``)."""
+    if not isinstance(value, str) or root.local_path(value) is None:
+        return None
+    try:
+        with root.open(value, limit=catalog.overlay.largest_upload) as local:
+            seconds = probe_local(local).duration
+    except LocalFileError:
+        return None
+    return Length.of(seconds, f"length of {value}") if seconds is not None else None

@@ -7,7 +7,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cached_property
-from graphlib import CycleError
+from graphlib import CycleError, TopologicalSorter
 from typing import TYPE_CHECKING, Any
 
 from runway_plan.catalog import Catalog
@@ -206,37 +206,38 @@ class Graph:
         return [self.generations[key] for key in self.order_keys()]
 
     def order_keys(self) -> list[str]:
-        """The keys of :meth:`order`: Kahn's algorithm over :meth:`dependencies`, the ready
+        """The keys of :meth:`order`: ``graphlib`` over :meth:`dependencies`, the ready
         generation that comes first in the spec taken first, a join passed as soon as it is
         ready."""
         joins, edges = self.dependencies()
         position = {key: i for i, key in enumerate(self.generations)}
-        waiting = dict.fromkeys([*self.generations, *joins], 0)
-        after: dict[str, list[str]] = {key: [] for key in waiting}
+        sorter: TopologicalSorter[str] = TopologicalSorter()
+        for key in [*self.generations, *joins]:
+            sorter.add(key)
         for producer, consumer in edges:
-            waiting[consumer] += 1
-            after[producer].append(consumer)
-        ready = [(position[key], key) for key in self.generations if waiting[key] == 0]
-        heapq.heapify(ready)
-        passed = [join for join in joins if waiting[join] == 0]
+            sorter.add(consumer, producer)
+        try:
+            sorter.prepare()
+        except CycleError:
+            raise CycleError("the generations depend on each other in a cycle") from None
+        ready: list[tuple[int, str]] = []
+        passed: list[str] = []
         order: list[str] = []
 
-        def release(key: str) -> None:
-            for child in after[key]:
-                waiting[child] -= 1
-                if waiting[child] == 0:
-                    if child in position:
-                        heapq.heappush(ready, (position[child], child))
-                    else:
-                        passed.append(child)
+        def take(keys: tuple[str, ...]) -> None:
+            for key in keys:
+                if key in position:
+                    heapq.heappush(ready, (position[key], key))
+                else:
+                    passed.append(key)
 
+        take(sorter.get_ready())
         while passed or ready:
             if passed:
-                release(passed.pop())
-                continue
-            _, key = heapq.heappop(ready)
-            order.append(key)
-            release(key)
-        if len(order) != len(self.generations):
-            raise CycleError("the generations depend on each other in a cycle")
+                sorter.done(passed.pop())
+            else:
+                _, key = heapq.heappop(ready)
+                order.append(key)
+                sorter.done(key)
+            take(sorter.get_ready())
         return order

@@ -42,6 +42,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from runway_plan.catalog import Catalog
+from runway_plan.catalog.assets import get_path
 from runway_plan.catalog.model import MAX_CREDITS, Price, PriceRate, Scalar, StringType
 from runway_plan.compile import compile_request
 from runway_plan.execute.client import strip_query
@@ -289,14 +290,6 @@ def natural_price(catalog: Catalog, endpoint: str, model: str) -> Price | None:
     return None
 
 
-def _get(data: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        if not isinstance(data, dict):
-            return None
-        data = data.get(part)
-    return data
-
-
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
@@ -481,7 +474,7 @@ def _flat(price: Price, credits: Decimal | None, **update: Any) -> Price:
 
 def _billed_at_maximum(price: Price, body: Mapping[str, Any]) -> bool:
     return bool(price.billed_at_maximum) and all(
-        any(_same(_get(body, name), value) for value in values)
+        any(_same(get_path(body, tuple(name.split("."))), value) for value in values)
         for name, values in price.billed_at_maximum.items()
     )
 

@@ -33,7 +33,7 @@ from runway_plan.html_report.journal import RunTimes, read_run_times
 from runway_plan.html_report.manifest import Manifest, ManifestError, find_manifest, read_manifest
 from runway_plan.html_report.media import INLINE_MAX_BYTES
 from runway_plan.html_report.page import GENERATOR, Sources, render_page
-from runway_plan.plan import plan
+from runway_plan.plan import PlanOptions, plan
 from runway_plan.plan.report import plan_to_dict
 
 __all__ = [
@@ -99,9 +99,11 @@ def _plan_document(
     planned = plan(
         graph,
         catalog,
-        source=source,
-        reuse=reuse,
-        reuse_source=None if manifest is None else f"run {manifest.run}",
+        PlanOptions(
+            source=source,
+            reuse=reuse,
+            reuse_source=None if manifest is None else f"run {manifest.run}",
+        ),
     )
     planned.diagnostics = sort_diagnostics([*diagnostics, *planned.diagnostics])
     return plan_to_dict(planned)

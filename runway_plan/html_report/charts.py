@@ -7,9 +7,11 @@ Every text that reaches the SVG (step names, models, keys, messages) is escaped 
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
 from html import escape
 
 from runway_plan.plan import format_duration
@@ -75,16 +77,15 @@ def _layers(names: Sequence[str], edges: Sequence[tuple[str, str]]) -> list[list
             parents[target].append(source)
             children[source].append(target)
     order = {name: i for i, name in enumerate(names)}
-    waiting = {name: len(parents[name]) for name in names}
     depth = dict.fromkeys(names, 0)
-    ready = [name for name in names if not waiting[name]]
-    while ready:  # Kahn's order; a step on a cycle (validation refuses those) stays at 0
-        name = ready.pop()
-        for child in children[name]:
-            depth[child] = max(depth[child], depth[name] + 1)
-            waiting[child] -= 1
-            if not waiting[child]:
-                ready.append(child)
+    sorter = TopologicalSorter(parents)
+    with contextlib.suppress(CycleError):  # a step on a cycle (validation refuses those) stays at 0
+        sorter.prepare()
+    while ready := sorter.get_ready():
+        for name in ready:
+            for child in children[name]:
+                depth[child] = max(depth[child], depth[name] + 1)
+        sorter.done(*ready)
     layers: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
     for name in names:
         layers[depth[name]].append(name)

@@ -41,6 +41,7 @@ from decimal import MAX_EMAX, MIN_EMIN, ROUND_CEILING, ROUND_FLOOR, Context, Dec
 from typing import Any
 
 from runway_plan.catalog import Catalog
+from runway_plan.catalog.assets import get_path
 from runway_plan.catalog.model import (
     BooleanType,
     Confidence,
@@ -247,24 +248,13 @@ def _signature(gen: Generation, price: Price) -> tuple[Any, ...] | None:
     fields += [name for extra in price.surcharges for name in extra.fields]
     if price.count_field:
         fields.append(price.count_field)
-    values = tuple(_freeze(_get(gen.request, tuple(name.split(".")))) for name in fields)
+    values = tuple(_freeze(get_path(gen.request, tuple(name.split(".")))) for name in fields)
     if price.unit == "characters":
-        text = _get(gen.request, tuple((price.text_field or "").split(".")))
+        text = get_path(gen.request, tuple((price.text_field or "").split(".")))
         amount: Any = len(text) if isinstance(text, str) else _freeze(text)
     else:
         amount = (gen.duration,)
     return (gen.model, gen.endpoint, values, amount)
-
-
-def _get(data: Any, path: tuple[str | int, ...]) -> Any:
-    for part in path:
-        if isinstance(data, list) and isinstance(part, int):
-            data = data[part] if 0 <= part < len(data) else None
-        elif isinstance(data, dict) and isinstance(part, str):
-            data = data.get(part)
-        else:
-            return None
-    return data
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -307,7 +297,7 @@ def _field_domain(catalog: Catalog, gen: Generation, name: str, price: Price) ->
 
 
 def _request_value(gen: Generation, name: str) -> Any:
-    value = _get(gen.request, tuple(name.split(".")))
+    value = get_path(gen.request, tuple(name.split(".")))
     return None if isinstance(value, TemplateFailed) else value
 
 
@@ -491,7 +481,7 @@ def _kept_seconds(gen: Generation, ctx: _Context) -> Seconds | None:
         return None
     refs = {tuple(p): ref for p, ref in gen.refs}
     for path in DURATION_INPUTS:
-        if _get(gen.request, tuple(str(part) for part in path)) is None:
+        if get_path(gen.request, tuple(str(part) for part in path)) is None:
             continue
         ref = refs.get(path)
         measured = _measured(gen, path, ctx, to_ms=False)
@@ -531,7 +521,7 @@ def _kept_input_seconds(gen: Generation, ctx: _Context) -> Seconds | None:
     """Bounds on the length of the input an endpoint keeps (an upstream range, or the model's
     accepted input lengths for an input whose length is unknown)."""
     for path in DURATION_INPUTS:
-        if _get(gen.request, path) is None:
+        if get_path(gen.request, path) is None:
             continue
         seconds, _why = _media_seconds(gen, path, ".".join(map(str, path)), ctx)
         return seconds
@@ -577,7 +567,7 @@ def _media_seconds(
 ) -> tuple[Seconds | None, str]:
     """Bounds on the length of the media at ``path`` of the request (``dotted`` names the field
     as the overlay's ``input_durations`` do), or None and why it cannot be bounded."""
-    value = _get(gen.request, path)
+    value = get_path(gen.request, path)
     bounds = _bounds(gen, dotted, ctx.catalog)
     refs = {tuple(p): ref for p, ref in gen.refs}
     ref = refs.get(path)
@@ -640,7 +630,7 @@ def _media_seconds(
 def _count(gen: Generation, price: Price) -> tuple[Decimal | None, str]:
     if price.count_field is None:
         return Decimal(1), ""
-    value = _get(gen.request, tuple(price.count_field.split(".")))
+    value = get_path(gen.request, tuple(price.count_field.split(".")))
     if value is None:
         value = price.defaults.get(price.count_field, 1)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -663,7 +653,7 @@ def _quantity(gen: Generation, price: Price, ctx: _Context) -> tuple[Seconds | N
         count, why = _count(gen, price)
         return (Seconds(count, count, "") if count is not None else None), why
     if price.unit == "characters":
-        text = _get(gen.request, tuple((price.text_field or "").split(".")))
+        text = get_path(gen.request, tuple((price.text_field or "").split(".")))
         if not isinstance(text, str):
             return None, f"{price.text_field} is not a known text"
         return Seconds(Decimal(len(text)), Decimal(len(text)), ""), ""

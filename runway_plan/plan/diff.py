@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from runway_plan.plan import Plan, StepPlan
 from runway_plan.plan.cost import format_credits
+from runway_plan.plan.model import Plan, StepPlan
 
 __all__ = ["PlanDiff", "StepChange", "diff_plans"]
 

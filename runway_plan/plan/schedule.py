@@ -27,6 +27,7 @@ import math
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
 
 __all__ = ["DAY", "Limits", "PoolUsage", "Schedule", "Slot", "schedule"]
 
@@ -103,18 +104,18 @@ def _bottom_levels(
     return level, after
 
 
-def _topological_order(succ: Mapping[str, list[str]], in_degree: Mapping[str, int]) -> list[str]:
-    """Kahn's algorithm in node order (stable: spec order among independent nodes)."""
-    waiting = dict(in_degree)
-    order = [key for key, count in waiting.items() if count == 0]
-    for key in order:
-        for child in succ[key]:
-            waiting[child] -= 1
-            if waiting[child] == 0:
-                order.append(child)
-    if len(order) != len(waiting):
-        raise ValueError("the graph has a dependency cycle; validate it before planning")
-    return order
+def _topological_order(succ: Mapping[str, list[str]]) -> list[str]:
+    """``graphlib``'s order, in node order among independent nodes (stable: spec order)."""
+    sorter: TopologicalSorter[str] = TopologicalSorter()
+    for key in succ:
+        sorter.add(key)
+    for key, children in succ.items():
+        for child in children:
+            sorter.add(child, key)
+    try:
+        return list(sorter.static_order())
+    except CycleError:
+        raise ValueError("the graph has a dependency cycle; validate it before planning") from None
 
 
 def _pool_usage(name: str, limits: Limits, tasks: list[float]) -> PoolUsage:
@@ -154,7 +155,7 @@ def schedule(
     for source, target in edges:
         succ[source].append(target)
         in_degree[target] += 1
-    order = _topological_order(succ, in_degree)
+    order = _topological_order(succ)
     position = {key: i for i, key in enumerate(order)}
     level, after = _bottom_levels(order, succ, durations)
     waiting = dict(in_degree)

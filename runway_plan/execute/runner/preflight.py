@@ -19,7 +19,7 @@ from runway_plan.diagnostics import Diagnostic, has_errors, make
 from runway_plan.execute.client import ExecuteError, RequestRejected, RunwayClient
 from runway_plan.execute.reuse import Reuse
 from runway_plan.execute.runner.results import Proposal, RunOptions
-from runway_plan.plan import Plan, plan
+from runway_plan.plan import Plan, PlanOptions, plan
 from runway_plan.plan.cost import format_credits
 from runway_plan.plan.live import Organization, parse_organization
 
@@ -115,7 +115,9 @@ async def preflight(
     """Plan ``graph`` once (``reuse`` says what the state serves, ``work`` what is to be made)
     and, when there is work, read the organization; see the module docstring."""
     planned = plan(
-        graph, catalog, max_credits=options.max_credits, reuse=reuse, reuse_source=reuse_source
+        graph,
+        catalog,
+        PlanOptions(max_credits=options.max_credits, reuse=reuse, reuse_source=reuse_source),
     )
     if has_errors(planned.diagnostics):
         return Preflight(planned, planned.diagnostics)

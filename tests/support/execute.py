@@ -1,7 +1,7 @@
 """Helpers for the executor's tests: emulators in process and on loopback, specs, runs.
 
-Imported by the other ``test_execute*`` modules (pytest puts ``tests/`` on ``sys.path``);
-it holds no tests of its own.
+Imported as ``support.execute`` by the executor's test modules (pytest puts ``tests/`` on
+``sys.path``); it holds no tests of its own.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from runway_plan.execute import (
 )
 from runway_plan.validate import check_file
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
 KEY = "key_" + "5e" * 64
 SPEED = 400.0

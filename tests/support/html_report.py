@@ -1,7 +1,7 @@
 """Helpers for the HTML report's tests: runs that write a report, and a small HTML reader.
 
-Imported by the other ``test_html_report*`` modules (pytest puts ``tests/`` on
-``sys.path``); it holds no tests of its own.
+Imported as ``support.html_report`` by the ``test_html_report*`` modules (pytest puts
+``tests/`` on ``sys.path``); it holds no tests of its own.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from test_execute_support import KEY, SPEED, copy_specs, emulator, served, write_spec
 
 from runway_plan.cli import main
 from runway_plan.emulator import Fault, FaultPlan, FaultRule
+from support.execute import KEY, SPEED, copy_specs, emulator, served, write_spec
 
 HOSTILE_NAME = "x\"'><script>alert(1)</script></textarea><img src=x onerror=alert(2)>"
 HOSTILE_PROMPT = (

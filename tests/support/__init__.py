@@ -1,0 +1,1 @@
+"""Helpers shared by the tests (pytest puts ``tests/`` on ``sys.path``); no tests of their own."""
