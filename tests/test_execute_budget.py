@@ -145,7 +145,7 @@ def test_creates_sent_together_cannot_all_pass_the_same_budget_check(tmp_path: P
 
         async def squeezed() -> Any:
             refused = await preflight()
-            execution._budget = Decimal(55)  # the image (5) and two shots of 25
+            execution.spending.limit = Decimal(55)  # the image (5) and two shots of 25
             return refused
 
         execution._preflight = squeezed  # type: ignore[method-assign]

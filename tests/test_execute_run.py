@@ -518,7 +518,7 @@ def test_the_run_budget_stops_submissions(tmp_path: Path) -> None:
 
         async def squeezed() -> Any:
             refused = await preflight()
-            execution._budget = Decimal(6)
+            execution.spending.limit = Decimal(6)
             return refused
 
         execution._preflight = squeezed  # type: ignore[method-assign]

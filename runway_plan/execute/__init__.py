@@ -10,7 +10,8 @@ The stages, each in its own module::
     policy       what to do with a FAILED task, by failure code
     reuse        which generations the state can serve (for ``run`` and ``plan``)
     resources    documents and avatars: desired state, plan (and drift), reconciliation
-    runner       the scheduler: per-model slots, DAG order, skip-on-failure, Ctrl-C
+    runner       the run, a package of one module per part: preflight, slots, attempts,
+                 polling, inputs, outputs, budget (see its docstring)
     report       planned against billed credits, and the run manifest
 
 In code::

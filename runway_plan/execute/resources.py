@@ -739,7 +739,8 @@ class Reconciler:
     each avatar once its image's generation is done (``image_hash`` gives that output's
     SHA-256, ``image_uri`` a URI to send, ``file_hash`` a local image's hash as the run first
     read it), and :meth:`prune` at the end.  ``stopping`` says the run was interrupted
-    (nothing new is written); ``emit`` reports progress.
+    (nothing new is written); ``emit`` reports progress; every wait (a PROCESSING avatar, a
+    create looked up a poll later) goes through ``sleep``, the run's clock.
     """
 
     def __init__(
@@ -756,6 +757,7 @@ class Reconciler:
         image_uri: ImageUri,
         file_hash: Callable[[str], str] | None = None,
         stopping: Callable[[], bool],
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.graph = graph
         self.client = client
@@ -768,6 +770,7 @@ class Reconciler:
         self.image_uri = image_uri
         self.file_hash = file_hash
         self.stopping = stopping
+        self.sleep = sleep
         self.spec_name = _scope(graph)
         self.spec_path = graph.document.source_map.path
         self.results: dict[tuple[str, str], ResourceResult] = {}
@@ -1264,7 +1267,7 @@ class Reconciler:
                 row = self.state.resource_by_id(row.id)
                 adopted = await self._recover(row, want, forget=False)
                 if adopted is None:  # not (yet) listed: look once more, a poll later
-                    await asyncio.sleep(self.options.poll_interval)
+                    await self.sleep(self.options.poll_interval)
                     adopted = await self._recover(row, want)
                 if adopted is None:
                     if depth >= 2:
@@ -1402,7 +1405,7 @@ class Reconciler:
                 )
                 break
             if status == "PROCESSING":
-                await asyncio.sleep(self.options.poll_interval)
+                await self.sleep(self.options.poll_interval)
             try:
                 seen = await self.client.resource("avatar", remote_id)
             except ResourceNotFound:

@@ -15,7 +15,7 @@ from runway_plan.diagnostics import Diagnostic, Span
 from runway_plan.plan.cost import Cost, lowest_confidence
 from runway_plan.plan.live import Organization
 from runway_plan.plan.resources import ResourcePlan
-from runway_plan.plan.schedule import Schedule, Slot
+from runway_plan.plan.schedule import Limits, Schedule, Slot
 
 __all__ = [
     "Budget",
@@ -183,6 +183,8 @@ class Plan:
     """Documents and avatars: what a run would create, update or delete (set by the caller)."""
     learned_prices: list[dict[str, Any]] = field(default_factory=list)
     """The learned prices (``runway-prices.yaml``) the plan used: model, tasks, dates."""
+    pool_limits: dict[str, Limits] = field(default_factory=dict)
+    """Each model's limits the schedule used (the tier's, or the live organization's)."""
 
     @property
     def confidence(self) -> Confidence:

@@ -130,6 +130,7 @@ class _Planner:
             run_high=totals.run_high,
             run_unknown=totals.run_unknown,
             learned_prices=[entry.to_dict() for _model, entry in sorted(self.learned.items())],
+            pool_limits=dict(limit_of),
         )
 
     def estimate(self, gen: Generation) -> float:

@@ -1,0 +1,193 @@
+"""One generation from its dependencies to its outcome: wait for what it reads (and the steps
+it ``needs``), skip it when one of them did not succeed, find or make its journal row, and
+continue from what that row says (collect, resume polling, report, or attempt)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Mapping
+
+from runway_plan.compile import Graph
+from runway_plan.diagnostics import Diagnostic, make
+from runway_plan.execute.fingerprint import Fingerprinter, OutputRef, canonical_json
+from runway_plan.execute.policy import retry_on_rerun
+from runway_plan.execute.reuse import Reuse, why
+from runway_plan.execute.runner.attempts import Attempts
+from runway_plan.execute.runner.outputs import Outputs
+from runway_plan.execute.runner.records import Records
+from runway_plan.execute.runner.results import GenerationResult, RunOptions
+from runway_plan.execute.runner.spans import step_span
+from runway_plan.execute.state import Outcome, State, StepRow, StepStatus
+from runway_plan.files import LocalFileError
+
+__all__ = ["Driver"]
+
+
+class Driver:
+    """Drives each generation of one run (see the module docstring)."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        state: State,
+        options: RunOptions,
+        parts: tuple[Fingerprinter, Records, Attempts, Outputs],
+        results: Mapping[str, GenerationResult],
+        diagnostics: list[Diagnostic],
+        *,
+        reuse: Mapping[str, Reuse],
+        preds: Mapping[str, list[str]],
+        joins: Mapping[str, asyncio.Future[str | None]],
+        emit: Callable[[str, str | None, str], None],
+    ) -> None:
+        """``reuse`` is the survey of the state, ``preds`` each generation's producers and
+        ``joins`` the shared wait (:meth:`join`) of each step another step ``needs``."""
+        self.graph = graph
+        self.state = state
+        self.options = options
+        self.fingerprinter, self.records, self.attempts, self.outputs = parts
+        self.results = results
+        self.diagnostics = diagnostics
+        self._reuse = reuse
+        self._preds = preds
+        self._joins = joins
+        self._emit = emit
+
+    async def drive(self, key: str) -> None:
+        """Take generation ``key`` from its dependencies to its outcome; never raises but
+        for cancellation (an internal error is RP510 on this generation alone)."""
+        result = self.results[key]
+        try:
+            await self._drive(key, result)
+        except asyncio.CancelledError:
+            if not self.records.done[key].is_set():
+                in_flight = result.status in ("THROTTLED", "PENDING", "RUNNING", "submitting")
+                self.records.refresh(result)
+                self.records.settle(
+                    result,
+                    Outcome.INTERRUPTED,
+                    "in flight: the next run polls it" if in_flight else "not started",
+                )
+        except Exception as exc:  # a bug must not lose the other generations' records
+            if not self.records.done[key].is_set():
+                message = f"internal error: {type(exc).__name__}: {exc}"
+                self.records.fail(result, "RP510", message, said=f"'{key}': {message}")
+        finally:
+            self.records.done[key].set()
+
+    async def join(self, step: str) -> str | None:
+        """Wait until every generation of ``step`` is done; the first that did not succeed.
+
+        One wait per step that others ``need``, shared by all their generations, instead of
+        each of them waiting for each generation of ``step``.
+        """
+        keys = self.graph.steps[step].generations
+        for key in keys:
+            await self.records.done[key].wait()
+        ok = (Outcome.GENERATED, Outcome.REUSED)
+        return next((k for k in keys if self.results[k].outcome not in ok), None)
+
+    async def _drive(self, key: str, result: GenerationResult) -> None:
+        gen = self.graph.generations[key]
+        for producer in self._preds[key]:
+            await self.records.done[producer].wait()
+        needed = [await asyncio.shield(self._joins[n]) for n in self.graph.needs.get(gen.step, ())]
+        bad = [
+            p
+            for p in self._preds[key]
+            if self.results[p].outcome not in (Outcome.GENERATED, Outcome.REUSED)
+        ] + [first for first in needed if first is not None]
+        if bad:
+            first = self.results[bad[0]]
+            result.reason = f"'{bad[0]}' {first.outcome.value}"
+            if first.outcome is Outcome.INTERRUPTED:
+                self.records.settle(result, Outcome.INTERRUPTED, f"waits for '{bad[0]}'")
+                return
+            self.diagnostics.append(
+                make(
+                    "RP503",
+                    f"'{key}' was skipped: it depends on '{bad[0]}', which "
+                    f"{'was ' if first.outcome is Outcome.SKIPPED else ''}"
+                    f"{first.outcome.value}",
+                    step_span(self.graph, gen.step),
+                )
+            )
+            self.records.settle(result, Outcome.SKIPPED, f"depends on '{bad[0]}'")
+            return
+        hashes: dict[OutputRef, str] = {}
+        for _, ref in self.fingerprinter.inputs[key]:
+            made = self.results[ref.key]
+            match = [o for o in made.outputs if o.index == ref.index]
+            if match:
+                hashes[ref] = match[0].sha256
+        try:
+            fingerprint = self.fingerprinter.fingerprint(key, hashes)
+        except LocalFileError as exc:
+            message = f"cannot read a local file of '{key}': {exc}; nothing was sent"
+            self.records.fail(result, "RP506", message)
+            return
+        document = canonical_json(self.fingerprinter.document(key, hashes))
+        assert self.records.run_id is not None
+        row = self.state.ensure_step(
+            fingerprint=fingerprint,
+            key=key,
+            step=gen.step,
+            endpoint=gen.endpoint,
+            model=gen.model,
+            document=document,
+            output_count=gen.output_count,
+            run_id=self.records.run_id,
+        )
+        result.fingerprint, result.step_id = fingerprint, row.id
+        self.records.record(result, Outcome.PLANNED, now=False)
+        survey_item = self._reuse.get(key)
+        if survey_item is not None and survey_item.fingerprint == fingerprint:
+            result.reason = survey_item.reason
+        else:
+            earlier = None if row.status is StepStatus.PENDING and row.attempts == 0 else row
+            result.reason = why(self.state, key, earlier, json.loads(document), fingerprint)
+        if row.status is not StepStatus.SUCCEEDED:
+            self.records.refresh(result)  # a reused step is refreshed once it is collected
+        await self._resume(key, result, row)
+
+    async def _resume(self, key: str, result: GenerationResult, row: StepRow) -> None:
+        """Continue a step from whatever its journal row says."""
+        status = row.status
+        if status is StepStatus.SUCCEEDED:
+            await self.outputs.collect(key, result, row, True)
+            return
+        if status is StepStatus.DOWNLOADING:
+            await self.outputs.collect(key, result, row, False)
+            return
+        if status is StepStatus.RUNNING:
+            attempt = self.state.current_attempt(row.id)
+            assert attempt is not None and attempt.task_id is not None
+            self._emit("resume", key, f"polling task {attempt.task_id} (sent before)")
+            await self.attempts.attempt(key, result, row, resume=(attempt.number, attempt.task_id))
+            return
+        if status is StepStatus.SUBMITTING:
+            self.state.mark_unknown(
+                row.id, None, "the process stopped while the create request was being sent"
+            )
+            status = StepStatus.UNKNOWN
+        if status is StepStatus.UNKNOWN:
+            if not self.options.resubmit_unknown:
+                self.attempts.unknown(key, result, row.id)
+                return
+            self.state.abandon_unknown(row.id)
+            self._emit("resubmit", key, "submitting again (--resubmit-unknown)")
+        elif status is StepStatus.FAILED:
+            if not (self.options.retry_failed or retry_on_rerun(row.failure_code)):
+                message = (
+                    f"'{key}' failed before with {row.failure_code}: {row.failure or ''}; "
+                    "not tried again (the failure is not transient)"
+                )
+                self.records.fail(
+                    result, "RP501", message, hint="change the step, or rerun with --retry-failed"
+                )
+                return
+            self.state.reset(row.id)
+        elif status is StepStatus.CANCELLED:
+            self.state.reset(row.id)
+        await self.attempts.attempt(key, result, row, resume=None)
