@@ -15,9 +15,9 @@ CATALOG = load_catalog()
 
 SPEC = """\
 version: 1
-name: t
+name: paths
 steps:
-  hero:
+  still:
     endpoint: text_to_image
     model: gen4_image
     promptText: hello
@@ -28,7 +28,7 @@ steps:
   shot:
     endpoint: image_to_video
     model: gen4_turbo
-    promptImage: "@hero"
+    promptImage: "@still"
     promptText: go
     ratio: "1280:720"
     duration: 99
@@ -53,10 +53,10 @@ def test_make_takes_a_location_and_the_path_is_not_part_of_equality() -> None:
 def test_model_check_diagnostics_carry_the_path_of_their_value(tmp_path: Path) -> None:
     _graph, diagnostics = check_file(_spec(tmp_path), CATALOG)
     by_path = {d.path: d for d in diagnostics if d.path is not None}
-    ratio = by_path[("steps", "hero", "ratio")]
+    ratio = by_path[("steps", "still", "ratio")]
     assert ratio.code == "RP207" and ratio.span is not None and ratio.span.line == 8
-    assert by_path[("steps", "hero", "colour")].code == "RP205"
-    assert by_path[("steps", "hero", "referenceImages", 0, "uri")].code == "RP226"
+    assert by_path[("steps", "still", "colour")].code == "RP205"
+    assert by_path[("steps", "still", "referenceImages", 0, "uri")].code == "RP226"
     assert by_path[("steps", "shot", "duration")].code == "RP208"
     for diagnostic in diagnostics:
         if diagnostic.path is not None and diagnostic.span is not None:
