@@ -22,7 +22,7 @@ from runway_plan.catalog import load_catalog
 from runway_plan.compile import compile_request
 from runway_plan.compile.graph import TemplateFailed
 from runway_plan.emulator import Emulator, EmulatorConfig, ManualClock, create_app
-from runway_plan.validate import RULE_NAMES, _Validator, check_file, validate_request
+from runway_plan.validate import RULE_NAMES, Validator, check_file, validate_request
 from runway_plan.validate.checker import Checker
 from runway_plan.validate.rules import RULES
 
@@ -995,7 +995,7 @@ RULED = sorted(
 
 @pytest.mark.parametrize(("endpoint", "model"), RULED)
 def test_rules_never_raise_on_malformed_requests(endpoint: str, model: str) -> None:
-    validator = _Validator(compile_request(CATALOG, endpoint, {"model": model}), api=True)
+    validator = Validator(compile_request(CATALOG, endpoint, {"model": model}), api=True)
     overlay = CATALOG.model_overlay(model)
     checker = Checker(validator, ("steps", "request"), model, overlay, {})
     for name in TRIGGERS:

@@ -9,7 +9,7 @@ from runway_plan import check_document, check_file, load_catalog
 from runway_plan.compile import compile_request
 from runway_plan.diagnostics import Location, Span, make
 from runway_plan.source import parse_document
-from runway_plan.validate import _Validator, validate_request, validate_resource
+from runway_plan.validate import Validator, validate_request, validate_resource
 
 CATALOG = load_catalog()
 
@@ -80,7 +80,7 @@ def test_check_document_reports_a_syntax_error_at_its_place() -> None:
 
 def test_a_bare_body_validates_on_paths_without_spans() -> None:
     body = {"model": "gen4_image", "promptText": "", "ratio": "1:1", "colour": 1}
-    validator = _Validator(compile_request(CATALOG, "text_to_image", body), api=True)
+    validator = Validator(compile_request(CATALOG, "text_to_image", body), api=True)
     validator.generation(validator.graph.generations["request"])
     errors = [d for d in validator.diagnostics if d.is_error]
     assert errors and all(d.span is None for d in errors)

@@ -30,6 +30,7 @@ from runway_plan.validate.rules import RULE_NAMES, RULES
 __all__ = [
     "RULE_NAMES",
     "RequestIssue",
+    "Validator",
     "check_document",
     "check_file",
     "utf16_length",
@@ -56,7 +57,7 @@ class _Body:
         return None
 
 
-class _Validator(AssetChecks, ResourceChecks):
+class Validator(AssetChecks, ResourceChecks):
     """Runs the checks of a graph; the :class:`Context` its checkers work in.
 
     ``api`` is for a bare API body (:func:`validate_request`): its values have no spans and
@@ -224,7 +225,7 @@ def validate(graph: Graph) -> list[Diagnostic]:
 
 
 def _all(graph: Graph, *more: Diagnostic) -> list[Diagnostic]:
-    return sort_diagnostics([*more, *graph.diagnostics, *_Validator(graph).run()])
+    return sort_diagnostics([*more, *graph.diagnostics, *Validator(graph).run()])
 
 
 def within_limit(diagnostics: list[Diagnostic], limits: WorkLimits, path: str) -> list[Diagnostic]:
@@ -321,7 +322,7 @@ def validate_request(catalog: Catalog, endpoint: str, body: dict[str, Any]) -> l
     and data: assets.
     """
     graph = compile_request(catalog, endpoint, body)
-    validator = _Validator(graph, api=True)
+    validator = Validator(graph, api=True)
     validator.generation(graph.generations["request"])
     return _issues(validator.diagnostics, ("steps", "request"))
 
@@ -333,6 +334,6 @@ def validate_resource(catalog: Catalog, resource: str, body: dict[str, Any]) -> 
         raise KeyError(f"the catalog has no resource {resource!r}")
     document = Document(data=None, source_map=SourceMap(resource), text="", diagnostics=[])
     graph = Graph(spec=None, document=document, catalog=catalog)
-    validator = _Validator(graph, api=True)
+    validator = Validator(graph, api=True)
     checker = Checker(validator, (), resource.split("_")[0], ModelOverlay(), {})
     return _issues(checker.fields(body, spec.fields, ()), ())
