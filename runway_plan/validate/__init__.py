@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from runway_plan.catalog import Catalog, load_catalog
 from runway_plan.catalog.model import ModelOverlay, RetiredModel, TypeNode
 from runway_plan.compile import Generation, Graph, Ref, compile_request, compile_spec
 from runway_plan.diagnostics import Diagnostic, Span, make, sort_diagnostics
+from runway_plan.diagnostics.issue import Issue
 from runway_plan.limits import WorkLimits
 from runway_plan.source import DataPath, Document, SourceMap, load_document
 from runway_plan.spec import STEP_KEYS
@@ -28,7 +28,6 @@ from runway_plan.validate.rules import _RULES, RULE_NAMES
 
 __all__ = [
     "RULE_NAMES",
-    "RequestIssue",
     "check_file",
     "utf16_length",
     "validate",
@@ -248,15 +247,6 @@ def check_file(
     return graph, within_limit(found, graph.limits, document.source_map.path)
 
 
-@dataclass(frozen=True, slots=True)
-class RequestIssue:
-    """Why the API would refuse a request body: the field's JSON path, a code and a message."""
-
-    path: DataPath
-    code: str
-    message: str
-
-
 class _BodyMap(SourceMap):
     """A source map for a bare request body; remembers which data path each span stands for."""
 
@@ -280,15 +270,15 @@ class _BodyMap(SourceMap):
         return None
 
 
-def _issues(diagnostics: list[Diagnostic], source_map: _BodyMap) -> list[RequestIssue]:
+def _issues(diagnostics: list[Diagnostic], source_map: _BodyMap) -> list[Issue]:
     return [
-        RequestIssue(source_map.paths.get(d.span, ()) if d.span else (), d.code, d.message)
+        Issue(source_map.paths.get(d.span, ()) if d.span else (), d.message, d.code)
         for d in sort_diagnostics(diagnostics)
         if d.is_error
     ]
 
 
-def validate_request(catalog: Catalog, endpoint: str, body: dict[str, Any]) -> list[RequestIssue]:
+def validate_request(catalog: Catalog, endpoint: str, body: dict[str, Any]) -> list[Issue]:
     """Check an API request body as the API would: what it would refuse, field by field.
 
     Local paths and step references are refused, since the API only takes https://, runway://
@@ -302,7 +292,7 @@ def validate_request(catalog: Catalog, endpoint: str, body: dict[str, Any]) -> l
     return _issues(validator.diagnostics, source_map)
 
 
-def validate_resource(catalog: Catalog, resource: str, body: dict[str, Any]) -> list[RequestIssue]:
+def validate_resource(catalog: Catalog, resource: str, body: dict[str, Any]) -> list[Issue]:
     """Check a resource body (``avatar_create``, ``document_update``, ...) as the API would."""
     spec = catalog.constraints.resources.get(resource)
     if spec is None:
