@@ -187,16 +187,11 @@ class _Planner:
             for gen, cost in zip(gens, costs, strict=True):
                 item = reuse.get(gen.key) if reuse is not None else None
                 generations[gen.key] = GenerationPlan(
-                    key=gen.key,
-                    step=name,
-                    index=gen.index,
-                    endpoint=gen.endpoint,
-                    model=gen.model,
+                    generation=gen,
                     cost=cost,
                     latency=self.latency[gen.key],
                     pool=gen.model,
                     slot=timeline.slots.get(gen.key),
-                    request=gen.request,
                     reused=None if self.reuse_source is None else gen.key in self.reused_keys,
                     reuse_reason=""
                     if self.reuse_source is None
