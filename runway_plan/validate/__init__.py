@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from runway_plan.catalog import Catalog, load_catalog
 from runway_plan.catalog.model import ModelOverlay, RetiredModel, TypeNode
 from runway_plan.compile import Generation, Graph, Ref, compile_request, compile_spec
 from runway_plan.diagnostics import Diagnostic, Location, Span, make, sort_diagnostics
+from runway_plan.diagnostics.issue import Issue
 from runway_plan.limits import WorkLimits
 from runway_plan.source import DataPath, Document, SourceMap, load_document
 from runway_plan.spec import STEP_KEYS
@@ -29,7 +29,6 @@ from runway_plan.validate.rules import RULE_NAMES, RULES
 
 __all__ = [
     "RULE_NAMES",
-    "RequestIssue",
     "Validator",
     "check_document",
     "check_file",
@@ -298,24 +297,15 @@ def check_document(
     return graph, within_limit(found, graph.limits, document.source_map.path)
 
 
-@dataclass(frozen=True, slots=True)
-class RequestIssue:
-    """Why the API would refuse a request body: the field's JSON path, a code and a message."""
-
-    path: DataPath
-    code: str
-    message: str
-
-
-def _issues(diagnostics: list[Diagnostic], base: DataPath) -> list[RequestIssue]:
+def _issues(diagnostics: list[Diagnostic], base: DataPath) -> list[Issue]:
     """The errors among ``diagnostics`` as issues at their paths below ``base``, in the order
     of their fields' labels."""
     unique = list({id(d): d for d in diagnostics if d.is_error}.values())
-    issues = [RequestIssue((d.path or base)[len(base) :], d.code, d.message) for d in unique]
+    issues = [Issue((d.path or base)[len(base) :], d.message, d.code) for d in unique]
     return sorted(issues, key=lambda i: (describe.label(i.path), i.code, i.message))
 
 
-def validate_request(catalog: Catalog, endpoint: str, body: dict[str, Any]) -> list[RequestIssue]:
+def validate_request(catalog: Catalog, endpoint: str, body: dict[str, Any]) -> list[Issue]:
     """Check an API request body as the API would: what it would refuse, field by field.
 
     Local paths and step references are refused, since the API only takes https://, runway://
@@ -327,7 +317,7 @@ def validate_request(catalog: Catalog, endpoint: str, body: dict[str, Any]) -> l
     return _issues(validator.diagnostics, ("steps", "request"))
 
 
-def validate_resource(catalog: Catalog, resource: str, body: dict[str, Any]) -> list[RequestIssue]:
+def validate_resource(catalog: Catalog, resource: str, body: dict[str, Any]) -> list[Issue]:
     """Check a resource body (``avatar_create``, ``document_update``, ...) as the API would."""
     spec = catalog.constraints.resources.get(resource)
     if spec is None:
