@@ -294,7 +294,7 @@ def _read_state_view(
     has_resources = graph.spec is not None and bool(graph.spec.documents or graph.spec.avatars)
     if not spec_path.is_file():
         return view  # a spec read from git: no state of its own
-    from runway_plan.cli.run import state_location
+    from runway_plan.cli.state_folder import state_location
 
     directory, base = state_location(spec_path, state_dir, emulate, base_url)
     exists = (directory / "state.db").is_file()
