@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import math
 import os
-import re
 import subprocess
 import sys
-from collections.abc import Callable
 from dataclasses import replace
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import click
-from rich import box
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from runway_plan import __version__
 from runway_plan.catalog import Catalog
@@ -38,6 +31,8 @@ from runway_plan.cli.app import (
     parse_vars,
     vars_option,
 )
+from runway_plan.cli.plan_display import GANTT_WRITERS, gantt_file, print_plan
+from runway_plan.cli.plan_options import budget_option, parse_budget, parse_deadline, parse_latency
 from runway_plan.cli.selection import PLAN_STAGES, apply_selection, selection_options
 from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, has_errors, make, sort_diagnostics
@@ -51,17 +46,10 @@ from runway_plan.plan.diff import diff_plans
 from runway_plan.plan.live import LiveError, Organization, fetch_organization
 from runway_plan.plan.report import (
     PLAN_FORMATS,
-    LineKind,
-    StepTable,
     render_diff,
     render_dot,
-    render_gantt_html,
-    render_gantt_svg,
     render_mermaid,
     render_plan,
-    report_header,
-    report_lines,
-    step_tables,
 )
 from runway_plan.plan.resources import ResourcePlan
 from runway_plan.source import parse_document
@@ -70,47 +58,11 @@ from runway_plan.validate import check_document, check_file
 _fetch_organization = fetch_organization
 """The live call, replaceable in tests (which pass an ``httpx.MockTransport``)."""
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])", re.I)
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
 
 class _UsageFailure(click.ClickException):
     """A problem with the command's inputs or environment: exit 2."""
 
     exit_code = EXIT_USAGE
-
-
-def parse_deadline(text: str) -> float:
-    """``2h``, ``90m``, ``1d``, ``1h30m`` or plain seconds, as seconds."""
-    value = text.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        parts = _DURATION.findall(value)
-        if not parts or _DURATION.sub("", value).strip():
-            raise click.BadParameter(
-                f"'{text}' is not a duration such as 2h, 90m, 1d or 1h30m", param_hint="--deadline"
-            ) from None
-        seconds = sum(float(number) * _UNITS[unit.lower()] for number, unit in parts)
-    if not 0 <= seconds < math.inf:  # NaN too
-        raise click.BadParameter(
-            f"'{text}' is not a finite duration of 0 seconds or more", param_hint="--deadline"
-        )
-    return seconds
-
-
-def _parse_latency(values: tuple[str, ...]) -> dict[str, float]:
-    found: dict[str, float] = {}
-    for option in values:
-        model, sep, raw = option.partition("=")
-        try:
-            seconds = parse_deadline(raw) if sep else -1.0
-        except click.BadParameter:
-            seconds = -1.0
-        if not sep or not model.strip() or seconds < 0:
-            raise click.BadParameter(f"'{option}' is not MODEL=SECONDS", param_hint="--latency")
-        found[model.strip()] = seconds
-    return found
 
 
 def _check(
@@ -290,7 +242,7 @@ def _read_state_view(
     has_resources = graph.spec is not None and bool(graph.spec.documents or graph.spec.avatars)
     if not spec_path.is_file():
         return view  # a spec read from git: no state of its own
-    from runway_plan.cli.run import state_location
+    from runway_plan.cli.state_folder import state_location
 
     directory, base = state_location(spec_path, state_dir, emulate, base_url)
     exists = (directory / "state.db").is_file()
@@ -354,72 +306,6 @@ _resource_transport: Any = None
 """The transport of ``--live`` resource reads, replaceable in tests."""
 
 
-_STYLES: dict[LineKind, str] = {
-    "": "",
-    "unknown": "red",
-    "range": "yellow",
-    "reuse": "cyan",
-    "create": "green",
-    "update": "yellow",
-    "delete": "red",
-}
-
-
-def _rich_table(table: StepTable) -> Table:
-    """``table`` as rich draws it: the plain table's columns and gaps, with colour."""
-    drawn = Table(
-        box=box.SIMPLE,
-        show_edge=False,
-        pad_edge=False,
-        collapse_padding=True,
-        show_footer=table.total is not None,
-        header_style="bold",
-    )
-    total = table.total or ("",) * len(table.headers)
-    for i, header in enumerate(table.headers):
-        drawn.add_column(
-            header, footer=total[i], justify="right" if i in table.right else "left", no_wrap=True
-        )
-    for row, kind in zip(table.rows, table.kinds, strict=True):
-        drawn.add_row(*(Text(cell) for cell in row), style=_STYLES[kind])
-    return drawn
-
-
-def _print_plan(result: Plan, console: Console) -> None:
-    """The plan report on a terminal: the text of ``--format table``, in colour, its step table
-    split to fit the terminal's width."""
-    console.print(Text(display_lines(report_header(result))))
-    for table in step_tables(result, console.width):
-        console.print()
-        if table.as_lines:
-            for line, kind in table.lines():
-                console.print(Text(display_lines(line), style=_STYLES[kind]))
-        else:
-            console.print(_rich_table(table))
-    console.print()
-    for line, kind in report_lines(result):
-        console.print(Text(display_lines(line), style=_STYLES[kind]))
-
-
-_GANTT_WRITERS: dict[str, Callable[[Plan], str]] = {
-    ".svg": render_gantt_svg,
-    ".html": render_gantt_html,
-    ".htm": render_gantt_html,
-}
-
-
-def _gantt_file(path: Path | None) -> Path | None:
-    """``--gantt``'s file, refused (before any work) unless its extension names a format
-    the chart is written in."""
-    if path is not None and path.suffix.lower() not in _GANTT_WRITERS:
-        given = f"'{path.suffix}'" if path.suffix else "a file without an extension"
-        raise click.BadParameter(
-            f"the chart is written as SVG (.svg) or as an HTML page (.html, .htm), not {given}",
-            param_hint="--gantt",
-        )
-    return path
-
-
 def _api_key_for_live() -> str:
     return api_key_or_fail(
         "--live needs an API key in RUNWAYML_API_SECRET (plan without --live to use the "
@@ -436,27 +322,6 @@ def _live_organization(key: str, base_url: str | None = None) -> Organization:
         raise _UsageFailure(str(exc).replace(key, "[redacted]")) from None
 
 
-def _budget_option(description: str) -> Callable[[Any], Any]:
-    return click.option("--max-credits", type=str, metavar="N", help=description)
-
-
-def _parse_budget(max_credits: str | None) -> Decimal | None:
-    """``--max-credits`` as a number of credits, or a usage error."""
-    if max_credits is None:
-        return None
-    try:
-        budget = Decimal(max_credits)
-    except InvalidOperation:
-        raise click.BadParameter(
-            f"'{max_credits}' is not a number", param_hint="--max-credits"
-        ) from None
-    if not budget.is_finite() or budget < 0:
-        raise click.BadParameter(
-            "must be a number of credits, 0 or more", param_hint="--max-credits"
-        )
-    return budget
-
-
 @main.command("plan")
 @click.argument("spec", type=click.Path(path_type=str, dir_okay=False))
 @format_option(
@@ -465,7 +330,7 @@ def _parse_budget(max_credits: str | None) -> Decimal | None:
     "included, as GitHub annotations (github) or SARIF 2.1.0 (sarif).",
 )
 @click.option("--tier", type=click.IntRange(1, 5), help="Plan for this tier (default: the spec's).")
-@_budget_option("Fail (exit 1, RP400) when the plan may cost more credits than N.")
+@budget_option("Fail (exit 1, RP400) when the plan may cost more credits than N.")
 @click.option(
     "--deadline",
     type=str,
@@ -476,7 +341,7 @@ def _parse_budget(max_credits: str | None) -> Decimal | None:
     "--gantt",
     type=click.Path(path_type=Path, dir_okay=False),
     metavar="FILE",
-    callback=lambda _ctx, _param, path: _gantt_file(path),
+    callback=lambda _ctx, _param, path: gantt_file(path),
     help="Write the schedule as a Gantt chart: FILE.svg, or FILE.html for a page.",
 )
 @click.option(
@@ -543,9 +408,9 @@ def plan_command(
     update or delete among the spec's documents and avatars.
     """
     overrides = parse_vars(variables)
-    budget = _parse_budget(max_credits)
+    budget = parse_budget(max_credits)
     seconds = parse_deadline(deadline) if deadline is not None else None
-    latency = _parse_latency(latencies)
+    latency = parse_latency(latencies)
     if live and emulate:
         raise click.UsageError(
             "--live reads the API, but the emulator of --emulate starts empty on every run; "
@@ -588,12 +453,12 @@ def plan_command(
     )
     result.diagnostics = sort_diagnostics(selected.diagnostics)
     if gantt is not None:
-        gantt.write_text(_GANTT_WRITERS[gantt.suffix.lower()](result), encoding="utf-8")
+        gantt.write_text(GANTT_WRITERS[gantt.suffix.lower()](result), encoding="utf-8")
     console = Console()
     if fmt in _DIAGNOSTIC_FORMATS:
         click.echo(render_diagnostics(result.diagnostics, fmt, version=__version__), nl=False)
     elif fmt == "table" and console.is_terminal:
-        _print_plan(result, console)
+        print_plan(result, console)
     else:
         click.echo(render_plan(result, fmt), nl=False)
     _report_left_out(selected)
@@ -634,7 +499,7 @@ def graph_command(
 @click.argument("new", type=str)
 @format_option(PLAN_FORMATS)
 @click.option("--tier", type=click.IntRange(1, 5), help="Plan both for this tier.")
-@_budget_option("A budget for NEW besides its spec's: exit 1 (RP400) when NEW may cost more.")
+@budget_option("A budget for NEW besides its spec's: exit 1 (RP400) when NEW may cost more.")
 @vars_option
 @limits_option
 @allow_option
@@ -660,7 +525,7 @@ def diff_command(
     shown on standard error and the exit code is 1 (--select, --ignore, NEW's suppression
     comments and --warnings-as-errors choose them, as for `plan`).
     """
-    budget = _parse_budget(max_credits)
+    budget = parse_budget(max_credits)
     work_limits = parse_limits(limits)
     catalog = load_catalog_or_fail(catalog_path, work_limits)
     overrides = parse_vars(variables)

@@ -40,17 +40,13 @@ appears in no exception message, log line or return value.
 from __future__ import annotations
 
 import asyncio
-import base64
 import email.utils
 import hashlib
 import logging
 import os
-import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -59,7 +55,28 @@ import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from runway_plan.diagnostics.issue import Issue
-from runway_plan.errors import RunwayPlanError
+from runway_plan.execute.api_errors import (
+    ApiError,
+    AuthenticationFailed,
+    ExecuteError,
+    NotSent,
+    OutcomeUnknown,
+    RequestRejected,
+    ResourceNotFound,
+    TaskNotFound,
+    TransferFailed,
+    Unavailable,
+    UrlExpired,
+)
+from runway_plan.execute.wire import (
+    Created,
+    Downloaded,
+    RetryPolicy,
+    data_uri,
+    strip_query,
+    task_cost,
+    task_estimate,
+)
 from runway_plan.plan.live import API_VERSION, DEFAULT_BASE_URL
 
 __all__ = [
@@ -91,71 +108,8 @@ log = logging.getLogger("runway_plan.execute.http")
 Sleep = Callable[[float], Awaitable[None]]
 
 
-class ExecuteError(RunwayPlanError):
-    """Base of the errors the executor raises on purpose."""
-
-
-class ApiError(ExecuteError):
-    """An exchange with the API went wrong; ``status`` is the HTTP status, if any."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class RequestRejected(ApiError):
-    """The API refused the request (400, 404, 422, ...); ``issues`` are its field issues."""
-
-    def __init__(self, message: str, status: int, issues: list[Issue]) -> None:
-        super().__init__(message, status)
-        self.issues = issues
-
-
-class AuthenticationFailed(RequestRejected):
-    """401 or 403: the API key is missing, wrong or disabled."""
-
-
-class TaskNotFound(ApiError):
-    """404 on ``/v1/tasks/{id}``."""
-
-
-class ResourceNotFound(ApiError):
-    """404 on ``/v1/documents/{id}`` or ``/v1/avatars/{id}``: the object is gone."""
-
-
 RESOURCE_PATHS = {"document": "/v1/documents", "avatar": "/v1/avatars"}
 """The API path of each resource kind."""
-
-
-class Unavailable(ApiError):
-    """The API could not be reached, or kept answering 408/429/5xx through every retry."""
-
-    def __init__(
-        self, message: str, status: int | None = None, retry_after: float | None = None
-    ) -> None:
-        super().__init__(message, status)
-        self.retry_after = retry_after
-
-
-class NotSent(Unavailable):
-    """A create that certainly did not reach the API: safe to send again."""
-
-
-class OutcomeUnknown(ApiError):
-    """A create that may have reached the API and made a task whose id is unknown."""
-
-
-class TransferFailed(ExecuteError):
-    """An upload or a download failed, or a download did not verify."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class UrlExpired(TransferFailed):
-    """An output URL is no longer valid (403/404/410): fetch the task again."""
 
 
 class _Retryable(Exception):
@@ -165,59 +119,6 @@ class _Retryable(Exception):
         super().__init__(str(error))
         self.error = error
         self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with jitter.
-
-    Attempt ``n`` (from 1) waits ``min(cap, base * 2**(n-1))`` seconds less up to 50 %
-    jitter, divided by ``scale`` (the emulator's speed, when time is compressed), but never
-    less than the server's ``Retry-After`` (capped at ``max_retry_after`` seconds, which
-    ``scale`` does not shorten: it is the server's wall time).  API requests get
-    ``attempts`` tries in all; downloads and uploads of paid work get ``transfer_attempts``.
-    """
-
-    attempts: int = 6
-    transfer_attempts: int = 10
-    base: float = 0.5
-    cap: float = 30.0
-    max_retry_after: float = 120.0
-    scale: float = 1.0
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait after failed attempt ``attempt``."""
-        backoff = min(self.cap, self.base * 2.0 ** max(0, attempt - 1))
-        backoff *= 1.0 - 0.5 * random.random()
-        backoff /= self.scale
-        if retry_after is not None and retry_after > 0:
-            return max(backoff, min(retry_after, self.max_retry_after))
-        return backoff
-
-
-@dataclass(frozen=True, slots=True)
-class Created:
-    """A task the API made: its id and the most credits it may charge."""
-
-    task_id: str
-    estimated: Decimal | None
-
-
-@dataclass(frozen=True, slots=True)
-class Downloaded:
-    """A verified download: content hash, size and media type."""
-
-    sha256: str
-    size: int
-    mime: str | None
-
-
-def strip_query(url: str) -> str:
-    """``url`` without its query (a signed URL's signature is a capability: keep it out of
-    logs and manifests)."""
-    parts = urlsplit(url)
-    suffix = "?…" if parts.query else ""
-    return f"{parts.scheme}://{parts.netloc}{parts.path}{suffix}"
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -239,28 +140,6 @@ def _retry_after(response: httpx.Response) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, moment.timestamp() - time.time())
-
-
-def _credits(value: Any) -> Decimal | None:
-    if isinstance(value, dict):
-        value = value.get("credits")
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
-
-
-def task_cost(task: Mapping[str, Any]) -> Decimal | None:
-    """The final ``cost.credits`` of a terminal task (None when the API does not say)."""
-    return _credits(task.get("cost"))
-
-
-def task_estimate(task: Mapping[str, Any]) -> Decimal | None:
-    """The ``estimatedCost.credits`` of a task in flight."""
-    return _credits(task.get("estimatedCost"))
 
 
 _NOT_CONNECTED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -613,8 +492,3 @@ class RunwayClient:
             mime = response.headers.get("content-type")
             mime = mime.split(";")[0].strip() if mime else None
             return Downloaded(sha.hexdigest(), size, mime)
-
-
-def data_uri(data: bytes, mime: str) -> str:
-    """A base64 ``data:`` URI."""
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
