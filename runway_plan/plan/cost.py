@@ -69,6 +69,7 @@ __all__ = [
     "matching_rates",
     "output_seconds",
     "price_generation",
+    "same_value",
 ]
 
 _ZERO = Decimal(0)
@@ -257,7 +258,7 @@ def _signature(gen: Generation, price: Price) -> tuple[Any, ...] | None:
     return (gen.model, gen.endpoint, values, amount)
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_value(a: Any, b: Any) -> bool:
     """Equality that keeps booleans apart from numbers (``True`` is not ``1`` here)."""
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
@@ -269,7 +270,7 @@ def _same(a: Any, b: Any) -> bool:
 def _matches(when: When, values: Mapping[str, Any]) -> bool:
     for name, allowed in when.items():
         value = values.get(name)
-        if value is None or not any(_same(value, choice) for choice in allowed):
+        if value is None or not any(same_value(value, choice) for choice in allowed):
             return False
     return True
 
@@ -291,7 +292,7 @@ def _field_domain(catalog: Catalog, gen: Generation, name: str, price: Price) ->
     listed: list[Scalar] = []
     for rate in price.rates:
         for value in rate.when.get(name, ()):
-            if not any(_same(value, seen) for seen in listed):
+            if not any(same_value(value, seen) for seen in listed):
                 listed.append(value)
     return [*listed, _ANY]
 

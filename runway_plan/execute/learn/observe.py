@@ -26,6 +26,7 @@ from runway_plan.plan.cost import (
     format_credits,
     matching_rates,
     price_generation,
+    same_value,
 )
 from runway_plan.plan.rule import rate_unit
 
@@ -65,14 +66,6 @@ def natural_price(catalog: Catalog, endpoint: str, model: str) -> Price | None:
         count = "outputCount" if spec is not None and "outputCount" in spec.fields else None
         return Price(unit="image", count_field=count, **base)
     return None
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
-    return type(a) is type(b) and a == b
 
 
 def _credits(value: Decimal | None) -> Decimal | None:
@@ -116,7 +109,7 @@ def _flat(price: Price, credits: Decimal | None, **update: Any) -> Price:
 
 def _billed_at_maximum(price: Price, body: Mapping[str, Any]) -> bool:
     return bool(price.billed_at_maximum) and all(
-        any(_same(get_path(body, tuple(name.split("."))), value) for value in values)
+        any(same_value(get_path(body, tuple(name.split("."))), value) for value in values)
         for name, values in price.billed_at_maximum.items()
     )
 
