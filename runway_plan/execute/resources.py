@@ -38,9 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from runway_plan.compile import Graph
-from runway_plan.compile.graph import REFERENCE
-from runway_plan.compile.templating import TemplateFailure
+from runway_plan.compile import AvatarNode, Graph
 from runway_plan.diagnostics import Diagnostic, Span, make
 from runway_plan.execute.client import (
     ApiError,
@@ -55,7 +53,6 @@ from runway_plan.execute.reuse import reusable, unreadable_as_such
 from runway_plan.execute.state import ResourceRow, ResourceStatus, State
 from runway_plan.files import LocalFileError
 from runway_plan.plan.resources import ResourceChange, ResourceField, ResourcePlan
-from runway_plan.validate.resources import render_resource_text
 
 __all__ = [
     "KINDS",
@@ -196,37 +193,23 @@ def comparable_remote(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------------- desired state
 
 
-def image_source(graph: Graph, text: str) -> ImageSource:
-    """Where an avatar's ``referenceImage`` (as written in the spec) comes from."""
-    match = REFERENCE.match(text)
-    if match:
-        node = graph.steps.get(match["step"])
-        index = int(match["index"]) if match["index"] else 0
-        if node is not None and 0 <= index < len(node.outputs):
-            key, output = node.outputs[index]
-            return ImageSource("step", text, ref=OutputRef(key, output))
-        return ImageSource("step", text)
+def image_source(graph: Graph, avatar: AvatarNode) -> ImageSource:
+    """Where an avatar's ``referenceImage`` comes from (the compiler resolved an ``@step``
+    reference to the output it names, if it names exactly one)."""
+    text = avatar.reference_image
+    if avatar.image is not None:
+        ref = OutputRef(*avatar.producer) if avatar.producer is not None else None
+        return ImageSource("step", text, ref=ref)
     if graph.root.local_path(text) is not None:
         return ImageSource("file", text)
     return ImageSource("uri", text)
 
 
-def _read_document(graph: Graph, content: str | None, file: str | None) -> tuple[str, str | None]:
-    if content is not None:
-        return content, None
+def _read_document(graph: Graph, file: str | None) -> tuple[str, str | None]:
     try:
         return graph.root.read_document(file or ""), None
     except LocalFileError as exc:
         return "", str(exc)
-
-
-def _text(graph: Graph, text: str | None, at: tuple[str, ...], problems: list[str]) -> str | None:
-    """A resource's text with its templates rendered (a failure goes to ``problems``)."""
-    value = render_resource_text(graph, text, at)
-    if isinstance(value, TemplateFailure):
-        problems.append(value.diagnostic.message)
-        return text
-    return value
 
 
 OutputHash = Callable[[OutputRef], "str | tuple[None, str]"]
@@ -245,37 +228,28 @@ def desired_state(
     ``output_hash`` gives the content hash of an avatar's upstream image, ``file_hash`` that
     of a local image (by default read through the spec's root).
     """
-    spec = graph.spec
     found: dict[tuple[str, str], Desired] = {}
-    if spec is None:
-        return found
-    source = graph.document.source_map
-    for key, doc in spec.documents.items():
-        problems: list[str] = []
-        name = _text(graph, doc.name, ("documents", key, "name"), problems) or ""
+    for key, doc in graph.documents.items():
+        problems = list(doc.problems)
         if doc.content is not None:
-            content = _text(graph, doc.content, ("documents", key, "content"), problems) or ""
+            content = doc.content
         else:
-            content, trouble = _read_document(graph, None, doc.file)
+            content, trouble = _read_document(graph, doc.file)
             problems += [trouble] if trouble else []
         found[("document", key)] = Desired(
             "document",
             key,
-            name,
-            {"name": name, "content": content},
-            span=source.key(("documents", key)),
+            doc.name,
+            {"name": doc.name, "content": content},
+            span=doc.span,
             problem="; ".join(problems) or None,
         )
-    for key, avatar in spec.avatars.items():
-        image = image_source(graph, avatar.referenceImage)
+    for key, avatar in graph.avatars.items():
+        image = image_source(graph, avatar)
         unknown: dict[str, str] = {}
         identity: Any
-        problems = []
-        texts = {
-            field: _text(graph, getattr(avatar, field), ("avatars", key, field), problems)
-            for field in ("name", "personality", "startScript")
-        }
-        problem = "; ".join(problems) or None
+        request = avatar.request
+        problem = "; ".join(avatar.problems) or None
         if image.how == "step":
             identity = {"$sha256": None, "from": image.text}
             if image.ref is None:
@@ -313,21 +287,21 @@ def desired_state(
                 f"document{'s' * (len(pending) != 1)} {', '.join(repr(p) for p in pending)} "
                 f"to be created first"
             )
-        voice = {k: avatar.voice[k] for k in sorted(avatar.voice)}
+        voice = {k: request["voice"][k] for k in sorted(request["voice"])}
         found[("avatar", key)] = Desired(
             "avatar",
             key,
-            texts["name"] or "",
+            avatar.name,
             {
-                "name": texts["name"],
-                "personality": texts["personality"],
+                "name": request["name"],
+                "personality": request["personality"],
                 "referenceImage": identity,
                 "voice": voice,
-                "startScript": texts["startScript"],
-                "imageProcessing": avatar.imageProcessing or DEFAULT_IMAGE_PROCESSING,
+                "startScript": request.get("startScript"),
+                "imageProcessing": request.get("imageProcessing") or DEFAULT_IMAGE_PROCESSING,
                 "documentIds": ids,
             },
-            span=source.key(("avatars", key)),
+            span=avatar.span,
             image=image,
             documents=list(dict.fromkeys(avatar.documents)),
             unknown=unknown,
@@ -1195,12 +1169,11 @@ class Reconciler:
 
     def _create_fields(self, want: Desired) -> list[str]:
         names = list(fields_of(want.kind))
-        spec = self.graph.spec
-        if want.kind == "avatar" and spec is not None:
-            avatar = spec.avatars[want.key]
-            if avatar.imageProcessing is None:
+        if want.kind == "avatar":
+            request = self.graph.avatars[want.key].request
+            if request.get("imageProcessing") is None:
                 names.remove("imageProcessing")
-            if avatar.startScript is None:
+            if request.get("startScript") is None:
                 names.remove("startScript")
             if not want.fields.get("documentIds"):
                 names.remove("documentIds")
