@@ -1,6 +1,7 @@
 """Documents and avatars in the compiler: resource nodes with their texts rendered once, an
 avatar's ``@step`` image resolved to the one output it names (an edge from that generation),
-and the problems reported at their place; ``run`` and ``plan`` read the same nodes."""
+and the problems reported at their place; ``run`` and ``plan`` read the same nodes, and the
+planner puts the resource part on the plan."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from runway_plan import load_catalog
 from runway_plan.compile import Graph, compile_spec
 from runway_plan.execute.fingerprint import OutputRef
 from runway_plan.execute.resources import desired_state, image_source
+from runway_plan.plan import PlanOptions, ResourceChange, ResourcePlan, plan
 from runway_plan.source import parse_document
 
 CATALOG = load_catalog()
@@ -103,3 +105,18 @@ def test_a_failed_template_is_reported_once_and_kept_as_written(tmp_path: Path) 
     assert ava.problems == (graph.diagnostics[0].message,)
     assert ava.image is None and ava.producer is None
     assert desired_state(graph, {}, lambda ref: "")[("avatar", "ava")].problem == ava.problems[0]
+
+
+def test_the_planner_puts_the_resource_part_on_the_plan(tmp_path: Path) -> None:
+    graph = compiled(tmp_path, avatar("ava", "@hero[0]"))
+    found = ResourcePlan("state (https://api.dev.runwayml.com)", live=False)
+    assert plan(graph, CATALOG, PlanOptions(resources=found)).resources is found
+    assert plan(graph, CATALOG).resources is None
+    bare = compile_spec(
+        parse_document(HEAD.split("documents:")[0], str(tmp_path / "bare.yaml")), CATALOG
+    )
+    assert bare.documents == {} and bare.avatars == {}
+    assert plan(bare, CATALOG, PlanOptions(resources=found)).resources is None
+    gone = ResourceChange("avatar", "old", "Old", "delete", remote_id="a1")
+    left = ResourcePlan(found.source, live=False, changes=(gone,))
+    assert plan(bare, CATALOG, PlanOptions(resources=left)).resources is left
