@@ -21,17 +21,12 @@ version: 1
 name: t
 vars: {brand: Aurora}
 steps:
-  hero:
-    endpoint: text_to_image
-    model: gpt_image_2
-    promptText: a lighthouse
-    ratio: "1024:1024"
-    outputCount: 3
+  hero: {endpoint: text_to_image, model: gpt_image_2, promptText: a lighthouse, outputCount: 3}
 documents:
   faq: {name: "{{ brand }} FAQ", content: "About {{ brand }}"}
 avatars:
 """
-"""Lines 1-13; the avatars follow from line 14."""
+"""Lines 1-8 (the step one generation of three outputs); the avatars follow from line 9."""
 
 
 def avatar(name: str, image: str, personality: str = "Helpful") -> str:
@@ -62,7 +57,7 @@ def test_resource_texts_are_rendered_once_into_nodes(tmp_path: Path) -> None:
         None,
         (),
     )
-    assert faq.span.line == 12
+    assert faq.span.line == 7
     ava = graph.avatars["ava"]
     assert ava.name == "Ava" and ava.documents == ("faq", "faq")
     assert ava.request["personality"] == "Support for Aurora"
@@ -84,9 +79,9 @@ def test_an_image_naming_no_single_output_is_reported_and_has_no_producer(
         tmp_path, avatar("vague", "@hero"), avatar("far", "@hero[3]"), avatar("lost", "@heor[0]")
     )
     assert located(graph) == [
-        "16:21 RP302 step 'hero' has 3 outputs; an avatar takes one of them",
-        "22:21 RP302 '@hero[3]' is out of range: step 'hero' has 3 outputs",
-        "28:21 RP300 unknown step 'heor'",
+        "11:21 RP302 step 'hero' has 3 outputs; an avatar takes one of them",
+        "17:21 RP302 '@hero[3]' is out of range: step 'hero' has 3 outputs",
+        "23:21 RP300 unknown step 'heor'",
     ]
     assert graph.diagnostics[2].hint == "did you mean '@hero'?"
     assert [a.producer for a in graph.avatars.values()] == [None, None, None]
@@ -99,7 +94,7 @@ def test_an_image_naming_no_single_output_is_reported_and_has_no_producer(
 def test_a_failed_template_is_reported_once_and_kept_as_written(tmp_path: Path) -> None:
     graph = compiled(tmp_path, avatar("ava", "https://example.com/a.png", "Support for {{ nope }}"))
     assert [d.code for d in graph.diagnostics] == ["RP111"]
-    assert graph.diagnostics[0].span is not None and graph.diagnostics[0].span.line == 17
+    assert graph.diagnostics[0].span is not None and graph.diagnostics[0].span.line == 12
     ava = graph.avatars["ava"]
     assert ava.request["personality"] == "Support for {{ nope }}"
     assert ava.problems == (graph.diagnostics[0].message,)
