@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from runway_plan.errors import RunwayPlanError
     from runway_plan.source import Document, load_document
     from runway_plan.spec import Spec
-    from runway_plan.validate import check_file, validate
+    from runway_plan.validate import check_document, check_file, validate
 
 # The public names are imported on first use, so that ``import runway_plan`` stays cheap.
 __getattr__ = lazy_attributes(
@@ -42,6 +42,7 @@ __getattr__ = lazy_attributes(
         "Document": "source",
         "load_document": "source",
         "Spec": "spec",
+        "check_document": "validate",
         "check_file": "validate",
         "validate": "validate",
     },
@@ -57,6 +58,7 @@ __all__ = [
     "Span",
     "Spec",
     "__version__",
+    "check_document",
     "check_file",
     "compile_spec",
     "load_catalog",

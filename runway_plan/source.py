@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 from yaml.constructor import SafeConstructor
 
-from runway_plan.diagnostics import Diagnostic, Span, make
+from runway_plan.diagnostics import DataPath, Diagnostic, Span, make
 from runway_plan.diagnostics.display import display
 from runway_plan.diagnostics.frame import source_lines
 from runway_plan.limits import WorkLimits, over_limit
@@ -39,8 +39,6 @@ __all__ = [
     "parse_document",
     "read_limited",
 ]
-
-DataPath = tuple[str | int, ...]
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR_TAG = "tag:yaml.org,2002:str"

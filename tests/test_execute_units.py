@@ -20,6 +20,7 @@ import httpx
 import pytest
 from support.execute import KEY, graph_of, write_spec
 
+from runway_plan.diagnostics.issue import Issue
 from runway_plan.execute import RetryPolicy, RunwayClient, State, StateLocked, StepStatus
 from runway_plan.execute.client import (
     AuthenticationFailed,
@@ -121,7 +122,7 @@ def test_rejections_carry_the_api_message_and_issues() -> None:
     with pytest.raises(RequestRejected) as caught:
         _call(client, http, lambda: client.create("text_to_image", {"model": "m"}))
     assert "Invalid request: ratio" in caught.value.message
-    assert caught.value.issues == [(("ratio",), "no")]
+    assert caught.value.issues == [Issue(("ratio",), "no")]
 
 
 def test_polls_retry_transient_errors_with_backoff_and_retry_after() -> None:

@@ -22,9 +22,9 @@ from runway_plan.catalog import load_catalog
 from runway_plan.compile import compile_request
 from runway_plan.compile.graph import TemplateFailed
 from runway_plan.emulator import Emulator, EmulatorConfig, ManualClock, create_app
-from runway_plan.validate import RULE_NAMES, _Validator, check_file, validate_request
-from runway_plan.validate.checker import _Checker
-from runway_plan.validate.rules import _RULES
+from runway_plan.validate import RULE_NAMES, Validator, check_file, validate_request
+from runway_plan.validate.checker import Checker
+from runway_plan.validate.rules import RULES
 
 CATALOG = load_catalog()
 HEAD = "version: 1\nname: rules\nsteps:\n  s:\n"
@@ -995,12 +995,12 @@ RULED = sorted(
 
 @pytest.mark.parametrize(("endpoint", "model"), RULED)
 def test_rules_never_raise_on_malformed_requests(endpoint: str, model: str) -> None:
-    validator = _Validator(compile_request(CATALOG, endpoint, {"model": model}), api=True)
+    validator = Validator(compile_request(CATALOG, endpoint, {"model": model}), api=True)
     overlay = CATALOG.model_overlay(model)
-    checker = _Checker(validator, ("steps", "request"), model, overlay, {})
+    checker = Checker(validator, ("steps", "request"), model, overlay, {})
     for name in TRIGGERS:
         for junk in JUNK:
             for request in ({**TRIGGERS, name: junk}, {name: junk}):
                 for rule in overlay.rules:
-                    found = _RULES[rule]({"model": model, **request}, checker)
+                    found = RULES[rule]({"model": model, **request}, checker)
                     assert all(d.code == "RP211" for d in found)

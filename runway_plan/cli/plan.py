@@ -39,7 +39,7 @@ from runway_plan.cli.app import (
     vars_option,
 )
 from runway_plan.cli.selection import PLAN_STAGES, apply_selection, selection_options
-from runway_plan.compile import Graph, compile_spec
+from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, has_errors, make, sort_diagnostics
 from runway_plan.diagnostics.display import display, display_lines
 from runway_plan.diagnostics.render import render as render_diagnostics
@@ -65,7 +65,7 @@ from runway_plan.plan.report import (
 )
 from runway_plan.plan.resources import ResourcePlan
 from runway_plan.source import parse_document
-from runway_plan.validate import check_file, validate
+from runway_plan.validate import check_document, check_file
 
 _fetch_organization = fetch_organization
 """The live call, replaceable in tests (which pass an ``httpx.MockTransport``)."""
@@ -161,13 +161,9 @@ def _check(
     except ValueError:
         where = str(working)
     document = parse_document(shown.stdout, where)
-    if document.data is None and document.diagnostics:
-        graph = Graph(spec=None, document=document, catalog=catalog)
-        return graph, sort_diagnostics(document.diagnostics), spec
     with cyclic_gc_paused():
-        graph = compile_spec(document, catalog, overrides, limits, allow=allow)
-        found = validate(graph)
-    return graph, sort_diagnostics([*document.diagnostics, *found]), spec
+        graph, diagnostics = check_document(document, catalog, overrides, limits, allow=allow)
+    return graph, diagnostics, spec
 
 
 _DIAGNOSTIC_FORMATS = ("github", "sarif")

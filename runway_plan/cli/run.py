@@ -74,6 +74,7 @@ from runway_plan.execute.client import ExecuteError, TaskNotFound
 from runway_plan.execute.layout import claim, shared_layout
 from runway_plan.execute.report import manifest
 from runway_plan.execute.reuse import unreadable_as_such
+from runway_plan.execute.runner.polling import API_CADENCE
 from runway_plan.execute.state import RunRow, StateUnreadable, locked_by
 from runway_plan.files import SymlinkInTheWay
 from runway_plan.limits import WorkLimits
@@ -88,9 +89,6 @@ __all__ = [
     "state_location",
     "status_command",
 ]
-
-API_CADENCE = 5.0
-"""Seconds between status updates of a task on the real API (the SDK's polling helpers)."""
 
 EMULATOR_URL = "http://emulator"
 STOP_WAIT = 60.0

@@ -10,7 +10,6 @@ from runway_plan.compile.graph import Generation, Graph
 from runway_plan.diagnostics import Span
 from runway_plan.files import Root
 from runway_plan.source import Document, SourceMap
-from runway_plan.spec import Spec, Step
 
 __all__ = ["compile_request"]
 
@@ -26,10 +25,8 @@ def compile_request(
     """
     model = request.get("model")
     model = model if isinstance(model, str) else ""
-    step = Step.model_construct(endpoint=endpoint, model=model)
-    spec = Spec.model_construct(steps={"request": step}, documents={}, avatars={})
     document = Document(data=None, source_map=SourceMap("request"), text="", diagnostics=[])
-    graph = Graph(spec=spec, document=document, catalog=catalog, root=root or Root.anywhere())
+    graph = Graph(spec=None, document=document, catalog=catalog, root=root or Root.anywhere())
     generation = Generation(
         key="request",
         step="request",

@@ -19,13 +19,19 @@ from runway_plan.diagnostics.display import display
 __all__ = [
     "CODES",
     "CodeInfo",
+    "DataPath",
     "Diagnostic",
+    "Location",
     "Severity",
     "Span",
     "has_errors",
     "make",
     "sort_diagnostics",
 ]
+
+
+DataPath = tuple[str | int, ...]
+"""Where a value sits in a document's data: mapping keys and list indexes from the root."""
 
 
 class Severity(StrEnum):
@@ -58,8 +64,24 @@ class Span:
 
 
 @dataclass(frozen=True, slots=True)
+class Location:
+    """Where a problem is: a span of a source file when the data has one, and the data path.
+
+    A bare API request body has no source file, so its locations have a path and no span.
+    """
+
+    span: Span | None
+    path: DataPath = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Diagnostic:
-    """A problem found in a spec, located at a span when one is known."""
+    """A problem found in a spec, located at a span when one is known.
+
+    ``path`` is the data path of the value the problem is about, when the stage that found it
+    knows one (the model checks do); it takes no part in equality, so a problem reported at
+    one span from two paths (a YAML alias) stays one diagnostic.
+    """
 
     code: str
     message: str
@@ -67,6 +89,7 @@ class Diagnostic:
     severity: Severity = Severity.ERROR
     hint: str | None = None
     related: tuple[tuple[str, Span], ...] = field(default=())
+    path: DataPath | None = field(default=None, compare=False)
 
     @property
     def is_error(self) -> bool:
@@ -77,16 +100,18 @@ class Diagnostic:
 def make(
     code: str,
     message: str,
-    span: Span | None,
+    where: Span | Location | None,
     *,
     hint: str | None = None,
     related: Iterable[tuple[str, Span]] = (),
 ) -> Diagnostic:
     """Build a diagnostic whose severity is the registered default of its code (a retired
-    code is refused with ValueError)."""
+    code is refused with ValueError); ``where`` is a span, or a location that also gives
+    the data path."""
     info = CODES[code]
     if info.retired:
         raise ValueError(f"{code} is retired: it is never emitted")
+    span, path = (where.span, where.path) if isinstance(where, Location) else (where, None)
     return Diagnostic(
         code=code,
         message=message,
@@ -94,6 +119,7 @@ def make(
         severity=Severity(info.severity),
         hint=hint,
         related=tuple(related),
+        path=path,
     )
 
 

@@ -29,6 +29,8 @@ from runway_plan.emulator.clock import Clock
 from runway_plan.emulator.params import page
 from runway_plan.emulator.pricing import Pricer, PriceSheet
 from runway_plan.emulator.validation import Issue
+from runway_plan.plan.live import API_VERSION
+from runway_plan.plan.schedule import DAY
 
 __all__ = [
     "API_VERSION",
@@ -47,9 +49,6 @@ __all__ = [
 ]
 
 R = TypeVar("R")
-
-API_VERSION = "2024-11-06"
-DAY = 86_400.0
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,9 @@ from urllib.parse import quote, urlsplit
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
+from runway_plan.diagnostics.issue import Issue
 from runway_plan.errors import RunwayPlanError
+from runway_plan.plan.live import API_VERSION, DEFAULT_BASE_URL
 
 __all__ = [
     "API_VERSION",
@@ -84,9 +86,6 @@ __all__ = [
     "task_estimate",
 ]
 
-API_VERSION = "2024-11-06"
-DEFAULT_BASE_URL = "https://api.dev.runwayml.com"
-
 log = logging.getLogger("runway_plan.execute.http")
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -108,9 +107,7 @@ class ApiError(ExecuteError):
 class RequestRejected(ApiError):
     """The API refused the request (400, 404, 422, ...); ``issues`` are its field issues."""
 
-    def __init__(
-        self, message: str, status: int, issues: list[tuple[tuple[str | int, ...], str]]
-    ) -> None:
+    def __init__(self, message: str, status: int, issues: list[Issue]) -> None:
         super().__init__(message, status)
         self.issues = issues
 
@@ -330,8 +327,8 @@ class RunwayClient:
             reraise=True,
         )
 
-    def _message(self, response: httpx.Response) -> tuple[str, list[tuple[Any, str]]]:
-        issues: list[tuple[Any, str]] = []
+    def _message(self, response: httpx.Response) -> tuple[str, list[Issue]]:
+        issues: list[Issue] = []
         try:
             body = response.json()
         except ValueError:
@@ -343,7 +340,8 @@ class RunwayClient:
             for issue in body.get("issues") or []:
                 if isinstance(issue, dict) and isinstance(issue.get("message"), str):
                     path = issue.get("path")
-                    issues.append((tuple(path) if isinstance(path, list) else (), issue["message"]))
+                    at = tuple(path) if isinstance(path, list) else ()
+                    issues.append(Issue(at, issue["message"]))
         if not message:
             message = response.reason_phrase or f"HTTP {response.status_code}"
         return self._scrub(message), issues

@@ -2,7 +2,8 @@
 
 The one HTTP call of the planner.  The client takes an injected ``httpx`` transport so tests
 pass an ``httpx.MockTransport``; the API key is sent in the ``Authorization`` header and never
-appears in a result or an error message.
+appears in a result or an error message.  Each model's live limits are the scheduler's
+:class:`~runway_plan.plan.schedule.Limits`, read from the tier and the day's usage.
 """
 
 from __future__ import annotations
@@ -13,31 +14,24 @@ from typing import Any
 import httpx
 
 from runway_plan.errors import RunwayPlanError
+from runway_plan.plan.schedule import Limits
 
 __all__ = [
     "API_VERSION",
     "DEFAULT_BASE_URL",
     "LiveError",
-    "ModelLimit",
     "Organization",
     "fetch_organization",
 ]
 
 DEFAULT_BASE_URL = "https://api.dev.runwayml.com"
+"""The API's base URL (runwayml 5.24.0, ``_client.py``: the default of ``RUNWAYML_BASE_URL``)."""
 API_VERSION = "2024-11-06"
+"""The ``X-Runway-Version`` header every request sends, and the one the emulator accepts."""
 
 
 class LiveError(RunwayPlanError):
     """The organization could not be read (network, HTTP status or response shape)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ModelLimit:
-    """One model's live limits and what it used in the past 24 hours."""
-
-    max_concurrent: int
-    max_daily: int
-    used_today: int = 0
 
 
 @dataclass(frozen=True)
@@ -46,7 +40,7 @@ class Organization:
 
     credit_balance: int | None
     max_monthly_credit_spend: int | None
-    models: dict[str, ModelLimit] = field(default_factory=dict)
+    models: dict[str, Limits] = field(default_factory=dict)
 
 
 def _int(value: Any) -> int | None:
@@ -63,7 +57,7 @@ def parse_organization(body: Any) -> Organization:
         raise LiveError("GET /v1/organization did not return a JSON object")
     tier = _object(body.get("tier"))
     used_models = _object(_object(body.get("usage")).get("models"))
-    models: dict[str, ModelLimit] = {}
+    models: dict[str, Limits] = {}
     raw_models = tier.get("models")
     if not isinstance(raw_models, dict):
         raise LiveError("GET /v1/organization returned no tier.models limits")
@@ -75,7 +69,7 @@ def parse_organization(body: Any) -> Organization:
         if concurrent is None or daily is None:
             continue
         used = _object(used_models.get(name))
-        models[str(name)] = ModelLimit(concurrent, daily, _int(used.get("dailyGenerations")) or 0)
+        models[str(name)] = Limits(concurrent, daily, _int(used.get("dailyGenerations")) or 0)
     return Organization(
         credit_balance=_int(body.get("creditBalance")),
         max_monthly_credit_spend=_int(tier.get("maxMonthlyCreditSpend")),

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from runway_plan.catalog.learned import LearnedPrice
 from runway_plan.catalog.model import Confidence
+from runway_plan.compile import Generation
 from runway_plan.diagnostics import Diagnostic, Span
 from runway_plan.plan.cost import Cost, lowest_confidence
 from runway_plan.plan.live import Organization
@@ -63,22 +64,49 @@ class ReuseLike(Protocol):
 class GenerationPlan:
     """One generation's cost, latency estimate and place in the schedule.
 
-    ``reused`` is None when the plan knows nothing of a run state; otherwise True when a run
-    would take the generation from the state (it then has no slot), with ``reuse_reason``.
+    ``generation`` is the compiled :class:`~runway_plan.compile.Generation` it plans (its key,
+    step, index, endpoint, model and request are read from there, not copied).  ``reused`` is
+    None when the plan knows nothing of a run state; otherwise True when a run would take the
+    generation from the state (it then has no slot), with ``reuse_reason``.
     """
 
-    key: str
-    step: str
-    index: int | None
-    endpoint: str
-    model: str
+    generation: Generation
     cost: Cost
     latency: float
     pool: str
     slot: Slot | None
-    request: Mapping[str, Any]
     reused: bool | None = None
     reuse_reason: str = ""
+
+    @property
+    def key(self) -> str:
+        """The generation's key (``step`` or ``step[i]``)."""
+        return self.generation.key
+
+    @property
+    def step(self) -> str:
+        """The step it belongs to."""
+        return self.generation.step
+
+    @property
+    def index(self) -> int | None:
+        """Its item of a fan-out step (None for a step without ``for_each``)."""
+        return self.generation.index
+
+    @property
+    def endpoint(self) -> str:
+        """The API endpoint it is sent to."""
+        return self.generation.endpoint
+
+    @property
+    def model(self) -> str:
+        """The model it runs on."""
+        return self.generation.model
+
+    @property
+    def request(self) -> Mapping[str, Any]:
+        """The rendered request body."""
+        return self.generation.request
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from runway_plan.catalog.learned import with_learned
 from runway_plan.compile import Generation, Graph
 from runway_plan.diagnostics import Diagnostic, Span, make, sort_diagnostics
 from runway_plan.plan.cost import Cost, Pricer, format_credits, format_usd, lowest_confidence
-from runway_plan.plan.live import ModelLimit
 from runway_plan.plan.model import (
     Budget,
     DeadlineCheck,
@@ -176,7 +175,7 @@ class _Planner:
         limit_of: dict[str, Limits] = {}
         for model in sorted({gen.model for gen in self.graph.generations.values()}):
             if model in live.models:
-                limit_of[model] = _live_limits(live.models[model])
+                limit_of[model] = live.models[model]
             else:
                 limit_of[model] = _catalog_limits(self.catalog, self.tier, model)
                 self.notes.append(
@@ -198,16 +197,11 @@ class _Planner:
             for gen, cost in zip(gens, costs, strict=True):
                 item = reuse.get(gen.key) if reuse is not None else None
                 generations[gen.key] = GenerationPlan(
-                    key=gen.key,
-                    step=name,
-                    index=gen.index,
-                    endpoint=gen.endpoint,
-                    model=gen.model,
+                    generation=gen,
                     cost=cost,
                     latency=self.latency[gen.key],
                     pool=gen.model,
                     slot=timeline.slots.get(gen.key),
-                    request=gen.request,
                     reused=None if self.reuse_source is None else gen.key in self.reused_keys,
                     reuse_reason=""
                     if self.reuse_source is None
@@ -434,10 +428,6 @@ def _catalog_limits(catalog: Catalog, tier: int, model: str) -> Limits:
     group = catalog.limit_group(model)
     limits = groups.get(group) or groups[catalog.tiers.default_group]
     return Limits(limits.max_concurrent, limits.max_daily)
-
-
-def _live_limits(live: ModelLimit) -> Limits:
-    return Limits(live.max_concurrent, live.max_daily, live.used_today)
 
 
 def _step_edges(graph: Graph) -> list[tuple[str, str]]:

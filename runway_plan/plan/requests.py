@@ -35,8 +35,8 @@ from runway_plan.diagnostics import Diagnostic
 from runway_plan.diagnostics.display import codepoint_escape, display_lines, is_hidden
 from runway_plan.files import LocalFileError
 from runway_plan.probe import probe_local
+from runway_plan.validate import describe
 from runway_plan.validate.assets import file_diagnostic
-from runway_plan.validate.describe import _label
 
 __all__ = ["COMPILED_VERSION", "compiled_requests", "requests_yaml"]
 
@@ -117,7 +117,7 @@ def compiled_requests(graph: Graph) -> tuple[dict[str, Any], list[Diagnostic]]:
                 shown = assets.local(asset.value)
                 if isinstance(shown, LocalFileError):
                     span = graph.document.source_map.value(("steps", gen.step, *asset.path))
-                    diagnostics.append(file_diagnostic(shown, _label(asset.path), span))
+                    diagnostics.append(file_diagnostic(shown, describe.label(asset.path), span))
                     shown = {"$file": asset.value}
                 body = set_path(body, asset.path, shown)
         entry: dict[str, Any] = {"key": key, "step": gen.step}

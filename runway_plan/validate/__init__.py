@@ -9,26 +9,28 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runway_plan.catalog import Catalog, load_catalog
 from runway_plan.catalog.model import ModelOverlay, RetiredModel, TypeNode
 from runway_plan.compile import Generation, Graph, Ref, compile_request, compile_spec
-from runway_plan.diagnostics import Diagnostic, Span, make, sort_diagnostics
+from runway_plan.diagnostics import Diagnostic, Location, Span, make, sort_diagnostics
+from runway_plan.diagnostics.issue import Issue
 from runway_plan.limits import WorkLimits
 from runway_plan.source import DataPath, Document, SourceMap, load_document
 from runway_plan.spec import STEP_KEYS
+from runway_plan.validate import describe
 from runway_plan.validate.assets import AssetChecks
-from runway_plan.validate.checker import _Checker
-from runway_plan.validate.describe import _label, _media_of, utf16_length
+from runway_plan.validate.checker import Checker, Context, Locator
+from runway_plan.validate.describe import utf16_length
 from runway_plan.validate.resources import ResourceChecks
-from runway_plan.validate.rules import _RULES, RULE_NAMES
+from runway_plan.validate.rules import RULE_NAMES, RULES
 
 __all__ = [
     "RULE_NAMES",
-    "RequestIssue",
+    "Validator",
+    "check_document",
     "check_file",
     "utf16_length",
     "validate",
@@ -38,12 +40,36 @@ __all__ = [
 ]
 
 
-class _Validator(AssetChecks, ResourceChecks):
+class _Body:
+    """The locator of a bare API body: it has no source file, so no spans."""
+
+    def value(self, path: DataPath) -> Span | None:
+        return None
+
+    def key(self, path: DataPath) -> Span | None:
+        return None
+
+    def missing(self, path: DataPath) -> Span | None:
+        return None
+
+    def trap(self, path: DataPath) -> str | None:
+        return None
+
+
+class Validator(AssetChecks, ResourceChecks):
+    """Runs the checks of a graph; the :class:`Context` its checkers work in.
+
+    ``api`` is for a bare API body (:func:`validate_request`): its values have no spans and
+    may not be local paths or references.
+    """
+
     def __init__(self, graph: Graph, *, api: bool = False) -> None:
         self.api = api
         self.graph = graph
         self.catalog: Catalog = graph.catalog
         self.map: SourceMap = graph.document.source_map
+        self.locator: Locator = _Body() if api else self.map
+        self.context: Context = self
         self.spec_path = self.map.path
         self.diagnostics: list[Diagnostic] = []
         self.memo: dict[tuple[Any, ...], tuple[Any, list[Diagnostic]]] = {}
@@ -72,14 +98,14 @@ class _Validator(AssetChecks, ResourceChecks):
                 make(
                     "RP200",
                     f"unknown endpoint '{gen.endpoint}'",
-                    self.map.value((*base, "endpoint")),
+                    self.locate((*base, "endpoint")),
                     hint=f"did you mean '{close[0]}'?"
                     if close
                     else f"endpoints: {', '.join(sorted(catalog.endpoints))}",
                 )
             )
             return
-        model_span = self.map.value((*base, "model"))
+        model_span = self.locate((*base, "model"))
         retired = catalog.retired(gen.model)
         if retired is not None:
             self.diagnostics.append(self.retired(gen, retired, sorted(endpoint.models), model_span))
@@ -93,7 +119,7 @@ class _Validator(AssetChecks, ResourceChecks):
             **catalog.overlay.field_renames.get("*", {}),
             **catalog.overlay.field_renames.get(gen.endpoint, {}),
         }
-        checker = _Checker(
+        checker = Checker(
             self,
             base,
             gen.model,
@@ -105,12 +131,16 @@ class _Validator(AssetChecks, ResourceChecks):
         )
         self.diagnostics.extend(checker.fields(gen.request, spec.fields, ()))
         for rule in overlay.rules:
-            check = _RULES.get(rule)
+            check = RULES.get(rule)
             if check is not None:
                 self.diagnostics.extend(check(gen.request, checker))
 
+    def locate(self, path: DataPath) -> Location:
+        """Where the value at ``path`` is."""
+        return Location(self.locator.value(path), path)
+
     def retired(
-        self, gen: Generation, retired: RetiredModel, models: list[str], span: Span
+        self, gen: Generation, retired: RetiredModel, models: list[str], span: Location
     ) -> Diagnostic:
         """RP203 naming the replacement, or, on an endpoint the model never served, that
         endpoint's models."""
@@ -131,7 +161,7 @@ class _Validator(AssetChecks, ResourceChecks):
             hint=f"models on {gen.endpoint}: {', '.join(models)}",
         )
 
-    def unknown_model(self, gen: Generation, models: list[str], span: Span) -> Diagnostic:
+    def unknown_model(self, gen: Generation, models: list[str], span: Location) -> Diagnostic:
         """RP202 for a model of other endpoints, RP201 for an unknown one; a did-you-mean
         offers only models of the step's endpoint."""
         listed = f"models on {gen.endpoint}: {', '.join(models)}"
@@ -158,16 +188,17 @@ class _Validator(AssetChecks, ResourceChecks):
         return make("RP201", f"unknown model '{gen.model}'", span, hint=listed)
 
     def check_ref(
-        self, ref: Ref, node: TypeNode, at: DataPath, checker: _Checker
+        self, ref: Ref, node: TypeNode, at: DataPath, checker: Checker
     ) -> list[Diagnostic]:
-        media = _media_of(node)
+        media = describe.media_of(node)
+        where = Location(ref.span, (*checker.base, *at))
         if media is None:
             return [
                 make(
                     "RP304",
-                    f"{_label(at)} does not take a media asset, so '{ref.text}' is not a "
+                    f"{describe.label(at)} does not take a media asset, so '{ref.text}' is not a "
                     "reference here",
-                    ref.span,
+                    where,
                 )
             ]
         producer = self.graph.producer(ref)
@@ -178,12 +209,12 @@ class _Validator(AssetChecks, ResourceChecks):
             return [
                 make(
                     "RP303",
-                    f"{_label(at)} takes {' or '.join(sorted(media))}, but '{ref.step}' "
+                    f"{describe.label(at)} takes {' or '.join(sorted(media))}, but '{ref.step}' "
                     f"({producer.endpoint}) produces {produced}",
-                    ref.span,
+                    where,
                 )
             ]
-        return self.input_duration(producer.length, f"'{ref.text}'", at, checker, ref.span)
+        return self.input_duration(producer.length, f"'{ref.text}'", at, checker, where)
 
 
 def validate(graph: Graph) -> list[Diagnostic]:
@@ -193,7 +224,7 @@ def validate(graph: Graph) -> list[Diagnostic]:
 
 
 def _all(graph: Graph, *more: Diagnostic) -> list[Diagnostic]:
-    return sort_diagnostics([*more, *graph.diagnostics, *_Validator(graph).run()])
+    return sort_diagnostics([*more, *graph.diagnostics, *Validator(graph).run()])
 
 
 def within_limit(diagnostics: list[Diagnostic], limits: WorkLimits, path: str) -> list[Diagnostic]:
@@ -236,82 +267,63 @@ def check_file(
     ``allow``.
     """
     requested = WorkLimits().merged(limits or {})
+    document = load_document(path, max_bytes=requested.file_bytes)
+    return check_document(document, catalog, overrides, limits, allow=allow)
+
+
+def check_document(
+    document: Document,
+    catalog: Catalog | None = None,
+    overrides: dict[str, Any] | None = None,
+    limits: Mapping[str, int] | None = None,
+    *,
+    allow: Iterable[str | Path] = (),
+) -> tuple[Graph, list[Diagnostic]]:
+    """Compile and validate a parsed spec (:func:`runway_plan.source.parse_document`, for a
+    spec that is not a file, such as one read from git): the graph and every diagnostic.
+
+    The arguments are those of :func:`check_file`; the document's own diagnostics (syntax,
+    YAML traps) are among those returned.
+    """
     if catalog is None:
         catalog = load_catalog()
-    document = load_document(path, max_bytes=requested.file_bytes)
     if document.data is None and document.diagnostics:
+        requested = WorkLimits().merged(limits or {})
         graph = Graph(spec=None, document=document, catalog=catalog, limits=requested)
-        shown = within_limit(sort_diagnostics(document.diagnostics), requested, str(path))
-        return graph, shown
+        path = document.source_map.path
+        return graph, within_limit(sort_diagnostics(document.diagnostics), requested, path)
     graph = compile_spec(document, catalog, overrides, limits, allow=allow)
     found = _all(graph, *document.diagnostics)
     return graph, within_limit(found, graph.limits, document.source_map.path)
 
 
-@dataclass(frozen=True, slots=True)
-class RequestIssue:
-    """Why the API would refuse a request body: the field's JSON path, a code and a message."""
-
-    path: DataPath
-    code: str
-    message: str
-
-
-class _BodyMap(SourceMap):
-    """A source map for a bare request body; remembers which data path each span stands for."""
-
-    def __init__(self) -> None:
-        super().__init__("request")
-        self.paths: dict[Span, DataPath] = {}
-
-    def value(self, path: DataPath) -> Span:
-        at = path[2:]
-        span = Span(_label(at), 0, 0, 0, len(self.paths))
-        self.paths[span] = at
-        return span
-
-    def key(self, path: DataPath) -> Span:
-        return self.value(path)
-
-    def missing(self, path: DataPath) -> Span:
-        return self.value(path)
-
-    def trap(self, path: DataPath) -> str | None:
-        return None
+def _issues(diagnostics: list[Diagnostic], base: DataPath) -> list[Issue]:
+    """The errors among ``diagnostics`` as issues at their paths below ``base``, in the order
+    of their fields' labels."""
+    unique = list({id(d): d for d in diagnostics if d.is_error}.values())
+    issues = [Issue((d.path or base)[len(base) :], d.message, d.code) for d in unique]
+    return sorted(issues, key=lambda i: (describe.label(i.path), i.code, i.message))
 
 
-def _issues(diagnostics: list[Diagnostic], source_map: _BodyMap) -> list[RequestIssue]:
-    return [
-        RequestIssue(source_map.paths.get(d.span, ()) if d.span else (), d.code, d.message)
-        for d in sort_diagnostics(diagnostics)
-        if d.is_error
-    ]
-
-
-def validate_request(catalog: Catalog, endpoint: str, body: dict[str, Any]) -> list[RequestIssue]:
+def validate_request(catalog: Catalog, endpoint: str, body: dict[str, Any]) -> list[Issue]:
     """Check an API request body as the API would: what it would refuse, field by field.
 
     Local paths and step references are refused, since the API only takes https://, runway://
     and data: assets.
     """
     graph = compile_request(catalog, endpoint, body)
-    source_map = _BodyMap()
-    graph.document = Document(data=None, source_map=source_map, text="", diagnostics=[])
-    validator = _Validator(graph, api=True)
+    validator = Validator(graph, api=True)
     validator.generation(graph.generations["request"])
-    return _issues(validator.diagnostics, source_map)
+    return _issues(validator.diagnostics, ("steps", "request"))
 
 
-def validate_resource(catalog: Catalog, resource: str, body: dict[str, Any]) -> list[RequestIssue]:
+def validate_resource(catalog: Catalog, resource: str, body: dict[str, Any]) -> list[Issue]:
     """Check a resource body (``avatar_create``, ``document_update``, ...) as the API would."""
     spec = catalog.constraints.resources.get(resource)
     if spec is None:
         raise KeyError(f"the catalog has no resource {resource!r}")
-    source_map = _BodyMap()
-    document = Document(data=None, source_map=source_map, text="", diagnostics=[])
+    document = Document(data=None, source_map=SourceMap(resource), text="", diagnostics=[])
     graph = Graph(spec=None, document=document, catalog=catalog)
-    validator = _Validator(graph, api=True)
-    checker = _Checker(
-        validator, ("resources", resource), resource.split("_")[0], ModelOverlay(), {}
-    )
-    return _issues(checker.fields(body, spec.fields, ()), source_map)
+    validator = Validator(graph, api=True)
+    checker = Checker(validator, (), resource.split("_")[0], ModelOverlay(), {})
+    return _issues(checker.fields(body, spec.fields, ()), ())

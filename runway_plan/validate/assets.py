@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from runway_plan.catalog import Catalog
@@ -14,22 +13,12 @@ from runway_plan.catalog.model import (
 )
 from runway_plan.compile import Graph
 from runway_plan.compile.durations import Length
-from runway_plan.diagnostics import Diagnostic, Span, make
+from runway_plan.diagnostics import Diagnostic, Location, Span, make
 from runway_plan.files import LocalFileError, NotText, OutsideRoot
 from runway_plan.probe import probe_local
 from runway_plan.source import DataPath, SourceMap
-from runway_plan.validate.describe import (
-    _DATA_URI,
-    _MIME_ALIASES,
-    _bounds,
-    _dotted,
-    _label,
-    _mb,
-    _num,
-)
-
-if TYPE_CHECKING:
-    from runway_plan.validate.checker import _Checker
+from runway_plan.validate import describe
+from runway_plan.validate.checker import Checker
 
 
 class AssetChecks:
@@ -43,11 +32,16 @@ class AssetChecks:
     diagnostics: list[Diagnostic]
 
     def input_duration(
-        self, length: Length | None, what: str, at: DataPath, checker: _Checker, span: Span
+        self,
+        length: Length | None,
+        what: str,
+        at: DataPath,
+        checker: Checker,
+        span: Span | Location,
     ) -> list[Diagnostic]:
         """RP225 when an input's known length is outside the model's bounds; RP227 (a
         warning) when only part of its estimated range is."""
-        bounds: InputDuration | None = checker.overlay.input_durations.get(_dotted(at))
+        bounds: InputDuration | None = checker.overlay.input_durations.get(describe.dotted(at))
         if bounds is None or length is None:
             return []
         low, high = bounds.min_seconds, bounds.max_seconds
@@ -59,38 +53,42 @@ class AssetChecks:
             return high is not None and (seconds >= high if bounds.exclusive else seconds > high)
 
         if bounds.exclusive:
-            allowed = _bounds(None, None, low, high)
+            allowed = describe.bounds(None, None, low, high)
         else:
-            allowed = _bounds(low, high, None, None)
+            allowed = describe.bounds(low, high, None, None)
         takes = f"{checker.subject} takes {allowed} s"
         if length.exact:
             if not (short(length.low) or long(length.low)):
                 return []
             return [
                 make(
-                    "RP225", f"{_label(at)}: {what} is {_seconds(length.low)} s long; {takes}", span
+                    "RP225",
+                    f"{describe.label(at)}: {what} is {_seconds(length.low)} s long; {takes}",
+                    span,
                 )
             ]
         estimate = f"{_seconds(length.low)}-{_seconds(length.high)} s long ({length.reason})"
         if short(length.high) or long(length.low):
-            return [make("RP225", f"{_label(at)}: {what} will be {estimate}; {takes}", span)]
+            return [
+                make("RP225", f"{describe.label(at)}: {what} will be {estimate}; {takes}", span)
+            ]
         if short(length.low) or long(length.high):
             risk = "too short" if short(length.low) else "too long"
             return [
                 make(
                     "RP227",
-                    f"{_label(at)}: {what} may be {risk}: it will be {estimate}; {takes}",
+                    f"{describe.label(at)}: {what} may be {risk}: it will be {estimate}; {takes}",
                     span,
                 )
             ]
         return []
 
     def check_asset(
-        self, value: str, media: str, at: DataPath, checker: _Checker
+        self, value: str, media: str, at: DataPath, checker: Checker
     ) -> list[Diagnostic]:
-        span = checker.span(at)
+        span = checker.locate(at)
         overlay = self.catalog.overlay
-        label = _label(at)
+        label = describe.label(at)
         if value.startswith("runway://"):
             return []
         if value.startswith("data:"):
@@ -145,12 +143,16 @@ class AssetChecks:
             return []
         return self.local_file(value, media, at, checker, span)
 
-    def data_uri(self, value: str, media: str, label: str, span: Span) -> list[Diagnostic]:
-        match = _DATA_URI.match(value)
+    def data_uri(
+        self, value: str, media: str, label: str, span: Span | Location
+    ) -> list[Diagnostic]:
+        match = describe.DATA_URI.match(value)
         overlay = self.catalog.overlay
         if match is None or ";base64" not in (match["params"] or ""):
             return [make("RP221", f"{label}: a data URI must be 'data:<type>;base64,<data>'", span)]
-        mime = _MIME_ALIASES.get((match["mime"] or "").lower(), (match["mime"] or "").lower())
+        mime = describe.MIME_ALIASES.get(
+            (match["mime"] or "").lower(), (match["mime"] or "").lower()
+        )
         if not mime:
             return [make("RP221", f"{label}: the data URI has no media type", span)]
         accepted = overlay.accepted_content_types.get(media, ())  # type: ignore[call-overload]
@@ -172,8 +174,8 @@ class AssetChecks:
             return [
                 make(
                     "RP221",
-                    f"{label}: the data URI holds {_mb(size)}; {media} data URIs may hold at most "
-                    f"{_mb(limit)}",
+                    f"{label}: the data URI holds {describe.mb(size)}; {media} data URIs may "
+                    f"hold at most {describe.mb(limit)}",
                     span,
                     hint="use a local file (it will be uploaded) or an https:// URL",
                 )
@@ -181,11 +183,11 @@ class AssetChecks:
         return []
 
     def local_file(
-        self, value: str, media: str, at: DataPath, checker: _Checker, span: Span
+        self, value: str, media: str, at: DataPath, checker: Checker, span: Span | Location
     ) -> list[Diagnostic]:
         """Checks of a local file (read only inside the spec's root): a regular file of
         the field's media, within the API's size limit, of an accepted length."""
-        label = _label(at)
+        label = describe.label(at)
         overlay = self.catalog.overlay
         limit = overlay.asset_limits[media].upload  # type: ignore[index]
         try:
@@ -194,8 +196,8 @@ class AssetChecks:
                     return [
                         make(
                             "RP224",
-                            f"{label}: '{value}' is {_mb(local.size)}; the API accepts at most "
-                            f"{_mb(limit)}",
+                            f"{label}: '{value}' is {describe.mb(local.size)}; the API accepts "
+                            f"at most {describe.mb(limit)}",
                             span,
                         )
                     ]
@@ -203,7 +205,7 @@ class AssetChecks:
         except LocalFileError as exc:
             return [file_diagnostic(exc, label, span)]
         accepted = overlay.accepted_content_types.get(media, ())  # type: ignore[call-overload]
-        mime = _MIME_ALIASES.get(info.mime or "", info.mime)
+        mime = describe.MIME_ALIASES.get(info.mime or "", info.mime)
         if info.media != media or mime not in accepted:
             found = mime or "not a recognised media file"
             return [
@@ -220,7 +222,7 @@ class AssetChecks:
 
 
 def file_diagnostic(
-    error: LocalFileError, label: str, span: Span, text_hint: str | None = None
+    error: LocalFileError, label: str, span: Span | Location, text_hint: str | None = None
 ) -> Diagnostic:
     """The diagnostic for a local file that cannot be used: RP228 outside the spec's root
     (saying nothing about the file), RP212 a document that is not text (with ``text_hint``),
@@ -238,4 +240,4 @@ def file_diagnostic(
 
 
 def _seconds(value: float) -> str:
-    return _num(round(value, 2))
+    return describe.num(round(value, 2))

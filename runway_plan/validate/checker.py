@@ -5,9 +5,9 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from runway_plan.catalog import OUTPUT_COUNT
+from runway_plan.catalog import OUTPUT_COUNT, Catalog
 from runway_plan.catalog.model import (
     ArrayType,
     EnumType,
@@ -21,39 +21,69 @@ from runway_plan.catalog.model import (
     TypeNode,
     UnionType,
 )
-from runway_plan.compile import Ref
+from runway_plan.compile import Graph, Ref
 from runway_plan.compile.durations import DURATION_INPUTS, PASSTHROUGH_ENDPOINTS
 from runway_plan.compile.graph import TemplateFailed
-from runway_plan.diagnostics import Diagnostic, Span, make
+from runway_plan.diagnostics import Diagnostic, Location, Span, make
 from runway_plan.source import INTEGER_RANGE, DataPath
-from runway_plan.validate.describe import (
-    _MAX_LISTED,
-    _bounds,
-    _discriminate,
-    _dotted,
-    _expected,
-    _fits,
-    _label,
-    _nearest,
-    _requirement,
-    _same,
-    _shape_hint,
-    _show,
-    _type_name,
-    field_names,
-    utf16_length,
-)
-
-if TYPE_CHECKING:
-    from runway_plan.validate import _Validator
+from runway_plan.validate import describe
+from runway_plan.validate.describe import field_names, utf16_length
 
 
-class _Checker:
+class Locator(Protocol):
+    """Where the values of a document are: the spans of a spec's source map, or none for a
+    bare API body (its diagnostics carry only the data path)."""
+
+    def value(self, path: DataPath) -> Span | None:
+        """The span of the value at ``path``."""
+
+    def key(self, path: DataPath) -> Span | None:
+        """The span of the key of ``path`` (of its value when it has no key)."""
+
+    def missing(self, path: DataPath) -> Span | None:
+        """Where a missing ``path`` would be written: its parent mapping."""
+
+    def trap(self, path: DataPath) -> str | None:
+        """The plain YAML text of a value YAML 1.1 read as another type, if it was."""
+
+
+class Context(Protocol):
+    """What a checker needs from the validation that runs it: the catalog, the graph, where
+    values are, a memo of checked values, and the checks of references and assets."""
+
+    @property
+    def catalog(self) -> Catalog:
+        """The model catalog checked against."""
+
+    @property
+    def graph(self) -> Graph:
+        """The compiled graph being validated."""
+
+    @property
+    def locator(self) -> Locator:
+        """Where the document's values are."""
+
+    @property
+    def memo(self) -> dict[tuple[Any, ...], tuple[Any, list[Diagnostic]]]:
+        """Results of checking a value at a place: fan-out items share untemplated values."""
+
+    def check_ref(
+        self, ref: Ref, node: TypeNode, at: DataPath, checker: Checker
+    ) -> list[Diagnostic]:
+        """The diagnostics of a step reference in a field of type ``node``."""
+
+    def check_asset(
+        self, value: str, media: str, at: DataPath, checker: Checker
+    ) -> list[Diagnostic]:
+        """The diagnostics of an asset value in a field taking ``media``."""
+
+
+class Checker:
     """Checks one request (or resource body) against a type tree."""
 
     def __init__(
         self,
-        validator: _Validator,
+        context: Context,
         base: DataPath,
         subject: str,
         overlay: ModelOverlay,
@@ -68,17 +98,46 @@ class _Checker:
         self.step_keys = step_keys
         """The orchestration keys a step may hold beside the request fields (none for a bare
         request or a resource body)."""
-        self.v = validator
+        self.context = context
         self.base = base
         self.subject = subject
         self.overlay = overlay
         self.refs = refs
 
-    def span(self, at: DataPath) -> Span:
-        return self.v.map.value((*self.base, *at))
+    @property
+    def catalog(self) -> Catalog:
+        """The model catalog checked against."""
+        return self.context.catalog
 
-    def key_span(self, at: DataPath) -> Span:
-        return self.v.map.key((*self.base, *at))
+    def locate(self, at: DataPath) -> Location:
+        """Where the value at ``at`` (below the checked body) is."""
+        path = (*self.base, *at)
+        return Location(self.context.locator.value(path), path)
+
+    def locate_key(self, at: DataPath) -> Location:
+        """Where the key of ``at`` is."""
+        path = (*self.base, *at)
+        return Location(self.context.locator.key(path), path)
+
+    def locate_missing(self, at: DataPath) -> Location:
+        """Where the missing field ``at`` would be written."""
+        path = (*self.base, *at)
+        return Location(self.context.locator.missing(path), path)
+
+    def model_fields(self) -> dict[str, FieldSpec]:
+        """The request fields of the checked model on its step's endpoint ({} when unknown)."""
+        graph = self.context.graph
+        step = self.base[-1] if self.base else None
+        if not isinstance(step, str):
+            return {}
+        node = graph.steps.get(step)
+        generation = graph.generations.get(step)
+        endpoint = node.step.endpoint if node is not None else None
+        endpoint = endpoint or (generation.endpoint if generation is not None else None)
+        if not isinstance(endpoint, str):
+            return {}
+        spec = self.catalog.model(endpoint, self.subject)
+        return spec.fields if spec is not None else {}
 
     def fields(
         self, value: dict[str, Any], fields: dict[str, FieldSpec], at: DataPath
@@ -89,13 +148,15 @@ class _Checker:
         }
         for name, spec in fields.items():
             if spec.required and name not in value and name not in misspelled:
-                hint = _requirement(spec, self.overlay.fields.get(_dotted((*at, name))))
-                where = f" in {_label(at)}" if at else ""
+                hint = describe.requirement(
+                    spec, self.overlay.fields.get(describe.dotted((*at, name)))
+                )
+                where = f" in {describe.label(at)}" if at else ""
                 found.append(
                     make(
                         "RP204",
                         f"missing required field '{name}'{where} for {self.subject}",
-                        self.v.map.missing((*self.base, *at, name)),
+                        self.locate_missing((*at, name)),
                         hint=hint,
                     )
                 )
@@ -116,7 +177,7 @@ class _Checker:
         close = difflib.get_close_matches(name, [*fields, *step_keys], n=1, cutoff=0.6)
         if right is not None and right in fields:
             hint = f"the API calls it '{right}' (older docs spell it '{name}')"
-        elif self.endpoint is not None and name in field_names(self.v.catalog):
+        elif self.endpoint is not None and name in field_names(self.catalog):
             hint = f"{self.subject} has no {name}{self.no_field_reason(name, fields)}; {accepted}"
         elif close:
             hint = f"did you mean '{close[0]}'?"
@@ -124,11 +185,11 @@ class _Checker:
                 hint += " (a step key)"
         else:
             hint = accepted
-        where = f" in {_label(at)}" if at else ""
+        where = f" in {describe.label(at)}" if at else ""
         return make(
             "RP205",
             f"unknown field '{name}'{where} for {self.subject}",
-            self.key_span((*at, name)),
+            self.locate_key((*at, name)),
             hint=hint,
         )
 
@@ -141,26 +202,27 @@ class _Checker:
         return " (other models do)"
 
     def wrong_type(self, value: Any, node: TypeNode, at: DataPath) -> Diagnostic:
-        plain = self.v.map.trap((*self.base, *at))
+        plain = self.context.locator.trap((*self.base, *at))
         if plain is not None and isinstance(node, StringType | EnumType | UnionType):
             return make(
                 "RP102",
-                f"{_label(at)}: YAML 1.1 reads `{plain}` as {_type_name(value)} "
-                f"({_show(value)}), not the string '{plain}'",
-                self.span(at),
+                f"{describe.label(at)}: YAML 1.1 reads `{plain}` as {describe.type_name(value)} "
+                f"({describe.show(value)}), not the string '{plain}'",
+                self.locate(at),
                 hint=f'quote it: "{plain}"',
             )
         return make(
             "RP206",
-            f"{_label(at)} must be {_expected(node)}, not {_type_name(value)}",
-            self.span(at),
-            hint=_shape_hint(value, node, _label(at)),
+            f"{describe.label(at)} must be {describe.expected(node)}, "
+            f"not {describe.type_name(value)}",
+            self.locate(at),
+            hint=describe.shape_hint(value, node, describe.label(at)),
         )
 
     def check(self, value: Any, node: TypeNode, at: DataPath) -> list[Diagnostic]:
         ref = self.refs.get(at)
         if ref is not None:
-            return self.v.check_ref(ref, node, at, self)
+            return self.context.check_ref(ref, node, at, self)
         if isinstance(value, TemplateFailed):
             return []
         if self.refs and isinstance(value, dict | list):
@@ -171,14 +233,14 @@ class _Checker:
             at,
             self.base,
         )
-        cached = self.v.memo.get(key)
+        cached = self.context.memo.get(key)
         if cached is None:
             cached = (value, self._check(value, node, at))
-            self.v.memo[key] = cached
+            self.context.memo[key] = cached
         return cached[1]
 
     def _check(self, value: Any, node: TypeNode, at: DataPath) -> list[Diagnostic]:
-        patch = self.overlay.fields.get(_dotted(at)) if self.overlay.fields else None
+        patch = self.overlay.fields.get(describe.dotted(at)) if self.overlay.fields else None
         match node:
             case UnionType():
                 return self.union(value, node, at)
@@ -195,9 +257,9 @@ class _Checker:
                     return [
                         make(
                             "RP208",
-                            f"{_label(at)} {_show(value)} is not a number the API takes "
-                            "(finite, within 64 bits)",
-                            self.span(at),
+                            f"{describe.label(at)} {describe.show(value)} is not a number the API "
+                            "takes (finite, within 64 bits)",
+                            self.locate(at),
                         )
                     ]
                 return self.number(value, node, patch, at)
@@ -220,26 +282,26 @@ class _Checker:
     def string(self, value: str, node: StringType, at: DataPath) -> list[Diagnostic]:
         found: list[Diagnostic] = []
         if node.media is not None:
-            return self.v.check_asset(value, node.media, at, self)
+            return self.context.check_asset(value, node.media, at, self)
         length = utf16_length(value) if node.length_unit == "utf16" else len(value)
         unit = "UTF-16 code units" if node.length_unit == "utf16" else "characters"
         if node.min_length is not None and length < node.min_length:
             found.append(
                 make(
                     "RP209",
-                    f"{_label(at)} is "
+                    f"{describe.label(at)} is "
                     + ("empty" if length == 0 else f"{length} {unit} long")
                     + f"; {self.subject} needs at least {node.min_length}",
-                    self.span(at),
+                    self.locate(at),
                 )
             )
         if node.max_length is not None and length > node.max_length:
             found.append(
                 make(
                     "RP209",
-                    f"{_label(at)} is {length} {unit} long; {self.subject} allows at most "
+                    f"{describe.label(at)} is {length} {unit} long; {self.subject} allows at most "
                     f"{node.max_length}",
-                    self.span(at),
+                    self.locate(at),
                     hint=f"shorten it by {length - node.max_length}",
                 )
             )
@@ -250,7 +312,9 @@ class _Checker:
         ):
             found.append(
                 make(
-                    "RP207", f"{_label(at)} '{value}' does not match {node.pattern}", self.span(at)
+                    "RP207",
+                    f"{describe.label(at)} '{value}' does not match {node.pattern}",
+                    self.locate(at),
                 )
             )
         return found
@@ -263,9 +327,9 @@ class _Checker:
         low = node.minimum if patch is None or patch.minimum is None else patch.minimum
         high = node.maximum if patch is None or patch.maximum is None else patch.maximum
         if at and at[-1] == "seed" and low is None and high is None:
-            low, high = self.v.catalog.overlay.seed_range
+            low, high = self.catalog.overlay.seed_range
         if at == (OUTPUT_COUNT,) and high is None:
-            low, high = low or 1, self.v.catalog.overlay.output_count_range[1]
+            low, high = low or 1, self.catalog.overlay.output_count_range[1]
         low_x = node.exclusive_minimum if isinstance(node, NumberType) else None
         high_x = node.exclusive_maximum if isinstance(node, NumberType) else None
         bad = (
@@ -276,12 +340,13 @@ class _Checker:
         )
         if not bad:
             return []
-        bounds = _bounds(low, high, low_x, high_x)
+        bounds = describe.bounds(low, high, low_x, high_x)
         return [
             make(
                 "RP208",
-                f"{_label(at)} {_show(value)} is out of range for {self.subject} ({bounds})",
-                self.span(at),
+                f"{describe.label(at)} {describe.show(value)} is out of range for "
+                f"{self.subject} ({bounds})",
+                self.locate(at),
             )
         ]
 
@@ -289,20 +354,22 @@ class _Checker:
         self, value: Any, node: EnumType, patch: FieldPatch | None, at: DataPath
     ) -> list[Diagnostic]:
         values = patch.values if patch is not None and patch.values is not None else node.values
-        if any(_same(value, allowed) for allowed in values):
+        if any(describe.same(value, allowed) for allowed in values):
             return []
-        if self.v.map.trap((*self.base, *at)) is not None:
+        if self.context.locator.trap((*self.base, *at)) is not None:
             return [self.wrong_type(value, StringType(), at)]
-        nearest = _nearest(value, values)
-        shown = ", ".join(_show(v) for v in values[:_MAX_LISTED])
-        if len(values) > _MAX_LISTED:
+        nearest = describe.nearest(value, values)
+        shown = ", ".join(describe.show(v) for v in values[: describe.MAX_LISTED])
+        if len(values) > describe.MAX_LISTED:
             shown += f", … ({len(values)} in all)"
-        hint = f"allowed: {shown}" + (f"; nearest: {_show(nearest)}" if nearest is not None else "")
+        hint = f"allowed: {shown}" + (
+            f"; nearest: {describe.show(nearest)}" if nearest is not None else ""
+        )
         return [
             make(
                 "RP207",
-                f"{_label(at)} {_show(value)} is not allowed for {self.subject}",
-                self.span(at),
+                f"{describe.label(at)} {describe.show(value)} is not allowed for {self.subject}",
+                self.locate(at),
                 hint=hint,
             )
         ]
@@ -318,17 +385,18 @@ class _Checker:
             found.append(
                 make(
                     "RP210",
-                    f"{_label(at)} has {len(value)} item{'s' if len(value) != 1 else ''}; "
+                    f"{describe.label(at)} has {len(value)} item{'s' if len(value) != 1 else ''}; "
                     f"{self.subject} needs at least {node.min_items}",
-                    self.span(at),
+                    self.locate(at),
                 )
             )
         if high is not None and len(value) > high:
             found.append(
                 make(
                     "RP210",
-                    f"{_label(at)} has {len(value)} items; {self.subject} allows at most {high}",
-                    self.span(at),
+                    f"{describe.label(at)} has {len(value)} items; {self.subject} allows "
+                    f"at most {high}",
+                    self.locate(at),
                 )
             )
         for index, item in enumerate(value):
@@ -336,10 +404,10 @@ class _Checker:
         return found
 
     def union(self, value: Any, node: UnionType, at: DataPath) -> list[Diagnostic]:
-        candidates = [variant for variant in node.variants if _fits(value, variant)]
+        candidates = [variant for variant in node.variants if describe.fits(value, variant)]
         if isinstance(value, dict):
             objects = [v for v in candidates if isinstance(v, ObjectType)]
-            tagged = _discriminate(value, objects)
+            tagged = describe.discriminate(value, objects)
             if tagged is not None:
                 candidates = tagged
         if not candidates:

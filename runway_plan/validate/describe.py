@@ -23,14 +23,14 @@ from runway_plan.catalog.model import (
 from runway_plan.source import DataPath
 from runway_plan.validate.languages import language_code
 
-_DATA_URI = re.compile(
+DATA_URI = re.compile(
     r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[^;,]*)*?),(?P<data>.*)$", re.S
 )
-_TAG = re.compile(r"[A-Za-z][A-Za-z0-9_]{2,15}\Z")
-_KNOWLEDGE_TOKEN_LIMIT = 50_000
-_CHARS_PER_TOKEN = 4
-_MAX_LISTED = 24
-_MIME_ALIASES = {"image/jpg": "image/jpeg", "audio/mp3": "audio/mpeg", "audio/wave": "audio/wav"}
+TAG = re.compile(r"[A-Za-z][A-Za-z0-9_]{2,15}\Z")
+KNOWLEDGE_TOKEN_LIMIT = 50_000
+CHARS_PER_TOKEN = 4
+MAX_LISTED = 24
+MIME_ALIASES = {"image/jpg": "image/jpeg", "audio/mp3": "audio/mpeg", "audio/wave": "audio/wav"}
 
 
 def utf16_length(text: str) -> int:
@@ -38,18 +38,18 @@ def utf16_length(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
 
 
-def _label(at: DataPath) -> str:
+def label(at: DataPath) -> str:
     out = ""
     for part in at:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out or "request"
 
 
-def _dotted(at: DataPath) -> str:
+def dotted(at: DataPath) -> str:
     return ".".join(part for part in at if isinstance(part, str))
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, int):
@@ -65,7 +65,7 @@ def _type_name(value: Any) -> str:
     return "null"
 
 
-def _expected(node: TypeNode) -> str:
+def expected(node: TypeNode) -> str:
     match node:
         case StringType():
             return f"{node.media} URI" if node.media else "a string"
@@ -76,7 +76,7 @@ def _expected(node: TypeNode) -> str:
         case EnumType():
             return (
                 "one of "
-                + ", ".join(_show(v) for v in node.values[:8])
+                + ", ".join(show(v) for v in node.values[:8])
                 + (", …" if len(node.values) > 8 else "")
             )
         case ArrayType():
@@ -84,7 +84,7 @@ def _expected(node: TypeNode) -> str:
         case ObjectType():
             return "a mapping"
         case UnionType():
-            return " or ".join(dict.fromkeys(_expected(v) for v in node.variants))
+            return " or ".join(dict.fromkeys(expected(v) for v in node.variants))
     return node.kind
 
 
@@ -92,7 +92,7 @@ _SHOWN = 80
 """Characters of a value a message echoes; a longer value is cut, its length given."""
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
     if isinstance(value, str):
         if len(value) > _SHOWN:
             return f"'{value[: _SHOWN - 20]}…' ({len(value):,} characters)"
@@ -101,7 +101,7 @@ def _show(value: Any) -> str:
         return str(value).lower()
     if isinstance(value, dict | list):
         text = repr(value) if _small(value) else ""
-        return text if text and len(text) <= _SHOWN else f"a {_type_name(value)[2:]}"
+        return text if text and len(text) <= _SHOWN else f"a {type_name(value)[2:]}"
     if isinstance(value, int) and value.bit_length() > 4 * _SHOWN:
         return f"an integer of {value.bit_length():,} bits"
     text = str(value)
@@ -114,7 +114,7 @@ def _small(value: dict[Any, Any] | list[Any]) -> bool:
     return len(value) <= 8 and all(not isinstance(v, dict | list) for v in items)
 
 
-def _same(a: Any, b: Any) -> bool:
+def same(a: Any, b: Any) -> bool:
     return (a == b and type(a) is type(b)) or (
         isinstance(a, int | float)
         and isinstance(b, int | float)
@@ -136,7 +136,7 @@ def _aspect(value: Any) -> float | None:
     return None
 
 
-def _nearest(value: Any, choices: tuple[Any, ...]) -> Any | None:
+def nearest(value: Any, choices: tuple[Any, ...]) -> Any | None:
     """The allowed value closest to ``value``: same aspect for ratios, numerically, or by text."""
     if not choices:
         return None
@@ -168,41 +168,39 @@ def _nearest(value: Any, choices: tuple[Any, ...]) -> Any | None:
     return None
 
 
-def _requirement(spec: FieldSpec, patch: FieldPatch | None) -> str | None:
+def requirement(spec: FieldSpec, patch: FieldPatch | None) -> str | None:
     """What a missing field should hold, for the hint."""
     node = spec.type
     if isinstance(node, EnumType):
-        return f"allowed: {_expected(node).removeprefix('one of ')}"
+        return f"allowed: {expected(node).removeprefix('one of ')}"
     if isinstance(node, IntegerType | NumberType):
         low = patch.minimum if patch and patch.minimum is not None else node.minimum
         high = patch.maximum if patch and patch.maximum is not None else node.maximum
         if low is not None or high is not None:
-            return f"{_expected(node)}, {_bounds(low, high, None, None)}"
+            return f"{expected(node)}, {bounds(low, high, None, None)}"
     return spec.doc or None
 
 
-def _bounds(
-    low: float | None, high: float | None, low_x: float | None, high_x: float | None
-) -> str:
+def bounds(low: float | None, high: float | None, low_x: float | None, high_x: float | None) -> str:
     parts = []
     if low is not None and high is not None:
-        return f"{_num(low)} to {_num(high)}"
+        return f"{num(low)} to {num(high)}"
     if low is not None:
-        parts.append(f"at least {_num(low)}")
+        parts.append(f"at least {num(low)}")
     if low_x is not None:
-        parts.append(f"more than {_num(low_x)}")
+        parts.append(f"more than {num(low_x)}")
     if high is not None:
-        parts.append(f"at most {_num(high)}")
+        parts.append(f"at most {num(high)}")
     if high_x is not None:
-        parts.append(f"less than {_num(high_x)}")
+        parts.append(f"less than {num(high_x)}")
     return " and ".join(parts)
 
 
-def _num(value: float) -> str:
+def num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def _fits(value: Any, node: TypeNode) -> bool:
+def fits(value: Any, node: TypeNode) -> bool:
     """Whether ``value``'s JSON type is one ``node`` accepts (ignoring its constraints)."""
     match node:
         case StringType():
@@ -212,13 +210,13 @@ def _fits(value: Any, node: TypeNode) -> bool:
         case NumberType():
             return isinstance(value, int | float) and not isinstance(value, bool)
         case EnumType():
-            return any(type(v) is type(value) or _same(v, value) for v in node.values)
+            return any(type(v) is type(value) or same(v, value) for v in node.values)
         case ArrayType():
             return isinstance(value, list)
         case ObjectType():
             return isinstance(value, dict)
         case UnionType():
-            return any(_fits(value, v) for v in node.variants)
+            return any(fits(value, v) for v in node.variants)
     if node.kind == "boolean":
         return isinstance(value, bool)
     if node.kind == "null":
@@ -226,7 +224,7 @@ def _fits(value: Any, node: TypeNode) -> bool:
     return True
 
 
-def _discriminate(value: dict[str, Any], objects: list[ObjectType]) -> list[TypeNode] | None:
+def discriminate(value: dict[str, Any], objects: list[ObjectType]) -> list[TypeNode] | None:
     """Variants whose single-valued enum fields (``type: image``) match ``value``'s."""
     tags: dict[str, int] = {}
     for obj in objects:
@@ -241,19 +239,19 @@ def _discriminate(value: dict[str, Any], objects: list[ObjectType]) -> list[Type
             for obj in objects
             if tag in obj.fields
             and isinstance(obj.fields[tag].type, EnumType)
-            and any(_same(value[tag], v) for v in obj.fields[tag].type.values)  # type: ignore[union-attr]
+            and any(same(value[tag], v) for v in obj.fields[tag].type.values)  # type: ignore[union-attr]
         ]
         if matching:
             return matching
     return None
 
 
-def _media_of(node: TypeNode) -> frozenset[str] | None:
+def media_of(node: TypeNode) -> frozenset[str] | None:
     """The media an asset field of this type takes (None: not an asset field)."""
     return node.asset_media if isinstance(node, StringType | UnionType) else None
 
 
-def _mb(size: int) -> str:
+def mb(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size:,} bytes"
 
 
@@ -262,7 +260,7 @@ def field_names(catalog: Catalog) -> frozenset[str]:
     return catalog.field_names
 
 
-def _shape_hint(value: Any, node: TypeNode, label: str) -> str | None:
+def shape_hint(value: Any, node: TypeNode, label: str) -> str | None:
     """For a string where a mapping is expected, the mapping to write: ``voice: Maya`` ->
     ``{type: runway-preset, presetId: Maya}``, saying when the string is a value the mapping
     accepts."""
@@ -280,7 +278,7 @@ def _shape_hint(value: Any, node: TypeNode, label: str) -> str | None:
             match = next((v for v in values if str(v).casefold() == value.casefold()), None)
             if match is not None:
                 return (
-                    f"{_show(match)} is a valid {label}.{name}; write {label}: "
+                    f"{show(match)} is a valid {label}.{name}; write {label}: "
                     f"{_mapping(obj, {name: match})}"
                 )
     shapes = " or ".join(_mapping(obj, {}) for obj in objects)

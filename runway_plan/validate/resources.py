@@ -20,7 +20,6 @@ import difflib
 import math
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 from runway_plan.catalog import Catalog
 from runway_plan.catalog.model import (
@@ -30,15 +29,9 @@ from runway_plan.compile import Graph, Ref
 from runway_plan.diagnostics import Diagnostic, make
 from runway_plan.files import LocalFileError
 from runway_plan.source import DataPath, SourceMap
+from runway_plan.validate import describe
 from runway_plan.validate.assets import file_diagnostic
-from runway_plan.validate.checker import _Checker
-from runway_plan.validate.describe import (
-    _CHARS_PER_TOKEN,
-    _KNOWLEDGE_TOKEN_LIMIT,
-)
-
-if TYPE_CHECKING:
-    from runway_plan.validate import _Validator
+from runway_plan.validate.checker import Checker, Context
 
 
 class ResourceChecks:
@@ -48,6 +41,7 @@ class ResourceChecks:
     catalog: Catalog
     graph: Graph
     map: SourceMap
+    context: Context
     spec_path: str
     diagnostics: list[Diagnostic]
 
@@ -89,9 +83,7 @@ class ResourceChecks:
             refs: dict[DataPath, Ref] = {}
             if avatar.image is not None:
                 refs[("referenceImage",)] = avatar.image
-            checker = _Checker(
-                cast("_Validator", self), at, f"avatar '{key}'", ModelOverlay(), refs
-            )
+            checker = Checker(self.context, at, f"avatar '{key}'", ModelOverlay(), refs)
             self.diagnostics.extend(checker.fields(avatar.request, create.fields, ()))
 
     def unique_names(self, section: str, names: dict[str, str]) -> None:
@@ -146,15 +138,15 @@ class ResourceChecks:
             elif document.file is not None:
                 with contextlib.suppress(LocalFileError):  # reported by document_file
                     tokens += knowledge_tokens(self.graph.root.read_document(document.file))
-        if tokens > _KNOWLEDGE_TOKEN_LIMIT:
+        if tokens > describe.KNOWLEDGE_TOKEN_LIMIT:
             self.diagnostics.append(
                 make(
                     "RP211",
                     f"avatar '{avatar}' attaches about {tokens:,} tokens of knowledge; "
-                    f"the limit is {_KNOWLEDGE_TOKEN_LIMIT:,}",
+                    f"the limit is {describe.KNOWLEDGE_TOKEN_LIMIT:,}",
                     self.map.value(("avatars", avatar, "documents")),
-                    hint=f"tokens are estimated as ASCII characters / {_CHARS_PER_TOKEN} plus "
-                    "one per other character",
+                    hint="tokens are estimated as ASCII characters / "
+                    f"{describe.CHARS_PER_TOKEN} plus one per other character",
                 )
             )
 
@@ -166,4 +158,4 @@ def knowledge_tokens(text: str) -> int:
     """Estimated tokens of a knowledge document: one per 4 ASCII characters (rounded up)
     plus one per character outside ASCII (see the module docstring)."""
     ascii_chars = sum(1 for char in text if ord(char) < 128)
-    return math.ceil(ascii_chars / _CHARS_PER_TOKEN) + (len(text) - ascii_chars)
+    return math.ceil(ascii_chars / describe.CHARS_PER_TOKEN) + (len(text) - ascii_chars)

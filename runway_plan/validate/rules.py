@@ -13,11 +13,8 @@ from typing import Any
 
 from runway_plan.catalog.model import ArrayType, EnumType, FieldSpec, Scalar
 from runway_plan.diagnostics import Diagnostic, make
-from runway_plan.validate.checker import _Checker
-from runway_plan.validate.describe import (
-    _TAG,
-    _show,
-)
+from runway_plan.validate import describe
+from runway_plan.validate.checker import Checker
 
 
 def _positions(request: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -27,7 +24,7 @@ def _positions(request: dict[str, Any]) -> list[dict[str, Any]] | None:
     return None
 
 
-def _rule_prompt_image_modes(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+def _rule_prompt_image_modes(request: dict[str, Any], checker: Checker) -> list[Diagnostic]:
     images = _positions(request)
     if not images:
         return []
@@ -38,13 +35,13 @@ def _rule_prompt_image_modes(request: dict[str, Any], checker: _Checker) -> list
                 "RP211",
                 f"promptImage mixes keyframes (items with a position) and reference images "
                 f"(items without); {checker.subject} takes one mode or the other",
-                checker.span(("promptImage",)),
+                checker.locate(("promptImage",)),
             )
         ]
     return []
 
 
-def _rule_first_frame_required(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+def _rule_first_frame_required(request: dict[str, Any], checker: Checker) -> list[Diagnostic]:
     images = _positions(request)
     if not images:
         return []
@@ -55,13 +52,13 @@ def _rule_first_frame_required(request: dict[str, Any], checker: _Checker) -> li
                 "RP211",
                 f"promptImage has a last frame but no first frame; {checker.subject} needs the "
                 "first",
-                checker.span(("promptImage",)),
+                checker.locate(("promptImage",)),
             )
         ]
     return []
 
 
-def _rule_keyframe_ranges(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+def _rule_keyframe_ranges(request: dict[str, Any], checker: Checker) -> list[Diagnostic]:
     keyframes = request.get("keyframes")
     if not isinstance(keyframes, list):
         return []
@@ -73,7 +70,7 @@ def _rule_keyframe_ranges(request: dict[str, Any], checker: _Checker) -> list[Di
             make(
                 "RP211",
                 "either every keyframe sets a range or none does",
-                checker.span(("keyframes",)),
+                checker.locate(("keyframes",)),
             )
         )
     for index, frame in enumerate(frames):
@@ -89,7 +86,7 @@ def _rule_keyframe_ranges(request: dict[str, Any], checker: _Checker) -> list[Di
                 make(
                     "RP211",
                     f"keyframes[{index}].range ends before it starts",
-                    checker.span(("keyframes", index, "range")),
+                    checker.locate(("keyframes", index, "range")),
                 )
             )
         elif isinstance(seconds, int | float) and not start <= seconds < end:
@@ -97,13 +94,13 @@ def _rule_keyframe_ranges(request: dict[str, Any], checker: _Checker) -> list[Di
                 make(
                     "RP211",
                     f"keyframes[{index}] at {seconds} s is outside its range [{start}, {end})",
-                    checker.span(("keyframes", index, "seconds")),
+                    checker.locate(("keyframes", index, "seconds")),
                 )
             )
     return found
 
 
-def _rule_reference_tags(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+def _rule_reference_tags(request: dict[str, Any], checker: Checker) -> list[Diagnostic]:
     images = request.get("referenceImages")
     if not isinstance(images, list):
         return []
@@ -114,13 +111,13 @@ def _rule_reference_tags(request: dict[str, Any], checker: _Checker) -> list[Dia
         if not isinstance(tag, str):
             continue
         at = ("referenceImages", index, "tag")
-        if not _TAG.match(tag):
+        if not describe.TAG.match(tag):
             found.append(
                 make(
                     "RP211",
                     f"referenceImages[{index}].tag '{tag}' must be 3-16 letters, digits or '_', "
                     "starting with a letter",
-                    checker.span(at),
+                    checker.locate(at),
                     hint="the prompt refers to it as @tag",
                 )
             )
@@ -129,7 +126,7 @@ def _rule_reference_tags(request: dict[str, Any], checker: _Checker) -> list[Dia
                 make(
                     "RP211",
                     f"tag '{tag}' is used by referenceImages[{seen[tag]}] too",
-                    checker.span(at),
+                    checker.locate(at),
                 )
             )
         seen.setdefault(tag, index)
@@ -141,22 +138,6 @@ _HDR_PRORES_PROFILES = ("422", "422 HQ", "4444")
 _AUTO_RATIO_PIXELS = {"auto_480p": 832 * 480, "auto_720p": 1280 * 720, "auto_1080p": 1920 * 1080}
 _SUBJECT_LIMITS = {"human": 5, "object": 9}
 _MULTI_PROMPT_SECONDS = (3, 15)
-
-
-def _fields(checker: _Checker) -> dict[str, FieldSpec]:
-    """The request fields of the checked model on its step's endpoint ({} when unknown)."""
-    graph = checker.v.graph
-    step = checker.base[-1] if checker.base else None
-    if not isinstance(step, str):
-        return {}
-    node = graph.steps.get(step)
-    generation = graph.generations.get(step)
-    endpoint = node.step.endpoint if node is not None else None
-    endpoint = endpoint or (generation.endpoint if generation is not None else None)
-    if not isinstance(endpoint, str):
-        return {}
-    spec = checker.v.catalog.model(endpoint, checker.subject)
-    return spec.fields if spec is not None else {}
 
 
 def _values(fields: dict[str, FieldSpec], name: str) -> tuple[Scalar, ...] | None:
@@ -179,11 +160,14 @@ def _listed(names: list[str]) -> str:
     return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
 
 
-def _rule_draft_task_alone(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+def _rule_draft_task_alone(request: dict[str, Any], checker: Checker) -> list[Diagnostic]:
     """SDK 5.24.0 text_to_video ``draftTaskId``: "The draft is regenerated with its original
     prompt, references, and settings, so no other generation fields may be provided."
     """
-    if not isinstance(request.get("draftTaskId"), str) or "draftTaskId" not in _fields(checker):
+    if (
+        not isinstance(request.get("draftTaskId"), str)
+        or "draftTaskId" not in checker.model_fields()
+    ):
         return []
     others = [name for name in request if name not in ("model", "draftTaskId")]
     if not others:
@@ -194,18 +178,18 @@ def _rule_draft_task_alone(request: dict[str, Any], checker: _Checker) -> list[D
             "RP211",
             f"draftTaskId enhances a draft with its original prompt, references and settings; "
             f"{checker.subject} takes no other field with it, but the request also sets {listed}",
-            checker.span(("draftTaskId",)),
+            checker.locate(("draftTaskId",)),
             hint=f"remove {listed}, or remove draftTaskId to generate a new video",
         )
     ]
 
 
-def _rule_draft_mp4_only(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+def _rule_draft_mp4_only(request: dict[str, Any], checker: Checker) -> list[Diagnostic]:
     """SDK 5.24.0 ``outputFormat`` of seedance2_5: "Draft mode only supports `mp4`."."""
     output_format = request.get("outputFormat")
     if request.get("draft") is not True or not isinstance(output_format, str):
         return []
-    formats = _values(_fields(checker), "outputFormat")
+    formats = _values(checker.model_fields(), "outputFormat")
     if output_format == "mp4" or (formats is not None and output_format not in formats):
         return []
     return [
@@ -213,20 +197,20 @@ def _rule_draft_mp4_only(request: dict[str, Any], checker: _Checker) -> list[Dia
             "RP211",
             f"outputFormat '{output_format}' is not available with draft: true; "
             f"{checker.subject} drafts are mp4 only",
-            checker.span(("outputFormat",)),
+            checker.locate(("outputFormat",)),
             hint="set outputFormat: mp4 (or omit it), or remove draft for a full-quality video",
         )
     ]
 
 
-def _rule_video_mode_fields(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+def _rule_video_mode_fields(request: dict[str, Any], checker: Checker) -> list[Diagnostic]:
     """SDK 5.24.0 video_to_video ``mode`` of seedance2_5: "`extend` continues the input video,
     requires `promptText`, and matches the input aspect ratio, so `ratio` may not be provided.
     `edit` modifies the input video in place, requires `promptText`, requires
     `duration: "auto"`, and does not accept `ratio`."
     """
     mode = request.get("mode")
-    if mode not in ("extend", "edit") or "mode" not in _fields(checker):
+    if mode not in ("extend", "edit") or "mode" not in checker.model_fields():
         return []
     found: list[Diagnostic] = []
     extend = mode == "extend"
@@ -235,7 +219,7 @@ def _rule_video_mode_fields(request: dict[str, Any], checker: _Checker) -> list[
             make(
                 "RP211",
                 f"mode '{mode}' requires promptText for {checker.subject}",
-                checker.span(("mode",)),
+                checker.locate(("mode",)),
                 hint=f"add promptText describing the {'continuation' if extend else 'edit'}, "
                 "or use mode: reference",
             )
@@ -246,7 +230,7 @@ def _rule_video_mode_fields(request: dict[str, Any], checker: _Checker) -> list[
                 "RP211",
                 f"ratio is not accepted with mode '{mode}'; {checker.subject} keeps the input "
                 "video's aspect ratio",
-                checker.span(("ratio",)),
+                checker.locate(("ratio",)),
                 hint="remove ratio, or use mode: reference to choose one",
             )
         )
@@ -258,7 +242,7 @@ def _rule_video_mode_fields(request: dict[str, Any], checker: _Checker) -> list[
                     "RP211",
                     f"mode 'edit' requires duration: \"auto\" for {checker.subject} "
                     "(duration defaults to 5)",
-                    checker.span(("mode",)),
+                    checker.locate(("mode",)),
                     hint='add duration: "auto"',
                 )
             )
@@ -268,14 +252,14 @@ def _rule_video_mode_fields(request: dict[str, Any], checker: _Checker) -> list[
                     "RP211",
                     f"duration {duration} is not accepted with mode 'edit'; {checker.subject} "
                     'requires duration: "auto"',
-                    checker.span(("duration",)),
+                    checker.locate(("duration",)),
                     hint='set duration: "auto"',
                 )
             )
     return found
 
 
-def _rule_prores_profile_format(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+def _rule_prores_profile_format(request: dict[str, Any], checker: Checker) -> list[Diagnostic]:
     """SDK 5.24.0 ``proresProfile``: gen4.5 "Only valid when `outputFormat` is `prores` or
     `hdr_prores`. ... For `hdr_prores`, only `422`, `422 HQ` and `4444` are available"; aleph2
     "Only valid when `outputFormat` is `prores`"; ruby "Only valid when `outputFormat` is
@@ -287,7 +271,7 @@ def _rule_prores_profile_format(request: dict[str, Any], checker: _Checker) -> l
         return []
     if output_format is None and "outputFormat" in request:
         return []
-    fields = _fields(checker)
+    fields = checker.model_fields()
     accepted = _values(fields, "outputFormat")
     formats = [f for f in _PRORES_FORMATS if accepted is None or f in accepted]
     if not formats or (accepted is not None and output_format not in (None, *accepted)):
@@ -300,7 +284,7 @@ def _rule_prores_profile_format(request: dict[str, Any], checker: _Checker) -> l
                 "RP211",
                 f"proresProfile is only valid when outputFormat is {shown} for "
                 f"{checker.subject}; outputFormat is {actual}",
-                checker.span(("proresProfile",)),
+                checker.locate(("proresProfile",)),
                 hint=f"set outputFormat: {formats[0]}, or remove proresProfile",
             )
         ]
@@ -315,7 +299,7 @@ def _rule_prores_profile_format(request: dict[str, Any], checker: _Checker) -> l
                 "RP211",
                 f"proresProfile '{profile}' is not available with outputFormat 'hdr_prores' for "
                 f"{checker.subject}",
-                checker.span(("proresProfile",)),
+                checker.locate(("proresProfile",)),
                 hint="use '422 HQ' (the default), '422' or '4444'; 12-bit HDR is outputFormat "
                 "'hdr_pq_12bit_master'",
             )
@@ -323,7 +307,7 @@ def _rule_prores_profile_format(request: dict[str, Any], checker: _Checker) -> l
     return []
 
 
-def _rule_adaptive_ratio_media(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+def _rule_adaptive_ratio_media(request: dict[str, Any], checker: Checker) -> list[Diagnostic]:
     """SDK 5.24.0 ``ratio`` of hailuo3: "Use adaptive only when image or video references are
     provided; text-only requests require a concrete ratio."  An input image or video
     (``promptImage``, ``promptVideo``) counts as media: such a request is not text-only.
@@ -338,13 +322,13 @@ def _rule_adaptive_ratio_media(request: dict[str, Any], checker: _Checker) -> li
             "RP211",
             f"ratio 'adaptive' needs image or video references; a text-only {checker.subject} "
             "request takes a concrete ratio",
-            checker.span(("ratio",)),
+            checker.locate(("ratio",)),
             hint="add references or referenceVideos, or choose a ratio such as '16:9'",
         )
     ]
 
 
-def _rule_keyframe_auto_ratio(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+def _rule_keyframe_auto_ratio(request: dict[str, Any], checker: Checker) -> list[Diagnostic]:
     """SDK 5.24.0 ``ratio`` of wan3 and wan3_prime: "Keyframe image-to-video requests must use
     `auto_480p`, `auto_720p`, or `auto_1080p` because their aspect ratio follows the first
     frame."  Keyframe mode is a ``promptImage`` list whose items set a ``position``.
@@ -354,7 +338,7 @@ def _rule_keyframe_auto_ratio(request: dict[str, Any], checker: _Checker) -> lis
         return []
     if not all(isinstance(item, dict) and "position" in item for item in images):
         return []
-    accepted = _values(_fields(checker), "ratio")
+    accepted = _values(checker.model_fields(), "ratio")
     if ratio.startswith("auto_") or (accepted is not None and ratio not in accepted):
         return []
     width, _, height = ratio.partition(":")
@@ -367,13 +351,13 @@ def _rule_keyframe_auto_ratio(request: dict[str, Any], checker: _Checker) -> lis
             f"ratio '{ratio}' is not available with keyframes; {checker.subject} keyframe "
             "image-to-video takes auto_480p, auto_720p or auto_1080p (the first frame sets the "
             "aspect ratio)",
-            checker.span(("ratio",)),
+            checker.locate(("ratio",)),
             hint=f"use ratio: {nearest}",
         )
     ]
 
 
-def _rule_reference_subject_counts(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+def _rule_reference_subject_counts(request: dict[str, Any], checker: Checker) -> list[Diagnostic]:
     """SDK 5.24.0 ``referenceImages`` of the gemini image models: "Up to five of those images can
     pass `subject: "human"` ... and up to nine of those images can pass `subject: "object"`".
     """
@@ -394,7 +378,7 @@ def _rule_reference_subject_counts(request: dict[str, Any], checker: _Checker) -
                     "RP211",
                     f"referenceImages has {total} images with subject '{subject}'; "
                     f"{checker.subject} allows at most {_SUBJECT_LIMITS[subject]}",
-                    checker.span(("referenceImages", index, "subject")),
+                    checker.locate(("referenceImages", index, "subject")),
                     hint=f"remove subject from {total - _SUBJECT_LIMITS[subject]} of them, "
                     "or remove those images",
                 )
@@ -402,7 +386,7 @@ def _rule_reference_subject_counts(request: dict[str, Any], checker: _Checker) -
     return found
 
 
-def _rule_multi_prompt_shots(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+def _rule_multi_prompt_shots(request: dict[str, Any], checker: Checker) -> list[Diagnostic]:
     """SDK 5.24.0 ``providerSettings.multiPrompt`` of the kling 3.0 and O3 models: "Total
     duration across all segments must be between 3 and 15 seconds. `promptText` is still
     required when `shotType` is `"intelligence"`."
@@ -422,13 +406,14 @@ def _rule_multi_prompt_shots(request: dict[str, Any], checker: _Checker) -> list
                 found.append(
                     make(
                         "RP211",
-                        f"providerSettings.multiPrompt segments last {_show(total)} s in all; "
+                        "providerSettings.multiPrompt segments last "
+                        f"{describe.show(total)} s in all; "
                         f"{checker.subject} needs {low} to {high} s",
-                        checker.span(("providerSettings", "multiPrompt")),
+                        checker.locate(("providerSettings", "multiPrompt")),
                         hint="change the segments' durations so that they add up to 3-15 s",
                     )
                 )
-    prompt = _fields(checker).get("promptText")
+    prompt = checker.model_fields().get("promptText")
     if (
         settings.get("shotType") == "intelligence"
         and _absent(request, "promptText")
@@ -440,19 +425,19 @@ def _rule_multi_prompt_shots(request: dict[str, Any], checker: _Checker) -> list
                 "RP211",
                 f"providerSettings.shotType 'intelligence' requires promptText for "
                 f"{checker.subject}",
-                checker.span(("providerSettings", "shotType")),
+                checker.locate(("providerSettings", "shotType")),
                 hint="add promptText, or use shotType: customize",
             )
         )
     return found
 
 
-def _rule_image_total_with_frames(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+def _rule_image_total_with_frames(request: dict[str, Any], checker: Checker) -> list[Diagnostic]:
     """SDK 5.24.0 ``references`` of kling_4: "Up to 10 images in total, frames included."  The
     limit is the ``references`` item limit of the catalog; ``promptImage`` frames count to it.
     """
     references, frames = request.get("references"), request.get("promptImage")
-    field = _fields(checker).get("references")
+    field = checker.model_fields().get("references")
     limit = field.type.max_items if field and isinstance(field.type, ArrayType) else None
     if not isinstance(references, list) or not references or limit is None:
         return []
@@ -466,19 +451,19 @@ def _rule_image_total_with_frames(request: dict[str, Any], checker: _Checker) ->
             f"references has {len(references)} images and promptImage {count} "
             f"frame{'s' if count != 1 else ''}; {checker.subject} takes at most {limit} images "
             "in all, frames included",
-            checker.span(("references",)),
+            checker.locate(("references",)),
             hint=f"remove {total - limit} of the reference images",
         )
     ]
 
 
 def _rule_audio_needs_image_reference(
-    request: dict[str, Any], checker: _Checker
+    request: dict[str, Any], checker: Checker
 ) -> list[Diagnostic]:
     """SDK 5.24.0 text_to_video ``referenceAudio`` of grok_imagine_1_5: "Audio references
     require at least one image reference".
     """
-    if not _count(request.get("referenceAudio")) or "references" not in _fields(checker):
+    if not _count(request.get("referenceAudio")) or "references" not in checker.model_fields():
         return []
     if _count(request.get("references")):
         return []
@@ -486,25 +471,25 @@ def _rule_audio_needs_image_reference(
         make(
             "RP211",
             f"referenceAudio needs at least one image in references for {checker.subject}",
-            checker.span(("referenceAudio",)),
+            checker.locate(("referenceAudio",)),
             hint="add an image to references, or remove referenceAudio",
         )
     ]
 
 
-def _rule_edit_needs_reference(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+def _rule_edit_needs_reference(request: dict[str, Any], checker: Checker) -> list[Diagnostic]:
     """SDK 5.24.0: grok_imagine_image_2 ``edit`` and ideogram_4_5 ``preciseEdit`` each "Requires
     at least one reference image."
     """
     if _count(request.get("referenceImages")):
         return []
-    fields = _fields(checker)
+    fields = checker.model_fields()
     return [
         make(
             "RP211",
             f"{name}: true edits a reference image, but this {checker.subject} request has no "
             "referenceImages",
-            checker.span((name,)),
+            checker.locate((name,)),
             hint=f"add the image to edit to referenceImages, or remove {name}",
         )
         for name in ("edit", "preciseEdit")
@@ -512,12 +497,12 @@ def _rule_edit_needs_reference(request: dict[str, Any], checker: _Checker) -> li
     ]
 
 
-def _rule_sized_ratio_references(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+def _rule_sized_ratio_references(request: dict[str, Any], checker: Checker) -> list[Diagnostic]:
     """SDK 5.24.0 ``ratio`` of bria_fibo_edit_1_5: "Choosing a size requires at least 2 reference
     images; a single image always keeps its own framing."
     """
     ratio = request.get("ratio")
-    accepted = _values(_fields(checker), "ratio")
+    accepted = _values(checker.model_fields(), "ratio")
     if not isinstance(ratio, str) or ratio == "auto" or (accepted and ratio not in accepted):
         return []
     count = _count(request.get("referenceImages"))
@@ -528,13 +513,13 @@ def _rule_sized_ratio_references(request: dict[str, Any], checker: _Checker) -> 
             "RP211",
             f"ratio '{ratio}' needs at least 2 referenceImages for {checker.subject}, which has "
             f"{count}; a single image keeps its own framing",
-            checker.span(("ratio",)),
+            checker.locate(("ratio",)),
             hint="use ratio: auto (or omit it), or add another reference image",
         )
     ]
 
 
-def _rule_edit_quality_ratio(request: dict[str, Any], checker: _Checker) -> list[Diagnostic]:
+def _rule_edit_quality_ratio(request: dict[str, Any], checker: Checker) -> list[Diagnostic]:
     """SDK 5.24.0 ideogram_4_5: ``quality`` "`very_low` requires reference images and is not
     available with `preciseEdit`"; ``ratio`` "Not available with `maskUri` or `preciseEdit`,
     which keep the size of the first reference image" (``ratio: auto`` is let through).
@@ -547,7 +532,7 @@ def _rule_edit_quality_ratio(request: dict[str, Any], checker: _Checker) -> list
                 make(
                     "RP211",
                     f"quality 'very_low' requires referenceImages for {checker.subject}",
-                    checker.span(("quality",)),
+                    checker.locate(("quality",)),
                     hint="add reference images, or use quality: low",
                 )
             )
@@ -556,7 +541,7 @@ def _rule_edit_quality_ratio(request: dict[str, Any], checker: _Checker) -> list
                 make(
                     "RP211",
                     f"quality 'very_low' is not available with preciseEdit for {checker.subject}",
-                    checker.span(("quality",)),
+                    checker.locate(("quality",)),
                     hint="use quality: low or higher, or remove preciseEdit",
                 )
             )
@@ -572,14 +557,14 @@ def _rule_edit_quality_ratio(request: dict[str, Any], checker: _Checker) -> list
                 "RP211",
                 f"ratio is not available with {_listed(editing)}; {checker.subject} keeps the size "
                 "of the first reference image",
-                checker.span(("ratio",)),
+                checker.locate(("ratio",)),
                 hint="remove ratio",
             )
         )
     return found
 
 
-_RULES: dict[str, Callable[[dict[str, Any], _Checker], list[Diagnostic]]] = {
+RULES: dict[str, Callable[[dict[str, Any], Checker], list[Diagnostic]]] = {
     "prompt_image_modes": _rule_prompt_image_modes,
     "first_frame_required": _rule_first_frame_required,
     "keyframe_ranges": _rule_keyframe_ranges,
@@ -598,4 +583,4 @@ _RULES: dict[str, Callable[[dict[str, Any], _Checker], list[Diagnostic]]] = {
     "sized_ratio_references": _rule_sized_ratio_references,
     "edit_quality_ratio": _rule_edit_quality_ratio,
 }
-RULE_NAMES = frozenset(_RULES)
+RULE_NAMES = frozenset(RULES)

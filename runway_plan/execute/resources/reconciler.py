@@ -619,7 +619,7 @@ class Reconciler:
                     and want.image is not None
                     and want.image.how != "uri"
                     and not isinstance(exc, AuthenticationFailed)
-                    and any(p and p[0] == "referenceImage" for p, _ in exc.issues)
+                    and any(i.path[:1] == ("referenceImage",) for i in exc.issues)
                 ):
                     self.emit("retry", key, f"the image was refused ({exc.message}): sending again")
                     continue

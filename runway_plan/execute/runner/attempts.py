@@ -310,7 +310,7 @@ class Attempts:
         """True when a rejection names a field fed by an upstream output or an upload."""
         fed = {path[0] for path, _ in self.fingerprinter.inputs[key]}
         fed |= {local.path[0] for local in self.fingerprinter.files[key]}
-        named = {path[0] for path, _ in error.issues if path}
+        named = {issue.path[0] for issue in error.issues if issue.path}
         return bool(fed & named) or (not named and "fetch" in error.message.lower())
 
     def _billed(self, result: GenerationResult) -> None:
@@ -327,10 +327,10 @@ class Attempts:
             return
         span = step_span(self.graph, gen.step)
         related: list[tuple[str, Span]] = []
-        for path, issue in exc.issues:
-            where = step_span(self.graph, gen.step, tuple(path)) if path else None
+        for issue in exc.issues:
+            where = step_span(self.graph, gen.step, issue.path) if issue.path else None
             if where is not None:
-                related.append((issue, where))
+                related.append((issue.message, where))
         if related:
             span = related[0][1]
         message = f"the API rejected '{key}': {exc.message}"
