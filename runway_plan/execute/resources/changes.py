@@ -21,7 +21,7 @@ from runway_plan.execute.resources.desired import (
     comparable_remote,
     compare,
     desired_state,
-    same_value,
+    moved_fields,
     scope_of,
 )
 from runway_plan.execute.reuse import reusable, unreadable_as_such
@@ -285,11 +285,7 @@ def _change(
                 current = None
             else:
                 found = comparable_remote(want.kind, seen)
-                moved = [
-                    name
-                    for name, value in found.items()
-                    if name in current and not same_value(want.kind, name, current[name], value)
-                ]
+                moved = moved_fields(want.kind, current, found)
                 if moved:
                     drift.append(f"changed remotely: {', '.join(moved)}")
                 current.update(found)

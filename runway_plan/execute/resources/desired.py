@@ -25,6 +25,7 @@ __all__ = [
     "fields_of",
     "identity",
     "image_source",
+    "moved_fields",
     "same_value",
     "scope_of",
 ]
@@ -131,6 +132,16 @@ def compare(desired: Desired, current: Mapping[str, Any] | None) -> list[str]:
         if differs or name in desired.unknown:
             changed.append(name)
     return changed
+
+
+def moved_fields(kind: str, current: Mapping[str, Any], found: Mapping[str, Any]) -> list[str]:
+    """The fields of ``found`` (a remote object, :func:`comparable_remote`) that differ from
+    ``current`` (what the journal says was applied): changed remotely."""
+    return [
+        name
+        for name, value in found.items()
+        if name in current and not same_value(kind, name, current[name], value)
+    ]
 
 
 def comparable_remote(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:

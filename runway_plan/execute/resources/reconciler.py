@@ -30,6 +30,7 @@ from runway_plan.execute.resources.desired import (
     desired_state,
     fields_of,
     identity,
+    moved_fields,
     same_value,
     scope_of,
 )
@@ -445,11 +446,7 @@ class Reconciler:
             self.emit("note", f"{row.kind}:{row.key}", f"cannot read {label}: {exc}")
             return current
         found = comparable_remote(row.kind, seen)
-        moved = [
-            name
-            for name, value in found.items()
-            if name in current and not same_value(row.kind, name, current[name], value)
-        ]
+        moved = moved_fields(row.kind, current, found)
         if moved:
             message = (
                 f"{label} was changed remotely ({', '.join(moved)}): put back as the spec says"
