@@ -142,14 +142,13 @@ class Reconciler:
         self.diagnostics: list[Diagnostic] = []
         self.shielded: set[asyncio.Future[Any]] = set()
         self.declared: list[tuple[str, str]] = []
-        spec = graph.spec
-        if spec is not None:
-            for key, doc in spec.documents.items():
-                self.declared.append(("document", key))
-                self.results[("document", key)] = ResourceResult("document", key, doc.name)
-            for key, avatar in spec.avatars.items():
-                self.declared.append(("avatar", key))
-                self.results[("avatar", key)] = ResourceResult("avatar", key, avatar.name)
+        nodes = [
+            *(("document", key, doc.name) for key, doc in graph.documents.items()),
+            *(("avatar", key, avatar.name) for key, avatar in graph.avatars.items()),
+        ]
+        for kind, key, name in nodes:
+            self.declared.append((kind, key))
+            self.results[(kind, key)] = ResourceResult(kind, key, name)
 
     # ------------------------------------------------------------------ helpers
 
