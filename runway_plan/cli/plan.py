@@ -239,7 +239,7 @@ def _read_state_view(
 ) -> _StateView:
     view = _StateView()
     spec_path = Path(spec)
-    has_resources = graph.spec is not None and bool(graph.spec.documents or graph.spec.avatars)
+    has_resources = bool(graph.documents or graph.avatars)
     if not spec_path.is_file():
         return view  # a spec read from git: no state of its own
     from runway_plan.cli.state_folder import state_location
@@ -273,8 +273,7 @@ def _read_state_view(
         shown=shown,
         empty_remote=emulate,
     )
-    if has_resources or resources.changes:
-        view.resources = resources
+    view.resources = resources
     return view
 
 
@@ -442,9 +441,9 @@ def plan_command(
                 deadline=seconds,
                 reuse=view.reuse,
                 reuse_source=view.source,
+                resources=view.resources,
             ),
         )
-    result.resources = view.resources
     selected = apply_selection(
         selection,
         [*diagnostics, *view.problems, *learned_problems, *result.diagnostics],

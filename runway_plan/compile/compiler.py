@@ -1,4 +1,5 @@
-"""The compiler: render templates, expand fan-outs, resolve references, build the DAG.
+"""The compiler: render templates, expand fan-outs, resolve references, build the DAG; then the
+documents and avatars as resource nodes (:mod:`.resources`).
 
 The compiler never raises for bad input: every problem becomes a diagnostic on the graph, and
 compilation goes on so that one run reports everything it can.  Its work is bounded by the
@@ -21,6 +22,7 @@ from runway_plan.compile.durations import Length, local_length, output_length
 from runway_plan.compile.fields import replaced, template_paths
 from runway_plan.compile.graph import REFERENCE, Generation, Graph, Ref, StepNode, TemplateFailed
 from runway_plan.compile.references import collect_refs, index_out_of_range, unknown_step
+from runway_plan.compile.resources import compile_resources
 from runway_plan.compile.templating import Absent, Renderer, TemplateFailure, is_template
 from runway_plan.diagnostics import Diagnostic, make
 from runway_plan.files import Root
@@ -70,6 +72,7 @@ class _Compiler:
         for name in self.spec.steps:
             self.expand(name)
         self.infer_durations(self.link())
+        compile_resources(self.graph, self.spec)
         return self.graph
 
     def render(

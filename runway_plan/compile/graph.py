@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REFERENCE",
+    "AvatarNode",
+    "DocumentNode",
     "Generation",
     "Graph",
     "Ref",
@@ -98,6 +100,49 @@ class StepNode:
     """Flat list of (generation key, output index within it), the targets of ``@step[i]``."""
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentNode:
+    """A knowledge document of the spec, its texts rendered.
+
+    ``name`` and ``content`` are rendered with the spec's variables (a template that failed is
+    kept as written, and its diagnostic is on the graph); ``file`` is a local file to read
+    instead of ``content``.  ``problems`` are the messages of the templates that failed.
+    """
+
+    key: str
+    span: Span
+    name: str
+    content: str | None
+    file: str | None
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AvatarNode:
+    """A real-time avatar of the spec, its texts rendered and its references resolved.
+
+    ``request`` is the avatar's API body as the spec writes it (``documents`` left out), with
+    ``name``, ``personality`` and ``startScript`` rendered; ``documents`` the keys of the
+    documents it attaches, in order (an edge to each).  ``image`` is its ``referenceImage``
+    when that is an ``@step`` reference, and ``producer`` the (generation key, output index)
+    it names, when it names exactly one (an edge from that generation).
+    """
+
+    key: str
+    span: Span
+    name: str
+    request: dict[str, Any]
+    documents: tuple[str, ...] = ()
+    image: Ref | None = None
+    producer: tuple[str, int] | None = None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def reference_image(self) -> str:
+        """The ``referenceImage`` as written in the spec."""
+        return str(self.request["referenceImage"])
+
+
 @dataclass
 class Graph:
     """A compiled spec: steps, generations, and a DAG of generations along references."""
@@ -113,6 +158,11 @@ class Graph:
     """For each step with ``needs``, the steps it waits for: every generation of the step
     waits for every generation of each, a relation kept between steps (two fan-outs of 20,000
     would make 400 million pairs of generations)."""
+    documents: dict[str, DocumentNode] = field(default_factory=dict)
+    """The spec's knowledge documents, by key (resource nodes)."""
+    avatars: dict[str, AvatarNode] = field(default_factory=dict)
+    """The spec's avatars, by key (resource nodes; their edges are their documents and the
+    generation their image comes from)."""
     limits: WorkLimits = field(default_factory=WorkLimits)
     """The work limits the spec was compiled (and is checked) under."""
     diagnostics: list[Diagnostic] = field(default_factory=list)

@@ -208,7 +208,9 @@ class Plan:
     run_high: Decimal = Decimal(0)
     run_unknown: int = 0
     resources: ResourcePlan | None = None
-    """Documents and avatars: what a run would create, update or delete (set by the caller)."""
+    """Documents and avatars: what a run would create, update or delete (from
+    :attr:`PlanOptions.resources`), or None when the spec has none and the state records
+    none."""
     learned_prices: list[dict[str, Any]] = field(default_factory=list)
     """The learned prices (``runway-prices.yaml``) the plan used: model, tasks, dates."""
     pool_limits: dict[str, Limits] = field(default_factory=dict)
@@ -269,7 +271,10 @@ class PlanOptions:
 
     ``reuse`` (generation key -> what the run state says of it) makes the plan one of the
     next run: budgets, the monthly cap and the schedule then count only the generations that
-    are not reusable; ``reuse_source`` names the state (shown in reports).
+    are not reusable; ``reuse_source`` names the state (shown in reports).  ``resources`` is
+    what the run state (and, with ``--live``, the API) says a run would do with the spec's
+    documents and avatars (:func:`runway_plan.execute.resources.resource_plan`); the plan
+    shows it when the spec has any or the state records some.
 
     ``learned`` prices (``runway-prices.yaml``, :mod:`runway_plan.catalog.learned`) replace
     the catalog's for their models; the spec's ``prices:`` and ``price_overrides`` win over
@@ -286,4 +291,5 @@ class PlanOptions:
     source: str | None = None
     reuse: Mapping[str, ReuseLike] | None = None
     reuse_source: str | None = None
+    resources: ResourcePlan | None = None
     learned: Mapping[str, LearnedPrice] | None = None

@@ -23,6 +23,7 @@ from runway_plan.plan.model import (
     StepPlan,
     TierOption,
 )
+from runway_plan.plan.resources import ResourcePlan
 from runway_plan.plan.schedule import Limits, Schedule, schedule
 
 __all__ = ["plan"]
@@ -95,6 +96,14 @@ class _Planner:
             set(graph.generations) - self.reused_keys if self.reuse_source is not None else None
         )
 
+    def resources(self) -> ResourcePlan | None:
+        """The documents and avatars part: shown when the spec has resource nodes or the
+        state records resources a run would delete."""
+        found = self.options.resources
+        if found is None or not (self.graph.documents or self.graph.avatars or found.changes):
+            return None
+        return found
+
     def plan(self) -> Plan:
         limit_of, limits_text, plan_tier = self.limits()
         timeline = self.run_schedule(limit_of, self.to_run)
@@ -128,6 +137,7 @@ class _Planner:
             run_low=totals.run_low,
             run_high=totals.run_high,
             run_unknown=totals.run_unknown,
+            resources=self.resources(),
             learned_prices=[entry.to_dict() for _model, entry in sorted(self.learned.items())],
             pool_limits=dict(limit_of),
         )

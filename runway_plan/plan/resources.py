@@ -1,8 +1,9 @@
 """What a run would do with the spec's documents and avatars: the data ``plan`` reports.
 
 The planner never reads the run state or the API: :mod:`runway_plan.execute.resources`
-compares the spec with the state (and, with ``--live``, with the remote objects) and hands a
-:class:`ResourcePlan` to the reports, which render it beside the generations.
+compares the graph's resource nodes with the state (and, with ``--live``, with the remote
+objects) and hands a :class:`ResourcePlan` to :func:`runway_plan.plan.plan`
+(``PlanOptions.resources``), which puts it on the plan the reports render.
 
 Actions, as Terraform names them: ``create``, ``update`` (with the fields that change),
 ``unchanged`` and ``delete`` (a resource recorded in the state but gone from the spec; ``run``

@@ -429,7 +429,7 @@ class Execution:
                 self._drivers[key] = asyncio.create_task(driver.drive(key), name=f"drive {key}")
             avatars = [
                 asyncio.create_task(self._drive_avatar(key), name=f"avatar {key}")
-                for key in (self.graph.spec.avatars if self.graph.spec is not None else {})
+                for key in self.graph.avatars
             ]
             await asyncio.gather(
                 *self._drivers.values(), *self._joins.values(), *avatars, return_exceptions=True
@@ -556,8 +556,8 @@ class Execution:
 
     async def _drive_avatar(self, key: str) -> None:
         """Reconcile one avatar once the generation its image comes from is done."""
-        assert self.reconciler is not None and self.graph.spec is not None
-        source = image_source(self.graph, self.graph.spec.avatars[key].referenceImage)
+        assert self.reconciler is not None
+        source = image_source(self.graph, self.graph.avatars[key])
         upstream: str | None = None
         if source.ref is not None and source.ref.key in self._done:
             await self._done[source.ref.key].wait()

@@ -1,46 +1,16 @@
-"""Documents and avatars as declarative resources: their desired state, plan and reconciliation.
-
-Runway's real-time avatars and their knowledge documents are objects the API keeps, not
-tasks.  A spec declares them (``documents:``, ``avatars:``); this module makes the remote
-objects match, as Terraform's plan and apply do:
-
-* :func:`desired_state` reads what the spec wants: a document's name and content (inline or
-  from a local file), an avatar's name, personality, voice, start script, image processing,
-  the documents it attaches (by their remote ids) and its reference image, identified by
-  content: an ``@step`` reference by the SHA-256 of the generation's output, a local file by
-  the SHA-256 of its bytes, a URI by itself.
-* :func:`compare` diffs a desired state against what the journal says was applied (or, with
-  a refresh, what the API now holds): create, update (the fields that changed), unchanged.
-* :func:`resource_plan` is ``runway-plan plan``'s view: every resource against a state folder,
-  and deletes for the resources recorded but gone from the spec.  :func:`read_remote` reads
-  the remote objects (``--live``) to show drift.
-* :class:`Reconciler` is ``run``'s: documents first, each avatar once the generation its image
-  comes from is done, then what ``--prune`` removes.  Creates are journaled before they are
-  sent (``creating``) and the id right after; a create whose outcome is unknown is looked up
-  in the remote list by name and content before anything is created again (the API has no
-  idempotency key), and what was found is reported.  Updates PATCH only the changed fields;
-  an avatar waits for PROCESSING to end, and FAILED is reported with its reason.  Nothing
-  remote is deleted unless ``prune`` is asked for.
-
-Resources are keyed by the spec's resource key within a scope of (spec name, API origin): the
-spec's ``name`` is its identity, so moving the file keeps its resources, and results against
-the emulator never mix with the real API's.
-"""
+"""``run``'s side of the resources: :class:`Reconciler` makes the remote documents and
+avatars match the spec (see the package docstring)."""
 
 from __future__ import annotations
 
 import asyncio
-import difflib
 import hashlib
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 from runway_plan.compile import Graph
-from runway_plan.compile.graph import REFERENCE
-from runway_plan.compile.templating import TemplateFailure
 from runway_plan.diagnostics import Diagnostic, Span, make
 from runway_plan.execute.client import (
     ApiError,
@@ -50,630 +20,23 @@ from runway_plan.execute.client import (
     ResourceNotFound,
     RunwayClient,
 )
-from runway_plan.execute.fingerprint import OutputRef, canonical_json, file_sha256, origin_of
-from runway_plan.execute.reuse import reusable, unreadable_as_such
-from runway_plan.execute.state import ResourceRow, ResourceStatus, State
-from runway_plan.files import LocalFileError
-from runway_plan.plan.resources import ResourceChange, ResourceField, ResourcePlan
-from runway_plan.validate.resources import render_resource_text
-
-__all__ = [
-    "KINDS",
-    "Desired",
-    "ImageSource",
-    "Reconciler",
-    "ResourceOptions",
-    "ResourceResult",
-    "comparable_remote",
-    "compare",
-    "desired_state",
-    "image_source",
-    "read_remote",
-    "resource_plan",
-]
-
-KINDS = ("document", "avatar")
-"""Resource kinds, in the order they are created (an avatar attaches documents)."""
-
-DEFAULT_IMAGE_PROCESSING = "optimize"
-"""What the API does with an avatar's image when ``imageProcessing`` is omitted."""
-
-_AVATAR_FIELDS = (
-    "name",
-    "personality",
-    "referenceImage",
-    "voice",
-    "startScript",
-    "imageProcessing",
-    "documentIds",
+from runway_plan.execute.fingerprint import OutputRef, canonical_json
+from runway_plan.execute.resources.desired import (
+    KINDS,
+    Desired,
+    ImageSource,
+    comparable_remote,
+    compare,
+    desired_state,
+    fields_of,
+    identity,
+    moved_fields,
+    same_value,
+    scope_of,
 )
-_DOCUMENT_FIELDS = ("name", "content")
-_REMOTE_AVATAR = ("name", "personality", "voice", "startScript", "documentIds")
-"""Avatar fields an API object shows (its image is processed, so not comparable)."""
-_REPROCESS = frozenset({"referenceImage", "imageProcessing"})
-"""Avatar fields whose change makes the API process the image again."""
+from runway_plan.execute.state import ResourceRow, ResourceStatus, State
 
-_T = TypeVar("_T")
-
-
-def fields_of(kind: str) -> tuple[str, ...]:
-    """The fields of a resource kind, in the API's spelling and a stable order."""
-    return _AVATAR_FIELDS if kind == "avatar" else _DOCUMENT_FIELDS
-
-
-@dataclass(frozen=True, slots=True)
-class ImageSource:
-    """Where an avatar's ``referenceImage`` comes from: ``step`` (the output ``ref`` of a
-    generation), ``file`` (the local file ``text`` names, read through the spec's root) or
-    ``uri`` (a URL, ``runway://`` or data URI, sent as written)."""
-
-    how: str
-    text: str
-    ref: OutputRef | None = None
-
-
-@dataclass
-class Desired:
-    """What the spec wants one resource to be.
-
-    ``fields`` are the values to compare and store, in the API's spelling; a
-    ``referenceImage`` is an identity (``{"$sha256": ...}`` for a generation's output,
-    ``{"$file_sha256": ...}`` for a local file) and ``documentIds`` the remote ids of the
-    attached documents.  ``unknown`` names the fields that cannot be known yet and why (an
-    upstream generation still to make, a document still to create); ``documents`` the
-    attached document keys; ``problem`` a reason the resource cannot be built at all (an
-    unreadable document file).
-    """
-
-    kind: str
-    key: str
-    name: str
-    fields: dict[str, Any]
-    span: Span | None = None
-    image: ImageSource | None = None
-    documents: list[str] = field(default_factory=list)
-    unknown: dict[str, str] = field(default_factory=dict)
-    problem: str | None = None
-
-    @property
-    def digest(self) -> str:
-        """SHA-256 of the desired fields (the ``applied_hash`` once applied)."""
-        return hashlib.sha256(canonical_json(_identity(self.fields)).encode()).hexdigest()
-
-
-def _identity(value: Any) -> Any:
-    """``value`` with the display-only parts of image identities (``from``) left out."""
-    if isinstance(value, dict):
-        return {k: _identity(v) for k, v in value.items() if k != "from"}
-    if isinstance(value, list):
-        return [_identity(v) for v in value]
-    return value
-
-
-def _same(kind: str, name: str, a: Any, b: Any) -> bool:
-    if kind == "avatar" and name == "documentIds":
-        return sorted(a or []) == sorted(b or [])
-    if kind == "avatar" and name == "imageProcessing":
-        return (a or DEFAULT_IMAGE_PROCESSING) == (b or DEFAULT_IMAGE_PROCESSING)
-    return bool(_identity(a) == _identity(b))
-
-
-def compare(desired: Desired, current: Mapping[str, Any] | None) -> list[str]:
-    """The fields in which ``current`` (applied or remote) differs from ``desired``, in the
-    API's order; every field when there is no current object.  A field whose desired value
-    is unknown counts as changed (the new output will differ)."""
-    names = fields_of(desired.kind)
-    if current is None:
-        return list(names)
-    changed = []
-    for name in names:
-        want = desired.fields.get(name)
-        if name in current:
-            differs = not _same(desired.kind, name, want, current[name])
-        else:
-            differs = want is not None
-        if differs or name in desired.unknown:
-            changed.append(name)
-    return changed
-
-
-def comparable_remote(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of an API object that can be compared with a desired state."""
-    if kind == "document":
-        return {k: body[k] for k in _DOCUMENT_FIELDS if k in body}
-    found: dict[str, Any] = {}
-    for name in _REMOTE_AVATAR:
-        if name not in body:
-            continue
-        value = body[name]
-        if name == "voice" and isinstance(value, dict):
-            keep = ("type", "presetId") if value.get("type") == "runway-live-preset" else ("type",)
-            value = {k: value[k] for k in (*keep, "id") if k in value}
-        found[name] = value
-    return found
-
-
-# ------------------------------------------------------------------------- desired state
-
-
-def image_source(graph: Graph, text: str) -> ImageSource:
-    """Where an avatar's ``referenceImage`` (as written in the spec) comes from."""
-    match = REFERENCE.match(text)
-    if match:
-        node = graph.steps.get(match["step"])
-        index = int(match["index"]) if match["index"] else 0
-        if node is not None and 0 <= index < len(node.outputs):
-            key, output = node.outputs[index]
-            return ImageSource("step", text, ref=OutputRef(key, output))
-        return ImageSource("step", text)
-    if graph.root.local_path(text) is not None:
-        return ImageSource("file", text)
-    return ImageSource("uri", text)
-
-
-def _read_document(graph: Graph, content: str | None, file: str | None) -> tuple[str, str | None]:
-    if content is not None:
-        return content, None
-    try:
-        return graph.root.read_document(file or ""), None
-    except LocalFileError as exc:
-        return "", str(exc)
-
-
-def _text(graph: Graph, text: str | None, at: tuple[str, ...], problems: list[str]) -> str | None:
-    """A resource's text with its templates rendered (a failure goes to ``problems``)."""
-    value = render_resource_text(graph, text, at)
-    if isinstance(value, TemplateFailure):
-        problems.append(value.diagnostic.message)
-        return text
-    return value
-
-
-OutputHash = Callable[[OutputRef], "str | tuple[None, str]"]
-"""The SHA-256 of a generation's output, or ``(None, why it is not known yet)``."""
-
-
-def desired_state(
-    graph: Graph,
-    document_ids: Mapping[str, str | None],
-    output_hash: OutputHash,
-    file_hash: Callable[[str], str] | None = None,
-) -> dict[tuple[str, str], Desired]:
-    """What the spec wants every document and avatar to be, keyed by (kind, key).
-
-    ``document_ids`` maps document keys to their remote ids (None: to be created);
-    ``output_hash`` gives the content hash of an avatar's upstream image, ``file_hash`` that
-    of a local image (by default read through the spec's root).
-    """
-    spec = graph.spec
-    found: dict[tuple[str, str], Desired] = {}
-    if spec is None:
-        return found
-    source = graph.document.source_map
-    for key, doc in spec.documents.items():
-        problems: list[str] = []
-        name = _text(graph, doc.name, ("documents", key, "name"), problems) or ""
-        if doc.content is not None:
-            content = _text(graph, doc.content, ("documents", key, "content"), problems) or ""
-        else:
-            content, trouble = _read_document(graph, None, doc.file)
-            problems += [trouble] if trouble else []
-        found[("document", key)] = Desired(
-            "document",
-            key,
-            name,
-            {"name": name, "content": content},
-            span=source.key(("documents", key)),
-            problem="; ".join(problems) or None,
-        )
-    for key, avatar in spec.avatars.items():
-        image = image_source(graph, avatar.referenceImage)
-        unknown: dict[str, str] = {}
-        identity: Any
-        problems = []
-        texts = {
-            field: _text(graph, getattr(avatar, field), ("avatars", key, field), problems)
-            for field in ("name", "personality", "startScript")
-        }
-        problem = "; ".join(problems) or None
-        if image.how == "step":
-            identity = {"$sha256": None, "from": image.text}
-            if image.ref is None:
-                problem = f"{image.text} names no output"
-            else:
-                digest = output_hash(image.ref)
-                if isinstance(digest, str):
-                    identity["$sha256"] = digest
-                else:
-                    unknown["referenceImage"] = digest[1]
-        elif image.how == "file":
-            limit = graph.catalog.overlay.largest_upload
-            try:
-                if file_hash is not None:
-                    digest = file_hash(image.text)
-                else:
-                    digest = file_sha256(graph.root, image.text, limit)
-                identity = {"$file_sha256": digest, "from": image.text}
-            except LocalFileError as exc:
-                identity = {"$file_sha256": None, "from": image.text}
-                problem = str(exc)
-        elif image.text.startswith("data:"):
-            digest = hashlib.sha256(image.text.encode()).hexdigest()
-            identity = {"$data_sha256": digest, "from": f"data URI ({len(image.text)} chars)"}
-        else:
-            identity = image.text
-        ids: list[str] = []
-        pending = [name for name in avatar.documents if not document_ids.get(name)]
-        for name in dict.fromkeys(avatar.documents):
-            remote = document_ids.get(name)
-            if remote:
-                ids.append(remote)
-        if pending:
-            unknown["documentIds"] = (
-                f"document{'s' * (len(pending) != 1)} {', '.join(repr(p) for p in pending)} "
-                f"to be created first"
-            )
-        voice = {k: avatar.voice[k] for k in sorted(avatar.voice)}
-        found[("avatar", key)] = Desired(
-            "avatar",
-            key,
-            texts["name"] or "",
-            {
-                "name": texts["name"],
-                "personality": texts["personality"],
-                "referenceImage": identity,
-                "voice": voice,
-                "startScript": texts["startScript"],
-                "imageProcessing": avatar.imageProcessing or DEFAULT_IMAGE_PROCESSING,
-                "documentIds": ids,
-            },
-            span=source.key(("avatars", key)),
-            image=image,
-            documents=list(dict.fromkeys(avatar.documents)),
-            unknown=unknown,
-            problem=problem,
-        )
-    return found
-
-
-# ------------------------------------------------------------------------- display
-
-
-def _abbreviate(text: str, limit: int = 60) -> str:
-    flat = " ".join(text.split())
-    return repr(flat if len(flat) <= limit else flat[: limit - 1] + "…")
-
-
-def _excerpts(old: str, new: str, limit: int = 60) -> tuple[str, str]:
-    """Two texts abbreviated around where they differ (``'…outside the policy.'``)."""
-    if len(old) <= limit and len(new) <= limit:
-        return repr(old), repr(new)
-    prefix = 0
-    while prefix < min(len(old), len(new)) and old[prefix] == new[prefix]:
-        prefix += 1
-    suffix = 0
-    while (
-        suffix < min(len(old), len(new)) - prefix
-        and old[len(old) - 1 - suffix] == new[len(new) - 1 - suffix]
-    ):
-        suffix += 1
-    start = max(0, prefix - 20)
-
-    def cut(text: str) -> str:
-        middle = text[start : len(text) - suffix]
-        tail = text[len(text) - suffix :]
-        body = middle + tail[:15]
-        if len(body) > limit:
-            body = body[: limit - 1] + "…"
-        elif len(tail) > 15:
-            body += "…"
-        return repr(("…" if start else "") + " ".join(body.split(" ")))
-
-    return cut(old), cut(new)
-
-
-def _lines_delta(old: str, new: str) -> str:
-    added = removed = 0
-    for line in difflib.ndiff(old.splitlines(), new.splitlines()):
-        if line.startswith("+ "):
-            added += 1
-        elif line.startswith("- "):
-            removed += 1
-    return f"+{added} -{removed} lines"
-
-
-def _image_text(value: Any) -> str:
-    if isinstance(value, dict):
-        label = value.get("from") or "image"
-        digest = next((v for k, v in value.items() if k.startswith("$") and v), None)
-        return f"{label} (sha256 {str(digest)[:12]})" if digest else str(label)
-    return str(value)
-
-
-def _ids_text(ids: Iterable[str], names: Mapping[str, str]) -> str:
-    return "[" + ", ".join(names.get(i, i[:8]) for i in ids) + "]"
-
-
-def shown_field(
-    kind: str,
-    name: str,
-    old: Any,
-    new: Any,
-    *,
-    had: bool,
-    unknown: str | None = None,
-    document_names: Mapping[str, str] | None = None,
-    document_keys: Iterable[str] = (),
-) -> ResourceField:
-    """How a field's change is shown (``had``: the current object has the field)."""
-    names = document_names or {}
-    if unknown is not None:
-        before = _image_text(old) if name == "referenceImage" else _value_text(name, old, names)
-        after = "known after the run"
-        if name == "referenceImage" and isinstance(new, dict) and new.get("from"):
-            after = f"{new['from']}, {after}"
-        elif name == "documentIds" and document_keys:
-            after = "[" + ", ".join(document_keys) + "], ids known after the run"
-        return ResourceField(name, before if had else None, after, unknown)
-    if name == "content" and isinstance(new, str):
-        size = f"{len(old):,} chars" if isinstance(old, str) and had else None
-        detail = _lines_delta(old, new) if isinstance(old, str) and had else ""
-        return ResourceField(name, size, f"{len(new):,} chars", detail)
-    if isinstance(new, str) and isinstance(old, str) and had and name != "imageProcessing":
-        before, after = _excerpts(old, new)
-        lines = _lines_delta(old, new) if "\n" in old + new else ""
-        return ResourceField(name, before, after, lines)
-    if name == "referenceImage":
-        return ResourceField(name, _image_text(old) if had else None, _image_text(new))
-    new_text = _value_text(name, new, names)
-    old_text = _value_text(name, old, names) if had else None
-    if had and name == "documentIds" and old_text == new_text:
-        new_text += " (a document was created again: new id)"
-    return ResourceField(name, old_text, None if new is None and had else new_text)
-
-
-def _value_text(name: str, value: Any, names: Mapping[str, str]) -> str:
-    if value is None:
-        return "(none)"
-    if name == "documentIds" and isinstance(value, list):
-        return _ids_text(value, names)
-    if name == "voice" and isinstance(value, dict):
-        return " ".join(str(value.get(k)) for k in ("type", "presetId", "id") if value.get(k))
-    if isinstance(value, str):
-        return _abbreviate(value)
-    return canonical_json(value)
-
-
-# ------------------------------------------------------------------------- plan
-
-
-def _scope(graph: Graph) -> str:
-    return graph.spec.name if graph.spec is not None else ""
-
-
-def _plan_hashes(
-    state: State | None, reuse: Mapping[str, Any] | None
-) -> Callable[[OutputRef], str | tuple[None, str]]:
-    def output_hash(ref: OutputRef) -> str | tuple[None, str]:
-        item = reuse.get(ref.key) if reuse is not None else None
-        row = getattr(item, "step", None)
-        if state is not None and item is not None and item.reusable and row is not None:
-            outputs = {o.index: o for o in state.outputs(row.id)}
-            found = outputs.get(ref.index)
-            if found is not None and found.sha256:
-                return str(found.sha256)
-        why = getattr(item, "reason", "new") if item is not None else "new"
-        if why == "new":
-            return None, f"'{ref.key}' will be generated first"
-        return None, f"'{ref.key}' will be generated again ({why})"
-
-    return output_hash
-
-
-def _document_names(rows: Iterable[ResourceRow]) -> dict[str, str]:
-    return {r.remote_id: r.key for r in rows if r.kind == "document" and r.remote_id}
-
-
-def resource_plan(
-    graph: Graph,
-    state_dir: str | Path,
-    base_url: str,
-    *,
-    reuse: Mapping[str, Any] | None = None,
-    remote: Mapping[int, Mapping[str, Any] | None] | None = None,
-    notes: Iterable[str] = (),
-    shown: str | None = None,
-    empty_remote: bool = False,
-) -> ResourcePlan:
-    """What a run of ``graph`` would do with its documents and avatars (no network).
-
-    ``reuse`` is what :func:`runway_plan.execute.reusable` says of the generations (an
-    avatar's image from a generation to make again is "known after the run"; asked of the
-    state when not given); ``remote``
-    maps state rows (by id) to the objects :func:`read_remote` read, None for one deleted
-    remotely, and makes the plan one against the API (drift) instead of the state alone.
-    ``shown`` is how to name the state folder in reports (default: its path);
-    ``empty_remote`` plans for an API that holds none of the recorded objects (``run
-    --emulate``: its emulator starts empty), so every resource is a create.
-    """
-    directory = Path(state_dir)
-    origin = origin_of(base_url)
-    source = f"{shown or directory} ({origin})"
-    state = State.snapshot(directory) if (directory / "state.db").is_file() else None
-    notes = list(notes)
-    try:
-        if reuse is None and state is not None:
-            reuse = reusable(graph, directory, base_url=base_url, verify=False)
-        with unreadable_as_such(directory):
-            rows = state.resources(_scope(graph), origin) if state is not None else []
-        if empty_remote and rows:
-            notes.append(
-                "the emulator of `run --emulate` starts empty on every run, so every document "
-                "and avatar is created again (serve one with `runway-plan emulate` and use "
-                "--base-url to keep them between runs)"
-            )
-            rows = []
-        with unreadable_as_such(directory):
-            changes = _changes(graph, rows, _plan_hashes(state, reuse), remote)
-    finally:
-        if state is not None:
-            state.close()
-    return ResourcePlan(source, remote is not None, tuple(changes), tuple(notes))
-
-
-def _changes(
-    graph: Graph,
-    rows: list[ResourceRow],
-    output_hash: Callable[[OutputRef], str | tuple[None, str]],
-    remote: Mapping[int, Mapping[str, Any] | None] | None,
-) -> list[ResourceChange]:
-    by_key = {(r.kind, r.key): r for r in rows}
-    names = _document_names(rows)
-    gone: set[tuple[str, str]] = set()
-    doc_ids: dict[str, str | None] = {}
-    for (kind, key), row in by_key.items():
-        if kind != "document":
-            continue
-        deleted = remote is not None and row.id in remote and remote[row.id] is None
-        if deleted:
-            gone.add((kind, key))
-        doc_ids[key] = None if deleted or row.status is ResourceStatus.CREATING else row.remote_id
-    desired = desired_state(graph, doc_ids, output_hash)
-    changes: list[ResourceChange] = []
-    for kind in KINDS:
-        for (k, key), want in desired.items():
-            if k != kind:
-                continue
-            changes.append(_change(want, by_key.get((kind, key)), remote, names))
-    for row in rows:
-        if (row.kind, row.key) in desired:
-            continue
-        notes = ["no longer in the spec: `run --prune` deletes it, `run` leaves it in place"]
-        drift: list[str] = []
-        if remote is not None and row.id in remote and remote[row.id] is None:
-            drift.append("deleted remotely: the next run forgets it")
-        if row.status is ResourceStatus.CREATING:
-            notes.append("its create may have reached the API: the next run looks it up")
-        changes.append(
-            ResourceChange(
-                row.kind,
-                row.key,
-                row.name,
-                "delete",
-                remote_id=row.remote_id,
-                status=row.remote_status,
-                drift=tuple(drift),
-                notes=tuple(notes),
-            )
-        )
-    return changes
-
-
-def _change(
-    want: Desired,
-    row: ResourceRow | None,
-    remote: Mapping[int, Mapping[str, Any] | None] | None,
-    names: Mapping[str, str],
-) -> ResourceChange:
-    notes: list[str] = []
-    drift: list[str] = []
-    if want.problem:
-        notes.append(f"cannot be built: {want.problem}")
-    status = row.remote_status if row is not None else None
-    current: dict[str, Any] | None = None
-    if row is not None and row.status is ResourceStatus.CREATING:
-        notes.append(
-            "a create was sent but its answer never recorded: the run looks it up by name "
-            f"({row.name!r}) before creating it again"
-        )
-    elif row is not None and row.remote_id:
-        current = dict(row.applied or {})
-        if row.status is ResourceStatus.UPDATING:
-            notes.append("an update was being sent when a run stopped: it is sent again")
-        if remote is not None and row.id in remote:
-            seen = remote[row.id]
-            if seen is None:
-                drift.append(f"deleted remotely (id {row.remote_id})")
-                current = None
-            else:
-                found = comparable_remote(want.kind, seen)
-                moved = [
-                    name
-                    for name, value in found.items()
-                    if name in current and not _same(want.kind, name, current[name], value)
-                ]
-                if moved:
-                    drift.append(f"changed remotely: {', '.join(moved)}")
-                current.update(found)
-                if isinstance(seen.get("status"), str):
-                    status = str(seen["status"])
-    changed = compare(want, current)
-    if current is None:
-        shown = [
-            shown_field(
-                want.kind,
-                name,
-                None,
-                want.fields.get(name),
-                had=False,
-                unknown=want.unknown.get(name),
-                document_names=names,
-                document_keys=want.documents,
-            )
-            for name in changed
-            if want.fields.get(name) is not None or name in want.unknown
-        ]
-        action = "create"
-    else:
-        shown = [
-            shown_field(
-                want.kind,
-                name,
-                current.get(name),
-                want.fields.get(name),
-                had=name in current,
-                unknown=want.unknown.get(name),
-                document_names=names,
-                document_keys=want.documents,
-            )
-            for name in changed
-        ]
-        action = "update" if changed else "unchanged"
-    if want.kind == "avatar" and status == "FAILED" and row is not None:
-        notes.append(f"processing FAILED: {row.failure or 'no reason given'}")
-    return ResourceChange(
-        want.kind,
-        want.key,
-        want.name,
-        action,
-        remote_id=row.remote_id if row is not None else None,
-        status=status if want.kind == "avatar" else None,
-        fields=tuple(shown),
-        drift=tuple(drift),
-        notes=tuple(notes),
-    )
-
-
-async def read_remote(
-    client: RunwayClient, rows: Iterable[ResourceRow]
-) -> tuple[dict[int, dict[str, Any] | None], list[str]]:
-    """GET every recorded object: row id -> the object (None when deleted remotely), and the
-    problems met (an object that could not be read is left out)."""
-    found: dict[int, dict[str, Any] | None] = {}
-    problems: list[str] = []
-    for row in rows:
-        if not row.remote_id or row.status is ResourceStatus.CREATING:
-            continue
-        try:
-            found[row.id] = await client.resource(row.kind, row.remote_id)
-        except ResourceNotFound:
-            found[row.id] = None
-        except ApiError as exc:
-            problems.append(f"cannot read {row.kind} '{row.key}': {exc}")
-    return found, problems
-
-
-# ------------------------------------------------------------------------- run
+__all__ = ["ImageUri", "Reconciler", "ResourceOptions", "ResourceResult"]
 
 
 @dataclass(frozen=True)
@@ -724,6 +87,8 @@ class ResourceResult:
         return not (self.kind == "avatar" and self.status in ("FAILED", "PROCESSING"))
 
 
+_T = TypeVar("_T")
+
 ImageUri = Callable[[ImageSource, bool], Awaitable[tuple[str, str]]]
 """The URI to send for an avatar's image, and how to show it (``fresh``: no cached URL)."""
 
@@ -771,20 +136,19 @@ class Reconciler:
         self.file_hash = file_hash
         self.stopping = stopping
         self.sleep = sleep
-        self.spec_name = _scope(graph)
+        self.spec_name = scope_of(graph)
         self.spec_path = graph.document.source_map.path
         self.results: dict[tuple[str, str], ResourceResult] = {}
         self.diagnostics: list[Diagnostic] = []
         self.shielded: set[asyncio.Future[Any]] = set()
         self.declared: list[tuple[str, str]] = []
-        spec = graph.spec
-        if spec is not None:
-            for key, doc in spec.documents.items():
-                self.declared.append(("document", key))
-                self.results[("document", key)] = ResourceResult("document", key, doc.name)
-            for key, avatar in spec.avatars.items():
-                self.declared.append(("avatar", key))
-                self.results[("avatar", key)] = ResourceResult("avatar", key, avatar.name)
+        nodes = [
+            *(("document", key, doc.name) for key, doc in graph.documents.items()),
+            *(("avatar", key, avatar.name) for key, avatar in graph.avatars.items()),
+        ]
+        for kind, key, name in nodes:
+            self.declared.append((kind, key))
+            self.results[(kind, key)] = ResourceResult(kind, key, name)
 
     # ------------------------------------------------------------------ helpers
 
@@ -1081,11 +445,7 @@ class Reconciler:
             self.emit("note", f"{row.kind}:{row.key}", f"cannot read {label}: {exc}")
             return current
         found = comparable_remote(row.kind, seen)
-        moved = [
-            name
-            for name, value in found.items()
-            if name in current and not _same(row.kind, name, current[name], value)
-        ]
+        moved = moved_fields(row.kind, current, found)
         if moved:
             message = (
                 f"{label} was changed remotely ({', '.join(moved)}): put back as the spec says"
@@ -1128,7 +488,7 @@ class Reconciler:
                 )
                 seen = comparable_remote(row.kind, full)
                 if all(
-                    _same(row.kind, name, sent.get(name), value)
+                    same_value(row.kind, name, sent.get(name), value)
                     for name, value in seen.items()
                     if name in sent
                 ):
@@ -1160,7 +520,7 @@ class Reconciler:
             row.id,
             remote_id=str(chosen["id"]),
             applied=sent,
-            applied_hash=hashlib.sha256(canonical_json(_identity(sent)).encode()).hexdigest(),
+            applied_hash=hashlib.sha256(canonical_json(identity(sent)).encode()).hexdigest(),
             remote_status=status,
             action="adopted",
             detail=detail,
@@ -1195,12 +555,11 @@ class Reconciler:
 
     def _create_fields(self, want: Desired) -> list[str]:
         names = list(fields_of(want.kind))
-        spec = self.graph.spec
-        if want.kind == "avatar" and spec is not None:
-            avatar = spec.avatars[want.key]
-            if avatar.imageProcessing is None:
+        if want.kind == "avatar":
+            request = self.graph.avatars[want.key].request
+            if request.get("imageProcessing") is None:
                 names.remove("imageProcessing")
-            if avatar.startScript is None:
+            if request.get("startScript") is None:
                 names.remove("startScript")
             if not want.fields.get("documentIds"):
                 names.remove("documentIds")
