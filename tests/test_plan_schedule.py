@@ -3,7 +3,8 @@
 * the total is the exact sum of the steps, and of the priced generations;
 * cost never decreases when a duration, an output count, a text or a fan-out grows;
 * every schedule respects dependencies, per-pool concurrency and rolling daily caps;
-* the makespan is never below max(critical path, per-pool work / slots).
+* the makespan is never below max(critical path, per-pool work / slots), nor below the
+  lower bound the schedule reports (which also counts the chains before and after a pool).
 """
 
 from __future__ import annotations
@@ -301,6 +302,20 @@ def test_a_cycle_is_refused_and_independent_nodes_start_in_their_given_order() -
         schedule(["a", "b"], [("a", "b"), ("b", "a")], {"a": 1, "b": 1}, {"a": "p", "b": "p"}, one)
     done = schedule(["c", "a", "b"], [], dict.fromkeys("abc", 1.0), dict.fromkeys("abc", "p"), one)
     assert sorted(done.slots, key=lambda key: done.slots[key].start) == ["c", "a", "b"]
+
+
+def test_the_bound_counts_what_comes_before_and_after_a_pool() -> None:
+    """A one-slot pool between two long steps: its work alone (40 s) and the critical path
+    (210 s) miss that its four tasks must all run after the first step and before the last."""
+    keys = ["first", "b1", "b2", "b3", "b4", "last"]
+    edges = [("first", b) for b in keys[1:5]] + [(b, "last") for b in keys[1:5]]
+    durations = {"first": 100.0, "last": 100.0} | dict.fromkeys(keys[1:5], 10.0)
+    pools = {"first": "a", "last": "a"} | dict.fromkeys(keys[1:5], "b")
+    limits = {"a": Limits(max_concurrent=2, max_daily=100), "b": Limits(1, 100)}
+    result = schedule(keys, edges, durations, pools, limits)
+    assert result.critical_path_seconds == 210.0
+    assert result.pools["b"].bound == 240.0
+    assert result.lower_bound == result.makespan == 240.0
 
 
 @SETTINGS

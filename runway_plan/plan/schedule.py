@@ -14,6 +14,11 @@ conservative.
 The lower bound every schedule must respect is the largest of the critical path (longest
 dependency chain of latencies), every pool's work divided by its slots, and, for a pool whose
 daily cap binds, the day its last start can come at the earliest plus its shortest latency.
+The work bound is sharpened with the graph around the pool: a set of its generations cannot
+start before the earliest *head* among them (the longest chain of latencies before one), needs
+its work divided by the slots, and leaves at least the shortest *tail* among them (the longest
+chain after one).  Taking the sets of the generations whose head, or whose tail, is at least a
+given value is one sort per pool, so the bound stays O(n log n).
 
 A node without a pool is a *join*: it takes no time and no slot, and is done the moment its
 predecessors are, so that "every item of B waits for every item of A" is |A| + |B| edges
@@ -118,16 +123,42 @@ def _topological_order(succ: Mapping[str, list[str]]) -> list[str]:
         raise ValueError("the graph has a dependency cycle; validate it before planning") from None
 
 
-def _pool_usage(name: str, limits: Limits, tasks: list[float]) -> PoolUsage:
-    slots = max(limits.max_concurrent, 1)
+def _heads(
+    order: Sequence[str], succ: Mapping[str, Sequence[str]], durations: Mapping[str, float]
+) -> dict[str, float]:
+    """The longest chain of latencies before each node (0 for a source)."""
+    head = dict.fromkeys(order, 0.0)
+    for key in order:
+        end = head[key] + durations.get(key, 0.0)
+        for child in succ[key]:
+            if end > head[child]:
+                head[child] = end
+    return head
+
+
+def _surrounded_work(tasks: list[tuple[float, float, float]], slots: int) -> float:
+    """Largest head + work / slots + tail over the sets of ``tasks`` (head, latency, tail)
+    whose head, or whose tail, is at least a threshold: what the pool forces in its graph
+    (a set smaller than the slots needs at least its mean latency)."""
+    best = 0.0
+    for first, last in ((0, 2), (2, 0)):
+        work, least = 0.0, math.inf
+        for count, task in enumerate(sorted(tasks, key=lambda t: t[first], reverse=True), 1):
+            work += task[1]
+            least = min(least, task[last])
+            best = max(best, task[first] + work / min(slots, count) + least)
+    return best
+
+
+def _pool_usage(name: str, limits: Limits, tasks: list[tuple[float, float, float]]) -> PoolUsage:
     cap = max(limits.max_daily, 1)
     count = len(tasks)
-    work = sum(tasks)
+    work = sum(task[1] for task in tasks)
     total = count + min(limits.used_today, cap)
     days = -(-total // cap) if count else 0
-    bound = work / slots
+    bound = _surrounded_work(tasks, max(limits.max_concurrent, 1))
     if count and total > cap:
-        bound = max(bound, ((total - 1) // cap) * DAY + min(tasks))
+        bound = max(bound, ((total - 1) // cap) * DAY + min(task[1] for task in tasks))
     return PoolUsage(name, limits, count, work, days, bound)
 
 
@@ -157,13 +188,16 @@ def schedule(
         in_degree[target] += 1
     order = _topological_order(succ)
     position = {key: i for i, key in enumerate(order)}
-    level, after = _bottom_levels(order, succ, durations)
+    span = {key: durations[key] for key in succ if key in pools}  # a join takes no time
+    level, after = _bottom_levels(order, succ, span)
     waiting = dict(in_degree)
 
-    by_pool: dict[str, list[float]] = {}
+    head = _heads(order, succ, span)
+    by_pool: dict[str, list[tuple[float, float, float]]] = {}
     for key in order:
         if key in pools:
-            by_pool.setdefault(pools[key], []).append(durations[key])
+            task = (head[key], durations[key], level[key] - durations[key])
+            by_pool.setdefault(pools[key], []).append(task)
     usage = {name: _pool_usage(name, limits[name], tasks) for name, tasks in by_pool.items()}
 
     ready: dict[str, list[tuple[float, int, str]]] = {name: [] for name in by_pool}
