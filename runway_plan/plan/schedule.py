@@ -32,7 +32,6 @@ import math
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from graphlib import CycleError, TopologicalSorter
 
 __all__ = ["DAY", "Limits", "PoolUsage", "Schedule", "Slot", "schedule"]
 
@@ -109,18 +108,27 @@ def _bottom_levels(
     return level, after
 
 
-def _topological_order(succ: Mapping[str, list[str]]) -> list[str]:
-    """``graphlib``'s order, in node order among independent nodes (stable: spec order)."""
-    sorter: TopologicalSorter[str] = TopologicalSorter()
-    for key in succ:
-        sorter.add(key)
-    for key, children in succ.items():
-        for child in children:
-            sorter.add(child, key)
-    try:
-        return list(sorter.static_order())
-    except CycleError:
-        raise ValueError("the graph has a dependency cycle; validate it before planning") from None
+def _topological_order(succ: Mapping[str, list[str]], in_degree: Mapping[str, int]) -> list[str]:
+    """Kahn's order in waves, in node order within a wave (stable: spec order).
+
+    The order ``graphlib.TopologicalSorter.static_order`` gives, without its cycle search
+    on every call.
+    """
+    left = dict(in_degree)
+    wave = [key for key, count in left.items() if count == 0]
+    order: list[str] = []
+    while wave:
+        order.extend(wave)
+        following: list[str] = []
+        for key in wave:
+            for child in succ[key]:
+                left[child] -= 1
+                if left[child] == 0:
+                    following.append(child)
+        wave = following
+    if len(order) < len(succ):
+        raise ValueError("the graph has a dependency cycle; validate it before planning")
+    return order
 
 
 def _heads(
@@ -186,7 +194,7 @@ def schedule(
     for source, target in edges:
         succ[source].append(target)
         in_degree[target] += 1
-    order = _topological_order(succ)
+    order = _topological_order(succ, in_degree)
     position = {key: i for i, key in enumerate(order)}
     span = {key: durations[key] for key in succ if key in pools}  # a join takes no time
     level, after = _bottom_levels(order, succ, span)
@@ -209,6 +217,11 @@ def schedule(
         name: min(limits[name].used_today, max(limits[name].max_daily, 1)) for name in by_pool
     }
     window: dict[str, deque[float]] = {name: deque() for name in by_pool}
+    capped = {  # pools whose cap can bind at all; the others need no window
+        name
+        for name, tasks in by_pool.items()
+        if len(tasks) + carried[name] > max(limits[name].max_daily, 1)
+    }
     wake_at: dict[str, float] = {}
     events: list[tuple[float, int, str]] = []  # (time, 0 = finish / 1 = wake, key or pool)
     slots: dict[str, Slot] = {}
@@ -231,21 +244,23 @@ def schedule(
     def start_ready(pool: str, now: float) -> None:
         queue, open_slots, starts = ready[pool], free[pool], window[pool]
         cap = max(limits[pool].max_daily, 1)
+        binds = pool in capped
         while queue and open_slots:
-            while starts and starts[0] + DAY <= now:
-                starts.popleft()
-            earlier = carried[pool] if now < DAY else 0
-            if len(starts) + earlier >= cap:
-                wake = DAY if earlier else starts[0] + DAY
-                if wake_at.get(pool) != wake:
-                    wake_at[pool] = wake
-                    heapq.heappush(events, (wake, 1, pool))
-                return
+            if binds:
+                while starts and starts[0] + DAY <= now:
+                    starts.popleft()
+                earlier = carried[pool] if now < DAY else 0
+                if len(starts) + earlier >= cap:
+                    wake = DAY if earlier else starts[0] + DAY
+                    if wake_at.get(pool) != wake:
+                        wake_at[pool] = wake
+                        heapq.heappush(events, (wake, 1, pool))
+                    return
+                starts.append(now)
             _, _, key = heapq.heappop(queue)
             slot = heapq.heappop(open_slots)
             end = now + durations[key]
             slots[key] = Slot(key, pool, slot, now, end)
-            starts.append(now)
             heapq.heappush(events, (end, 0, key))
 
     for key in [key for key in order if in_degree[key] == 0]:
