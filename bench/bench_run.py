@@ -321,6 +321,7 @@ def resume_figures(tmp: Path) -> None:
         env = dict(os.environ, RUNWAYML_API_SECRET=KEY)
         command = [sys.executable, "-m", "runway_plan", "run", str(spec)]
         command += ["--base-url", url, "--speed", str(speed)]
+        command += ["--state", str(state), "--outputs", str(outputs)]
         before = len(emu.ledger())
         started = time.perf_counter()
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
@@ -330,6 +331,8 @@ def resume_figures(tmp: Path) -> None:
         f"{len(emu.ledger()) - before} generation requests; Python start-up and imports "
         "included)"
     )
+    if done.returncode:
+        print(f"  it said: {done.stderr.strip().splitlines()[-1:]}")
 
 
 def main() -> None:
