@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import wave
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from support.media import silent_wav
 
 from runway_plan.catalog import Catalog, load_catalog
 from runway_plan.catalog.model import LengthTolerance
@@ -27,14 +27,6 @@ ROOT = Path(__file__).resolve().parents[1]
 def catalog() -> Catalog:
     """The packaged catalog."""
     return load_catalog()
-
-
-def _wav(path: Path, seconds: float, rate: int = 8000) -> None:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(b"\0\0" * round(seconds * rate))
 
 
 def _graph(where: Path, catalog: Catalog, steps: dict[str, Any]) -> Graph:
@@ -86,7 +78,7 @@ def test_the_shipped_podcast_plans_a_range_that_covers_padded_audio(
 def test_local_files_stay_exact_and_edges_take_the_catalogs_tolerance(
     tmp_path: Path, catalog: Catalog
 ) -> None:
-    _wav(tmp_path / "a12.wav", 12.0)
+    silent_wav(tmp_path / "a12.wav", 12.0)
     graph = _graph(tmp_path, catalog, ISOLATE_THEN_DUB)
     pricer = Pricer(graph, catalog)
     clean = pricer.price(graph.generations["clean"])
@@ -146,7 +138,7 @@ def test_a_kept_length_widens_at_every_hop(tmp_path: Path, catalog: Catalog) -> 
 
 
 def test_reprice_uses_the_measured_length_of_each_input(tmp_path: Path, catalog: Catalog) -> None:
-    _wav(tmp_path / "a12.wav", 12.0)
+    silent_wav(tmp_path / "a12.wav", 12.0)
     graph = _graph(tmp_path, catalog, ISOLATE_THEN_DUB)
     pricer = Pricer(graph, catalog)
     dub = graph.generations["dub"]

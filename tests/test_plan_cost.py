@@ -8,13 +8,13 @@ in a temporary directory and go through ``check_file`` like a user's.
 from __future__ import annotations
 
 import shutil
-import wave
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from support.media import silent_wav
 
 from runway_plan.catalog import Catalog, load_catalog
 from runway_plan.plan import Plan, PlanOptions, plan, price_generation
@@ -34,19 +34,11 @@ def catalog() -> Catalog:
     return load_catalog()
 
 
-def _wav(path: Path, seconds: float, rate: int = 8000) -> None:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(b"\0\0" * round(seconds * rate))
-
-
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     """A spec directory with a 12.4 s and a 6 s WAV and the 8 s example performance video."""
-    _wav(tmp_path / "a12.wav", 12.4)
-    _wav(tmp_path / "a6.wav", 6.0)
+    silent_wav(tmp_path / "a12.wav", 12.4)
+    silent_wav(tmp_path / "a6.wav", 6.0)
     shutil.copy(ROOT / "specs" / "assets" / "performance.mp4", tmp_path / "performance.mp4")
     return tmp_path
 

@@ -35,7 +35,7 @@ inputs exist, :meth:`Pricer.reprice` prices a generation from their measured len
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import MAX_EMAX, MIN_EMIN, ROUND_CEILING, ROUND_FLOOR, Context, Decimal, localcontext
 from typing import Any
@@ -333,13 +333,11 @@ def _field_label(price: Price, name: str) -> str:
     return f"{derived.field} (the {name})" if derived is not None else name
 
 
-def _rates(
-    gen: Generation, price: Price, catalog: Catalog
-) -> tuple[list[PriceRate], list[str], str | None]:
-    """The rates that could apply, the reasons for more than one, and why none applies."""
-    names: list[str] = []
-    for rate in price.rates:
-        names.extend(name for name in rate.when if name not in names)
+def _known_and_open(
+    gen: Generation, price: Price, names: Iterable[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """The values of ``names`` the request (or a documented default) gives, and the fields
+    left open: omitted, with a default the API does not document."""
     known: dict[str, Any] = {}
     open_fields: list[str] = []
     for name in names:
@@ -348,6 +346,17 @@ def _rates(
             open_fields.append(name)
         else:
             known[name] = value
+    return known, open_fields
+
+
+def _rates(
+    gen: Generation, price: Price, catalog: Catalog
+) -> tuple[list[PriceRate], list[str], str | None]:
+    """The rates that could apply, the reasons for more than one, and why none applies."""
+    names: list[str] = []
+    for rate in price.rates:
+        names.extend(name for name in rate.when if name not in names)
+    known, open_fields = _known_and_open(gen, price, names)
     domains = [_field_domain(catalog, gen, name, price) for name in open_fields]
     chosen: list[PriceRate] = []
     missing: list[str] = []
@@ -387,14 +396,7 @@ def matching_rates(
 
 def _when_state(gen: Generation, price: Price, catalog: Catalog, when: When) -> str:
     """Whether ``when`` holds for ``gen``: ``yes``, ``no`` or ``maybe`` (an open field)."""
-    values: dict[str, Any] = {}
-    open_fields: list[str] = []
-    for name in when:
-        value, is_open = _resolve(gen, price, name)
-        if is_open:
-            open_fields.append(name)
-        else:
-            values[name] = value
+    values, open_fields = _known_and_open(gen, price, when)
     if not open_fields:
         return "yes" if _matches(when, values) else "no"
     domains = [_field_domain(catalog, gen, name, price) for name in open_fields]
