@@ -37,6 +37,7 @@ __all__ = [
     "STEP_KEYS",
     "SUPPORTED_VERSIONS",
     "TEMPLATE_PATTERN",
+    "VOICE_REFERENCE_PATTERN",
     "Avatar",
     "Budget",
     "Document_",
@@ -45,6 +46,7 @@ __all__ = [
     "Spec",
     "SpecLimits",
     "Step",
+    "Voice",
     "json_schema",
     "parse_spec",
 ]
@@ -130,14 +132,32 @@ class Document_(_Model):
     )
 
 
+VOICE_REFERENCE_PATTERN = r"^@[A-Za-z_][A-Za-z0-9_-]*$"
+"""A reference to one of the spec's ``voices``: ``"@narrator"``, written where the API takes a
+custom voice (``{type: custom, id}``)."""
+
+
+class Voice(_Model):
+    """A custom voice: cloned from an audio sample or designed from a text description."""
+
+    name: str = Field(description="The voice's name in Runway.")
+    description: str | None = Field(default=None, description="An optional description.")
+    from_: dict[str, Any] = Field(
+        alias="from",
+        description="{type: audio, audio: <audio asset or '@step'>} or "
+        "{type: text, model: eleven_ttv_v3, prompt: ...}.",
+    )
+
+
 class Avatar(_Model):
     """A real-time avatar resource."""
 
     name: str
     personality: str = Field(description="System prompt defining how the avatar behaves.")
     referenceImage: str = Field(description="An image asset or a '@step' reference.")
-    voice: dict[str, Any] = Field(
-        description="{type: runway-live-preset, presetId: ...} or {type: custom, id: ...}."
+    voice: dict[str, Any] | str = Field(
+        description="{type: runway-live-preset, presetId: ...}, {type: custom, id: ...}, or "
+        "'@voice' for one of the spec's `voices`."
     )
     startScript: str | None = None
     imageProcessing: Literal["optimize", "none"] | None = None
@@ -194,6 +214,10 @@ class Spec(_Model):
         default_factory=dict, description="Knowledge documents."
     )
     avatars: dict[str, Avatar] = Field(default_factory=dict, description="Real-time avatars.")
+    voices: dict[str, Voice] = Field(
+        default_factory=dict,
+        description="Custom voices, usable as '@name' wherever the API takes a custom voice.",
+    )
     limits: SpecLimits = Field(
         default_factory=SpecLimits,
         description="Work limits for checking and planning this spec (generations, edges, "
@@ -225,6 +249,7 @@ _SECTION_CHOICES: dict[str, tuple[str, ...]] = {
     "retry": tuple(Retry.model_fields),
     "documents": tuple(Document_.model_fields),
     "avatars": tuple(Avatar.model_fields),
+    "voices": tuple(field.alias or name for name, field in Voice.model_fields.items()),
 }
 
 
@@ -315,7 +340,7 @@ class ParsedSpec:
     """False when ``vars`` was dropped as malformed: templates cannot be rendered."""
 
 
-_SECTIONS = ("steps", "documents", "avatars")
+_SECTIONS = ("steps", "documents", "avatars", "voices")
 _OPTIONAL_STEP_KEYS = frozenset(STEP_KEYS - {"endpoint"})
 _MAX_PASSES = 4
 
@@ -414,8 +439,9 @@ def json_schema(catalog: Catalog) -> dict[str, Any]:
     Each step's ``model`` is constrained by its ``endpoint``, and its request fields by its
     model (types, enums, ranges, lengths, item counts, required and unknown fields), as
     ``validate`` checks them; a template string is accepted wherever a value may be templated.
-    Avatars' voices follow the catalog's avatar request type; a document takes ``content`` or
-    ``file``; a spec holds at least one step, document or avatar.
+    Avatars' voices follow the catalog's avatar request type (or name one of the spec's
+    ``voices``), and a voice's ``from`` the voice request type; a document takes ``content`` or
+    ``file``; a spec holds at least one step, document, avatar or voice.
     """
     schema = Spec.model_json_schema(mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -453,14 +479,24 @@ def json_schema(catalog: Catalog) -> dict[str, Any]:
     if create is not None and "voice" in create.fields:
         voice = field_schemas(catalog, {"voice": create.fields["voice"]})["voice"]
         avatar = defs["Avatar"]["properties"]
-        avatar["voice"] = {"description": avatar["voice"].get("description", ""), **voice}
+        avatar["voice"] = {
+            "description": avatar["voice"].get("description", ""),
+            "anyOf": [voice, {"type": "string", "pattern": VOICE_REFERENCE_PATTERN}],
+        }
+    voice_create = catalog.constraints.resources.get("voice_create")
+    if voice_create is not None and "from" in voice_create.fields:
+        source = field_schemas(catalog, {"from": voice_create.fields["from"]})["from"]
+        prop = defs["Voice"]["properties"]["from"]
+        prop.pop("additionalProperties", None)
+        prop.pop("type", None)
+        prop.update(source)
     defs["Document_"]["oneOf"] = [
         {"required": [key], "properties": {key: {"type": "string"}}} for key in ("content", "file")
     ]
-    for section in ("steps", "documents", "avatars"):
+    for section in _SECTIONS:
         schema["properties"][section]["propertyNames"] = {"pattern": NAME_PATTERN}
     schema["anyOf"] = [
         {"required": [section], "properties": {section: {"type": "object", "minProperties": 1}}}
-        for section in ("steps", "documents", "avatars")
+        for section in _SECTIONS
     ]
     return schema

@@ -329,8 +329,13 @@ class _Compiler:
         step_edges: dict[tuple[str, str], Any] = {}
         generations = [*self.graph.generations.values(), *self.graph.unexpanded.values()]
         for generation in generations:
-            for _path, ref in generation.refs:
+            for path, ref in generation.refs:
                 target = self.graph.steps.get(ref.step)
+                if ref.step not in self.spec.steps and ref.step in self.spec.voices:
+                    if generation.key in self.graph.generations:
+                        uses = self.graph.voice_uses.setdefault(generation.key, [])
+                        uses.append((path, ref.step))
+                    continue
                 if ref.step not in self.spec.steps:
                     self.unknown_step(ref.step, ref.span)
                     continue

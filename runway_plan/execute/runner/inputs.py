@@ -92,6 +92,15 @@ class Inputs:
             return await self.local_uri(source.text, frozenset({"image"}), fresh=fresh)
         return source.text, source.text[:80]
 
+    async def audio_uri(self, source: ImageSource, fresh: bool) -> tuple[str, str]:
+        """A voice's audio sample as the API takes it, and as it is shown."""
+        if source.ref is not None:
+            uri = await self.output_uri(source.ref, fresh=fresh)
+            return uri, strip_query(uri) if "://" in uri else uri
+        if source.how == "file":
+            return await self.local_uri(source.text, frozenset({"audio"}), fresh=fresh)
+        return source.text, source.text[:80]
+
     async def build(
         self, key: str, *, fresh: bool = False
     ) -> tuple[dict[str, Any], dict[str, Any]]:
