@@ -105,8 +105,20 @@ class ResourceChecks:
             if avatar.image is not None:
                 refs[("referenceImage",)] = avatar.image
             request = avatar.request
-            if voice_reference(request.get("voice")) is not None:
+            voice = request.get("voice")
+            if voice_reference(voice) is not None:
                 request = {**request, "voice": {"type": "custom", "id": "(the voice's id)"}}
+            elif isinstance(voice, str) and voice in self.graph.voices:
+                self.diagnostics.append(
+                    make(
+                        "RP206",
+                        f"voice must be a mapping or a reference to a voice, not the string "
+                        f"{voice!r}",
+                        self.map.value((*at, "voice")),
+                        hint=f"write '@{voice}' for this spec's voice '{voice}'",
+                    )
+                )
+                request = {**request, "voice": {"type": "custom", "id": voice}}
             checker = Checker(self.context, at, f"avatar '{key}'", ModelOverlay(), refs)
             self.diagnostics.extend(checker.fields(request, create.fields, ()))
 
