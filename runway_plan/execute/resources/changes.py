@@ -28,7 +28,7 @@ from runway_plan.execute.reuse import reusable, unreadable_as_such
 from runway_plan.execute.state import ResourceRow, ResourceStatus, State
 from runway_plan.plan.resources import ResourceChange, ResourceField, ResourcePlan
 
-__all__ = ["read_remote", "resource_plan", "shown_field"]
+__all__ = ["VOICE_PRICE_NOTE", "read_remote", "resource_plan", "shown_field"]
 
 
 def _abbreviate(text: str, limit: int = 60) -> str:
@@ -287,6 +287,13 @@ def _changes(
     return changes
 
 
+VOICE_PRICE_NOTE = (
+    "unpriced: Runway publishes no price for creating a voice (its API pricing page and "
+    "custom-voices guide list none, read 2026-12-02), so it is not in the plan's total"
+)
+"""Said of every voice a run would create: its cost is unknown, not zero."""
+
+
 def _replaced(want: Desired, row: ResourceRow | None) -> bool:
     """Whether a run makes voice ``want`` again: its ``from`` changed or is not known yet."""
     if row is None or not row.remote_id or row.status is ResourceStatus.CREATING:
@@ -360,6 +367,8 @@ def _change(
             for name in changed
         ]
         action = "update" if changed else "unchanged"
+    if want.kind == "voice" and (current is None or "from" in changed):
+        notes.append(VOICE_PRICE_NOTE)
     if want.kind == "voice" and current is not None and "from" in changed:
         notes.append("its audio sample or design changed: the voice is deleted and made again")
     if want.kind in ("avatar", "voice") and status == "FAILED" and row is not None:
