@@ -6,6 +6,7 @@ avatar to it), drift seen with ``--live`` and put back, and ``--prune``."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from support.execute import KEY, copy_specs, emulator, served
 
 from runway_plan.catalog import load_catalog
 from runway_plan.cli import main
+from runway_plan.emulator import Emulator, EmulatorConfig
 from runway_plan.validate import check_file
 
 SPEED = "400"
@@ -152,3 +154,94 @@ def test_custom_voice_lifecycle_on_a_served_emulator(tmp_path: Path) -> None:
         assert code == 0, out + err
         assert announcer_id not in emu.voices() and len(emu.voices()) == 1
     emu.close()
+
+
+def _catalog_taking_custom_voices(directory: Path) -> Path:
+    """A copy of the packaged catalog in which text_to_speech's eleven_multilingual_v2 takes a
+    custom voice too (``{type: custom, id}``), as avatar_videos' speech does in runwayml 5.24.0:
+    a step field that takes one, for the generation side of ``voice: "@name"``."""
+    source = Path(load_catalog().origin)
+    directory.mkdir()
+    for item in source.iterdir():
+        if item.suffix in (".json", ".yaml"):
+            (directory / item.name).write_bytes(item.read_bytes())
+    constraints = directory / "constraints.json"
+    data = json.loads(constraints.read_text())
+    field = data["endpoints"]["text_to_speech"]["models"]["eleven_multilingual_v2"]["fields"]
+    custom = {
+        "kind": "object",
+        "name": "VoiceCustom",
+        "fields": {
+            "id": {"required": True, "type": {"kind": "string"}},
+            "type": {"required": True, "type": {"kind": "enum", "values": ["custom"]}},
+        },
+    }
+    field["voice"]["type"] = {"kind": "union", "variants": [field["voice"]["type"], custom]}
+    constraints.write_text(json.dumps(data))
+    return directory
+
+
+def test_a_step_field_taking_a_custom_voice_is_sent_the_voice_id(tmp_path: Path) -> None:
+    catalog_dir = _catalog_taking_custom_voices(tmp_path / "catalog")
+    spec = tmp_path / "speech.yaml"
+    (tmp_path / "assets").mkdir()
+    sample = Path(__file__).parent.parent / "specs" / "assets" / "interview.wav"
+    (tmp_path / "assets" / "interview.wav").write_bytes(sample.read_bytes())
+    spec.write_text(
+        "version: 1\nname: speech\n"
+        "voices:\n  presenter:\n    name: Presenter\n"
+        "    from: {type: audio, audio: assets/interview.wav}\n"
+        "steps:\n  line:\n    endpoint: text_to_speech\n    model: eleven_multilingual_v2\n"
+        '    promptText: Welcome back to Field Notes.\n    voice: "@presenter"\n'
+    )
+    code, out, err = _invoke("validate", str(spec), "--catalog", str(catalog_dir))
+    assert code == 0, out + err
+    code, out, err = _invoke("validate", str(spec))  # the real SDK: presets only
+    assert code == 1 and "RP304" in out and "takes no custom voice" in out
+
+    config = EmulatorConfig(api_key=KEY, speed=float(SPEED), credits=1_000_000, tier=2)
+    emu = Emulator(config, catalog=load_catalog(catalog_dir))
+    with served(emu) as url:
+        base = ["--base-url", url, "--speed", SPEED, "--yes", "--catalog", str(catalog_dir)]
+        first = _run(spec, base)
+        assert [r["action"] for r in first["resources"]] == ["created"]
+        assert len(emu.ledger()) == 1
+        voice_id = next(iter(emu.voices()))
+        (db,) = (tmp_path / ".runway-plan").rglob("state.db")
+        with sqlite3.connect(db) as con:
+            (sent,) = [json.loads(r[0]) for r in con.execute("SELECT request FROM attempts")]
+        assert sent["voice"] == {"type": "custom", "id": voice_id}
+        again = _run(spec, base)
+        assert [r["action"] for r in again["resources"]] == ["unchanged"]
+        assert len(emu.ledger()) == 1  # the speech is reused
+
+        # The emulator refuses a task naming a voice the account does not have.
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEY}"}) as http:
+            refused = http.post(
+                "/v1/text_to_speech",
+                json={
+                    "model": "eleven_multilingual_v2",
+                    "promptText": "Hello.",
+                    "voice": {"type": "custom", "id": "00000000-0000-4000-8000-000000000000"},
+                },
+                headers=HEADERS,
+            )
+        assert refused.status_code == 400
+        assert refused.json()["issues"][0]["path"] == ["voice", "id"]
+    emu.close()
+
+
+def test_a_voice_cloned_from_a_step_that_speaks_with_it_is_a_cycle(tmp_path: Path) -> None:
+    catalog_dir = _catalog_taking_custom_voices(tmp_path / "catalog")
+    spec = tmp_path / "loop.yaml"
+    spec.write_text(
+        "version: 1\nname: loop\n"
+        'voices:\n  echo:\n    name: Echo\n    from: {type: audio, audio: "@line"}\n'
+        "steps:\n  line:\n    endpoint: text_to_speech\n    model: eleven_multilingual_v2\n"
+        "    promptText: A line long enough to make a sample of about ten seconds or so, "
+        "said slowly and clearly by the speaker of this very line.\n"
+        '    voice: "@echo"\n'
+    )
+    code, out, _ = _invoke("validate", str(spec), "--catalog", str(catalog_dir))
+    assert code == 1
+    assert "RP301 voice 'echo' is cloned from 'line', which needs the voice itself" in out

@@ -95,10 +95,10 @@ class Emulator:
         self._files = Files(account)
         self._uploads = Uploads(account)
         inputs = Inputs(account, self._uploads, self._files)
-        self._tasks = Tasks(account, inputs, self._files)
+        self._voices = Voices(account, inputs, self._files)
+        self._tasks = Tasks(account, inputs, self._files, self._voices)
         self._organization = Organization(account, self._tasks)
         records: dict[str, dict[str, Any]] = {}
-        self._voices = Voices(account, inputs, self._files)
         self._avatars = Avatars(account, inputs, self._files, records, self._voices)
         self._documents = Documents(account, records, self._avatars)
         self._sessions = RealtimeSessions(account, self._avatars)

@@ -70,6 +70,25 @@ class Voices:
             return Issue((*path, "id"), f"voice {voice_id} failed to process and cannot be used")
         return None
 
+    def unknown_in(self, body: Any, now: float) -> list[Issue]:
+        """The issues of every custom voice (``{type: custom, id}``) anywhere in a request
+        body that names no usable voice of the account (a task's request, say)."""
+        found: list[Issue] = []
+
+        def walk(value: Any, path: tuple[str | int, ...]) -> None:
+            issue = self.unknown(value, path, now)
+            if issue is not None:
+                found.append(issue)
+            elif isinstance(value, dict):
+                for key, item in value.items():
+                    walk(item, (*path, str(key)))
+            elif isinstance(value, list):
+                for index, item in enumerate(value):
+                    walk(item, (*path, index))
+
+        walk(body, ())
+        return found
+
     def shown(self, voice_id: Any) -> dict[str, Any] | None:
         """How an avatar shows the custom voice ``voice_id``: its name and description, or
         ``deleted`` (None when ``voice_id`` is not a string)."""

@@ -119,6 +119,12 @@ class Fingerprinter:
         self.file_hashes: dict[str, str] = {}
         """The hash of each local file as first read in this run: what it checked, so what
         is sent must match it."""
+        self.voices: dict[str, list[tuple[JsonPath, str]]] = {
+            key: [(tuple(path), voice) for path, voice in uses]
+            for key, uses in graph.voice_uses.items()
+        }
+        """For each generation naming one of the spec's voices, the (path, voice key) of each:
+        sent as ``{type: custom, id}`` with the voice's id, hashed as the voice's ``from``."""
         for key, gen in graph.generations.items():
             refs: list[tuple[JsonPath, OutputRef]] = []
             for path, ref in gen.refs:
@@ -157,6 +163,8 @@ class Fingerprinter:
                 request = set_path(request, path, {"$ref": static.get(ref.key), "out": ref.index})
             for local in self.files[key]:
                 request = set_path(request, local.path, {"$file": local.value})
+            for path, voice in self.voices.get(key, ()):
+                request = set_path(request, path, self._voice(voice))
             text = canonical_json([gen.endpoint, gen.model, request])
             base = hashlib.sha256(text.encode()).hexdigest()
             twin[key] = seen.get(base, 0)
@@ -180,6 +188,8 @@ class Fingerprinter:
             request = set_path(request, path, {"$sha256": digest})
         for local in self.files[key]:
             request = set_path(request, local.path, {"$file_sha256": self.file_hash(local.value)})
+        for path, voice in self.voices.get(key, ()):
+            request = set_path(request, path, self._voice(voice))
         return {
             "v": FINGERPRINT_VERSION,
             "origin": self.origin,
@@ -188,6 +198,11 @@ class Fingerprinter:
             "request": request,
             "twin": self.twin[key],
         }
+
+    def _voice(self, key: str) -> dict[str, Any]:
+        """What stands for voice ``key`` in a fingerprint: its sample or design as written (a
+        new one makes a new voice, so the generation is made again)."""
+        return {"$voice": key, "from": self.graph.voices[key].request.get("from")}
 
     def file_hash(self, value: str) -> str:
         """The SHA-256 of the local file ``value`` names, as first read by this fingerprinter

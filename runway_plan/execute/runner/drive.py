@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, make
@@ -40,9 +40,13 @@ class Driver:
         preds: Mapping[str, list[str]],
         joins: Mapping[str, asyncio.Future[str | None]],
         emit: Callable[[str, str | None, str], None],
+        voices: Callable[[str], Awaitable[str | None]] | None = None,
     ) -> None:
         """``reuse`` is the survey of the state, ``preds`` each generation's producers and
-        ``joins`` the shared wait (:meth:`join`) of each step another step ``needs``."""
+        ``joins`` the shared wait (:meth:`join`) of each step another step ``needs``;
+        ``voices`` waits for one of the spec's voices and says why it is not in place (None
+        when it is)."""
+        self._voices = voices
         self.graph = graph
         self.state = state
         self.options = options
@@ -98,6 +102,19 @@ class Driver:
             for p in self._preds[key]
             if self.results[p].outcome not in (Outcome.GENERATED, Outcome.REUSED)
         ] + [first for first in needed if first is not None]
+        for _path, voice in self.fingerprinter.voices.get(key, ()):
+            absent = await self._voices(voice) if self._voices is not None else None
+            if absent is not None:
+                result.reason = f"voice '{voice}' {absent}"
+                self.diagnostics.append(
+                    make(
+                        "RP503",
+                        f"'{key}' was skipped: its voice '{voice}' is not in place ({absent})",
+                        step_span(self.graph, gen.step),
+                    )
+                )
+                self.records.settle(result, Outcome.SKIPPED, f"voice '{voice}' not in place")
+                return
         if bad:
             first = self.results[bad[0]]
             result.reason = f"'{bad[0]}' {first.outcome.value}"

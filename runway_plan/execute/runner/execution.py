@@ -429,7 +429,9 @@ class Execution:
                 preds=self._preds,
                 joins=self._joins,
                 emit=self._emit,
+                voices=self._voice_ready,
             )
+            self.inputs.voice_id = self._voice_id
             for needed in dict.fromkeys(n for names in self.graph.needs.values() for n in names):
                 self._joins[needed] = asyncio.create_task(driver.join(needed), name=f"{needed}[*]")
             for key in self.fingerprinter.order():
@@ -580,6 +582,22 @@ class Execution:
         if made.outcome not in (Outcome.GENERATED, Outcome.REUSED):
             return f"its {what} '{source.ref.key}' {made.outcome.value}"
         return None
+
+    async def _voice_ready(self, key: str) -> str | None:
+        """Wait for voice ``key`` to be reconciled; why it is not in place, or None."""
+        task = self._voices.get(key)
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+        assert self.reconciler is not None
+        result = self.reconciler.results[("voice", key)]
+        if result.ok:
+            return None
+        return result.message or result.status or result.action
+
+    def _voice_id(self, key: str) -> str | None:
+        if self.reconciler is None:
+            return None
+        return self.reconciler.results[("voice", key)].remote_id
 
     async def _drive_voice(self, key: str) -> None:
         """Reconcile one voice once the generation its audio sample comes from is done."""

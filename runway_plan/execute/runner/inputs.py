@@ -82,6 +82,8 @@ class Inputs:
         self.options = options
         self.results = results
         self._emit = emit
+        self.voice_id: Callable[[str], str | None] | None = None
+        """The remote id of one of the spec's voices, once the run has it in place."""
 
     async def image_uri(self, source: ImageSource, fresh: bool) -> tuple[str, str]:
         """An avatar's reference image as the API takes it, and as it is shown."""
@@ -120,6 +122,12 @@ class Inputs:
             uri, label = await self.local_uri(local.value, local.media, fresh=fresh)
             body = set_path(body, local.path, uri)
             shown = set_path(shown, local.path, label)
+        for path, voice in self.fingerprinter.voices.get(key, ()):
+            remote = self.voice_id(voice) if self.voice_id is not None else None
+            if remote is None:
+                raise TransferFailed(f"voice '{voice}' has no id")
+            body = set_path(body, path, {"type": "custom", "id": remote})
+            shown = set_path(shown, path, {"type": "custom", "id": remote})
         return dict(body), dict(shown)
 
     async def output_uri(self, ref: OutputRef, *, fresh: bool = False) -> str:
