@@ -12,11 +12,11 @@ from typing import Any
 
 import httpx
 from click.testing import CliRunner
-from support.execute import KEY, copy_specs, emulator, served
+from support.execute import KEY, Harness, copy_specs, emulator, graph_of, served, write_spec
 
 from runway_plan.catalog import load_catalog
 from runway_plan.cli import main
-from runway_plan.emulator import Emulator, EmulatorConfig
+from runway_plan.emulator import Emulator, EmulatorConfig, Fault, FaultPlan, FaultRule
 from runway_plan.validate import check_file
 
 SPEED = "400"
@@ -245,3 +245,44 @@ def test_a_voice_cloned_from_a_step_that_speaks_with_it_is_a_cycle(tmp_path: Pat
     code, out, _ = _invoke("validate", str(spec), "--catalog", str(catalog_dir))
     assert code == 1
     assert "RP301 voice 'echo' is cloned from 'line', which needs the voice itself" in out
+
+
+VOICE_SPEC = """\
+version: 1
+name: studio
+voices:
+  narrator:
+    name: Narrator
+    from: {type: audio, audio: assets/interview.wav}
+avatars:
+  host:
+    name: Host
+    personality: Friendly
+    referenceImage: assets/founder.png
+    voice: "@narrator"
+"""
+
+
+def test_a_failed_voice_is_reported_and_skips_the_avatar_naming_it(tmp_path: Path) -> None:
+    reason = "The sample has more than one speaker."
+    faults = FaultPlan(
+        rules=[FaultRule(Fault.AVATAR_FAILED, on="voice", nth=(1,), failure_reason=reason)]
+    )
+    h = Harness(emulator(faults=faults), tmp_path / "state", tmp_path / "outputs")
+    spec = write_spec(tmp_path / "project", VOICE_SPEC)
+    result = h.run(graph_of(spec))
+    assert result.exit_code == 1
+    failed = [d.message for d in result.diagnostics if d.code == "RP512"]
+    assert failed and reason in failed[0] and failed[0].startswith("voice 'narrator'")
+    skipped = [d.message for d in result.diagnostics if d.code == "RP503"]
+    assert skipped == ["avatar 'host' was skipped: its voice 'narrator' is not in place"]
+    assert {(r.kind, r.status) for r in result.resources} == {("voice", "FAILED"), ("avatar", None)}
+    assert h.emu.avatars() == {}
+    posts = [
+        json.loads(r.content)
+        for r in h.requests
+        if r.method == "POST" and r.url.path == "/v1/voices"
+    ]
+    assert len(posts) == 1 and set(posts[0]) == {"name", "from"}  # no description: not sent
+    assert posts[0]["from"]["type"] == "audio"
+    assert posts[0]["from"]["audio"].startswith(("runway://", "data:audio/"))

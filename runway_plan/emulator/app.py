@@ -269,7 +269,8 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
     async def voices(request: Request) -> Response:
         if request.method == "POST":
             body = await _json(request)
-            return _respond(emulator.create_voice(body, base_url=_base_url(request)))
+            failure = avatar_failure(request)
+            return _respond(emulator.create_voice(body, failure, base_url=_base_url(request)))
         return _respond(emulator.list_voices(request.query_params, base_url=_base_url(request)))
 
     async def voice_preview(request: Request) -> Response:
