@@ -486,6 +486,10 @@ def json_schema(catalog: Catalog) -> dict[str, Any]:
     voice_create = catalog.constraints.resources.get("voice_create")
     if voice_create is not None and "from" in voice_create.fields:
         source = field_schemas(catalog, {"from": voice_create.fields["from"]})["from"]
+        for variant in source.get("anyOf", ()):
+            prompt = variant.get("properties", {}).get("prompt")
+            if prompt is not None:  # rendered, then checked: a template may be short
+                variant["properties"]["prompt"] = _template_or(prompt)
         prop = defs["Voice"]["properties"]["from"]
         prop.pop("additionalProperties", None)
         prop.pop("type", None)
