@@ -192,7 +192,8 @@ class Validator(AssetChecks, ResourceChecks):
     ) -> list[Diagnostic]:
         media = describe.media_of(node)
         where = Location(ref.span, (*checker.base, *at))
-        if ref.step not in self.graph.steps and ref.step in self.graph.voices:
+        voice = ref.step not in self.graph.steps and ref.step in self.graph.voices
+        if voice and checker.endpoint is not None:  # a step's field (resources resolve theirs)
             return self.voice_ref(ref, node, at, checker, where)
         if media is None:
             return [
