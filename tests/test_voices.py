@@ -286,3 +286,20 @@ def test_a_failed_voice_is_reported_and_skips_the_avatar_naming_it(tmp_path: Pat
     assert len(posts) == 1 and set(posts[0]) == {"name", "from"}  # no description: not sent
     assert posts[0]["from"]["type"] == "audio"
     assert posts[0]["from"]["audio"].startswith(("runway://", "data:audio/"))
+
+
+def test_a_lost_voice_create_answer_is_found_by_name_not_created_twice(tmp_path: Path) -> None:
+    faults = FaultPlan(rules=[FaultRule(Fault.LOST_RESPONSE, on="voice", nth=(1,))])
+    h = Harness(emulator(faults=faults), tmp_path / "state", tmp_path / "outputs")
+    spec = write_spec(tmp_path / "project", VOICE_SPEC)
+    result = h.run(graph_of(spec))
+    assert result.exit_code == 0, result.diagnostics
+    assert {f"{r.kind}:{r.key}": r.action for r in result.resources} == {
+        "voice:narrator": "adopted",
+        "avatar:host": "created",
+    }
+    assert len(h.emu.voices()) == 1
+    voice_id = next(iter(h.emu.voices()))
+    assert next(iter(h.emu.avatars().values()))["voice"]["id"] == voice_id
+    posts = [r for r in h.requests if r.method == "POST" and r.url.path == "/v1/voices"]
+    assert len(posts) == 1  # sent once, adopted from the list
