@@ -314,35 +314,13 @@ def desired_state(
     for key, avatar in graph.avatars.items():
         image = image_source(graph, avatar)
         unknown: dict[str, str] = {}
-        identity: Any
         request = avatar.request
         problem = "; ".join(avatar.problems) or None
-        if image.how == "step":
-            identity = {"$sha256": None, "from": image.text}
-            if image.ref is None:
-                problem = f"{image.text} names no output"
-            else:
-                digest = output_hash(image.ref)
-                if isinstance(digest, str):
-                    identity["$sha256"] = digest
-                else:
-                    unknown["referenceImage"] = digest[1]
-        elif image.how == "file":
-            limit = graph.catalog.overlay.largest_upload
-            try:
-                if file_hash is not None:
-                    digest = file_hash(image.text)
-                else:
-                    digest = file_sha256(graph.root, image.text, limit)
-                identity = {"$file_sha256": digest, "from": image.text}
-            except LocalFileError as exc:
-                identity = {"$file_sha256": None, "from": image.text}
-                problem = str(exc)
-        elif image.text.startswith("data:"):
-            digest = hashlib.sha256(image.text.encode()).hexdigest()
-            identity = {"$data_sha256": digest, "from": f"data URI ({len(image.text)} chars)"}
-        else:
-            identity = image.text
+        identity, waiting, trouble = _content_identity(graph, image, output_hash, file_hash)
+        if waiting:
+            unknown["referenceImage"] = waiting
+        if trouble:
+            problem = trouble
         ids: list[str] = []
         pending = [name for name in avatar.documents if not document_ids.get(name)]
         for name in dict.fromkeys(avatar.documents):
