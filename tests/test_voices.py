@@ -286,6 +286,14 @@ def test_a_failed_voice_is_reported_and_skips_the_avatar_naming_it(tmp_path: Pat
     assert len(posts) == 1 and set(posts[0]) == {"name", "from"}  # no description: not sent
     assert posts[0]["from"]["type"] == "audio"
     assert posts[0]["from"]["audio"].startswith(("runway://", "data:audio/"))
+    failed_id = next(iter(h.emu.voices()))
+    retried = h.run(graph_of(spec), retry_failed=True)  # the fault fired once: READY this time
+    assert retried.exit_code == 0, retried.diagnostics
+    assert {f"{r.kind}:{r.key}": r.action for r in retried.resources} == {
+        "voice:narrator": "created",
+        "avatar:host": "created",
+    }
+    assert failed_id not in h.emu.voices() and len(h.emu.voices()) == 1
 
 
 def test_a_lost_voice_create_answer_is_found_by_name_not_created_twice(tmp_path: Path) -> None:

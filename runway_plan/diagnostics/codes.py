@@ -318,7 +318,7 @@ CODES: dict[str, CodeInfo] = {
         "processing, or was still PROCESSING when the run gave up waiting (the next run "
         "checks it again). Change its `referenceImage`, or rerun with `--retry-failed` to "
         "process the same image again. A custom voice is reported the same way: change its "
-        "sample or design.",
+        "sample or design, or rerun with `--retry-failed` to make it again.",
     ),
     "RP513": _c(
         "resource left in place",

@@ -428,14 +428,15 @@ class Reconciler:
             return
         assert row is not None and row.remote_id is not None
         changed = compare(want, current)
-        retry_image = (
-            kind == "avatar"
+        again = {"avatar": "referenceImage", "voice": "from"}.get(kind)
+        retry = (
+            again is not None
             and row.remote_status == "FAILED"
             and self.options.retry_failed
-            and "referenceImage" not in changed
+            and again not in changed
         )
-        if retry_image:
-            changed.append("referenceImage")
+        if retry and again is not None:  # an avatar's image sent again; a voice made again
+            changed.append(again)
         if not changed and row.status is ResourceStatus.PRESENT:
             result.action = "adopted" if recovered else "unchanged"
             if kind in ("avatar", "voice"):
@@ -874,8 +875,8 @@ class Reconciler:
                     hint="change its referenceImage (or rerun with --retry-failed to process the "
                     "same image again)"
                     if kind == "avatar"
-                    else "change its audio sample or design (a voice is made again when they "
-                    "change)",
+                    else "change its audio sample or design, or rerun with --retry-failed to make "
+                    "the same voice again",
                 )
             )
             self.emit("failed", f"{kind}:{result.key}", result.message)
