@@ -37,6 +37,7 @@ DURATION_INPUTS: tuple[DataPath, ...] = (
     ("promptVideo",),
     ("audioUri",),
     ("media", "uri"),
+    ("speech", "audio"),
 )
 """Where an endpoint that keeps its input's length finds that input, in order of preference."""
 
@@ -50,6 +51,7 @@ PASSTHROUGH_ENDPOINTS = frozenset(
         "video_upscale",
         "video_to_hdr",
         "video_to_audio",
+        "avatar_videos",
     }
 )
 """Endpoints whose output is as long as their input unless the request says otherwise."""
@@ -128,9 +130,14 @@ def output_length(
 def speech_length(catalog: Catalog, endpoint: str, request: dict[str, Any]) -> Length | None:
     """Bounds on the length of generated speech, from its text and the catalog's speech rate."""
     rate = catalog.overlay.speech_rate
-    if rate is None or endpoint != rate.endpoint:
+    if rate is None:
         return None
-    text = request.get(rate.text_field)
+    if endpoint == rate.endpoint:
+        text = request.get(rate.text_field)
+    else:
+        spoken = (s for s in catalog.overlay.spoken_texts if s.endpoint == endpoint)
+        nested = next(spoken, None)
+        text = get_path(request, nested.text_path) if nested is not None else None
     if not isinstance(text, str) or not text:
         return None
     slow, fast = rate.chars_per_second
