@@ -320,7 +320,11 @@ class _Compiler:
     def unknown_step(self, name: str, span: Any, *, reference: bool = True) -> None:
         """RP300, unless the spec declares the step but left it out as broken (reported)."""
         if not self.graph.declares("steps", name):
-            self.diagnostics.append(unknown_step(name, self.spec.steps, span, reference=reference))
+            found = unknown_step(name, self.spec.steps, span, reference=reference)
+            if reference and name in self.spec.avatars and found.hint is None:
+                hint = f"'{name}' is an avatar: only an avatar video's `avatar` takes one"
+                found = make("RP300", found.message, span, hint=hint)
+            self.diagnostics.append(found)
 
     def link(self) -> set[tuple[str, str]]:
         """Resolve references into edges and `needs` into step-to-step waits; the (producer,

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from runway_plan.catalog import OUTPUT_COUNT, Catalog
-from runway_plan.catalog.assets import get_path
-from runway_plan.compile.durations import DURATION_INPUTS, PASSTHROUGH_ENDPOINTS
+from runway_plan.compile.durations import DURATION_INPUTS, PASSTHROUGH_ENDPOINTS, spoken_text
 from runway_plan.emulator import synth, video
 from runway_plan.emulator.assets import Asset
 
@@ -79,7 +78,7 @@ def plan_outputs(
         width, height = _image_dims(body, image_dims)
         return [OutputFile("image", ext, mime, width, height)] * max(1, count)
     if kind == "video":
-        spoken = _spoken_text(catalog, endpoint, body)
+        spoken = spoken_text(catalog, endpoint, body)
         if seconds is None and spoken is not None:
             seconds = max(1.0, math.ceil(len(spoken) / _TTS_CHARS_PER_SECOND))
         if seconds is None:
@@ -102,15 +101,6 @@ def plan_outputs(
         ext, mime = _AUDIO_FORMATS.get(fmt, _AUDIO_FORMATS["mp3"])
         return [OutputFile("audio", ext, mime, seconds=seconds)]
     return [OutputFile("text", "txt", "text/plain")]
-
-
-def _spoken_text(catalog: Catalog, endpoint: str, body: Mapping[str, Any]) -> str | None:
-    """The text a video of ``endpoint`` speaks (an avatar video's script), or None."""
-    for spoken in catalog.overlay.spoken_texts:
-        if spoken.endpoint == endpoint:
-            text = get_path(body, spoken.text_path)
-            return text if isinstance(text, str) and text else None
-    return None
 
 
 def make_file(owner: str, index: int, output: OutputFile) -> bytes:
