@@ -353,3 +353,31 @@ def test_an_avatar_that_fails_skips_its_videos_only(tmp_path: Path) -> None:
     )
     sent = [r for r in harness.requests if r.url.path == "/v1/avatar_videos"]
     assert len(sent) == 1  # the preset avatar's video only
+
+
+def test_a_video_is_made_again_when_its_avatars_look_changes_not_its_personality(
+    tmp_path: Path,
+) -> None:
+    spec = copy_specs(tmp_path) / "avatar-video.yaml"
+    harness = Harness(emulator(tier=2), tmp_path / "state", tmp_path / "out")
+    assert harness.run(graph_of(spec)).status == "finished"
+
+    text = spec.read_text(encoding="utf-8")
+    assert "Be brief and concrete." in text
+    spec.write_text(text.replace("Be brief and concrete.", "Be brief."), encoding="utf-8")
+    personality = harness.run(graph_of(spec))
+    assert {r.outcome for r in personality.generations.values()} == {Outcome.REUSED}
+
+    voice = "voice: {type: runway-live-preset, presetId: clara}"
+    assert voice in text
+    spec.write_text(text.replace(voice, voice.replace("clara", "max")), encoding="utf-8")
+    revoiced = harness.run(graph_of(spec))
+    outcomes = {r.key: r.outcome for r in revoiced.generations.values()}
+    assert outcomes == {
+        "portrait": Outcome.REUSED,
+        "narration": Outcome.REUSED,
+        "welcome": Outcome.GENERATED,
+        "charging": Outcome.GENERATED,
+        "teaser": Outcome.REUSED,
+    }
+    assert revoiced.generations["welcome"].reason == "its avatar's image or voice changed"
