@@ -32,6 +32,7 @@ from runway_plan.emulator import (
 from runway_plan.emulator.synth import tone_wav
 from runway_plan.execute.state import Outcome
 from runway_plan.plan import plan
+from runway_plan.plan.requests import compiled_requests
 from runway_plan.probe import probe
 from runway_plan.validate import check_file
 
@@ -63,6 +64,10 @@ def test_the_example_compiles_avatar_references_to_edges_and_custom_ids() -> Non
         graph.edges
     )
     assert ("portrait", "teaser") not in graph.edges
+    document, _ = compiled_requests(graph)
+    bodies = {entry["key"]: entry["body"] for entry in document["generations"]}
+    assert bodies["welcome"]["avatar"] == {"type": "custom", "avatarId": {"$avatar": "guide"}}
+    assert bodies["teaser"]["avatar"] == {"type": "runway-preset", "presetId": "influencer"}
     # the audio's length range is the video's; a script's is its text at 4-25 characters a second
     narration = graph.generations["narration"].length
     assert narration is not None and welcome.length is not None
