@@ -13,7 +13,7 @@ import pytest
 
 from runway_plan.catalog import Catalog, load_catalog
 from runway_plan.spec import json_schema
-from runway_plan.validate import validate_request
+from runway_plan.validate import validate_request, validate_resource
 
 IMG = "https://cdn.example.com/still.png"
 VIDEO = "https://cdn.example.com/clip.mp4"
@@ -237,3 +237,37 @@ def test_the_json_schema_states_the_adopted_limits(catalog: Catalog) -> None:
     [free] = [v for v in ratio["anyOf"] if v.get("type") == "string"]
     assert free["pattern"] == "^[0-9]+:[0-9]+$"
     assert "3,686,400 to 16,777,216 pixels" in free["description"]
+
+
+SESSION = {"model": "gwm1_avatars", "avatar": {"type": "runway-preset", "presetId": "influencer"}}
+
+# (field, the last value allowed, the first value refused, its code) of a realtime session.
+SESSION_LIMITS: list[tuple[str, Any, Any, str]] = [
+    ("maxDuration", 10, 9, "RP208"),
+    ("maxDuration", 1800, 1801, "RP208"),
+    ("personality", "x", "", "RP209"),
+    ("personality", "x" * 10000, "x" * 10001, "RP209"),
+    ("startScript", "x", "", "RP209"),
+    ("startScript", "x" * 1998 + WAVE, "x" * 1999 + WAVE, "RP209"),
+]
+
+
+@pytest.mark.parametrize(
+    ("field", "allowed", "refused", "code"),
+    SESSION_LIMITS,
+    ids=[f"{f}-{len(r) if isinstance(r, str) else r}" for f, _a, r, _c in SESSION_LIMITS],
+)
+def test_a_realtime_session_limit_holds_at_its_boundary(
+    catalog: Catalog, field: str, allowed: Any, refused: Any, code: str
+) -> None:
+    resource = "realtime_session_create"
+    assert validate_resource(catalog, resource, {**SESSION, field: allowed}) == []
+    [issue] = validate_resource(catalog, resource, {**SESSION, field: refused})
+    assert (issue.path, issue.code) == ((field,), code)
+
+
+def test_resource_patches_name_real_fields(catalog: Catalog) -> None:
+    for resource, patches in catalog.overlay.resource_fields.items():
+        fields = catalog.constraints.resources[resource].fields
+        assert set(patches) <= set(fields), resource
+        assert all(patch.source for patch in patches.values())

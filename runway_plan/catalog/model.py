@@ -311,6 +311,13 @@ class Overlay(_Strict):
             "patch give that field none (a duration is never negative)."
         ),
     )
+    resource_fields: dict[str, dict[str, FieldPatch]] = Field(
+        default_factory=dict,
+        description=(
+            "By resource body (``realtime_session_create``, ...), hand-kept constraints on its "
+            "fields, as ``models[...].fields`` are for a model's request."
+        ),
+    )
     sources: dict[str, str] = Field(default_factory=dict)
 
     @property
