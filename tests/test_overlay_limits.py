@@ -10,8 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import runwayml
+from runwayml.lib import polling
 
 from runway_plan.catalog import Catalog, load_catalog
+from runway_plan.emulator import Emulator, EmulatorConfig, EmulatorServer, create_app
 from runway_plan.spec import json_schema
 from runway_plan.validate import validate_request, validate_resource
 
@@ -271,3 +274,31 @@ def test_resource_patches_name_real_fields(catalog: Catalog) -> None:
         fields = catalog.constraints.resources[resource].fields
         assert set(patches) <= set(fields), resource
         assert all(patch.source for patch in patches.values())
+
+
+def test_the_emulator_refuses_through_the_official_sdk_what_validate_refuses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(polling, "POLL_TIME", 0.02)
+    monkeypatch.setattr(polling, "POLL_JITTER", 0.0)
+    with (
+        Emulator(EmulatorConfig(speed=5_000, tier=2)) as emulator,
+        EmulatorServer(create_app(emulator)) as server,
+        runwayml.RunwayML(api_key=emulator.api_key, base_url=server.base_url) as client,
+    ):
+        for ratio in ("1024:768", "square"):
+            with pytest.raises(runwayml.BadRequestError) as refused:
+                client.text_to_image.create(
+                    model="seedream5_lite", prompt_text="a lamp", ratio=ratio
+                )
+            assert refused.value.body["issues"][0]["path"] == ["ratio"]  # type: ignore[index]
+        with pytest.raises(runwayml.BadRequestError) as long:
+            client.text_to_image.create(
+                model="seedream5_pro", prompt_text="x" * 3999 + WAVE, ratio="2048:2048"
+            )
+        assert long.value.body["issues"][0]["path"] == ["promptText"]  # type: ignore[index]
+        assert len(emulator.ledger()) == 0
+        task = client.text_to_image.create(
+            model="seedream5_lite", prompt_text="x" * 3998 + WAVE, ratio="1920:1920"
+        ).wait_for_task_output(timeout=60)
+        assert task.status == "SUCCEEDED"
