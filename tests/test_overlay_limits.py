@@ -180,6 +180,8 @@ def test_seedream5_lite_takes_listed_sizes_and_free_sizes_within_the_area(
         ("2048x2048", "RP207", None),
         ("16:9", "RP208", "144"),
         ("", "RP207", None),
+        ("1920:1920 ", "RP207", None),
+        ("99999999999999999999:1", "RP208", "more than 16,777,216"),
     ],
 )
 def test_seedream5_lite_refuses_other_ratios_naming_the_form_and_area(

@@ -349,9 +349,19 @@ class Checker:
                     hint=f"for example {describe.show(example)}" if example is not None else None,
                 )
             ]
-        size = _size(value)
-        if area is None or size is None:
+        if area is None:
             return []
+        size = _size(value)
+        if size is None:
+            example = nearest if nearest is not None else (listed[0] if listed else None)
+            return [
+                make(
+                    "RP207",
+                    f"{describe.label(at)} '{value}' is not a size {self.subject} takes: {form}",
+                    self.locate(at),
+                    hint=f"for example {describe.show(example)}" if example is not None else None,
+                )
+            ]
         width, height = size
         pixels = width * height
         if area[0] <= pixels <= area[1]:
@@ -360,13 +370,13 @@ class Checker:
         hints = [f"scale it to '{scaled[0]}:{scaled[1]}'"] if scaled else []
         if nearest is not None:
             hints.append(f"use the listed {describe.show(nearest)}")
-        hint = " or ".join(hints) or None
+        shown = f"{pixels:,}" if pixels < _LARGEST_SIDE else f"more than {area[1]:,}"
         return [
             make(
                 "RP208",
-                f"{describe.label(at)} '{value}' is {pixels:,} pixels; {self.subject} takes {form}",
+                f"{describe.label(at)} '{value}' is {shown} pixels; {self.subject} takes {form}",
                 self.locate(at),
-                hint=hint,
+                hint=" or ".join(hints) or None,
             )
         ]
 
@@ -485,10 +495,18 @@ class Checker:
         return best or []
 
 
+_LARGEST_SIDE = 10**12
+"""A side of a ``W:H`` size written with more digits is taken as this many pixels."""
+
+
 def _size(value: str) -> tuple[int, int] | None:
     """Width and height of a ``W:H`` size string (None: not two whole numbers)."""
-    match = re.fullmatch(r"([0-9]{1,9}):([0-9]{1,9})", value)
-    return (int(match[1]), int(match[2])) if match else None
+    match = re.fullmatch(r"([0-9]+):([0-9]+)", value)
+    if match is None:
+        return None
+    sides = (match[1].lstrip("0") or "0", match[2].lstrip("0") or "0")
+    width, height = (int(side) if len(side) <= 12 else _LARGEST_SIDE for side in sides)
+    return width, height
 
 
 def _scaled(width: int, height: int, area: tuple[int, int]) -> tuple[int, int] | None:
