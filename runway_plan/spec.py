@@ -404,6 +404,14 @@ TEMPLATE_PATTERN = r"\{\{|\{%|\{#"
 rendered value is what ``validate`` checks."""
 
 
+_AVATAR_REFERENCE = {
+    "type": "string",
+    "pattern": r"^@[A-Za-z_][A-Za-z0-9_-]*$",
+    "description": "One of the spec's avatars, by its key ('@support').",
+}
+"""An avatar video's ``avatar`` naming one of the spec's own avatars."""
+
+
 def _template_or(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [{"$ref": "#/$defs/Template"}, schema]}
 
@@ -449,6 +457,10 @@ def json_schema(catalog: Catalog) -> dict[str, Any]:
         }
         for name in endpoints
     ]
+    for ref in requests.refs.get("avatar_videos", {}).values():
+        properties = defs[ref.removeprefix("#/$defs/")]["properties"]
+        if "avatar" in properties:
+            properties["avatar"] = {"anyOf": [_AVATAR_REFERENCE, properties["avatar"]]}
     create = catalog.constraints.resources.get("avatar_create")
     if create is not None and "voice" in create.fields:
         voice = field_schemas(catalog, {"voice": create.fields["voice"]})["voice"]

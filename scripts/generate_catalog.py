@@ -59,7 +59,13 @@ ENDPOINTS: tuple[str, ...] = (
     "video_upscale",
     "video_to_audio",
     "video_to_hdr",
+    "avatar_videos",
 )
+
+ENDPOINT_MODULES: dict[str, str] = {
+    "avatar_videos": "avatar_video_create_params",
+}
+"""Endpoints whose SDK params module is not ``<endpoint>_create_params``."""
 
 RESOURCES: dict[str, tuple[str, str]] = {
     "avatar_create": ("avatar_create_params", "AvatarCreateParams"),
@@ -523,8 +529,8 @@ def _integer_bounds(values: dict[str, Any]) -> dict[str, Any]:
 # Endpoints
 
 
-def _params_type(module: Any, endpoint: str) -> Any:
-    name = "".join(part.capitalize() for part in endpoint.split("_")) + "CreateParams"
+def _params_type(module: Any, module_name: str) -> Any:
+    name = "".join(part.capitalize() for part in module_name.split("_"))
     return getattr(module, name)
 
 
@@ -538,9 +544,9 @@ def _model_literals(cls: type) -> tuple[str, ...]:
 
 def endpoint_spec(endpoint: str, converter: Converter) -> dict[str, Any]:
     """The ``EndpointSpec`` dict of ``endpoint``."""
-    module_name = f"{endpoint}_create_params"
+    module_name = ENDPOINT_MODULES.get(endpoint, f"{endpoint}_create_params")
     module = importlib.import_module(f"runwayml.types.{module_name}")
-    params = _params_type(module, endpoint)
+    params = _params_type(module, module_name)
     variants = typing.get_args(params) if typing.get_origin(params) is typing.Union else (params,)
     models: dict[str, Any] = {}
     for cls in variants:

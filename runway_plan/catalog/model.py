@@ -277,6 +277,15 @@ class SpeechRate(_Strict):
     chars_per_second: tuple[float, float]
 
 
+class NestedSpeechRate(_Strict):
+    """An endpoint whose output is as long as the speech of a text at a nested request path
+    (an avatar video's ``speech.text``), read at the overlay's ``speech_rate``."""
+
+    endpoint: str
+    text_path: tuple[str, ...]
+    source: str
+
+
 class Overlay(_Strict):
     """``overlay.yaml``: what the SDK types leave out."""
 
@@ -291,6 +300,13 @@ class Overlay(_Strict):
         description="Bounds of outputCount for the models whose own bounds are not documented."
     )
     speech_rate: SpeechRate | None = None
+    spoken_texts: tuple[NestedSpeechRate, ...] = Field(
+        default=(),
+        description=(
+            "Other endpoints whose output lasts as long as a text spoken at speech_rate "
+            "(avatar videos of a script)."
+        ),
+    )
     output_length_tolerance: dict[Media, LengthTolerance] = Field(
         default_factory=dict,
         description=(

@@ -22,6 +22,7 @@ from runway_plan.compile.durations import Length, local_length, output_length
 from runway_plan.compile.fields import replaced, template_paths
 from runway_plan.compile.graph import REFERENCE, Generation, Graph, Ref, StepNode, TemplateFailed
 from runway_plan.compile.references import collect_refs, index_out_of_range, unknown_step
+from runway_plan.compile.resource_refs import link_avatar_uses, take_avatar_ref
 from runway_plan.compile.resources import compile_resources
 from runway_plan.compile.templating import Absent, Renderer, TemplateFailure, is_template
 from runway_plan.diagnostics import Diagnostic, make
@@ -73,6 +74,7 @@ class _Compiler:
             self.expand(name)
         self.infer_durations(self.link())
         compile_resources(self.graph, self.spec)
+        link_avatar_uses(self.graph)
         return self.graph
 
     def render(
@@ -284,6 +286,7 @@ class _Compiler:
         refs: list[tuple[DataPath, Ref]],
     ) -> Generation:
         model = request.get("model")
+        request, refs, avatar = take_avatar_ref(node.step.endpoint, request, refs)
         return Generation(
             key=key,
             step=node.name,
@@ -294,6 +297,7 @@ class _Compiler:
             refs=refs,
             output_count=self.output_count(node.step.endpoint, model, request.get(OUTPUT_COUNT, 1)),
             span=node.span,
+            avatar=avatar,
         )
 
     def add_generation(self, node: StepNode, generation: Generation) -> None:
@@ -316,7 +320,11 @@ class _Compiler:
     def unknown_step(self, name: str, span: Any, *, reference: bool = True) -> None:
         """RP300, unless the spec declares the step but left it out as broken (reported)."""
         if not self.graph.declares("steps", name):
-            self.diagnostics.append(unknown_step(name, self.spec.steps, span, reference=reference))
+            found = unknown_step(name, self.spec.steps, span, reference=reference)
+            if reference and name in self.spec.avatars and found.hint is None:
+                hint = f"'{name}' is an avatar: only an avatar video's `avatar` takes one"
+                found = make("RP300", found.message, span, hint=hint)
+            self.diagnostics.append(found)
 
     def link(self) -> set[tuple[str, str]]:
         """Resolve references into edges and `needs` into step-to-step waits; the (producer,

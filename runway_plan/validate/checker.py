@@ -211,12 +211,17 @@ class Checker:
                 self.locate(at),
                 hint=f'quote it: "{plain}"',
             )
+        hint = describe.shape_hint(value, node, describe.label(at))
+        avatars = self.context.graph.avatars
+        named = isinstance(value, str) and value in avatars
+        if self.endpoint == "avatar_videos" and at == ("avatar",) and named:
+            hint = f"'{value}' is one of the spec's avatars: write avatar: \"@{value}\""
         return make(
             "RP206",
             f"{describe.label(at)} must be {describe.expected(node)}, "
             f"not {describe.type_name(value)}",
             self.locate(at),
-            hint=describe.shape_hint(value, node, describe.label(at)),
+            hint=hint,
         )
 
     def check(self, value: Any, node: TypeNode, at: DataPath) -> list[Diagnostic]:
