@@ -284,15 +284,18 @@ class _Compiler:
         refs: list[tuple[DataPath, Ref]],
     ) -> Generation:
         model = request.get("model")
+        if node.step.endpoint in self.graph.catalog.model_less:
+            request = {name: value for name, value in request.items() if name != "model"}
+        model = model if isinstance(model, str) else ""
         return Generation(
             key=key,
             step=node.name,
             index=index,
             endpoint=node.step.endpoint,
-            model=model if isinstance(model, str) else "",
+            model=model,
             request=request,
             refs=refs,
-            output_count=self.output_count(node.step.endpoint, model, request.get(OUTPUT_COUNT, 1)),
+            output_count=self.output_count(node.step.endpoint, model, request.get(OUTPUT_COUNT)),
             span=node.span,
         )
 
@@ -302,11 +305,14 @@ class _Compiler:
         node.outputs.extend((generation.key, i) for i in range(generation.output_count))
 
     def output_count(self, endpoint: str, model: Any, value: Any) -> int:
-        """How many outputs a generation has: its ``outputCount`` when the model allows it.
+        """How many outputs a generation has: its ``outputCount`` when the model allows it, or
+        the model's own count when the request does not say (one for most models).
 
         Anything else (a wrong type, a count above the model's maximum, a model without the
         field) counts as one output; the validator reports the field itself.
         """
+        if value is None and isinstance(model, str):
+            return self.graph.catalog.default_output_count(model)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 1:
             return 1
         if not isinstance(model, str):
@@ -462,7 +468,7 @@ def compile_spec(
     ``--limit``) override the spec's own ``limits:`` and the defaults; the graph keeps the
     limits it was compiled under (:attr:`Graph.limits`).
     """
-    parsed = parse_spec(document)
+    parsed = parse_spec(document, catalog.model_less)
     root = Root.of_spec(document.source_map.path, allow)
     if parsed.spec is None:
         graph = Graph(

@@ -341,7 +341,7 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
         return False
 
     endpoints = emulator.catalog.endpoints
-    generations = Route("/v1/{endpoint}", generation, methods=["POST"])
+    generations = Route("/v1/{endpoint:path}", generation, methods=["POST"])  # recipes/...
     routes = [
         Route("/v1/tasks/{task_id}", task, methods=["GET", "DELETE"]),
         Route("/v1/organization", organization, methods=["GET"]),
