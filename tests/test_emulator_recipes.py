@@ -9,6 +9,7 @@ published recipe prices.
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import runwayml
+from support.execute import Harness, copy_specs, emulator, graph_of
 
 from runway_plan.emulator import Emulator, EmulatorConfig, EmulatorServer, create_app
 from runway_plan.emulator.synth import image_size, striped_png
@@ -28,16 +30,16 @@ MP4 = "data:video/mp4;base64," + base64.b64encode(mp4(3.0, 320, 240, "reference"
 
 
 @pytest.fixture
-def emulator() -> Iterator[Emulator]:
+def emu() -> Iterator[Emulator]:
     with Emulator(EmulatorConfig(speed=5_000, tier=2)) as emulator:
         yield emulator
 
 
 @pytest.fixture
-def client(emulator: Emulator) -> Iterator[runwayml.RunwayML]:
+def client(emu: Emulator) -> Iterator[runwayml.RunwayML]:
     with (
-        EmulatorServer(create_app(emulator)) as server,
-        runwayml.RunwayML(api_key=emulator.api_key, base_url=server.base_url) as client,
+        EmulatorServer(create_app(emu)) as server,
+        runwayml.RunwayML(api_key=emu.api_key, base_url=server.base_url) as client,
     ):
         yield client
 
@@ -146,7 +148,7 @@ CALLS: list[tuple[str, dict[str, Any], str, int, float | None, int]] = [
 def test_sdk_runs_each_recipe(
     call: tuple[str, dict[str, Any], str, int, float | None, int],
     client: runwayml.RunwayML,
-    emulator: Emulator,
+    emu: Emulator,
     tmp_path: Path,
 ) -> None:
     name, arguments, media, count, seconds, credits = call
@@ -160,7 +162,7 @@ def test_sdk_runs_each_recipe(
         assert outputs[0][1] == pytest.approx(seconds, abs=0.1)
     else:
         assert all(image_size(data) is not None for _m, _d, data in outputs)
-    [entry] = emulator.ledger().entries
+    [entry] = emu.ledger().entries
     assert (entry.endpoint, entry.model) == (f"recipes/{name}", f"recipes/{name}")
 
 
@@ -180,9 +182,7 @@ def test_recipe_validation_names_the_field(client: runwayml.RunwayML) -> None:
     assert [i["path"] for i in raised.value.body["issues"]] == [["targetLanguage"]]  # type: ignore[index]
 
 
-def test_a_model_field_is_refused_on_a_recipe(
-    emulator: Emulator, client: runwayml.RunwayML
-) -> None:
+def test_a_model_field_is_refused_on_a_recipe(emu: Emulator, client: runwayml.RunwayML) -> None:
     with pytest.raises(runwayml.BadRequestError) as raised:
         client.post(
             "/v1/recipes/ad_localization",
@@ -199,4 +199,39 @@ def test_a_model_field_is_refused_on_a_recipe(
         "path": ["model"],
         "message": "unknown field 'model' for recipes/ad_localization",
     }
-    assert emulator.ledger().entries == ()
+    assert emu.ledger().entries == ()
+
+
+def test_the_product_ad_example_validates_plans_and_runs(tmp_path: Path) -> None:
+    graph = graph_of(copy_specs(tmp_path) / "product-ad.yaml")
+    ad = graph.generations["ad"]
+    assert (ad.endpoint, ad.model, "model" in ad.request) == (
+        "recipes/product_ad",
+        "recipes/product_ad",
+        False,
+    )
+    emu = emulator(credits=10_000)
+    h = Harness(emu, tmp_path / "state", tmp_path / "outputs")
+    result = h.run(graph)
+    assert result.exit_code == 0, [f"{d.code} {d.message}" for d in result.diagnostics]
+    assert result.plan is not None
+    assert result.plan.run_low == result.plan.run_high == 551  # 4 images, 456, 3 x 21
+    sent = {
+        r.url.path: json.loads(r.content) for r in h.requests if r.url.path.startswith("/v1/rec")
+    }
+    assert "model" not in sent["/v1/recipes/product_ad"]
+    assert "/_files/" in sent["/v1/recipes/product_ad"]["productImages"][0]["uri"]  # @shots[0]
+    assert h.creates() == 8
+    media = {
+        key: [probe(Path(o.path)).media for o in item.outputs if o.path]
+        for key, item in result.generations.items()
+    }
+    assert media["ad"] == ["video"]
+    assert media["localized[0]"] == media["localized[2]"] == ["image"]
+    [video] = result.generations["ad"].outputs
+    assert video.path is not None
+    assert probe(Path(video.path)).duration == pytest.approx(10.0, abs=0.1)
+    billed = {e.model: 0 for e in emu.ledger()}
+    for entry in emu.ledger():
+        billed[entry.model] += entry.billed_credits or 0
+    assert billed == {"gen4_image": 32, "recipes/product_ad": 456, "recipes/ad_localization": 63}
