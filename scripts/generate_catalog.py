@@ -245,14 +245,14 @@ def first_paragraph(doc: str) -> str:
     """The first paragraph of ``doc``, whitespace-normalised.
 
     Stainless breaks paragraphs after "e.g." inside parentheses; a paragraph that leaves a
-    parenthesis open is joined with the next one.
+    parenthesis open, or ends with "e.g.", is joined with the next one.
     """
     paragraphs = [p for p in re.split(r"\n\s*\n", doc.strip()) if p.strip()]
     if not paragraphs:
         return ""
     text = paragraphs[0]
     rest = paragraphs[1:]
-    while rest and text.count("(") > text.count(")"):
+    while rest and (text.count("(") > text.count(")") or text.endswith("e.g.")):
         text += " " + rest.pop(0)
     return " ".join(text.split())
 
