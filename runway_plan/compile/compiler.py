@@ -66,6 +66,9 @@ class _Compiler:
         self.renderer = Renderer(self.meter)
         self.variables = variables
         self.expanding: list[str] = []
+        self.without_model: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+        """By request: that request, and its copy without ``model`` (one per shared request,
+        so fan-out items that share one still share it)."""
         self.diagnostics: list[Diagnostic] = self.graph.diagnostics
 
     def run(self) -> Graph:
@@ -285,7 +288,11 @@ class _Compiler:
     ) -> Generation:
         model = request.get("model")
         if node.step.endpoint in self.graph.catalog.model_less:
-            request = {name: value for name, value in request.items() if name != "model"}
+            kept = self.without_model.get(id(request))
+            if kept is None or kept[0] is not request:
+                stripped = {name: value for name, value in request.items() if name != "model"}
+                kept = self.without_model[id(request)] = (request, stripped)
+            request = kept[1]
         model = model if isinstance(model, str) else ""
         return Generation(
             key=key,

@@ -3,7 +3,8 @@
 Paths:
 
 * ``/v1/...`` — the Runway API (``Authorization: Bearer`` and ``X-Runway-Version`` checked):
-  every generation endpoint of the catalog, ``/v1/tasks/{id}``, ``/v1/organization``,
+  every generation endpoint of the catalog (``/v1/recipes/<name>`` too), ``/v1/tasks/{id}``,
+  ``/v1/organization``,
   ``/v1/organization/usage``, ``/v1/uploads``, ``/v1/avatars``, ``/v1/avatar_usage``,
   ``/v1/documents`` and ``/v1/realtime_sessions`` (whose ``/consume`` takes the session's key
   instead of the API key).
