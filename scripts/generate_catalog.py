@@ -403,7 +403,11 @@ class Converter:
                 shown = ", ".join(f"{k}={v}" for k, v in values.items())
                 self.report.limit(phrase, f"{target['kind']}: {shown}", path)
 
-        unit = "utf16" if re.search(r"UTF-16", text) else "characters"
+        # The API counts every text length in UTF-16 code units (an emoji counts two), also
+        # where a docstring says only "characters": Runway's own request linter measures each
+        # maxLength with JavaScript's String.length (runwayml/runway-api-mcp-server,
+        # src/linter/validate-payload.ts), and most docstrings say so outright.
+        unit = "utf16"
         for match in STRING_MAX.finditer(text):
             apply(match[0], strings, "string", max_length=_int(match[1]), length_unit=unit)
         for match in STRING_RANGE.finditer(text):

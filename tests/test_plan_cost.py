@@ -918,6 +918,12 @@ PRICED: list[Any] = [
         {"s": (75, 75)},
         id="happyhorse i2v default 720P 5s x15=75",
     ),
+    pytest.param(
+        "happyhorse_1_0",
+        {"s": _t2v("happyhorse_1_0")},
+        {"s": (45, 225)},
+        id="happyhorse duration omitted: 3-15 s (OpenAPI) x15 = 45-225",
+    ),
     # grok_imagine_1_5: 480p 10, 720p 16, 1080p 29 per s; +1 per image/audio reference and the
     # i2v start frame.
     pytest.param(

@@ -214,6 +214,22 @@ class FieldPatch(_Strict):
     maximum: float | None = None
     values: tuple[Scalar, ...] | None = None
     max_items: int | None = None
+    min_length: int | None = Field(
+        default=None, ge=0, description="Shortest text, in UTF-16 code units as the API counts."
+    )
+    max_length: int | None = Field(
+        default=None, ge=0, description="Longest text, in UTF-16 code units as the API counts."
+    )
+    pattern: str | None = Field(
+        default=None, description="A regular expression a free-text value must match."
+    )
+    pixel_area: tuple[int, int] | None = Field(
+        default=None,
+        description=(
+            "For a free 'W:H' size string: the inclusive bounds of its area, width x height in "
+            "pixels (the listed values of the field's enum are taken as they are)."
+        ),
+    )
     source: str
 
 
@@ -322,6 +338,13 @@ class Overlay(_Strict):
         description=(
             "By top-level request field, a lower bound for every model whose SDK type and own "
             "patch give that field none (a duration is never negative)."
+        ),
+    )
+    resource_fields: dict[str, dict[str, FieldPatch]] = Field(
+        default_factory=dict,
+        description=(
+            "By resource body (``realtime_session_create``, ...), hand-kept constraints on its "
+            "fields, as ``models[...].fields`` are for a model's request."
         ),
     )
     sources: dict[str, str] = Field(default_factory=dict)

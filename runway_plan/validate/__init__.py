@@ -344,5 +344,6 @@ def validate_resource(catalog: Catalog, resource: str, body: dict[str, Any]) -> 
     document = Document(data=None, source_map=SourceMap(resource), text="", diagnostics=[])
     graph = Graph(spec=None, document=document, catalog=catalog)
     validator = Validator(graph, api=True)
-    checker = Checker(validator, (), resource.split("_")[0], ModelOverlay(), {})
+    overlay = ModelOverlay(fields=catalog.overlay.resource_fields.get(resource, {}))
+    checker = Checker(validator, (), resource.split("_")[0], overlay, {})
     return _issues(checker.fields(body, spec.fields, ()), ())
