@@ -85,7 +85,8 @@ def test_packaged_catalog_loads(catalog: Catalog) -> None:
     assert catalog.constraints.sdk_version == SDK_VERSION
     assert catalog.version == f"runwayml-{SDK_VERSION}+{catalog.overlay.version}"
     assert len(catalog.digest) == 64
-    assert len(catalog.endpoints) >= 15
+    assert len(catalog.endpoints) == 22
+    assert len(catalog.model_less) == 7
     assert catalog.endpoints["avatar_videos"].path == "/v1/avatar_videos"
 
 

@@ -160,12 +160,32 @@ class ModelSpec(_Strict):
 
 
 class EndpointSpec(_Strict):
-    """A generation endpoint and the models it accepts."""
+    """A generation endpoint and the models it accepts.
+
+    An endpoint whose request has no ``model`` field (``recipes/product_ad``, ...) has
+    ``model_field`` false and one entry in ``models``, keyed by the endpoint's own name: that
+    name stands for the endpoint wherever a model is named (prices, limit groups, state,
+    reports) and is never sent.
+    """
 
     name: str
     path: str
     sdk_module: str
     models: dict[str, ModelSpec]
+    model_field: bool = True
+
+    @model_validator(mode="after")
+    def _one_implicit_model(self) -> EndpointSpec:
+        if not self.model_field and list(self.models) != [self.name]:
+            raise ValueError(
+                f"{self.name}: an endpoint without a model field has one entry, named {self.name!r}"
+            )
+        return self
+
+    @property
+    def implicit_model(self) -> str | None:
+        """The name standing for the model of an endpoint without a ``model`` field."""
+        return None if self.model_field else self.name
 
 
 class Constraints(_Strict):
@@ -251,6 +271,15 @@ class ModelOverlay(_Strict):
         ),
     )
     output_media: Media | None = None
+    output_count: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description=(
+            "How many outputs one generation makes when the request does not say: the default "
+            "of its outputCount, or the fixed number of a model without one."
+        ),
+    )
     output_length_tolerance: LengthTolerance | None = Field(
         default=None, description="Replaces the overlay's tolerance for this model's media."
     )

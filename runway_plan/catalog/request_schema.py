@@ -220,7 +220,9 @@ def request_schemas(
             digest = _digest(schema)
             name = by_digest.get(digest)
             if name is None:
-                name = f"request:{endpoint_name}.{model_name}"
+                own = endpoint.implicit_model is None
+                name = f"request:{endpoint_name}.{model_name}" if own else f"request:{model_name}"
+                name = name.replace("/", ".")  # a JSON pointer reads "/" as a step
                 by_digest[digest] = name
                 requests[name] = {"title": f"{model_name} on {endpoint_name}", **schema}
             refs[endpoint_name][model_name] = defs_path + name

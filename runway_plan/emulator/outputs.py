@@ -71,7 +71,7 @@ def plan_outputs(
             low, high = overlay.duration_range
             seconds = min(max(seconds or low, low), high)
     if kind == "image":
-        count = body.get(OUTPUT_COUNT, 1)
+        count = body.get(OUTPUT_COUNT, catalog.default_output_count(model))
         count = count if isinstance(count, int) and not isinstance(count, bool) else 1
         fmt = str(body.get("outputFormat", "png")).lower()
         ext, mime = ("jpg", "image/jpeg") if fmt in ("jpeg", "jpg") else ("png", "image/png")

@@ -230,7 +230,7 @@ class Tasks:
             return error(400, "The request body must be a JSON object.")
         with account.lock:
             now = account.advance()
-            model = body.get("model")
+            model = catalog.implicit_model(endpoint) or body.get("model")
             if not isinstance(model, str):
                 issue = Issue(
                     ("model",),
