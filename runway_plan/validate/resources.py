@@ -51,7 +51,8 @@ VOICE_OVERLAY = ModelOverlay(
 )
 """What the guide says of a voice's audio sample, checked like a model's input lengths."""
 VOICE_NAME_LIMIT = 100
-"""A voice's name is at most 100 characters (the guide's parameter table)."""
+"""A voice's name is at most 100 characters (the guide's parameter table), counted in UTF-16
+code units as the API counts its other lengths."""
 
 
 class ResourceChecks:
@@ -137,11 +138,12 @@ class ResourceChecks:
             at = ("voices", key)
             checker = Checker(self.context, at, f"voice '{key}'", VOICE_OVERLAY, refs)
             self.diagnostics.extend(checker.fields(voice.request, create.fields, ()))
-            if len(voice.name) > VOICE_NAME_LIMIT:
+            length = describe.utf16_length(voice.name)
+            if length > VOICE_NAME_LIMIT:
                 self.diagnostics.append(
                     make(
                         "RP209",
-                        f"name is {len(voice.name)} characters long; a voice's name is at most "
+                        f"name is {length} UTF-16 code units long; a voice's name is at most "
                         f"{VOICE_NAME_LIMIT}",
                         self.map.value((*at, "name")),
                         hint=f"Runway's custom-voices guide: {VOICE_DOCS}",

@@ -116,6 +116,10 @@ class Execution:
                 self._preds[consumer].append(producer)
         self._joins: dict[str, asyncio.Task[str | None]] = {}
         """Per step another step ``needs``: one shared wait for all its generations."""
+        self._avatars: dict[str, asyncio.Task[None]] = {}
+        """Per spec avatar, its reconciliation (avatar videos wait for it)."""
+        self.avatar_ids: dict[str, str] = {}
+        """Per avatar video of a spec avatar, the avatar's remote id it is sent with."""
         self.spending = Spending(
             graph, catalog, self.fingerprinter, state, self.store, self.results
         )
@@ -146,6 +150,7 @@ class Execution:
             options,
             self.results,
             self._emit,
+            avatar_ids=self.avatar_ids,
         )
         for position, (key, gen) in enumerate(graph.generations.items()):
             self.results[key] = GenerationResult(key, gen.step, gen.index, position)
@@ -429,26 +434,26 @@ class Execution:
                 preds=self._preds,
                 joins=self._joins,
                 emit=self._emit,
+                avatars=self._avatar_ready,
+                avatar_ids=self.avatar_ids,
                 voices=self._voice_ready,
             )
             self.inputs.voice_id = self._voice_id
             for needed in dict.fromkeys(n for names in self.graph.needs.values() for n in names):
                 self._joins[needed] = asyncio.create_task(driver.join(needed), name=f"{needed}[*]")
+            for key in self.graph.voices:
+                self._voices[key] = asyncio.create_task(self._drive_voice(key), name=f"voice {key}")
+            for key in self.graph.avatars:
+                self._avatars[key] = asyncio.create_task(
+                    self._drive_avatar(key), name=f"avatar {key}"
+                )
             for key in self.fingerprinter.order():
                 self._drivers[key] = asyncio.create_task(driver.drive(key), name=f"drive {key}")
-            self._voices = {
-                key: asyncio.create_task(self._drive_voice(key), name=f"voice {key}")
-                for key in self.graph.voices
-            }
-            avatars = [
-                asyncio.create_task(self._drive_avatar(key), name=f"avatar {key}")
-                for key in self.graph.avatars
-            ]
             await asyncio.gather(
                 *self._drivers.values(),
                 *self._joins.values(),
                 *self._voices.values(),
-                *avatars,
+                *self._avatars.values(),
                 return_exceptions=True,
             )
             await self._guard(reconciler.prune(), "prune", ("document", "voice", "avatar"))
@@ -587,7 +592,7 @@ class Execution:
         """Wait for voice ``key`` to be reconciled; why it is not in place, or None."""
         task = self._voices.get(key)
         if task is not None:
-            await asyncio.gather(task, return_exceptions=True)
+            await asyncio.wait({task})  # a cancelled generation never cancels the voice's work
         assert self.reconciler is not None
         result = self.reconciler.results[("voice", key)]
         if result.ok:
@@ -612,9 +617,24 @@ class Execution:
         avatar = self.graph.avatars[key]
         upstream = await self._upstream(image_source(self.graph, avatar), "image")
         if avatar.voice is not None and avatar.voice in self._voices:
-            await asyncio.gather(self._voices[avatar.voice], return_exceptions=True)
+            await asyncio.wait({self._voices[avatar.voice]})  # never cancels the voice's work
         await self._guard(
             self.reconciler.avatar(key, upstream), f"avatar '{key}'", ("avatar",), key
+        )
+
+    async def _avatar_ready(self, key: str) -> tuple[str | None, str]:
+        """Wait until avatar ``key`` is reconciled: its remote id, or None and why it is not
+        in place (see :data:`~runway_plan.execute.runner.drive.AvatarWait`)."""
+        await asyncio.shield(self._avatars[key])
+        assert self.reconciler is not None
+        result = self.reconciler.results[("avatar", key)]
+        if result.ok and result.remote_id:
+            return result.remote_id, ""
+        if result.action in ("interrupted", "pending"):
+            return None, "interrupted"
+        status = f" ({result.status})" if result.status else ""
+        return None, f"was {result.action}{status}" + (
+            f": {result.message}" if result.message else ""
         )
 
     def _image_hash(self, ref: OutputRef) -> str | None:
