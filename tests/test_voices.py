@@ -57,6 +57,8 @@ def test_custom_voice_spec_validates_and_compiles_its_edges(tmp_path: Path) -> N
     assert presenter.producer == ("clean", 0)  # an edge from the generation
     assert graph.voices["announcer"].producer is None
     assert graph.avatars["host"].voice == "presenter"  # an edge from the voice
+    assert graph.voice_uses == {"intro": [(("speech", "voice"), "presenter")]}
+    assert ("clean", "intro") in graph.edges  # the video waits for the voice's sample
 
 
 def test_custom_voice_lifecycle_on_a_served_emulator(tmp_path: Path) -> None:
@@ -67,17 +69,18 @@ def test_custom_voice_lifecycle_on_a_served_emulator(tmp_path: Path) -> None:
         base = ["--base-url", url, "--speed", SPEED, "--yes"]
         code, out, err = _invoke("plan", str(spec), "--base-url", url)
         assert code == 0, out + err
-        assert "3 to create" in out
+        assert "4 to create" in out
         assert "from: audio @clean, known after the run" in out
         assert "voice: custom, id known after the run: voice 'presenter' to be created" in out
 
         first = _run(spec, base)
         assert {r["key"]: r["action"] for r in first["resources"]} == {
+            "episodes": "created",
             "presenter": "created",
             "announcer": "created",
             "host": "created",
         }
-        assert {r["key"]: r["status"] for r in first["resources"]} == {
+        assert {r["key"]: r["status"] for r in first["resources"] if r["kind"] != "document"} == {
             "presenter": "READY",
             "announcer": "READY",
             "host": "READY",
@@ -86,6 +89,12 @@ def test_custom_voice_lifecycle_on_a_served_emulator(tmp_path: Path) -> None:
         presenter_id = voices["Field Notes presenter"]["id"]
         avatar = next(iter(emu.avatars().values()))
         assert avatar["voice"]["type"] == "custom" and avatar["voice"]["id"] == presenter_id
+        (db,) = (spec.parent / ".runway-plan").rglob("state.db")
+        with sqlite3.connect(db) as con:
+            sent = [json.loads(r[0]) for r in con.execute("SELECT request FROM attempts")]
+        (video,) = [r for r in sent if r.get("model") == "gwm1_avatars"]
+        assert video["speech"]["voice"] == {"type": "custom", "id": presenter_id}
+        assert video["avatar"] == {"type": "custom", "avatarId": avatar["id"]}
 
         again = _run(spec, base)
         assert {r["action"] for r in again["resources"]} == {"unchanged"}
@@ -96,9 +105,10 @@ def test_custom_voice_lifecycle_on_a_served_emulator(tmp_path: Path) -> None:
         _edit(spec, "Cloned from the presenter's cleaned interview.", "The presenter, cloned.")
         code, out, _ = _invoke("plan", str(spec), "--base-url", url)
         assert code == 0
-        assert "~ voice   presenter" in out
+        changed = [line.split()[:3] for line in out.splitlines() if line.startswith("  ~ ")]
+        assert changed == [["~", "voice", "presenter"]]
         assert 'description: "Cloned from the presenter\'s cleaned interview." → ' in out
-        assert "0 to create, 1 to update, 2 unchanged" in out
+        assert "0 to create, 1 to update, 3 unchanged" in out
         third = _run(spec, base)
         updated = {r["key"]: r["fields"] for r in third["resources"] if r["action"] == "updated"}
         assert updated == {"presenter": ["description"]}
@@ -118,11 +128,18 @@ def test_custom_voice_lifecycle_on_a_served_emulator(tmp_path: Path) -> None:
         assert "voice 'presenter' is made again first" in out
         fourth = _run(spec, base)
         actions = {r["key"]: r["action"] for r in fourth["resources"]}
-        assert actions == {"presenter": "created", "announcer": "unchanged", "host": "updated"}
+        assert actions == {
+            "episodes": "unchanged",
+            "presenter": "created",
+            "announcer": "unchanged",
+            "host": "updated",
+        }
         voices = _by_name(emu.voices())
         assert len(voices) == 2 and presenter_id not in emu.voices()
         new_id = voices["Field Notes presenter"]["id"]
         assert next(iter(emu.avatars().values()))["voice"]["id"] == new_id
+        remade = {g["key"]: g["outcome"] for g in fourth["generations"]}
+        assert remade["intro"] == "generated"  # its voice is a new one: the video is made again
 
         # Drift: renamed remotely, seen with --live, put back by run; deleted, made again.
         announcer_id = voices["Field Notes announcer"]["id"]

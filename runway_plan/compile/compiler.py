@@ -22,7 +22,7 @@ from runway_plan.compile.durations import Length, local_length, output_length
 from runway_plan.compile.fields import replaced, template_paths
 from runway_plan.compile.graph import REFERENCE, Generation, Graph, Ref, StepNode, TemplateFailed
 from runway_plan.compile.references import collect_refs, index_out_of_range, unknown_step
-from runway_plan.compile.resource_refs import link_avatar_uses, take_avatar_ref
+from runway_plan.compile.resource_refs import link_avatar_uses, link_voice_uses, take_avatar_ref
 from runway_plan.compile.resources import compile_resources
 from runway_plan.compile.templating import Absent, Renderer, TemplateFailure, is_template
 from runway_plan.diagnostics import Diagnostic, make
@@ -78,6 +78,7 @@ class _Compiler:
         self.infer_durations(self.link())
         compile_resources(self.graph, self.spec)
         link_avatar_uses(self.graph)
+        link_voice_uses(self.graph)
         return self.graph
 
     def render(

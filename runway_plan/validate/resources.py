@@ -127,7 +127,6 @@ class ResourceChecks:
         """Each voice's request against the SDK's voice type; RP108 for shared names."""
         voices = self.graph.voices
         self.unique_names("voices", {k: v.name for k, v in voices.items()})
-        self.voice_cycles()
         create = self.catalog.constraints.resources.get("voice_create")
         if create is None:
             return
@@ -149,35 +148,6 @@ class ResourceChecks:
                         hint=f"Runway's custom-voices guide: {VOICE_DOCS}",
                     )
                 )
-
-    def voice_cycles(self) -> None:
-        """RP301 for a voice whose sample comes from a generation that speaks with it (or
-        from one downstream of such a generation)."""
-        graph = self.graph
-        after: dict[str, list[str]] = {}
-        for producer, consumer in graph.edges:
-            after.setdefault(producer, []).append(consumer)
-        for user, uses in graph.voice_uses.items():
-            for path, key in uses:
-                voice = graph.voices.get(key)
-                if voice is None or voice.producer is None:
-                    continue
-                seen, todo = {user}, [user]
-                while todo:
-                    for following in after.get(todo.pop(), ()):
-                        if following not in seen:
-                            seen.add(following)
-                            todo.append(following)
-                if voice.producer[0] in seen:
-                    step = graph.generations[user].step
-                    self.diagnostics.append(
-                        make(
-                            "RP301",
-                            f"voice '{key}' is cloned from '{voice.producer[0]}', which needs "
-                            f"the voice itself (through '{user}')",
-                            self.map.value(("steps", step, *path)),
-                        )
-                    )
 
     def unique_names(self, section: str, names: dict[str, str]) -> None:
         """RP108 for resources of one kind sharing a ``name`` (the key a lost create is
