@@ -456,6 +456,37 @@ _AVATAR_REFERENCE = {
 """An avatar video's ``avatar`` naming one of the spec's own avatars."""
 
 
+_VOICE_REFERENCE = {
+    "type": "string",
+    "pattern": VOICE_REFERENCE_PATTERN,
+    "description": "One of the spec's voices, by its key ('@narrator').",
+}
+"""A custom-voice field naming one of the spec's own voices."""
+
+
+def _takes_custom_voice(schema: Any) -> bool:
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(properties, dict) or "id" not in properties:
+        return False
+    kind = properties.get("type")
+    custom = {"enum": ["custom"]}
+    return kind == custom or (isinstance(kind, dict) and custom in kind.get("anyOf", ()))
+
+
+def _with_voice_references(node: Any) -> None:
+    """Wherever ``node`` (a request schema) takes the SDK's custom voice (``{type: custom,
+    id}``), let it take ``"@name"`` of one of the spec's voices too."""
+    if isinstance(node, list):
+        for item in node:
+            _with_voice_references(item)
+    elif isinstance(node, dict):
+        for value in node.values():
+            _with_voice_references(value)
+        variants = node.get("anyOf")
+        if isinstance(variants, list) and any(_takes_custom_voice(v) for v in variants):
+            variants.insert(0, _VOICE_REFERENCE)
+
+
 def _template_or(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [{"$ref": "#/$defs/Template"}, schema]}
 
@@ -503,6 +534,9 @@ def json_schema(catalog: Catalog) -> dict[str, Any]:
         for name in endpoints
         if name not in catalog.model_less
     ]
+    for name, definition in defs.items():
+        if name.startswith(("request:", "field:")):
+            _with_voice_references(definition)
     for ref in requests.refs.get("avatar_videos", {}).values():
         properties = defs[ref.removeprefix("#/$defs/")]["properties"]
         if "avatar" in properties:
