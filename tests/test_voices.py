@@ -17,6 +17,7 @@ from support.execute import KEY, Harness, copy_specs, emulator, graph_of, served
 from runway_plan.catalog import load_catalog
 from runway_plan.cli import main
 from runway_plan.emulator import Emulator, EmulatorConfig, Fault, FaultPlan, FaultRule
+from runway_plan.execute.fingerprint import Fingerprinter, OutputRef
 from runway_plan.validate import check_file
 
 SPEED = "400"
@@ -328,3 +329,19 @@ def test_a_lost_voice_create_answer_is_found_by_name_not_created_twice(tmp_path:
     assert next(iter(h.emu.avatars().values()))["voice"]["id"] == voice_id
     posts = [r for r in h.requests if r.method == "POST" and r.url.path == "/v1/voices"]
     assert len(posts) == 1  # sent once, adopted from the list
+
+
+def test_a_video_speaking_with_a_cloned_voice_is_fingerprinted_by_the_sample(
+    tmp_path: Path,
+) -> None:
+    graph = graph_of(copy_specs(tmp_path) / "custom-voice.yaml")
+    fingerprinter = Fingerprinter(graph, "http://emulator")
+    sample = OutputRef("clean", 0)
+    assert sample in fingerprinter.upstream("intro")
+    one = fingerprinter.fingerprint("intro", {sample: "a" * 64})
+    assert one == fingerprinter.fingerprint("intro", {sample: "a" * 64})
+    assert one != fingerprinter.fingerprint("intro", {sample: "b" * 64})  # a new voice
+    document = fingerprinter.document("intro", {sample: "a" * 64})
+    assert document["request"]["speech"]["voice"] == {
+        "$voice": {"type": "audio", "audio": {"$sha256": "a" * 64}}
+    }

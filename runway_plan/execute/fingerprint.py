@@ -159,7 +159,12 @@ class Fingerprinter:
         """Every upstream output whose hash enters ``key``'s fingerprint."""
         refs = [ref for _, ref in self.inputs[key]]
         image = self.avatar_images.get(key)
-        return [*refs, image] if image is not None else refs
+        samples = [
+            OutputRef(*node.producer)
+            for _, name in self.voices.get(key, ())
+            if (node := self.graph.voices[name]).producer is not None
+        ]
+        return [*refs, *([image] if image is not None else []), *samples]
 
     def _avatar(self, key: str, outputs: Mapping[OutputRef, str]) -> dict[str, Any] | None:
         """What of the spec avatar that ``key`` uses shows in its video, or None."""
@@ -202,7 +207,7 @@ class Fingerprinter:
             for local in self.files[key]:
                 request = set_path(request, local.path, {"$file": local.value})
             for path, voice in self.voices.get(key, ()):
-                request = set_path(request, path, self._voice(voice))
+                request = set_path(request, path, {"$voice": voice})
             text = canonical_json([gen.endpoint, gen.model, request])
             base = hashlib.sha256(text.encode()).hexdigest()
             twin[key] = seen.get(base, 0)
@@ -227,7 +232,7 @@ class Fingerprinter:
         for local in self.files[key]:
             request = set_path(request, local.path, {"$file_sha256": self.file_hash(local.value)})
         for path, voice in self.voices.get(key, ()):
-            request = set_path(request, path, self._voice(voice))
+            request = set_path(request, path, self._voice(voice, outputs))
         avatar = self._avatar(key, outputs)
         if avatar is not None:
             request = set_path(request, ("avatar", "avatarId"), avatar)
@@ -240,10 +245,20 @@ class Fingerprinter:
             "twin": self.twin[key],
         }
 
-    def _voice(self, key: str) -> dict[str, Any]:
-        """What stands for voice ``key`` in a fingerprint: its sample or design as written (a
-        new one makes a new voice, so the generation is made again)."""
-        return {"$voice": key, "from": self.graph.voices[key].request.get("from")}
+    def _voice(self, key: str, outputs: Mapping[OutputRef, str]) -> dict[str, Any]:
+        """What stands for voice ``key`` in a fingerprint: its sample (by content) or design,
+        which make a new voice when they change, so the generation is made again."""
+        node = self.graph.voices[key]
+        source: Any = dict(node.source)
+        sample = node.sample
+        if node.producer is not None:
+            digest = outputs.get(OutputRef(*node.producer))
+            if digest is None:
+                raise MissingInput(f"{node.producer[0]}[{node.producer[1]}]")
+            source["audio"] = {"$sha256": digest}
+        elif sample is not None and self.graph.root.local_path(sample) is not None:
+            source["audio"] = {"$file_sha256": self.file_hash(sample)}
+        return {"$voice": source}
 
     def file_hash(self, value: str) -> str:
         """The SHA-256 of the local file ``value`` names, as first read by this fingerprinter
