@@ -345,3 +345,18 @@ def test_a_video_speaking_with_a_cloned_voice_is_fingerprinted_by_the_sample(
     assert document["request"]["speech"]["voice"] == {
         "$voice": {"type": "audio", "audio": {"$sha256": "a" * 64}}
     }
+
+
+def test_an_avatar_video_of_an_avatar_with_a_cloned_voice_follows_the_voice(
+    tmp_path: Path,
+) -> None:
+    spec = copy_specs(tmp_path) / "custom-voice.yaml"
+    _edit(spec, '      voice: "@presenter"\n', "")  # the video speaks in the avatar's voice
+    graph = graph_of(spec)
+    fingerprinter = Fingerprinter(graph, "http://emulator")
+    sample = OutputRef("clean", 0)
+    assert graph.voice_uses == {}
+    assert ("clean", "intro") in graph.edges  # the sample is made before the video
+    assert sample in fingerprinter.upstream("intro")
+    one = fingerprinter.fingerprint("intro", {sample: "a" * 64})
+    assert one != fingerprinter.fingerprint("intro", {sample: "b" * 64})

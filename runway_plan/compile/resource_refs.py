@@ -88,10 +88,16 @@ def link_avatar_uses(graph: Graph) -> None:
 
 def link_voice_uses(graph: Graph) -> None:
     """An edge from the generation a voice's sample comes from to each generation that speaks
-    with the voice (``voice: "@presenter"``, :attr:`Graph.voice_uses`), after the voices are
-    compiled; RP301, and no edge, when that generation depends on the speaker itself."""
+    with the voice (``voice: "@presenter"``, :attr:`Graph.voice_uses`, or an avatar video of
+    a spec avatar whose voice it is), after the voices and avatars are compiled; RP301, and no
+    edge, when that generation depends on the speaker itself."""
     ancestors: dict[str, set[str]] = {}
-    for key, uses in graph.voice_uses.items():
+    speakers: dict[str, list[tuple[DataPath, str]]] = {}
+    for avatar, user in graph.avatar_edges:  # an avatar video in its avatar's own voice
+        voice = graph.avatars[avatar].voice
+        if voice is not None:
+            speakers.setdefault(user, []).append((("avatar",), voice))
+    for key, uses in [*graph.voice_uses.items(), *speakers.items()]:
         for path, name in uses:
             node = graph.voices.get(name)
             if node is None or node.producer is None:

@@ -159,12 +159,23 @@ class Fingerprinter:
         """Every upstream output whose hash enters ``key``'s fingerprint."""
         refs = [ref for _, ref in self.inputs[key]]
         image = self.avatar_images.get(key)
+        names = [name for _, name in self.voices.get(key, ())]
+        speaker = self._speaker(key)
+        if speaker is not None:
+            names.append(speaker)
         samples = [
             OutputRef(*node.producer)
-            for _, name in self.voices.get(key, ())
+            for name in dict.fromkeys(names)
             if (node := self.graph.voices[name]).producer is not None
         ]
         return [*refs, *([image] if image is not None else []), *samples]
+
+    def _speaker(self, key: str) -> str | None:
+        """The spec voice of the spec avatar an avatar video ``key`` uses, if it has one."""
+        gen = self.graph.generations[key]
+        if gen.avatar is None or (gen.avatar.step, key) not in self.graph.avatar_edges:
+            return None
+        return self.graph.avatars[gen.avatar.step].voice
 
     def _avatar(self, key: str, outputs: Mapping[OutputRef, str]) -> dict[str, Any] | None:
         """What of the spec avatar that ``key`` uses shows in its video, or None."""
@@ -181,10 +192,13 @@ class Fingerprinter:
             image = {"$sha256": digest}
         elif self.graph.root.local_path(image) is not None:
             image = {"$file_sha256": self.file_hash(image)}
+        voice = node.request.get("voice")
+        if node.voice is not None:  # one of the spec's voices: its sample or design
+            voice = self._voice(node.voice, outputs)
         return {
             "$avatar": {
                 "referenceImage": image,
-                "voice": node.request.get("voice"),
+                "voice": voice,
                 "imageProcessing": node.request.get("imageProcessing"),
             }
         }
