@@ -90,6 +90,9 @@ RESOURCES: dict[str, tuple[str, str]] = {
     "avatar_update": ("avatar_update_params", "AvatarUpdateParams"),
     "document_create": ("document_create_params", "DocumentCreateParams"),
     "document_update": ("document_update_params", "DocumentUpdateParams"),
+    "voice_create": ("voice_create_params", "VoiceCreateParams"),
+    "voice_update": ("voice_update_params", "VoiceUpdateParams"),
+    "voice_preview": ("voice_preview_params", "VoicePreviewParams"),
     "realtime_session_create": (
         "realtime_session_create_params",
         "RealtimeSessionCreateParams",

@@ -407,7 +407,17 @@ def test_resources(catalog: Catalog) -> None:
         "document_create",
         "document_update",
         "realtime_session_create",
+        "voice_create",
+        "voice_update",
+        "voice_preview",
     }
+    voice = resources["voice_create"].fields
+    assert {n for n, f in voice.items() if f.required} == {"name", "from"}
+    sources = voice["from"].type.model_dump()["variants"]
+    assert [v["fields"]["type"]["type"]["values"] for v in sources] == [("audio",), ("text",)]
+    assert sources[0]["fields"]["audio"]["type"]["media"] == "audio"
+    assert sources[1]["fields"]["prompt"]["type"]["min_length"] == 20
+    assert not any(f.required for f in resources["voice_update"].fields.values())
     create = resources["avatar_create"].fields
     assert {n for n, f in create.items() if f.required} == {
         "name",

@@ -207,7 +207,7 @@ def test_unknown_paths_are_json_404(api: Api) -> None:
     assert response.status_code == 404
     assert response.json() == {"error": "Not found."}
     assert api.get("/v1/tasks/unknown").status_code == 404
-    for path in ("/v1/voices", "/v1/tasks", "/v1/text_to_hologram"):
+    for path in ("/v1/workflows", "/v1/tasks", "/v1/text_to_hologram"):
         unserved = api.get(path)
         assert (unserved.status_code, unserved.json()) == (404, {"error": "Not found."}), path
     for method, path in (("GET", "/v1/text_to_image"), ("POST", "/v1/organization")):

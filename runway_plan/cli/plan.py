@@ -354,13 +354,13 @@ def _live_organization(key: str, base_url: str | None = None) -> Organization:
     "--live",
     is_flag=True,
     help="Use the account's live limits (GET /v1/organization) and read the spec's recorded "
-    "documents and avatars to show drift (RUNWAYML_API_SECRET).",
+    "documents, voices and avatars to show drift (RUNWAYML_API_SECRET).",
 )
 @click.option(
     "--state",
     "state_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Plan against this run state: what a run would reuse, which documents and avatars "
+    help="Plan against this run state: what a run would reuse, which documents, voices and avatars "
     "exist [default: .runway-plan beside the spec, when present].",
 )
 @click.option(

@@ -221,7 +221,7 @@ def _build_emulator(
 @click.option(
     "--prune",
     is_flag=True,
-    help="Delete the documents and avatars recorded in the state but no longer in the spec "
+    help="Delete the documents, voices and avatars recorded in the state but no longer in the spec "
     "(without it they are left in place, and reported).",
 )
 @click.option(

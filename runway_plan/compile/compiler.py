@@ -22,7 +22,7 @@ from runway_plan.compile.durations import Length, local_length, output_length
 from runway_plan.compile.fields import replaced, template_paths
 from runway_plan.compile.graph import REFERENCE, Generation, Graph, Ref, StepNode, TemplateFailed
 from runway_plan.compile.references import collect_refs, index_out_of_range, unknown_step
-from runway_plan.compile.resource_refs import link_avatar_uses, take_avatar_ref
+from runway_plan.compile.resource_refs import link_avatar_uses, link_voice_uses, take_avatar_ref
 from runway_plan.compile.resources import compile_resources
 from runway_plan.compile.templating import Absent, Renderer, TemplateFailure, is_template
 from runway_plan.diagnostics import Diagnostic, make
@@ -78,6 +78,7 @@ class _Compiler:
         self.infer_durations(self.link())
         compile_resources(self.graph, self.spec)
         link_avatar_uses(self.graph)
+        link_voice_uses(self.graph)
         return self.graph
 
     def render(
@@ -350,8 +351,13 @@ class _Compiler:
         step_edges: dict[tuple[str, str], Any] = {}
         generations = [*self.graph.generations.values(), *self.graph.unexpanded.values()]
         for generation in generations:
-            for _path, ref in generation.refs:
+            for path, ref in generation.refs:
                 target = self.graph.steps.get(ref.step)
+                if ref.step not in self.spec.steps and ref.step in self.spec.voices:
+                    if generation.key in self.graph.generations:
+                        uses = self.graph.voice_uses.setdefault(generation.key, [])
+                        uses.append((path, ref.step))
+                    continue
                 if ref.step not in self.spec.steps:
                     self.unknown_step(ref.step, ref.span)
                     continue

@@ -30,6 +30,7 @@ __all__ = [
     "Ref",
     "StepNode",
     "TemplateFailed",
+    "VoiceNode",
     "join_key",
 ]
 
@@ -139,11 +140,45 @@ class AvatarNode:
     image: Ref | None = None
     producer: tuple[str, int] | None = None
     problems: tuple[str, ...] = ()
+    voice: str | None = None
+    """The key of the spec's voice its ``voice`` names (``"@narrator"``; an edge from it)."""
 
     @property
     def reference_image(self) -> str:
         """The ``referenceImage`` as written in the spec."""
         return str(self.request["referenceImage"])
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceNode:
+    """A custom voice of the spec, its texts rendered and its sample resolved.
+
+    ``request`` is the voice's API body as the spec writes it (``name``, ``description``,
+    ``from``), with ``name``, ``description`` and a designed voice's ``prompt`` rendered.
+    ``audio`` is the sample of a cloned voice when it is an ``@step`` reference, and
+    ``producer`` the (generation key, output index) it names, when it names exactly one (an
+    edge from that generation).
+    """
+
+    key: str
+    span: Span
+    name: str
+    request: dict[str, Any]
+    audio: Ref | None = None
+    producer: tuple[str, int] | None = None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def source(self) -> dict[str, Any]:
+        """The ``from`` of the request (an empty mapping when it is not one)."""
+        value = self.request.get("from")
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def sample(self) -> str | None:
+        """The audio sample as written, for a voice cloned from one."""
+        audio = self.source.get("audio") if self.source.get("type") == "audio" else None
+        return audio if isinstance(audio, str) else None
 
 
 @dataclass
@@ -166,6 +201,14 @@ class Graph:
     avatars: dict[str, AvatarNode] = field(default_factory=dict)
     """The spec's avatars, by key (resource nodes; their edges are their documents and the
     generation their image comes from)."""
+    voice_uses: dict[str, list[tuple[DataPath, str]]] = field(default_factory=dict)
+    """For each generation whose request names one of the spec's voices (``"@narrator"`` where
+    the API takes a custom voice), the (data path, voice key) of each: an edge from the voice,
+    the value sent being ``{type: custom, id}`` with the voice's id.  The reference stays in
+    the generation's ``refs`` for the validator, which checks the field takes a custom voice."""
+    voices: dict[str, VoiceNode] = field(default_factory=dict)
+    """The spec's custom voices, by key (resource nodes; their edge is the generation their
+    audio sample comes from, and each avatar that names one has an edge from it)."""
     avatar_edges: dict[tuple[str, str], None] = field(default_factory=dict)
     """(avatar key, generation key): an avatar video that waits for one of the spec's avatars
     (the generation its image comes from is then among the video's :attr:`edges` too)."""

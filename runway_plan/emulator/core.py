@@ -7,7 +7,8 @@ one module per resource, over the state they share (:mod:`~runway_plan.emulator.
 :mod:`~runway_plan.emulator.uploads`, :mod:`~runway_plan.emulator.files` (signed output
 URLs), :mod:`~runway_plan.emulator.inputs` (media inputs of a request),
 :mod:`~runway_plan.emulator.organization`, :mod:`~runway_plan.emulator.documents`,
-:mod:`~runway_plan.emulator.avatars`, :mod:`~runway_plan.emulator.avatar_videos` and
+:mod:`~runway_plan.emulator.avatars`, :mod:`~runway_plan.emulator.avatar_videos`,
+:mod:`~runway_plan.emulator.voices` and
 :mod:`~runway_plan.emulator.realtime`.
 
 Nothing runs in the background: on every call the emulator reads its clock and brings the
@@ -49,6 +50,7 @@ from runway_plan.emulator.pricing import Pricer, PriceSheet, sheet_pricer
 from runway_plan.emulator.realtime import RealtimeSessions
 from runway_plan.emulator.tasks import FAILURE_CODES, Tasks, failure_refunded
 from runway_plan.emulator.uploads import Uploads
+from runway_plan.emulator.voices import Voices
 
 __all__ = [
     "API_VERSION",
@@ -97,10 +99,11 @@ class Emulator:
         self._files = Files(account)
         self._uploads = Uploads(account)
         inputs = Inputs(account, self._uploads, self._files)
-        self._tasks = Tasks(account, inputs, self._files)
+        self._voices = Voices(account, inputs, self._files)
+        self._tasks = Tasks(account, inputs, self._files, self._voices)
         self._organization = Organization(account, self._tasks)
         records: dict[str, dict[str, Any]] = {}
-        self._avatars = Avatars(account, inputs, self._files, records)
+        self._avatars = Avatars(account, inputs, self._files, records, self._voices)
         self._documents = Documents(account, records, self._avatars)
         self._sessions = RealtimeSessions(account, self._avatars)
         self._avatar_videos = AvatarVideos(self._avatars)
@@ -196,6 +199,38 @@ class Emulator:
     def usage(self, body: Any) -> Reply:
         """``POST /v1/organization/usage``: credits used per day and model (net of refunds)."""
         return self._organization.usage(body)
+
+    # ------------------------------------------------------------------ voices
+
+    def create_voice(self, body: Any, failure: str | None = None, *, base_url: str = "") -> Reply:
+        """``POST /v1/voices``: ``{id}``; PROCESSING for ``voice_seconds``, then READY (or
+        FAILED with the reason ``failure``)."""
+        return self._voices.create(body, failure, base_url=base_url)
+
+    def get_voice(self, voice_id: str, *, base_url: str = "") -> Reply:
+        """``GET /v1/voices/{id}``."""
+        return self._voices.get(voice_id, base_url=base_url)
+
+    def update_voice(self, voice_id: str, body: Any, *, base_url: str = "") -> Reply:
+        """``PATCH /v1/voices/{id}``: name and description."""
+        return self._voices.update(voice_id, body, base_url=base_url)
+
+    def delete_voice(self, voice_id: str) -> Reply:
+        """``DELETE /v1/voices/{id}``."""
+        return self._voices.delete(voice_id)
+
+    def list_voices(self, query: Mapping[str, str], *, base_url: str = "") -> Reply:
+        """``GET /v1/voices?limit&cursor``."""
+        return self._voices.list_page(query, base_url=base_url)
+
+    def preview_voice(self, body: Any, *, base_url: str = "") -> Reply:
+        """``POST /v1/voices/preview``: a short MP3 of a designed voice."""
+        return self._voices.preview(body, base_url=base_url)
+
+    def voices(self) -> dict[str, dict[str, Any]]:
+        """Every voice now, by id in creation order, as ``GET /v1/voices/{id}`` shows it."""
+        with self._account.lock:
+            return self._voices.views(self.advance(), "")
 
     # ------------------------------------------------------------------ documents
 

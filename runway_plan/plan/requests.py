@@ -110,6 +110,8 @@ def compiled_requests(graph: Graph) -> tuple[dict[str, Any], list[Diagnostic]]:
             ref_paths.add(tuple(path))
             if producer not in inputs:
                 inputs.append(producer)
+        for path, voice in graph.voice_uses.get(key, ()):
+            body = set_path(body, path, {"type": "custom", "id": {"$voice": voice}})
         for asset in asset_fields(graph.catalog, gen.endpoint, gen.model, gen.request):
             if asset.path in ref_paths:
                 continue

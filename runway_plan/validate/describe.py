@@ -251,6 +251,20 @@ def media_of(node: TypeNode) -> frozenset[str] | None:
     return node.asset_media if isinstance(node, StringType | UnionType) else None
 
 
+def takes_custom_voice(node: TypeNode) -> bool:
+    """Whether a field of this type takes a custom voice of the Voices API (a variant
+    ``{type: custom, id}``)."""
+    variants = node.variants if isinstance(node, UnionType) else (node,)
+    for variant in variants:
+        if not isinstance(variant, ObjectType) or "id" not in variant.fields:
+            continue
+        kind = variant.fields.get("type")
+        kind_type = kind.type if kind is not None else None
+        if isinstance(kind_type, EnumType) and tuple(kind_type.values) == ("custom",):
+            return True
+    return False
+
+
 def mb(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size:,} bytes"
 

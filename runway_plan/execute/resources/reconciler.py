@@ -1,4 +1,4 @@
-"""``run``'s side of the resources: :class:`Reconciler` makes the remote documents and
+"""``run``'s side of the resources: :class:`Reconciler` makes the remote documents, voices and
 avatars match the spec (see the package docstring)."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from runway_plan.execute.client import (
 from runway_plan.execute.fingerprint import OutputRef, canonical_json
 from runway_plan.execute.resources.desired import (
     KINDS,
+    REPLACED,
     Desired,
     ImageSource,
     comparable_remote,
@@ -62,12 +63,12 @@ class ResourceOptions:
 
 @dataclass
 class ResourceResult:
-    """What a run did with one document or avatar.
+    """What a run did with one document, voice or avatar.
 
     ``action``: created, adopted (a create in doubt found remotely), updated, unchanged,
     deleted, forgotten (gone remotely), left (not in the spec; no ``--prune``), failed,
-    skipped, interrupted.  ``fields`` are the fields written; ``status`` an avatar's
-    processing status at the end.
+    skipped, interrupted.  ``fields`` are the fields written; ``status`` an avatar's or a
+    voice's processing status at the end.
     """
 
     kind: str
@@ -84,7 +85,7 @@ class ResourceResult:
         """False when the resource is not as the spec wants it (left ones are fine)."""
         if self.action in ("failed", "skipped", "interrupted", "in doubt", "pending"):
             return False
-        return not (self.kind == "avatar" and self.status in ("FAILED", "PROCESSING"))
+        return not (self.kind in ("avatar", "voice") and self.status in ("FAILED", "PROCESSING"))
 
 
 _T = TypeVar("_T")
@@ -98,12 +99,13 @@ class _InDoubt(Exception):
 
 
 class Reconciler:
-    """Makes the remote documents and avatars match the spec, for one run.
+    """Makes the remote documents, voices and avatars match the spec, for one run.
 
-    The runner calls :meth:`documents` before the generations start, :meth:`avatar` for
-    each avatar once its image's generation is done (``image_hash`` gives that output's
-    SHA-256, ``image_uri`` a URI to send, ``file_hash`` a local image's hash as the run first
-    read it), and :meth:`prune` at the end.  ``stopping`` says the run was interrupted
+    The runner calls :meth:`documents` before the generations start, :meth:`voice` for each
+    voice once its sample's generation is done, :meth:`avatar` for each avatar once its
+    image's generation and its voice are done (``image_hash`` gives an output's SHA-256,
+    ``image_uri`` and ``audio_uri`` a URI to send, ``file_hash`` a local file's hash as the
+    run first read it), and :meth:`prune` at the end.  ``stopping`` says the run was interrupted
     (nothing new is written); ``emit`` reports progress; every wait (a PROCESSING avatar, a
     create looked up a poll later) goes through ``sleep``, the run's clock.
     """
@@ -120,6 +122,7 @@ class Reconciler:
         emit: Callable[[str, str | None, str], None],
         image_hash: Callable[[OutputRef], str | None],
         image_uri: ImageUri,
+        audio_uri: ImageUri | None = None,
         file_hash: Callable[[str], str] | None = None,
         stopping: Callable[[], bool],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -133,6 +136,7 @@ class Reconciler:
         self.emit = emit
         self.image_hash = image_hash
         self.image_uri = image_uri
+        self.audio_uri = audio_uri or image_uri
         self.file_hash = file_hash
         self.stopping = stopping
         self.sleep = sleep
@@ -144,6 +148,7 @@ class Reconciler:
         self.declared: list[tuple[str, str]] = []
         nodes = [
             *(("document", key, doc.name) for key, doc in graph.documents.items()),
+            *(("voice", key, voice.name) for key, voice in graph.voices.items()),
             *(("avatar", key, avatar.name) for key, avatar in graph.avatars.items()),
         ]
         for kind, key, name in nodes:
@@ -173,12 +178,12 @@ class Reconciler:
         self.diagnostics.append(make(code, message, self._span(result.kind, result.key), hint=hint))
         self.emit("failed", f"{result.kind}:{result.key}", message)
 
-    def _document_ids(self) -> dict[str, str | None]:
+    def _ids(self, kind: str) -> dict[str, str | None]:
         rows = self.state.resources(self.spec_name, self.origin)
         return {
             r.key: (r.remote_id if r.status is not ResourceStatus.CREATING else None)
             for r in rows
-            if r.kind == "document"
+            if r.kind == kind
         }
 
     def _desired(self, kind: str, key: str) -> Desired:
@@ -186,7 +191,13 @@ class Reconciler:
             digest = self.image_hash(ref)
             return digest if digest is not None else (None, f"'{ref.key}' has no output")
 
-        desired = desired_state(self.graph, self._document_ids(), output_hash, self.file_hash)
+        desired = desired_state(
+            self.graph,
+            self._ids("document"),
+            output_hash,
+            self.file_hash,
+            voice_ids=self._ids("voice"),
+        )
         return desired[(kind, key)]
 
     def _row(self, kind: str, key: str) -> ResourceRow | None:
@@ -200,25 +211,47 @@ class Reconciler:
             if kind == "document":
                 await self._reconcile(kind, key)
 
-    async def avatar(self, key: str, upstream: str | None) -> None:
-        """Reconcile avatar ``key``; ``upstream`` names why its image is missing (the
+    async def voice(self, key: str, upstream: str | None) -> None:
+        """Reconcile voice ``key``; ``upstream`` names why its audio sample is missing (the
         generation failed or was interrupted), or is None when it is ready."""
-        result = self.results[("avatar", key)]
+        if self._upstream("voice", key, upstream):
+            await self._reconcile("voice", key)
+
+    def _upstream(self, kind: str, key: str, upstream: str | None) -> bool:
+        """Whether resource ``key`` can be reconciled now: False, with its result set, when
+        the run is stopping or its upstream generation is missing (``upstream`` says why)."""
+        result = self.results[(kind, key)]
         if self.stopping():
             result.action = "interrupted"
             result.message = "not started: the run was interrupted"
+            return False
+        if upstream is None:
+            return True
+        result.action = "interrupted" if "interrupted" in upstream else "skipped"
+        result.message = upstream
+        if result.action == "skipped":
+            self.diagnostics.append(
+                make("RP503", f"{kind} '{key}' was skipped: {upstream}", self._span(kind, key))
+            )
+        return False
+
+    async def avatar(self, key: str, upstream: str | None) -> None:
+        """Reconcile avatar ``key``; ``upstream`` names why its image is missing (the
+        generation failed or was interrupted), or is None when it is ready."""
+        if not self._upstream("avatar", key, upstream):
             return
-        if upstream is not None:
-            result.action = "interrupted" if "interrupted" in upstream else "skipped"
-            result.message = upstream
-            if result.action == "skipped":
-                self.diagnostics.append(
-                    make(
-                        "RP503",
-                        f"avatar '{key}' was skipped: {upstream}",
-                        self._span("avatar", key),
-                    )
+        result = self.results[("avatar", key)]
+        voice = self.graph.avatars[key].voice
+        if voice is not None and not self.results[("voice", voice)].ok:
+            result.action = "skipped"
+            result.message = f"voice '{voice}' is not in place"
+            self.diagnostics.append(
+                make(
+                    "RP503",
+                    f"avatar '{key}' was skipped: its voice '{voice}' is not in place",
+                    self._span("avatar", key),
                 )
+            )
             return
         want = self._desired("avatar", key)
         missing = [d for d in want.documents if not self.results[("document", d)].ok]
@@ -395,18 +428,19 @@ class Reconciler:
             return
         assert row is not None and row.remote_id is not None
         changed = compare(want, current)
-        retry_image = (
-            kind == "avatar"
+        again = {"avatar": "referenceImage", "voice": "from"}.get(kind)
+        retry = (
+            again is not None
             and row.remote_status == "FAILED"
             and self.options.retry_failed
-            and "referenceImage" not in changed
+            and again not in changed
         )
-        if retry_image:
-            changed.append("referenceImage")
+        if retry and again is not None:  # an avatar's image sent again; a voice made again
+            changed.append(again)
         if not changed and row.status is ResourceStatus.PRESENT:
             result.action = "adopted" if recovered else "unchanged"
-            if kind == "avatar":
-                await self._settle_avatar(row.id, row.remote_id, result)
+            if kind in ("avatar", "voice"):
+                await self._settle(kind, row.id, row.remote_id, result)
             return
         await self._update(want, row, changed, result)
 
@@ -454,7 +488,11 @@ class Reconciler:
             self.emit("drift", f"{row.kind}:{row.key}", message)
         current.update(found)
         status = seen.get("status")
-        if row.kind == "avatar" and isinstance(status, str) and status != row.remote_status:
+        if (
+            row.kind in ("avatar", "voice")
+            and isinstance(status, str)
+            and status != row.remote_status
+        ):
             failure = seen.get("failureReason")
             self.state.set_resource_status(
                 row.id, status, failure if isinstance(failure, str) else None
@@ -483,7 +521,7 @@ class Reconciler:
                     continue
                 full = (
                     item
-                    if row.kind == "avatar"
+                    if row.kind in ("avatar", "voice")
                     else await self.client.resource(row.kind, remote_id)
                 )
                 seen = comparable_remote(row.kind, full)
@@ -549,6 +587,15 @@ class Reconciler:
                 uri, label = await self.image_uri(want.image, fresh)
                 body[name], shown[name] = uri, label
                 continue
+            if name == "from" and want.kind == "voice":
+                source = dict(value or {})
+                if want.image is not None:
+                    source["audio"], label = await self.audio_uri(want.image, fresh)
+                    shown[name] = {**source, "audio": label}
+                else:
+                    shown[name] = source
+                body[name] = source
+                continue
             body[name] = value
             shown[name] = value if name != "content" else f"({len(value or '')} chars)"
         return body, shown
@@ -563,6 +610,8 @@ class Reconciler:
                 names.remove("startScript")
             if not want.fields.get("documentIds"):
                 names.remove("documentIds")
+        if want.kind == "voice" and want.fields.get("description") is None:
+            names.remove("description")
         return names
 
     async def _create(
@@ -582,7 +631,7 @@ class Reconciler:
             try:
                 body, _ = await self._body(want, names, fresh=fresh)
             except Exception as exc:  # an upload or an input's URL
-                self._fail(result, "RP506", f"cannot prepare the image of {label}: {exc}")
+                self._fail(result, "RP506", f"cannot prepare the media of {label}: {exc}")
                 return
             row = self.state.mark_resource_creating(
                 spec_name=self.spec_name,
@@ -615,9 +664,9 @@ class Reconciler:
                     and want.image is not None
                     and want.image.how != "uri"
                     and not isinstance(exc, AuthenticationFailed)
-                    and any(i.path[:1] == ("referenceImage",) for i in exc.issues)
+                    and any(i.path[:1] in (("referenceImage",), ("from",)) for i in exc.issues)
                 ):
-                    self.emit("retry", key, f"the image was refused ({exc.message}): sending again")
+                    self.emit("retry", key, f"the media was refused ({exc.message}): sending again")
                     continue
                 self._fail(result, "RP500", f"the API rejected {label}: {exc.message}")
                 return
@@ -643,9 +692,9 @@ class Reconciler:
                 result.action = "adopted"
                 result.remote_id = adopted.remote_id
                 result.fields = list(names)
-                if want.kind == "avatar":
+                if want.kind in ("avatar", "voice"):
                     assert adopted.remote_id is not None
-                    await self._settle_avatar(adopted.id, adopted.remote_id, result)
+                    await self._settle(want.kind, adopted.id, adopted.remote_id, result)
                 return
             status = made.get("status") if isinstance(made.get("status"), str) else None
             done = self.state.mark_resource_present(
@@ -665,8 +714,8 @@ class Reconciler:
             if note:
                 result.message = note
             self.emit("created", key, f"{label} created as {made['id']}")
-            if want.kind == "avatar":
-                await self._settle_avatar(done.id, str(made["id"]), result)
+            if want.kind in ("avatar", "voice"):
+                await self._settle(want.kind, done.id, str(made["id"]), result)
             return
 
     async def _create_once(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -691,6 +740,9 @@ class Reconciler:
             return
         if not changed:  # an update interrupted before: the fields are as applied
             changed = [n for n in fields_of(want.kind) if n in (row.pending or {})]
+        if want.kind == "voice" and REPLACED.intersection(changed):
+            await self._replace(want, row, result)
+            return
         try:
             body, _ = await self._body(want, changed)
         except Exception as exc:
@@ -736,11 +788,39 @@ class Reconciler:
         result.fields = list(changed)
         result.status = status
         self.emit("updated", key, f"{label} updated: {', '.join(changed)}")
-        if want.kind == "avatar":
-            await self._settle_avatar(done.id, row.remote_id, result)
+        if want.kind in ("avatar", "voice"):
+            await self._settle(want.kind, done.id, row.remote_id, result)
 
-    async def _settle_avatar(self, row_id: int, remote_id: str, result: ResourceResult) -> None:
-        """Wait while the avatar is PROCESSING; report FAILED with its reason."""
+    async def _replace(self, want: Desired, row: ResourceRow, result: ResourceResult) -> None:
+        """A voice whose sample or design changed: the API cannot change those, so the old
+        voice is deleted and a new one made (avatars naming it are then updated with the new
+        id)."""
+        assert row.remote_id is not None
+        label = self._label(want.kind, want.key)
+        self.state.mark_resource_deleting(row.id, self.run_id)
+        try:
+            await self._shield(self.client.delete_resource(want.kind, row.remote_id))
+        except ResourceNotFound:
+            pass
+        except ApiError as exc:
+            self.state.mark_resource_unchanged(
+                row.id, outcome="failed", detail=str(exc), run_id=self.run_id
+            )
+            self._fail(result, "RP511", f"cannot replace {label}: {exc}")
+            return
+        self.state.forget_resource(
+            row.id,
+            action="delete",
+            outcome="ok",
+            detail="replaced: its sample or design changed",
+            run_id=self.run_id,
+        )
+        note = f"made again ({row.remote_id} deleted): its sample or design changed"
+        self.emit("replace", f"{want.kind}:{want.key}", f"{label} {note}")
+        await self._create(want, result, note=note)
+
+    async def _settle(self, kind: str, row_id: int, remote_id: str, result: ResourceResult) -> None:
+        """Wait while an avatar or a voice is PROCESSING; report FAILED with its reason."""
         row = self.state.resource_by_id(row_id)
         status = row.remote_status
         failure = row.failure
@@ -758,17 +838,17 @@ class Reconciler:
                 self.diagnostics.append(
                     make(
                         "RP512",
-                        f"avatar '{result.key}' is {result.message}",
-                        self._span("avatar", result.key),
+                        f"{kind} '{result.key}' is {result.message}",
+                        self._span(kind, result.key),
                     )
                 )
                 break
             if status == "PROCESSING":
                 await self.sleep(self.options.poll_interval)
             try:
-                seen = await self.client.resource("avatar", remote_id)
+                seen = await self.client.resource(kind, remote_id)
             except ResourceNotFound:
-                self._fail(result, "RP512", f"avatar '{result.key}' ({remote_id}) disappeared")
+                self._fail(result, "RP512", f"{kind} '{result.key}' ({remote_id}) disappeared")
                 return
             except ApiError as exc:
                 failures += 1
@@ -782,7 +862,7 @@ class Reconciler:
             failure = reason if isinstance(reason, str) else None
             if status != row.remote_status:
                 self.state.set_resource_status(row_id, status, failure)
-                self.emit("status", f"avatar:{result.key}", f"avatar {remote_id} {status}")
+                self.emit("status", f"{kind}:{result.key}", f"{kind} {remote_id} {status}")
         result.status = status
         if status == "FAILED":
             reason = failure or "no reason given"
@@ -790,10 +870,13 @@ class Reconciler:
             self.diagnostics.append(
                 make(
                     "RP512",
-                    f"avatar '{result.key}' ({remote_id}) FAILED: {reason}",
-                    self._span("avatar", result.key),
+                    f"{kind} '{result.key}' ({remote_id}) FAILED: {reason}",
+                    self._span(kind, result.key),
                     hint="change its referenceImage (or rerun with --retry-failed to process the "
-                    "same image again)",
+                    "same image again)"
+                    if kind == "avatar"
+                    else "change its audio sample or design, or rerun with --retry-failed to make "
+                    "the same voice again",
                 )
             )
-            self.emit("failed", f"avatar:{result.key}", result.message)
+            self.emit("failed", f"{kind}:{result.key}", result.message)
