@@ -33,9 +33,10 @@ from runway_plan.cli.app import (
 )
 from runway_plan.cli.plan_display import GANTT_WRITERS, gantt_file, print_plan
 from runway_plan.cli.plan_options import budget_option, parse_budget, parse_deadline, parse_latency
+from runway_plan.cli.plan_state import state_view
 from runway_plan.cli.selection import PLAN_STAGES, apply_selection, selection_options
 from runway_plan.compile import Graph
-from runway_plan.diagnostics import Diagnostic, has_errors, make, sort_diagnostics
+from runway_plan.diagnostics import Diagnostic, has_errors, sort_diagnostics
 from runway_plan.diagnostics.display import display, display_lines
 from runway_plan.diagnostics.render import render as render_diagnostics
 from runway_plan.diagnostics.selection import Selected, Selection
@@ -51,7 +52,6 @@ from runway_plan.plan.report import (
     render_mermaid,
     render_plan,
 )
-from runway_plan.plan.resources import ResourcePlan
 from runway_plan.source import parse_document
 from runway_plan.validate import check_document, check_file
 
@@ -189,122 +189,6 @@ def _plan_or_exit(
     return result
 
 
-class _StateView:
-    """What the run state says of a spec: reusable generations and resource changes."""
-
-    def __init__(self) -> None:
-        self.reuse: dict[str, Any] | None = None
-        self.source: str | None = None
-        self.resources: ResourcePlan | None = None
-        self.problems: list[Diagnostic] = []
-
-
-def _state_view(
-    spec: str,
-    graph: Graph,
-    *,
-    state_dir: Path | None,
-    emulate: bool,
-    base_url: str | None,
-    live_key: str | None,
-) -> _StateView:
-    """Read the state ``run`` would use (a private copy of it, never locked; the network
-    only with ``live_key``, to read the recorded documents and avatars).  A state that cannot
-    be read is a warning (RP517), and the plan shows no reuse."""
-    from runway_plan.execute.state import StateUnreadable
-
-    try:
-        return _read_state_view(
-            spec,
-            graph,
-            state_dir=state_dir,
-            emulate=emulate,
-            base_url=base_url,
-            live_key=live_key,
-        )
-    except StateUnreadable as exc:
-        view = _StateView()
-        view.problems.append(make("RP517", str(exc), None))
-        return view
-
-
-def _read_state_view(
-    spec: str,
-    graph: Graph,
-    *,
-    state_dir: Path | None,
-    emulate: bool,
-    base_url: str | None,
-    live_key: str | None,
-) -> _StateView:
-    view = _StateView()
-    spec_path = Path(spec)
-    has_resources = bool(graph.documents or graph.avatars)
-    if not spec_path.is_file():
-        return view  # a spec read from git: no state of its own
-    from runway_plan.cli.state_folder import state_location
-
-    directory, base = state_location(spec_path, state_dir, emulate, base_url)
-    exists = (directory / "state.db").is_file()
-    if not (exists or state_dir is not None or emulate or has_resources):
-        return view
-    from runway_plan.execute import origin_of, reusable
-    from runway_plan.execute.resources import resource_plan
-
-    try:
-        shown = os.path.relpath(directory)
-    except ValueError:
-        shown = str(directory)
-    source = f"{shown} ({origin_of(base)})"
-    if exists or state_dir is not None or emulate:
-        view.reuse = dict(reusable(graph, directory, base_url=base))
-        view.source = source
-    remote = None
-    notes: list[str] = []
-    if live_key is not None and exists:
-        remote, notes = _read_remote(graph, directory, base, live_key)
-    resources = resource_plan(
-        graph,
-        directory,
-        base,
-        reuse=view.reuse,
-        remote=remote,
-        notes=notes,
-        shown=shown,
-        empty_remote=emulate,
-    )
-    view.resources = resources
-    return view
-
-
-def _read_remote(
-    graph: Graph, directory: Path, base: str, key: str
-) -> tuple[dict[int, Any], list[str]]:
-    """GET the spec's recorded documents and avatars (``--live``)."""
-    import asyncio
-
-    import httpx
-
-    from runway_plan.execute import RetryPolicy, RunwayClient, State, origin_of
-    from runway_plan.execute.resources import read_remote
-
-    with State.snapshot(directory) as state:
-        name = graph.spec.name if graph.spec is not None else ""
-        rows = state.resources(name, origin_of(base))
-
-    async def read() -> tuple[dict[int, Any], list[str]]:
-        async with httpx.AsyncClient(transport=_resource_transport) as http:
-            client = RunwayClient(http, api_key=key, base_url=base, retry=RetryPolicy(attempts=3))
-            found, problems = await read_remote(client, rows)
-            return dict(found), problems
-
-    return asyncio.run(read())
-
-
-_resource_transport: Any = None
-"""The transport of ``--live`` resource reads, replaceable in tests."""
-
-
 def _api_key_for_live() -> str:
     return api_key_or_fail(
         "--live needs an API key in RUNWAYML_API_SECRET (plan without --live to use the "
@@ -423,7 +307,7 @@ def plan_command(
     graph, diagnostics, label = _checked_or_exit(
         spec, catalog, overrides, work_limits, allow_paths, selection=selection, fmt=fmt
     )
-    view = _state_view(
+    view = state_view(
         spec, graph, state_dir=state_dir, emulate=emulate, base_url=base, live_key=key
     )
     learned, learned_problems = learned_prices(spec, catalog, work_limits)
