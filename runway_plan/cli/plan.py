@@ -33,7 +33,7 @@ from runway_plan.cli.app import (
 )
 from runway_plan.cli.plan_display import GANTT_WRITERS, gantt_file, print_plan
 from runway_plan.cli.plan_options import budget_option, parse_budget, parse_deadline, parse_latency
-from runway_plan.cli.plan_state import state_view
+from runway_plan.cli.plan_state import live_organization, state_view
 from runway_plan.cli.selection import PLAN_STAGES, apply_selection, selection_options
 from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, has_errors, sort_diagnostics
@@ -44,7 +44,7 @@ from runway_plan.limits import WorkLimits
 from runway_plan.performance import cyclic_gc_paused
 from runway_plan.plan import Plan, PlanOptions, plan
 from runway_plan.plan.diff import diff_plans
-from runway_plan.plan.live import LiveError, Organization, fetch_organization
+from runway_plan.plan.live import LiveError, Organization
 from runway_plan.plan.report import (
     PLAN_FORMATS,
     render_diff,
@@ -54,9 +54,6 @@ from runway_plan.plan.report import (
 )
 from runway_plan.source import parse_document
 from runway_plan.validate import check_document, check_file
-
-_fetch_organization = fetch_organization
-"""The live call, replaceable in tests (which pass an ``httpx.MockTransport``)."""
 
 
 class _UsageFailure(click.ClickException):
@@ -198,9 +195,7 @@ def _api_key_for_live() -> str:
 
 def _live_organization(key: str, base_url: str | None = None) -> Organization:
     try:
-        if base_url is None:
-            return _fetch_organization(key)
-        return _fetch_organization(key, base_url=base_url)
+        return live_organization(key, base_url)
     except LiveError as exc:
         raise _UsageFailure(str(exc).replace(key, "[redacted]")) from None
 

@@ -4,14 +4,21 @@ the spec's recorded documents and avatars as the API holds them."""
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, make
+from runway_plan.plan.live import DEFAULT_BASE_URL, LiveError, Organization, parse_organization
 from runway_plan.plan.resources import ResourcePlan
 
-__all__ = ["StateView", "state_view"]
+if TYPE_CHECKING:
+    from runway_plan.execute import RunwayClient
+
+__all__ = ["StateView", "live_organization", "state_view"]
+
+_T = TypeVar("_T")
 
 
 class StateView:
@@ -106,25 +113,66 @@ def _read_remote(
     graph: Graph, directory: Path, base: str, key: str
 ) -> tuple[dict[int, Any], list[str]]:
     """GET the spec's recorded documents and avatars (``--live``)."""
-    import asyncio
-
-    import httpx
-
-    from runway_plan.execute import RetryPolicy, RunwayClient, State, origin_of
+    from runway_plan.execute import State, origin_of
     from runway_plan.execute.resources import read_remote
 
     with State.snapshot(directory) as state:
         name = graph.spec.name if graph.spec is not None else ""
         rows = state.resources(name, origin_of(base))
 
-    async def read() -> tuple[dict[int, Any], list[str]]:
-        async with httpx.AsyncClient(transport=_resource_transport) as http:
-            client = RunwayClient(http, api_key=key, base_url=base, retry=RetryPolicy(attempts=3))
-            found, problems = await read_remote(client, rows)
-            return dict(found), problems
+    async def read(client: RunwayClient) -> tuple[dict[int, Any], list[str]]:
+        found, problems = await read_remote(client, rows)
+        return dict(found), problems
 
-    return asyncio.run(read())
+    return _with_client(key, base, read)
 
 
-_resource_transport: Any = None
-"""The transport of ``--live`` resource reads, replaceable in tests."""
+def live_organization(key: str, base_url: str | None = None) -> Organization:
+    """The account's limits and usage (``GET /v1/organization``, retried as ``run`` retries
+    it), for ``PlanOptions.live``; the base URL defaults to the API's.
+
+    Raises :class:`LiveError` with a message that never contains the key.
+    """
+    from runway_plan.execute.client import ApiError, Unavailable
+
+    base = (base_url or DEFAULT_BASE_URL).rstrip("/")
+
+    async def read(client: RunwayClient) -> dict[str, Any]:
+        return await client.organization()
+
+    try:
+        body = _with_client(key, base, read)
+    except ApiError as exc:
+        what = "GET /v1/organization"
+        detail = exc.message.removeprefix(f"{what}: ").removeprefix(f"HTTP {exc.status}: ")
+        if isinstance(exc, Unavailable) and exc.status is None:
+            message = f"cannot reach {base}: {detail}"
+        elif exc.status is not None and exc.status >= 400:
+            hint = " (check RUNWAYML_API_SECRET)" if exc.status == 401 else ""
+            message = f"{what} answered {exc.status}: {detail}{hint}"
+        else:
+            message = exc.message
+        raise LiveError(message.replace(key, "[redacted]")) from None
+    return parse_organization(body)
+
+
+def _with_client(key: str, base: str, read: Callable[[RunwayClient], Awaitable[_T]]) -> _T:
+    """``read`` run with the API client (its default retries) of ``--live``."""
+    import asyncio
+
+    import httpx
+
+    from runway_plan.execute import RunwayClient
+
+    async def session() -> _T:
+        async with httpx.AsyncClient(transport=_transport) as http:
+            client = RunwayClient(http, api_key=key, base_url=base, sleep=_sleep or asyncio.sleep)
+            return await read(client)
+
+    return asyncio.run(session())
+
+
+_transport: Any = None
+"""The transport of ``--live`` reads, replaceable in tests (an ``httpx.MockTransport``)."""
+_sleep: Callable[[float], Awaitable[None]] | None = None
+"""The client's wait between retries (None: ``asyncio.sleep``), replaceable in tests."""
