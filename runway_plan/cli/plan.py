@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +19,17 @@ from runway_plan.cli.app import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
-    allow_option,
     api_key_or_fail,
-    catalog_option,
     echo_diagnostics,
     format_option,
-    limits_option,
-    load_catalog_or_fail,
     main,
-    parse_limits,
-    parse_vars,
-    vars_option,
+)
+from runway_plan.cli.options import (
+    SpecInputs,
+    base_url_option,
+    emulate_option,
+    spec_inputs,
+    state_option,
 )
 from runway_plan.cli.plan_display import GANTT_WRITERS, gantt_file, print_plan
 from runway_plan.cli.plan_options import budget_option, parse_budget, parse_deadline, parse_latency
@@ -62,13 +62,25 @@ class _UsageFailure(click.ClickException):
     exit_code = EXIT_USAGE
 
 
-def _check(
-    spec: str,
-    catalog: Catalog,
-    overrides: dict[str, Any],
-    limits: dict[str, int] | None = None,
-    allow: tuple[Path, ...] = (),
-) -> tuple[Graph, list[Diagnostic], str]:
+@dataclass(frozen=True)
+class _Checking:
+    """What checking a spec takes besides the spec: the catalog and the command line's
+    ``--var``, ``--limit`` and ``--allow-path``, read."""
+
+    catalog: Catalog
+    overrides: dict[str, Any]
+    limits: dict[str, int] | None = None
+    allow: tuple[Path, ...] = ()
+
+    @classmethod
+    def of(cls, inputs: SpecInputs) -> _Checking:
+        """The inputs read (``--limit`` first: the catalog is read within its limits)."""
+        limits = inputs.limits()
+        catalog = inputs.catalog(limits)
+        return cls(catalog, inputs.overrides(), limits, inputs.allow)
+
+
+def _check(spec: str, given: _Checking) -> tuple[Graph, list[Diagnostic], str]:
     """Load, compile and validate a spec file, or ``REF:path`` read with ``git show``.
 
     A ref that starts with ``-`` is refused: git would read it as an option (``--output=FILE``
@@ -76,7 +88,9 @@ def _check(
     """
     if os.path.isfile(spec) or ":" not in spec:
         with cyclic_gc_paused():
-            graph, diagnostics = check_file(spec, catalog, overrides, limits, allow=allow)
+            graph, diagnostics = check_file(
+                spec, given.catalog, given.overrides, given.limits, allow=given.allow
+            )
         return graph, diagnostics, spec
     ref, _, inside = spec.partition(":")
     if ref.startswith("-"):
@@ -111,7 +125,9 @@ def _check(
         where = str(working)
     document = parse_document(shown.stdout, where)
     with cyclic_gc_paused():
-        graph, diagnostics = check_document(document, catalog, overrides, limits, allow=allow)
+        graph, diagnostics = check_document(
+            document, given.catalog, given.overrides, given.limits, allow=given.allow
+        )
     return graph, diagnostics, spec
 
 
@@ -121,10 +137,7 @@ _DIAGNOSTIC_FORMATS = ("github", "sarif")
 
 def _checked_or_exit(
     spec: str,
-    catalog: Catalog,
-    overrides: dict[str, Any],
-    limits: dict[str, int] | None = None,
-    allow: tuple[Path, ...] = (),
+    given: _Checking,
     *,
     selection: Selection | None = None,
     fmt: str = "text",
@@ -135,7 +148,7 @@ def _checked_or_exit(
     with a cycle or a missing step cannot be priced); the warnings it makes errors stop the
     plan too.  ``fmt`` is the format of the errors shown (text unless a diagnostic format).
     """
-    graph, diagnostics, label = _check(spec, catalog, overrides, limits, allow)
+    graph, diagnostics, label = _check(spec, given)
     shown = [d for d in diagnostics if d.is_error]
     if selection is not None:
         promoted = apply_selection(selection, diagnostics, [graph]).diagnostics
@@ -164,20 +177,15 @@ def learned_prices(
 
 def _plan_or_exit(
     spec: str,
-    catalog: Catalog,
-    overrides: dict[str, Any],
-    limits: dict[str, int] | None = None,
-    allow: tuple[Path, ...] = (),
+    given: _Checking,
     selection: Selection | None = None,
     options: PlanOptions | None = None,
 ) -> Plan:
-    graph, diagnostics, label = _checked_or_exit(
-        spec, catalog, overrides, limits, allow, selection=selection
-    )
-    learned, problems = learned_prices(spec, catalog, limits)
+    graph, diagnostics, label = _checked_or_exit(spec, given, selection=selection)
+    learned, problems = learned_prices(spec, given.catalog, given.limits)
     with cyclic_gc_paused():
         result = plan(
-            graph, catalog, replace(options or PlanOptions(), source=label, learned=learned)
+            graph, given.catalog, replace(options or PlanOptions(), source=label, learned=learned)
         )
     found = [*diagnostics, *problems, *result.diagnostics]
     if selection is not None:
@@ -235,30 +243,18 @@ def _live_organization(key: str, base_url: str | None = None) -> Organization:
     help="Use the account's live limits (GET /v1/organization) and read the spec's recorded "
     "documents and avatars to show drift (RUNWAYML_API_SECRET).",
 )
-@click.option(
-    "--state",
-    "state_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Plan against this run state: what a run would reuse, which documents and avatars "
-    "exist [default: .runway-plan beside the spec, when present].",
+@state_option(
+    "Plan against this run state: what a run would reuse, which documents and avatars "
+    "exist [default: .runway-plan beside the spec, when present]."
 )
-@click.option(
-    "--emulate",
-    is_flag=True,
-    help="Plan against the state of `run --emulate` (.runway-plan/emulated, API origin "
-    "http://emulator).",
+@emulate_option(
+    "Plan against the state of `run --emulate` (.runway-plan/emulated, API origin http://emulator)."
 )
-@click.option(
-    "--base-url",
-    envvar="RUNWAYML_BASE_URL",
-    metavar="URL",
-    help="The API a run would use (RUNWAYML_BASE_URL): results are reused only against the "
-    "origin that made them.",
+@base_url_option(
+    "The API a run would use (RUNWAYML_BASE_URL): results are reused only against the "
+    "origin that made them."
 )
-@vars_option
-@limits_option
-@allow_option
-@catalog_option
+@spec_inputs()
 @selection_options
 def plan_command(
     spec: str,
@@ -272,10 +268,7 @@ def plan_command(
     state_dir: Path | None,
     emulate: bool,
     base_url: str | None,
-    variables: tuple[str, ...],
-    limits: tuple[str, ...],
-    allow_paths: tuple[Path, ...],
-    catalog_path: Path | None,
+    inputs: SpecInputs,
     selection: Selection,
 ) -> None:
     """Price SPEC in credits and dollars and schedule it against the tier's limits.
@@ -285,7 +278,7 @@ def plan_command(
     saved, budgets checked against what the run would spend, and what it would create,
     update or delete among the spec's documents and avatars.
     """
-    overrides = parse_vars(variables)
+    overrides = inputs.overrides()
     budget = parse_budget(max_credits)
     seconds = parse_deadline(deadline) if deadline is not None else None
     latency = parse_latency(latencies)
@@ -297,11 +290,10 @@ def plan_command(
     key = _api_key_for_live() if live else None
     base = base_url.rstrip("/") if base_url else None
     organization = _live_organization(key, base) if key is not None else None
-    work_limits = parse_limits(limits)
-    catalog = load_catalog_or_fail(catalog_path, work_limits)
-    graph, diagnostics, label = _checked_or_exit(
-        spec, catalog, overrides, work_limits, allow_paths, selection=selection, fmt=fmt
-    )
+    work_limits = inputs.limits()
+    catalog = inputs.catalog(work_limits)
+    given = _Checking(catalog, overrides, work_limits, inputs.allow)
+    graph, diagnostics, label = _checked_or_exit(spec, given, selection=selection, fmt=fmt)
     view = state_view(
         spec, graph, state_dir=state_dir, emulate=emulate, base_url=base, live_key=key
     )
@@ -353,22 +345,14 @@ def _report_left_out(selected: Selected) -> None:
 @main.command("graph")
 @click.argument("spec", type=click.Path(path_type=str, dir_okay=False))
 @format_option(("mermaid", "dot"))
-@vars_option
-@limits_option
-@allow_option
-@catalog_option
+@spec_inputs()
 def graph_command(
     spec: str,
     fmt: str,
-    variables: tuple[str, ...],
-    limits: tuple[str, ...],
-    allow_paths: tuple[Path, ...],
-    catalog_path: Path | None,
+    inputs: SpecInputs,
 ) -> None:
     """Draw SPEC's step graph, with each step's model and cost, as Mermaid or DOT."""
-    work_limits = parse_limits(limits)
-    catalog = load_catalog_or_fail(catalog_path, work_limits)
-    result = _plan_or_exit(spec, catalog, parse_vars(variables), work_limits, allow=allow_paths)
+    result = _plan_or_exit(spec, _Checking.of(inputs))
     click.echo(render_mermaid(result) if fmt == "mermaid" else render_dot(result), nl=False)
 
 
@@ -378,10 +362,7 @@ def graph_command(
 @format_option(PLAN_FORMATS)
 @click.option("--tier", type=click.IntRange(1, 5), help="Plan both for this tier.")
 @budget_option("A budget for NEW besides its spec's: exit 1 (RP400) when NEW may cost more.")
-@vars_option
-@limits_option
-@allow_option
-@catalog_option
+@spec_inputs()
 @selection_options
 def diff_command(
     old: str,
@@ -389,10 +370,7 @@ def diff_command(
     fmt: str,
     tier: int | None,
     max_credits: str | None,
-    variables: tuple[str, ...],
-    limits: tuple[str, ...],
-    allow_paths: tuple[Path, ...],
-    catalog_path: Path | None,
+    inputs: SpecInputs,
     selection: Selection,
 ) -> None:
     """Show what changing OLD into NEW costs, step by step.
@@ -404,18 +382,11 @@ def diff_command(
     comments and --warnings-as-errors choose them, as for `plan`).
     """
     budget = parse_budget(max_credits)
-    work_limits = parse_limits(limits)
-    catalog = load_catalog_or_fail(catalog_path, work_limits)
-    overrides = parse_vars(variables)
-    before = _plan_or_exit(
-        old, catalog, overrides, work_limits, allow=allow_paths, options=PlanOptions(tier=tier)
-    )
+    given = _Checking.of(inputs)
+    before = _plan_or_exit(old, given, options=PlanOptions(tier=tier))
     after = _plan_or_exit(
         new,
-        catalog,
-        overrides,
-        work_limits,
-        allow=allow_paths,
+        given,
         selection=selection,
         options=PlanOptions(tier=tier, max_credits=budget),
     )
