@@ -29,9 +29,7 @@ async def settle_deleting(s: Session, row: ResourceRow) -> ResourceRow | None:
     try:
         await s.client.resource(row.kind, row.remote_id)
     except ResourceNotFound:
-        s.state.forget_resource(
-            row.id, action="delete", outcome="ok", detail="found deleted", run_id=s.run_id
-        )
+        s.forget(row.id, "delete", "ok", "found deleted")
         return None
     except ApiError as exc:
         raise InDoubt(f"cannot read {row.kind} {row.remote_id}: {exc}") from None
@@ -108,13 +106,7 @@ async def recover(
     if not candidates and not forget:
         return None
     if not candidates:
-        s.state.forget_resource(
-            row.id,
-            action="lookup",
-            outcome="not found",
-            detail="a create in doubt had made nothing",
-            run_id=s.run_id,
-        )
+        s.forget(row.id, "lookup", "not found", "a create in doubt had made nothing")
         s.emit("lookup", key, f"{label}: the create in doubt made nothing; creating it")
         return None
     chosen = candidates[0]

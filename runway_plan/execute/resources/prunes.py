@@ -56,13 +56,7 @@ async def _prune_one(s: Session, row: ResourceRow, result: ResourceResult, left:
             return
         row = settled
     if s.options.empty_remote:
-        s.state.forget_resource(
-            row.id,
-            action="forget",
-            outcome="remote is empty",
-            detail="the emulator started empty",
-            run_id=s.run_id,
-        )
+        s.forget(row.id, "forget", "remote is empty", "the emulator started empty")
         result.action = "forgotten"
         result.message = "the emulator started empty: nothing to delete"
         return
@@ -78,13 +72,7 @@ async def _prune_one(s: Session, row: ResourceRow, result: ResourceResult, left:
         try:
             await s.client.resource(row.kind, row.remote_id)
         except ResourceNotFound:
-            s.state.forget_resource(
-                row.id,
-                action="refresh",
-                outcome="gone",
-                detail="deleted remotely",
-                run_id=s.run_id,
-            )
+            s.forget(row.id, "refresh", "gone", "deleted remotely")
             result.action = "forgotten"
             result.message = f"{label} was already deleted remotely"
             s.emit("forgotten", f"{row.kind}:{row.key}", result.message)
@@ -106,9 +94,7 @@ async def _prune_one(s: Session, row: ResourceRow, result: ResourceResult, left:
         s.state.mark_resource_unchanged(row.id, outcome="failed", detail=str(exc), run_id=s.run_id)
         s.fail(result, "RP511", f"cannot delete {label}: {exc}")
         return
-    s.state.forget_resource(
-        row.id, action="delete", outcome="ok", detail="--prune", run_id=s.run_id
-    )
+    s.forget(row.id, "delete", "ok", "--prune")
     result.action = "deleted"
     result.message = f"deleted {row.remote_id} (--prune)"
     s.emit("deleted", f"{row.kind}:{row.key}", result.message)

@@ -107,13 +107,7 @@ class Reconciler(Session):
         row = self.row(kind, key)
         recovered = False
         if row is not None and self.options.empty_remote:
-            self.state.forget_resource(
-                row.id,
-                action="forget",
-                outcome="remote is empty",
-                detail="the emulator started empty",
-                run_id=self.run_id,
-            )
+            self.forget(row.id, "forget", "remote is empty", "the emulator started empty")
             row = None
             want = self.desired(kind, key)
         if row is not None and row.status is ResourceStatus.CREATING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, TypeVar
 
 from runway_plan.compile import Graph
@@ -76,45 +76,34 @@ class InDoubt(Exception):
     """A create's outcome is unknown and the remote list could not settle it."""
 
 
+@dataclass(eq=False)
 class Session:
     """One run's reconciliation: the graph, the API client, the journal and the run's clock
     (``sleep``, ``stopping``), with the result of every resource and the diagnostics found.
     """
 
-    def __init__(
-        self,
-        graph: Graph,
-        client: RunwayClient,
-        state: State,
-        options: ResourceOptions,
-        *,
-        origin: str,
-        run_id: int | None,
-        emit: Callable[[str, str | None, str], None],
-        image_hash: Callable[[OutputRef], str | None],
-        image_uri: ImageUri,
-        file_hash: Callable[[str], str] | None = None,
-        stopping: Callable[[], bool],
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self.graph = graph
-        self.client = client
-        self.state = state
-        self.options = options
-        self.origin = origin
-        self.run_id = run_id
-        self.emit = emit
-        self.image_hash = image_hash
-        self.image_uri = image_uri
-        self.file_hash = file_hash
-        self.stopping = stopping
-        self.sleep = sleep
+    graph: Graph
+    client: RunwayClient
+    state: State
+    options: ResourceOptions
+    _: KW_ONLY
+    origin: str
+    run_id: int | None
+    emit: Callable[[str, str | None, str], None]
+    image_hash: Callable[[OutputRef], str | None]
+    image_uri: ImageUri
+    file_hash: Callable[[str], str] | None = None
+    stopping: Callable[[], bool]
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    results: dict[tuple[str, str], ResourceResult] = field(init=False, default_factory=dict)
+    diagnostics: list[Diagnostic] = field(init=False, default_factory=list)
+    shielded: set[asyncio.Future[Any]] = field(init=False, default_factory=set)
+    declared: list[tuple[str, str]] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        graph = self.graph
         self.spec_name = scope_of(graph)
         self.spec_path = graph.document.source_map.path
-        self.results: dict[tuple[str, str], ResourceResult] = {}
-        self.diagnostics: list[Diagnostic] = []
-        self.shielded: set[asyncio.Future[Any]] = set()
-        self.declared: list[tuple[str, str]] = []
         nodes = [
             *(("document", key, doc.name) for key, doc in graph.documents.items()),
             *(("avatar", key, avatar.name) for key, avatar in graph.avatars.items()),
@@ -146,6 +135,12 @@ class Session:
         result.message = message
         self.diagnostics.append(make(code, message, self.span(result.kind, result.key), hint=hint))
         self.emit("failed", f"{result.kind}:{result.key}", message)
+
+    def forget(self, row_id: int, action: str, outcome: str, detail: str) -> None:
+        """Forget a resource's row, journaling why (``action``, ``outcome``, ``detail``)."""
+        self.state.forget_resource(
+            row_id, action=action, outcome=outcome, detail=detail, run_id=self.run_id
+        )
 
     def document_ids(self) -> dict[str, str | None]:
         """Each document's remote id as recorded (None while its create is in doubt)."""

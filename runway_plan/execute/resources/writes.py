@@ -86,19 +86,11 @@ async def create(
         try:
             made = await _create_once(s, want.kind, body)
         except NotSent as exc:
-            s.state.forget_resource(
-                row.id, action="create", outcome="not sent", detail=str(exc), run_id=s.run_id
-            )
+            s.forget(row.id, "create", "not sent", str(exc))
             s.fail(result, "RP510", f"{label} was not created: {exc} (nothing was sent)")
             return
         except RequestRejected as exc:
-            s.state.forget_resource(
-                row.id,
-                action="create",
-                outcome="rejected",
-                detail=exc.message,
-                run_id=s.run_id,
-            )
+            s.forget(row.id, "create", "rejected", exc.message)
             if (
                 not fresh
                 and want.image is not None
