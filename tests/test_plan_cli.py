@@ -482,6 +482,17 @@ def test_live_limits_drive_the_schedule(monkeypatch: pytest.MonkeyPatch) -> None
     assert "RP403" in [d["code"] for d in doc["diagnostics"]]
 
 
+def test_live_with_a_base_url_that_is_not_http_is_refused_before_any_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[httpx.Request] = []
+    monkeypatch.setattr(plan_state, "_transport", _transport(seen))
+    env = {"RUNWAYML_API_SECRET": KEY}
+    result = run("plan", "specs/launch.yaml", "--live", "--base-url", "ftp://x", env=env)
+    assert result.exit_code == 2 and seen == []
+    assert "'ftp://x' is not an http(s) URL" in result.output
+
+
 def test_live_http_error_is_exit_2_without_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(plan_state, "_transport", _transport([], 401, {"error": KEY}))
     result = run("plan", "specs/launch.yaml", "--live", env={"RUNWAYML_API_SECRET": KEY})

@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
@@ -289,6 +290,8 @@ def plan_command(
         )
     key = _api_key_for_live() if live else None
     base = base_url.rstrip("/") if base_url else None
+    if key is not None and base is not None and urlsplit(base).scheme not in ("http", "https"):
+        raise click.BadParameter(f"'{base}' is not an http(s) URL", param_hint="--base-url")
     organization = _live_organization(key, base) if key is not None else None
     work_limits = inputs.limits()
     catalog = inputs.catalog(work_limits)
