@@ -176,6 +176,17 @@ def learned_prices(
     return read_beside(spec, catalog, WorkLimits().merged(limits or {}).file_bytes)
 
 
+def _planned(
+    spec: str, graph: Graph, label: str, given: _Checking, options: PlanOptions
+) -> tuple[Plan, list[Diagnostic]]:
+    """The plan of a checked spec (named ``label``) with the learned prices beside it, and
+    the problems of those prices."""
+    learned, problems = learned_prices(spec, given.catalog, given.limits)
+    with cyclic_gc_paused():
+        result = plan(graph, given.catalog, replace(options, source=label, learned=learned))
+    return result, problems
+
+
 def _plan_or_exit(
     spec: str,
     given: _Checking,
@@ -183,11 +194,7 @@ def _plan_or_exit(
     options: PlanOptions | None = None,
 ) -> Plan:
     graph, diagnostics, label = _checked_or_exit(spec, given, selection=selection)
-    learned, problems = learned_prices(spec, given.catalog, given.limits)
-    with cyclic_gc_paused():
-        result = plan(
-            graph, given.catalog, replace(options or PlanOptions(), source=label, learned=learned)
-        )
+    result, problems = _planned(spec, graph, label, given, options or PlanOptions())
     found = [*diagnostics, *problems, *result.diagnostics]
     if selection is not None:
         found = apply_selection(selection, found, [graph]).diagnostics
@@ -300,24 +307,14 @@ def plan_command(
     view = state_view(
         spec, graph, state_dir=state_dir, emulate=emulate, base_url=base, live_key=key
     )
-    learned, learned_problems = learned_prices(spec, catalog, work_limits)
-    with cyclic_gc_paused():
-        result = plan(
-            graph,
-            catalog,
-            PlanOptions(
-                source=label,
-                learned=learned,
-                tier=tier,
-                max_credits=budget,
-                latency_overrides=latency,
-                live=organization,
-                deadline=seconds,
-                reuse=view.reuse,
-                reuse_source=view.source,
-                resources=view.resources,
-            ),
-        )
+    asked = PlanOptions(
+        tier=tier,
+        max_credits=budget,
+        latency_overrides=latency,
+        live=organization,
+        deadline=seconds,
+    )
+    result, learned_problems = _planned(spec, graph, label, given, view.onto(asked))
     selected = apply_selection(
         selection,
         [*diagnostics, *view.problems, *learned_problems, *result.diagnostics],

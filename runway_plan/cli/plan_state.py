@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, make
+from runway_plan.plan import PlanOptions
 from runway_plan.plan.live import DEFAULT_BASE_URL, LiveError, Organization, parse_organization
 from runway_plan.plan.resources import ResourcePlan
 
@@ -30,6 +32,13 @@ class StateView:
         self.resources: ResourcePlan | None = None
         self.problems: list[Diagnostic] = []
 
+    def onto(self, options: PlanOptions) -> PlanOptions:
+        """``options`` with what the state says: what is reusable, where that was read, and
+        the resources' changes."""
+        return replace(
+            options, reuse=self.reuse, reuse_source=self.source, resources=self.resources
+        )
+
 
 def state_view(
     spec: str,
@@ -46,67 +55,48 @@ def state_view(
     from runway_plan.execute.state import StateUnreadable
 
     try:
-        return _read_state_view(
-            spec,
+        view = StateView()
+        spec_path = Path(spec)
+        has_resources = bool(graph.documents or graph.avatars)
+        if not spec_path.is_file():
+            return view  # a spec read from git: no state of its own
+        from runway_plan.cli.state_folder import state_location
+
+        directory, base = state_location(spec_path, state_dir, emulate, base_url)
+        exists = (directory / "state.db").is_file()
+        if not (exists or state_dir is not None or emulate or has_resources):
+            return view
+        from runway_plan.execute import origin_of, reusable
+        from runway_plan.execute.resources import resource_plan
+
+        try:
+            shown = os.path.relpath(directory)
+        except ValueError:
+            shown = str(directory)
+        source = f"{shown} ({origin_of(base)})"
+        if exists or state_dir is not None or emulate:
+            view.reuse = dict(reusable(graph, directory, base_url=base))
+            view.source = source
+        remote = None
+        notes: list[str] = []
+        if live_key is not None and exists:
+            remote, notes = _read_remote(graph, directory, base, live_key)
+        resources = resource_plan(
             graph,
-            state_dir=state_dir,
-            emulate=emulate,
-            base_url=base_url,
-            live_key=live_key,
+            directory,
+            base,
+            reuse=view.reuse,
+            remote=remote,
+            notes=notes,
+            shown=shown,
+            empty_remote=emulate,
         )
+        view.resources = resources
+        return view
     except StateUnreadable as exc:
         view = StateView()
         view.problems.append(make("RP517", str(exc), None))
         return view
-
-
-def _read_state_view(
-    spec: str,
-    graph: Graph,
-    *,
-    state_dir: Path | None,
-    emulate: bool,
-    base_url: str | None,
-    live_key: str | None,
-) -> StateView:
-    view = StateView()
-    spec_path = Path(spec)
-    has_resources = bool(graph.documents or graph.avatars)
-    if not spec_path.is_file():
-        return view  # a spec read from git: no state of its own
-    from runway_plan.cli.state_folder import state_location
-
-    directory, base = state_location(spec_path, state_dir, emulate, base_url)
-    exists = (directory / "state.db").is_file()
-    if not (exists or state_dir is not None or emulate or has_resources):
-        return view
-    from runway_plan.execute import origin_of, reusable
-    from runway_plan.execute.resources import resource_plan
-
-    try:
-        shown = os.path.relpath(directory)
-    except ValueError:
-        shown = str(directory)
-    source = f"{shown} ({origin_of(base)})"
-    if exists or state_dir is not None or emulate:
-        view.reuse = dict(reusable(graph, directory, base_url=base))
-        view.source = source
-    remote = None
-    notes: list[str] = []
-    if live_key is not None and exists:
-        remote, notes = _read_remote(graph, directory, base, live_key)
-    resources = resource_plan(
-        graph,
-        directory,
-        base,
-        reuse=view.reuse,
-        remote=remote,
-        notes=notes,
-        shown=shown,
-        empty_remote=emulate,
-    )
-    view.resources = resources
-    return view
 
 
 def _read_remote(
