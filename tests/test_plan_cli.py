@@ -392,6 +392,7 @@ def test_live_organization_sends_the_documented_request(
     assert str(request.url) == "https://api.dev.runwayml.com/v1/organization"
     assert request.headers["Authorization"] == f"Bearer {KEY}"
     assert request.headers["X-Runway-Version"] == API_VERSION == "2024-11-06"
+    assert set(request.extensions["timeout"].values()) == {15.0}
     assert org.max_monthly_credit_spend == 10000 and org.credit_balance == 5000
     assert org.models["gen4_turbo"].max_daily == 2
     assert org.models["gen4_turbo"].used_today == 1

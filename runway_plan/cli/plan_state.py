@@ -147,7 +147,8 @@ def live_organization(key: str, base_url: str | None = None) -> Organization:
 
 
 def _with_client(key: str, base: str, read: Callable[[RunwayClient], Awaitable[_T]]) -> _T:
-    """``read`` run with the API client (its default retries) of ``--live``."""
+    """``read`` run with the API client of ``--live``: its default retries, and
+    :data:`_TIMEOUT` for each request."""
     import asyncio
 
     import httpx
@@ -156,12 +157,20 @@ def _with_client(key: str, base: str, read: Callable[[RunwayClient], Awaitable[_
 
     async def session() -> _T:
         async with httpx.AsyncClient(transport=_transport) as http:
-            client = RunwayClient(http, api_key=key, base_url=base, sleep=_sleep or asyncio.sleep)
+            client = RunwayClient(
+                http,
+                api_key=key,
+                base_url=base,
+                sleep=_sleep or asyncio.sleep,
+                timeout=httpx.Timeout(_TIMEOUT),
+            )
             return await read(client)
 
     return asyncio.run(session())
 
 
+_TIMEOUT = 15.0
+"""Seconds each ``--live`` request may take (``plan`` waits less than ``run`` does)."""
 _transport: Any = None
 """The transport of ``--live`` reads, replaceable in tests (an ``httpx.MockTransport``)."""
 _sleep: Callable[[float], Awaitable[None]] | None = None
