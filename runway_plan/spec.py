@@ -17,8 +17,10 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 from pydantic_core import ErrorDetails
 
@@ -96,7 +98,8 @@ class Step(BaseModel):
         description="The API endpoint, as in `POST /v1/<endpoint>` (image_to_video, ...)."
     )
     model: str = Field(
-        description="The model, exactly as the API spells it (gen4.5, gen4_image, ...)."
+        description="The model, exactly as the API spells it (gen4.5, gen4_image, ...); left "
+        "out on an endpoint whose request has no model (recipes/product_ad, ...)."
     )
     for_each: list[Any] | str | None = Field(
         default=None,
@@ -110,6 +113,18 @@ class Step(BaseModel):
     description: str | None = Field(default=None, description="Free text for people.")
     retry: Retry | None = Field(default=None, description="Retry policy for retryable failures.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _implicit_model(cls, data: Any, info: ValidationInfo) -> Any:
+        """On an endpoint whose request has no ``model`` (named in the validation context's
+        ``model_less``), the model is the endpoint's own name unless the step gives one."""
+        model_less = (info.context or {}).get(MODEL_LESS, frozenset())
+        if isinstance(data, dict) and "model" not in data:
+            endpoint = data.get("endpoint")
+            if isinstance(endpoint, str) and endpoint in model_less:
+                return {**data, "model": endpoint}
+        return data
+
     def request_fields(self) -> dict[str, Any]:
         """The API request fields (``model`` included), as written in the spec."""
         fields: dict[str, Any] = {"model": self.model}
@@ -118,6 +133,9 @@ class Step(BaseModel):
 
 
 STEP_KEYS = frozenset({"endpoint", "for_each", "needs", "description", "retry"})
+
+MODEL_LESS = "model_less"
+"""The key of :func:`parse_spec`'s validation context naming the endpoints without a model."""
 
 
 class Document_(_Model):
@@ -355,11 +373,12 @@ def _prune(
     return pruned
 
 
-def parse_spec(document: Document) -> ParsedSpec:
+def parse_spec(document: Document, model_less: frozenset[str] = frozenset()) -> ParsedSpec:
     """Check a parsed document's structure and build a :class:`Spec` from its sound parts.
 
     Every structural problem is reported at its own position; the parts it is in are left out
-    (see :class:`ParsedSpec`), so later stages still check everything else.
+    (see :class:`ParsedSpec`), so later stages still check everything else.  A step on one of
+    the ``model_less`` endpoints (whose request has no ``model``) needs no ``model`` key.
     """
     data = document.data
     if data is None:
@@ -387,7 +406,7 @@ def parse_spec(document: Document) -> ParsedSpec:
     spec: Spec | None = None
     for _ in range(_MAX_PASSES):
         try:
-            spec = Spec.model_validate(candidate)
+            spec = Spec.model_validate(candidate, context={MODEL_LESS: model_less})
             break
         except ValidationError as exc:
             errors = exc.errors()
@@ -402,6 +421,14 @@ def parse_spec(document: Document) -> ParsedSpec:
 TEMPLATE_PATTERN = r"\{\{|\{%|\{#"
 """A string holding Jinja syntax, as the compiler tells a template (``is_template``): its
 rendered value is what ``validate`` checks."""
+
+
+_AVATAR_REFERENCE = {
+    "type": "string",
+    "pattern": r"^@[A-Za-z_][A-Za-z0-9_-]*$",
+    "description": "One of the spec's avatars, by its key ('@support').",
+}
+"""An avatar video's ``avatar`` naming one of the spec's own avatars."""
 
 
 def _template_or(schema: dict[str, Any]) -> dict[str, Any]:
@@ -448,7 +475,27 @@ def json_schema(catalog: Catalog) -> dict[str, Any]:
             },
         }
         for name in endpoints
+        if name not in catalog.model_less
     ]
+    for ref in requests.refs.get("avatar_videos", {}).values():
+        properties = defs[ref.removeprefix("#/$defs/")]["properties"]
+        if "avatar" in properties:
+            properties["avatar"] = {"anyOf": [_AVATAR_REFERENCE, properties["avatar"]]}
+    model_less = sorted(catalog.model_less)
+    step["allOf"] += [
+        {
+            "if": {"properties": {"endpoint": {"const": name}}, "required": ["endpoint"]},
+            "then": {
+                "properties": {"model": _template_or({"const": name})},
+                "$ref": requests.refs[name][name],
+            },
+        }
+        for name in model_less
+    ]
+    if model_less:
+        step["required"] = [key for key in step.get("required", []) if key != "model"]
+        step["if"] = {"properties": {"endpoint": {"enum": model_less}}, "required": ["endpoint"]}
+        step["else"] = {"required": ["model"]}
     create = catalog.constraints.resources.get("avatar_create")
     if create is not None and "voice" in create.fields:
         voice = field_schemas(catalog, {"voice": create.fields["voice"]})["voice"]

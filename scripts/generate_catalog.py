@@ -59,7 +59,31 @@ ENDPOINTS: tuple[str, ...] = (
     "video_upscale",
     "video_to_audio",
     "video_to_hdr",
+    "avatar_videos",
 )
+
+ENDPOINT_MODULES: dict[str, str] = {
+    "avatar_videos": "avatar_video_create_params",
+}
+"""Endpoints whose SDK params module is not ``<endpoint>_create_params``."""
+
+MODEL_LESS: dict[str, tuple[str, str]] = {
+    f"recipes/{name}": (
+        f"recipe_{name}_params",
+        "Recipe" + "".join(part.capitalize() for part in name.split("_")) + "Params",
+    )
+    for name in (
+        "ad_localization",
+        "marketing_stock_image",
+        "multi_shot_video",
+        "product_ad",
+        "product_campaign_image",
+        "product_swap",
+        "product_ugc",
+    )
+}
+"""Task endpoints whose request has no ``model`` field, by path after ``/v1/``: the SDK module
+and type of their request (a union of variants is merged into one request type)."""
 
 RESOURCES: dict[str, tuple[str, str]] = {
     "avatar_create": ("avatar_create_params", "AvatarCreateParams"),
@@ -138,6 +162,8 @@ ARRAY_UP_TO = re.compile(
 ARRAY_RANGE = re.compile(
     r"\b(" + _COUNT + r") to (" + _COUNT + r") (?:images|videos|clips|keyframes|items)", re.I
 )
+ARRAY_PARENS = re.compile(r"\((\d+)\s*-\s*(\d+)(?: shots)?\)")
+"""An item count in parentheses, "Product images (1-10)": read on model-less endpoints only."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -225,14 +251,14 @@ def first_paragraph(doc: str) -> str:
     """The first paragraph of ``doc``, whitespace-normalised.
 
     Stainless breaks paragraphs after "e.g." inside parentheses; a paragraph that leaves a
-    parenthesis open is joined with the next one.
+    parenthesis open, or ends with "e.g.", is joined with the next one.
     """
     paragraphs = [p for p in re.split(r"\n\s*\n", doc.strip()) if p.strip()]
     if not paragraphs:
         return ""
     text = paragraphs[0]
     rest = paragraphs[1:]
-    while rest and text.count("(") > text.count(")"):
+    while rest and (text.count("(") > text.count(")") or text.endswith("e.g.")):
         text += " " + rest.pop(0)
     return " ".join(text.split())
 
@@ -290,8 +316,9 @@ ARRAY_ORIGINS = (
 class Converter:
     """Turns SDK type hints into catalog ``TypeNode`` dicts."""
 
-    def __init__(self, report: Report) -> None:
+    def __init__(self, report: Report, *, counts_in_parens: bool = False) -> None:
         self.report = report
+        self.counts_in_parens = counts_in_parens
 
     def object_type(self, cls: type, where: str) -> dict[str, Any]:
         """An ``ObjectType`` for TypedDict ``cls``."""
@@ -382,7 +409,11 @@ class Converter:
                 shown = ", ".join(f"{k}={v}" for k, v in values.items())
                 self.report.limit(phrase, f"{target['kind']}: {shown}", path)
 
-        unit = "utf16" if re.search(r"UTF-16", text) else "characters"
+        # The API counts every text length in UTF-16 code units (an emoji counts two), also
+        # where a docstring says only "characters": Runway's own request linter measures each
+        # maxLength with JavaScript's String.length (runwayml/runway-api-mcp-server,
+        # src/linter/validate-payload.ts), and most docstrings say so outright.
+        unit = "utf16"
         for match in STRING_MAX.finditer(text):
             apply(match[0], strings, "string", max_length=_int(match[1]), length_unit=unit)
         for match in STRING_RANGE.finditer(text):
@@ -422,6 +453,8 @@ class Converter:
             )
         elif match := ARRAY_UP_TO.search(text):
             apply(match[0], arrays, "array", max_items=_count(match[1]))
+        elif self.counts_in_parens and arrays and (match := ARRAY_PARENS.search(text)):
+            apply(match[0], arrays, "array", min_items=int(match[1]), max_items=int(match[2]))
 
     # ---- media ----------------------------------------------------------------------------
 
@@ -519,8 +552,8 @@ def _integer_bounds(values: dict[str, Any]) -> dict[str, Any]:
 # Endpoints
 
 
-def _params_type(module: Any, endpoint: str) -> Any:
-    name = "".join(part.capitalize() for part in endpoint.split("_")) + "CreateParams"
+def _params_type(module: Any, module_name: str) -> Any:
+    name = "".join(part.capitalize() for part in module_name.split("_"))
     return getattr(module, name)
 
 
@@ -534,9 +567,9 @@ def _model_literals(cls: type) -> tuple[str, ...]:
 
 def endpoint_spec(endpoint: str, converter: Converter) -> dict[str, Any]:
     """The ``EndpointSpec`` dict of ``endpoint``."""
-    module_name = f"{endpoint}_create_params"
+    module_name = ENDPOINT_MODULES.get(endpoint, f"{endpoint}_create_params")
     module = importlib.import_module(f"runwayml.types.{module_name}")
-    params = _params_type(module, endpoint)
+    params = _params_type(module, module_name)
     variants = typing.get_args(params) if typing.get_origin(params) is typing.Union else (params,)
     models: dict[str, Any] = {}
     for cls in variants:
@@ -556,6 +589,62 @@ def endpoint_spec(endpoint: str, converter: Converter) -> dict[str, Any]:
     }
 
 
+def _without_names(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_names(v) for k, v in node.items() if k not in ("name", "doc")}
+    if isinstance(node, list):
+        return [_without_names(v) for v in node]
+    return node
+
+
+def _merged_field(specs: list[dict[str, Any]], count: int) -> dict[str, Any]:
+    """One field of several request variants: the first type when all agree (object names and
+    docs aside), else their union; required only when every variant requires it."""
+    first = specs[0]
+    types: list[dict[str, Any]] = []
+    for spec in specs:
+        if all(_without_names(spec["type"]) != _without_names(t) for t in types):
+            types.append(spec["type"])
+    merged = dict(first)
+    if len(types) > 1:
+        variants: list[dict[str, Any]] = []
+        for node in types:
+            variants.extend(node["variants"] if node["kind"] == "union" else [node])
+        if all(v["kind"] == "enum" for v in variants):
+            values = [value for v in variants for value in v["values"]]
+            merged["type"] = {"kind": "enum", "values": values}
+        else:
+            merged["type"] = {"kind": "union", "variants": variants}
+    merged["required"] = len(specs) == count and all(spec["required"] for spec in specs)
+    return merged
+
+
+def model_less_spec(endpoint: str, report: Report) -> dict[str, Any]:
+    """The ``EndpointSpec`` dict of a task endpoint whose request has no ``model`` field: one
+    entry, keyed by the endpoint's name, with the fields of its request type (the variants of
+    a union merged: a field some variants lack is optional, differing types a union)."""
+    module_name, type_name = MODEL_LESS[endpoint]
+    module = importlib.import_module(f"runwayml.types.{module_name}")
+    params = getattr(module, type_name)
+    variants = typing.get_args(params) if typing.get_origin(params) is typing.Union else (params,)
+    converter = Converter(report, counts_in_parens=True)
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for cls in variants:
+        if not _is_typeddict(cls):
+            raise TypeError(f"{endpoint}: union member {cls!r} is not a TypedDict")
+        for wire, spec in converter.fields(cls, endpoint).items():
+            by_name.setdefault(wire, []).append(spec)
+    fields = {wire: _merged_field(specs, len(variants)) for wire, specs in by_name.items()}
+    model = {"name": endpoint, "sdk_type": type_name, "fields": fields}
+    return {
+        "name": endpoint,
+        "path": f"/v1/{endpoint}",
+        "sdk_module": module_name,
+        "models": {endpoint: model},
+        "model_field": False,
+    }
+
+
 def generate(report: Report | None = None) -> dict[str, Any]:
     """Build the ``constraints.json`` data from the installed ``runwayml`` SDK.
 
@@ -566,8 +655,10 @@ def generate(report: Report | None = None) -> dict[str, Any]:
 
     from runway_plan.catalog.model import Constraints
 
-    converter = Converter(report or Report())
+    report = report or Report()
+    converter = Converter(report)
     endpoints = {name: endpoint_spec(name, converter) for name in ENDPOINTS}
+    endpoints.update({name: model_less_spec(name, report) for name in MODEL_LESS})
     resources: dict[str, Any] = {}
     for key, (module_name, type_name) in RESOURCES.items():
         module = importlib.import_module(f"runwayml.types.{module_name}")

@@ -85,7 +85,9 @@ def test_packaged_catalog_loads(catalog: Catalog) -> None:
     assert catalog.constraints.sdk_version == SDK_VERSION
     assert catalog.version == f"runwayml-{SDK_VERSION}+{catalog.overlay.version}"
     assert len(catalog.digest) == 64
-    assert len(catalog.endpoints) == 14
+    assert len(catalog.endpoints) == 22
+    assert len(catalog.model_less) == 7
+    assert catalog.endpoints["avatar_videos"].path == "/v1/avatar_videos"
 
 
 def test_broken_catalog_raises_catalog_error(tmp_path: Path) -> None:
@@ -228,9 +230,11 @@ def test_overlay_refers_to_real_models_and_fields(catalog: Catalog) -> None:
     for name, overlay in catalog.overlay.models.items():
         assert name in catalog.model_endpoints, name
         assert overlay.source, name
-        for path in overlay.fields:
+        for path, patch in overlay.fields.items():
             hits = [n for s in specs_of(catalog, name) for n in resolve(s.fields, path)]
-            assert any(n["kind"] in {"integer", "number"} for n in hits), f"{name}: {path}"
+            texts = (patch.min_length, patch.max_length, patch.pattern, patch.pixel_area)
+            kinds = {"string"} if any(t is not None for t in texts) else {"integer", "number"}
+            assert any(n["kind"] in kinds for n in hits), f"{name}: {path}"
         for path in overlay.input_durations:
             hits = [n for s in specs_of(catalog, name) for n in resolve(s.fields, path)]
             assert any(n.get("media") in {"audio", "video"} for n in hits), f"{name}: {path}"
@@ -340,10 +344,10 @@ def test_gen4_image_turbo_requires_reference_images(catalog: Catalog) -> None:
 @pytest.mark.parametrize(
     ("endpoint", "model", "limit", "unit"),
     [
-        ("text_to_image", "gpt_image_2", 32000, "characters"),
-        ("text_to_image", "seedream5_pro", 4000, "characters"),
-        ("text_to_video", "seedance2", 3500, "characters"),
-        ("text_to_video", "seedance2_5", 15000, "characters"),
+        ("text_to_image", "gpt_image_2", 32000, "utf16"),
+        ("text_to_image", "seedream5_pro", 4000, "utf16"),
+        ("text_to_video", "seedance2", 3500, "utf16"),
+        ("text_to_video", "seedance2_5", 15000, "utf16"),
         ("text_to_video", "happyhorse_1_0", 2500, "utf16"),
         ("text_to_speech", "eleven_multilingual_v2", 1000, "utf16"),
         ("text_to_video", "veo3.1", 1000, "utf16"),

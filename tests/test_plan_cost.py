@@ -142,6 +142,26 @@ def _sfx(seconds: float) -> dict[str, Any]:
     }
 
 
+def _recipe(name: str, version: str, **fields: Any) -> dict[str, Any]:
+    return {"endpoint": f"recipes/{name}", "version": version, **fields}
+
+
+def _ugc(**fields: Any) -> dict[str, Any]:
+    images = {"characterImage": {"uri": IMG}, "productImage": {"uri": IMG}}
+    return _recipe("product_ugc", "2026-06", **images, **fields)
+
+
+def _swap(**fields: Any) -> dict[str, Any]:
+    return _recipe(
+        "product_swap",
+        "2026-06",
+        newProductImages=[{"uri": IMG}],
+        originalProductImage={"uri": IMG},
+        referenceVideo={"uri": VID},
+        **fields,
+    )
+
+
 def _fan(items: list[Any], step: dict[str, Any]) -> dict[str, Any]:
     return {"for_each": items, **step}
 
@@ -898,6 +918,12 @@ PRICED: list[Any] = [
         {"s": (75, 75)},
         id="happyhorse i2v default 720P 5s x15=75",
     ),
+    pytest.param(
+        "happyhorse_1_0",
+        {"s": _t2v("happyhorse_1_0")},
+        {"s": (45, 225)},
+        id="happyhorse duration omitted: 3-15 s (OpenAPI) x15 = 45-225",
+    ),
     # grok_imagine_1_5: 480p 10, 720p 16, 1080p 29 per s; +1 per image/audio reference and the
     # i2v start frame.
     pytest.param(
@@ -1238,6 +1264,124 @@ PRICED: list[Any] = [
         {"s": _sfx(2.5)},
         {"s": (2, 3)},
         id="sfx 2.5s x1=2.5, rounding unknown 2-3",
+    ),
+    # recipes (no model: named by their endpoint).  Video recipes: "N for 4 s, +M per extra
+    # second" = M/s + a flat N - 4M; the tier follows ratio (or resolution).
+    pytest.param(
+        "recipes/product_ad",
+        {"s": _recipe("product_ad", "2026-07", productImages=[{"uri": IMG}], duration=4)},
+        {"s": (200, 216)},
+        id="product_ad 4s, ratio omitted: 720p 200 .. 1080p 216",
+    ),
+    pytest.param(
+        "recipes/product_ad",
+        {"s": _recipe("product_ad", "2026-07", productImages=[{"uri": IMG}], ratio="1080:1920")},
+        {"s": (456, 456)},
+        id="product_ad default 10s 1080p: 216 + 6x40 = 456",
+    ),
+    pytest.param(
+        "recipes/product_ugc",
+        {"s": _ugc(ratio="720:1280", duration=8)},
+        {"s": (336, 336)},
+        id="product_ugc 8s 720p: 192 + 4x36 = 336",
+    ),
+    pytest.param(
+        "recipes/product_ugc",
+        {"s": _ugc()},
+        {"s": (588, 648)},
+        id="product_ugc default 15s: 192 + 11x36 = 588 .. 208 + 11x40 = 648",
+    ),
+    pytest.param(
+        "recipes/product_swap",
+        {"s": _swap(duration=5)},
+        {"s": (248, 248)},
+        id="product_swap 5s default 720p: 212 + 36 = 248",
+    ),
+    pytest.param(
+        "recipes/product_swap",
+        {"s": _swap(resolution="1080p")},
+        {"s": (468, 468)},
+        id="product_swap default 10s 1080p: 228 + 6x40 = 468",
+    ),
+    pytest.param(
+        "recipes/multi_shot_video",
+        {"s": _recipe("multi_shot_video", "2026-06", mode="auto", prompt="a fox's day")},
+        {"s": (130, 130)},
+        id="multi_shot_video default 10s at the default 1280:720: 13x10 = 130",
+    ),
+    pytest.param(
+        "recipes/multi_shot_video",
+        {
+            "s": _recipe(
+                "multi_shot_video",
+                "2026-06",
+                mode="auto",
+                prompt="x",
+                duration=15,
+                ratio="1440:1440",
+            )
+        },
+        {"s": (255, 255)},
+        id="multi_shot_video 15s 1080p: 17x15 = 255",
+    ),
+    pytest.param(
+        "recipes/ad_localization",
+        {
+            "s": _recipe(
+                "ad_localization", "2026-06", referenceImage={"uri": IMG}, targetLanguage="ja"
+            )
+        },
+        {"s": (21, 21)},
+        id="ad_localization 21 per image",
+    ),
+    pytest.param(
+        "recipes/ad_localization",
+        {
+            "s": _fan(
+                ["fr", "de", "ja"],
+                _recipe(
+                    "ad_localization",
+                    "2026-06",
+                    referenceImage={"uri": IMG},
+                    targetLanguage="{{ item }}",
+                ),
+            )
+        },
+        {"s": (63, 63)},
+        id="ad_localization in three languages 3x21 = 63",
+    ),
+    pytest.param(
+        "recipes/marketing_stock_image",
+        {"s": _recipe("marketing_stock_image", "2026-06", prompt="a kitchen")},
+        {"s": (88, 88)},
+        id="marketing_stock_image defaults 4 high: 8 + 4x20 = 88",
+    ),
+    pytest.param(
+        "recipes/marketing_stock_image",
+        {
+            "s": _recipe(
+                "marketing_stock_image", "2026-06", prompt="x", outputCount=2, quality="low"
+            )
+        },
+        {"s": (10, 48)},
+        id="marketing_stock_image 2 low: 8 + 2x(1..20) = 10-48",
+    ),
+    pytest.param(
+        "recipes/product_campaign_image",
+        {"s": _recipe("product_campaign_image", "2026-06", image={"uri": IMG}, prompt="x")},
+        {"s": (144, 144)},
+        id="product_campaign_image 4 images x36 = 144",
+    ),
+    pytest.param(
+        "recipes/product_campaign_image",
+        {
+            "s": _fan(
+                [1, 2],
+                _recipe("product_campaign_image", "2026-06", image={"uri": IMG}, prompt="x"),
+            )
+        },
+        {"s": (288, 288)},
+        id="product_campaign_image twice 2x144 = 288",
     ),
 ]
 

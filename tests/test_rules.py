@@ -790,6 +790,53 @@ referenceImages: [{uri: https://cdn.example.com/sky.png}]
         ],
         [["ratio"]],
     ),
+    Case(
+        "multi_shot_mode",
+        "multi_shot_custom_with_prompt_and_short_shots",
+        """\
+endpoint: recipes/multi_shot_video
+version: "2026-06"
+mode: custom
+prompt: a fox's day
+shots:
+  - {prompt: the fox wakes up, duration: 3}
+  - {prompt: the fox hunts, duration: 3}
+  - {prompt: the fox sleeps, duration: 3}
+""",
+        """\
+endpoint: recipes/multi_shot_video
+version: "2026-06"
+mode: custom
+shots:
+  - {prompt: the fox wakes up, duration: 3}
+  - {prompt: the fox hunts, duration: 4}
+  - {prompt: the fox sleeps, duration: 3}
+""",
+        [
+            "8:5 prompt is not taken in mode 'custom' of recipes/multi_shot_video",
+            "10:7 the shots last 9 s in all, but duration is 10 s (its default)",
+        ],
+        [["prompt"], ["shots"]],
+    ),
+    Case(
+        "multi_shot_mode",
+        "multi_shot_auto_without_prompt",
+        """\
+endpoint: recipes/multi_shot_video
+version: "2026-06"
+mode: auto
+duration: 15
+""",
+        """\
+endpoint: recipes/multi_shot_video
+version: "2026-06"
+mode: auto
+duration: 15
+prompt: a fox's day, from dawn to dusk
+""",
+        ["4:3 mode 'auto' requires prompt for recipes/multi_shot_video"],
+        [["prompt"]],
+    ),
 ]
 
 

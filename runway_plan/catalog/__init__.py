@@ -120,6 +120,30 @@ class Catalog:
                 nodes.extend(node.variants)
         return frozenset(names)
 
+    @cached_property
+    def model_less(self) -> frozenset[str]:
+        """Endpoints whose request has no ``model`` field (``recipes/product_ad``, ...)."""
+        return frozenset(name for name, spec in self.endpoints.items() if not spec.model_field)
+
+    def implicit_model(self, endpoint: str) -> str | None:
+        """The name standing for the model of an endpoint without a ``model`` field (None for
+        an endpoint that takes one, or an unknown endpoint)."""
+        spec = self.constraints.endpoints.get(endpoint)
+        return spec.implicit_model if spec else None
+
+    def request_model(self, endpoint: str, request: dict[str, Any]) -> str:
+        """The model a request body is for: its ``model`` field, or the endpoint's own name on
+        an endpoint without one ("" when neither names a model)."""
+        implicit = self.implicit_model(endpoint)
+        if implicit is not None:
+            return implicit
+        model = request.get("model")
+        return model if isinstance(model, str) else ""
+
+    def default_output_count(self, model: str) -> int:
+        """How many outputs a generation of ``model`` makes when the request does not say."""
+        return self.model_overlay(model).output_count or 1
+
     def model(self, endpoint: str, model: str) -> ModelSpec | None:
         """The request type of ``model`` on ``endpoint``, or None."""
         spec = self.constraints.endpoints.get(endpoint)

@@ -160,12 +160,32 @@ class ModelSpec(_Strict):
 
 
 class EndpointSpec(_Strict):
-    """A generation endpoint and the models it accepts."""
+    """A generation endpoint and the models it accepts.
+
+    An endpoint whose request has no ``model`` field (``recipes/product_ad``, ...) has
+    ``model_field`` false and one entry in ``models``, keyed by the endpoint's own name: that
+    name stands for the endpoint wherever a model is named (prices, limit groups, state,
+    reports) and is never sent.
+    """
 
     name: str
     path: str
     sdk_module: str
     models: dict[str, ModelSpec]
+    model_field: bool = True
+
+    @model_validator(mode="after")
+    def _one_implicit_model(self) -> EndpointSpec:
+        if not self.model_field and list(self.models) != [self.name]:
+            raise ValueError(
+                f"{self.name}: an endpoint without a model field has one entry, named {self.name!r}"
+            )
+        return self
+
+    @property
+    def implicit_model(self) -> str | None:
+        """The name standing for the model of an endpoint without a ``model`` field."""
+        return None if self.model_field else self.name
 
 
 class Constraints(_Strict):
@@ -194,6 +214,22 @@ class FieldPatch(_Strict):
     maximum: float | None = None
     values: tuple[Scalar, ...] | None = None
     max_items: int | None = None
+    min_length: int | None = Field(
+        default=None, ge=0, description="Shortest text, in UTF-16 code units as the API counts."
+    )
+    max_length: int | None = Field(
+        default=None, ge=0, description="Longest text, in UTF-16 code units as the API counts."
+    )
+    pattern: str | None = Field(
+        default=None, description="A regular expression a free-text value must match."
+    )
+    pixel_area: tuple[int, int] | None = Field(
+        default=None,
+        description=(
+            "For a free 'W:H' size string: the inclusive bounds of its area, width x height in "
+            "pixels (the listed values of the field's enum are taken as they are)."
+        ),
+    )
     source: str
 
 
@@ -235,6 +271,15 @@ class ModelOverlay(_Strict):
         ),
     )
     output_media: Media | None = None
+    output_count: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description=(
+            "How many outputs one generation makes when the request does not say: the default "
+            "of its outputCount, or the fixed number of a model without one."
+        ),
+    )
     output_length_tolerance: LengthTolerance | None = Field(
         default=None, description="Replaces the overlay's tolerance for this model's media."
     )
@@ -261,6 +306,15 @@ class SpeechRate(_Strict):
     chars_per_second: tuple[float, float]
 
 
+class NestedSpeechRate(_Strict):
+    """An endpoint whose output is as long as the speech of a text at a nested request path
+    (an avatar video's ``speech.text``), read at the overlay's ``speech_rate``."""
+
+    endpoint: str
+    text_path: tuple[str, ...]
+    source: str
+
+
 class Overlay(_Strict):
     """``overlay.yaml``: what the SDK types leave out."""
 
@@ -275,6 +329,13 @@ class Overlay(_Strict):
         description="Bounds of outputCount for the models whose own bounds are not documented."
     )
     speech_rate: SpeechRate | None = None
+    spoken_texts: tuple[NestedSpeechRate, ...] = Field(
+        default=(),
+        description=(
+            "Other endpoints whose output lasts as long as a text spoken at speech_rate "
+            "(avatar videos of a script)."
+        ),
+    )
     output_length_tolerance: dict[Media, LengthTolerance] = Field(
         default_factory=dict,
         description=(
@@ -293,6 +354,13 @@ class Overlay(_Strict):
         description=(
             "By top-level request field, a lower bound for every model whose SDK type and own "
             "patch give that field none (a duration is never negative)."
+        ),
+    )
+    resource_fields: dict[str, dict[str, FieldPatch]] = Field(
+        default_factory=dict,
+        description=(
+            "By resource body (``realtime_session_create``, ...), hand-kept constraints on its "
+            "fields, as ``models[...].fields`` are for a model's request."
         ),
     )
     sources: dict[str, str] = Field(default_factory=dict)

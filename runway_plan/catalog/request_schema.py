@@ -79,16 +79,28 @@ def _number(
     return schema
 
 
-def _string(node: StringType, at: DataPath, ctx: _Context) -> dict[str, Any]:
+def _string(
+    node: StringType, patch: FieldPatch | None, at: DataPath, ctx: _Context
+) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "string"}
     if node.media is not None:
         return schema
-    if node.min_length is not None:
-        schema["minLength"] = node.min_length
-    if node.max_length is not None:
-        schema["maxLength"] = node.max_length
+    low = node.min_length if patch is None or patch.min_length is None else patch.min_length
+    high = node.max_length if patch is None or patch.max_length is None else patch.max_length
+    if low is not None:
+        schema["minLength"] = low
+    if high is not None:
+        schema["maxLength"] = high
     if node.pattern is not None and not (at[-1] == "tag" and _TAG_RULE in ctx.overlay.rules):
         schema["pattern"] = node.pattern
+    if patch is not None and patch.pattern is not None:
+        schema["pattern"] = patch.pattern
+    if patch is not None and patch.pixel_area is not None:
+        low_area, high_area = patch.pixel_area
+        schema["description"] = (
+            f"A free size 'W:H' (width:height in pixels) with an area of {low_area:,} to "
+            f"{high_area:,} pixels."
+        )
     return schema
 
 
@@ -104,7 +116,7 @@ def _convert(node: TypeNode, at: DataPath, ctx: _Context, *, top: bool = True) -
         case UnionType():
             schema = {"anyOf": [_convert(v, at, ctx, top=False) for v in node.variants]}
         case StringType():
-            schema = _string(node, at, ctx)
+            schema = _string(node, patch, at, ctx)
         case IntegerType() | NumberType():
             schema = _number(node, patch, at, ctx)
         case EnumType():
@@ -208,7 +220,9 @@ def request_schemas(
             digest = _digest(schema)
             name = by_digest.get(digest)
             if name is None:
-                name = f"request:{endpoint_name}.{model_name}"
+                own = endpoint.implicit_model is None
+                name = f"request:{endpoint_name}.{model_name}" if own else f"request:{model_name}"
+                name = name.replace("/", ".")  # a JSON pointer reads "/" as a step
                 by_digest[digest] = name
                 requests[name] = {"title": f"{model_name} on {endpoint_name}", **schema}
             refs[endpoint_name][model_name] = defs_path + name

@@ -22,6 +22,7 @@ from runway_plan.compile.durations import Length, local_length, output_length
 from runway_plan.compile.fields import replaced, template_paths
 from runway_plan.compile.graph import REFERENCE, Generation, Graph, Ref, StepNode, TemplateFailed
 from runway_plan.compile.references import collect_refs, index_out_of_range, unknown_step
+from runway_plan.compile.resource_refs import link_avatar_uses, take_avatar_ref
 from runway_plan.compile.resources import compile_resources
 from runway_plan.compile.templating import Absent, Renderer, TemplateFailure, is_template
 from runway_plan.diagnostics import Diagnostic, make
@@ -66,6 +67,9 @@ class _Compiler:
         self.renderer = Renderer(self.meter)
         self.variables = variables
         self.expanding: list[str] = []
+        self.without_model: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+        """By request: that request, and its copy without ``model`` (one per shared request,
+        so fan-out items that share one still share it)."""
         self.diagnostics: list[Diagnostic] = self.graph.diagnostics
 
     def run(self) -> Graph:
@@ -73,6 +77,7 @@ class _Compiler:
             self.expand(name)
         self.infer_durations(self.link())
         compile_resources(self.graph, self.spec)
+        link_avatar_uses(self.graph)
         return self.graph
 
     def render(
@@ -284,16 +289,25 @@ class _Compiler:
         refs: list[tuple[DataPath, Ref]],
     ) -> Generation:
         model = request.get("model")
+        if node.step.endpoint in self.graph.catalog.model_less:
+            kept = self.without_model.get(id(request))
+            if kept is None or kept[0] is not request:
+                stripped = {name: value for name, value in request.items() if name != "model"}
+                kept = self.without_model[id(request)] = (request, stripped)
+            request = kept[1]
+        model = model if isinstance(model, str) else ""
+        request, refs, avatar = take_avatar_ref(node.step.endpoint, request, refs)
         return Generation(
             key=key,
             step=node.name,
             index=index,
             endpoint=node.step.endpoint,
-            model=model if isinstance(model, str) else "",
+            model=model,
             request=request,
             refs=refs,
-            output_count=self.output_count(node.step.endpoint, model, request.get(OUTPUT_COUNT, 1)),
+            output_count=self.output_count(node.step.endpoint, model, request.get(OUTPUT_COUNT)),
             span=node.span,
+            avatar=avatar,
         )
 
     def add_generation(self, node: StepNode, generation: Generation) -> None:
@@ -302,11 +316,14 @@ class _Compiler:
         node.outputs.extend((generation.key, i) for i in range(generation.output_count))
 
     def output_count(self, endpoint: str, model: Any, value: Any) -> int:
-        """How many outputs a generation has: its ``outputCount`` when the model allows it.
+        """How many outputs a generation has: its ``outputCount`` when the model allows it, or
+        the model's own count when the request does not say (one for most models).
 
         Anything else (a wrong type, a count above the model's maximum, a model without the
         field) counts as one output; the validator reports the field itself.
         """
+        if value is None and isinstance(model, str):
+            return self.graph.catalog.default_output_count(model)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 1:
             return 1
         if not isinstance(model, str):
@@ -316,7 +333,11 @@ class _Compiler:
     def unknown_step(self, name: str, span: Any, *, reference: bool = True) -> None:
         """RP300, unless the spec declares the step but left it out as broken (reported)."""
         if not self.graph.declares("steps", name):
-            self.diagnostics.append(unknown_step(name, self.spec.steps, span, reference=reference))
+            found = unknown_step(name, self.spec.steps, span, reference=reference)
+            if reference and name in self.spec.avatars and found.hint is None:
+                hint = f"'{name}' is an avatar: only an avatar video's `avatar` takes one"
+                found = make("RP300", found.message, span, hint=hint)
+            self.diagnostics.append(found)
 
     def link(self) -> set[tuple[str, str]]:
         """Resolve references into edges and `needs` into step-to-step waits; the (producer,
@@ -462,7 +483,7 @@ def compile_spec(
     ``--limit``) override the spec's own ``limits:`` and the defaults; the graph keeps the
     limits it was compiled under (:attr:`Graph.limits`).
     """
-    parsed = parse_spec(document)
+    parsed = parse_spec(document, catalog.model_less)
     root = Root.of_spec(document.source_map.path, allow)
     if parsed.spec is None:
         graph = Graph(

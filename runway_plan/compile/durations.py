@@ -29,6 +29,7 @@ __all__ = [
     "local_length",
     "output_length",
     "speech_length",
+    "spoken_text",
 ]
 
 DURATION_INPUTS: tuple[DataPath, ...] = (
@@ -37,6 +38,7 @@ DURATION_INPUTS: tuple[DataPath, ...] = (
     ("promptVideo",),
     ("audioUri",),
     ("media", "uri"),
+    ("speech", "audio"),
 )
 """Where an endpoint that keeps its input's length finds that input, in order of preference."""
 
@@ -50,6 +52,7 @@ PASSTHROUGH_ENDPOINTS = frozenset(
         "video_upscale",
         "video_to_hdr",
         "video_to_audio",
+        "avatar_videos",
     }
 )
 """Endpoints whose output is as long as their input unless the request says otherwise."""
@@ -128,10 +131,8 @@ def output_length(
 def speech_length(catalog: Catalog, endpoint: str, request: dict[str, Any]) -> Length | None:
     """Bounds on the length of generated speech, from its text and the catalog's speech rate."""
     rate = catalog.overlay.speech_rate
-    if rate is None or endpoint != rate.endpoint:
-        return None
-    text = request.get(rate.text_field)
-    if not isinstance(text, str) or not text:
+    text = spoken_text(catalog, endpoint, request)
+    if rate is None or text is None:
         return None
     slow, fast = rate.chars_per_second
     return Length(
@@ -139,6 +140,19 @@ def speech_length(catalog: Catalog, endpoint: str, request: dict[str, Any]) -> L
         len(text) / slow,
         f"speech of {len(text)} characters at {slow:g}-{fast:g} characters a second",
     )
+
+
+def spoken_text(catalog: Catalog, endpoint: str, request: dict[str, Any]) -> str | None:
+    """The text whose speech a request of ``endpoint`` makes (text_to_speech's ``promptText``,
+    an avatar video's script: the overlay's ``speech_rate`` and ``spoken_texts``), or None."""
+    rate = catalog.overlay.speech_rate
+    text: Any = None
+    if rate is not None and endpoint == rate.endpoint:
+        text = request.get(rate.text_field)
+    for spoken in catalog.overlay.spoken_texts:
+        if spoken.endpoint == endpoint:
+            text = get_path(request, spoken.text_path)
+    return text if isinstance(text, str) and text else None
 
 
 def local_length(value: Any, root: Root, catalog: Catalog) -> Length | None:

@@ -76,6 +76,9 @@ class Generation:
     span: Span
     length: Length | None = None
     """Bounds on the output's length in seconds, when they are known before it runs."""
+    avatar: Ref | None = None
+    """The spec avatar an avatar video names (``avatar: "@support"``), taken out of ``refs``
+    (:mod:`.resource_refs`); its ``step`` is the avatar's key."""
 
     @property
     def duration(self) -> float | None:
@@ -163,6 +166,9 @@ class Graph:
     avatars: dict[str, AvatarNode] = field(default_factory=dict)
     """The spec's avatars, by key (resource nodes; their edges are their documents and the
     generation their image comes from)."""
+    avatar_edges: dict[tuple[str, str], None] = field(default_factory=dict)
+    """(avatar key, generation key): an avatar video that waits for one of the spec's avatars
+    (the generation its image comes from is then among the video's :attr:`edges` too)."""
     limits: WorkLimits = field(default_factory=WorkLimits)
     """The work limits the spec was compiled (and is checked) under."""
     diagnostics: list[Diagnostic] = field(default_factory=list)

@@ -23,8 +23,7 @@ def compile_request(
     unless ``root`` confines them.  Used to check and price requests that arrive at the
     emulator, and requests a run state recorded (``prices learn``, confined to the state).
     """
-    model = request.get("model")
-    model = model if isinstance(model, str) else ""
+    model = catalog.request_model(endpoint, request)
     document = Document(data=None, source_map=SourceMap("request"), text="", diagnostics=[])
     graph = Graph(spec=None, document=document, catalog=catalog, root=root or Root.anywhere())
     generation = Generation(

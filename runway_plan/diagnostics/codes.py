@@ -234,6 +234,17 @@ CODES: dict[str, CodeInfo] = {
         "reference outside an asset field",
         "`@step` references are only allowed in fields that take a media asset.",
     ),
+    "RP310": _c(
+        "unknown avatar",
+        "An avatar video's `avatar: @name` (or `avatarId: @name`) names no avatar of "
+        "the spec's `avatars:`. Declare it there, or give the SDK's shape: `{type: "
+        "runway-preset, presetId: ...}` or `{type: custom, avatarId: <id>}`.",
+    ),
+    "RP311": _c(
+        "avatar reference with an index",
+        "An avatar is one resource, not a step with outputs: it is named `@support`, never "
+        "`@support[0]`.",
+    ),
     # RP4xx: budget and tier
     "RP400": _c("over budget", "The plan's cost (the high end of a range) exceeds the budget."),
     "RP401": _c(

@@ -3,7 +3,8 @@
 Paths:
 
 * ``/v1/...`` — the Runway API (``Authorization: Bearer`` and ``X-Runway-Version`` checked):
-  every generation endpoint of the catalog, ``/v1/tasks/{id}``, ``/v1/organization``,
+  every generation endpoint of the catalog (``/v1/recipes/<name>`` too), ``/v1/tasks/{id}``,
+  ``/v1/organization``,
   ``/v1/organization/usage``, ``/v1/uploads``, ``/v1/avatars``, ``/v1/avatar_usage``,
   ``/v1/documents`` and ``/v1/realtime_sessions`` (whose ``/consume`` takes the session's key
   instead of the API key).
@@ -341,7 +342,7 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
         return False
 
     endpoints = emulator.catalog.endpoints
-    generations = Route("/v1/{endpoint}", generation, methods=["POST"])
+    generations = Route("/v1/{endpoint:path}", generation, methods=["POST"])  # recipes/...
     routes = [
         Route("/v1/tasks/{task_id}", task, methods=["GET", "DELETE"]),
         Route("/v1/organization", organization, methods=["GET"]),

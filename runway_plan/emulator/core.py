@@ -7,7 +7,8 @@ one module per resource, over the state they share (:mod:`~runway_plan.emulator.
 :mod:`~runway_plan.emulator.uploads`, :mod:`~runway_plan.emulator.files` (signed output
 URLs), :mod:`~runway_plan.emulator.inputs` (media inputs of a request),
 :mod:`~runway_plan.emulator.organization`, :mod:`~runway_plan.emulator.documents`,
-:mod:`~runway_plan.emulator.avatars` and :mod:`~runway_plan.emulator.realtime`.
+:mod:`~runway_plan.emulator.avatars`, :mod:`~runway_plan.emulator.avatar_videos` and
+:mod:`~runway_plan.emulator.realtime`.
 
 Nothing runs in the background: on every call the emulator reads its clock and brings the
 account up to that instant (:meth:`Emulator.advance`), starting THROTTLED tasks in submission
@@ -34,6 +35,8 @@ from runway_plan.emulator.account import (
     error,
     iso,
 )
+from runway_plan.emulator.avatar_videos import ENDPOINT as AVATAR_VIDEOS
+from runway_plan.emulator.avatar_videos import AvatarVideos
 from runway_plan.emulator.avatars import Avatars
 from runway_plan.emulator.clock import Clock, ManualClock, SystemClock
 from runway_plan.emulator.documents import Documents
@@ -100,6 +103,7 @@ class Emulator:
         self._avatars = Avatars(account, inputs, self._files, records)
         self._documents = Documents(account, records, self._avatars)
         self._sessions = RealtimeSessions(account, self._avatars)
+        self._avatar_videos = AvatarVideos(self._avatars)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -145,8 +149,12 @@ class Emulator:
         failure_code: str | None = None,
         fault: str | None = None,
     ) -> Reply:
-        """``POST /v1/{endpoint}``: validate, check limits and credits, create the task."""
-        return self._tasks.create(endpoint, body, base_url, failure_code=failure_code, fault=fault)
+        """``POST /v1/{endpoint}``: validate, check limits and credits, create the task (an
+        avatar video's custom avatar checked against the account's avatars)."""
+        check = self._avatar_videos.issues if endpoint == AVATAR_VIDEOS else None
+        return self._tasks.create(
+            endpoint, body, base_url, failure_code=failure_code, fault=fault, check=check
+        )
 
     def get_task(self, task_id: str, base_url: str) -> Reply:
         """``GET /v1/tasks/{id}``."""

@@ -120,7 +120,7 @@ def request_class(method: str, path: str, endpoints: Iterable[str]) -> str | Non
         return "avatar"
     if head == "documents":
         return "document"
-    if method == "POST" and len(parts) == 2 and head in set(endpoints):
+    if method == "POST" and "/".join(parts[1:]) in set(endpoints):
         return "create"
     return "api"
 
@@ -357,6 +357,8 @@ class FaultMiddleware:
             return
         body = await _read_body(receive)
         model = _model_of(body) if kind == "create" else None
+        if kind == "create" and model is None and "model" not in _keys(body):
+            model = scope["path"].removeprefix("/v1/")  # an endpoint without a model field
         rule = self.plan().decide(kind, scope["method"], scope["path"], model)
         replay = _replayer(body, receive)
         if rule is None:
@@ -427,6 +429,15 @@ def _replayer(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+def _keys(body: bytes) -> frozenset[str]:
+    """The top-level keys of a JSON object body (none for anything else)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return frozenset()
+    return frozenset(data) if isinstance(data, dict) else frozenset()
 
 
 def _model_of(body: bytes) -> str | None:

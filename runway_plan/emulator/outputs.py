@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from runway_plan.catalog import OUTPUT_COUNT, Catalog
-from runway_plan.compile.durations import DURATION_INPUTS, PASSTHROUGH_ENDPOINTS
+from runway_plan.compile.durations import DURATION_INPUTS, PASSTHROUGH_ENDPOINTS, spoken_text
 from runway_plan.emulator import synth, video
 from runway_plan.emulator.assets import Asset
 
@@ -71,13 +71,16 @@ def plan_outputs(
             low, high = overlay.duration_range
             seconds = min(max(seconds or low, low), high)
     if kind == "image":
-        count = body.get(OUTPUT_COUNT, 1)
+        count = body.get(OUTPUT_COUNT, catalog.default_output_count(model))
         count = count if isinstance(count, int) and not isinstance(count, bool) else 1
         fmt = str(body.get("outputFormat", "png")).lower()
         ext, mime = ("jpg", "image/jpeg") if fmt in ("jpeg", "jpg") else ("png", "image/png")
         width, height = _image_dims(body, image_dims)
         return [OutputFile("image", ext, mime, width, height)] * max(1, count)
     if kind == "video":
+        spoken = spoken_text(catalog, endpoint, body)
+        if seconds is None and spoken is not None:
+            seconds = max(1.0, math.ceil(len(spoken) / _TTS_CHARS_PER_SECOND))
         if seconds is None:
             if overlay.default_duration is not None:
                 seconds = overlay.default_duration

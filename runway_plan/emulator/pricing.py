@@ -228,7 +228,7 @@ def sheet_pricer(catalog: Catalog, sheet: PriceSheet) -> Pricer:
     def price(endpoint: str, body: Mapping[str, Any], /) -> Decimal | None:
         from runway_plan.plan.cost import price_generation
 
-        if sheet.price(str(body.get("model"))) is None:
+        if sheet.price(catalog.request_model(endpoint, dict(body))) is None:
             return None
         graph = compile_request(priced, endpoint, dict(body))
         cost = price_generation(graph.generations["request"], graph, priced)

@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -208,10 +209,19 @@ class Tasks:
     # ------------------------------------------------------------------ operations
 
     def create(
-        self, endpoint: str, body: Any, base_url: str, failure_code: str | None, fault: str | None
+        self,
+        endpoint: str,
+        body: Any,
+        base_url: str,
+        failure_code: str | None,
+        fault: str | None,
+        check: Callable[[dict[str, Any], float], list[Issue]] | None = None,
     ) -> Reply:
         """``POST /v1/{endpoint}``: validate, check limits and credits, create the task that
-        fails with ``failure_code`` (if given) and was sent under a ``fault`` (if any)."""
+        fails with ``failure_code`` (if given) and was sent under a ``fault`` (if any).
+
+        ``check`` adds the issues only another resource can tell (an avatar video's avatar
+        must exist), given the body and the instant."""
         account = self._account
         catalog = account.catalog
         if endpoint not in catalog.endpoints:
@@ -220,7 +230,7 @@ class Tasks:
             return error(400, "The request body must be a JSON object.")
         with account.lock:
             now = account.advance()
-            model = body.get("model")
+            model = catalog.implicit_model(endpoint) or body.get("model")
             if not isinstance(model, str):
                 issue = Issue(
                     ("model",),
@@ -229,6 +239,8 @@ class Tasks:
                 return error(400, f"Invalid request: {issue.message}", [issue])
             assets, issues, checked = self._inputs.resolve(endpoint, model, body, now)
             issues = validate_body(catalog, endpoint, checked) + issues
+            if check is not None and not issues:
+                issues = check(body, now)
             if issues:
                 more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
                 return error(400, f"Invalid request: {issues[0].message}{more}", issues)

@@ -8,6 +8,8 @@ A generation's fingerprint is the SHA-256 of a canonical JSON document of:
 * the request as compiled, with every ``@step`` reference replaced by the SHA-256 of the
   upstream output it names (its content, not the step's name or URL), and every local asset
   by the SHA-256 of the file's content;
+* for an avatar video that uses one of the spec's avatars, what of the avatar shows in the
+  video instead of its name: its image (by content, as an input is) and voice;
 * a twin number: two generations with the same request (items of a fan-out asked for as
   variations) are two pieces of work, numbered in a deterministic order of the graph.
 
@@ -138,7 +140,43 @@ class Fingerprinter:
                 if graph.root.local_path(field.value) is not None:
                     files.append(LocalInput(field.path, field.value, field.media))
             self.files[key] = files
+        self.avatar_images: dict[str, OutputRef] = {}
+        """For an avatar video of a spec avatar whose image is a generation's output: that
+        output (its hash enters the video's fingerprint)."""
+        for avatar_key, user in graph.avatar_edges:
+            image = graph.avatars[avatar_key].producer
+            if image is not None:
+                self.avatar_images[user] = OutputRef(*image)
         self.twin = self._twins()
+
+    def upstream(self, key: str) -> list[OutputRef]:
+        """Every upstream output whose hash enters ``key``'s fingerprint."""
+        refs = [ref for _, ref in self.inputs[key]]
+        image = self.avatar_images.get(key)
+        return [*refs, image] if image is not None else refs
+
+    def _avatar(self, key: str, outputs: Mapping[OutputRef, str]) -> dict[str, Any] | None:
+        """What of the spec avatar that ``key`` uses shows in its video, or None."""
+        gen = self.graph.generations[key]
+        if gen.avatar is None or (gen.avatar.step, key) not in self.graph.avatar_edges:
+            return None
+        node = self.graph.avatars[gen.avatar.step]
+        image: Any = node.reference_image
+        produced = self.avatar_images.get(key)
+        if produced is not None:
+            digest = outputs.get(produced)
+            if digest is None:
+                raise MissingInput(f"{produced.key}[{produced.index}]")
+            image = {"$sha256": digest}
+        elif self.graph.root.local_path(image) is not None:
+            image = {"$file_sha256": self.file_hash(image)}
+        return {
+            "$avatar": {
+                "referenceImage": image,
+                "voice": node.request.get("voice"),
+                "imageProcessing": node.request.get("imageProcessing"),
+            }
+        }
 
     def order(self) -> list[str]:
         """A topological order of the generations (``needs`` included), ties broken by their
@@ -180,6 +218,9 @@ class Fingerprinter:
             request = set_path(request, path, {"$sha256": digest})
         for local in self.files[key]:
             request = set_path(request, local.path, {"$file_sha256": self.file_hash(local.value)})
+        avatar = self._avatar(key, outputs)
+        if avatar is not None:
+            request = set_path(request, ("avatar", "avatarId"), avatar)
         return {
             "v": FINGERPRINT_VERSION,
             "origin": self.origin,

@@ -104,6 +104,8 @@ def _changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
 
     def kind(value: Any) -> str:
         text = str(value)
+        if "$avatar" in text:
+            return "avatar"
         if "$sha256" in text:
             return "upstream"
         if "$file_sha256" in text:
@@ -115,6 +117,8 @@ def _changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
         return f"upstream output changed ({', '.join(changed)})"
     if kinds == {"file"}:
         return f"local asset changed ({', '.join(changed)})"
+    if kinds == {"avatar"}:
+        return "its avatar's image or voice changed"
     return f"{', '.join(changed)} changed"
 
 

@@ -53,7 +53,7 @@ from runway_plan.catalog.model import (
     When,
 )
 from runway_plan.compile import Generation, Graph
-from runway_plan.compile.durations import DURATION_INPUTS, PASSTHROUGH_ENDPOINTS
+from runway_plan.compile.durations import DURATION_INPUTS, PASSTHROUGH_ENDPOINTS, spoken_text
 from runway_plan.compile.graph import TemplateFailed
 from runway_plan.files import LocalFileError
 from runway_plan.probe import probe_local
@@ -534,10 +534,8 @@ def _kept_input_seconds(gen: Generation, ctx: _Context) -> Seconds | None:
 def _speech_seconds(gen: Generation, catalog: Catalog) -> Seconds | None:
     """Bounds on the length of generated speech from its text and the catalog's speech rate."""
     rate = catalog.overlay.speech_rate
-    if rate is None or gen.endpoint != rate.endpoint:
-        return None
-    text = gen.request.get(rate.text_field)
-    if not isinstance(text, str) or not text:
+    text = spoken_text(catalog, gen.endpoint, gen.request)
+    if rate is None or text is None:
         return None
     slow, fast = (_dec(x) for x in rate.chars_per_second)
     characters = len(text)

@@ -11,7 +11,9 @@ body names media the run supplies:
   ``{"$file": "<path as written>", "media": "image/png", "bytes": n, "sha256": "..."}``,
   read only inside the spec's root (as validation reads it), and never shown;
 * a data URI is ``{"$data": "image/png", "bytes": n, "sha256": "..."}``: its bytes are not
-  repeated.
+  repeated;
+* the id of one of the spec's avatars (an avatar video's ``avatar: "@name"``), sent once the
+  run has made it, is ``{"$avatar": "<name>"}``.
 
 URLs (``https://``, ``runway://``) are shown as written.  Serialised with
 :func:`requests_yaml` or :func:`~runway_plan.diagnostics.display.json_text`, a spec's text
@@ -120,6 +122,8 @@ def compiled_requests(graph: Graph) -> tuple[dict[str, Any], list[Diagnostic]]:
                     diagnostics.append(file_diagnostic(shown, describe.label(asset.path), span))
                     shown = {"$file": asset.value}
                 body = set_path(body, asset.path, shown)
+        if (gen.avatar is not None) and (gen.avatar.step, key) in graph.avatar_edges:
+            body = set_path(body, ("avatar", "avatarId"), {"$avatar": gen.avatar.step})
         entry: dict[str, Any] = {"key": key, "step": gen.step}
         if gen.index is not None:
             entry["index"] = gen.index

@@ -106,6 +106,10 @@ class Validator(AssetChecks, ResourceChecks):
             )
             return
         model_span = self.locate((*base, "model"))
+        implicit = endpoint.implicit_model
+        if implicit is not None and gen.model != implicit:
+            self.diagnostics.append(self.model_given(gen, implicit, model_span))
+            return
         retired = catalog.retired(gen.model)
         if retired is not None:
             self.diagnostics.append(self.retired(gen, retired, sorted(endpoint.models), model_span))
@@ -160,6 +164,21 @@ class Validator(AssetChecks, ResourceChecks):
             span,
             hint=f"models on {gen.endpoint}: {', '.join(models)}",
         )
+
+    def model_given(self, gen: Generation, implicit: str, span: Location) -> Diagnostic:
+        """RP202 (a model of other endpoints) or RP201 (an unknown one) on an endpoint whose
+        request has no ``model``: the step names it by its endpoint alone."""
+        hint = f"{gen.endpoint} takes no model: leave `model` out (or write '{implicit}')"
+        elsewhere = self.catalog.model_endpoints.get(gen.model)
+        if elsewhere:
+            return make(
+                "RP202",
+                f"model '{gen.model}' is not available on {gen.endpoint}; "
+                f"it is on {', '.join(elsewhere)}",
+                span,
+                hint=hint,
+            )
+        return make("RP201", f"unknown model '{gen.model}'", span, hint=hint)
 
     def unknown_model(self, gen: Generation, models: list[str], span: Location) -> Diagnostic:
         """RP202 for a model of other endpoints, RP201 for an unknown one; a did-you-mean
@@ -325,5 +344,6 @@ def validate_resource(catalog: Catalog, resource: str, body: dict[str, Any]) -> 
     document = Document(data=None, source_map=SourceMap(resource), text="", diagnostics=[])
     graph = Graph(spec=None, document=document, catalog=catalog)
     validator = Validator(graph, api=True)
-    checker = Checker(validator, (), resource.split("_")[0], ModelOverlay(), {})
+    overlay = ModelOverlay(fields=catalog.overlay.resource_fields.get(resource, {}))
+    checker = Checker(validator, (), resource.split("_")[0], overlay, {})
     return _issues(checker.fields(body, spec.fields, ()), ())

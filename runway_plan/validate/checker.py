@@ -211,12 +211,17 @@ class Checker:
                 self.locate(at),
                 hint=f'quote it: "{plain}"',
             )
+        hint = describe.shape_hint(value, node, describe.label(at))
+        avatars = self.context.graph.avatars
+        named = isinstance(value, str) and value in avatars
+        if self.endpoint == "avatar_videos" and at == ("avatar",) and named:
+            hint = f"'{value}' is one of the spec's avatars: write avatar: \"@{value}\""
         return make(
             "RP206",
             f"{describe.label(at)} must be {describe.expected(node)}, "
             f"not {describe.type_name(value)}",
             self.locate(at),
-            hint=describe.shape_hint(value, node, describe.label(at)),
+            hint=hint,
         )
 
     def check(self, value: Any, node: TypeNode, at: DataPath) -> list[Diagnostic]:
@@ -247,7 +252,7 @@ class Checker:
             case StringType():
                 if not isinstance(value, str):
                     return [self.wrong_type(value, node, at)]
-                return self.string(value, node, at)
+                return self.string(value, node, at, patch)
             case IntegerType() | NumberType():
                 integer = isinstance(node, IntegerType)
                 ok = isinstance(value, int) if integer else isinstance(value, int | float)
@@ -279,32 +284,41 @@ class Checker:
             return [self.wrong_type(value, node, at)]
         return []
 
-    def string(self, value: str, node: StringType, at: DataPath) -> list[Diagnostic]:
+    def string(
+        self, value: str, node: StringType, at: DataPath, patch: FieldPatch | None = None
+    ) -> list[Diagnostic]:
         found: list[Diagnostic] = []
         if node.media is not None:
             return self.context.check_asset(value, node.media, at, self)
-        length = utf16_length(value) if node.length_unit == "utf16" else len(value)
-        unit = "UTF-16 code units" if node.length_unit == "utf16" else "characters"
-        if node.min_length is not None and length < node.min_length:
+        low = patch.min_length if patch is not None and patch.min_length is not None else None
+        high = patch.max_length if patch is not None and patch.max_length is not None else None
+        utf16 = node.length_unit == "utf16" or low is not None or high is not None
+        low = node.min_length if low is None else low
+        high = node.max_length if high is None else high
+        length = utf16_length(value) if utf16 else len(value)
+        unit = ("UTF-16 code unit" if utf16 else "character") + ("" if length == 1 else "s")
+        if low is not None and length < low:
             found.append(
                 make(
                     "RP209",
                     f"{describe.label(at)} is "
                     + ("empty" if length == 0 else f"{length} {unit} long")
-                    + f"; {self.subject} needs at least {node.min_length}",
+                    + f"; {self.subject} needs at least {low}",
                     self.locate(at),
                 )
             )
-        if node.max_length is not None and length > node.max_length:
+        if high is not None and length > high:
             found.append(
                 make(
                     "RP209",
                     f"{describe.label(at)} is {length} {unit} long; {self.subject} allows at most "
-                    f"{node.max_length}",
+                    f"{high}",
                     self.locate(at),
-                    hint=f"shorten it by {length - node.max_length}",
+                    hint=f"shorten it by {length - high}",
                 )
             )
+        if patch is not None and (patch.pattern is not None or patch.pixel_area is not None):
+            found.extend(self.free_size(value, patch, at))
         if (
             node.pattern is not None
             and not re.search(node.pattern, value)
@@ -318,6 +332,68 @@ class Checker:
                 )
             )
         return found
+
+    def free_size(self, value: str, patch: FieldPatch, at: DataPath) -> list[Diagnostic]:
+        """A free-text value against its patch's ``pattern`` and, for a ``W:H`` size, its
+        ``pixel_area``; the message names the form and area allowed and the listed values."""
+        listed = self.listed_values(at)
+        area = patch.pixel_area
+        form = (f"one of its {len(listed)} listed sizes or " if listed else "") + (
+            "a free size 'W:H' (width:height in pixels)"
+        )
+        if area is not None:
+            form += f" with an area of {area[0]:,} to {area[1]:,} pixels"
+        nearest = describe.nearest(value, listed) if listed else None
+        if patch.pattern is not None and not re.search(patch.pattern, value):
+            example = nearest if nearest is not None else (listed[0] if listed else None)
+            return [
+                make(
+                    "RP207",
+                    f"{describe.label(at)} '{value}' is not a size {self.subject} takes: {form}",
+                    self.locate(at),
+                    hint=f"for example {describe.show(example)}" if example is not None else None,
+                )
+            ]
+        if area is None:
+            return []
+        size = _size(value)
+        if size is None:
+            example = nearest if nearest is not None else (listed[0] if listed else None)
+            return [
+                make(
+                    "RP207",
+                    f"{describe.label(at)} '{value}' is not a size {self.subject} takes: {form}",
+                    self.locate(at),
+                    hint=f"for example {describe.show(example)}" if example is not None else None,
+                )
+            ]
+        width, height = size
+        pixels = width * height
+        if area[0] <= pixels <= area[1]:
+            return []
+        scaled = _scaled(width, height, area)
+        hints = [f"scale it to '{scaled[0]}:{scaled[1]}'"] if scaled else []
+        if nearest is not None:
+            hints.append(f"use the listed {describe.show(nearest)}")
+        shown = f"{pixels:,}" if pixels < _LARGEST_SIDE else f"more than {area[1]:,}"
+        return [
+            make(
+                "RP208",
+                f"{describe.label(at)} '{value}' is {shown} pixels; {self.subject} takes {form}",
+                self.locate(at),
+                hint=" or ".join(hints) or None,
+            )
+        ]
+
+    def listed_values(self, at: DataPath) -> tuple[Any, ...]:
+        """The enum values the field at ``at`` lists beside its free text (a union's enum)."""
+        fields = self.model_fields() if len(at) == 1 else {}
+        spec = fields.get(str(at[0])) if at else None
+        node = spec.type if spec is not None else None
+        variants = node.variants if isinstance(node, UnionType) else ()
+        return tuple(
+            v for variant in variants if isinstance(variant, EnumType) for v in variant.values
+        )
 
     def number(
         self, value: float, node: IntegerType | NumberType, patch: FieldPatch | None, at: DataPath
@@ -413,6 +489,8 @@ class Checker:
         if not candidates:
             return [self.wrong_type(value, node, at)]
         best: list[Diagnostic] | None = None
+        # On a tie, free text that failed its own patch says more than "not one of the listed".
+        candidates = sorted(candidates, key=lambda variant: isinstance(variant, EnumType))
         for variant in candidates:
             found = self.check(value, variant, at)
             if not found:
@@ -420,6 +498,32 @@ class Checker:
             if best is None or len(found) < len(best):
                 best = found
         return best or []
+
+
+_LARGEST_SIDE = 10**12
+"""A side of a ``W:H`` size written with more digits is taken as this many pixels."""
+
+
+def _size(value: str) -> tuple[int, int] | None:
+    """Width and height of a ``W:H`` size string (None: not two whole numbers)."""
+    match = re.fullmatch(r"([0-9]+):([0-9]+)", value)
+    if match is None:
+        return None
+    sides = (match[1].lstrip("0") or "0", match[2].lstrip("0") or "0")
+    width, height = (int(side) if len(side) <= 12 else _LARGEST_SIDE for side in sides)
+    return width, height
+
+
+def _scaled(width: int, height: int, area: tuple[int, int]) -> tuple[int, int] | None:
+    """``width:height`` scaled, keeping its aspect ratio, into the pixel ``area`` (None when
+    no whole size of that shape fits)."""
+    if width < 1 or height < 1:
+        return None
+    pixels = width * height
+    factor = math.sqrt((area[0] if pixels < area[0] else area[1]) / pixels)
+    round_to = math.ceil if pixels < area[0] else math.floor
+    scaled = (max(1, round_to(width * factor)), max(1, round_to(height * factor)))
+    return scaled if area[0] <= scaled[0] * scaled[1] <= area[1] else None
 
 
 def _representable(value: float) -> bool:

@@ -564,7 +564,56 @@ def _rule_edit_quality_ratio(request: dict[str, Any], checker: Checker) -> list[
     return found
 
 
+def _rule_multi_shot_mode(request: dict[str, Any], checker: Checker) -> list[Diagnostic]:
+    """SDK 5.24.0 recipes/multi_shot_video, a union of two requests told apart by ``mode``:
+    "`auto` decomposes a story prompt into exactly 5 shots" (``prompt`` required); "`custom`
+    polishes a user-provided shot list of 3-5 shots" (``shots`` required) whose "Per-shot
+    durations must sum to `duration`" ("Defaults to 10 seconds")."""
+    mode = request.get("mode")
+    wants, other = {"auto": ("prompt", "shots"), "custom": ("shots", "prompt")}.get(
+        mode if isinstance(mode, str) else "", (None, None)
+    )
+    if wants is None or other is None:
+        return []
+    found: list[Diagnostic] = []
+    if wants not in request:
+        found.append(
+            make(
+                "RP211",
+                f"mode '{mode}' requires {wants} for {checker.subject}",
+                checker.locate_missing((wants,)),
+                hint=f"add {wants}" + (", a story prompt" if wants == "prompt" else ", 3-5 shots"),
+            )
+        )
+    if other in request:
+        found.append(
+            make(
+                "RP211",
+                f"{other} is not taken in mode '{mode}' of {checker.subject}",
+                checker.locate_key((other,)),
+                hint=f"remove {other}, or use mode: {'custom' if other == 'shots' else 'auto'}",
+            )
+        )
+    shots = request.get("shots")
+    duration = request.get("duration", 10)
+    if mode == "custom" and isinstance(shots, list) and shots:
+        seconds = [s.get("duration") if isinstance(s, dict) else None for s in shots]
+        numbers = [d for d in seconds if isinstance(d, int) and not isinstance(d, bool)]
+        if len(numbers) == len(seconds) and isinstance(duration, int) and sum(numbers) != duration:
+            found.append(
+                make(
+                    "RP211",
+                    f"the shots last {sum(numbers)} s in all, but duration is {duration} s"
+                    + (" (its default)" if "duration" not in request else ""),
+                    checker.locate(("shots",)),
+                    hint="make the shots' durations add up to duration",
+                )
+            )
+    return found
+
+
 RULES: dict[str, Callable[[dict[str, Any], Checker], list[Diagnostic]]] = {
+    "multi_shot_mode": _rule_multi_shot_mode,
     "prompt_image_modes": _rule_prompt_image_modes,
     "first_frame_required": _rule_first_frame_required,
     "keyframe_ranges": _rule_keyframe_ranges,

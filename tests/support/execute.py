@@ -183,5 +183,5 @@ class Harness:
             for r in self.requests
             if r.method == "POST"
             and r.url.path.startswith("/v1/")
-            and r.url.path.split("/")[2] in CATALOG.endpoints
+            and r.url.path.removeprefix("/v1/") in CATALOG.endpoints
         )

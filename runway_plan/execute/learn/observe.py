@@ -128,7 +128,7 @@ def _blocks(
 ) -> tuple[Decimal, bool]:
     """How many blocks of ``counting`` (rates of one credit) the request counted, and whether
     they were measured on its stored output; raises :class:`_NotLearnable`."""
-    model = str(body.get("model"))
+    model = reader.catalog.request_model(endpoint, dict(body))
     cost = cost_of(with_price(reader.catalog, model, counting), endpoint, body, reader.root)
     if not cost.unknown and cost.blocks_low == cost.blocks_high:
         return cost.blocks_low, False
@@ -157,7 +157,7 @@ def _condition(reader: InputReader, price: Price, endpoint: str, body: Mapping[s
     :class:`_NotLearnable` when none does or an omitted field decides."""
     if len(price.rates) == 1 and not price.rates[0].when:
         return 0
-    model = str(body.get("model"))
+    model = reader.catalog.request_model(endpoint, dict(body))
     catalog = with_price(reader.catalog, model, price)
     graph = compile_request(catalog, endpoint, dict(body), root=reader.root)
     chosen, missing = matching_rates(graph.generations["request"], price, catalog)
@@ -177,7 +177,7 @@ def _surcharges(
     :class:`_NotLearnable` when they are a range (a possible charge, an unmeasured input)."""
     if not price.surcharges:
         return Decimal(0)
-    model = str(body.get("model"))
+    model = reader.catalog.request_model(endpoint, dict(body))
     extras = _flat(price, Decimal(0))
     cost = cost_of(with_price(reader.catalog, model, extras), endpoint, body, reader.root)
     if cost.unknown:
@@ -289,7 +289,7 @@ def _observe_one(
         request = json.loads(attempt.request)
     except ValueError:
         request = None
-    if not isinstance(request, dict) or request.get("model") != model:
+    if not isinstance(request, dict) or catalog.request_model(endpoint, request) != model:
         found.skipped.append(Skipped(model, task, "its recorded request is not readable"))
         return
     body = media_inputs(reader, request)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, make
@@ -21,7 +21,11 @@ from runway_plan.execute.runner.spans import step_span
 from runway_plan.execute.state import Outcome, State, StepRow, StepStatus
 from runway_plan.files import LocalFileError
 
-__all__ = ["Driver"]
+__all__ = ["AvatarWait", "Driver"]
+
+AvatarWait = Callable[[str], Awaitable[tuple[str | None, str]]]
+"""Waits until a spec avatar is reconciled: its remote id, or None and why it is not in
+place (``interrupted`` when the run stopped first)."""
 
 
 class Driver:
@@ -40,9 +44,13 @@ class Driver:
         preds: Mapping[str, list[str]],
         joins: Mapping[str, asyncio.Future[str | None]],
         emit: Callable[[str, str | None, str], None],
+        avatars: AvatarWait | None = None,
+        avatar_ids: dict[str, str] | None = None,
     ) -> None:
         """``reuse`` is the survey of the state, ``preds`` each generation's producers and
-        ``joins`` the shared wait (:meth:`join`) of each step another step ``needs``."""
+        ``joins`` the shared wait (:meth:`join`) of each step another step ``needs``;
+        ``avatars`` waits for one of the spec's avatars, and ``avatar_ids`` receives the id
+        an avatar video is sent with."""
         self.graph = graph
         self.state = state
         self.options = options
@@ -53,6 +61,8 @@ class Driver:
         self._preds = preds
         self._joins = joins
         self._emit = emit
+        self._avatars = avatars
+        self.avatar_ids = avatar_ids if avatar_ids is not None else {}
 
     async def drive(self, key: str) -> None:
         """Take generation ``key`` from its dependencies to its outcome; never raises but
@@ -115,8 +125,10 @@ class Driver:
             )
             self.records.settle(result, Outcome.SKIPPED, f"depends on '{bad[0]}'")
             return
+        if not await self._avatar_in_place(key, result):
+            return
         hashes: dict[OutputRef, str] = {}
-        for _, ref in self.fingerprinter.inputs[key]:
+        for ref in self.fingerprinter.upstream(key):
             made = self.results[ref.key]
             match = [o for o in made.outputs if o.index == ref.index]
             if match:
@@ -150,6 +162,33 @@ class Driver:
         if row.status is not StepStatus.SUCCEEDED:
             self.records.refresh(result)  # a reused step is refreshed once it is collected
         await self._resume(key, result, row)
+
+    async def _avatar_in_place(self, key: str, result: GenerationResult) -> bool:
+        """For an avatar video of a spec avatar: wait until the avatar is reconciled and
+        record its id; False, with the outcome settled, when it is not in place."""
+        gen = self.graph.generations[key]
+        if gen.avatar is None or self._avatars is None:
+            return True
+        name = gen.avatar.step
+        if (name, key) not in self.graph.avatar_edges:
+            return True
+        remote_id, why = await self._avatars(name)
+        if remote_id is not None:
+            self.avatar_ids[key] = remote_id
+            return True
+        result.reason = f"avatar '{name}' {why}"
+        if why == "interrupted":
+            self.records.settle(result, Outcome.INTERRUPTED, f"waits for avatar '{name}'")
+            return False
+        self.diagnostics.append(
+            make(
+                "RP503",
+                f"'{key}' was skipped: it uses avatar '{name}', which {why}",
+                step_span(self.graph, gen.step),
+            )
+        )
+        self.records.settle(result, Outcome.SKIPPED, f"uses avatar '{name}'")
+        return False
 
     async def _resume(self, key: str, result: GenerationResult, row: StepRow) -> None:
         """Continue a step from whatever its journal row says."""

@@ -110,6 +110,10 @@ class Execution:
                 self._preds[consumer].append(producer)
         self._joins: dict[str, asyncio.Task[str | None]] = {}
         """Per step another step ``needs``: one shared wait for all its generations."""
+        self._avatars: dict[str, asyncio.Task[None]] = {}
+        """Per spec avatar, its reconciliation (avatar videos wait for it)."""
+        self.avatar_ids: dict[str, str] = {}
+        """Per avatar video of a spec avatar, the avatar's remote id it is sent with."""
         self.spending = Spending(
             graph, catalog, self.fingerprinter, state, self.store, self.results
         )
@@ -139,6 +143,7 @@ class Execution:
             options,
             self.results,
             self._emit,
+            avatar_ids=self.avatar_ids,
         )
         for position, (key, gen) in enumerate(graph.generations.items()):
             self.results[key] = GenerationResult(key, gen.step, gen.index, position)
@@ -422,17 +427,22 @@ class Execution:
                 preds=self._preds,
                 joins=self._joins,
                 emit=self._emit,
+                avatars=self._avatar_ready,
+                avatar_ids=self.avatar_ids,
             )
             for needed in dict.fromkeys(n for names in self.graph.needs.values() for n in names):
                 self._joins[needed] = asyncio.create_task(driver.join(needed), name=f"{needed}[*]")
+            for key in self.graph.avatars:
+                self._avatars[key] = asyncio.create_task(
+                    self._drive_avatar(key), name=f"avatar {key}"
+                )
             for key in self.fingerprinter.order():
                 self._drivers[key] = asyncio.create_task(driver.drive(key), name=f"drive {key}")
-            avatars = [
-                asyncio.create_task(self._drive_avatar(key), name=f"avatar {key}")
-                for key in self.graph.avatars
-            ]
             await asyncio.gather(
-                *self._drivers.values(), *self._joins.values(), *avatars, return_exceptions=True
+                *self._drivers.values(),
+                *self._joins.values(),
+                *self._avatars.values(),
+                return_exceptions=True,
             )
             await self._guard(reconciler.prune(), "prune", ("document", "avatar"))
             pending = self._shielded | reconciler.shielded
@@ -566,6 +576,21 @@ class Execution:
                 upstream = f"its image '{source.ref.key}' {made.outcome.value}"
         await self._guard(
             self.reconciler.avatar(key, upstream), f"avatar '{key}'", ("avatar",), key
+        )
+
+    async def _avatar_ready(self, key: str) -> tuple[str | None, str]:
+        """Wait until avatar ``key`` is reconciled: its remote id, or None and why it is not
+        in place (see :data:`~runway_plan.execute.runner.drive.AvatarWait`)."""
+        await asyncio.shield(self._avatars[key])
+        assert self.reconciler is not None
+        result = self.reconciler.results[("avatar", key)]
+        if result.ok and result.remote_id:
+            return result.remote_id, ""
+        if result.action in ("interrupted", "pending"):
+            return None, "interrupted"
+        status = f" ({result.status})" if result.status else ""
+        return None, f"was {result.action}{status}" + (
+            f": {result.message}" if result.message else ""
         )
 
     def _image_hash(self, ref: OutputRef) -> str | None:

@@ -32,6 +32,9 @@ from runway_plan.probe import sniff
 
 __all__ = ["URL_MARGIN", "Inputs", "fresh_url"]
 
+AVATAR_ID = ("avatar", "avatarId")
+"""Where an avatar video of a spec avatar is sent the avatar's remote id."""
+
 URL_MARGIN = 3600.0
 """An input URL must stay valid this many seconds after a create (the API fetches it later)."""
 
@@ -70,9 +73,12 @@ class Inputs:
         options: RunOptions,
         results: Mapping[str, GenerationResult],
         emit: Callable[[str, str | None, str], None],
+        *,
+        avatar_ids: Mapping[str, str] | None = None,
     ) -> None:
         """``results`` are the run's, read for the journal row of an upstream generation;
-        ``emit`` reports each upload."""
+        ``emit`` reports each upload; ``avatar_ids`` gives an avatar video of a spec avatar
+        the avatar's remote id (once it is in place)."""
         self.graph = graph
         self.catalog = catalog
         self.client = client
@@ -82,6 +88,7 @@ class Inputs:
         self.options = options
         self.results = results
         self._emit = emit
+        self.avatar_ids: Mapping[str, str] = avatar_ids if avatar_ids is not None else {}
 
     async def image_uri(self, source: ImageSource, fresh: bool) -> tuple[str, str]:
         """An avatar's reference image as the API takes it, and as it is shown."""
@@ -111,6 +118,10 @@ class Inputs:
             uri, label = await self.local_uri(local.value, local.media, fresh=fresh)
             body = set_path(body, local.path, uri)
             shown = set_path(shown, local.path, label)
+        avatar_id = self.avatar_ids.get(key)
+        if avatar_id is not None:
+            body = set_path(body, AVATAR_ID, avatar_id)
+            shown = set_path(shown, AVATAR_ID, avatar_id)
         return dict(body), dict(shown)
 
     async def output_uri(self, ref: OutputRef, *, fresh: bool = False) -> str:
