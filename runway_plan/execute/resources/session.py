@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import KW_ONLY, dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, Span, make
@@ -15,7 +15,7 @@ from runway_plan.execute.fingerprint import OutputRef
 from runway_plan.execute.resources.desired import Desired, ImageSource, desired_state, scope_of
 from runway_plan.execute.state import ResourceRow, ResourceStatus, State
 
-__all__ = ["ImageUri", "InDoubt", "ResourceOptions", "ResourceResult", "Session"]
+__all__ = ["ImageUri", "InDoubt", "ResourceOptions", "ResourceResult", "Scope", "Session"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,15 @@ class InDoubt(Exception):
     """A create's outcome is unknown and the remote list could not settle it."""
 
 
+class Scope(TypedDict):
+    """Where a run's resource rows belong: the spec's name (its identity) and file, and the API
+    origin (see the package docstring)."""
+
+    spec_name: str
+    origin: str
+    spec_path: str
+
+
 @dataclass(eq=False)
 class Session:
     """One run's reconciliation: the graph, the API client, the journal and the run's clock
@@ -104,6 +113,7 @@ class Session:
         graph = self.graph
         self.spec_name = scope_of(graph)
         self.spec_path = graph.document.source_map.path
+        self.scope = Scope(spec_name=self.spec_name, origin=self.origin, spec_path=self.spec_path)
         nodes = [
             *(("document", key, doc.name) for key, doc in graph.documents.items()),
             *(("avatar", key, avatar.name) for key, avatar in graph.avatars.items()),

@@ -74,11 +74,9 @@ async def create(
             s.fail(result, "RP506", f"cannot prepare the image of {label}: {exc}")
             return
         row = s.state.mark_resource_creating(
-            spec_name=s.spec_name,
-            origin=s.origin,
+            **s.scope,
             kind=want.kind,
             key=want.key,
-            spec_path=s.spec_path,
             name=want.name,
             pending=want.fields,
             run_id=s.run_id,
