@@ -9,11 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from runway_plan.compile import Graph
-from runway_plan.execute.client import (
-    ApiError,
-    ResourceNotFound,
-    RunwayClient,
-)
+from runway_plan.execute.client import ApiError, ResourceNotFound, RunwayClient
 from runway_plan.execute.fingerprint import OutputRef, canonical_json, origin_of
 from runway_plan.execute.resources.desired import (
     KINDS,
