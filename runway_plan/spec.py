@@ -89,6 +89,24 @@ class Retry(_Model):
     )
 
 
+# ---- workflows (an additive block) ---------------------------------------------------------
+
+WORKFLOWS = "workflows"
+"""The endpoint of a published workflow's run (``POST /v1/workflows/{id}``)."""
+
+
+class WorkflowOutput(_Model):
+    """One output a workflow step declares, so that ``@step[i]`` can name it before the run."""
+
+    media: Literal["image", "video", "audio"] = Field(
+        description="The media of this output (what an input that references it must take)."
+    )
+    node: str | None = Field(
+        default=None,
+        description="The workflow node that makes it (for people and reports; optional).",
+    )
+
+
 class Step(BaseModel):
     """One generation step: orchestration keys plus the API request fields of its model."""
 
@@ -112,6 +130,13 @@ class Step(BaseModel):
     )
     description: str | None = Field(default=None, description="Free text for people.")
     retry: Retry | None = Field(default=None, description="Retry policy for retryable failures.")
+    outputs: list[WorkflowOutput] | None = Field(
+        default=None,
+        max_length=100,
+        description="A workflow step's outputs (endpoint workflows only), in the order the run "
+        "returns them: how many a published workflow makes, and of which media, is known only "
+        "after it runs, so only declared outputs can be referenced as '@step[i]'.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -132,7 +157,7 @@ class Step(BaseModel):
         return fields
 
 
-STEP_KEYS = frozenset({"endpoint", "for_each", "needs", "description", "retry"})
+STEP_KEYS = frozenset({"endpoint", "for_each", "needs", "description", "retry", "outputs"})
 
 MODEL_LESS = "model_less"
 """The key of :func:`parse_spec`'s validation context naming the endpoints without a model."""

@@ -14,6 +14,7 @@ from runway_plan.catalog.model import (
     FieldPatch,
     FieldSpec,
     IntegerType,
+    MapType,
     ModelOverlay,
     NumberType,
     ObjectType,
@@ -278,6 +279,14 @@ class Checker:
                 if not isinstance(value, dict):
                     return [self.wrong_type(value, node, at)]
                 return self.fields(value, node.fields, at)
+            case MapType():
+                if not isinstance(value, dict):
+                    return [self.wrong_type(value, node, at)]
+                return [
+                    d
+                    for key, item in value.items()
+                    for d in self.check(item, node.values, (*at, key))
+                ]
         if node.kind == "boolean" and not isinstance(value, bool):
             return [self.wrong_type(value, node, at)]
         if node.kind == "null" and value is not None:
