@@ -171,6 +171,8 @@ class Checker:
 
     def unknown_field(self, name: str, fields: dict[str, FieldSpec], at: DataPath) -> Diagnostic:
         step_keys = self.step_keys if not at else frozenset()
+        if self.endpoint != "workflows":
+            step_keys = step_keys - {"outputs"}  # declared by workflow steps only
         accepted = f"accepted: {', '.join(sorted(fields))}"
         if step_keys:
             accepted += f"; step keys: {', '.join(sorted(step_keys))}"
