@@ -47,6 +47,7 @@ from runway_plan.emulator.faults import (
     Scope,
     Send,
 )
+from runway_plan.spec import WORKFLOWS
 
 __all__ = ["create_app"]
 
@@ -166,6 +167,8 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
 
     async def generation(request: Request) -> Response:
         endpoint = request.path_params["endpoint"]
+        if endpoint == WORKFLOWS:  # a workflow runs at POST /v1/workflows/{id}
+            return _error(405, "Method not allowed.")
         if endpoint not in emulator.catalog.endpoints:
             if served(request.scope):
                 return _error(405, "Method not allowed.")
