@@ -294,7 +294,7 @@ class Emulator:
 
     def list_workflows(self) -> Reply:
         """``GET /v1/workflows``: the account's published workflows."""
-        return self._workflows.list()
+        return self._workflows.listing()
 
     def get_workflow(self, workflow_id: str) -> Reply:
         """``GET /v1/workflows/{id}``: one published workflow and its graph."""
@@ -313,6 +313,10 @@ class Emulator:
     def get_workflow_invocation(self, invocation_id: str, base_url: str) -> Reply:
         """``GET /v1/workflow_invocations/{id}``."""
         return self._workflows.invocation(invocation_id, base_url)
+
+    def invocation_tasks(self, invocation_id: str) -> list[str]:
+        """The ids of the tasks a workflow invocation ran (for tests matching the ledger)."""
+        return self._workflows.task_ids(invocation_id)
 
     # ------------------------------------------------------------------ admin
 

@@ -128,7 +128,7 @@ class Workflows:
         self._by_id = {workflow.id: workflow for workflow in PUBLISHED}
         self._invocations: dict[str, _Invocation] = {}
 
-    def list(self) -> Reply:
+    def listing(self) -> Reply:
         """``GET /v1/workflows``: each workflow with its versions, newest first."""
         data = [
             {
@@ -235,6 +235,11 @@ class Workflows:
             invocation = _Invocation(new_id(), w, reply.data["id"], self._account.advance())
             self._invocations[invocation.id] = invocation
         return Reply(200, {"id": invocation.id})
+
+    def task_ids(self, invocation_id: str) -> list[str]:
+        """The tasks an invocation ran (its generation node's; none for an unknown id)."""
+        invocation = self._invocations.get(invocation_id)
+        return [invocation.task_id] if invocation is not None else []
 
     def invocation(self, invocation_id: str, base_url: str) -> Reply:
         """``GET /v1/workflow_invocations/{id}``: the node task's life, as an invocation."""
