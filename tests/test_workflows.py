@@ -272,3 +272,29 @@ def test_a_stopped_run_resumes_the_invocation_and_never_runs_it_again(tmp_path: 
     assert second.generations["poster"].task_ids == [row.task_id]
     ledger = harness.emu.ledger()
     assert len(ledger) == 1 and not ledger.duplicates()
+
+
+def test_a_node_the_workflow_lacks_is_reported_at_its_place_in_the_spec(tmp_path: Path) -> None:
+    spec = write_spec(
+        tmp_path / "spec",
+        f"""\
+        version: 1
+        name: poster
+        steps:
+          poster:
+            endpoint: workflows
+            workflow: {POSTER}
+            nodeOutputs:
+              headline:
+                text: {{type: primitive, value: Spring sale}}
+              subtitle:
+                text: {{type: primitive, value: this week only}}
+        """,
+    )
+    harness = Harness(emulator(tier=2), tmp_path / "state", tmp_path / "out")
+    result = harness.run(graph_of(spec))
+    assert result.status == "failed"
+    [refused] = [d for d in result.diagnostics if d.code == "RP500"]
+    assert "unknown node id 'subtitle'" in refused.message
+    assert refused.span is not None and refused.span.line == 11  # subtitle's outputs
+    assert len(harness.emu.ledger()) == 0  # refused before any task: nothing billed
