@@ -298,3 +298,31 @@ def test_a_node_the_workflow_lacks_is_reported_at_its_place_in_the_spec(tmp_path
     assert "unknown node id 'subtitle'" in refused.message
     assert refused.span is not None and refused.span.line == 11  # subtitle's outputs
     assert len(harness.emu.ledger()) == 0  # refused before any task: nothing billed
+
+
+def test_an_output_the_workflow_did_not_make_skips_its_user_saying_why(tmp_path: Path) -> None:
+    spec = write_spec(
+        tmp_path / "spec",
+        f"""\
+        version: 1
+        name: poster
+        steps:
+          poster:
+            endpoint: workflows
+            workflow: {POSTER}
+            outputs: [{{media: image}}, {{media: image}}]
+          clip:
+            endpoint: image_to_video
+            model: gen4_turbo
+            promptImage: "@poster[1]"
+            ratio: "1280:720"
+            duration: 5
+        """,
+    )
+    harness = Harness(emulator(tier=2), tmp_path / "state", tmp_path / "out")
+    result = harness.run(graph_of(spec))
+    outcomes = {r.key: r.outcome for r in result.generations.values()}
+    assert outcomes == {"poster": Outcome.GENERATED, "clip": Outcome.SKIPPED}
+    [skipped] = [d for d in result.diagnostics if d.code == "RP503"]
+    assert "uses output 1 of 'poster', which made 1 output (its step declares 2" in skipped.message
+    assert skipped.span is not None and skipped.span.line == 8
