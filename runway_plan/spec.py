@@ -230,7 +230,8 @@ class Spec(_Model):
     vars: dict[str, Any] = Field(default_factory=dict, description="Template variables.")
     prices: dict[str, Credits] = Field(
         default_factory=dict,
-        description="Price overrides: credits per generation for a model the catalog cannot price.",
+        description="Price overrides: credits per generation for a model the catalog cannot price "
+        "(a workflow step: `workflows` for every workflow, `workflows/<id>` for one).",
     )
     steps: dict[str, Step] = Field(default_factory=dict, description="Generation steps by name.")
     documents: dict[str, Document_] = Field(
