@@ -21,7 +21,13 @@ import pytest
 import runwayml
 from support.execute import CATALOG, Harness, copy_specs, emulator, graph_of, write_spec
 
-from runway_plan.emulator import Emulator, EmulatorConfig, EmulatorServer, create_app
+from runway_plan.emulator import (
+    Emulator,
+    EmulatorConfig,
+    EmulatorServer,
+    ManualClock,
+    create_app,
+)
 from runway_plan.emulator.synth import striped_png
 from runway_plan.emulator.workflows import PUBLISHED
 from runway_plan.execute import Execution, Outcome, State, StepStatus
@@ -86,7 +92,7 @@ def test_sdk_lists_retrieves_and_runs_a_workflow(
     )
     done, seen = _finished(client, run.id)
     assert done.status == "SUCCEEDED", done
-    assert seen[0] in ("PENDING", "THROTTLED", "RUNNING")
+    assert set(seen) <= {"PENDING", "THROTTLED", "RUNNING", "SUCCEEDED"}
     assert done.cost is not None and done.cost.credits == 145  # seedance2_fast: 29 x 5 s
     [(node, urls)] = done.output.items()  # type: ignore[union-attr]
     assert node == "animate" and len(urls) == 1
@@ -100,6 +106,33 @@ def test_sdk_lists_retrieves_and_runs_a_workflow(
         "seedance2_fast",
         145,
     )
+
+
+def test_an_invocation_goes_through_its_life_on_the_emulators_clock() -> None:
+    clock = ManualClock()
+    with (
+        Emulator(EmulatorConfig(tier=1), clock=clock) as emu,
+        EmulatorServer(create_app(emu)) as server,
+        runwayml.RunwayML(api_key=emu.api_key, base_url=server.base_url) as sdk,
+    ):
+        image = {"input-image": {"image": {"type": "image", "uri": PNG}}}
+        runs = [sdk.workflows.run(ORBIT, node_outputs=image).id for _ in range(4)]
+        seen: dict[str, list[str]] = {run: [] for run in runs}
+        for _ in range(400):
+            for run in runs:
+                status = sdk.workflow_invocations.retrieve(run).status
+                if not seen[run] or seen[run][-1] != status:
+                    seen[run].append(status)
+            if all(s[-1] == "SUCCEEDED" for s in seen.values()):
+                break
+            clock.advance(5)
+        statuses = {status for path in seen.values() for status in path}
+        assert {"THROTTLED", "RUNNING", "SUCCEEDED"} <= statuses, seen
+        assert all(path[-1] == "SUCCEEDED" for path in seen.values()), seen
+        assert all(path[0] in ("PENDING", "THROTTLED", "RUNNING") for path in seen.values())
+        done = sdk.workflow_invocations.retrieve(runs[-1])
+        assert done.status == "SUCCEEDED" and done.cost is not None
+        assert done.cost.credits == 145
 
 
 def test_sdk_run_is_refused_naming_the_field(client: runwayml.RunwayML) -> None:
@@ -121,6 +154,19 @@ def test_sdk_run_is_refused_naming_the_field(client: runwayml.RunwayML) -> None:
         client.workflows.run(ORBIT, node_outputs={})
     [issue] = raised.value.body["issues"]  # type: ignore[index]
     assert issue["path"] == ["nodeOutputs", "input-image", "image"]
+
+    # what the generation node refuses is named where the run set it
+    text = "data:text/plain;base64," + base64.b64encode(b"not an image").decode()
+    with pytest.raises(runwayml.BadRequestError) as raised:
+        client.workflows.run(
+            ORBIT,
+            node_outputs={
+                "input-image": {"image": {"type": "image", "uri": PNG}},
+                "style-frame": {"image": {"type": "image", "uri": text}},
+            },
+        )
+    paths = [issue["path"] for issue in raised.value.body["issues"]]  # type: ignore[index]
+    assert paths == [["nodeOutputs", "style-frame", "image", "uri"]]
 
     with pytest.raises(runwayml.NotFoundError):
         client.workflows.run("00000000-0000-4000-8000-000000000000", node_outputs={})

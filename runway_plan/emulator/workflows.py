@@ -194,13 +194,16 @@ class Workflows:
                 issues.append(Issue(("nodeOutputs", node), "a node's outputs must be an object"))
                 continue
             for key, value in outputs.items():
-                issues += _slot_issues(w, node, key, value, slots)
-                if key in slots and not issues:
+                found = _slot_issues(w, node, key, value, slots)
+                issues += found
+                if not found:
                     values[(node, key)] = value
         if issues:
             return invalid(issues)
         request = dict(w.request)
         frames: list[dict[str, Any]] = []
+        places: dict[tuple[str | int, ...], tuple[str, ...]] = {}
+        framed: list[tuple[str, ...]] = []
         for node, slots in w.inputs.items():
             for key, slot in slots.items():
                 value = values.get((node, key))
@@ -222,15 +225,22 @@ class Workflows:
                     if slot.type == "primitive"
                     else value["uri"]
                 )
+                place = ("nodeOutputs", node, key, "value" if slot.type == "primitive" else "uri")
                 if slot.keyframe is not None:
                     frames.append({"uri": content, "position": slot.keyframe})
+                    framed.append(place)
                 else:
                     request[slot.target] = content
+                    places[(slot.target,)] = place
         if frames:
             request["promptImage"] = frames if len(frames) > 1 else frames[0]["uri"]
+            many = len(frames) > 1
+            places.update(
+                {("promptImage", i) if many else ("promptImage",): p for i, p in enumerate(framed)}
+            )
         reply = create(w.endpoint, request)
         if reply.status != 200:
-            return _in_nodes(reply, w)
+            return _in_nodes(reply, places)
         with self._account.lock:
             invocation = _Invocation(new_id(), w, reply.data["id"], self._account.advance())
             self._invocations[invocation.id] = invocation
@@ -272,20 +282,15 @@ def _slot_issues(
     return []
 
 
-def _in_nodes(reply: Reply, w: Workflow) -> Reply:
-    """A refusal of the node's task, its fields named where the run set them."""
+def _in_nodes(reply: Reply, places: dict[tuple[str | int, ...], tuple[str, ...]]) -> Reply:
+    """A refusal of the node's task, each field named where the run set it (``places``: a
+    field of the node's request -> its place in ``nodeOutputs``)."""
     data = reply.data if isinstance(reply.data, dict) else {}
-    places = {
-        slot.target: ("nodeOutputs", node, key, "value" if slot.type == "primitive" else "uri")
-        for node, slots in w.inputs.items()
-        for key, slot in slots.items()
-    }
     issues = []
     for issue in data.get("issues") or []:
-        path = issue.get("path") or []
-        head = path[0] if path else None
-        place = places.get(head) if isinstance(head, str) else None
-        issues.append({**issue, "path": list(place) if place else path})
+        path = tuple(issue.get("path") or ())
+        place = places.get(path[:2]) or places.get(path[:1])
+        issues.append({**issue, "path": list(place) if place else list(path)})
     return Reply(reply.status, {**data, **({"issues": issues} if issues else {})}, reply.headers)
 
 
