@@ -33,6 +33,7 @@ from runway_plan.emulator.workflows import PUBLISHED
 from runway_plan.execute import Execution, Outcome, State, StepStatus
 from runway_plan.execute.wire import invocation_as_task, invocation_id
 from runway_plan.plan import plan
+from runway_plan.plan.requests import compiled_requests
 from runway_plan.probe import probe
 from runway_plan.validate import check_file
 
@@ -246,6 +247,21 @@ def test_the_example_plans_with_its_price_and_unpriced_without(tmp_path: Path) -
     assert "only once every task of it has finished" in cost.reasons[0]
     [note] = [d for d in unpriced.diagnostics if d.code == "RP401"]
     assert "prices: {workflows: CREDITS}" in (note.hint or "")
+
+
+def test_compile_shows_the_workflow_id_in_the_path_and_the_upstream_output(
+    tmp_path: Path,
+) -> None:
+    graph = graph_of(copy_specs(tmp_path) / "workflow.yaml")
+    document, problems = compiled_requests(graph)
+    assert not problems
+    [entry] = [e for e in document["generations"] if e["key"] == "animate"]
+    assert entry["request"] == f"POST /v1/workflows/{ORBIT}"
+    assert entry["inputs"] == ["still"] and entry["model"] == "workflows"
+    assert set(entry["body"]) == {"nodeOutputs"}
+    slots = entry["body"]["nodeOutputs"]
+    assert slots["input-image"]["image"]["uri"] == {"$output": "still", "index": 0}
+    assert slots["style-frame"]["image"]["uri"]["$file"] == "assets/style.png"
 
 
 def test_the_example_runs_on_the_emulator(tmp_path: Path) -> None:
