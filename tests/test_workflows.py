@@ -388,3 +388,14 @@ def test_an_output_the_workflow_did_not_make_skips_its_user_saying_why(tmp_path:
     [skipped] = [d for d in result.diagnostics if d.code == "RP503"]
     assert "uses output 1 of 'poster', which made 1 output (its step declares 2" in skipped.message
     assert skipped.span is not None and skipped.span.line == 8
+
+
+def test_a_local_file_in_node_outputs_is_uploaded_as_other_inputs_are(tmp_path: Path) -> None:
+    specs = copy_specs(tmp_path)
+    harness = Harness(emulator(tier=2), tmp_path / "state", tmp_path / "out")
+    result = harness.run(graph_of(specs / "workflow.yaml"), data_uri_limit=0)
+    assert result.exit_code == 0, result.diagnostics
+    assert len([r for r in harness.requests if r.url.path == "/v1/uploads"]) == 1  # style.png
+    [sent] = [r for r in harness.requests if r.url.path.startswith("/v1/workflows/")]
+    uri = json.loads(sent.content)["nodeOutputs"]["style-frame"]["image"]["uri"]
+    assert uri.startswith("runway://")
