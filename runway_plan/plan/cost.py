@@ -58,6 +58,7 @@ from runway_plan.compile.graph import TemplateFailed
 from runway_plan.files import LocalFileError
 from runway_plan.probe import probe_local
 from runway_plan.source import DataPath
+from runway_plan.spec import WORKFLOWS
 
 __all__ = [
     "Cost",
@@ -508,9 +509,9 @@ def _delivered_seconds(producer: Generation, ctx: _Context) -> Seconds | None:
     the catalog's tolerance for its media (see the module docstring)."""
     seconds = _output_seconds(producer, ctx)
     if seconds is None or producer.declared_media is not None:
-        return seconds
+        return seconds  # a workflow's outputs: no catalog tolerance (their media are declared)
     tolerance = ctx.catalog.output_length_tolerance(producer.endpoint, producer.model)
-    if seconds is None or tolerance is None or not (tolerance.below or tolerance.above):
+    if tolerance is None or not (tolerance.below or tolerance.above):
         return seconds
     below, above = _dec(tolerance.below), _dec(tolerance.above)
     media = ctx.catalog.output_media(producer.endpoint, producer.model)
@@ -787,8 +788,8 @@ def price_generation(
 def _price(gen: Generation, ctx: _Context, overrides: Mapping[str, Decimal]) -> Cost:
     catalog = ctx.catalog
     named = workflow_price_name(gen)
-    if named in overrides or gen.model in overrides:
-        named = named if named in overrides else gen.model
+    if (named and named in overrides) or gen.model in overrides:
+        named = named if named and named in overrides else gen.model
         credits = Decimal(overrides[named])
         return Cost(
             low=credits,
@@ -825,7 +826,7 @@ def _price(gen: Generation, ctx: _Context, overrides: Mapping[str, Decimal]) -> 
 def workflow_price_name(gen: Generation) -> str:
     """The name a spec's ``prices:`` gives one published workflow: ``workflows/<id>`` ("" for
     a generation that is not a workflow's run, or names no workflow)."""
-    workflow = gen.request.get("workflow") if gen.endpoint == "workflows" else None
+    workflow = gen.request.get("workflow") if gen.endpoint == WORKFLOWS else None
     return f"workflows/{workflow}" if isinstance(workflow, str) and workflow else ""
 
 

@@ -37,6 +37,7 @@ from runway_plan.diagnostics import Diagnostic
 from runway_plan.diagnostics.display import codepoint_escape, display_lines, is_hidden
 from runway_plan.files import LocalFileError
 from runway_plan.probe import probe_local
+from runway_plan.spec import WORKFLOWS
 from runway_plan.validate import describe
 from runway_plan.validate.assets import file_diagnostic
 
@@ -128,7 +129,7 @@ def compiled_requests(graph: Graph) -> tuple[dict[str, Any], list[Diagnostic]]:
         if gen.index is not None:
             entry["index"] = gen.index
         request = f"POST /v1/{gen.endpoint}"
-        workflow = gen.request.get("workflow") if gen.endpoint == "workflows" else None
+        workflow = gen.request.get("workflow") if gen.endpoint == WORKFLOWS else None
         if isinstance(workflow, str) and isinstance(body, dict):
             # a workflow's id is sent in the path (POST /v1/workflows/{id}), not in the body
             request = f"{request}/{workflow}"

@@ -27,6 +27,7 @@ from runway_plan.compile.durations import DURATION_INPUTS, PASSTHROUGH_ENDPOINTS
 from runway_plan.compile.graph import TemplateFailed
 from runway_plan.diagnostics import Diagnostic, Location, Span, make
 from runway_plan.source import INTEGER_RANGE, DataPath
+from runway_plan.spec import WORKFLOWS
 from runway_plan.validate import describe
 from runway_plan.validate.describe import field_names, utf16_length
 
@@ -171,7 +172,7 @@ class Checker:
 
     def unknown_field(self, name: str, fields: dict[str, FieldSpec], at: DataPath) -> Diagnostic:
         step_keys = self.step_keys if not at else frozenset()
-        if self.endpoint != "workflows":
+        if self.endpoint != WORKFLOWS:
             step_keys = step_keys - {"outputs"}  # declared by workflow steps only
         accepted = f"accepted: {', '.join(sorted(fields))}"
         if step_keys:
