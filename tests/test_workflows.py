@@ -248,6 +248,18 @@ def test_the_example_plans_with_its_price_and_unpriced_without(tmp_path: Path) -
     [note] = [d for d in unpriced.diagnostics if d.code == "RP401"]
     assert "prices: {workflows: CREDITS}" in (note.hint or "")
 
+    every = specs / "every.yaml"
+    every.write_text(text.replace(f"  workflows/{ORBIT}: 145\n", "  workflows: 90\n"))
+    graph, _ = check_file(every, CATALOG)
+    assert plan(graph, CATALOG).generations["animate"].cost.high == 90
+    both = specs / "both.yaml"
+    both.write_text(
+        text.replace(f"  workflows/{ORBIT}: 145\n", f"  workflows/{ORBIT}: 145\n  workflows: 90\n")
+    )
+    graph, _ = check_file(both, CATALOG)
+    assert plan(graph, CATALOG).generations["animate"].cost.high == 145  # its own price wins
+    assert plan(graph, CATALOG).generations["still"].cost.high == 5  # others keep theirs
+
 
 def test_compile_shows_the_workflow_id_in_the_path_and_the_upstream_output(
     tmp_path: Path,
