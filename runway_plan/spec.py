@@ -91,6 +91,24 @@ class Retry(_Model):
     )
 
 
+# ---- workflows (an additive block) ---------------------------------------------------------
+
+WORKFLOWS = "workflows"
+"""The endpoint of a published workflow's run (``POST /v1/workflows/{id}``)."""
+
+
+class WorkflowOutput(_Model):
+    """One output a workflow step declares, so that ``@step[i]`` can name it before the run."""
+
+    media: Literal["image", "video", "audio"] = Field(
+        description="The media of this output (what an input that references it must take)."
+    )
+    node: str | None = Field(
+        default=None,
+        description="The workflow node that makes it (for people and reports; optional).",
+    )
+
+
 class Step(BaseModel):
     """One generation step: orchestration keys plus the API request fields of its model."""
 
@@ -114,6 +132,13 @@ class Step(BaseModel):
     )
     description: str | None = Field(default=None, description="Free text for people.")
     retry: Retry | None = Field(default=None, description="Retry policy for retryable failures.")
+    outputs: list[WorkflowOutput] | None = Field(
+        default=None,
+        max_length=100,
+        description="A workflow step's outputs (endpoint workflows only), in the order the run "
+        "returns them: how many a published workflow makes, and of which media, is known only "
+        "after it runs, so only declared outputs can be referenced as '@step[i]'.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -134,7 +159,7 @@ class Step(BaseModel):
         return fields
 
 
-STEP_KEYS = frozenset({"endpoint", "for_each", "needs", "description", "retry"})
+STEP_KEYS = frozenset({"endpoint", "for_each", "needs", "description", "retry", "outputs"})
 
 MODEL_LESS = "model_less"
 """The key of :func:`parse_spec`'s validation context naming the endpoints without a model."""
@@ -225,7 +250,8 @@ class Spec(_Model):
     vars: dict[str, Any] = Field(default_factory=dict, description="Template variables.")
     prices: dict[str, Credits] = Field(
         default_factory=dict,
-        description="Price overrides: credits per generation for a model the catalog cannot price.",
+        description="Price overrides: credits per generation for a model the catalog cannot price "
+        "(a workflow step: `workflows` for every workflow, `workflows/<id>` for one).",
     )
     steps: dict[str, Step] = Field(default_factory=dict, description="Generation steps by name.")
     documents: dict[str, Document_] = Field(

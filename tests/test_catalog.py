@@ -85,8 +85,8 @@ def test_packaged_catalog_loads(catalog: Catalog) -> None:
     assert catalog.constraints.sdk_version == SDK_VERSION
     assert catalog.version == f"runwayml-{SDK_VERSION}+{catalog.overlay.version}"
     assert len(catalog.digest) == 64
-    assert len(catalog.endpoints) == 22
-    assert len(catalog.model_less) == 7
+    assert len(catalog.endpoints) == 23
+    assert len(catalog.model_less) == 8  # seven recipes and workflows
     assert catalog.endpoints["avatar_videos"].path == "/v1/avatar_videos"
 
 
@@ -226,7 +226,8 @@ def test_retired_models_are_gone_and_replaced(catalog: Catalog) -> None:
 
 
 def test_overlay_refers_to_real_models_and_fields(catalog: Catalog) -> None:
-    assert set(catalog.overlay.endpoint_output) == set(catalog.endpoints)
+    # A workflow's outputs are declared per step (its `outputs:`), never by the catalog.
+    assert set(catalog.overlay.endpoint_output) == set(catalog.endpoints) - {"workflows"}
     for name, overlay in catalog.overlay.models.items():
         assert name in catalog.model_endpoints, name
         assert overlay.source, name

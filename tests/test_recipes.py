@@ -35,8 +35,9 @@ def _spec(step: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_each_recipe_is_one_entry_named_by_its_endpoint() -> None:
-    assert CATALOG.model_less == {f"recipes/{name}" for name in RECIPES}
-    for name in CATALOG.model_less:
+    recipes = CATALOG.model_less - {"workflows"}  # a workflow runs at /v1/workflows/{id}
+    assert recipes == {f"recipes/{name}" for name in RECIPES}
+    for name in recipes:
         endpoint = CATALOG.endpoints[name]
         assert (endpoint.path, endpoint.implicit_model, list(endpoint.models)) == (
             f"/v1/{name}",

@@ -25,11 +25,12 @@ from runway_plan.compile.references import collect_refs, index_out_of_range, unk
 from runway_plan.compile.resource_refs import link_avatar_uses, link_voice_uses, take_avatar_ref
 from runway_plan.compile.resources import compile_resources
 from runway_plan.compile.templating import Absent, Renderer, TemplateFailure, is_template
+from runway_plan.compile.workflows import misplaced_outputs, undeclared_outputs, workflow_media
 from runway_plan.diagnostics import Diagnostic, make
 from runway_plan.files import Root
 from runway_plan.limits import Meter, WorkLimits, over_limit
 from runway_plan.source import DataPath, Document, SourceMap
-from runway_plan.spec import ParsedSpec, Step, parse_spec
+from runway_plan.spec import WORKFLOWS, ParsedSpec, Step, parse_spec
 
 __all__ = ["compile_spec"]
 
@@ -134,6 +135,9 @@ class _Compiler:
             self.expanding.pop()
         node = StepNode(name=name, step=step, span=self.map.key(("steps", name)))
         self.graph.steps[name] = node
+        misplaced = misplaced_outputs(name, step, self.map)
+        if misplaced is not None:
+            self.diagnostics.append(misplaced)
         fields = step.request_fields()
         templates = template_paths(fields, ())
         static_refs: list[tuple[DataPath, Ref]] = []
@@ -298,6 +302,7 @@ class _Compiler:
             request = kept[1]
         model = model if isinstance(model, str) else ""
         request, refs, avatar = take_avatar_ref(node.step.endpoint, request, refs)
+        declared = workflow_media(node.step)
         return Generation(
             key=key,
             step=node.name,
@@ -306,8 +311,11 @@ class _Compiler:
             model=model,
             request=request,
             refs=refs,
-            output_count=self.output_count(node.step.endpoint, model, request.get(OUTPUT_COUNT)),
+            output_count=len(declared)
+            if declared is not None
+            else self.output_count(node.step.endpoint, model, request.get(OUTPUT_COUNT)),
             span=node.span,
+            declared_media=declared,
             avatar=avatar,
         )
 
@@ -387,6 +395,8 @@ class _Compiler:
         step's fan-out failed: the step's outputs are unknown)."""
         count = len(target.outputs)
         if count == 0:
+            if target.step.endpoint == WORKFLOWS and target.generations:
+                self.diagnostics.append(undeclared_outputs(ref))
             return None
         if ref.index is None:
             if count == 1:

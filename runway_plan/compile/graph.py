@@ -77,6 +77,9 @@ class Generation:
     span: Span
     length: Length | None = None
     """Bounds on the output's length in seconds, when they are known before it runs."""
+    declared_media: tuple[str, ...] | None = None
+    """A workflow step's declared outputs' media, one per output (None on other endpoints:
+    the catalog says what they make)."""
     avatar: Ref | None = None
     """The spec avatar an avatar video names (``avatar: "@support"``), taken out of ``refs``
     (:mod:`.resource_refs`); its ``step`` is the avatar's key."""
@@ -236,6 +239,20 @@ class Graph:
         data = self.document.data
         entries = data.get(section) if isinstance(data, dict) else None
         return isinstance(entries, dict) and name in entries
+
+    def produced_media(self, ref: Ref) -> str | None:
+        """The media of the output ``ref`` names (None when it names none): a workflow's as
+        its step declares it, any other generation's as the catalog says."""
+        producer = self.producer(ref)
+        if producer is None:
+            return None
+        if producer.declared_media is not None:
+            node = self.steps[ref.step]
+            at = node.outputs[ref.index or 0][1]
+            return producer.declared_media[at] if at < len(producer.declared_media) else None
+        if producer.endpoint not in self.catalog.endpoints:
+            return None
+        return self.catalog.output_media(producer.endpoint, producer.model)
 
     def producer(self, ref: Ref) -> Generation | None:
         """The generation whose output ``ref`` names, when the reference resolves."""

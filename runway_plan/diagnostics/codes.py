@@ -224,7 +224,8 @@ CODES: dict[str, CodeInfo] = {
     "RP302": _c(
         "output index",
         "A reference's index is outside the outputs of the step, or a "
-        "step with several outputs is referenced without an index.",
+        "step with several outputs is referenced without an index, or a workflow step "
+        "whose outputs are not declared (`outputs:`) is referenced.",
     ),
     "RP303": _c(
         "media type mismatch",

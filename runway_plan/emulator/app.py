@@ -48,6 +48,7 @@ from runway_plan.emulator.faults import (
     Scope,
     Send,
 )
+from runway_plan.spec import WORKFLOWS
 
 __all__ = ["create_app"]
 
@@ -167,6 +168,8 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
 
     async def generation(request: Request) -> Response:
         endpoint = request.path_params["endpoint"]
+        if endpoint == WORKFLOWS:  # a workflow runs at POST /v1/workflows/{id}
+            return _error(405, "Method not allowed.")
         if endpoint not in emulator.catalog.endpoints:
             if served(request.scope):
                 return _error(405, "Method not allowed.")
@@ -186,6 +189,20 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
         if request.method == "DELETE":
             return _respond(emulator.cancel_task(task_id))
         return _respond(emulator.get_task(task_id, _base_url(request)))
+
+    async def workflows(request: Request) -> Response:
+        return _respond(emulator.list_workflows())
+
+    async def workflow(request: Request) -> Response:
+        workflow_id = request.path_params["workflow_id"]
+        if request.method == "GET":
+            return _respond(emulator.get_workflow(workflow_id))
+        body = await _json(request)
+        return _respond(emulator.run_workflow(workflow_id, body, _base_url(request)))
+
+    async def workflow_invocation(request: Request) -> Response:
+        invocation_id = request.path_params["invocation_id"]
+        return _respond(emulator.get_workflow_invocation(invocation_id, _base_url(request)))
 
     async def organization(request: Request) -> Response:
         return _respond(emulator.organization())
@@ -379,6 +396,9 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
         Route("/v1/realtime_sessions", realtime_sessions, methods=["POST"]),
         Route("/v1/realtime_sessions/{session_id}", realtime_session, methods=["GET", "DELETE"]),
         Route("/v1/realtime_sessions/{session_id}/consume", consume, methods=["POST"]),
+        Route("/v1/workflows", workflows, methods=["GET"]),
+        Route("/v1/workflows/{workflow_id}", workflow, methods=["GET", "POST"]),
+        Route("/v1/workflow_invocations/{invocation_id}", workflow_invocation, methods=["GET"]),
         generations,
         Route("/_uploads/{upload_id}", upload_target, methods=["POST"]),
         Route("/_files/{task_id}/{name}", files, methods=["GET", "HEAD"]),

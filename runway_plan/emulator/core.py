@@ -51,6 +51,7 @@ from runway_plan.emulator.realtime import RealtimeSessions
 from runway_plan.emulator.tasks import FAILURE_CODES, Tasks, failure_refunded
 from runway_plan.emulator.uploads import Uploads
 from runway_plan.emulator.voices import Voices
+from runway_plan.emulator.workflows import Workflows
 
 __all__ = [
     "API_VERSION",
@@ -107,6 +108,7 @@ class Emulator:
         self._documents = Documents(account, records, self._avatars)
         self._sessions = RealtimeSessions(account, self._avatars)
         self._avatar_videos = AvatarVideos(self._avatars)
+        self._workflows = Workflows(account, self._tasks)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -322,6 +324,34 @@ class Emulator:
         """``POST /v1/realtime_sessions/{id}/consume`` with ``Authorization: Bearer
         <sessionKey>``: the WebRTC credentials, once; the call starts."""
         return self._sessions.consume(session_id, authorization)
+
+    # ------------------------------------------------------------------ workflows
+
+    def list_workflows(self) -> Reply:
+        """``GET /v1/workflows``: the account's published workflows."""
+        return self._workflows.listing()
+
+    def get_workflow(self, workflow_id: str) -> Reply:
+        """``GET /v1/workflows/{id}``: one published workflow and its graph."""
+        return self._workflows.retrieve(workflow_id)
+
+    def run_workflow(self, workflow_id: str, body: Any, base_url: str) -> Reply:
+        """``POST /v1/workflows/{id}``: check ``nodeOutputs``, run the workflow (its
+        generation node a task, billed as every task is); the invocation's id."""
+        return self._workflows.run(
+            workflow_id,
+            body,
+            base_url,
+            lambda endpoint, request: self.create_task(endpoint, request, base_url),
+        )
+
+    def get_workflow_invocation(self, invocation_id: str, base_url: str) -> Reply:
+        """``GET /v1/workflow_invocations/{id}``."""
+        return self._workflows.invocation(invocation_id, base_url)
+
+    def invocation_tasks(self, invocation_id: str) -> list[str]:
+        """The ids of the tasks a workflow invocation ran (for tests matching the ledger)."""
+        return self._workflows.task_ids(invocation_id)
 
     # ------------------------------------------------------------------ admin
 

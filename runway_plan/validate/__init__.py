@@ -224,9 +224,9 @@ class Validator(AssetChecks, ResourceChecks):
                 )
             ]
         producer = self.graph.producer(ref)
-        if producer is None or producer.endpoint not in self.catalog.endpoints:
+        produced = self.graph.produced_media(ref)
+        if producer is None or produced is None:
             return []
-        produced = self.catalog.output_media(producer.endpoint, producer.model)
         if produced not in media:
             return [
                 make(

@@ -14,6 +14,7 @@ from runway_plan.catalog.model import (
     FieldPatch,
     FieldSpec,
     IntegerType,
+    MapType,
     NumberType,
     ObjectType,
     StringType,
@@ -81,7 +82,7 @@ def expected(node: TypeNode) -> str:
             )
         case ArrayType():
             return "a list"
-        case ObjectType():
+        case ObjectType() | MapType():
             return "a mapping"
         case UnionType():
             return " or ".join(dict.fromkeys(expected(v) for v in node.variants))
@@ -213,7 +214,7 @@ def fits(value: Any, node: TypeNode) -> bool:
             return any(type(v) is type(value) or same(v, value) for v in node.values)
         case ArrayType():
             return isinstance(value, list)
-        case ObjectType():
+        case ObjectType() | MapType():
             return isinstance(value, dict)
         case UnionType():
             return any(fits(value, v) for v in node.variants)

@@ -149,6 +149,23 @@ class Driver:
             match = [o for o in made.outputs if o.index == ref.index]
             if match:
                 hashes[ref] = match[0].sha256
+        lacking = [ref for ref in self.fingerprinter.upstream(key) if ref not in hashes]
+        if lacking:
+            ref = lacking[0]
+            count = len(self.results[ref.key].outputs)
+            message = (
+                f"'{key}' was skipped: it uses output {ref.index} of '{ref.key}', which made "
+                f"{count} output{'s' * (count != 1)}"
+                + (
+                    f" (its step declares {self.graph.generations[ref.key].output_count}: a "
+                    "workflow's outputs are known only after it runs)"
+                    if self.graph.generations[ref.key].declared_media is not None
+                    else ""
+                )
+            )
+            self.diagnostics.append(make("RP503", message, step_span(self.graph, gen.step)))
+            self.records.settle(result, Outcome.SKIPPED, f"'{ref.key}' made no output {ref.index}")
+            return
         try:
             fingerprint = self.fingerprinter.fingerprint(key, hashes)
         except LocalFileError as exc:
