@@ -8,20 +8,19 @@ import re
 from typing import Any, Protocol
 
 from runway_plan.catalog import OUTPUT_COUNT, Catalog
-from runway_plan.catalog.model import (
+from runway_plan.catalog.field_types import (
     ArrayType,
     EnumType,
-    FieldPatch,
     FieldSpec,
     IntegerType,
     MapType,
-    ModelOverlay,
     NumberType,
     ObjectType,
     StringType,
     TypeNode,
     UnionType,
 )
+from runway_plan.catalog.model import FieldPatch, ModelOverlay
 from runway_plan.compile import Graph, Ref
 from runway_plan.compile.durations import DURATION_INPUTS, PASSTHROUGH_ENDPOINTS
 from runway_plan.compile.graph import TemplateFailed
