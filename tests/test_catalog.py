@@ -85,8 +85,10 @@ def test_packaged_catalog_loads(catalog: Catalog) -> None:
     assert catalog.constraints.sdk_version == SDK_VERSION
     assert catalog.version == f"runwayml-{SDK_VERSION}+{catalog.overlay.version}"
     assert len(catalog.digest) == 64
-    assert len(catalog.endpoints) == 22
-    assert len(catalog.model_less) == 7
+    assert len(catalog.endpoints) == 25
+    assert len(catalog.model_less) == 10  # seven recipes, three generate endpoints (routers)
+    assert {"generate/video", "generate/image", "generate/audio"} <= catalog.model_less
+    assert {"router_create", "router_update"} <= set(catalog.constraints.resources)
     assert catalog.endpoints["avatar_videos"].path == "/v1/avatar_videos"
 
 
@@ -407,6 +409,8 @@ def test_resources(catalog: Catalog) -> None:
         "document_create",
         "document_update",
         "realtime_session_create",
+        "router_create",
+        "router_update",
     }
     create = resources["avatar_create"].fields
     assert {n for n, f in create.items() if f.required} == {

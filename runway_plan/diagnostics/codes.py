@@ -216,6 +216,11 @@ CODES: dict[str, CodeInfo] = {
         "untrusted input, so nothing outside is read, and the message says nothing about the "
         "file. `--allow-path DIR` opts a folder in.",
     ),
+    "RP230": _c(
+        "unknown model in a router",
+        "A router's `settings.models.ids` names a model the catalog does not know; the API "
+        "rejects unknown ids on create and update.",
+    ),
     # RP3xx: graph
     "RP300": _c("unknown step", "A reference or `needs` names a step that does not exist."),
     "RP301": _c(
@@ -244,6 +249,16 @@ CODES: dict[str, CodeInfo] = {
         "avatar reference with an index",
         "An avatar is one resource, not a step with outputs: it is named `@support`, never "
         "`@support[0]`.",
+    ),
+    "RP315": _c(
+        "unknown router",
+        "A generate step's `configId: @name` names no router of the spec's `routers:`. "
+        "Declare it there, or give the slug of a router as `configId`.",
+    ),
+    "RP316": _c(
+        "router reference with an index",
+        "A router is one resource, not a step with outputs: it is named `@clips`, never "
+        "`@clips[0]`.",
     ),
     # RP4xx: budget and tier
     "RP400": _c("over budget", "The plan's cost (the high end of a range) exceeds the budget."),

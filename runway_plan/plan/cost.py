@@ -52,6 +52,7 @@ from runway_plan.catalog.model import (
     Surcharge,
     When,
 )
+from runway_plan.catalog.routing import ROUTED, credit_cap
 from runway_plan.compile import Generation, Graph
 from runway_plan.compile.durations import DURATION_INPUTS, PASSTHROUGH_ENDPOINTS, spoken_text
 from runway_plan.compile.graph import TemplateFailed
@@ -804,6 +805,8 @@ def _price(gen: Generation, ctx: _Context, overrides: Mapping[str, Decimal]) -> 
             ),
             source="spec prices",
         )
+    if gen.endpoint in ROUTED:
+        return _price_routed(gen, ctx, overrides)
     price = catalog.price(gen.model)
     if price is None:
         why = catalog.prices.unknown.get(gen.model, "the catalog has no price for it")
@@ -991,4 +994,93 @@ def _price_with(gen: Generation, price: Price, ctx: _Context) -> Cost:
         source=price.source,
         confidence=confidence,
         exact_high=None if exact_high == high else exact_high,
+    )
+
+
+# ------------------------------------------------------------------ routers
+
+
+def _price_routed(gen: Generation, ctx: _Context, overrides: Mapping[str, Decimal]) -> Cost:
+    """A generate step: the range over the models its router may pick for this input, each
+    priced on the request the input maps to, capped by the router's ``maxCreditsPerGeneration``
+    for the modality; unknown, and why, when the router is not one of the spec's."""
+    graph, catalog = ctx.graph, ctx.catalog
+    node = graph.routers.get(gen.router) if gen.router is not None else None
+    if node is None:
+        config = gen.request.get("configId")
+        return Cost.unpriced(
+            f"router {config!r} is not one of the spec's routers: it may pick any model "
+            "(declare it under routers: to price the step as the range over its models)"
+        )
+    settings = node.settings
+    routing = catalog.route(gen.endpoint, gen.request, settings)
+    cap = credit_cap(settings, gen.endpoint)
+    data = gen.request.get("input")
+    count = data.get("outputCount", 1) if isinstance(data, dict) else 1
+    count = count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 1
+    priced: list[tuple[str, Cost]] = []
+    unpriced: list[str] = []
+    for candidate in routing.candidates:
+        one = Generation(
+            key=gen.key,
+            step=gen.step,
+            index=gen.index,
+            endpoint=candidate.endpoint,
+            model=candidate.model,
+            request=candidate.request,
+            refs=[],
+            output_count=1,
+            span=gen.span,
+            length=gen.length,
+        )
+        cost = _price(one, ctx, overrides)
+        if cost.unknown:
+            unpriced.append(candidate.model)
+        elif cap is not None and cost.low > cap:
+            continue
+        else:
+            priced.append((candidate.model, cost))
+    where = f"router '{node.key}' ({node.slug})"
+    if not priced and not (unpriced and cap is not None):
+        why = (
+            "no model it allows takes this input"
+            if not unpriced
+            else (f"it may pick {', '.join(unpriced)}, whose price is unknown")
+        )
+        return Cost.unpriced(f"{where}: {why}")
+    if unpriced and cap is None:
+        return Cost.unpriced(
+            f"{where} may pick {', '.join(unpriced)}, whose price is unknown, and sets no "
+            f"maxCreditsPerGeneration.{ROUTED[gen.endpoint]} to bound it"
+        )
+    scale = Decimal(count)
+    low = min((c.low for _, c in priced), default=_ZERO) * scale
+    high = max((c.high for _, c in priced), default=_ZERO) * scale
+    if cap is not None:
+        high = min(high, Decimal(cap) * scale)
+    if unpriced and cap is not None:
+        low, high = _ZERO, Decimal(cap) * scale
+    models = ", ".join(f"{m} {_span_text(c.low, c.high)}" for m, c in priced)
+    reasons = [f"{where} picks one of: {models}" if models else f"{where}"]
+    if unpriced:
+        reasons.append(f"it may pick {', '.join(unpriced)} (price unknown), at most the cap")
+    if cap is not None:
+        reasons.append(f"capped at {cap} credits per output")
+    if count > 1:
+        reasons.append(f"{count} outputs")
+    confidence = lowest_confidence(*(c.confidence for _, c in priced))
+    return Cost(
+        low=low,
+        high=high,
+        units=f"{len(priced) + len(unpriced)} candidate model(s)",
+        reasons=("; ".join(reasons),) if low != high else (),
+        unit="generation",
+        quantity_low=Decimal(1),
+        quantity_high=Decimal(1),
+        blocks_low=Decimal(1),
+        blocks_high=Decimal(1),
+        rate_low=low,
+        rate_high=high,
+        source="router candidates",
+        confidence=confidence,
     )
