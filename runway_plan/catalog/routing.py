@@ -24,6 +24,7 @@ __all__ = [
     "Candidate",
     "Routing",
     "credit_cap",
+    "output_count",
     "route",
     "router_models",
     "target_endpoint",
@@ -101,6 +102,13 @@ def credit_cap(settings: Mapping[str, Any], endpoint: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def output_count(request: Mapping[str, Any]) -> int:
+    """How many outputs a generate request asks for (``input.outputCount``, else 1): a
+    router's credit cap applies per output."""
+    count = _input(request).get("outputCount", 1)
+    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 1
+
+
 def _accepts(spec: FieldSpec, value: Any) -> bool:
     node = spec.type
     if isinstance(node, EnumType):
@@ -157,6 +165,14 @@ def _map(
         if not _accepts(fields[name], data[name]):
             return None, f"it does not take {name} {data[name]!r}"
         request[name] = data[name]
+    count = data.get("outputCount")
+    if count is not None:
+        if "outputCount" in fields:
+            if not _accepts(fields["outputCount"], count):
+                return None, f"it cannot make {count!r} outputs"
+            request["outputCount"] = count
+        elif count != 1:
+            return None, f"it cannot make {count!r} outputs"
     if "audio" in data and "audio" in fields:
         request["audio"] = data["audio"]
     aspect = data.get("aspectRatio")

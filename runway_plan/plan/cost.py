@@ -52,7 +52,7 @@ from runway_plan.catalog.model import (
     Surcharge,
     When,
 )
-from runway_plan.catalog.routing import ROUTED, credit_cap
+from runway_plan.catalog.routing import ROUTED, credit_cap, output_count
 from runway_plan.compile import Generation, Graph
 from runway_plan.compile.durations import DURATION_INPUTS, PASSTHROUGH_ENDPOINTS, spoken_text
 from runway_plan.compile.graph import TemplateFailed
@@ -1015,9 +1015,7 @@ def _price_routed(gen: Generation, ctx: _Context, overrides: Mapping[str, Decima
     settings = node.settings
     routing = catalog.route(gen.endpoint, gen.request, settings)
     cap = credit_cap(settings, gen.endpoint)
-    data = gen.request.get("input")
-    count = data.get("outputCount", 1) if isinstance(data, dict) else 1
-    count = count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 1
+    per_output = Decimal(output_count(gen.request))
     priced: list[tuple[str, Cost]] = []
     unpriced: list[str] = []
     for candidate in routing.candidates:
@@ -1036,7 +1034,7 @@ def _price_routed(gen: Generation, ctx: _Context, overrides: Mapping[str, Decima
         cost = _price(one, ctx, overrides)
         if cost.unknown:
             unpriced.append(candidate.model)
-        elif cap is not None and cost.low > cap:
+        elif cap is not None and cost.low > cap * per_output:
             continue
         else:
             priced.append((candidate.model, cost))
@@ -1053,21 +1051,18 @@ def _price_routed(gen: Generation, ctx: _Context, overrides: Mapping[str, Decima
             f"{where} may pick {', '.join(unpriced)}, whose price is unknown, and sets no "
             f"maxCreditsPerGeneration.{ROUTED[gen.endpoint]} to bound it"
         )
-    scale = Decimal(count)
-    low = min((c.low for _, c in priced), default=_ZERO) * scale
-    high = max((c.high for _, c in priced), default=_ZERO) * scale
+    low = min((c.low for _, c in priced), default=_ZERO)
+    high = max((c.high for _, c in priced), default=_ZERO)
     if cap is not None:
-        high = min(high, Decimal(cap) * scale)
+        high = min(high, cap * per_output)
     if unpriced and cap is not None:
-        low, high = _ZERO, Decimal(cap) * scale
+        low, high = _ZERO, cap * per_output
     models = ", ".join(f"{m} {_span_text(c.low, c.high)}" for m, c in priced)
     reasons = [f"{where} picks one of: {models}" if models else f"{where}"]
     if unpriced:
         reasons.append(f"it may pick {', '.join(unpriced)} (price unknown), at most the cap")
     if cap is not None:
         reasons.append(f"capped at {cap} credits per output")
-    if count > 1:
-        reasons.append(f"{count} outputs")
     confidence = lowest_confidence(*(c.confidence for _, c in priced))
     return Cost(
         low=low,
