@@ -108,7 +108,7 @@ log = logging.getLogger("runway_plan.execute.http")
 Sleep = Callable[[float], Awaitable[None]]
 
 
-RESOURCE_PATHS = {"document": "/v1/documents", "avatar": "/v1/avatars"}
+RESOURCE_PATHS = {"document": "/v1/documents", "avatar": "/v1/avatars", "router": "/v1/routers"}
 """The API path of each resource kind."""
 
 

@@ -100,7 +100,10 @@ class _Planner:
         """The documents and avatars part: shown when the spec has resource nodes or the
         state records resources a run would delete."""
         found = self.options.resources
-        if found is None or not (self.graph.documents or self.graph.avatars or found.changes):
+        graph = self.graph
+        if found is None or not (
+            graph.documents or graph.avatars or graph.routers or found.changes
+        ):
             return None
         return found
 

@@ -31,6 +31,7 @@ from runway_plan.execute.resources.desired import (
     fields_of,
     identity,
     moved_fields,
+    router_patch,
     same_value,
     scope_of,
 )
@@ -145,6 +146,10 @@ class Reconciler:
         nodes = [
             *(("document", key, doc.name) for key, doc in graph.documents.items()),
             *(("avatar", key, avatar.name) for key, avatar in graph.avatars.items()),
+            *(
+                ("router", key, str(router.request.get("name", router.slug)))
+                for key, router in graph.routers.items()
+            ),
         ]
         for kind, key, name in nodes:
             self.declared.append((kind, key))
@@ -198,6 +203,13 @@ class Reconciler:
         """Reconcile every document of the spec (before the generations start)."""
         for kind, key in self.declared:
             if kind == "document":
+                await self._reconcile(kind, key)
+
+    async def routers(self) -> None:
+        """Reconcile every router of the spec (before the generations start: a generate
+        step is sent its router's slug once the router is in place)."""
+        for kind, key in self.declared:
+            if kind == "router":
                 await self._reconcile(kind, key)
 
     async def avatar(self, key: str, upstream: str | None) -> None:
@@ -403,6 +415,16 @@ class Reconciler:
         )
         if retry_image:
             changed.append("referenceImage")
+        if kind == "router" and "slug" in changed:
+            self._fail(
+                result,
+                "RP500",
+                f"{self._label(kind, key)}: its slug is immutable ({current.get('slug')!r} "
+                f"in place, {want.fields.get('slug')!r} in the spec)",
+                hint="keep the slug, or give the router a new key (the old one is left in "
+                "place; `run --prune` deletes it)",
+            )
+            return
         if not changed and row.status is ResourceStatus.PRESENT:
             result.action = "adopted" if recovered else "unchanged"
             if kind == "avatar":
@@ -555,6 +577,8 @@ class Reconciler:
 
     def _create_fields(self, want: Desired) -> list[str]:
         names = list(fields_of(want.kind))
+        if want.kind == "router" and want.fields.get("description") is None:
+            names.remove("description")
         if want.kind == "avatar":
             request = self.graph.avatars[want.key].request
             if request.get("imageProcessing") is None:
@@ -699,6 +723,12 @@ class Reconciler:
         if not body:
             result.action = "unchanged"
             return
+        if want.kind == "router":
+            body.pop("slug", None)
+            if "settings" in body:
+                body["settings"] = router_patch(
+                    (row.applied or {}).get("settings"), body["settings"]
+                )
         self.state.mark_resource_updating(
             row.id, {n: want.fields.get(n) for n in changed}, self.run_id
         )
