@@ -7,8 +7,9 @@ one module per resource, over the state they share (:mod:`~runway_plan.emulator.
 :mod:`~runway_plan.emulator.uploads`, :mod:`~runway_plan.emulator.files` (signed output
 URLs), :mod:`~runway_plan.emulator.inputs` (media inputs of a request),
 :mod:`~runway_plan.emulator.organization`, :mod:`~runway_plan.emulator.documents`,
-:mod:`~runway_plan.emulator.avatars`, :mod:`~runway_plan.emulator.avatar_videos` and
-:mod:`~runway_plan.emulator.realtime`.
+:mod:`~runway_plan.emulator.avatars`, :mod:`~runway_plan.emulator.avatar_videos`,
+:mod:`~runway_plan.emulator.routers` (model routers, and the routing of ``/v1/generate/*``)
+and :mod:`~runway_plan.emulator.realtime`.
 
 Nothing runs in the background: on every call the emulator reads its clock and brings the
 account up to that instant (:meth:`Emulator.advance`), starting THROTTLED tasks in submission
