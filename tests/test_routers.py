@@ -174,8 +174,10 @@ def test_rerun_edit_drift_and_prune_send_exactly_the_writes_needed(tmp_path: Pat
     assert (change.kind, change.action, [f.name for f in change.fields]) == (
         "router",
         "update",
-        ["settings"],
+        ["settings.optimizeFor"],  # the settings' change, per setting
     )
+    [shown] = change.fields
+    assert (shown.old, shown.new) == ("'cost'", "'quality'")
     mark = len(h.requests)
     updated = h.run(graph_of(edited))
     assert _actions(updated) == {"router:clips": "updated"}

@@ -92,6 +92,7 @@ REQUEST_CLASSES = frozenset(
         "file",
         "avatar",
         "document",
+        "router",
     }
 )
 """Request classes a rule may target: ``any`` is every request but the admin paths, ``api``
@@ -120,6 +121,8 @@ def request_class(method: str, path: str, endpoints: Iterable[str]) -> str | Non
         return "avatar"
     if head == "documents":
         return "document"
+    if head == "routers":
+        return "router"
     if method == "POST" and "/".join(parts[1:]) in set(endpoints):
         return "create"
     return "api"

@@ -336,7 +336,7 @@ def render_run_text(result: RunResult, graph: Graph, *, drift: Sequence[str] = (
     writes = sum(result.requests.get(k, 0) for k in _RESOURCE_WRITES)
     out.append(
         f"{requests} HTTP request(s), {creates} create(s)"
-        + (f", {writes} document/avatar write(s)" if writes else "")
+        + (f", {writes} resource write(s)" if writes else "")
         + f"; {result.throttled} task(s) seen THROTTLED"
     )
     if drift:
