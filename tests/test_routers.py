@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 from support.execute import CATALOG, Harness, copy_specs, emulator, graph_of, write_spec
 
 from runway_plan.execute.resources import resource_plan
 from runway_plan.plan import plan
+from runway_plan.spec import json_schema
 
 SPEC = """\
 version: 1
@@ -243,3 +245,39 @@ def test_each_generate_endpoint_is_a_request_without_a_model(endpoint: str) -> N
     assert fields is not None
     assert {n for n, f in fields.fields.items() if f.required} == {"configId", "input"}
     assert CATALOG.output_media(endpoint, endpoint) == endpoint.split("/")[1]
+
+
+# ---------------------------------------------------------------------------- the JSON Schema
+
+
+def _schema_errors(data: dict[str, Any]) -> list[str]:
+    validator = Draft202012Validator(json_schema(CATALOG))
+    return [
+        "/".join(map(str, e.absolute_path)) for e in validator.iter_errors(data) if e.absolute_path
+    ]
+
+
+def test_the_schema_takes_routers_and_generate_steps() -> None:
+    spec: dict[str, Any] = {
+        "version": 1,
+        "name": "s",
+        "routers": {"clips": {"slug": "c", "settings": {"optimizeFor": "cost"}}},
+        "steps": {
+            "clip": {
+                "endpoint": "generate/video",
+                "configId": "@clips",
+                "input": {"promptText": "x", "duration": 5},
+            },
+            "still": {
+                "endpoint": "generate/image",
+                "configId": "a-slug",
+                "input": {"promptText": "x"},
+            },
+        },
+    }
+    assert _schema_errors(spec) == []
+    spec["routers"]["clips"]["settings"]["optimizeFor"] = "speed"
+    spec["steps"]["clip"]["input"]["resolution"] = "8k"
+    errors = _schema_errors(spec)
+    assert any(e.startswith("routers/clips/settings") for e in errors)
+    assert any(e.startswith("steps/clip") for e in errors)
