@@ -14,6 +14,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from support.execute import CATALOG, Harness, copy_specs, emulator, graph_of, write_spec
 
+from runway_plan.execute.learn.observe import StateSource, observe
 from runway_plan.execute.resources import resource_plan
 from runway_plan.plan import plan
 from runway_plan.spec import json_schema
@@ -147,6 +148,10 @@ def test_the_router_example_validates_plans_and_runs_within_its_range(tmp_path: 
         for k, g in result.generations.items()
     }
     assert media == {"still": ["png"], "teaser": ["mp4"]}
+    observed = observe([StateSource(tmp_path / "state", "state")], CATALOG)
+    assert observed.tasks == 2 and not observed.problems
+    assert {item.model for item in observed.skipped} == {"generate/image", "generate/video"}
+    assert all("router picked" in item.reason for item in observed.skipped)
     routers = {r["slug"]: r for r in emu.routers()}
     assert routers["teaser-clips"]["settings"]["maxCreditsPerGeneration"] == {"video": 250}
     assert routers["teaser-stills"]["name"] == "Teaser stills"
