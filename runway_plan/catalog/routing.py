@@ -37,6 +37,12 @@ ROUTED: dict[str, str] = {
 }
 """The generate endpoints and the modality of each (``maxCreditsPerGeneration`` key)."""
 
+DEFAULT_ASPECT = "16:9"
+"""The aspect ratio a concrete request takes when the input gives none (landscape)."""
+
+DEFAULT_SECONDS = 5
+"""The duration a concrete request takes when the input gives none and the model needs one."""
+
 _TIERS = {"480p": 480, "720p": 720, "1080p": 1080, "4k": 2160}
 """A video resolution tier as the shorter side of a ``W:H`` ratio."""
 
@@ -121,6 +127,20 @@ def _accepts(spec: FieldSpec, value: Any) -> bool:
     return True
 
 
+def _default_duration(spec: FieldSpec) -> int | float | None:
+    """The duration a concrete request takes when the input gives none: the router's default
+    is not published, so :data:`DEFAULT_SECONDS` when the model takes it, else its shortest."""
+    if _accepts(spec, DEFAULT_SECONDS):
+        return DEFAULT_SECONDS
+    node = spec.type
+    if isinstance(node, EnumType):
+        numbers = [v for v in node.values if isinstance(v, int | float) and not isinstance(v, bool)]
+        return min(numbers) if numbers else None
+    if isinstance(node, IntegerType | NumberType):
+        return node.minimum
+    return None
+
+
 def _proportion(text: str) -> tuple[int, int] | None:
     width, _, height = text.partition(":")
     if not (width.isdigit() and height.isdigit()) or int(height) == 0:
@@ -196,8 +216,14 @@ def _map(
         if ratios is not None:
             if not ratios and (aspect is not None or tier is not None):
                 return None, "it does not take that aspect ratio and resolution"
+            if concrete and aspect is None:
+                ratios = _ratios(fields["ratio"], DEFAULT_ASPECT, tier) or ratios
             if ratios and (aspect is not None or tier is not None or concrete):
                 request["ratio"] = ratios[0]
+    if concrete and "duration" in fields and "duration" not in request:
+        seconds = _default_duration(fields["duration"])
+        if seconds is not None and fields["duration"].required:
+            request["duration"] = seconds
     if concrete:
         for name, spec in fields.items():
             if spec.required and name not in request and isinstance(spec.type, EnumType):

@@ -221,6 +221,12 @@ CODES: dict[str, CodeInfo] = {
         "A router's `settings.models.ids` names a model the catalog does not know; the API "
         "rejects unknown ids on create and update.",
     ),
+    "RP231": _c(
+        "no model of the router takes the input",
+        "A generate step's router (one of the spec's) allows no model that takes the step's "
+        "input: each allowed model refuses its duration, aspect ratio, resolution or output "
+        "count. The API would refuse the request.",
+    ),
     # RP3xx: graph
     "RP300": _c("unknown step", "A reference or `needs` names a step that does not exist."),
     "RP301": _c(

@@ -1040,10 +1040,17 @@ def _price_routed(gen: Generation, ctx: _Context, overrides: Mapping[str, Decima
             priced.append((candidate.model, cost))
     where = f"router '{node.key}' ({node.slug})"
     if not priced and not (unpriced and cap is not None):
+        refused = "; ".join(
+            f"{model} {why}"
+            for model, why in routing.excluded.items()
+            if "models setting" not in why
+        )
         why = (
-            "no model it allows takes this input"
-            if not unpriced
-            else (f"it may pick {', '.join(unpriced)}, whose price is unknown")
+            f"it may pick {', '.join(unpriced)}, whose price is unknown"
+            if unpriced
+            else "no model it allows takes this input"
+            + (f" ({refused})" if refused else "")
+            + (f" at most {cap} credits per output" if cap is not None else "")
         )
         return Cost.unpriced(f"{where}: {why}")
     if unpriced and cap is None:

@@ -50,6 +50,7 @@ class ResourceChecks:
         if spec is None:
             return
         self.routers()
+        self.routed_inputs()
         documents, avatars = self.graph.documents, self.graph.avatars
         self.unique_names("documents", {k: d.name for k, d in documents.items()})
         self.unique_names("avatars", {k: a.name for k, a in avatars.items()})
@@ -128,6 +129,32 @@ class ResourceChecks:
                         else "a router takes the public model names of the catalog",
                     )
                 )
+
+    def routed_inputs(self) -> None:
+        """RP231 for a generate step whose spec router allows no model that takes its input
+        (the API would refuse it), once per step, with why each model is out."""
+        seen: set[str] = set()
+        for gen in self.graph.generations.values():
+            node = self.graph.routers.get(gen.router) if gen.router is not None else None
+            if node is None or gen.step in seen:
+                continue
+            routing = self.catalog.route(gen.endpoint, gen.request, node.settings)
+            if routing.candidates:
+                continue
+            seen.add(gen.step)
+            out = [
+                f"{m} {why}" for m, why in routing.excluded.items() if "models setting" not in why
+            ]
+            self.diagnostics.append(
+                make(
+                    "RP231",
+                    f"router '{node.key}' allows no model that takes this input on "
+                    f"{routing.endpoint}" + (f": {'; '.join(out[:5])}" if out else ""),
+                    self.map.value(("steps", gen.step, "input")),
+                    hint="change the input, or allow a model that takes it in the router's "
+                    "settings.models",
+                )
+            )
 
     def unique_names(self, section: str, names: dict[str, str]) -> None:
         """RP108 for resources of one kind sharing a ``name`` (the key a lost create is
