@@ -206,3 +206,17 @@ def test_generate_image_and_audio(client: runwayml.RunwayML, emu: Emulator, tmp_
     charged = {e.model: e.billed_credits for e in emu.ledger().entries}
     assert charged[image.routing.model] == image.routing.estimated_cost.credits
     assert charged[speech.routing.model] == speech.routing.estimated_cost.credits
+
+
+def test_an_open_duration_and_ratio_are_filled_and_shown(
+    client: runwayml.RunwayML, tmp_path: Path
+) -> None:
+    client.routers.create(
+        slug="open", settings={"models": {"ids": ["gen4.5"], "mode": "allowlist_only"}}
+    )
+    created = client.generate.video.create(config_id="open", input={"prompt_text": "dunes"})
+    resolved = created.routing.resolved_input
+    assert (resolved.duration, resolved.ratio) == (5, "1280:720")
+    assert created.routing.estimated_cost.credits == 60
+    [(media, seconds)] = _media(_succeeded(client, created.id), tmp_path)
+    assert media == "video" and seconds == pytest.approx(5, abs=0.1)
