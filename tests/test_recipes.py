@@ -35,8 +35,10 @@ def _spec(step: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_each_recipe_is_one_entry_named_by_its_endpoint() -> None:
-    assert CATALOG.model_less == {f"recipes/{name}" for name in RECIPES}
-    for name in CATALOG.model_less:
+    recipes = {name for name in CATALOG.model_less if name.startswith("recipes/")}
+    assert recipes == {f"recipes/{name}" for name in RECIPES}
+    assert CATALOG.model_less - recipes == {"generate/video", "generate/image", "generate/audio"}
+    for name in recipes:
         endpoint = CATALOG.endpoints[name]
         assert (endpoint.path, endpoint.implicit_model, list(endpoint.models)) == (
             f"/v1/{name}",
