@@ -140,6 +140,9 @@ def test_the_router_example_validates_plans_and_runs_within_its_range(tmp_path: 
     assert sent["/v1/generate/image"]["configId"] == "teaser-stills"
     uri = sent["/v1/generate/video"]["input"]["referenceImages"][0]["uri"]
     assert "/_files/" in uri  # the still's output
+    submitted = [e.message for e in h.events if e.kind == "submitted"]
+    assert any("routed to gen4.5" in m for m in submitted), submitted
+    assert any("routed to gen4_image_turbo" in m for m in submitted), submitted
     billed = sum(e.billed_credits or 0 for e in emu.ledger())
     assert planned.total_low <= billed <= planned.total_high
     assert {e.model for e in emu.ledger()} == {"gen4_image_turbo", "gen4.5"}

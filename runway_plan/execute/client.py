@@ -73,6 +73,7 @@ from runway_plan.execute.wire import (
     Downloaded,
     RetryPolicy,
     data_uri,
+    routed_model,
     strip_query,
     task_cost,
     task_estimate,
@@ -303,7 +304,7 @@ class RunwayClient:
         task_id = data.get("id")
         if not isinstance(task_id, str) or not task_id:
             raise OutcomeUnknown(f"POST /v1/{endpoint}: an answer without a task id")
-        return Created(task_id, task_estimate(data))
+        return Created(task_id, task_estimate(data), routed_model(data))
 
     async def _post_once(self, kind: str, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """A POST that creates something, sent once; its JSON object (see :meth:`create`)."""
