@@ -121,6 +121,32 @@ def test_without_a_duration_the_length_is_bounded_by_the_candidates(tmp_path: Pa
     assert "router's candidates" in length.reason
 
 
+def test_a_step_fed_by_a_routed_video_is_priced_over_its_length_range(tmp_path: Path) -> None:
+    spec = write_spec(
+        tmp_path,
+        """\
+        version: 1
+        name: chain
+        routers:
+          clips:
+            slug: c
+            settings: {models: {mode: allowlist_only, ids: [gen4.5, seedance2]}}
+        steps:
+          clip:
+            endpoint: generate/video
+            configId: "@clips"
+            input: {promptText: a lighthouse}
+          hdr:
+            endpoint: video_to_hdr
+            model: ruby
+            videoUri: "@clip"
+        """,
+    )
+    hdr = plan(graph_of(spec), CATALOG).generations["hdr"].cost
+    assert not hdr.unknown and hdr.is_range
+    assert "the router's candidates make 2-15 s" in hdr.reasons[0]
+
+
 # ---------------------------------------------------------------------------- the example
 
 

@@ -148,7 +148,9 @@ def routed_length(
             continue
         spec = catalog.model(candidate.endpoint, candidate.model)
         field = spec.fields.get("duration") if spec else None
-        bounds = _bounds(field.type) if field is not None else None
+        bounds = overlay.duration_range
+        if bounds is None and field is not None:
+            bounds = _bounds(field.type)
         if bounds is None:
             return None
         lows.append(bounds[0])

@@ -441,6 +441,9 @@ def _output_seconds(gen: Generation, ctx: _Context) -> Seconds | None:
     elif gen.duration is not None:
         value = _dec(gen.duration)
         found = Seconds(value, value, gen.duration_reason or "duration")
+    elif gen.endpoint in ROUTED and gen.length is not None:
+        low, high = _dec(gen.length.low), _dec(gen.length.high)
+        found = Seconds(low, high, gen.length.reason)
     elif overlay.default_duration is not None:
         value = _dec(overlay.default_duration)
         found = Seconds(value, value, f"{gen.model} default duration")
@@ -1020,7 +1023,7 @@ def _price_routed(gen: Generation, ctx: _Context, overrides: Mapping[str, Decima
     unpriced: list[str] = []
     for candidate in routing.candidates:
         one = Generation(
-            key=gen.key,
+            key=f"{gen.key} via {candidate.model}",  # its own memo of output seconds
             step=gen.step,
             index=gen.index,
             endpoint=candidate.endpoint,
@@ -1029,7 +1032,7 @@ def _price_routed(gen: Generation, ctx: _Context, overrides: Mapping[str, Decima
             refs=[],
             output_count=1,
             span=gen.span,
-            length=gen.length,
+            length=gen.length if gen.length is not None and gen.length.exact else None,
         )
         cost = _price(one, ctx, overrides)
         if cost.unknown:
