@@ -315,3 +315,41 @@ def test_the_schema_takes_routers_and_generate_steps() -> None:
     errors = _schema_errors(spec)
     assert any(e.startswith("routers/clips/settings") for e in errors)
     assert any(e.startswith("steps/clip") for e in errors)
+
+
+# ---------------------------------------------------------------------------- routing units
+
+
+def test_allow_new_except_excludes_its_ids_and_the_input_excludes_more() -> None:
+    settings = {"models": {"mode": "allow_new_except", "ids": ["gen4.5"]}}
+    routing = CATALOG.route("generate/video", {"input": {"duration": 5}}, settings)
+    models = {c.model for c in routing.candidates}
+    assert routing.endpoint == "text_to_video"
+    assert "gen4.5" not in models and "seedance2" in models
+    assert routing.excluded["gen4.5"] == "the router's models setting leaves it out"
+    assert routing.excluded["veo3.1_fast"] == "it does not take duration 5"
+
+
+def test_the_input_picks_the_endpoint_and_maps_ratio_and_resolution() -> None:
+    first = {"role": "first", "uri": "https://example.com/a.png"}
+    request = {"input": {"aspectRatio": "9:16", "resolution": "1080p", "referenceImages": [first]}}
+    only = {"models": {"mode": "allowlist_only", "ids": ["gen4.5", "seedance2"]}}
+    routing = CATALOG.route("generate/video", request, only)
+    assert routing.endpoint == "image_to_video"
+    [candidate] = routing.candidates
+    assert (candidate.model, candidate.request["ratio"]) == ("seedance2", "1080:1920")
+    assert routing.excluded["gen4.5"] == "it does not take that aspect ratio and resolution"
+    source = {"referenceVideos": [{"role": "source", "uri": "https://example.com/a.mp4"}]}
+    assert CATALOG.route("generate/video", {"input": source}, {}).endpoint == "video_to_video"
+    speech = {"input": {"type": "speech", "promptText": "hi"}}
+    assert CATALOG.route("generate/audio", speech, {}).endpoint == "text_to_speech"
+    effect = {"input": {"type": "audio", "promptText": "rain"}}
+    assert CATALOG.route("generate/audio", effect, {}).endpoint == "sound_effect"
+
+
+def test_an_output_count_a_model_cannot_make_excludes_it() -> None:
+    routing = CATALOG.route("generate/image", {"input": {"promptText": "x", "outputCount": 4}}, {})
+    assert routing.candidates
+    for candidate in routing.candidates:
+        assert candidate.request["outputCount"] == 4
+    assert any("cannot make 4 outputs" in why for why in routing.excluded.values())
