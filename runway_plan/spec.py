@@ -39,6 +39,7 @@ __all__ = [
     "STEP_KEYS",
     "SUPPORTED_VERSIONS",
     "TEMPLATE_PATTERN",
+    "VOICE_REFERENCE_PATTERN",
     "Avatar",
     "Budget",
     "Document_",
@@ -48,6 +49,7 @@ __all__ = [
     "Spec",
     "SpecLimits",
     "Step",
+    "Voice",
     "json_schema",
     "parse_spec",
 ]
@@ -90,6 +92,24 @@ class Retry(_Model):
     )
 
 
+# ---- workflows (an additive block) ---------------------------------------------------------
+
+WORKFLOWS = "workflows"
+"""The endpoint of a published workflow's run (``POST /v1/workflows/{id}``)."""
+
+
+class WorkflowOutput(_Model):
+    """One output a workflow step declares, so that ``@step[i]`` can name it before the run."""
+
+    media: Literal["image", "video", "audio"] = Field(
+        description="The media of this output (what an input that references it must take)."
+    )
+    node: str | None = Field(
+        default=None,
+        description="The workflow node that makes it (for people and reports; optional).",
+    )
+
+
 class Step(BaseModel):
     """One generation step: orchestration keys plus the API request fields of its model."""
 
@@ -113,6 +133,13 @@ class Step(BaseModel):
     )
     description: str | None = Field(default=None, description="Free text for people.")
     retry: Retry | None = Field(default=None, description="Retry policy for retryable failures.")
+    outputs: list[WorkflowOutput] | None = Field(
+        default=None,
+        max_length=100,
+        description="A workflow step's outputs (endpoint workflows only), in the order the run "
+        "returns them: how many a published workflow makes, and of which media, is known only "
+        "after it runs, so only declared outputs can be referenced as '@step[i]'.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -133,7 +160,7 @@ class Step(BaseModel):
         return fields
 
 
-STEP_KEYS = frozenset({"endpoint", "for_each", "needs", "description", "retry"})
+STEP_KEYS = frozenset({"endpoint", "for_each", "needs", "description", "retry", "outputs"})
 
 MODEL_LESS = "model_less"
 """The key of :func:`parse_spec`'s validation context naming the endpoints without a model."""
@@ -149,14 +176,32 @@ class Document_(_Model):
     )
 
 
+VOICE_REFERENCE_PATTERN = r"^@[A-Za-z_][A-Za-z0-9_-]*$"
+"""A reference to one of the spec's ``voices``: ``"@narrator"``, written where the API takes a
+custom voice (``{type: custom, id}``)."""
+
+
+class Voice(_Model):
+    """A custom voice: cloned from an audio sample or designed from a text description."""
+
+    name: str = Field(description="The voice's name in Runway.")
+    description: str | None = Field(default=None, description="An optional description.")
+    from_: dict[str, Any] = Field(
+        alias="from",
+        description="{type: audio, audio: <audio asset or '@step'>} or "
+        "{type: text, model: eleven_ttv_v3, prompt: ...}.",
+    )
+
+
 class Avatar(_Model):
     """A real-time avatar resource."""
 
     name: str
     personality: str = Field(description="System prompt defining how the avatar behaves.")
     referenceImage: str = Field(description="An image asset or a '@step' reference.")
-    voice: dict[str, Any] = Field(
-        description="{type: runway-live-preset, presetId: ...} or {type: custom, id: ...}."
+    voice: dict[str, Any] | str = Field(
+        description="{type: runway-live-preset, presetId: ...}, {type: custom, id: ...}, or "
+        "'@voice' for one of the spec's `voices`."
     )
     startScript: str | None = None
     imageProcessing: Literal["optimize", "none"] | None = None
@@ -221,13 +266,18 @@ class Spec(_Model):
     vars: dict[str, Any] = Field(default_factory=dict, description="Template variables.")
     prices: dict[str, Credits] = Field(
         default_factory=dict,
-        description="Price overrides: credits per generation for a model the catalog cannot price.",
+        description="Price overrides: credits per generation for a model the catalog cannot price "
+        "(a workflow step: `workflows` for every workflow, `workflows/<id>` for one).",
     )
     steps: dict[str, Step] = Field(default_factory=dict, description="Generation steps by name.")
     documents: dict[str, Document_] = Field(
         default_factory=dict, description="Knowledge documents."
     )
     avatars: dict[str, Avatar] = Field(default_factory=dict, description="Real-time avatars.")
+    voices: dict[str, Voice] = Field(
+        default_factory=dict,
+        description="Custom voices, usable as '@name' wherever the API takes a custom voice.",
+    )
     routers: dict[str, Router] = Field(
         default_factory=dict,
         description="Model router configs, named by generate steps as `configId: '@name'`.",
@@ -263,6 +313,7 @@ _SECTION_CHOICES: dict[str, tuple[str, ...]] = {
     "retry": tuple(Retry.model_fields),
     "documents": tuple(Document_.model_fields),
     "avatars": tuple(Avatar.model_fields),
+    "voices": tuple(field.alias or name for name, field in Voice.model_fields.items()),
     "routers": tuple(Router.model_fields),
 }
 
@@ -354,7 +405,7 @@ class ParsedSpec:
     """False when ``vars`` was dropped as malformed: templates cannot be rendered."""
 
 
-_SECTIONS = ("steps", "documents", "avatars", "routers")
+_SECTIONS = ("steps", "documents", "avatars", "voices", "routers")
 _OPTIONAL_STEP_KEYS = frozenset(STEP_KEYS - {"endpoint"})
 _MAX_PASSES = 4
 
@@ -452,6 +503,37 @@ _AVATAR_REFERENCE = {
 """An avatar video's ``avatar`` naming one of the spec's own avatars."""
 
 
+_VOICE_REFERENCE = {
+    "type": "string",
+    "pattern": VOICE_REFERENCE_PATTERN,
+    "description": "One of the spec's voices, by its key ('@narrator').",
+}
+"""A custom-voice field naming one of the spec's own voices."""
+
+
+def _takes_custom_voice(schema: Any) -> bool:
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(properties, dict) or "id" not in properties:
+        return False
+    kind = properties.get("type")
+    custom = {"enum": ["custom"]}
+    return kind == custom or (isinstance(kind, dict) and custom in kind.get("anyOf", ()))
+
+
+def _with_voice_references(node: Any) -> None:
+    """Wherever ``node`` (a request schema) takes the SDK's custom voice (``{type: custom,
+    id}``), let it take ``"@name"`` of one of the spec's voices too."""
+    if isinstance(node, list):
+        for item in node:
+            _with_voice_references(item)
+    elif isinstance(node, dict):
+        for value in node.values():
+            _with_voice_references(value)
+        variants = node.get("anyOf")
+        if isinstance(variants, list) and any(_takes_custom_voice(v) for v in variants):
+            variants.insert(0, _VOICE_REFERENCE)
+
+
 def _template_or(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [{"$ref": "#/$defs/Template"}, schema]}
 
@@ -462,8 +544,9 @@ def json_schema(catalog: Catalog) -> dict[str, Any]:
     Each step's ``model`` is constrained by its ``endpoint``, and its request fields by its
     model (types, enums, ranges, lengths, item counts, required and unknown fields), as
     ``validate`` checks them; a template string is accepted wherever a value may be templated.
-    Avatars' voices follow the catalog's avatar request type; a document takes ``content`` or
-    ``file``; a spec holds at least one step, document or avatar.
+    Avatars' voices follow the catalog's avatar request type (or name one of the spec's
+    ``voices``), and a voice's ``from`` the voice request type; a document takes ``content`` or
+    ``file``; a spec holds at least one step, document, avatar or voice.
     """
     schema = Spec.model_json_schema(mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -498,6 +581,9 @@ def json_schema(catalog: Catalog) -> dict[str, Any]:
         for name in endpoints
         if name not in catalog.model_less
     ]
+    for name, definition in defs.items():
+        if name.startswith(("request:", "field:")):
+            _with_voice_references(definition)
     for ref in requests.refs.get("avatar_videos", {}).values():
         properties = defs[ref.removeprefix("#/$defs/")]["properties"]
         if "avatar" in properties:
@@ -521,7 +607,21 @@ def json_schema(catalog: Catalog) -> dict[str, Any]:
     if create is not None and "voice" in create.fields:
         voice = field_schemas(catalog, {"voice": create.fields["voice"]})["voice"]
         avatar = defs["Avatar"]["properties"]
-        avatar["voice"] = {"description": avatar["voice"].get("description", ""), **voice}
+        avatar["voice"] = {
+            "description": avatar["voice"].get("description", ""),
+            "anyOf": [voice, {"type": "string", "pattern": VOICE_REFERENCE_PATTERN}],
+        }
+    voice_create = catalog.constraints.resources.get("voice_create")
+    if voice_create is not None and "from" in voice_create.fields:
+        source = field_schemas(catalog, {"from": voice_create.fields["from"]})["from"]
+        for variant in source.get("anyOf", ()):
+            prompt = variant.get("properties", {}).get("prompt")
+            if prompt is not None:  # rendered, then checked: a template may be short
+                variant["properties"]["prompt"] = _template_or(prompt)
+        prop = defs["Voice"]["properties"]["from"]
+        prop.pop("additionalProperties", None)
+        prop.pop("type", None)
+        prop.update(source)
     defs["Document_"]["oneOf"] = [
         {"required": [key], "properties": {key: {"type": "string"}}} for key in ("content", "file")
     ]

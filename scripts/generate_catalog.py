@@ -97,11 +97,26 @@ MODEL_LESS.update(
     }
 )
 
+# ---- workflows (an additive block) ---------------------------------------------------------
+
+WORKFLOWS = "workflows"
+"""The endpoint of a published workflow's run: ``POST /v1/workflows/{id}`` (runwayml 5.24.0
+``workflows.run(id, node_outputs=...)``, request type ``WorkflowRunParams``).  Its request has
+no ``model``; the workflow's id is the step's ``workflow`` field, sent in the path."""
+
+WORKFLOW_ID_DOC = (
+    "The published workflow's id (runwayml 5.24.0 `workflows.run(id)`): sent in the path "
+    "of POST /v1/workflows/{id}, never in the body."
+)
+
 RESOURCES: dict[str, tuple[str, str]] = {
     "avatar_create": ("avatar_create_params", "AvatarCreateParams"),
     "avatar_update": ("avatar_update_params", "AvatarUpdateParams"),
     "document_create": ("document_create_params", "DocumentCreateParams"),
     "document_update": ("document_update_params", "DocumentUpdateParams"),
+    "voice_create": ("voice_create_params", "VoiceCreateParams"),
+    "voice_update": ("voice_update_params", "VoiceUpdateParams"),
+    "voice_preview": ("voice_preview_params", "VoicePreviewParams"),
     "realtime_session_create": (
         "realtime_session_create_params",
         "RealtimeSessionCreateParams",
@@ -331,9 +346,12 @@ ARRAY_ORIGINS = (
 class Converter:
     """Turns SDK type hints into catalog ``TypeNode`` dicts."""
 
-    def __init__(self, report: Report, *, counts_in_parens: bool = False) -> None:
+    def __init__(
+        self, report: Report, *, counts_in_parens: bool = False, maps: bool = False
+    ) -> None:
         self.report = report
         self.counts_in_parens = counts_in_parens
+        self.maps = maps
 
     def object_type(self, cls: type, where: str) -> dict[str, Any]:
         """An ``ObjectType`` for TypedDict ``cls``."""
@@ -385,6 +403,10 @@ class Converter:
             args = typing.get_args(tp)
             item = self.convert(args[0], path) if args else {"kind": "any"}
             return {"kind": "array", "items": item}
+        if self.maps and origin in (dict, collections.abc.Mapping) and typing.get_args(tp):
+            key, value = typing.get_args(tp)
+            if key is str:
+                return {"kind": "map", "values": self.convert(value, path)}
         if origin in (dict, collections.abc.Mapping) or tp in (dict, object, typing.Any):
             return {"kind": "any"}
         if _is_typeddict(tp):
@@ -660,6 +682,31 @@ def model_less_spec(endpoint: str, report: Report) -> dict[str, Any]:
     }
 
 
+def workflow_spec(report: Report) -> dict[str, Any]:
+    """The ``EndpointSpec`` dict of :data:`WORKFLOWS`: ``nodeOutputs`` read from
+    ``WorkflowRunParams`` (node id -> output key -> a typed value, as maps), and the
+    ``workflow`` id the path takes."""
+    from runwayml.types.workflow_run_params import WorkflowRunParams
+
+    converter = Converter(report, maps=True)
+    fields = {
+        "workflow": {
+            "type": {"kind": "string", "min_length": 1, "length_unit": "characters"},
+            "required": True,
+            "doc": WORKFLOW_ID_DOC,
+        },
+        **converter.fields(WorkflowRunParams, WORKFLOWS),
+    }
+    model = {"name": WORKFLOWS, "sdk_type": "WorkflowRunParams", "fields": fields}
+    return {
+        "name": WORKFLOWS,
+        "path": "/v1/workflows/{id}",
+        "sdk_module": "workflow_run_params",
+        "models": {WORKFLOWS: model},
+        "model_field": False,
+    }
+
+
 def generate(report: Report | None = None) -> dict[str, Any]:
     """Build the ``constraints.json`` data from the installed ``runwayml`` SDK.
 
@@ -674,6 +721,7 @@ def generate(report: Report | None = None) -> dict[str, Any]:
     converter = Converter(report)
     endpoints = {name: endpoint_spec(name, converter) for name in ENDPOINTS}
     endpoints.update({name: model_less_spec(name, report) for name in MODEL_LESS})
+    endpoints[WORKFLOWS] = workflow_spec(report)
     resources: dict[str, Any] = {}
     for key, (module_name, type_name) in RESOURCES.items():
         module = importlib.import_module(f"runwayml.types.{module_name}")

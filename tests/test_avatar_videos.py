@@ -287,16 +287,27 @@ def test_sdk_custom_voice_shape_is_taken_as_given(
     manual: tuple[Emulator, ManualClock, runwayml.RunwayML],
 ) -> None:
     _emu, clock, sdk = manual
+    voice = sdk.voices.create(
+        name="Coach",
+        from_={"type": "text", "model": "eleven_ttv_v3", "prompt": "A calm, encouraging coach"},
+    )
     created = sdk.avatar_videos.create(
         model="gwm1_avatars",
         avatar={"type": "runway-preset", "preset_id": "tennis-coach"},
         speech={
             "type": "text",
             "text": "Bend your knees.",
-            "voice": {"type": "custom", "id": "v1"},
+            "voice": {"type": "custom", "id": voice.id},
         },
     )
     assert _until_done(sdk, clock, created.id).status == "SUCCEEDED"
+    with pytest.raises(runwayml.BadRequestError) as unknown:  # a voice the account lacks
+        sdk.avatar_videos.create(
+            model="gwm1_avatars",
+            avatar={"type": "runway-preset", "preset_id": "tennis-coach"},
+            speech={"type": "text", "text": "Hi.", "voice": {"type": "custom", "id": "v1"}},
+        )
+    assert unknown.value.body["issues"][0]["path"] == ["speech", "voice", "id"]  # type: ignore[index]
 
 
 # ------------------------------------------------------------------------------ run

@@ -85,8 +85,8 @@ def test_packaged_catalog_loads(catalog: Catalog) -> None:
     assert catalog.constraints.sdk_version == SDK_VERSION
     assert catalog.version == f"runwayml-{SDK_VERSION}+{catalog.overlay.version}"
     assert len(catalog.digest) == 64
-    assert len(catalog.endpoints) == 25
-    assert len(catalog.model_less) == 10  # seven recipes, three generate endpoints (routers)
+    assert len(catalog.endpoints) == 26
+    assert len(catalog.model_less) == 11  # seven recipes, workflows, three generate (routers)
     assert {"generate/video", "generate/image", "generate/audio"} <= catalog.model_less
     assert {"router_create", "router_update"} <= set(catalog.constraints.resources)
     assert catalog.endpoints["avatar_videos"].path == "/v1/avatar_videos"
@@ -228,7 +228,8 @@ def test_retired_models_are_gone_and_replaced(catalog: Catalog) -> None:
 
 
 def test_overlay_refers_to_real_models_and_fields(catalog: Catalog) -> None:
-    assert set(catalog.overlay.endpoint_output) == set(catalog.endpoints)
+    # A workflow's outputs are declared per step (its `outputs:`), never by the catalog.
+    assert set(catalog.overlay.endpoint_output) == set(catalog.endpoints) - {"workflows"}
     for name, overlay in catalog.overlay.models.items():
         assert name in catalog.model_endpoints, name
         assert overlay.source, name
@@ -409,9 +410,19 @@ def test_resources(catalog: Catalog) -> None:
         "document_create",
         "document_update",
         "realtime_session_create",
+        "voice_create",
+        "voice_update",
+        "voice_preview",
         "router_create",
         "router_update",
     }
+    voice = resources["voice_create"].fields
+    assert {n for n, f in voice.items() if f.required} == {"name", "from"}
+    sources = voice["from"].type.model_dump()["variants"]
+    assert [v["fields"]["type"]["type"]["values"] for v in sources] == [("audio",), ("text",)]
+    assert sources[0]["fields"]["audio"]["type"]["media"] == "audio"
+    assert sources[1]["fields"]["prompt"]["type"]["min_length"] == 20
+    assert not any(f.required for f in resources["voice_update"].fields.values())
     create = resources["avatar_create"].fields
     assert {n for n, f in create.items() if f.required} == {
         "name",

@@ -10,6 +10,7 @@ import pytest
 from support.execute import CATALOG, KEY, PRICES, SPECS, SPEED, Harness, copy_specs, graph_of
 
 from runway_plan.emulator import Emulator, EmulatorConfig
+from runway_plan.execute.wire import invocation_id
 
 EXAMPLES = sorted(p.name for p in SPECS.glob("*.yaml"))
 
@@ -70,7 +71,8 @@ def _bill_is_within_plan(tmp_path: Path, spec: Path) -> None:
     priced_total = Decimal(0)
     for key, item in result.generations.items():
         cost = result.plan.generations[key].cost
-        billed = sum((Decimal(billed_by_task[t] or 0) for t in item.task_ids), Decimal(0))
+        tasks = [t for ran in item.task_ids for t in _ledger_tasks(emu, ran)]
+        billed = sum((Decimal(billed_by_task[t] or 0) for t in tasks), Decimal(0))
         assert item.billed_this_run == billed, key
         if cost.unknown:
             continue  # unpriced: the tests' emulator bills it 1 credit; the plan says unknown
@@ -78,3 +80,9 @@ def _bill_is_within_plan(tmp_path: Path, spec: Path) -> None:
         priced_total += billed
     assert priced_total <= result.plan.run_high
     assert result.plan.run_low <= priced_total
+
+
+def _ledger_tasks(emu: Emulator, task_id: str) -> list[str]:
+    """The ledger's tasks of a journal's task id: a workflow invocation's are its nodes'."""
+    invocation = invocation_id(task_id)
+    return [task_id] if invocation is None else emu.invocation_tasks(invocation)

@@ -15,9 +15,9 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from runway_plan.cli import main
-from runway_plan.cli import plan as cli_plan
-from runway_plan.plan.live import API_VERSION, LiveError, Organization, fetch_organization
+from runway_plan.cli import main, plan_state
+from runway_plan.cli.plan_state import live_organization
+from runway_plan.plan.live import API_VERSION, LiveError
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "specs").glob("*.yaml"))
@@ -370,43 +370,89 @@ def _transport(
     return httpx.MockTransport(handler)
 
 
-def test_fetch_organization_sends_the_documented_request() -> None:
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The client's waits between retries, recorded instead of slept."""
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(plan_state, "_sleep", sleep)
+    return slept
+
+
+def test_live_organization_sends_the_documented_request(
+    monkeypatch: pytest.MonkeyPatch, waits: list[float]
+) -> None:
     seen: list[httpx.Request] = []
-    org = fetch_organization(KEY, transport=_transport(seen))
+    monkeypatch.setattr(plan_state, "_transport", _transport(seen))
+    org = live_organization(KEY)
     [request] = seen
     assert str(request.url) == "https://api.dev.runwayml.com/v1/organization"
     assert request.headers["Authorization"] == f"Bearer {KEY}"
     assert request.headers["X-Runway-Version"] == API_VERSION == "2024-11-06"
+    assert set(request.extensions["timeout"].values()) == {15.0}
     assert org.max_monthly_credit_spend == 10000 and org.credit_balance == 5000
     assert org.models["gen4_turbo"].max_daily == 2
     assert org.models["gen4_turbo"].used_today == 1
-    fetch_organization(KEY, transport=_transport(seen), base_url="http://localhost:8123/")
+    live_organization(KEY, base_url="http://localhost:8123/")
     assert str(seen[-1].url) == "http://localhost:8123/v1/organization"
+    assert waits == []
 
 
 @pytest.mark.parametrize(
-    ("status", "body", "message"),
+    ("status", "body", "message", "tries"),
     [
-        (401, {"error": f"Invalid API key {KEY}"}, "answered 401"),
-        (500, {"error": "boom"}, "answered 500: boom"),
-        (200, {"tier": {}}, "no tier.models"),
-        (200, [], "not return a JSON object"),
+        (401, {"error": f"Invalid API key {KEY}"}, "answered 401: Invalid API key", 1),
+        (500, {"error": "boom"}, "answered 500: boom", 6),
+        (200, {"tier": {}}, "no tier.models", 1),
+        (200, [], "not a JSON object", 1),
     ],
 )
-def test_fetch_organization_errors_never_show_the_key(status: int, body: Any, message: str) -> None:
+def test_live_organization_errors_never_show_the_key(
+    monkeypatch: pytest.MonkeyPatch,
+    waits: list[float],
+    status: int,
+    body: Any,
+    message: str,
+    tries: int,
+) -> None:
+    seen: list[httpx.Request] = []
+    monkeypatch.setattr(plan_state, "_transport", _transport(seen, status, body))
     with pytest.raises(LiveError) as caught:
-        fetch_organization(KEY, transport=_transport([], status, body))
+        live_organization(KEY)
     assert message in str(caught.value)
     assert KEY not in str(caught.value)
+    assert len(seen) == tries and len(waits) == tries - 1
 
 
-def test_fetch_organization_network_error() -> None:
+def test_live_organization_is_retried_as_run_retries_it(
+    monkeypatch: pytest.MonkeyPatch, waits: list[float]
+) -> None:
+    answers = [httpx.Response(503, headers={"Retry-After": "2"}), httpx.Response(200, json=ORG)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return answers.pop(0)
+
+    monkeypatch.setattr(plan_state, "_transport", httpx.MockTransport(handler))
+    org = live_organization(KEY)
+    assert org.credit_balance == 5000 and answers == []
+    assert len(waits) == 1 and waits[0] >= 2.0
+
+
+def test_live_organization_network_error(
+    monkeypatch: pytest.MonkeyPatch, waits: list[float]
+) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError(f"refused for {KEY}", request=request)
 
+    monkeypatch.setattr(plan_state, "_transport", httpx.MockTransport(handler))
     with pytest.raises(LiveError) as caught:
-        fetch_organization(KEY, transport=httpx.MockTransport(handler))
-    assert "cannot reach" in str(caught.value) and KEY not in str(caught.value)
+        live_organization(KEY)
+    assert "cannot reach https://api.dev.runwayml.com: refused for" in str(caught.value)
+    assert KEY not in str(caught.value)
+    assert len(waits) == 5
 
 
 def test_live_without_a_key_is_a_usage_error() -> None:
@@ -417,15 +463,12 @@ def test_live_without_a_key_is_a_usage_error() -> None:
 
 def test_live_limits_drive_the_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[httpx.Request] = []
-
-    def fetch(key: str) -> Organization:
-        return fetch_organization(key, transport=_transport(seen))
-
-    monkeypatch.setattr(cli_plan, "_fetch_organization", fetch)
+    monkeypatch.setattr(plan_state, "_transport", _transport(seen))
     result = run(
         "plan", "specs/launch.yaml", "--live", "--format", "json", env={"RUNWAYML_API_SECRET": KEY}
     )
     assert result.exit_code == 0, result.output
+    assert len(seen) == 1
     assert KEY not in result.output
     doc = json.loads(result.stdout)
     assert doc["limits"]["tier"] is None and "live" in doc["limits"]["description"]
@@ -440,11 +483,19 @@ def test_live_limits_drive_the_schedule(monkeypatch: pytest.MonkeyPatch) -> None
     assert "RP403" in [d["code"] for d in doc["diagnostics"]]
 
 
-def test_live_http_error_is_exit_2_without_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    def fetch(key: str) -> Organization:
-        return fetch_organization(key, transport=_transport([], 401, {"error": key}))
+def test_live_with_a_base_url_that_is_not_http_is_refused_before_any_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[httpx.Request] = []
+    monkeypatch.setattr(plan_state, "_transport", _transport(seen))
+    env = {"RUNWAYML_API_SECRET": KEY}
+    result = run("plan", "specs/launch.yaml", "--live", "--base-url", "ftp://x", env=env)
+    assert result.exit_code == 2 and seen == []
+    assert "'ftp://x' is not an http(s) URL" in result.output
 
-    monkeypatch.setattr(cli_plan, "_fetch_organization", fetch)
+
+def test_live_http_error_is_exit_2_without_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(plan_state, "_transport", _transport([], 401, {"error": KEY}))
     result = run("plan", "specs/launch.yaml", "--live", env={"RUNWAYML_API_SECRET": KEY})
     assert result.exit_code == 2
     assert "answered 401" in result.output and KEY not in result.output

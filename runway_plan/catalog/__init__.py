@@ -28,6 +28,7 @@ from runway_plan.catalog.model import (
     FieldSpec,
     IntegerType,
     LengthTolerance,
+    MapType,
     Media,
     ModelOverlay,
     ModelSpec,
@@ -117,6 +118,8 @@ class Catalog:
                 nodes.extend(field.type for field in node.fields.values())
             elif isinstance(node, ArrayType):
                 nodes.append(node.items)
+            elif isinstance(node, MapType):
+                nodes.append(node.values)
             elif isinstance(node, UnionType):
                 nodes.extend(node.variants)
         return frozenset(names)

@@ -17,6 +17,7 @@ from runway_plan.catalog.model import (
     ArrayType,
     EnumType,
     FieldSpec,
+    MapType,
     ObjectType,
     StringType,
     TypeNode,
@@ -76,7 +77,7 @@ def _fits(value: Any, node: TypeNode) -> bool:
             return isinstance(value, str)
         case ArrayType():
             return isinstance(value, list)
-        case ObjectType():
+        case ObjectType() | MapType():
             return isinstance(value, dict)
         case UnionType():
             return any(_fits(value, variant) for variant in node.variants)
@@ -129,6 +130,9 @@ def _walk(value: Any, node: TypeNode, path: JsonPath) -> Iterator[AssetField]:
             yield from _walk(item, node.items, (*path, index))
     elif isinstance(node, ObjectType) and isinstance(value, dict):
         yield from _fields(value, node.fields, path)
+    elif isinstance(node, MapType) and isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, node.values, (*path, key))
 
 
 def _fields(

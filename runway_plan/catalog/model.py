@@ -108,6 +108,15 @@ class ObjectType(_Strict):
     fields: dict[str, FieldSpec]
 
 
+class MapType(_Strict):
+    """A JSON object whose keys are not known in advance, every value of one type (a ``Dict``
+    in the SDK types where its keys are names the caller chooses, such as a workflow's node
+    ids in ``nodeOutputs``)."""
+
+    kind: Literal["map"] = "map"
+    values: TypeNode
+
+
 class UnionType(_Strict):
     """Any one of several types."""
 
@@ -137,6 +146,7 @@ TypeNode = Annotated[
     | EnumType
     | ArrayType
     | ObjectType
+    | MapType
     | UnionType,
     Field(discriminator="kind"),
 ]

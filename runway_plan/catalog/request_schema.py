@@ -24,6 +24,7 @@ from runway_plan.catalog.model import (
     FieldPatch,
     FieldSpec,
     IntegerType,
+    MapType,
     ModelOverlay,
     NullType,
     NumberType,
@@ -132,6 +133,11 @@ def _convert(node: TypeNode, at: DataPath, ctx: _Context, *, top: bool = True) -
                 schema["maxItems"] = high
         case ObjectType():
             schema = _object(node.fields, at, ctx)
+        case MapType():
+            schema = {
+                "type": "object",
+                "additionalProperties": _convert(node.values, (*at, "*"), ctx),
+            }
         case BooleanType():
             schema = {"type": "boolean"}
         case NullType():

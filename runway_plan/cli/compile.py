@@ -7,19 +7,8 @@ from pathlib import Path
 
 import click
 
-from runway_plan.cli.app import (
-    EXIT_FAILED,
-    allow_option,
-    catalog_option,
-    echo_diagnostics,
-    format_option,
-    limits_option,
-    load_catalog_or_fail,
-    main,
-    parse_limits,
-    parse_vars,
-    vars_option,
-)
+from runway_plan.cli.app import EXIT_FAILED, echo_diagnostics, format_option, main
+from runway_plan.cli.options import SpecInputs, spec_inputs
 from runway_plan.diagnostics import has_errors, sort_diagnostics
 from runway_plan.diagnostics.display import json_text
 from runway_plan.performance import cyclic_gc_paused
@@ -30,17 +19,11 @@ from runway_plan.validate import check_file
 @main.command("compile")
 @click.argument("spec", type=click.Path(path_type=Path))
 @format_option(("yaml", "json"))
-@vars_option
-@limits_option
-@allow_option
-@catalog_option
+@spec_inputs()
 def compile_command(
     spec: Path,
     fmt: str,
-    variables: tuple[str, ...],
-    limits: tuple[str, ...],
-    allow_paths: tuple[Path, ...],
-    catalog_path: Path | None,
+    inputs: SpecInputs,
 ) -> None:
     """Print the requests a run of SPEC will send, as the API will receive them.
 
@@ -51,11 +34,11 @@ def compile_command(
     media, bytes, sha256}, a data URI as {$data: TYPE, bytes, sha256}. A spec with errors
     prints them (on standard error) and exits 1.
     """
-    work_limits = parse_limits(limits)
-    catalog = load_catalog_or_fail(catalog_path, work_limits)
-    overrides = parse_vars(variables)
+    work_limits = inputs.limits()
+    catalog = inputs.catalog(work_limits)
+    overrides = inputs.overrides()
     with cyclic_gc_paused():
-        graph, diagnostics = check_file(spec, catalog, overrides, work_limits, allow=allow_paths)
+        graph, diagnostics = check_file(spec, catalog, overrides, work_limits, allow=inputs.allow)
     if not has_errors(diagnostics):
         document, problems = compiled_requests(graph)
         diagnostics = sort_diagnostics([*diagnostics, *problems])

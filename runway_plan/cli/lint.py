@@ -13,16 +13,12 @@ from runway_plan import __version__
 from runway_plan.cli.app import (
     EXIT_FAILED,
     EXIT_OK,
-    allow_option,
     catalog_option,
     format_option,
-    limits_option,
     load_catalog_or_fail,
     main,
-    parse_limits,
-    parse_vars,
-    vars_option,
 )
+from runway_plan.cli.options import SpecInputs, spec_inputs
 from runway_plan.cli.selection import VALIDATE_STAGES, apply_selection, selection_options
 from runway_plan.diagnostics import CODES, has_errors
 from runway_plan.diagnostics.codes import codes_markdown
@@ -38,18 +34,12 @@ from runway_plan.validate import check_file
 @main.command()
 @click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @format_option(FORMATS)
-@vars_option
-@limits_option
-@allow_option
-@catalog_option
+@spec_inputs()
 @selection_options
 def validate(
     specs: tuple[Path, ...],
     fmt: str,
-    variables: tuple[str, ...],
-    limits: tuple[str, ...],
-    allow_paths: tuple[Path, ...],
-    catalog_path: Path | None,
+    inputs: SpecInputs,
     selection: Selection,
 ) -> None:
     """Check SPECS against every model constraint and report every problem at once.
@@ -58,9 +48,9 @@ def validate(
     diagnostic of its own; the others are still checked.  A comment
     `# runway-plan: ignore[RP404]` at the end of a spec's line suppresses those codes there.
     """
-    overrides = parse_vars(variables)
-    work_limits = parse_limits(limits)
-    catalog = load_catalog_or_fail(catalog_path, work_limits)
+    overrides = inputs.overrides()
+    work_limits = inputs.limits()
+    catalog = inputs.catalog(work_limits)
     started = time.perf_counter()
     found = []
     graphs = []
@@ -68,7 +58,7 @@ def validate(
     for spec in specs:
         with cyclic_gc_paused():
             graph, diagnostics = check_file(
-                spec, catalog, overrides, work_limits, allow=allow_paths
+                spec, catalog, overrides, work_limits, allow=inputs.allow
             )
         found.extend(diagnostics)
         graphs.append(graph)

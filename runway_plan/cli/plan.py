@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
@@ -19,23 +20,24 @@ from runway_plan.cli.app import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
-    allow_option,
     api_key_or_fail,
-    catalog_option,
     echo_diagnostics,
     format_option,
-    limits_option,
-    load_catalog_or_fail,
     main,
-    parse_limits,
-    parse_vars,
-    vars_option,
+)
+from runway_plan.cli.options import (
+    SpecInputs,
+    base_url_option,
+    emulate_option,
+    spec_inputs,
+    state_option,
 )
 from runway_plan.cli.plan_display import GANTT_WRITERS, gantt_file, print_plan
 from runway_plan.cli.plan_options import budget_option, parse_budget, parse_deadline, parse_latency
+from runway_plan.cli.plan_state import live_organization, state_view
 from runway_plan.cli.selection import PLAN_STAGES, apply_selection, selection_options
 from runway_plan.compile import Graph
-from runway_plan.diagnostics import Diagnostic, has_errors, make, sort_diagnostics
+from runway_plan.diagnostics import Diagnostic, has_errors, sort_diagnostics
 from runway_plan.diagnostics.display import display, display_lines
 from runway_plan.diagnostics.render import render as render_diagnostics
 from runway_plan.diagnostics.selection import Selected, Selection
@@ -43,7 +45,7 @@ from runway_plan.limits import WorkLimits
 from runway_plan.performance import cyclic_gc_paused
 from runway_plan.plan import Plan, PlanOptions, plan
 from runway_plan.plan.diff import diff_plans
-from runway_plan.plan.live import LiveError, Organization, fetch_organization
+from runway_plan.plan.live import LiveError, Organization
 from runway_plan.plan.report import (
     PLAN_FORMATS,
     render_diff,
@@ -51,12 +53,8 @@ from runway_plan.plan.report import (
     render_mermaid,
     render_plan,
 )
-from runway_plan.plan.resources import ResourcePlan
 from runway_plan.source import parse_document
 from runway_plan.validate import check_document, check_file
-
-_fetch_organization = fetch_organization
-"""The live call, replaceable in tests (which pass an ``httpx.MockTransport``)."""
 
 
 class _UsageFailure(click.ClickException):
@@ -65,13 +63,25 @@ class _UsageFailure(click.ClickException):
     exit_code = EXIT_USAGE
 
 
-def _check(
-    spec: str,
-    catalog: Catalog,
-    overrides: dict[str, Any],
-    limits: dict[str, int] | None = None,
-    allow: tuple[Path, ...] = (),
-) -> tuple[Graph, list[Diagnostic], str]:
+@dataclass(frozen=True)
+class _Checking:
+    """What checking a spec takes besides the spec: the catalog and the command line's
+    ``--var``, ``--limit`` and ``--allow-path``, read."""
+
+    catalog: Catalog
+    overrides: dict[str, Any]
+    limits: dict[str, int] | None = None
+    allow: tuple[Path, ...] = ()
+
+    @classmethod
+    def of(cls, inputs: SpecInputs) -> _Checking:
+        """The inputs read (``--limit`` first: the catalog is read within its limits)."""
+        limits = inputs.limits()
+        catalog = inputs.catalog(limits)
+        return cls(catalog, inputs.overrides(), limits, inputs.allow)
+
+
+def _check(spec: str, given: _Checking) -> tuple[Graph, list[Diagnostic], str]:
     """Load, compile and validate a spec file, or ``REF:path`` read with ``git show``.
 
     A ref that starts with ``-`` is refused: git would read it as an option (``--output=FILE``
@@ -79,7 +89,9 @@ def _check(
     """
     if os.path.isfile(spec) or ":" not in spec:
         with cyclic_gc_paused():
-            graph, diagnostics = check_file(spec, catalog, overrides, limits, allow=allow)
+            graph, diagnostics = check_file(
+                spec, given.catalog, given.overrides, given.limits, allow=given.allow
+            )
         return graph, diagnostics, spec
     ref, _, inside = spec.partition(":")
     if ref.startswith("-"):
@@ -114,7 +126,9 @@ def _check(
         where = str(working)
     document = parse_document(shown.stdout, where)
     with cyclic_gc_paused():
-        graph, diagnostics = check_document(document, catalog, overrides, limits, allow=allow)
+        graph, diagnostics = check_document(
+            document, given.catalog, given.overrides, given.limits, allow=given.allow
+        )
     return graph, diagnostics, spec
 
 
@@ -124,10 +138,7 @@ _DIAGNOSTIC_FORMATS = ("github", "sarif")
 
 def _checked_or_exit(
     spec: str,
-    catalog: Catalog,
-    overrides: dict[str, Any],
-    limits: dict[str, int] | None = None,
-    allow: tuple[Path, ...] = (),
+    given: _Checking,
     *,
     selection: Selection | None = None,
     fmt: str = "text",
@@ -138,7 +149,7 @@ def _checked_or_exit(
     with a cycle or a missing step cannot be priced); the warnings it makes errors stop the
     plan too.  ``fmt`` is the format of the errors shown (text unless a diagnostic format).
     """
-    graph, diagnostics, label = _check(spec, catalog, overrides, limits, allow)
+    graph, diagnostics, label = _check(spec, given)
     shown = [d for d in diagnostics if d.is_error]
     if selection is not None:
         promoted = apply_selection(selection, diagnostics, [graph]).diagnostics
@@ -165,144 +176,30 @@ def learned_prices(
     return read_beside(spec, catalog, WorkLimits().merged(limits or {}).file_bytes)
 
 
+def _planned(
+    spec: str, graph: Graph, label: str, given: _Checking, options: PlanOptions
+) -> tuple[Plan, list[Diagnostic]]:
+    """The plan of a checked spec (named ``label``) with the learned prices beside it, and
+    the problems of those prices."""
+    learned, problems = learned_prices(spec, given.catalog, given.limits)
+    with cyclic_gc_paused():
+        result = plan(graph, given.catalog, replace(options, source=label, learned=learned))
+    return result, problems
+
+
 def _plan_or_exit(
     spec: str,
-    catalog: Catalog,
-    overrides: dict[str, Any],
-    limits: dict[str, int] | None = None,
-    allow: tuple[Path, ...] = (),
+    given: _Checking,
     selection: Selection | None = None,
     options: PlanOptions | None = None,
 ) -> Plan:
-    graph, diagnostics, label = _checked_or_exit(
-        spec, catalog, overrides, limits, allow, selection=selection
-    )
-    learned, problems = learned_prices(spec, catalog, limits)
-    with cyclic_gc_paused():
-        result = plan(
-            graph, catalog, replace(options or PlanOptions(), source=label, learned=learned)
-        )
+    graph, diagnostics, label = _checked_or_exit(spec, given, selection=selection)
+    result, problems = _planned(spec, graph, label, given, options or PlanOptions())
     found = [*diagnostics, *problems, *result.diagnostics]
     if selection is not None:
         found = apply_selection(selection, found, [graph]).diagnostics
     result.diagnostics = sort_diagnostics(found)
     return result
-
-
-class _StateView:
-    """What the run state says of a spec: reusable generations and resource changes."""
-
-    def __init__(self) -> None:
-        self.reuse: dict[str, Any] | None = None
-        self.source: str | None = None
-        self.resources: ResourcePlan | None = None
-        self.problems: list[Diagnostic] = []
-
-
-def _state_view(
-    spec: str,
-    graph: Graph,
-    *,
-    state_dir: Path | None,
-    emulate: bool,
-    base_url: str | None,
-    live_key: str | None,
-) -> _StateView:
-    """Read the state ``run`` would use (a private copy of it, never locked; the network
-    only with ``live_key``, to read the recorded documents and avatars).  A state that cannot
-    be read is a warning (RP517), and the plan shows no reuse."""
-    from runway_plan.execute.state import StateUnreadable
-
-    try:
-        return _read_state_view(
-            spec,
-            graph,
-            state_dir=state_dir,
-            emulate=emulate,
-            base_url=base_url,
-            live_key=live_key,
-        )
-    except StateUnreadable as exc:
-        view = _StateView()
-        view.problems.append(make("RP517", str(exc), None))
-        return view
-
-
-def _read_state_view(
-    spec: str,
-    graph: Graph,
-    *,
-    state_dir: Path | None,
-    emulate: bool,
-    base_url: str | None,
-    live_key: str | None,
-) -> _StateView:
-    view = _StateView()
-    spec_path = Path(spec)
-    has_resources = bool(graph.documents or graph.avatars)
-    if not spec_path.is_file():
-        return view  # a spec read from git: no state of its own
-    from runway_plan.cli.state_folder import state_location
-
-    directory, base = state_location(spec_path, state_dir, emulate, base_url)
-    exists = (directory / "state.db").is_file()
-    if not (exists or state_dir is not None or emulate or has_resources):
-        return view
-    from runway_plan.execute import origin_of, reusable
-    from runway_plan.execute.resources import resource_plan
-
-    try:
-        shown = os.path.relpath(directory)
-    except ValueError:
-        shown = str(directory)
-    source = f"{shown} ({origin_of(base)})"
-    if exists or state_dir is not None or emulate:
-        view.reuse = dict(reusable(graph, directory, base_url=base))
-        view.source = source
-    remote = None
-    notes: list[str] = []
-    if live_key is not None and exists:
-        remote, notes = _read_remote(graph, directory, base, live_key)
-    resources = resource_plan(
-        graph,
-        directory,
-        base,
-        reuse=view.reuse,
-        remote=remote,
-        notes=notes,
-        shown=shown,
-        empty_remote=emulate,
-    )
-    view.resources = resources
-    return view
-
-
-def _read_remote(
-    graph: Graph, directory: Path, base: str, key: str
-) -> tuple[dict[int, Any], list[str]]:
-    """GET the spec's recorded documents and avatars (``--live``)."""
-    import asyncio
-
-    import httpx
-
-    from runway_plan.execute import RetryPolicy, RunwayClient, State, origin_of
-    from runway_plan.execute.resources import read_remote
-
-    with State.snapshot(directory) as state:
-        name = graph.spec.name if graph.spec is not None else ""
-        rows = state.resources(name, origin_of(base))
-
-    async def read() -> tuple[dict[int, Any], list[str]]:
-        async with httpx.AsyncClient(transport=_resource_transport) as http:
-            client = RunwayClient(http, api_key=key, base_url=base, retry=RetryPolicy(attempts=3))
-            found, problems = await read_remote(client, rows)
-            return dict(found), problems
-
-    return asyncio.run(read())
-
-
-_resource_transport: Any = None
-"""The transport of ``--live`` resource reads, replaceable in tests."""
 
 
 def _api_key_for_live() -> str:
@@ -314,9 +211,7 @@ def _api_key_for_live() -> str:
 
 def _live_organization(key: str, base_url: str | None = None) -> Organization:
     try:
-        if base_url is None:
-            return _fetch_organization(key)
-        return _fetch_organization(key, base_url=base_url)
+        return live_organization(key, base_url)
     except LiveError as exc:
         raise _UsageFailure(str(exc).replace(key, "[redacted]")) from None
 
@@ -354,32 +249,20 @@ def _live_organization(key: str, base_url: str | None = None) -> Organization:
     "--live",
     is_flag=True,
     help="Use the account's live limits (GET /v1/organization) and read the spec's recorded "
-    "documents and avatars to show drift (RUNWAYML_API_SECRET).",
+    "documents, voices and avatars to show drift (RUNWAYML_API_SECRET).",
 )
-@click.option(
-    "--state",
-    "state_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Plan against this run state: what a run would reuse, which documents and avatars "
-    "exist [default: .runway-plan beside the spec, when present].",
+@state_option(
+    "Plan against this run state: what a run would reuse, which documents, voices and avatars "
+    "exist [default: .runway-plan beside the spec, when present]."
 )
-@click.option(
-    "--emulate",
-    is_flag=True,
-    help="Plan against the state of `run --emulate` (.runway-plan/emulated, API origin "
-    "http://emulator).",
+@emulate_option(
+    "Plan against the state of `run --emulate` (.runway-plan/emulated, API origin http://emulator)."
 )
-@click.option(
-    "--base-url",
-    envvar="RUNWAYML_BASE_URL",
-    metavar="URL",
-    help="The API a run would use (RUNWAYML_BASE_URL): results are reused only against the "
-    "origin that made them.",
+@base_url_option(
+    "The API a run would use (RUNWAYML_BASE_URL): results are reused only against the "
+    "origin that made them."
 )
-@vars_option
-@limits_option
-@allow_option
-@catalog_option
+@spec_inputs()
 @selection_options
 def plan_command(
     spec: str,
@@ -393,10 +276,7 @@ def plan_command(
     state_dir: Path | None,
     emulate: bool,
     base_url: str | None,
-    variables: tuple[str, ...],
-    limits: tuple[str, ...],
-    allow_paths: tuple[Path, ...],
-    catalog_path: Path | None,
+    inputs: SpecInputs,
     selection: Selection,
 ) -> None:
     """Price SPEC in credits and dollars and schedule it against the tier's limits.
@@ -406,7 +286,7 @@ def plan_command(
     saved, budgets checked against what the run would spend, and what it would create,
     update or delete among the spec's documents and avatars.
     """
-    overrides = parse_vars(variables)
+    overrides = inputs.overrides()
     budget = parse_budget(max_credits)
     seconds = parse_deadline(deadline) if deadline is not None else None
     latency = parse_latency(latencies)
@@ -417,33 +297,24 @@ def plan_command(
         )
     key = _api_key_for_live() if live else None
     base = base_url.rstrip("/") if base_url else None
+    if key is not None and base is not None and urlsplit(base).scheme not in ("http", "https"):
+        raise click.BadParameter(f"'{base}' is not an http(s) URL", param_hint="--base-url")
     organization = _live_organization(key, base) if key is not None else None
-    work_limits = parse_limits(limits)
-    catalog = load_catalog_or_fail(catalog_path, work_limits)
-    graph, diagnostics, label = _checked_or_exit(
-        spec, catalog, overrides, work_limits, allow_paths, selection=selection, fmt=fmt
-    )
-    view = _state_view(
+    work_limits = inputs.limits()
+    catalog = inputs.catalog(work_limits)
+    given = _Checking(catalog, overrides, work_limits, inputs.allow)
+    graph, diagnostics, label = _checked_or_exit(spec, given, selection=selection, fmt=fmt)
+    view = state_view(
         spec, graph, state_dir=state_dir, emulate=emulate, base_url=base, live_key=key
     )
-    learned, learned_problems = learned_prices(spec, catalog, work_limits)
-    with cyclic_gc_paused():
-        result = plan(
-            graph,
-            catalog,
-            PlanOptions(
-                source=label,
-                learned=learned,
-                tier=tier,
-                max_credits=budget,
-                latency_overrides=latency,
-                live=organization,
-                deadline=seconds,
-                reuse=view.reuse,
-                reuse_source=view.source,
-                resources=view.resources,
-            ),
-        )
+    asked = PlanOptions(
+        tier=tier,
+        max_credits=budget,
+        latency_overrides=latency,
+        live=organization,
+        deadline=seconds,
+    )
+    result, learned_problems = _planned(spec, graph, label, given, view.onto(asked))
     selected = apply_selection(
         selection,
         [*diagnostics, *view.problems, *learned_problems, *result.diagnostics],
@@ -474,22 +345,14 @@ def _report_left_out(selected: Selected) -> None:
 @main.command("graph")
 @click.argument("spec", type=click.Path(path_type=str, dir_okay=False))
 @format_option(("mermaid", "dot"))
-@vars_option
-@limits_option
-@allow_option
-@catalog_option
+@spec_inputs()
 def graph_command(
     spec: str,
     fmt: str,
-    variables: tuple[str, ...],
-    limits: tuple[str, ...],
-    allow_paths: tuple[Path, ...],
-    catalog_path: Path | None,
+    inputs: SpecInputs,
 ) -> None:
     """Draw SPEC's step graph, with each step's model and cost, as Mermaid or DOT."""
-    work_limits = parse_limits(limits)
-    catalog = load_catalog_or_fail(catalog_path, work_limits)
-    result = _plan_or_exit(spec, catalog, parse_vars(variables), work_limits, allow=allow_paths)
+    result = _plan_or_exit(spec, _Checking.of(inputs))
     click.echo(render_mermaid(result) if fmt == "mermaid" else render_dot(result), nl=False)
 
 
@@ -499,10 +362,7 @@ def graph_command(
 @format_option(PLAN_FORMATS)
 @click.option("--tier", type=click.IntRange(1, 5), help="Plan both for this tier.")
 @budget_option("A budget for NEW besides its spec's: exit 1 (RP400) when NEW may cost more.")
-@vars_option
-@limits_option
-@allow_option
-@catalog_option
+@spec_inputs()
 @selection_options
 def diff_command(
     old: str,
@@ -510,10 +370,7 @@ def diff_command(
     fmt: str,
     tier: int | None,
     max_credits: str | None,
-    variables: tuple[str, ...],
-    limits: tuple[str, ...],
-    allow_paths: tuple[Path, ...],
-    catalog_path: Path | None,
+    inputs: SpecInputs,
     selection: Selection,
 ) -> None:
     """Show what changing OLD into NEW costs, step by step.
@@ -525,18 +382,11 @@ def diff_command(
     comments and --warnings-as-errors choose them, as for `plan`).
     """
     budget = parse_budget(max_credits)
-    work_limits = parse_limits(limits)
-    catalog = load_catalog_or_fail(catalog_path, work_limits)
-    overrides = parse_vars(variables)
-    before = _plan_or_exit(
-        old, catalog, overrides, work_limits, allow=allow_paths, options=PlanOptions(tier=tier)
-    )
+    given = _Checking.of(inputs)
+    before = _plan_or_exit(old, given, options=PlanOptions(tier=tier))
     after = _plan_or_exit(
         new,
-        catalog,
-        overrides,
-        work_limits,
-        allow=allow_paths,
+        given,
         selection=selection,
         options=PlanOptions(tier=tier, max_credits=budget),
     )

@@ -40,6 +40,7 @@ from runway_plan.cli.app import (
     load_catalog_or_fail,
     main,
 )
+from runway_plan.cli.options import emulate_option, state_option
 from runway_plan.diagnostics import has_errors
 from runway_plan.diagnostics.display import display, display_lines, json_text
 from runway_plan.diagnostics.render import render as render_diagnostics
@@ -303,18 +304,13 @@ def skipped_lines(skipped: Sequence[Skipped]) -> list[str]:
 
 def _options(func: Any) -> Any:
     func = click.argument("specs", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))(func)
-    func = click.option(
-        "--state",
-        "state_dir",
-        type=click.Path(path_type=Path, file_okay=False),
-        help="Read this run state folder [default: the SPECs' own, or every state under "
-        ".runway-plan/ here].",
+    func = state_option(
+        "Read this run state folder [default: the SPECs' own, or every state under "
+        ".runway-plan/ here]."
     )(func)
-    func = click.option(
-        "--emulate",
-        is_flag=True,
-        help="Read the states of `run --emulate` (the emulator's bills) instead.",
-    )(func)
+    func = emulate_option("Read the states of `run --emulate` (the emulator's bills) instead.")(
+        func
+    )
     return catalog_option(func)
 
 

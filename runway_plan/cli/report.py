@@ -13,18 +13,8 @@ from pathlib import Path
 import click
 
 from runway_plan.catalog import Catalog
-from runway_plan.cli.app import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
-    allow_option,
-    catalog_option,
-    echo_diagnostics,
-    load_catalog_or_fail,
-    main,
-    parse_vars,
-    vars_option,
-)
+from runway_plan.cli.app import EXIT_FAILED, EXIT_OK, EXIT_USAGE, echo_diagnostics, main, parse_vars
+from runway_plan.cli.options import SpecInputs, emulate_option, spec_inputs, state_option
 from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, has_errors
 from runway_plan.execute import Layout, RunResult, layout_of
@@ -60,13 +50,8 @@ def _checked(
 
 @main.command("report")
 @click.argument("spec", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option(
-    "--state",
-    "state_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="State folder the runs are in [default: .runway-plan/<spec>/ beside the spec].",
-)
-@click.option("--emulate", is_flag=True, help="Report the runs made with --emulate.")
+@state_option("State folder the runs are in [default: .runway-plan/<spec>/ beside the spec].")
+@emulate_option("Report the runs made with --emulate.")
 @click.option(
     "--run",
     "run_id",
@@ -88,9 +73,7 @@ def _checked(
     help="Embed the outputs in the page as data: URIs (64 MB at most; the rest stay linked), "
     "so that it can be shared without the outputs folder.",
 )
-@vars_option
-@allow_option
-@catalog_option
+@spec_inputs(limits=False)
 def report_command(
     spec: Path,
     state_dir: Path | None,
@@ -98,9 +81,7 @@ def report_command(
     run_id: int | None,
     output: Path | None,
     inline: bool,
-    variables: tuple[str, ...],
-    allow_paths: tuple[Path, ...],
-    catalog_path: Path | None,
+    inputs: SpecInputs,
 ) -> None:
     """Write one HTML page of SPEC's last run (or of its plan, when it has none).
 
@@ -110,9 +91,9 @@ def report_command(
     each linked to its file with its sha256. It needs no network; its media are linked by
     relative paths, so keep it where it was written (or use --inline to share it).
     """
-    catalog = load_catalog_or_fail(catalog_path)
+    catalog = inputs.catalog()
     where = layout_of(spec, state=state_dir, emulate=emulate)
-    graph, diagnostics, document = _checked(spec, catalog, variables, allow_paths)
+    graph, diagnostics, document = _checked(spec, catalog, inputs.variables, inputs.allow)
     try:
         written = write_report(
             where,

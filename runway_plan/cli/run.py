@@ -28,17 +28,18 @@ from rich.console import Console
 from runway_plan.catalog import Catalog
 from runway_plan.cli.app import (
     EXIT_FAILED,
-    allow_option,
-    catalog_option,
     echo_diagnostics,
     emulator_or_fail,
     format_option,
-    limits_option,
-    load_catalog_or_fail,
     main,
-    parse_limits,
     parse_vars,
-    vars_option,
+)
+from runway_plan.cli.options import (
+    SpecInputs,
+    base_url_option,
+    emulate_option,
+    spec_inputs,
+    state_option,
 )
 from runway_plan.cli.progress import ProgressDisplay
 from runway_plan.cli.state_folder import (
@@ -171,12 +172,8 @@ def _build_emulator(
 
 @main.command("run")
 @click.argument("spec", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option(
-    "--state",
-    "state_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="State folder (journal, store, manifests) [default: .runway-plan/<spec>/ beside "
-    "the spec].",
+@state_option(
+    "State folder (journal, store, manifests) [default: .runway-plan/<spec>/ beside the spec]."
 )
 @click.option(
     "--outputs",
@@ -184,17 +181,8 @@ def _build_emulator(
     type=click.Path(path_type=Path, file_okay=False),
     help="Where outputs are linked as <step>/<n>.<ext> [default: outputs/<spec>/ beside the spec].",
 )
-@click.option(
-    "--base-url",
-    envvar="RUNWAYML_BASE_URL",
-    metavar="URL",
-    help=f"The API's base URL (RUNWAYML_BASE_URL) [default: {DEFAULT_BASE_URL}].",
-)
-@click.option(
-    "--emulate",
-    is_flag=True,
-    help="Run against the built-in emulator in this process: no key, no credits spent.",
-)
+@base_url_option(f"The API's base URL (RUNWAYML_BASE_URL) [default: {DEFAULT_BASE_URL}].")
+@emulate_option("Run against the built-in emulator in this process: no key, no credits spent.")
 @click.option(
     "--speed",
     type=click.FloatRange(min=0, min_open=True),
@@ -221,7 +209,7 @@ def _build_emulator(
 @click.option(
     "--prune",
     is_flag=True,
-    help="Delete the documents and avatars recorded in the state but no longer in the spec "
+    help="Delete the documents, voices and avatars recorded in the state but no longer in the spec "
     "(without it they are left in place, and reported).",
 )
 @click.option(
@@ -254,10 +242,7 @@ def _build_emulator(
     "report` does) and print its path.",
 )
 @format_option(("text", "json"), "The end-of-run report: text, or the run manifest as JSON.")
-@vars_option
-@limits_option
-@allow_option
-@catalog_option
+@spec_inputs()
 def run_command(
     spec: Path,
     state_dir: Path | None,
@@ -275,10 +260,7 @@ def run_command(
     yes: bool,
     html_report: bool,
     fmt: str,
-    variables: tuple[str, ...],
-    limits: tuple[str, ...],
-    allow_paths: tuple[Path, ...],
-    catalog_path: Path | None,
+    inputs: SpecInputs,
 ) -> None:
     """Run SPEC against the Runway API: validate, plan, check credits, generate, download.
 
@@ -301,9 +283,9 @@ def run_command(
             raise click.BadParameter("must be 0 or more", param_hint="--max-credits")
     if emulate:
         emulator_or_fail("run --emulate")
-    work_limits = parse_limits(limits)
-    catalog = load_catalog_or_fail(catalog_path, work_limits)
-    graph = _check(spec, catalog, variables, allow_paths, work_limits)
+    work_limits = inputs.limits()
+    catalog = inputs.catalog(work_limits)
+    graph = _check(spec, catalog, inputs.variables, inputs.allow, work_limits)
     priced = _with_learned_prices(spec, graph, catalog, work_limits)
     if emulate:
         speed = speed or 10.0

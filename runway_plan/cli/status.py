@@ -19,6 +19,7 @@ from runway_plan.cli.app import (
     format_option,
     main,
 )
+from runway_plan.cli.options import base_url_option, emulate_option, state_option
 from runway_plan.cli.state_folder import (
     UsageFailure,
     move_shared_layout,
@@ -53,8 +54,8 @@ def _lock_free(directory: Path) -> bool:
 
 @main.command("status")
 @click.argument("spec", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--state", "state_dir", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--emulate", is_flag=True, help="Show the runs made with --emulate.")
+@state_option()
+@emulate_option("Show the runs made with --emulate.")
 @click.option("--run", "run_id", type=int, help="Show this run [default: the latest].")
 @format_option(("text", "json"))
 def status_command(
@@ -170,8 +171,8 @@ def status_command(
 
 @main.command("cancel")
 @click.argument("spec", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--state", "state_dir", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--base-url", envvar="RUNWAYML_BASE_URL", metavar="URL")
+@state_option()
+@base_url_option()
 def cancel_command(spec: Path, state_dir: Path | None, base_url: str | None) -> None:
     """Stop SPEC's run: it submits nothing more, and its tasks in flight are cancelled
     (DELETE /v1/tasks/{id}); the run then ends, and a later run makes what is left."""

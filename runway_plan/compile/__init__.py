@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from runway_plan.compile.compiler import compile_spec
 from runway_plan.compile.durations import local_length
-from runway_plan.compile.graph import AvatarNode, DocumentNode, Generation, Graph, Ref, StepNode
+from runway_plan.compile.graph import (
+    AvatarNode,
+    DocumentNode,
+    Generation,
+    Graph,
+    Ref,
+    StepNode,
+    VoiceNode,
+)
 from runway_plan.compile.references import index_out_of_range, unknown_step
 from runway_plan.compile.request import compile_request
 
@@ -23,6 +31,7 @@ __all__ = [
     "Graph",
     "Ref",
     "StepNode",
+    "VoiceNode",
     "compile_request",
     "compile_spec",
     "index_out_of_range",

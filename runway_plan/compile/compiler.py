@@ -23,7 +23,7 @@ from runway_plan.compile.durations import Length, local_length, output_length
 from runway_plan.compile.fields import replaced, template_paths
 from runway_plan.compile.graph import REFERENCE, Generation, Graph, Ref, StepNode, TemplateFailed
 from runway_plan.compile.references import collect_refs, index_out_of_range, unknown_step
-from runway_plan.compile.resource_refs import link_avatar_uses, take_avatar_ref
+from runway_plan.compile.resource_refs import link_avatar_uses, link_voice_uses, take_avatar_ref
 from runway_plan.compile.resources import compile_resources
 from runway_plan.compile.routers import (
     compile_routers,
@@ -33,11 +33,12 @@ from runway_plan.compile.routers import (
     take_router_ref,
 )
 from runway_plan.compile.templating import Absent, Renderer, TemplateFailure, is_template
+from runway_plan.compile.workflows import misplaced_outputs, undeclared_outputs, workflow_media
 from runway_plan.diagnostics import Diagnostic, make
 from runway_plan.files import Root
 from runway_plan.limits import Meter, WorkLimits, over_limit
 from runway_plan.source import DataPath, Document, SourceMap
-from runway_plan.spec import ParsedSpec, Step, parse_spec
+from runway_plan.spec import WORKFLOWS, ParsedSpec, Step, parse_spec
 
 __all__ = ["compile_spec"]
 
@@ -90,6 +91,7 @@ class _Compiler:
         compile_resources(self.graph, self.spec)
         link_avatar_uses(self.graph)
         link_router_uses(self.graph)
+        link_voice_uses(self.graph)
         return self.graph
 
     def render(
@@ -145,6 +147,9 @@ class _Compiler:
             self.expanding.pop()
         node = StepNode(name=name, step=step, span=self.map.key(("steps", name)))
         self.graph.steps[name] = node
+        misplaced = misplaced_outputs(name, step, self.map)
+        if misplaced is not None:
+            self.diagnostics.append(misplaced)
         fields = step.request_fields()
         templates = template_paths(fields, ())
         static_refs: list[tuple[DataPath, Ref]] = []
@@ -312,6 +317,7 @@ class _Compiler:
         refs, router = take_router_ref(
             self.graph, node.step.endpoint, request, refs, self.reported_routers
         )
+        declared = workflow_media(node.step)
         return Generation(
             key=key,
             step=node.name,
@@ -320,8 +326,11 @@ class _Compiler:
             model=model,
             request=request,
             refs=refs,
-            output_count=self.output_count(node.step.endpoint, model, request.get(OUTPUT_COUNT)),
+            output_count=len(declared)
+            if declared is not None
+            else self.output_count(node.step.endpoint, model, request.get(OUTPUT_COUNT)),
             span=node.span,
+            declared_media=declared,
             avatar=avatar,
             router=router,
         )
@@ -366,8 +375,13 @@ class _Compiler:
         step_edges: dict[tuple[str, str], Any] = {}
         generations = [*self.graph.generations.values(), *self.graph.unexpanded.values()]
         for generation in generations:
-            for _path, ref in generation.refs:
+            for path, ref in generation.refs:
                 target = self.graph.steps.get(ref.step)
+                if ref.step not in self.spec.steps and ref.step in self.spec.voices:
+                    if generation.key in self.graph.generations:
+                        uses = self.graph.voice_uses.setdefault(generation.key, [])
+                        uses.append((path, ref.step))
+                    continue
                 if ref.step not in self.spec.steps:
                     self.unknown_step(ref.step, ref.span)
                     continue
@@ -397,6 +411,8 @@ class _Compiler:
         step's fan-out failed: the step's outputs are unknown)."""
         count = len(target.outputs)
         if count == 0:
+            if target.step.endpoint == WORKFLOWS and target.generations:
+                self.diagnostics.append(undeclared_outputs(ref))
             return None
         if ref.index is None:
             if count == 1:

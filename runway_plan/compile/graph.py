@@ -31,6 +31,7 @@ __all__ = [
     "RouterNode",
     "StepNode",
     "TemplateFailed",
+    "VoiceNode",
     "join_key",
 ]
 
@@ -77,6 +78,9 @@ class Generation:
     span: Span
     length: Length | None = None
     """Bounds on the output's length in seconds, when they are known before it runs."""
+    declared_media: tuple[str, ...] | None = None
+    """A workflow step's declared outputs' media, one per output (None on other endpoints:
+    the catalog says what they make)."""
     avatar: Ref | None = None
     """The spec avatar an avatar video names (``avatar: "@support"``), taken out of ``refs``
     (:mod:`.resource_refs`); its ``step`` is the avatar's key."""
@@ -143,6 +147,8 @@ class AvatarNode:
     image: Ref | None = None
     producer: tuple[str, int] | None = None
     problems: tuple[str, ...] = ()
+    voice: str | None = None
+    """The key of the spec's voice its ``voice`` names (``"@narrator"``; an edge from it)."""
 
     @property
     def reference_image(self) -> str:
@@ -168,6 +174,38 @@ class RouterNode:
         return value if isinstance(value, dict) else {}
 
 
+@dataclass(frozen=True, slots=True)
+class VoiceNode:
+    """A custom voice of the spec, its texts rendered and its sample resolved.
+
+    ``request`` is the voice's API body as the spec writes it (``name``, ``description``,
+    ``from``), with ``name``, ``description`` and a designed voice's ``prompt`` rendered.
+    ``audio`` is the sample of a cloned voice when it is an ``@step`` reference, and
+    ``producer`` the (generation key, output index) it names, when it names exactly one (an
+    edge from that generation).
+    """
+
+    key: str
+    span: Span
+    name: str
+    request: dict[str, Any]
+    audio: Ref | None = None
+    producer: tuple[str, int] | None = None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def source(self) -> dict[str, Any]:
+        """The ``from`` of the request (an empty mapping when it is not one)."""
+        value = self.request.get("from")
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def sample(self) -> str | None:
+        """The audio sample as written, for a voice cloned from one."""
+        audio = self.source.get("audio") if self.source.get("type") == "audio" else None
+        return audio if isinstance(audio, str) else None
+
+
 @dataclass
 class Graph:
     """A compiled spec: steps, generations, and a DAG of generations along references."""
@@ -188,6 +226,14 @@ class Graph:
     avatars: dict[str, AvatarNode] = field(default_factory=dict)
     """The spec's avatars, by key (resource nodes; their edges are their documents and the
     generation their image comes from)."""
+    voice_uses: dict[str, list[tuple[DataPath, str]]] = field(default_factory=dict)
+    """For each generation whose request names one of the spec's voices (``"@narrator"`` where
+    the API takes a custom voice), the (data path, voice key) of each: an edge from the voice,
+    the value sent being ``{type: custom, id}`` with the voice's id.  The reference stays in
+    the generation's ``refs`` for the validator, which checks the field takes a custom voice."""
+    voices: dict[str, VoiceNode] = field(default_factory=dict)
+    """The spec's custom voices, by key (resource nodes; their edge is the generation their
+    audio sample comes from, and each avatar that names one has an edge from it)."""
     avatar_edges: dict[tuple[str, str], None] = field(default_factory=dict)
     """(avatar key, generation key): an avatar video that waits for one of the spec's avatars
     (the generation its image comes from is then among the video's :attr:`edges` too)."""
@@ -219,6 +265,20 @@ class Graph:
         data = self.document.data
         entries = data.get(section) if isinstance(data, dict) else None
         return isinstance(entries, dict) and name in entries
+
+    def produced_media(self, ref: Ref) -> str | None:
+        """The media of the output ``ref`` names (None when it names none): a workflow's as
+        its step declares it, any other generation's as the catalog says."""
+        producer = self.producer(ref)
+        if producer is None:
+            return None
+        if producer.declared_media is not None:
+            node = self.steps[ref.step]
+            at = node.outputs[ref.index or 0][1]
+            return producer.declared_media[at] if at < len(producer.declared_media) else None
+        if producer.endpoint not in self.catalog.endpoints:
+            return None
+        return self.catalog.output_media(producer.endpoint, producer.model)
 
     def producer(self, ref: Ref) -> Generation | None:
         """The generation whose output ``ref`` names, when the reference resolves."""

@@ -1,4 +1,5 @@
-"""References from a step to the spec's own resources: an avatar video's ``avatar: "@name"``.
+"""References from a step to the spec's own resources: an avatar video's ``avatar: "@name"``,
+and a custom voice's ``voice: "@name"`` (:func:`link_voice_uses`).
 
 An ``avatar_videos`` step takes an avatar in the SDK's shape (``{type: runway-preset,
 presetId}`` or ``{type: custom, avatarId}``) or one of the spec's ``avatars:`` by name, as
@@ -22,7 +23,13 @@ from runway_plan.compile.graph import Graph, Ref
 from runway_plan.diagnostics import make
 from runway_plan.source import DataPath
 
-__all__ = ["AVATAR_ENDPOINT", "AVATAR_PATHS", "link_avatar_uses", "take_avatar_ref"]
+__all__ = [
+    "AVATAR_ENDPOINT",
+    "AVATAR_PATHS",
+    "link_avatar_uses",
+    "link_voice_uses",
+    "take_avatar_ref",
+]
 
 AVATAR_ENDPOINT = "avatar_videos"
 """The endpoint whose ``avatar`` may name one of the spec's avatars."""
@@ -77,6 +84,39 @@ def link_avatar_uses(graph: Graph) -> None:
                 continue
             graph.edges[(producer, generation.key)] = None
         graph.avatar_edges[(ref.step, generation.key)] = None
+
+
+def link_voice_uses(graph: Graph) -> None:
+    """An edge from the generation a voice's sample comes from to each generation that speaks
+    with the voice (``voice: "@presenter"``, :attr:`Graph.voice_uses`, or an avatar video of
+    a spec avatar whose voice it is), after the voices and avatars are compiled; RP301, and no
+    edge, when that generation depends on the speaker itself."""
+    ancestors: dict[str, set[str]] = {}
+    speakers: dict[str, list[tuple[DataPath, str]]] = {}
+    for avatar, user in graph.avatar_edges:  # an avatar video in its avatar's own voice
+        voice = graph.avatars[avatar].voice
+        if voice is not None:
+            speakers.setdefault(user, []).append((("avatar",), voice))
+    for key, uses in [*graph.voice_uses.items(), *speakers.items()]:
+        for path, name in uses:
+            node = graph.voices.get(name)
+            if node is None or node.producer is None:
+                continue
+            producer = node.producer[0]
+            if name not in ancestors:
+                ancestors[name] = _ancestors(graph, producer)
+            if key in ancestors[name]:
+                step = graph.generations[key].step
+                graph.diagnostics.append(
+                    make(
+                        "RP301",
+                        f"voice '{name}' is cloned from '{producer}', which needs the voice "
+                        f"itself (through '{key}')",
+                        graph.document.source_map.value(("steps", step, *path)),
+                    )
+                )
+                continue
+            graph.edges[(producer, key)] = None
 
 
 def _resolves(graph: Graph, ref: Ref) -> bool:

@@ -235,7 +235,8 @@ CODES: dict[str, CodeInfo] = {
     "RP302": _c(
         "output index",
         "A reference's index is outside the outputs of the step, or a "
-        "step with several outputs is referenced without an index.",
+        "step with several outputs is referenced without an index, or a workflow step "
+        "whose outputs are not declared (`outputs:`) is referenced.",
     ),
     "RP303": _c(
         "media type mismatch",
@@ -340,7 +341,7 @@ CODES: dict[str, CodeInfo] = {
     ),
     "RP511": _c(
         "resource not reconciled",
-        "A document or avatar could not be created, updated, read or deleted (the API "
+        "A document, voice or avatar could not be created, updated, read or deleted (the API "
         "failed, or its input could not be read); the state keeps what was applied before. "
         "Run the spec again.",
     ),
@@ -349,23 +350,27 @@ CODES: dict[str, CodeInfo] = {
         "An avatar ended FAILED (the message is the API's `failureReason`), disappeared while "
         "processing, or was still PROCESSING when the run gave up waiting (the next run "
         "checks it again). Change its `referenceImage`, or rerun with `--retry-failed` to "
-        "process the same image again.",
+        "process the same image again. A custom voice is reported the same way: change its "
+        "sample or design, or rerun with `--retry-failed` to make it again.",
     ),
     "RP513": _c(
         "resource left in place",
-        "A document or avatar recorded in the state is no longer in the spec; `run` leaves "
+        "A document, voice or avatar recorded in the state is no longer in the spec; `run` "
+        "leaves "
         "the remote object alone unless `--prune` is given.",
         "warning",
     ),
     "RP514": _c(
         "resource create in doubt",
-        "A create of a document or avatar may have reached the API without its answer, and "
+        "A create of a document, voice or avatar may have reached the API without its answer, "
+        "and "
         "the remote list could not be read to find the object (the API has no idempotency "
         "key). Nothing is created again until it has been looked up by name; run again.",
     ),
     "RP515": _c(
         "resource drift",
-        "A document or avatar was changed or deleted outside runway-plan; the run put it back "
+        "A document, voice or avatar was changed or deleted outside runway-plan; the run put it "
+        "back "
         "as the spec says (updated, or created again).",
         "note",
     ),

@@ -16,8 +16,9 @@ rules (400 with ``error`` and ``issues``); tasks through THROTTLED, PENDING, RUN
 SUCCEEDED / FAILED / CANCELLED with ``estimatedCost`` and ``cost`` billed from a price sheet
 (:class:`PriceSheet`, the catalog's prices by default, through the planner's pricing);
 per-model concurrency and daily caps of a tier (429); credits, ``/v1/organization`` and usage;
-uploads and ``runway://`` URIs; avatars, documents and realtime avatar sessions; signed,
-expiring output URLs serving real small media; and fault injection (:class:`FaultPlan`).
+uploads and ``runway://`` URIs; avatars, documents, custom voices and realtime avatar
+sessions; signed, expiring output URLs serving real small media; and fault injection
+(:class:`FaultPlan`).
 Every created task is in the :class:`Ledger`.
 
 Names are imported lazily, so ``runway_plan.emulator.synth`` needs neither Starlette nor

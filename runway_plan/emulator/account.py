@@ -62,7 +62,8 @@ class EmulatorConfig:
     ``refund_running_cancel`` refunds tasks cancelled while RUNNING (the SDK documents that it
     does not).
     A realtime session is provisioned for ``session_seconds`` and its credentials are valid
-    for ``session_key_seconds`` (emulated seconds, as ``avatar_seconds``).
+    for ``session_key_seconds`` (emulated seconds, as ``avatar_seconds``); a custom voice is
+    PROCESSING for ``voice_seconds``.
     ``public_url`` fixes the base of upload and output URLs (default: the request's own).
     ``seed`` is reported by ``/_emulator/state``; ids are random UUIDs whatever the seed, so
     two emulators never hand out the same id.
@@ -78,6 +79,7 @@ class EmulatorConfig:
     url_ttl: float = 86_400.0
     upload_ttl: float = 86_400.0
     avatar_seconds: float = 30.0
+    voice_seconds: float = 10.0
     session_seconds: float = 5.0
     session_key_seconds: float = 60.0
     refund_running_cancel: bool = False

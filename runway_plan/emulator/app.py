@@ -6,9 +6,9 @@ Paths:
   every generation endpoint of the catalog (``/v1/recipes/<name>`` too), ``/v1/tasks/{id}``,
   ``/v1/organization``,
   ``/v1/organization/usage``, ``/v1/uploads``, ``/v1/avatars``, ``/v1/avatar_usage``,
-  ``/v1/documents``, ``/v1/routers`` (and ``/v1/generate/{video,image,audio}`` routed with
-  them) and ``/v1/realtime_sessions`` (whose ``/consume`` takes the session's key
-  instead of the API key).
+  ``/v1/documents``, ``/v1/voices`` (and ``/v1/voices/preview``), ``/v1/routers`` (and
+  ``/v1/generate/{video,image,audio}`` routed with them) and ``/v1/realtime_sessions`` (whose
+  ``/consume`` takes the session's key instead of the API key).
 * ``/_uploads/{id}`` — the multipart upload target an ``uploadUrl`` points at (no API auth,
   S3 style: form fields, then the file).
 * ``/_files/{owner}/{n}.{ext}?expires=&sig=`` — signed URLs of a task's outputs and an avatar's
@@ -48,6 +48,7 @@ from runway_plan.emulator.faults import (
     Scope,
     Send,
 )
+from runway_plan.spec import WORKFLOWS
 
 __all__ = ["create_app"]
 
@@ -167,6 +168,8 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
 
     async def generation(request: Request) -> Response:
         endpoint = request.path_params["endpoint"]
+        if endpoint == WORKFLOWS:  # a workflow runs at POST /v1/workflows/{id}
+            return _error(405, "Method not allowed.")
         if endpoint not in emulator.catalog.endpoints:
             if served(request.scope):
                 return _error(405, "Method not allowed.")
@@ -186,6 +189,20 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
         if request.method == "DELETE":
             return _respond(emulator.cancel_task(task_id))
         return _respond(emulator.get_task(task_id, _base_url(request)))
+
+    async def workflows(request: Request) -> Response:
+        return _respond(emulator.list_workflows())
+
+    async def workflow(request: Request) -> Response:
+        workflow_id = request.path_params["workflow_id"]
+        if request.method == "GET":
+            return _respond(emulator.get_workflow(workflow_id))
+        body = await _json(request)
+        return _respond(emulator.run_workflow(workflow_id, body, _base_url(request)))
+
+    async def workflow_invocation(request: Request) -> Response:
+        invocation_id = request.path_params["invocation_id"]
+        return _respond(emulator.get_workflow_invocation(invocation_id, _base_url(request)))
 
     async def organization(request: Request) -> Response:
         return _respond(emulator.organization())
@@ -280,6 +297,25 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
             return _respond(emulator.delete_document(document_id))
         return _respond(emulator.get_document(document_id, base_url=_base_url(request)))
 
+    async def voices(request: Request) -> Response:
+        if request.method == "POST":
+            body = await _json(request)
+            failure = avatar_failure(request)
+            return _respond(emulator.create_voice(body, failure, base_url=_base_url(request)))
+        return _respond(emulator.list_voices(request.query_params, base_url=_base_url(request)))
+
+    async def voice_preview(request: Request) -> Response:
+        return _respond(emulator.preview_voice(await _json(request), base_url=_base_url(request)))
+
+    async def voice(request: Request) -> Response:
+        voice_id = request.path_params["voice_id"]
+        if request.method == "PATCH":
+            body = await _json(request)
+            return _respond(emulator.update_voice(voice_id, body, base_url=_base_url(request)))
+        if request.method == "DELETE":
+            return _respond(emulator.delete_voice(voice_id))
+        return _respond(emulator.get_voice(voice_id, base_url=_base_url(request)))
+
     async def realtime_sessions(request: Request) -> Response:
         return _respond(emulator.create_realtime_session(await _json(request)))
 
@@ -345,7 +381,7 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
 
     def served(scope: Scope) -> bool:
         """Whether some route serves this path with some method: a generation path only for
-        an endpoint of the catalog (``GET /v1/voices`` is 404, ``GET /v1/text_to_image`` 405)."""
+        an endpoint of the catalog (``GET /v1/nothing`` is 404, ``GET /v1/text_to_image`` 405)."""
         for route in routes:
             match, child = route.matches(scope)
             if match is Match.NONE:
@@ -369,9 +405,15 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
         Route("/v1/routers/{router_id}", router, methods=["GET", "PATCH", "DELETE"]),
         Route("/v1/documents", documents, methods=["GET", "POST"]),
         Route("/v1/documents/{document_id}", document, methods=["GET", "PATCH", "DELETE"]),
+        Route("/v1/voices", voices, methods=["GET", "POST"]),
+        Route("/v1/voices/preview", voice_preview, methods=["POST"]),
+        Route("/v1/voices/{voice_id}", voice, methods=["GET", "PATCH", "DELETE"]),
         Route("/v1/realtime_sessions", realtime_sessions, methods=["POST"]),
         Route("/v1/realtime_sessions/{session_id}", realtime_session, methods=["GET", "DELETE"]),
         Route("/v1/realtime_sessions/{session_id}/consume", consume, methods=["POST"]),
+        Route("/v1/workflows", workflows, methods=["GET"]),
+        Route("/v1/workflows/{workflow_id}", workflow, methods=["GET", "POST"]),
+        Route("/v1/workflow_invocations/{invocation_id}", workflow_invocation, methods=["GET"]),
         generations,
         Route("/_uploads/{upload_id}", upload_target, methods=["POST"]),
         Route("/_files/{task_id}/{name}", files, methods=["GET", "HEAD"]),

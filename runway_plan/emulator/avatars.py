@@ -18,6 +18,7 @@ from runway_plan.emulator.inputs import Inputs
 from runway_plan.emulator.outputs import OutputFile
 from runway_plan.emulator.params import limit
 from runway_plan.emulator.validation import Issue, validate_resource
+from runway_plan.emulator.voices import Voices
 
 __all__ = ["Avatars"]
 
@@ -27,12 +28,18 @@ _IMAGE_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "web
 
 class Avatars:
     """The avatars of an account.  ``documents`` holds the ids of the account's documents
-    (an avatar may only name those)."""
+    (an avatar may only name those), ``voices`` its custom voices (likewise)."""
 
     def __init__(
-        self, account: Account, inputs: Inputs, files: Files, documents: Mapping[str, object]
+        self,
+        account: Account,
+        inputs: Inputs,
+        files: Files,
+        documents: Mapping[str, object],
+        voices: Voices | None = None,
     ) -> None:
         """No avatars yet; their images are served by ``files``."""
+        self._voices = voices
         self._account = account
         self._inputs = inputs
         self._files = files
@@ -120,6 +127,10 @@ class Avatars:
                 issues.append(resolved)
             else:
                 reference = resolved or Asset(item)
+        if self._voices is not None and not issues:
+            unknown_voice = self._voices.unknown(body.get("voice"), ("voice",), now)
+            if unknown_voice is not None:
+                issues.append(unknown_voice)
         documents = body.get("documentIds")
         if isinstance(documents, list):
             for index, document in enumerate(documents):
@@ -136,7 +147,8 @@ class Avatars:
             voice.setdefault("name", str(voice.get("presetId", "")).title())
             voice.setdefault("description", _PRESET_VOICE_DESCRIPTION)
         else:
-            voice.setdefault("deleted", False)
+            shown = self._voices.shown(voice.get("id")) if self._voices is not None else None
+            voice.update(shown or {"deleted": False})
         status = _status(avatar, now)
         view = {
             "id": avatar["id"],

@@ -8,6 +8,7 @@ one module per resource, over the state they share (:mod:`~runway_plan.emulator.
 URLs), :mod:`~runway_plan.emulator.inputs` (media inputs of a request),
 :mod:`~runway_plan.emulator.organization`, :mod:`~runway_plan.emulator.documents`,
 :mod:`~runway_plan.emulator.avatars`, :mod:`~runway_plan.emulator.avatar_videos`,
+:mod:`~runway_plan.emulator.voices`,
 :mod:`~runway_plan.emulator.routers` (model routers, and the routing of ``/v1/generate/*``)
 and :mod:`~runway_plan.emulator.realtime`.
 
@@ -53,6 +54,8 @@ from runway_plan.emulator.routers import Choice, Routers
 from runway_plan.emulator.tasks import FAILURE_CODES, Tasks, failure_refunded
 from runway_plan.emulator.uploads import Uploads
 from runway_plan.emulator.validation import Issue
+from runway_plan.emulator.voices import Voices
+from runway_plan.emulator.workflows import Workflows
 
 __all__ = [
     "API_VERSION",
@@ -101,14 +104,16 @@ class Emulator:
         self._files = Files(account)
         self._uploads = Uploads(account)
         inputs = Inputs(account, self._uploads, self._files)
-        self._tasks = Tasks(account, inputs, self._files)
+        self._voices = Voices(account, inputs, self._files)
+        self._tasks = Tasks(account, inputs, self._files, self._voices)
         self._organization = Organization(account, self._tasks)
         records: dict[str, dict[str, Any]] = {}
-        self._avatars = Avatars(account, inputs, self._files, records)
+        self._avatars = Avatars(account, inputs, self._files, records, self._voices)
         self._documents = Documents(account, records, self._avatars)
         self._sessions = RealtimeSessions(account, self._avatars)
         self._avatar_videos = AvatarVideos(self._avatars)
         self._routers = Routers(account)
+        self._workflows = Workflows(account, self._tasks)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -214,6 +219,38 @@ class Emulator:
     def usage(self, body: Any) -> Reply:
         """``POST /v1/organization/usage``: credits used per day and model (net of refunds)."""
         return self._organization.usage(body)
+
+    # ------------------------------------------------------------------ voices
+
+    def create_voice(self, body: Any, failure: str | None = None, *, base_url: str = "") -> Reply:
+        """``POST /v1/voices``: ``{id}``; PROCESSING for ``voice_seconds``, then READY (or
+        FAILED with the reason ``failure``)."""
+        return self._voices.create(body, failure, base_url=base_url)
+
+    def get_voice(self, voice_id: str, *, base_url: str = "") -> Reply:
+        """``GET /v1/voices/{id}``."""
+        return self._voices.get(voice_id, base_url=base_url)
+
+    def update_voice(self, voice_id: str, body: Any, *, base_url: str = "") -> Reply:
+        """``PATCH /v1/voices/{id}``: name and description."""
+        return self._voices.update(voice_id, body, base_url=base_url)
+
+    def delete_voice(self, voice_id: str) -> Reply:
+        """``DELETE /v1/voices/{id}``."""
+        return self._voices.delete(voice_id)
+
+    def list_voices(self, query: Mapping[str, str], *, base_url: str = "") -> Reply:
+        """``GET /v1/voices?limit&cursor``."""
+        return self._voices.list_page(query, base_url=base_url)
+
+    def preview_voice(self, body: Any, *, base_url: str = "") -> Reply:
+        """``POST /v1/voices/preview``: a short MP3 of a designed voice."""
+        return self._voices.preview(body, base_url=base_url)
+
+    def voices(self) -> dict[str, dict[str, Any]]:
+        """Every voice now, by id in creation order, as ``GET /v1/voices/{id}`` shows it."""
+        with self._account.lock:
+            return self._voices.views(self.advance(), "")
 
     # ------------------------------------------------------------------ documents
 
@@ -331,6 +368,34 @@ class Emulator:
         """``POST /v1/realtime_sessions/{id}/consume`` with ``Authorization: Bearer
         <sessionKey>``: the WebRTC credentials, once; the call starts."""
         return self._sessions.consume(session_id, authorization)
+
+    # ------------------------------------------------------------------ workflows
+
+    def list_workflows(self) -> Reply:
+        """``GET /v1/workflows``: the account's published workflows."""
+        return self._workflows.listing()
+
+    def get_workflow(self, workflow_id: str) -> Reply:
+        """``GET /v1/workflows/{id}``: one published workflow and its graph."""
+        return self._workflows.retrieve(workflow_id)
+
+    def run_workflow(self, workflow_id: str, body: Any, base_url: str) -> Reply:
+        """``POST /v1/workflows/{id}``: check ``nodeOutputs``, run the workflow (its
+        generation node a task, billed as every task is); the invocation's id."""
+        return self._workflows.run(
+            workflow_id,
+            body,
+            base_url,
+            lambda endpoint, request: self.create_task(endpoint, request, base_url),
+        )
+
+    def get_workflow_invocation(self, invocation_id: str, base_url: str) -> Reply:
+        """``GET /v1/workflow_invocations/{id}``."""
+        return self._workflows.invocation(invocation_id, base_url)
+
+    def invocation_tasks(self, invocation_id: str) -> list[str]:
+        """The ids of the tasks a workflow invocation ran (for tests matching the ledger)."""
+        return self._workflows.task_ids(invocation_id)
 
     # ------------------------------------------------------------------ admin
 

@@ -67,8 +67,8 @@ class Fault(StrEnum):
     TASK_FAILED = "task_failed"
     """A create succeeds; the task ends FAILED with ``failure_code``."""
     AVATAR_FAILED = "avatar_failed"
-    """An avatar create (or an update that reprocesses it) succeeds; processing ends FAILED
-    with ``failure_reason``."""
+    """An avatar create (or an update that reprocesses it), or a voice create (``on:
+    voice``), succeeds; processing ends FAILED with ``failure_reason``."""
 
 
 _STATUS = {
@@ -93,6 +93,7 @@ REQUEST_CLASSES = frozenset(
         "avatar",
         "document",
         "router",
+        "voice",
     }
 )
 """Request classes a rule may target: ``any`` is every request but the admin paths, ``api``
@@ -123,6 +124,8 @@ def request_class(method: str, path: str, endpoints: Iterable[str]) -> str | Non
         return "document"
     if head == "routers":
         return "router"
+    if head == "voices":
+        return "voice"
     if method == "POST" and "/".join(parts[1:]) in set(endpoints):
         return "create"
     return "api"
@@ -167,8 +170,8 @@ class FaultRule:
             raise ValueError("nth counts from 1")
         if self.fault is Fault.TASK_FAILED and self.on != "create":
             raise ValueError("task_failed applies to creates only")
-        if self.fault is Fault.AVATAR_FAILED and self.on != "avatar":
-            raise ValueError("avatar_failed applies to avatar requests only")
+        if self.fault is Fault.AVATAR_FAILED and self.on not in ("avatar", "voice"):
+            raise ValueError("avatar_failed applies to avatar and voice requests only")
 
     def to_dict(self) -> dict[str, Any]:
         """The rule as JSON-ready data (what :meth:`from_dict` reads)."""

@@ -37,6 +37,7 @@ from runway_plan.emulator.ledger import Ledger, LedgerEntry
 from runway_plan.emulator.outputs import OutputFile, plan_outputs
 from runway_plan.emulator.slots import start_queued
 from runway_plan.emulator.validation import Issue, validate_body
+from runway_plan.emulator.voices import Voices
 
 __all__ = ["FAILURE_CODES", "Task", "Tasks", "failure_refunded"]
 
@@ -162,8 +163,12 @@ def _finish(task: Task) -> float:
 class Tasks:
     """The generation tasks of an account, their concurrency queues and daily counts."""
 
-    def __init__(self, account: Account, inputs: Inputs, files: Files) -> None:
-        """No tasks yet; catches up on every advance of ``account`` and serves outputs."""
+    def __init__(
+        self, account: Account, inputs: Inputs, files: Files, voices: Voices | None = None
+    ) -> None:
+        """No tasks yet; catches up on every advance of ``account`` and serves outputs.  A
+        request naming a custom voice (``{type: custom, id}``) must name one of ``voices``."""
+        self._voices = voices
         self._account = account
         self._inputs = inputs
         self._files = files
@@ -255,6 +260,8 @@ class Tasks:
                 return error(400, f"Invalid request: {issue.message}", [issue])
             assets, issues, checked = self._inputs.resolve(endpoint, model, body, now)
             issues = validate_body(catalog, endpoint, checked) + issues
+            if not issues and self._voices is not None:
+                issues = self._voices.unknown_in(body, now)
             if check is not None and not issues:
                 issues = check(body, now)
             if issues:

@@ -69,16 +69,20 @@ from runway_plan.execute.api_errors import (
     UrlExpired,
 )
 from runway_plan.execute.wire import (
+    INVOCATION_PREFIX,
     Created,
     Downloaded,
     RetryPolicy,
     data_uri,
+    invocation_as_task,
+    invocation_id,
     routed_model,
     strip_query,
     task_cost,
     task_estimate,
 )
 from runway_plan.plan.live import API_VERSION, DEFAULT_BASE_URL
+from runway_plan.spec import WORKFLOWS
 
 __all__ = [
     "API_VERSION",
@@ -109,7 +113,12 @@ log = logging.getLogger("runway_plan.execute.http")
 Sleep = Callable[[float], Awaitable[None]]
 
 
-RESOURCE_PATHS = {"document": "/v1/documents", "avatar": "/v1/avatars", "router": "/v1/routers"}
+RESOURCE_PATHS = {
+    "document": "/v1/documents",
+    "avatar": "/v1/avatars",
+    "voice": "/v1/voices",
+    "router": "/v1/routers",
+}
 """The API path of each resource kind."""
 
 
@@ -300,11 +309,24 @@ class RunwayClient:
         Raises :class:`NotSent` (safe to retry), :class:`OutcomeUnknown` (never retry
         blindly), :class:`RequestRejected` or :class:`AuthenticationFailed`.
         """
+        if endpoint == WORKFLOWS:
+            return await self._run_workflow(body)
         data = await self._post_once("create", f"/v1/{endpoint}", body)
         task_id = data.get("id")
         if not isinstance(task_id, str) or not task_id:
             raise OutcomeUnknown(f"POST /v1/{endpoint}: an answer without a task id")
         return Created(task_id, task_estimate(data), routed_model(data))
+
+    async def _run_workflow(self, body: Mapping[str, Any]) -> Created:
+        """``POST /v1/workflows/{id}`` (the id is the body's ``workflow``, sent in the path),
+        sent once as every create is; the invocation, named as the journal names it
+        (:func:`~runway_plan.execute.wire.invocation_id`)."""
+        workflow = body.get("workflow")
+        if not isinstance(workflow, str) or not workflow:
+            raise RequestRejected("POST /v1/workflows/{id}: no workflow id", 400, [])
+        sent = {name: value for name, value in body.items() if name != "workflow"}
+        data = await self._post_once("create", f"/v1/workflows/{quote(workflow, safe='')}", sent)
+        return Created(f"{INVOCATION_PREFIX}{data['id']}", None)
 
     async def _post_once(self, kind: str, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """A POST that creates something, sent once; its JSON object (see :meth:`create`)."""
@@ -386,13 +408,27 @@ class RunwayClient:
     async def task(self, task_id: str, *, attempts: int | None = None) -> dict[str, Any]:
         """``GET /v1/tasks/{id}``; raises :class:`TaskNotFound` on 404.  ``attempts``: at
         most that many tries (a poller that retries on its own grid passes 1)."""
-        body = await self._idempotent("task", "GET", f"/v1/tasks/{task_id}", attempts=attempts)
+        invocation = invocation_id(task_id)
+        path = (
+            f"/v1/tasks/{task_id}"
+            if invocation is None
+            else f"/v1/workflow_invocations/{quote(invocation, safe='')}"
+        )
+        body = await self._idempotent("task", "GET", path, attempts=attempts)
         if not isinstance(body, dict) or not isinstance(body.get("status"), str):
-            raise ApiError(f"GET /v1/tasks/{task_id}: the answer has no status")
-        return body
+            raise ApiError(f"GET {path}: the answer has no status")
+        return body if invocation is None else invocation_as_task(body)
 
     async def cancel(self, task_id: str) -> None:
-        """``DELETE /v1/tasks/{id}``: cancel a task in flight (delete a finished one)."""
+        """``DELETE /v1/tasks/{id}``: cancel a task in flight (delete a finished one).  A
+        workflow invocation cannot be: runwayml 5.24.0 has no request that cancels one."""
+        if invocation_id(task_id) is not None:
+            raise RequestRejected(
+                f"{task_id}: a workflow invocation cannot be cancelled through the API "
+                "(runwayml 5.24.0 has no such request); it runs to its end",
+                405,
+                [],
+            )
         await self._idempotent("cancel", "DELETE", f"/v1/tasks/{task_id}")
 
     # ------------------------------------------------------------------ files

@@ -123,6 +123,12 @@ class Fingerprinter:
         self.file_hashes: dict[str, str] = {}
         """The hash of each local file as first read in this run: what it checked, so what
         is sent must match it."""
+        self.voices: dict[str, list[tuple[JsonPath, str]]] = {
+            key: [(tuple(path), voice) for path, voice in uses]
+            for key, uses in graph.voice_uses.items()
+        }
+        """For each generation naming one of the spec's voices, the (path, voice key) of each:
+        sent as ``{type: custom, id}`` with the voice's id, hashed as the voice's ``from``."""
         for key, gen in graph.generations.items():
             refs: list[tuple[JsonPath, OutputRef]] = []
             for path, ref in gen.refs:
@@ -155,7 +161,23 @@ class Fingerprinter:
         """Every upstream output whose hash enters ``key``'s fingerprint."""
         refs = [ref for _, ref in self.inputs[key]]
         image = self.avatar_images.get(key)
-        return [*refs, image] if image is not None else refs
+        names = [name for _, name in self.voices.get(key, ())]
+        speaker = self._speaker(key)
+        if speaker is not None:
+            names.append(speaker)
+        samples = [
+            OutputRef(*node.producer)
+            for name in dict.fromkeys(names)
+            if (node := self.graph.voices[name]).producer is not None
+        ]
+        return [*refs, *([image] if image is not None else []), *samples]
+
+    def _speaker(self, key: str) -> str | None:
+        """The spec voice of the spec avatar an avatar video ``key`` uses, if it has one."""
+        gen = self.graph.generations[key]
+        if gen.avatar is None or (gen.avatar.step, key) not in self.graph.avatar_edges:
+            return None
+        return self.graph.avatars[gen.avatar.step].voice
 
     def _avatar(self, key: str, outputs: Mapping[OutputRef, str]) -> dict[str, Any] | None:
         """What of the spec avatar that ``key`` uses shows in its video, or None."""
@@ -172,10 +194,13 @@ class Fingerprinter:
             image = {"$sha256": digest}
         elif self.graph.root.local_path(image) is not None:
             image = {"$file_sha256": self.file_hash(image)}
+        voice = node.request.get("voice")
+        if node.voice is not None:  # one of the spec's voices: its sample or design
+            voice = self._voice(node.voice, outputs)
         return {
             "$avatar": {
                 "referenceImage": image,
-                "voice": node.request.get("voice"),
+                "voice": voice,
                 "imageProcessing": node.request.get("imageProcessing"),
             }
         }
@@ -197,6 +222,8 @@ class Fingerprinter:
                 request = set_path(request, path, {"$ref": static.get(ref.key), "out": ref.index})
             for local in self.files[key]:
                 request = set_path(request, local.path, {"$file": local.value})
+            for path, voice in self.voices.get(key, ()):
+                request = set_path(request, path, {"$voice": voice})
             text = canonical_json([gen.endpoint, gen.model, request])
             base = hashlib.sha256(text.encode()).hexdigest()
             twin[key] = seen.get(base, 0)
@@ -220,6 +247,8 @@ class Fingerprinter:
             request = set_path(request, path, {"$sha256": digest})
         for local in self.files[key]:
             request = set_path(request, local.path, {"$file_sha256": self.file_hash(local.value)})
+        for path, voice in self.voices.get(key, ()):
+            request = set_path(request, path, self._voice(voice, outputs))
         avatar = self._avatar(key, outputs)
         if avatar is not None:
             request = set_path(request, ("avatar", "avatarId"), avatar)
@@ -236,6 +265,21 @@ class Fingerprinter:
             "request": request,
             "twin": self.twin[key],
         }
+
+    def _voice(self, key: str, outputs: Mapping[OutputRef, str]) -> dict[str, Any]:
+        """What stands for voice ``key`` in a fingerprint: its sample (by content) or design,
+        which make a new voice when they change, so the generation is made again."""
+        node = self.graph.voices[key]
+        source: Any = dict(node.source)
+        sample = node.sample
+        if node.producer is not None:
+            digest = outputs.get(OutputRef(*node.producer))
+            if digest is None:
+                raise MissingInput(f"{node.producer[0]}[{node.producer[1]}]")
+            source["audio"] = {"$sha256": digest}
+        elif sample is not None and self.graph.root.local_path(sample) is not None:
+            source["audio"] = {"$file_sha256": self.file_hash(sample)}
+        return {"$voice": source}
 
     def file_hash(self, value: str) -> str:
         """The SHA-256 of the local file ``value`` names, as first read by this fingerprinter

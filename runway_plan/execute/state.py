@@ -34,10 +34,11 @@ Runs: one row per invocation, and ``run_steps`` says what the run did with each 
 executor wrote under ``outputs/`` so it never overwrites one it did not write; ``uploads``
 caches ``runway://`` URIs of local assets by content.
 
-Resources (schema 2): documents and avatars are objects the API keeps, not tasks.  One row of
-``resources`` per spec resource, keyed by (spec name, API origin, kind, spec key), holds the
-remote id, the hash and the fields last applied (for the field-level diff of ``plan``) and,
-for an avatar, its processing status::
+Resources (schema 2): documents, voices and avatars are objects the API keeps, not tasks.  One
+row of ``resources`` per spec resource, keyed by (spec name, API origin, kind, spec key), holds
+the remote id, the hash and the fields last applied (for the field-level diff of ``plan``) and,
+for an avatar or a voice, its processing status (a voice made again, its sample or design
+changed, goes ``deleting`` → (none) → ``creating``)::
 
     (none) ──► creating ──► present ◄──► updating
                  │  │          │
@@ -330,7 +331,7 @@ class StepStatus(StrEnum):
 
 
 class ResourceStatus(StrEnum):
-    """Where a document or avatar stands in the journal (see the module docstring)."""
+    """Where a document, voice or avatar stands in the journal (see the module docstring)."""
 
     CREATING = "creating"
     PRESENT = "present"
@@ -463,7 +464,7 @@ class RunStepRow:
 
 @dataclass(frozen=True, slots=True)
 class ResourceRow:
-    """A row of ``resources``: one document or avatar of one spec against one API origin.
+    """A row of ``resources``: one document, voice or avatar of one spec against one API origin.
 
     ``applied`` holds the fields last applied (what the remote object has, as far as the
     journal knows) and ``applied_hash`` their hash; ``pending`` the fields of the write in

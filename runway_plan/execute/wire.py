@@ -17,6 +17,8 @@ __all__ = [
     "Downloaded",
     "RetryPolicy",
     "data_uri",
+    "invocation_as_task",
+    "invocation_id",
     "routed_model",
     "strip_query",
     "task_cost",
@@ -116,3 +118,50 @@ def routed_model(answer: Mapping[str, Any]) -> str | None:
 def data_uri(data: bytes, mime: str) -> str:
     """A base64 ``data:`` URI."""
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+# ---- workflows (an additive block) ---------------------------------------------------------
+
+INVOCATION_PREFIX = "workflow_invocations/"
+"""How the journal names a workflow invocation where it names tasks: ``workflow_invocations/<id>``
+(the path it is read at), so that a resumed run polls it, never runs the workflow again."""
+
+
+def invocation_id(task_id: str) -> str | None:
+    """The invocation id a journal task id names (None: it names a task)."""
+    if task_id.startswith(INVOCATION_PREFIX):
+        return task_id[len(INVOCATION_PREFIX) :]
+    return None
+
+
+def invocation_as_task(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A workflow invocation (runwayml 5.24.0 ``WorkflowInvocationRetrieveResponse``) read as a
+    task: the same statuses (THROTTLED waits as PENDING does), ``output`` the URLs of every node
+    in the order the API lists them (``outputNodes`` the node of each), ``cost`` as reported, and
+    a failure that names the nodes that failed."""
+    task: dict[str, Any] = {
+        key: body[key] for key in ("status", "createdAt", "progress", "cost") if key in body
+    }
+    task["id"] = f"{INVOCATION_PREFIX}{body.get('id', '')}"
+    output = body.get("output")
+    if isinstance(output, dict):
+        nodes = [(str(node), urls) for node, urls in output.items() if isinstance(urls, list)]
+        task["output"] = [url for _, urls in nodes for url in urls if isinstance(url, str)]
+        task["outputNodes"] = [node for node, urls in nodes for url in urls if isinstance(url, str)]
+    failure = body.get("failure")
+    errors = body.get("nodeErrors")
+    if isinstance(failure, str):
+        named = []
+        if isinstance(errors, dict):
+            for node, error in errors.items():
+                if isinstance(error, dict):
+                    label = error.get("nodeName") or node
+                    named.append(f"{label}: {error.get('message', '')}".strip())
+        task["failure"] = failure + (f" (nodes: {'; '.join(named)})" if named else "")
+        code = body.get("failureCode")
+        if not isinstance(code, str) and isinstance(errors, dict):
+            codes = [e.get("failureCode") for e in errors.values() if isinstance(e, dict)]
+            code = next((c for c in codes if isinstance(c, str)), None)
+        if isinstance(code, str):
+            task["failureCode"] = code
+    return task

@@ -59,6 +59,7 @@ from runway_plan.compile.graph import TemplateFailed
 from runway_plan.files import LocalFileError
 from runway_plan.probe import probe_local
 from runway_plan.source import DataPath
+from runway_plan.spec import WORKFLOWS
 
 __all__ = [
     "Cost",
@@ -511,8 +512,10 @@ def _delivered_seconds(producer: Generation, ctx: _Context) -> Seconds | None:
     """Bounds on the length of the file ``producer`` delivers: its output's length widened by
     the catalog's tolerance for its media (see the module docstring)."""
     seconds = _output_seconds(producer, ctx)
+    if seconds is None or producer.declared_media is not None:
+        return seconds  # a workflow's outputs: no catalog tolerance (their media are declared)
     tolerance = ctx.catalog.output_length_tolerance(producer.endpoint, producer.model)
-    if seconds is None or tolerance is None or not (tolerance.below or tolerance.above):
+    if tolerance is None or not (tolerance.below or tolerance.above):
         return seconds
     below, above = _dec(tolerance.below), _dec(tolerance.above)
     media = ctx.catalog.output_media(producer.endpoint, producer.model)
@@ -788,8 +791,10 @@ def price_generation(
 
 def _price(gen: Generation, ctx: _Context, overrides: Mapping[str, Decimal]) -> Cost:
     catalog = ctx.catalog
-    if gen.model in overrides:
-        credits = Decimal(overrides[gen.model])
+    named = workflow_price_name(gen)
+    if (named and named in overrides) or gen.model in overrides:
+        named = named if named and named in overrides else gen.model
+        credits = Decimal(overrides[named])
         return Cost(
             low=credits,
             high=credits,
@@ -803,7 +808,7 @@ def _price(gen: Generation, ctx: _Context, overrides: Mapping[str, Decimal]) -> 
             rate_high=credits,
             override=True,
             reasons=(
-                f"priced by the spec's prices: {gen.model} = {format_credits(credits)} "
+                f"priced by the spec's prices: {named} = {format_credits(credits)} "
                 "credits per generation",
             ),
             source="spec prices",
@@ -822,6 +827,13 @@ def _price(gen: Generation, ctx: _Context, overrides: Mapping[str, Decimal]) -> 
             known = ctx.costs[signature] = _price_with(gen, price, ctx)
         return known
     return _price_with(gen, price, ctx)
+
+
+def workflow_price_name(gen: Generation) -> str:
+    """The name a spec's ``prices:`` gives one published workflow: ``workflows/<id>`` ("" for
+    a generation that is not a workflow's run, or names no workflow)."""
+    workflow = gen.request.get("workflow") if gen.endpoint == WORKFLOWS else None
+    return f"workflows/{workflow}" if isinstance(workflow, str) and workflow else ""
 
 
 def lowest_confidence(*levels: Confidence | None) -> Confidence:

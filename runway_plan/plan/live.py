@@ -1,17 +1,16 @@
-"""Read the organization's live tier limits: ``GET /v1/organization``.
+"""The organization's live tier limits, from the JSON of ``GET /v1/organization``.
 
-The one HTTP call of the planner.  The client takes an injected ``httpx`` transport so tests
-pass an ``httpx.MockTransport``; the API key is sent in the ``Authorization`` header and never
-appears in a result or an error message.  Each model's live limits are the scheduler's
-:class:`~runway_plan.plan.schedule.Limits`, read from the tier and the day's usage.
+The planner makes no HTTP call: the API client (:class:`runway_plan.execute.RunwayClient`,
+with its retries) reads the organization, for ``run`` and for ``plan --live``, and
+:func:`parse_organization` turns its answer into an :class:`Organization` whose models' live
+limits are the scheduler's :class:`~runway_plan.plan.schedule.Limits`, read from the tier and
+the day's usage (``PlanOptions.live``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-
-import httpx
 
 from runway_plan.errors import RunwayPlanError
 from runway_plan.plan.schedule import Limits
@@ -21,7 +20,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "LiveError",
     "Organization",
-    "fetch_organization",
+    "parse_organization",
 ]
 
 DEFAULT_BASE_URL = "https://api.dev.runwayml.com"
@@ -75,49 +74,3 @@ def parse_organization(body: Any) -> Organization:
         max_monthly_credit_spend=_int(tier.get("maxMonthlyCreditSpend")),
         models=models,
     )
-
-
-def _redact(text: str, secret: str) -> str:
-    return text.replace(secret, "[redacted]") if secret else text
-
-
-def fetch_organization(
-    api_key: str,
-    *,
-    base_url: str | None = None,
-    transport: httpx.BaseTransport | None = None,
-    timeout: float = 15.0,
-) -> Organization:
-    """``GET {base}/v1/organization`` with ``api_key``; the base URL defaults to
-    :data:`DEFAULT_BASE_URL` (the command line passes ``--base-url`` or ``RUNWAYML_BASE_URL``).
-
-    Raises :class:`LiveError` with a message that never contains the key.
-    """
-    base = (base_url or DEFAULT_BASE_URL).rstrip("/")
-    headers = {
-        "Authorization": f"Bearer {api_key}",
-        "X-Runway-Version": API_VERSION,
-        "Accept": "application/json",
-    }
-    try:
-        with httpx.Client(transport=transport, timeout=timeout) as client:
-            response = client.get(f"{base}/v1/organization", headers=headers)
-    except httpx.HTTPError as exc:
-        reason = _redact(str(exc) or type(exc).__name__, api_key)
-        raise LiveError(f"cannot reach {base}: {reason}") from None
-    if response.status_code != 200:
-        detail = ""
-        try:
-            body = response.json()
-            if isinstance(body, dict) and isinstance(body.get("error"), str):
-                detail = f": {body['error']}"
-        except ValueError:
-            pass
-        hint = " (check RUNWAYML_API_SECRET)" if response.status_code == 401 else ""
-        message = f"GET /v1/organization answered {response.status_code}{detail}{hint}"
-        raise LiveError(_redact(message, api_key))
-    try:
-        body = response.json()
-    except ValueError:
-        raise LiveError("GET /v1/organization did not return JSON") from None
-    return parse_organization(body)

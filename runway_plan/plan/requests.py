@@ -38,6 +38,7 @@ from runway_plan.diagnostics import Diagnostic
 from runway_plan.diagnostics.display import codepoint_escape, display_lines, is_hidden
 from runway_plan.files import LocalFileError
 from runway_plan.probe import probe_local
+from runway_plan.spec import WORKFLOWS
 from runway_plan.validate import describe
 from runway_plan.validate.assets import file_diagnostic
 
@@ -111,6 +112,8 @@ def compiled_requests(graph: Graph) -> tuple[dict[str, Any], list[Diagnostic]]:
             ref_paths.add(tuple(path))
             if producer not in inputs:
                 inputs.append(producer)
+        for path, voice in graph.voice_uses.get(key, ()):
+            body = set_path(body, path, {"type": "custom", "id": {"$voice": voice}})
         for asset in asset_fields(graph.catalog, gen.endpoint, gen.model, gen.request):
             if asset.path in ref_paths:
                 continue
@@ -130,7 +133,13 @@ def compiled_requests(graph: Graph) -> tuple[dict[str, Any], list[Diagnostic]]:
         entry: dict[str, Any] = {"key": key, "step": gen.step}
         if gen.index is not None:
             entry["index"] = gen.index
-        entry |= {"request": f"POST /v1/{gen.endpoint}", "model": gen.model}
+        request = f"POST /v1/{gen.endpoint}"
+        workflow = gen.request.get("workflow") if gen.endpoint == WORKFLOWS else None
+        if isinstance(workflow, str) and isinstance(body, dict):
+            # a workflow's id is sent in the path (POST /v1/workflows/{id}), not in the body
+            request = f"{request}/{workflow}"
+            body = {name: value for name, value in body.items() if name != "workflow"}
+        entry |= {"request": request, "model": gen.model}
         if inputs:
             entry["inputs"] = inputs
         if graph.needs.get(gen.step):

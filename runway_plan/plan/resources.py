@@ -1,4 +1,7 @@
-"""What a run would do with the spec's documents and avatars: the data ``plan`` reports.
+"""What a run would do with the spec's documents, voices and avatars: the data ``plan`` reports.
+
+A voice whose ``from`` (its audio sample or design) changed is an ``update`` whose ``from``
+field says the voice is made again: the API changes only a voice's name and description.
 
 The planner never reads the run state or the API: :mod:`runway_plan.execute.resources`
 compares the graph's resource nodes with the state (and, with ``--live``, with the remote
@@ -39,11 +42,11 @@ class ResourceField:
 class ResourceChange:
     """What a run would do with one document or avatar.
 
-    ``kind`` is ``document`` or ``avatar``; ``key`` the spec's key; ``name`` the object's
-    name (the spec's, or the recorded one for a delete).  ``remote_id`` is the id recorded in
-    the state; ``status`` an avatar's processing status as last seen (PROCESSING, READY,
-    FAILED).  ``drift`` lists what ``--live`` found changed or deleted remotely; ``notes`` the
-    rest worth saying (a create in doubt, a delete that needs ``--prune``).
+    ``kind`` is ``document``, ``voice`` or ``avatar``; ``key`` the spec's key; ``name`` the
+    object's name (the spec's, or the recorded one for a delete).  ``remote_id`` is the id
+    recorded in the state; ``status`` an avatar's or a voice's processing status as last seen
+    (PROCESSING, READY, FAILED).  ``drift`` lists what ``--live`` found changed or deleted
+    remotely; ``notes`` the rest worth saying (a create in doubt, a delete that needs ``--prune``).
     """
 
     kind: str

@@ -211,6 +211,9 @@ class Validator(AssetChecks, ResourceChecks):
     ) -> list[Diagnostic]:
         media = describe.media_of(node)
         where = Location(ref.span, (*checker.base, *at))
+        voice = ref.step not in self.graph.steps and ref.step in self.graph.voices
+        if voice and checker.endpoint is not None:  # a step's field (resources resolve theirs)
+            return self.voice_ref(ref, node, at, checker, where)
         if media is None:
             return [
                 make(
@@ -221,9 +224,9 @@ class Validator(AssetChecks, ResourceChecks):
                 )
             ]
         producer = self.graph.producer(ref)
-        if producer is None or producer.endpoint not in self.catalog.endpoints:
+        produced = self.graph.produced_media(ref)
+        if producer is None or produced is None:
             return []
-        produced = self.catalog.output_media(producer.endpoint, producer.model)
         if produced not in media:
             return [
                 make(
@@ -234,6 +237,23 @@ class Validator(AssetChecks, ResourceChecks):
                 )
             ]
         return self.input_duration(producer.length, f"'{ref.text}'", at, checker, where)
+
+    def voice_ref(
+        self, ref: Ref, node: TypeNode, at: DataPath, checker: Checker, where: Location
+    ) -> list[Diagnostic]:
+        """RP304 when a field that takes no custom voice names one of the spec's voices."""
+        if ref.index is None and describe.takes_custom_voice(node):
+            return []
+        return [
+            make(
+                "RP304",
+                f"{describe.label(at)} of {checker.subject} takes no custom voice, so "
+                f"'{ref.text}' (a voice of this spec) cannot be used here",
+                where,
+                hint="custom voices are taken by an avatar's voice (and avatar_videos' "
+                "speech.voice); give a preset voice here",
+            )
+        ]
 
 
 def validate(graph: Graph) -> list[Diagnostic]:

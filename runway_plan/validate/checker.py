@@ -14,6 +14,7 @@ from runway_plan.catalog.model import (
     FieldPatch,
     FieldSpec,
     IntegerType,
+    MapType,
     ModelOverlay,
     NumberType,
     ObjectType,
@@ -26,6 +27,7 @@ from runway_plan.compile.durations import DURATION_INPUTS, PASSTHROUGH_ENDPOINTS
 from runway_plan.compile.graph import TemplateFailed
 from runway_plan.diagnostics import Diagnostic, Location, Span, make
 from runway_plan.source import INTEGER_RANGE, DataPath
+from runway_plan.spec import WORKFLOWS
 from runway_plan.validate import describe
 from runway_plan.validate.describe import field_names, utf16_length
 
@@ -170,6 +172,8 @@ class Checker:
 
     def unknown_field(self, name: str, fields: dict[str, FieldSpec], at: DataPath) -> Diagnostic:
         step_keys = self.step_keys if not at else frozenset()
+        if self.endpoint != WORKFLOWS:
+            step_keys = step_keys - {"outputs"}  # declared by workflow steps only
         accepted = f"accepted: {', '.join(sorted(fields))}"
         if step_keys:
             accepted += f"; step keys: {', '.join(sorted(step_keys))}"
@@ -278,6 +282,14 @@ class Checker:
                 if not isinstance(value, dict):
                     return [self.wrong_type(value, node, at)]
                 return self.fields(value, node.fields, at)
+            case MapType():
+                if not isinstance(value, dict):
+                    return [self.wrong_type(value, node, at)]
+                return [
+                    d
+                    for key, item in value.items()
+                    for d in self.check(item, node.values, (*at, key))
+                ]
         if node.kind == "boolean" and not isinstance(value, bool):
             return [self.wrong_type(value, node, at)]
         if node.kind == "null" and value is not None:

@@ -14,6 +14,7 @@ from runway_plan.catalog.model import (
     FieldPatch,
     FieldSpec,
     IntegerType,
+    MapType,
     NumberType,
     ObjectType,
     StringType,
@@ -81,7 +82,7 @@ def expected(node: TypeNode) -> str:
             )
         case ArrayType():
             return "a list"
-        case ObjectType():
+        case ObjectType() | MapType():
             return "a mapping"
         case UnionType():
             return " or ".join(dict.fromkeys(expected(v) for v in node.variants))
@@ -213,7 +214,7 @@ def fits(value: Any, node: TypeNode) -> bool:
             return any(type(v) is type(value) or same(v, value) for v in node.values)
         case ArrayType():
             return isinstance(value, list)
-        case ObjectType():
+        case ObjectType() | MapType():
             return isinstance(value, dict)
         case UnionType():
             return any(fits(value, v) for v in node.variants)
@@ -249,6 +250,20 @@ def discriminate(value: dict[str, Any], objects: list[ObjectType]) -> list[TypeN
 def media_of(node: TypeNode) -> frozenset[str] | None:
     """The media an asset field of this type takes (None: not an asset field)."""
     return node.asset_media if isinstance(node, StringType | UnionType) else None
+
+
+def takes_custom_voice(node: TypeNode) -> bool:
+    """Whether a field of this type takes a custom voice of the Voices API (a variant
+    ``{type: custom, id}``)."""
+    variants = node.variants if isinstance(node, UnionType) else (node,)
+    for variant in variants:
+        if not isinstance(variant, ObjectType) or "id" not in variant.fields:
+            continue
+        kind = variant.fields.get("type")
+        kind_type = kind.type if kind is not None else None
+        if isinstance(kind_type, EnumType) and tuple(kind_type.values) == ("custom",):
+            return True
+    return False
 
 
 def mb(size: int) -> str:

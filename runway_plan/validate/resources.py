@@ -8,9 +8,11 @@ with byte-pair tokenizers) plus one token per character outside ASCII (accented 
 emoji tokenize far worse than English: a CJK character is about one token).  A document
 attached twice counts once.
 
-The documents and avatars are checked as the compiler made them
-(:mod:`runway_plan.compile.resources`): their texts rendered, an avatar's ``@step`` image
-resolved (RP300, RP302 and template failures are the compiler's).
+The documents, voices and avatars are checked as the compiler made them
+(:mod:`runway_plan.compile.resources`): their texts rendered, an avatar's ``@step`` image and a
+voice's ``@step`` sample resolved (RP300, RP302 and template failures are the compiler's).  A
+voice's request is checked against the SDK's voice request type, its sample as an audio asset;
+an avatar's ``voice: "@name"`` stands for ``{type: custom, id}`` once the voice exists.
 """
 
 from __future__ import annotations
@@ -23,15 +25,34 @@ from pathlib import Path
 
 from runway_plan.catalog import Catalog
 from runway_plan.catalog.model import (
+    InputDuration,
     ModelOverlay,
 )
 from runway_plan.compile import Graph, Ref
+from runway_plan.compile.resources import voice_reference
 from runway_plan.diagnostics import Diagnostic, make
 from runway_plan.files import LocalFileError
 from runway_plan.source import DataPath, SourceMap
 from runway_plan.validate import describe
 from runway_plan.validate.assets import file_diagnostic
 from runway_plan.validate.checker import Checker, Context
+
+VOICE_DOCS = "https://docs.dev.runwayml.com/characters/custom-voice (read 2026-12-02)"
+"""Runway's custom-voices guide: limits the SDK's ``VoiceCreateParams`` does not state."""
+VOICE_OVERLAY = ModelOverlay(
+    input_durations={
+        "from.audio": InputDuration(
+            min_seconds=10,
+            max_seconds=300,
+            source=f'{VOICE_DOCS}: "The audio sample must be between 10 seconds and 5 minutes '
+            'long"',
+        )
+    }
+)
+"""What the guide says of a voice's audio sample, checked like a model's input lengths."""
+VOICE_NAME_LIMIT = 100
+"""A voice's name is at most 100 characters (the guide's parameter table), counted in UTF-16
+code units as the API counts its other lengths."""
 
 
 class ResourceChecks:
@@ -54,6 +75,7 @@ class ResourceChecks:
         documents, avatars = self.graph.documents, self.graph.avatars
         self.unique_names("documents", {k: d.name for k, d in documents.items()})
         self.unique_names("avatars", {k: a.name for k, a in avatars.items()})
+        self.voices()
         for key, document in documents.items():
             if (document.content is None) == (document.file is None):
                 self.diagnostics.append(
@@ -85,8 +107,49 @@ class ResourceChecks:
             refs: dict[DataPath, Ref] = {}
             if avatar.image is not None:
                 refs[("referenceImage",)] = avatar.image
+            request = avatar.request
+            voice = request.get("voice")
+            if voice_reference(voice) is not None:
+                request = {**request, "voice": {"type": "custom", "id": "(the voice's id)"}}
+            elif isinstance(voice, str) and voice in self.graph.voices:
+                self.diagnostics.append(
+                    make(
+                        "RP206",
+                        f"voice must be a mapping or a reference to a voice, not the string "
+                        f"{voice!r}",
+                        self.map.value((*at, "voice")),
+                        hint=f"write '@{voice}' for this spec's voice '{voice}'",
+                    )
+                )
+                request = {**request, "voice": {"type": "custom", "id": voice}}
             checker = Checker(self.context, at, f"avatar '{key}'", ModelOverlay(), refs)
-            self.diagnostics.extend(checker.fields(avatar.request, create.fields, ()))
+            self.diagnostics.extend(checker.fields(request, create.fields, ()))
+
+    def voices(self) -> None:
+        """Each voice's request against the SDK's voice type; RP108 for shared names."""
+        voices = self.graph.voices
+        self.unique_names("voices", {k: v.name for k, v in voices.items()})
+        create = self.catalog.constraints.resources.get("voice_create")
+        if create is None:
+            return
+        for key, voice in voices.items():
+            refs: dict[DataPath, Ref] = {}
+            if voice.audio is not None:
+                refs[("from", "audio")] = voice.audio
+            at = ("voices", key)
+            checker = Checker(self.context, at, f"voice '{key}'", VOICE_OVERLAY, refs)
+            self.diagnostics.extend(checker.fields(voice.request, create.fields, ()))
+            length = describe.utf16_length(voice.name)
+            if length > VOICE_NAME_LIMIT:
+                self.diagnostics.append(
+                    make(
+                        "RP209",
+                        f"name is {length} UTF-16 code units long; a voice's name is at most "
+                        f"{VOICE_NAME_LIMIT}",
+                        self.map.value((*at, "name")),
+                        hint=f"Runway's custom-voices guide: {VOICE_DOCS}",
+                    )
+                )
 
     # ------------------------------------------------------------------ routers
 

@@ -1,8 +1,14 @@
-"""Documents and avatars as declarative resources: their desired state, plan and reconciliation.
+"""Documents, voices and avatars as declarative resources: their desired state, plan and
+reconciliation.
 
-Runway's real-time avatars and their knowledge documents are objects the API keeps, not
-tasks.  A spec declares them (``documents:``, ``avatars:``); this package makes the remote
-objects match, as Terraform's plan and apply do:
+Runway's real-time avatars, their knowledge documents and custom voices are objects the API
+keeps, not tasks.  A spec declares them (``documents:``, ``voices:``, ``avatars:``); this
+package makes the remote objects match, as Terraform's plan and apply do.  A voice is cloned
+from an audio sample (a local file, a URI or an ``@step`` output, identified by content like
+an avatar's image) or designed from a text prompt; the API changes only its name and
+description, so a changed sample or design makes the voice again (delete, then create), and
+the avatars that name it (``voice: "@narrator"``) are updated with its new id.  A voice is
+PROCESSING, then READY or FAILED, like an avatar:
 
 * :func:`desired_state` (:mod:`.desired`) reads what the spec wants, from the graph's
   resource nodes (their texts rendered by the compiler): a document's name and content (inline or
@@ -35,6 +41,7 @@ from runway_plan.execute.resources.desired import (
     KINDS,
     Desired,
     ImageSource,
+    audio_source,
     comparable_remote,
     compare,
     desired_state,
@@ -49,6 +56,7 @@ __all__ = [
     "Reconciler",
     "ResourceOptions",
     "ResourceResult",
+    "audio_source",
     "comparable_remote",
     "compare",
     "desired_state",

@@ -9,11 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from runway_plan.compile import Graph
-from runway_plan.execute.client import (
-    ApiError,
-    ResourceNotFound,
-    RunwayClient,
-)
+from runway_plan.execute.client import ApiError, ResourceNotFound, RunwayClient
 from runway_plan.execute.fingerprint import OutputRef, canonical_json, origin_of
 from runway_plan.execute.resources.desired import (
     KINDS,
@@ -28,7 +24,7 @@ from runway_plan.execute.reuse import reusable, unreadable_as_such
 from runway_plan.execute.state import ResourceRow, ResourceStatus, State
 from runway_plan.plan.resources import ResourceChange, ResourceField, ResourcePlan
 
-__all__ = ["read_remote", "resource_plan", "shown_field"]
+__all__ = ["VOICE_PRICE_NOTE", "read_remote", "resource_plan", "shown_field"]
 
 
 def _abbreviate(text: str, limit: int = 60) -> str:
@@ -82,6 +78,17 @@ def _image_text(value: Any) -> str:
     return str(value)
 
 
+def _source_text(value: Any) -> str:
+    """A voice's ``from``: ``audio narration.wav (sha256 …)`` or ``text eleven_ttv_v3 '…'``."""
+    if not isinstance(value, dict):
+        return "(none)" if value is None else str(value)
+    if value.get("type") == "audio":
+        return f"audio {_image_text(value.get('audio'))}"
+    prompt = value.get("prompt")
+    shown = _abbreviate(prompt) if isinstance(prompt, str) else "(no prompt)"
+    return f"text {value.get('model')} {shown}"
+
+
 def _ids_text(ids: Iterable[str], names: Mapping[str, str]) -> str:
     return "[" + ", ".join(names.get(i, i[:8]) for i in ids) + "]"
 
@@ -104,6 +111,10 @@ def shown_field(
         after = "known after the run"
         if name == "referenceImage" and isinstance(new, dict) and new.get("from"):
             after = f"{new['from']}, {after}"
+        elif name == "from" and isinstance(new, dict):
+            after = f"{_source_text(new)}, {after}"
+        elif name == "voice" and isinstance(new, dict):
+            after = f"custom, id {after}"
         elif name == "documentIds" and document_keys:
             after = "[" + ", ".join(document_keys) + "], ids known after the run"
         return ResourceField(name, before if had else None, after, unknown)
@@ -117,6 +128,9 @@ def shown_field(
         return ResourceField(name, before, after, lines)
     if name == "referenceImage":
         return ResourceField(name, _image_text(old) if had else None, _image_text(new))
+    if name == "from" and kind == "voice":
+        detail = "the API cannot change it: the voice is made again" if had else ""
+        return ResourceField(name, _source_text(old) if had else None, _source_text(new), detail)
     new_text = _value_text(name, new, names)
     old_text = _value_text(name, old, names) if had else None
     if had and name == "documentIds" and old_text == new_text:
@@ -130,6 +144,8 @@ def _value_text(name: str, value: Any, names: Mapping[str, str]) -> str:
     if name == "documentIds" and isinstance(value, list):
         return _ids_text(value, names)
     if name == "voice" and isinstance(value, dict):
+        if value.get("type") == "custom" and value.get("id") in names:
+            return f"custom @{names[str(value['id'])]} ({str(value['id'])[:8]})"
         return " ".join(str(value.get(k)) for k in ("type", "presetId", "id") if value.get(k))
     if isinstance(value, str):
         return _abbreviate(value)
@@ -160,6 +176,10 @@ def _plan_hashes(
 
 def _document_names(rows: Iterable[ResourceRow]) -> dict[str, str]:
     return {r.remote_id: r.key for r in rows if r.kind == "document" and r.remote_id}
+
+
+def _voice_names(rows: Iterable[ResourceRow]) -> dict[str, str]:
+    return {r.remote_id: r.key for r in rows if r.kind == "voice" and r.remote_id}
 
 
 def resource_plan(
@@ -196,8 +216,8 @@ def resource_plan(
             rows = state.resources(scope_of(graph), origin) if state is not None else []
         if empty_remote and rows:
             notes.append(
-                "the emulator of `run --emulate` starts empty on every run, so every document "
-                "and avatar is created again (serve one with `runway-plan emulate` and use "
+                "the emulator of `run --emulate` starts empty on every run, so every document, "
+                "voice and avatar is created again (serve one with `runway-plan emulate` and use "
                 "--base-url to keep them between runs)"
             )
             rows = []
@@ -216,17 +236,23 @@ def _changes(
     remote: Mapping[int, Mapping[str, Any] | None] | None,
 ) -> list[ResourceChange]:
     by_key = {(r.kind, r.key): r for r in rows}
-    names = _document_names(rows)
-    gone: set[tuple[str, str]] = set()
-    doc_ids: dict[str, str | None] = {}
+    names = {**_document_names(rows), **_voice_names(rows)}
+    ids: dict[str, dict[str, str | None]] = {"document": {}, "voice": {}}
     for (kind, key), row in by_key.items():
-        if kind != "document":
+        if kind not in ids:
             continue
         deleted = remote is not None and row.id in remote and remote[row.id] is None
-        if deleted:
-            gone.add((kind, key))
-        doc_ids[key] = None if deleted or row.status is ResourceStatus.CREATING else row.remote_id
-    desired = desired_state(graph, doc_ids, output_hash)
+        ids[kind][key] = None if deleted or row.status is ResourceStatus.CREATING else row.remote_id
+    desired = desired_state(graph, ids["document"], output_hash, voice_ids=ids["voice"])
+    replaced = {
+        key
+        for (kind, key), want in desired.items()
+        if kind == "voice" and _replaced(want, by_key.get((kind, key)))
+    }
+    for (kind, key), want in desired.items():
+        voice = graph.avatars[key].voice if kind == "avatar" else None
+        if voice in replaced:
+            want.unknown["voice"] = f"voice '{voice}' is made again first"
     changes: list[ResourceChange] = []
     for kind in KINDS:
         for (k, key), want in desired.items():
@@ -255,6 +281,20 @@ def _changes(
             )
         )
     return changes
+
+
+VOICE_PRICE_NOTE = (
+    "unpriced: Runway publishes no price for creating a voice (its API pricing page and "
+    "custom-voices guide list none, read 2026-12-02), so it is not in the plan's total"
+)
+"""Said of every voice a run would create: its cost is unknown, not zero."""
+
+
+def _replaced(want: Desired, row: ResourceRow | None) -> bool:
+    """Whether a run makes voice ``want`` again: its ``from`` changed or is not known yet."""
+    if row is None or not row.remote_id or row.status is ResourceStatus.CREATING:
+        return False
+    return "from" in compare(want, dict(row.applied or {}))
 
 
 def _change(
@@ -331,7 +371,11 @@ def _change(
                 _settings_fields(item, current, want) if item.name == "settings" else [item]
             )
         ]
-    if want.kind == "avatar" and status == "FAILED" and row is not None:
+    if want.kind == "voice" and (current is None or "from" in changed):
+        notes.append(VOICE_PRICE_NOTE)
+    if want.kind == "voice" and current is not None and "from" in changed:
+        notes.append("its audio sample or design changed: the voice is deleted and made again")
+    if want.kind in ("avatar", "voice") and status == "FAILED" and row is not None:
         notes.append(f"processing FAILED: {row.failure or 'no reason given'}")
     return ResourceChange(
         want.kind,
@@ -339,7 +383,7 @@ def _change(
         want.name,
         action,
         remote_id=row.remote_id if row is not None else None,
-        status=status if want.kind == "avatar" else None,
+        status=status if want.kind in ("avatar", "voice") else None,
         fields=tuple(shown),
         drift=tuple(drift),
         notes=tuple(notes),

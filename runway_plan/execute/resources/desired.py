@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from runway_plan.compile import AvatarNode, Graph
+from runway_plan.compile import AvatarNode, Graph, VoiceNode
 from runway_plan.diagnostics import Span
 from runway_plan.execute.fingerprint import OutputRef, canonical_json, file_sha256
 from runway_plan.files import LocalFileError
@@ -16,9 +16,11 @@ from runway_plan.files import LocalFileError
 __all__ = [
     "DEFAULT_IMAGE_PROCESSING",
     "KINDS",
+    "REPLACED",
     "Desired",
     "ImageSource",
     "OutputHash",
+    "audio_source",
     "comparable_remote",
     "compare",
     "desired_state",
@@ -32,8 +34,9 @@ __all__ = [
     "scope_of",
 ]
 
-KINDS = ("document", "avatar", "router")
-"""Resource kinds, in the order they are created (an avatar attaches documents)."""
+KINDS = ("document", "voice", "avatar", "router")
+"""Resource kinds, in the order they are created (an avatar attaches documents and may speak
+with one of the spec's voices; a router stands alone)."""
 
 DEFAULT_IMAGE_PROCESSING = "optimize"
 """What the API does with an avatar's image when ``imageProcessing`` is omitted."""
@@ -48,6 +51,12 @@ _AVATAR_FIELDS = (
     "documentIds",
 )
 _DOCUMENT_FIELDS = ("name", "content")
+_VOICE_FIELDS = ("name", "description", "from")
+_REMOTE_VOICE = ("name", "description")
+"""Voice fields an API object shows (its sample or design is not shown back)."""
+REPLACED = frozenset({"from"})
+"""Voice fields the API cannot change (``PATCH /v1/voices/{id}`` takes a name and a
+description): a change makes a new voice (the old one is deleted first)."""
 _REMOTE_AVATAR = ("name", "personality", "voice", "startScript", "documentIds")
 """Avatar fields an API object shows (its image is processed, so not comparable)."""
 _REPROCESS = frozenset({"referenceImage", "imageProcessing"})
@@ -81,6 +90,8 @@ def router_patch(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[
 
 def fields_of(kind: str) -> tuple[str, ...]:
     """The fields of a resource kind, in the API's spelling and a stable order."""
+    if kind == "voice":
+        return _VOICE_FIELDS
     if kind == "router":
         return _ROUTER_FIELDS
     return _AVATAR_FIELDS if kind == "avatar" else _DOCUMENT_FIELDS
@@ -99,9 +110,9 @@ def router_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class ImageSource:
-    """Where an avatar's ``referenceImage`` comes from: ``step`` (the output ``ref`` of a
-    generation), ``file`` (the local file ``text`` names, read through the spec's root) or
-    ``uri`` (a URL, ``runway://`` or data URI, sent as written)."""
+    """Where an avatar's ``referenceImage`` (or a voice's audio sample) comes from: ``step``
+    (the output ``ref`` of a generation), ``file`` (the local file ``text`` names, read
+    through the spec's root) or ``uri`` (a URL, ``runway://`` or data URI, sent as written)."""
 
     how: str
     text: str
@@ -188,6 +199,8 @@ def comparable_remote(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
     """The fields of an API object that can be compared with a desired state."""
     if kind == "document":
         return {k: body[k] for k in _DOCUMENT_FIELDS if k in body}
+    if kind == "voice":
+        return {k: body[k] for k in _REMOTE_VOICE if k in body}
     if kind == "router":
         seen = {k: body[k] for k in _ROUTER_FIELDS if k in body}
         seen.setdefault("description", None)
@@ -207,6 +220,84 @@ def comparable_remote(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------- desired state
+
+
+def audio_source(graph: Graph, voice: VoiceNode) -> ImageSource | None:
+    """Where a cloned voice's audio sample comes from (None for a designed voice), as
+    :func:`image_source` tells an avatar's image."""
+    text = voice.sample
+    if text is None:
+        return None
+    if voice.audio is not None:
+        ref = OutputRef(*voice.producer) if voice.producer is not None else None
+        return ImageSource("step", text, ref=ref)
+    if graph.root.local_path(text) is not None:
+        return ImageSource("file", text)
+    return ImageSource("uri", text)
+
+
+def _content_identity(
+    graph: Graph,
+    source: ImageSource,
+    output_hash: OutputHash,
+    file_hash: Callable[[str], str] | None,
+) -> tuple[Any, str | None, str | None]:
+    """An input's identity (see :class:`Desired`), why it is not known yet, and why it cannot
+    be read at all."""
+    identity: Any
+    if source.how == "step":
+        identity = {"$sha256": None, "from": source.text}
+        if source.ref is None:
+            return identity, None, f"{source.text} names no output"
+        digest = output_hash(source.ref)
+        if isinstance(digest, str):
+            identity["$sha256"] = digest
+            return identity, None, None
+        return identity, digest[1], None
+    if source.how == "file":
+        limit = graph.catalog.overlay.largest_upload
+        try:
+            if file_hash is not None:
+                digest = file_hash(source.text)
+            else:
+                digest = file_sha256(graph.root, source.text, limit)
+            return {"$file_sha256": digest, "from": source.text}, None, None
+        except LocalFileError as exc:
+            return {"$file_sha256": None, "from": source.text}, None, str(exc)
+    if source.text.startswith("data:"):
+        digest = hashlib.sha256(source.text.encode()).hexdigest()
+        return {"$data_sha256": digest, "from": f"data URI ({len(source.text)} chars)"}, None, None
+    return source.text, None, None
+
+
+def _voice_desired(
+    graph: Graph,
+    voice: VoiceNode,
+    output_hash: OutputHash,
+    file_hash: Callable[[str], str] | None,
+) -> Desired:
+    request = voice.request
+    source = audio_source(graph, voice)
+    unknown: dict[str, str] = {}
+    problems = list(voice.problems)
+    origin = {k: request["from"][k] for k in sorted(request["from"])}
+    if source is not None:
+        identity, pending, trouble = _content_identity(graph, source, output_hash, file_hash)
+        origin["audio"] = identity
+        if pending:
+            unknown["from"] = pending
+        if trouble:
+            problems.append(trouble)
+    return Desired(
+        "voice",
+        voice.key,
+        voice.name,
+        {"name": request["name"], "description": request.get("description"), "from": origin},
+        span=voice.span,
+        image=source,
+        unknown=unknown,
+        problem="; ".join(problems) or None,
+    )
 
 
 def image_source(graph: Graph, avatar: AvatarNode) -> ImageSource:
@@ -237,12 +328,15 @@ def desired_state(
     document_ids: Mapping[str, str | None],
     output_hash: OutputHash,
     file_hash: Callable[[str], str] | None = None,
+    voice_ids: Mapping[str, str | None] | None = None,
 ) -> dict[tuple[str, str], Desired]:
-    """What the spec wants every document and avatar to be, keyed by (kind, key).
+    """What the spec wants every document, voice and avatar to be, keyed by (kind, key).
 
-    ``document_ids`` maps document keys to their remote ids (None: to be created);
-    ``output_hash`` gives the content hash of an avatar's upstream image, ``file_hash`` that
-    of a local image (by default read through the spec's root).
+    ``document_ids`` and ``voice_ids`` map document and voice keys to their remote ids (None:
+    to be created); ``output_hash`` gives the content hash of an avatar's upstream image or a
+    voice's upstream sample, ``file_hash`` that of a local one (by default read through the
+    spec's root).  An avatar's ``voice: "@name"`` is wanted as ``{type: custom, id}`` with the
+    voice's id (unknown until it is created).
     """
     found: dict[tuple[str, str], Desired] = {}
     for key, doc in graph.documents.items():
@@ -260,38 +354,19 @@ def desired_state(
             span=doc.span,
             problem="; ".join(problems) or None,
         )
+    for key, node in graph.voices.items():
+        found[("voice", key)] = _voice_desired(graph, node, output_hash, file_hash)
+    voices = voice_ids or {}
     for key, avatar in graph.avatars.items():
         image = image_source(graph, avatar)
         unknown: dict[str, str] = {}
-        identity: Any
         request = avatar.request
         problem = "; ".join(avatar.problems) or None
-        if image.how == "step":
-            identity = {"$sha256": None, "from": image.text}
-            if image.ref is None:
-                problem = f"{image.text} names no output"
-            else:
-                digest = output_hash(image.ref)
-                if isinstance(digest, str):
-                    identity["$sha256"] = digest
-                else:
-                    unknown["referenceImage"] = digest[1]
-        elif image.how == "file":
-            limit = graph.catalog.overlay.largest_upload
-            try:
-                if file_hash is not None:
-                    digest = file_hash(image.text)
-                else:
-                    digest = file_sha256(graph.root, image.text, limit)
-                identity = {"$file_sha256": digest, "from": image.text}
-            except LocalFileError as exc:
-                identity = {"$file_sha256": None, "from": image.text}
-                problem = str(exc)
-        elif image.text.startswith("data:"):
-            digest = hashlib.sha256(image.text.encode()).hexdigest()
-            identity = {"$data_sha256": digest, "from": f"data URI ({len(image.text)} chars)"}
-        else:
-            identity = image.text
+        identity, waiting, trouble = _content_identity(graph, image, output_hash, file_hash)
+        if waiting:
+            unknown["referenceImage"] = waiting
+        if trouble:
+            problem = trouble
         ids: list[str] = []
         pending = [name for name in avatar.documents if not document_ids.get(name)]
         for name in dict.fromkeys(avatar.documents):
@@ -303,7 +378,15 @@ def desired_state(
                 f"document{'s' * (len(pending) != 1)} {', '.join(repr(p) for p in pending)} "
                 f"to be created first"
             )
-        voice = {k: request["voice"][k] for k in sorted(request["voice"])}
+        wanted: Any
+        if avatar.voice is not None:
+            wanted = {"type": "custom", "id": voices.get(avatar.voice)}
+            if not wanted["id"]:
+                unknown["voice"] = f"voice '{avatar.voice}' to be created first"
+        elif isinstance(request["voice"], dict):
+            wanted = {k: request["voice"][k] for k in sorted(request["voice"])}
+        else:
+            wanted = request["voice"]
         found[("avatar", key)] = Desired(
             "avatar",
             key,
@@ -312,7 +395,7 @@ def desired_state(
                 "name": request["name"],
                 "personality": request["personality"],
                 "referenceImage": identity,
-                "voice": voice,
+                "voice": wanted,
                 "startScript": request.get("startScript"),
                 "imageProcessing": request.get("imageProcessing") or DEFAULT_IMAGE_PROCESSING,
                 "documentIds": ids,

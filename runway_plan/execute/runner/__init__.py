@@ -18,10 +18,12 @@ balance, monthly cap and live per-model limits, then runs one coroutine per gene
 * on SUCCEEDED it frees the slot, downloads every output into the store, verifies it and
   links it under ``outputs/<step>/``; on FAILED it follows :mod:`runway_plan.execute.policy`.
 
-Documents and avatars (:mod:`runway_plan.execute.resources`) are reconciled in dependency
-order: documents before the generations start, each avatar once the generation its image
-comes from is done (its image goes up as the generations' own inputs do), and what is gone
-from the spec at the end (deleted only with ``prune``).
+Documents, voices and avatars (:mod:`runway_plan.execute.resources`) are reconciled in
+dependency order: documents before the generations start, each voice once the generation its
+sample comes from is done (a generation naming a voice waits for it), each avatar once its
+voice and the generation its image comes from are done (its image goes up as the
+generations' own inputs do), and what is gone from the spec at the end (deleted only with
+``prune``).
 
 :meth:`Execution.interrupt` (Ctrl-C) stops submitting at once and lets tasks in flight finish;
 a second call stops waiting for them (they stay recorded and the next run polls them).  A

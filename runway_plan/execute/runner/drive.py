@@ -52,11 +52,14 @@ class Driver:
         avatars: AvatarWait | None = None,
         avatar_ids: dict[str, str] | None = None,
         routers: RouterCheck | None = None,
+        voices: Callable[[str], Awaitable[str | None]] | None = None,
     ) -> None:
         """``reuse`` is the survey of the state, ``preds`` each generation's producers and
         ``joins`` the shared wait (:meth:`join`) of each step another step ``needs``;
         ``avatars`` waits for one of the spec's avatars, and ``avatar_ids`` receives the id
-        an avatar video is sent with."""
+        an avatar video is sent with; ``voices`` waits for one of the spec's voices and says
+        why it is not in place (None when it is)."""
+        self._voices = voices
         self.graph = graph
         self.state = state
         self.options = options
@@ -115,6 +118,19 @@ class Driver:
             for p in self._preds[key]
             if self.results[p].outcome not in (Outcome.GENERATED, Outcome.REUSED)
         ] + [first for first in needed if first is not None]
+        for _path, voice in self.fingerprinter.voices.get(key, ()):
+            absent = await self._voices(voice) if self._voices is not None else None
+            if absent is not None:
+                result.reason = f"voice '{voice}' {absent}"
+                self.diagnostics.append(
+                    make(
+                        "RP503",
+                        f"'{key}' was skipped: its voice '{voice}' is not in place ({absent})",
+                        step_span(self.graph, gen.step),
+                    )
+                )
+                self.records.settle(result, Outcome.SKIPPED, f"voice '{voice}' not in place")
+                return
         if bad:
             first = self.results[bad[0]]
             result.reason = f"'{bad[0]}' {first.outcome.value}"
@@ -142,6 +158,23 @@ class Driver:
             match = [o for o in made.outputs if o.index == ref.index]
             if match:
                 hashes[ref] = match[0].sha256
+        lacking = [ref for ref in self.fingerprinter.upstream(key) if ref not in hashes]
+        if lacking:
+            ref = lacking[0]
+            count = len(self.results[ref.key].outputs)
+            message = (
+                f"'{key}' was skipped: it uses output {ref.index} of '{ref.key}', which made "
+                f"{count} output{'s' * (count != 1)}"
+                + (
+                    f" (its step declares {self.graph.generations[ref.key].output_count}: a "
+                    "workflow's outputs are known only after it runs)"
+                    if self.graph.generations[ref.key].declared_media is not None
+                    else ""
+                )
+            )
+            self.diagnostics.append(make("RP503", message, step_span(self.graph, gen.step)))
+            self.records.settle(result, Outcome.SKIPPED, f"'{ref.key}' made no output {ref.index}")
+            return
         try:
             fingerprint = self.fingerprinter.fingerprint(key, hashes)
         except LocalFileError as exc:

@@ -21,7 +21,13 @@ from runway_plan.diagnostics import Diagnostic, make, sort_diagnostics
 from runway_plan.execute.client import RunwayClient
 from runway_plan.execute.fingerprint import Fingerprinter, OutputRef
 from runway_plan.execute.report import write_manifest
-from runway_plan.execute.resources import Reconciler, ResourceOptions, image_source
+from runway_plan.execute.resources import (
+    ImageSource,
+    Reconciler,
+    ResourceOptions,
+    audio_source,
+    image_source,
+)
 from runway_plan.execute.reuse import Reuse, survey
 from runway_plan.execute.runner.attempts import Attempts
 from runway_plan.execute.runner.budget import Spending
@@ -119,6 +125,7 @@ class Execution:
         )
         self._limits_text = ""
         self.reconciler: Reconciler | None = None
+        self._voices: dict[str, asyncio.Task[None]] = {}
         self.outputs = Outputs(
             graph,
             client,
@@ -431,9 +438,13 @@ class Execution:
                 avatars=self._avatar_ready,
                 avatar_ids=self.avatar_ids,
                 routers=self._router_ready,
+                voices=self._voice_ready,
             )
+            self.inputs.voice_id = self._voice_id
             for needed in dict.fromkeys(n for names in self.graph.needs.values() for n in names):
                 self._joins[needed] = asyncio.create_task(driver.join(needed), name=f"{needed}[*]")
+            for key in self.graph.voices:
+                self._voices[key] = asyncio.create_task(self._drive_voice(key), name=f"voice {key}")
             for key in self.graph.avatars:
                 self._avatars[key] = asyncio.create_task(
                     self._drive_avatar(key), name=f"avatar {key}"
@@ -443,10 +454,13 @@ class Execution:
             await asyncio.gather(
                 *self._drivers.values(),
                 *self._joins.values(),
+                *self._voices.values(),
                 *self._avatars.values(),
                 return_exceptions=True,
             )
-            await self._guard(reconciler.prune(), "prune", ("document", "avatar", "router"))
+            await self._guard(
+                reconciler.prune(), "prune", ("document", "voice", "avatar", "router")
+            )
             pending = self._shielded | reconciler.shielded
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
@@ -544,6 +558,7 @@ class Execution:
             emit=self._emit,
             image_hash=self._image_hash,
             image_uri=self.inputs.image_uri,
+            audio_uri=self.inputs.audio_uri,
             stopping=lambda: self.stopping or self.halted,
             sleep=self._sleep,
         )
@@ -566,16 +581,47 @@ class Execution:
                         result.action = "failed"
                         result.message = message
 
-    async def _drive_avatar(self, key: str) -> None:
-        """Reconcile one avatar once the generation its image comes from is done."""
+    async def _upstream(self, source: ImageSource | None, what: str) -> str | None:
+        """Wait for the generation a resource's input comes from; why it is missing, or
+        None."""
+        if source is None or source.ref is None or source.ref.key not in self._done:
+            return None
+        await self._done[source.ref.key].wait()
+        made = self.results[source.ref.key]
+        if made.outcome not in (Outcome.GENERATED, Outcome.REUSED):
+            return f"its {what} '{source.ref.key}' {made.outcome.value}"
+        return None
+
+    async def _voice_ready(self, key: str) -> str | None:
+        """Wait for voice ``key`` to be reconciled; why it is not in place, or None."""
+        task = self._voices.get(key)
+        if task is not None:
+            await asyncio.wait({task})  # a cancelled generation never cancels the voice's work
         assert self.reconciler is not None
-        source = image_source(self.graph, self.graph.avatars[key])
-        upstream: str | None = None
-        if source.ref is not None and source.ref.key in self._done:
-            await self._done[source.ref.key].wait()
-            made = self.results[source.ref.key]
-            if made.outcome not in (Outcome.GENERATED, Outcome.REUSED):
-                upstream = f"its image '{source.ref.key}' {made.outcome.value}"
+        result = self.reconciler.results[("voice", key)]
+        if result.ok:
+            return None
+        return result.message or result.status or result.action
+
+    def _voice_id(self, key: str) -> str | None:
+        if self.reconciler is None:
+            return None
+        return self.reconciler.results[("voice", key)].remote_id
+
+    async def _drive_voice(self, key: str) -> None:
+        """Reconcile one voice once the generation its audio sample comes from is done."""
+        assert self.reconciler is not None
+        upstream = await self._upstream(audio_source(self.graph, self.graph.voices[key]), "sample")
+        await self._guard(self.reconciler.voice(key, upstream), f"voice '{key}'", ("voice",), key)
+
+    async def _drive_avatar(self, key: str) -> None:
+        """Reconcile one avatar once the generation its image comes from and its voice are
+        done."""
+        assert self.reconciler is not None
+        avatar = self.graph.avatars[key]
+        upstream = await self._upstream(image_source(self.graph, avatar), "image")
+        if avatar.voice is not None and avatar.voice in self._voices:
+            await asyncio.wait({self._voices[avatar.voice]})  # never cancels the voice's work
         await self._guard(
             self.reconciler.avatar(key, upstream), f"avatar '{key}'", ("avatar",), key
         )

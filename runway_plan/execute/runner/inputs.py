@@ -91,6 +91,8 @@ class Inputs:
         self.results = results
         self._emit = emit
         self.avatar_ids: Mapping[str, str] = avatar_ids if avatar_ids is not None else {}
+        self.voice_id: Callable[[str], str | None] | None = None
+        """The remote id of one of the spec's voices, once the run has it in place."""
 
     async def image_uri(self, source: ImageSource, fresh: bool) -> tuple[str, str]:
         """An avatar's reference image as the API takes it, and as it is shown."""
@@ -99,6 +101,15 @@ class Inputs:
             return uri, strip_query(uri) if "://" in uri else uri
         if source.how == "file":
             return await self.local_uri(source.text, frozenset({"image"}), fresh=fresh)
+        return source.text, source.text[:80]
+
+    async def audio_uri(self, source: ImageSource, fresh: bool) -> tuple[str, str]:
+        """A voice's audio sample as the API takes it, and as it is shown."""
+        if source.ref is not None:
+            uri = await self.output_uri(source.ref, fresh=fresh)
+            return uri, strip_query(uri) if "://" in uri else uri
+        if source.how == "file":
+            return await self.local_uri(source.text, frozenset({"audio"}), fresh=fresh)
         return source.text, source.text[:80]
 
     async def build(
@@ -128,6 +139,12 @@ class Inputs:
         if avatar_id is not None:
             body = set_path(body, AVATAR_ID, avatar_id)
             shown = set_path(shown, AVATAR_ID, avatar_id)
+        for path, voice in self.fingerprinter.voices.get(key, ()):
+            remote = self.voice_id(voice) if self.voice_id is not None else None
+            if remote is None:
+                raise TransferFailed(f"voice '{voice}' has no id")
+            body = set_path(body, path, {"type": "custom", "id": remote})
+            shown = set_path(shown, path, {"type": "custom", "id": remote})
         return dict(body), dict(shown)
 
     async def output_uri(self, ref: OutputRef, *, fresh: bool = False) -> str:
