@@ -45,6 +45,7 @@ __all__ = [
     "Document_",
     "ParsedSpec",
     "Retry",
+    "Router",
     "Spec",
     "SpecLimits",
     "Step",
@@ -207,6 +208,21 @@ class Avatar(_Model):
     documents: list[str] = Field(default_factory=list, description="Keys of `documents` to attach.")
 
 
+class Router(_Model):
+    """A model router config: which models a ``generate/{video,image,audio}`` step may run on."""
+
+    slug: str = Field(
+        description="Immutable slug that generate steps name as `configId` (production-video)."
+    )
+    name: str | None = Field(default=None, description="Display name (defaults to the slug).")
+    description: str | None = None
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="{optimizeFor, models: {mode, ids}, maxCreditsPerGeneration: {video, image, "
+        "audio}, fallback: {onCapacity}, schemaVersion}, as the API takes them.",
+    )
+
+
 def _limit_field(name: str) -> Any:
     info = next(item for item in limit_info() if item.name == name)
     return Field(
@@ -262,6 +278,10 @@ class Spec(_Model):
         default_factory=dict,
         description="Custom voices, usable as '@name' wherever the API takes a custom voice.",
     )
+    routers: dict[str, Router] = Field(
+        default_factory=dict,
+        description="Model router configs, named by generate steps as `configId: '@name'`.",
+    )
     limits: SpecLimits = Field(
         default_factory=SpecLimits,
         description="Work limits for checking and planning this spec (generations, edges, "
@@ -294,6 +314,7 @@ _SECTION_CHOICES: dict[str, tuple[str, ...]] = {
     "documents": tuple(Document_.model_fields),
     "avatars": tuple(Avatar.model_fields),
     "voices": tuple(field.alias or name for name, field in Voice.model_fields.items()),
+    "routers": tuple(Router.model_fields),
 }
 
 
@@ -384,7 +405,7 @@ class ParsedSpec:
     """False when ``vars`` was dropped as malformed: templates cannot be rendered."""
 
 
-_SECTIONS = ("steps", "documents", "avatars", "voices")
+_SECTIONS = ("steps", "documents", "avatars", "voices", "routers")
 _OPTIONAL_STEP_KEYS = frozenset(STEP_KEYS - {"endpoint"})
 _MAX_PASSES = 4
 
@@ -604,6 +625,7 @@ def json_schema(catalog: Catalog) -> dict[str, Any]:
     defs["Document_"]["oneOf"] = [
         {"required": [key], "properties": {key: {"type": "string"}}} for key in ("content", "file")
     ]
+    _router_schema(catalog, defs, requests.refs)
     for section in _SECTIONS:
         schema["properties"][section]["propertyNames"] = {"pattern": NAME_PATTERN}
     schema["anyOf"] = [
@@ -611,3 +633,28 @@ def json_schema(catalog: Catalog) -> dict[str, Any]:
         for section in _SECTIONS
     ]
     return schema
+
+
+# ------------------------------------------------------------------ routers
+
+_ROUTER_REFERENCE = {
+    "type": "string",
+    "pattern": r"^@[A-Za-z_][A-Za-z0-9_-]*$",
+    "description": "One of the spec's routers, by its key ('@video_router'); sent as its slug.",
+}
+"""A generate step's ``configId`` naming one of the spec's own routers."""
+
+
+def _router_schema(catalog: Catalog, defs: dict[str, Any], refs: dict[str, Any]) -> None:
+    """A router's ``settings`` as the catalog's router create type; a generate step's
+    ``configId`` as a slug or one of the spec's routers."""
+    create = catalog.constraints.resources.get("router_create")
+    if create is not None and "settings" in create.fields:
+        settings = field_schemas(catalog, {"settings": create.fields["settings"]})["settings"]
+        router = defs["Router"]["properties"]
+        router["settings"] = {"description": router["settings"].get("description", ""), **settings}
+    for endpoint in ("generate/video", "generate/image", "generate/audio"):
+        for ref in refs.get(endpoint, {}).values():
+            properties = defs[ref.removeprefix("#/$defs/")]["properties"]
+            if "configId" in properties:
+                properties["configId"] = {"anyOf": [_ROUTER_REFERENCE, properties["configId"]]}

@@ -270,8 +270,8 @@ def run_command(
 
     Before spending, a terminal is asked; without one, pass --yes.
 
-    Documents and avatars are reconciled as declarative resources: created, updated (only
-    the changed fields) or left alone; never deleted without --prune.
+    Documents, avatars and model routers are reconciled as declarative resources: created,
+    updated (only the changed fields) or left alone; never deleted without --prune.
     """
     budget: Decimal | None = None
     if max_credits is not None:

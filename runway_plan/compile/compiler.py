@@ -18,12 +18,20 @@ from typing import Any
 
 from runway_plan.catalog import OUTPUT_COUNT, Catalog
 from runway_plan.catalog.assets import get_path
+from runway_plan.catalog.routing import ROUTED
 from runway_plan.compile.durations import Length, local_length, output_length
 from runway_plan.compile.fields import replaced, template_paths
 from runway_plan.compile.graph import REFERENCE, Generation, Graph, Ref, StepNode, TemplateFailed
 from runway_plan.compile.references import collect_refs, index_out_of_range, unknown_step
 from runway_plan.compile.resource_refs import link_avatar_uses, link_voice_uses, take_avatar_ref
 from runway_plan.compile.resources import compile_resources
+from runway_plan.compile.routers import (
+    compile_routers,
+    link_router_uses,
+    routed_length,
+    router_settings,
+    take_router_ref,
+)
 from runway_plan.compile.templating import Absent, Renderer, TemplateFailure, is_template
 from runway_plan.compile.workflows import misplaced_outputs, undeclared_outputs, workflow_media
 from runway_plan.diagnostics import Diagnostic, make
@@ -72,13 +80,17 @@ class _Compiler:
         """By request: that request, and its copy without ``model`` (one per shared request,
         so fan-out items that share one still share it)."""
         self.diagnostics: list[Diagnostic] = self.graph.diagnostics
+        self.reported_routers: set[str] = set()
+        """Router references already reported (once, not per fan-out item)."""
 
     def run(self) -> Graph:
+        compile_routers(self.graph, self.spec)
         for name in self.spec.steps:
             self.expand(name)
         self.infer_durations(self.link())
         compile_resources(self.graph, self.spec)
         link_avatar_uses(self.graph)
+        link_router_uses(self.graph)
         link_voice_uses(self.graph)
         return self.graph
 
@@ -302,6 +314,9 @@ class _Compiler:
             request = kept[1]
         model = model if isinstance(model, str) else ""
         request, refs, avatar = take_avatar_ref(node.step.endpoint, request, refs)
+        refs, router = take_router_ref(
+            self.graph, node.step.endpoint, request, refs, self.reported_routers
+        )
         declared = workflow_media(node.step)
         return Generation(
             key=key,
@@ -317,6 +332,7 @@ class _Compiler:
             span=node.span,
             declared_media=declared,
             avatar=avatar,
+            router=router,
         )
 
     def add_generation(self, node: StepNode, generation: Generation) -> None:
@@ -464,6 +480,12 @@ class _Compiler:
                     return producer.length
                 return local_length(value, self.graph.root, catalog)
 
+            if generation.endpoint in ROUTED:
+                settings = router_settings(self.graph, generation.router)
+                generation.length = routed_length(
+                    catalog, generation.endpoint, generation.request, settings
+                )
+                continue
             generation.length = output_length(
                 catalog, generation.endpoint, generation.model, generation.request, input_length
             )

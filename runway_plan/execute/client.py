@@ -76,6 +76,7 @@ from runway_plan.execute.wire import (
     data_uri,
     invocation_as_task,
     invocation_id,
+    routed_model,
     strip_query,
     task_cost,
     task_estimate,
@@ -112,7 +113,12 @@ log = logging.getLogger("runway_plan.execute.http")
 Sleep = Callable[[float], Awaitable[None]]
 
 
-RESOURCE_PATHS = {"document": "/v1/documents", "avatar": "/v1/avatars", "voice": "/v1/voices"}
+RESOURCE_PATHS = {
+    "document": "/v1/documents",
+    "avatar": "/v1/avatars",
+    "voice": "/v1/voices",
+    "router": "/v1/routers",
+}
 """The API path of each resource kind."""
 
 
@@ -309,7 +315,7 @@ class RunwayClient:
         task_id = data.get("id")
         if not isinstance(task_id, str) or not task_id:
             raise OutcomeUnknown(f"POST /v1/{endpoint}: an answer without a task id")
-        return Created(task_id, task_estimate(data))
+        return Created(task_id, task_estimate(data), routed_model(data))
 
     async def _run_workflow(self, body: Mapping[str, Any]) -> Created:
         """``POST /v1/workflows/{id}`` (the id is the body's ``workflow``, sent in the path),

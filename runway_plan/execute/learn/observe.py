@@ -16,6 +16,7 @@ from typing import Any
 from runway_plan.catalog import Catalog
 from runway_plan.catalog.assets import get_path
 from runway_plan.catalog.model import MAX_CREDITS, Price, PriceRate, StringType
+from runway_plan.catalog.routing import ROUTED
 from runway_plan.compile import compile_request
 from runway_plan.execute.learn.inputs import InputReader, media_inputs
 from runway_plan.execute.learn.model import Bill, Observation, Observed, Skipped
@@ -266,6 +267,16 @@ def _observe_one(
         return
     found.tasks += 1
     catalog = reader.catalog
+    if endpoint in ROUTED:
+        found.skipped.append(
+            Skipped(
+                model,
+                task,
+                "billed as the model its router picked, which the recorded request does not "
+                "name: a rate of that model cannot be taught by it",
+            )
+        )
+        return
     if endpoint not in catalog.model_endpoints.get(model, ()):
         found.skipped.append(Skipped(model, task, f"not a model of the catalog on {endpoint!r}"))
         return

@@ -423,6 +423,7 @@ class Execution:
                 self._done[key] = asyncio.Event()
             reconciler = self.reconciler = self._reconciler()
             await self._guard(reconciler.documents(), "documents", ("document",))
+            await self._guard(reconciler.routers(), "routers", ("router",))
             driver = Driver(
                 self.graph,
                 self.state,
@@ -436,6 +437,7 @@ class Execution:
                 emit=self._emit,
                 avatars=self._avatar_ready,
                 avatar_ids=self.avatar_ids,
+                routers=self._router_ready,
                 voices=self._voice_ready,
             )
             self.inputs.voice_id = self._voice_id
@@ -456,7 +458,9 @@ class Execution:
                 *self._avatars.values(),
                 return_exceptions=True,
             )
-            await self._guard(reconciler.prune(), "prune", ("document", "voice", "avatar"))
+            await self._guard(
+                reconciler.prune(), "prune", ("document", "voice", "avatar", "router")
+            )
             pending = self._shielded | reconciler.shielded
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
@@ -636,6 +640,17 @@ class Execution:
         return None, f"was {result.action}{status}" + (
             f": {result.message}" if result.message else ""
         )
+
+    def _router_ready(self, key: str) -> tuple[str | None, str]:
+        """Router ``key`` (reconciled before the generations start): its slug, or None and
+        why it is not in place."""
+        assert self.reconciler is not None
+        result = self.reconciler.results[("router", key)]
+        if result.ok and result.remote_id:
+            return self.graph.routers[key].slug, ""
+        if result.action in ("interrupted", "pending"):
+            return None, "interrupted"
+        return None, f"was {result.action}" + (f": {result.message}" if result.message else "")
 
     def _image_hash(self, ref: OutputRef) -> str | None:
         made = self.results.get(ref.key)
