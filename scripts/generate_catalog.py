@@ -691,7 +691,7 @@ def workflow_spec(report: Report) -> dict[str, Any]:
     converter = Converter(report, maps=True)
     fields = {
         "workflow": {
-            "type": {"kind": "string", "min_length": 1, "length_unit": "characters"},
+            "type": {"kind": "string", "min_length": 1, "length_unit": "utf16"},
             "required": True,
             "doc": WORKFLOW_ID_DOC,
         },
