@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 
 from runway_plan.catalog import load_catalog
 from runway_plan.catalog.model import ArrayType, EnumType, IntegerType
-from runway_plan.spec import json_schema
+from runway_plan.spec_schema import json_schema
 from runway_plan.validate import check_file, validate_request
 
 CATALOG = load_catalog()

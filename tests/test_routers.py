@@ -17,7 +17,7 @@ from support.execute import CATALOG, Harness, copy_specs, emulator, graph_of, wr
 from runway_plan.execute.learn.observe import StateSource, observe
 from runway_plan.execute.resources import resource_plan
 from runway_plan.plan import plan
-from runway_plan.spec import json_schema
+from runway_plan.spec_schema import json_schema
 
 SPEC = """\
 version: 1
