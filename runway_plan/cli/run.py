@@ -82,16 +82,23 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
-def _drift(directory: Path, graph: Graph, catalog: Catalog, spec: Path | None = None) -> list[str]:
+def _drift(
+    directory: Path,
+    graph: Graph,
+    catalog: Catalog,
+    spec: Path | None = None,
+    journal: State | None = None,
+) -> list[str]:
     """Where what the state's tasks were billed differs from the catalog's price, for the
-    spec's models that its ``prices:`` leave to the catalog."""
-    from runway_plan.execute.learn import StateSource, drift, observe
+    spec's models that its ``prices:`` leave to the catalog; ``journal`` (the run's open
+    state) remembers the prices of the requests, so the next run re-prices only new bills."""
+    from runway_plan.execute.learn import StateSource, drift, observe_bills
 
     own = set(graph.spec.prices) if graph.spec is not None else set()
     models = {gen.model for gen in graph.generations.values()} - own
     if not models:
         return []
-    observed = observe([StateSource(directory, str(directory), spec)], catalog, models)
+    observed = observe_bills(StateSource(directory, str(directory), spec), catalog, models, journal)
     return [found.text() for found in drift(observed)]
 
 
@@ -359,7 +366,7 @@ def run_command(
                 priced=priced,
             )
         )
-        drifted = _drift(where.state, graph, catalog, spec)
+        drifted = _drift(where.state, graph, catalog, spec, state)
         if fmt == "json":
             click.echo(json_text({**manifest(result, state, graph), "drift": drifted}))
         else:

@@ -1313,6 +1313,47 @@ class State:
                 (sha256, uri, time.time()),
             )
 
+    # ------------------------------------------------------------------ price memo
+
+    def price_memo(self, scope: str, limit: int) -> dict[str, tuple[str | None, str | None]]:
+        """The remembered catalog prices of request bodies (see :meth:`remember_prices`)
+        under ``scope``, at most ``limit``: by body digest, (low, high) or (None, None) for
+        a body with no price.  Empty when the journal has none (the memo is optional)."""
+        try:
+            rows = self.db.execute(
+                "SELECT request, low, high FROM price_memo WHERE scope = ? LIMIT ?",
+                (scope, limit),
+            ).fetchall()
+        except sqlite3.Error:
+            return {}
+        return {
+            str(row[0]): (
+                row[1] if isinstance(row[1], str) else None,
+                row[2] if isinstance(row[2], str) else None,
+            )
+            for row in rows
+        }
+
+    def remember_prices(self, scope: str, prices: dict[str, tuple[str | None, str | None]]) -> None:
+        """Remember the catalog prices of request bodies (by digest) under ``scope`` (the
+        catalog and runway-plan's version), forgetting those of other scopes.
+
+        A cache beside the journal, not part of its schema (``price_memo`` is made when
+        first needed and older versions ignore it); a journal that refuses it keeps none.
+        """
+        if not prices:
+            return
+        with contextlib.suppress(sqlite3.Error), self.transaction() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS price_memo (scope TEXT NOT NULL, request TEXT "
+                "NOT NULL, low TEXT, high TEXT, PRIMARY KEY (scope, request))"
+            )
+            db.execute("DELETE FROM price_memo WHERE scope != ?", (scope,))
+            db.executemany(
+                "INSERT OR REPLACE INTO price_memo (scope, request, low, high) VALUES (?, ?, ?, ?)",
+                [(scope, key, low, high) for key, (low, high) in prices.items()],
+            )
+
     # ------------------------------------------------------------------ resources
 
     def resources(self, spec_name: str, origin: str) -> list[ResourceRow]:
