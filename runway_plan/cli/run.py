@@ -408,7 +408,7 @@ async def _run(
         transport = httpx.ASGITransport(app=app)
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
     try:
-        async with httpx.AsyncClient(transport=transport, limits=limits) as http:
+        async with httpx.AsyncClient(transport=transport or _Deferred(limits)) as http:
             client = RunwayClient(
                 http, api_key=api_key, base_url=base, retry=RetryPolicy(scale=max(1.0, speed))
             )
@@ -438,6 +438,25 @@ async def _run(
     finally:
         if emulator is not None:
             emulator.close()
+
+
+class _Deferred(httpx.AsyncBaseTransport):
+    """httpx's own transport (its defaults, ``limits``), made at the first request: a run
+    that sends none (a resume that reuses everything) never loads the system's certificates
+    into an SSL context."""
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self._limits = limits
+        self._inner: httpx.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._inner is None:
+            self._inner = httpx.AsyncHTTPTransport(limits=self._limits)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._inner is not None:
+            await self._inner.aclose()
 
 
 @contextlib.contextmanager

@@ -994,6 +994,9 @@ class State:
         run_id: int,
     ) -> StepRow:
         """The step with ``fingerprint``, created ``pending`` when new."""
+        found = self.step(fingerprint)
+        if found is not None and found.key == key and found.step == step:
+            return found  # what the upsert below would leave as it is, without a write
         now = time.time()
         with self.transaction() as db:
             db.execute(
@@ -1352,6 +1355,39 @@ class State:
             db.executemany(
                 "INSERT OR REPLACE INTO price_memo (scope, request, low, high) VALUES (?, ?, ?, ?)",
                 [(scope, key, low, high) for key, (low, high) in prices.items()],
+            )
+
+    def seen_files(self, limit: int) -> dict[str, tuple[int, int, int, int, int]]:
+        """The signatures of stored files when last verified (see :meth:`remember_seen`),
+        at most ``limit``; empty when the journal has none."""
+        try:
+            rows = self.db.execute(
+                "SELECT sha256, dev, ino, size, mtime_ns, ctime_ns FROM store_seen LIMIT ?",
+                (limit,),
+            ).fetchall()
+        except sqlite3.Error:
+            return {}
+        return {
+            row[0]: (row[1], row[2], row[3], row[4], row[5])
+            for row in rows
+            if isinstance(row[0], str) and all(type(v) is int for v in tuple(row)[1:])
+        }
+
+    def remember_seen(self, seen: dict[str, tuple[int, int, int, int, int]]) -> None:
+        """Remember the signatures (:func:`~runway_plan.execute.store.signature`) of stored
+        files just verified by their hash, so a later run need not hash them again.  A cache
+        beside the journal, as ``price_memo`` is."""
+        if not seen:
+            return
+        with contextlib.suppress(sqlite3.Error), self.transaction() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS store_seen (sha256 TEXT PRIMARY KEY, dev INTEGER, "
+                "ino INTEGER, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER)"
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO store_seen (sha256, dev, ino, size, mtime_ns, ctime_ns)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(digest, *values) for digest, values in seen.items()],
             )
 
     # ------------------------------------------------------------------ resources

@@ -13,6 +13,12 @@ of the same spec, the output is placed beside it as ``0.<sha256 prefix>.png`` an
 Nothing here follows a symlink: folders are made one by one from a base the caller trusts,
 a symlink where an output goes is an error (:class:`~runway_plan.files.SymlinkInTheWay`), and
 files are hashed only when they are regular files opened with ``O_NOFOLLOW``.
+
+A stored file verified once need not be hashed again while its :func:`signature` (device,
+inode, size, modification and change times) is the one recorded then: any write to it, a
+``chmod`` or a reset modification time included, moves its change time, which no user can
+set.  As git does for its index, a file changed within :data:`SETTLED_NS` of being verified is
+not remembered (a change in the same clock tick would keep the same times).
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ import mimetypes
 import os
 import shutil
 import stat
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -34,7 +41,26 @@ import filetype
 
 from runway_plan.files import SymlinkInTheWay, make_folders, sha256_file
 
-__all__ = ["Placed", "Store", "extension_for", "sha256_file"]
+__all__ = [
+    "SETTLED_NS",
+    "Placed",
+    "Signature",
+    "Store",
+    "extension_for",
+    "sha256_file",
+    "signature",
+]
+
+Signature = tuple[int, int, int, int, int]
+"""What :func:`signature` gives: device, inode, size, modification and change times (ns)."""
+SETTLED_NS = 2_000_000_000
+"""How long a stored file must have been left unchanged before its signature is remembered."""
+
+
+def signature(info: os.stat_result) -> Signature:
+    """The signature of a file's ``lstat``: equal while nobody changed the file."""
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
 
 _EXTENSIONS = {
     "image/png": "png",
@@ -87,9 +113,14 @@ class Placed:
 class Store:
     """The store under ``root`` (``<state>/store``)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, seen: Mapping[str, Signature] | None = None) -> None:
+        """``seen``: the signatures of stored files as they were when last verified (the
+        journal's, :meth:`~runway_plan.execute.state.State.seen_files`)."""
         self.root = Path(root)
         self.tmp = self.root / "tmp"
+        self.seen: dict[str, Signature] = dict(seen or {})
+        self.verified: dict[str, Signature] = {}
+        """The signatures of the files this store verified by their hash, to remember."""
 
     def path(self, sha256: str) -> Path:
         """Where content ``sha256`` lives."""
@@ -118,9 +149,22 @@ class Store:
         return data
 
     def verify(self, sha256: str) -> bool:
-        """True when the stored content is a regular file that still hashes to ``sha256``."""
+        """True when the stored content is a regular file that still hashes to ``sha256``
+        (not hashed again while its signature is the one seen when it last did)."""
         path = self.path(sha256)
-        return _holds(path, path, sha256)
+        try:
+            info = os.lstat(path)
+        except OSError:
+            return False
+        if not stat.S_ISREG(info.st_mode):
+            return False
+        if self.seen.get(sha256) == signature(info):
+            return True
+        if not _holds(path, path, sha256):
+            return False
+        if time.time_ns() - info.st_ctime_ns > SETTLED_NS:
+            self.seen[sha256] = self.verified[sha256] = signature(info)
+        return True
 
     def clean_scratch(self) -> int:
         """Remove partial downloads a killed run left behind; how many.  Call it only while

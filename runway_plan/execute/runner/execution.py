@@ -50,6 +50,8 @@ __all__ = ["Execution"]
 
 _STOP_CHECK = 0.25
 """Seconds between looks at the journal for ``runway-plan cancel``'s stop request."""
+_SEEN_FILES = 10_000_000
+"""The most signatures of verified store files read from the journal."""
 
 
 class Execution:
@@ -82,7 +84,7 @@ class Execution:
         self.spec_sha256 = spec_sha256
         self.spec_path = str(Path(graph.document.source_map.path).resolve())
         self.on_event = on_event
-        self.store = Store(state.store_dir)
+        self.store = Store(state.store_dir, state.seen_files(_SEEN_FILES))
         self.fingerprinter = Fingerprinter(graph, origin)
         self.results: dict[str, GenerationResult] = {}
         self.diagnostics: list[Diagnostic] = []
@@ -462,6 +464,7 @@ class Execution:
                 status = "finished"
             else:
                 status = "failed"
+            self.state.remember_seen(self.store.verified)
             self.state.finish_run(self.run_id, status)
             self._emit("finish", None, f"run {self.run_id} {status}")
             result = self._result(status)
