@@ -62,6 +62,12 @@ Schema 3: ``meta`` names the spec file a state folder belongs to (one spec, one 
 request to the run holding the lock: the run stops submitting, finishes the creates it has in
 flight, and acknowledges, so ``cancel`` then sees every task there is to cancel.
 
+Two caches sit beside the schema (made when first written, outside its versions, ignored by
+older versions, and dropped without harm): ``store_seen`` holds the signature of each stored
+file when it last hashed right (:mod:`runway_plan.execute.store`), ``price_memo`` the catalog's
+price of each request body that reads no file (the drift a run reports,
+:func:`runway_plan.execute.learn.observe_bills`).  Neither decides what is paid for.
+
 A lock file (``fcntl.flock``, released by the kernel when the process dies, even by SIGKILL)
 keeps two runs off one state folder.  The API key is never written here.
 
@@ -755,6 +761,26 @@ class State:
                 f"{directory}: not a journal runway-plan can read ({exc})"
             ) from None
         return state
+
+    @contextlib.contextmanager
+    def bounded(self) -> Iterator[State]:
+        """This open journal, to read as a :meth:`snapshot` is read, without its copy: one
+        over :data:`SNAPSHOT_MAX_BYTES` raises :class:`StateUnreadable`, and its queries are
+        interrupted after :data:`SNAPSHOT_SECONDS` in all."""
+        size = 0
+        for name in _JOURNAL_FILES:
+            with contextlib.suppress(OSError):
+                size += os.lstat(self.directory / name).st_size
+        if size > SNAPSHOT_MAX_BYTES:
+            raise StateUnreadable(
+                f"{self.directory} holds a journal over {SNAPSHOT_MAX_BYTES:,} bytes"
+            )
+        deadline = time.monotonic() + SNAPSHOT_SECONDS
+        self.db.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        try:
+            yield self
+        finally:
+            self.db.set_progress_handler(None, 0)
 
     def close(self) -> None:
         """Close the journal and release the lock."""

@@ -118,13 +118,14 @@ class Store:
         journal's, :meth:`~runway_plan.execute.state.State.seen_files`)."""
         self.root = Path(root)
         self.tmp = self.root / "tmp"
+        self._by_hash = self.root / "sha256"
         self.seen: dict[str, Signature] = dict(seen or {})
         self.verified: dict[str, Signature] = {}
         """The signatures of the files this store verified by their hash, to remember."""
 
     def path(self, sha256: str) -> Path:
         """Where content ``sha256`` lives."""
-        return self.root / "sha256" / sha256[:2] / sha256[2:]
+        return self._by_hash.joinpath(sha256[:2], sha256[2:])
 
     def has(self, sha256: str, size: int | None = None) -> bool:
         """True when content ``sha256`` is stored (and has ``size`` bytes, when given)."""
@@ -228,9 +229,13 @@ class Store:
         """
         source = self.path(sha256)
         make_folders(base if base is not None else target.parent, target.parent)
-        if os.path.islink(target):
+        try:
+            found: os.stat_result | None = os.lstat(target)
+        except OSError:
+            found = None
+        if found is not None and stat.S_ISLNK(found.st_mode):
             raise SymlinkInTheWay(target)
-        if os.path.lexists(target):
+        if found is not None:
             if _holds(target, source, sha256):
                 return Placed(target, "present", target)
             if target.is_file() and may_replace(target):
@@ -254,10 +259,15 @@ class Store:
 def _holds(path: Path, source: Path, sha256: str) -> bool:
     """True when ``path`` is a regular file (not a symlink) with content ``sha256``."""
     try:
-        if os.path.islink(path):
+        info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode):
             return False
-        if path != source and not os.path.islink(source) and os.path.samefile(path, source):
-            return True
+        if path != source:
+            known = os.lstat(source)  # the same file (a hard link), neither a symlink
+            if stat.S_ISLNK(known.st_mode):
+                return sha256_file(path) == sha256
+            if (info.st_dev, info.st_ino) == (known.st_dev, known.st_ino):
+                return True
         return sha256_file(path) == sha256
     except OSError:
         return False

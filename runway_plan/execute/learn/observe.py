@@ -237,8 +237,10 @@ def _read_state(
     models: set[str] | None,
     found: Observed,
     bills: _Bills | None = None,
+    journal: State | None = None,
 ) -> None:
-    with State.snapshot(source.directory) as state:
+    opened = journal.bounded() if journal is not None else State.snapshot(source.directory)
+    with opened as state:
         reader = InputReader(state, catalog, source.shown, source.spec)
         reader.emulated = source.emulated
         if bills is not None:
@@ -431,12 +433,13 @@ def observe_bills(
 
     The catalog's price of a request body that reads no file (of the state or the spec) is a
     function of the body, the catalog and runway-plan's version alone: such prices are
-    remembered in the journal (``journal``, the state's, open and locked by the caller), so
+    remembered in the journal.  ``journal`` is the state of ``source``, open and locked by
+    the caller (a run): it is read in place (:meth:`State.bounded`) and remembers them, so
     that a resumed run re-prices only the tasks billed since.
     """
     bills = _Bills(hashlib.sha256(f"{__version__}\0{catalog.digest}".encode()).hexdigest())
     found = Observed()
-    _observe_state(source, catalog, models, found, bills)
+    _observe_state(source, catalog, models, found, bills, journal)
     if journal is not None:
         journal.remember_prices(bills.scope, bills.learned)
     return found
@@ -448,12 +451,13 @@ def _observe_state(
     models: set[str] | None,
     found: Observed,
     bills: _Bills | None = None,
+    journal: State | None = None,
 ) -> None:
     shown = source.shown
     if (source.directory / "state.db").is_file():
         found.states.append(shown)
         try:
-            _read_state(source, catalog, models, found, bills)
+            _read_state(source, catalog, models, found, bills, journal)
         except StateUnreadable as exc:
             found.problems.append(str(exc))
         except (ValueError, TypeError, KeyError, InvalidOperation, ArithmeticError) as exc:
