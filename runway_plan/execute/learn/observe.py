@@ -515,7 +515,10 @@ def _drifts(reader: InputReader, attempt: Any, endpoint: str, model: str, bills:
     if not isinstance(request, dict) or request.get("model") != model:
         return False
     body = media_inputs(reader, request)
-    text = json.dumps([endpoint, body], sort_keys=True, separators=(",", ":"))
+    if body == request:  # as recorded: the recorded text says it all
+        text = f"{endpoint}\0{attempt.request}"
+    else:
+        text = "\0" + json.dumps([endpoint, body], sort_keys=True, separators=(",", ":"))
     key = hashlib.sha256(text.encode()).hexdigest()
     remembered = bills.known.get(key) or bills.learned.get(key)
     if remembered is None:
