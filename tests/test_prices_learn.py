@@ -517,6 +517,12 @@ def test_the_run_remembers_the_prices_of_requests_that_read_no_file(
         priced.append(endpoint)
         return cost_of(catalog, endpoint, body, root)
 
+    # the run that billed them remembered the prices of the requests as recorded: hero, two
+    # shots and the voiceover, and the two whose local input it uploaded (the run does not
+    # look the upload up in the spec); the dubbing's input is a stored output, measured
+    with State(state) as journal:
+        assert journal.db.execute("SELECT count(*) FROM price_memo").fetchone()[0] == 6
+        journal.db.execute("DELETE FROM price_memo")
     monkeypatch.setattr(observing, "cost_of", counted)
     expected = _drift(state, graph, CATALOG, spec)
     assert any(line.startswith("gen4_turbo billed 7/s") for line in expected)
@@ -526,8 +532,7 @@ def test_the_run_remembers_the_prices_of_requests_that_read_no_file(
             priced.clear()
             assert _drift(state, graph, catalog, spec, journal) == expected
             calls.append(len(priced))
-    # hero, two shots and the voiceover read no file: their prices are remembered; the
-    # dubbing, the isolation and the performance measure files, and are priced every time
+    # the drift remembers what the run did not, and prices again only for another catalog
     assert calls[1] == calls[0] - 4 and calls[2] == calls[0]
     with State(state) as journal:
         scopes = {row[0] for row in journal.db.execute("SELECT scope FROM price_memo")}

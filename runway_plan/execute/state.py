@@ -66,7 +66,8 @@ Two caches sit beside the schema (made when first written, outside its versions,
 older versions, and dropped without harm): ``store_seen`` holds the signature of each stored
 file when it last hashed right (:mod:`runway_plan.execute.store`), ``price_memo`` the catalog's
 price of each request body that reads no file (the drift a run reports,
-:func:`runway_plan.execute.learn.observe_bills`).  Neither decides what is paid for.
+:func:`runway_plan.execute.learn.observe_bills`; a run remembers those of its bills as it
+ends).  Neither decides what is paid for.
 
 A lock file (``fcntl.flock``, released by the kernel when the process dies, even by SIGKILL)
 keeps two runs off one state folder.  The API key is never written here.

@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
@@ -40,6 +41,7 @@ __all__ = [
     "natural_price",
     "observe",
     "observe_bills",
+    "remember_bills",
     "with_price",
 ]
 
@@ -263,7 +265,11 @@ def _read_state(
             endpoint, model = steps[attempt.step_id]
             if models is not None and model not in models:
                 continue
-            if bills is None or _drifts(reader, attempt, endpoint, model, bills):
+            if bills is not None and bills.run_id is not None and attempt.run_id != bills.run_id:
+                continue
+            if bills is None or (
+                _drifts(reader, attempt, endpoint, model, bills) and bills.run_id is None
+            ):
                 _observe_one(reader, attempt, endpoint, model, origins, found)
 
 
@@ -424,6 +430,31 @@ def observe(
     return found
 
 
+def remember_bills(journal: State, catalog: Catalog, run_id: int) -> None:
+    """Price the requests of the tasks billed in run ``run_id`` of ``journal`` (open and
+    locked by the caller, the run) with ``catalog``, and remember the prices as
+    :func:`observe_bills` does: the drift a later ``run`` reports with the same catalog
+    re-prices none of them.  A journal that cannot be read remembers nothing."""
+    try:
+        billed = journal.db.execute(
+            "SELECT 1 FROM attempts WHERE run_id = ? AND billed_credits IS NOT NULL LIMIT 1",
+            (run_id,),
+        ).fetchone()
+    except sqlite3.Error:
+        return
+    if billed is None:
+        return
+    bills = _Bills(_scope(catalog), run_id=run_id)
+    source = StateSource(journal.directory, str(journal.directory))
+    _observe_state(source, catalog, None, Observed(), bills, journal)
+    journal.remember_prices(bills.scope, bills.learned)
+
+
+def _scope(catalog: Catalog) -> str:
+    """What remembered prices hold for: this catalog, priced by this runway-plan."""
+    return hashlib.sha256(f"{__version__}\0{catalog.digest}".encode()).hexdigest()
+
+
 def observe_bills(
     source: StateSource, catalog: Catalog, models: set[str] | None, journal: State | None = None
 ) -> Observed:
@@ -437,7 +468,7 @@ def observe_bills(
     the caller (a run): it is read in place (:meth:`State.bounded`) and remembers them, so
     that a resumed run re-prices only the tasks billed since.
     """
-    bills = _Bills(hashlib.sha256(f"{__version__}\0{catalog.digest}".encode()).hexdigest())
+    bills = _Bills(_scope(catalog))
     found = Observed()
     _observe_state(source, catalog, models, found, bills, journal)
     if journal is not None:
@@ -490,6 +521,8 @@ class _Bills:
     from the journal) and found by this reading (``learned``)."""
 
     scope: str
+    run_id: int | None = None
+    """Only the tasks of this run, priced to be remembered (none read in full)."""
     known: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     learned: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
 

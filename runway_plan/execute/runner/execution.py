@@ -20,6 +20,7 @@ from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, make, sort_diagnostics
 from runway_plan.execute.client import RunwayClient
 from runway_plan.execute.fingerprint import Fingerprinter, OutputRef
+from runway_plan.execute.learn import remember_bills
 from runway_plan.execute.report import write_manifest
 from runway_plan.execute.resources import Reconciler, ResourceOptions, image_source
 from runway_plan.execute.reuse import Reuse, survey
@@ -465,6 +466,7 @@ class Execution:
             else:
                 status = "failed"
             self.state.remember_seen(self.store.verified)
+            remember_bills(self.state, self.catalog, self.run_id)
             self.state.finish_run(self.run_id, status)
             self._emit("finish", None, f"run {self.run_id} {status}")
             result = self._result(status)
