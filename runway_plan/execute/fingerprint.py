@@ -292,5 +292,9 @@ class Fingerprinter:
 
     def fingerprint(self, key: str, outputs: Mapping[OutputRef, str]) -> str:
         """The fingerprint of generation ``key`` given its upstream outputs' hashes."""
+        return self.fingerprinted(key, outputs)[1]
+
+    def fingerprinted(self, key: str, outputs: Mapping[OutputRef, str]) -> tuple[str, str]:
+        """:meth:`document` as canonical JSON, and the fingerprint it hashes to."""
         text = canonical_json(self.document(key, outputs))
-        return hashlib.sha256(text.encode()).hexdigest()
+        return text, hashlib.sha256(text.encode()).hexdigest()

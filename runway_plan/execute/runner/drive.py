@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, make
-from runway_plan.execute.fingerprint import Fingerprinter, OutputRef, canonical_json
+from runway_plan.execute.fingerprint import Fingerprinter, OutputRef
 from runway_plan.execute.policy import retry_on_rerun
 from runway_plan.execute.reuse import Reuse, why
 from runway_plan.execute.runner.attempts import Attempts
@@ -176,12 +176,11 @@ class Driver:
             self.records.settle(result, Outcome.SKIPPED, f"'{ref.key}' made no output {ref.index}")
             return
         try:
-            fingerprint = self.fingerprinter.fingerprint(key, hashes)
+            document, fingerprint = self.fingerprinter.fingerprinted(key, hashes)
         except LocalFileError as exc:
             message = f"cannot read a local file of '{key}': {exc}; nothing was sent"
             self.records.fail(result, "RP506", message)
             return
-        document = canonical_json(self.fingerprinter.document(key, hashes))
         assert self.records.run_id is not None
         row = self.state.ensure_step(
             fingerprint=fingerprint,

@@ -20,6 +20,7 @@ from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, make, sort_diagnostics
 from runway_plan.execute.client import RunwayClient
 from runway_plan.execute.fingerprint import Fingerprinter, OutputRef
+from runway_plan.execute.learn import remember_bills
 from runway_plan.execute.report import write_manifest
 from runway_plan.execute.resources import (
     ImageSource,
@@ -56,6 +57,8 @@ __all__ = ["Execution"]
 
 _STOP_CHECK = 0.25
 """Seconds between looks at the journal for ``runway-plan cancel``'s stop request."""
+_SEEN_FILES = 10_000_000
+"""The most signatures of verified store files read from the journal."""
 
 
 class Execution:
@@ -88,7 +91,7 @@ class Execution:
         self.spec_sha256 = spec_sha256
         self.spec_path = str(Path(graph.document.source_map.path).resolve())
         self.on_event = on_event
-        self.store = Store(state.store_dir)
+        self.store = Store(state.store_dir, state.seen_files(_SEEN_FILES))
         self.fingerprinter = Fingerprinter(graph, origin)
         self.results: dict[str, GenerationResult] = {}
         self.diagnostics: list[Diagnostic] = []
@@ -488,6 +491,8 @@ class Execution:
                 status = "finished"
             else:
                 status = "failed"
+            self.state.remember_seen(self.store.verified)
+            remember_bills(self.state, self.catalog, self.run_id)
             self.state.finish_run(self.run_id, status)
             self._emit("finish", None, f"run {self.run_id} {status}")
             result = self._result(status)
