@@ -88,20 +88,21 @@ def make_folders(base: Path, target: Path) -> Path:
     refusing any that is a symlink or not a folder (:class:`SymlinkInTheWay`); ``base`` itself
     is the caller's (the spec's folder, or a folder given on the command line)."""
     base, target = Path(base).absolute(), Path(target).absolute()
-    if not target.is_relative_to(base):
+    parts = target.parts
+    if parts[: len(base.parts)] != base.parts:
         base = target.parent
     base.mkdir(parents=True, exist_ok=True)
-    current = base
-    for part in target.relative_to(base).parts:
-        current = current / part
+    current = str(base)
+    for part in parts[len(base.parts) :]:
+        current = os.path.join(current, part)
         try:
             os.mkdir(current)
         except FileExistsError:
             info = os.lstat(current)
             if stat.S_ISLNK(info.st_mode):
-                raise SymlinkInTheWay(current) from None
+                raise SymlinkInTheWay(Path(current)) from None
             if not stat.S_ISDIR(info.st_mode):
-                raise SymlinkInTheWay(current, "not a folder") from None
+                raise SymlinkInTheWay(Path(current), "not a folder") from None
     return target
 
 

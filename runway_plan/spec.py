@@ -1,8 +1,9 @@
-"""The spec language: pydantic models of a spec file, and the JSON Schema exported from them.
+"""The spec language: pydantic models of a spec file, and its parsing into a :class:`Spec`.
 
 A spec names generation steps whose request fields are the API's own (camelCase, as in the
 official SDKs); the few orchestration keys are snake_case.  Parsing a spec checks its structure
-only; what each model accepts is checked later against the catalog (``validate``).
+only; what each model accepts is checked later against the catalog (``validate``).  The JSON
+Schema exported from these models is built in :mod:`runway_plan.spec_schema`.
 """
 
 from __future__ import annotations
@@ -24,37 +25,32 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from runway_plan._version import __version__
-from runway_plan.catalog import Catalog
 from runway_plan.catalog.model import MAX_CREDITS
 from runway_plan.catalog.model import Credits as CatalogCredits
-from runway_plan.catalog.request_schema import field_schemas, request_schemas
 from runway_plan.diagnostics import Diagnostic, make
 from runway_plan.limits import WorkLimits, limit_info
 from runway_plan.source import DataPath, Document
 
 __all__ = [
     "NAME_PATTERN",
-    "SCHEMA_ID",
+    "SECTIONS",
     "STEP_KEYS",
     "SUPPORTED_VERSIONS",
-    "TEMPLATE_PATTERN",
     "VOICE_REFERENCE_PATTERN",
     "Avatar",
     "Budget",
     "Document_",
     "ParsedSpec",
     "Retry",
+    "Router",
     "Spec",
     "SpecLimits",
     "Step",
     "Voice",
-    "json_schema",
     "parse_spec",
 ]
 
 SUPPORTED_VERSIONS = (1,)
-SCHEMA_ID = f"urn:runway-plan:{__version__}:spec.schema.json"
 """The schema's ``$id``: versioned with the tool, which writes it (``runway-plan schema``).  The
 project publishes no schema URL yet: editors point at the file (docs/schema.md)."""
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
@@ -207,6 +203,21 @@ class Avatar(_Model):
     documents: list[str] = Field(default_factory=list, description="Keys of `documents` to attach.")
 
 
+class Router(_Model):
+    """A model router config: which models a ``generate/{video,image,audio}`` step may run on."""
+
+    slug: str = Field(
+        description="Immutable slug that generate steps name as `configId` (production-video)."
+    )
+    name: str | None = Field(default=None, description="Display name (defaults to the slug).")
+    description: str | None = None
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="{optimizeFor, models: {mode, ids}, maxCreditsPerGeneration: {video, image, "
+        "audio}, fallback: {onCapacity}, schemaVersion}, as the API takes them.",
+    )
+
+
 def _limit_field(name: str) -> Any:
     info = next(item for item in limit_info() if item.name == name)
     return Field(
@@ -262,6 +273,10 @@ class Spec(_Model):
         default_factory=dict,
         description="Custom voices, usable as '@name' wherever the API takes a custom voice.",
     )
+    routers: dict[str, Router] = Field(
+        default_factory=dict,
+        description="Model router configs, named by generate steps as `configId: '@name'`.",
+    )
     limits: SpecLimits = Field(
         default_factory=SpecLimits,
         description="Work limits for checking and planning this spec (generations, edges, "
@@ -294,6 +309,7 @@ _SECTION_CHOICES: dict[str, tuple[str, ...]] = {
     "documents": tuple(Document_.model_fields),
     "avatars": tuple(Avatar.model_fields),
     "voices": tuple(field.alias or name for name, field in Voice.model_fields.items()),
+    "routers": tuple(Router.model_fields),
 }
 
 
@@ -384,7 +400,8 @@ class ParsedSpec:
     """False when ``vars`` was dropped as malformed: templates cannot be rendered."""
 
 
-_SECTIONS = ("steps", "documents", "avatars", "voices")
+SECTIONS = ("steps", "documents", "avatars", "voices", "routers")
+"""The spec's named sections: a spec needs at least one entry in one of them."""
 _OPTIONAL_STEP_KEYS = frozenset(STEP_KEYS - {"endpoint"})
 _MAX_PASSES = 4
 
@@ -394,7 +411,7 @@ def _prune(
 ) -> dict[str, Any]:
     """A copy of ``data`` without the parts ``errors`` are in; required keys get placeholders."""
     pruned = {
-        key: dict(value) if key in _SECTIONS and isinstance(value, dict) else value
+        key: dict(value) if key in SECTIONS and isinstance(value, dict) else value
         for key, value in data.items()
     }
     for error in errors:
@@ -403,7 +420,7 @@ def _prune(
             continue
         top = loc[0]
         section = pruned.get(top) if isinstance(top, str) else None
-        if top in _SECTIONS and len(loc) > 1 and isinstance(section, dict):
+        if top in SECTIONS and len(loc) > 1 and isinstance(section, dict):
             name = loc[1]
             entry = section.get(name)
             key = loc[2] if len(loc) > 2 else None
@@ -439,7 +456,7 @@ def parse_spec(document: Document, model_less: frozenset[str] = frozenset()) -> 
             None, [make("RP104", "a spec must be a mapping", document.source_map.value(()))]
         )
     diagnostics: list[Diagnostic] = []
-    for section in _SECTIONS:
+    for section in SECTIONS:
         entries = data.get(section)
         if isinstance(entries, dict):
             for name in entries:
@@ -463,151 +480,7 @@ def parse_spec(document: Document, model_less: frozenset[str] = frozenset()) -> 
             errors = exc.errors()
             diagnostics.extend(_diagnose_all(errors, document, candidate))
             candidate = _prune(candidate, errors, broken_fan_outs)
-    if all(isinstance(data.get(s, {}), dict) and not data.get(s) for s in _SECTIONS):
+    if all(isinstance(data.get(s, {}), dict) and not data.get(s) for s in SECTIONS):
         diagnostics.append(make("RP104", "the spec has no steps", document.source_map.value(())))
     vars_known = "vars" in candidate or "vars" not in data
     return ParsedSpec(spec, diagnostics, frozenset(broken_fan_outs), vars_known)
-
-
-TEMPLATE_PATTERN = r"\{\{|\{%|\{#"
-"""A string holding Jinja syntax, as the compiler tells a template (``is_template``): its
-rendered value is what ``validate`` checks."""
-
-
-_AVATAR_REFERENCE = {
-    "type": "string",
-    "pattern": r"^@[A-Za-z_][A-Za-z0-9_-]*$",
-    "description": "One of the spec's avatars, by its key ('@support').",
-}
-"""An avatar video's ``avatar`` naming one of the spec's own avatars."""
-
-
-_VOICE_REFERENCE = {
-    "type": "string",
-    "pattern": VOICE_REFERENCE_PATTERN,
-    "description": "One of the spec's voices, by its key ('@narrator').",
-}
-"""A custom-voice field naming one of the spec's own voices."""
-
-
-def _takes_custom_voice(schema: Any) -> bool:
-    properties = schema.get("properties") if isinstance(schema, dict) else None
-    if not isinstance(properties, dict) or "id" not in properties:
-        return False
-    kind = properties.get("type")
-    custom = {"enum": ["custom"]}
-    return kind == custom or (isinstance(kind, dict) and custom in kind.get("anyOf", ()))
-
-
-def _with_voice_references(node: Any) -> None:
-    """Wherever ``node`` (a request schema) takes the SDK's custom voice (``{type: custom,
-    id}``), let it take ``"@name"`` of one of the spec's voices too."""
-    if isinstance(node, list):
-        for item in node:
-            _with_voice_references(item)
-    elif isinstance(node, dict):
-        for value in node.values():
-            _with_voice_references(value)
-        variants = node.get("anyOf")
-        if isinstance(variants, list) and any(_takes_custom_voice(v) for v in variants):
-            variants.insert(0, _VOICE_REFERENCE)
-
-
-def _template_or(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"anyOf": [{"$ref": "#/$defs/Template"}, schema]}
-
-
-def json_schema(catalog: Catalog) -> dict[str, Any]:
-    """The JSON Schema of the spec language, with each model's request fields from the catalog.
-
-    Each step's ``model`` is constrained by its ``endpoint``, and its request fields by its
-    model (types, enums, ranges, lengths, item counts, required and unknown fields), as
-    ``validate`` checks them; a template string is accepted wherever a value may be templated.
-    Avatars' voices follow the catalog's avatar request type (or name one of the spec's
-    ``voices``), and a voice's ``from`` the voice request type; a document takes ``content`` or
-    ``file``; a spec holds at least one step, document, avatar or voice.
-    """
-    schema = Spec.model_json_schema(mode="validation")
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = SCHEMA_ID
-    schema["title"] = "runway-plan spec"
-    schema["$comment"] = f"Generated by `runway-plan schema` from catalog {catalog.version}."
-    defs = schema["$defs"]
-    defs["Template"] = {
-        "type": "string",
-        "pattern": TEMPLATE_PATTERN,
-        "description": "A Jinja template, checked by `validate` once rendered.",
-    }
-    requests = request_schemas(catalog, template={"$ref": "#/$defs/Template"}, step_keys=STEP_KEYS)
-    defs.update(requests.defs)
-    step = defs["Step"]
-    endpoints = sorted(catalog.endpoints)
-    step["properties"]["endpoint"]["enum"] = endpoints
-    step["allOf"] = [
-        {
-            "if": {"properties": {"endpoint": {"const": name}}, "required": ["endpoint"]},
-            "then": {
-                "properties": {"model": _template_or({"enum": sorted(requests.refs[name])})},
-                "allOf": [
-                    {
-                        "if": {"properties": {"model": {"const": model}}, "required": ["model"]},
-                        "then": {"$ref": ref},
-                    }
-                    for model, ref in sorted(requests.refs[name].items())
-                ],
-            },
-        }
-        for name in endpoints
-        if name not in catalog.model_less
-    ]
-    for name, definition in defs.items():
-        if name.startswith(("request:", "field:")):
-            _with_voice_references(definition)
-    for ref in requests.refs.get("avatar_videos", {}).values():
-        properties = defs[ref.removeprefix("#/$defs/")]["properties"]
-        if "avatar" in properties:
-            properties["avatar"] = {"anyOf": [_AVATAR_REFERENCE, properties["avatar"]]}
-    model_less = sorted(catalog.model_less)
-    step["allOf"] += [
-        {
-            "if": {"properties": {"endpoint": {"const": name}}, "required": ["endpoint"]},
-            "then": {
-                "properties": {"model": _template_or({"const": name})},
-                "$ref": requests.refs[name][name],
-            },
-        }
-        for name in model_less
-    ]
-    if model_less:
-        step["required"] = [key for key in step.get("required", []) if key != "model"]
-        step["if"] = {"properties": {"endpoint": {"enum": model_less}}, "required": ["endpoint"]}
-        step["else"] = {"required": ["model"]}
-    create = catalog.constraints.resources.get("avatar_create")
-    if create is not None and "voice" in create.fields:
-        voice = field_schemas(catalog, {"voice": create.fields["voice"]})["voice"]
-        avatar = defs["Avatar"]["properties"]
-        avatar["voice"] = {
-            "description": avatar["voice"].get("description", ""),
-            "anyOf": [voice, {"type": "string", "pattern": VOICE_REFERENCE_PATTERN}],
-        }
-    voice_create = catalog.constraints.resources.get("voice_create")
-    if voice_create is not None and "from" in voice_create.fields:
-        source = field_schemas(catalog, {"from": voice_create.fields["from"]})["from"]
-        for variant in source.get("anyOf", ()):
-            prompt = variant.get("properties", {}).get("prompt")
-            if prompt is not None:  # rendered, then checked: a template may be short
-                variant["properties"]["prompt"] = _template_or(prompt)
-        prop = defs["Voice"]["properties"]["from"]
-        prop.pop("additionalProperties", None)
-        prop.pop("type", None)
-        prop.update(source)
-    defs["Document_"]["oneOf"] = [
-        {"required": [key], "properties": {key: {"type": "string"}}} for key in ("content", "file")
-    ]
-    for section in _SECTIONS:
-        schema["properties"][section]["propertyNames"] = {"pattern": NAME_PATTERN}
-    schema["anyOf"] = [
-        {"required": [section], "properties": {section: {"type": "object", "minProperties": 1}}}
-        for section in _SECTIONS
-    ]
-    return schema

@@ -85,6 +85,18 @@ MODEL_LESS: dict[str, tuple[str, str]] = {
 """Task endpoints whose request has no ``model`` field, by path after ``/v1/``: the SDK module
 and type of their request (a union of variants is merged into one request type)."""
 
+# routers: the model-agnostic generate endpoints (``configId`` + ``input``; a router picks the
+# model), PY 5.24.0 types/generate/{video,image,audio}_create_params.py.
+MODEL_LESS.update(
+    {
+        f"generate/{media}": (
+            f"generate.{media}_create_params",
+            f"{media.capitalize()}CreateParams",
+        )
+        for media in ("video", "image", "audio")
+    }
+)
+
 # ---- workflows (an additive block) ---------------------------------------------------------
 
 WORKFLOWS = "workflows"
@@ -109,6 +121,9 @@ RESOURCES: dict[str, tuple[str, str]] = {
         "realtime_session_create_params",
         "RealtimeSessionCreateParams",
     ),
+    # routers: model router configs (PY 5.24.0 resources/routers.py)
+    "router_create": ("router_create_params", "RouterCreateParams"),
+    "router_update": ("router_update_params", "RouterUpdateParams"),
 }
 
 MEDIA = ("image", "video", "audio")
@@ -676,7 +691,7 @@ def workflow_spec(report: Report) -> dict[str, Any]:
     converter = Converter(report, maps=True)
     fields = {
         "workflow": {
-            "type": {"kind": "string", "min_length": 1, "length_unit": "characters"},
+            "type": {"kind": "string", "min_length": 1, "length_unit": "utf16"},
             "required": True,
             "doc": WORKFLOW_ID_DOC,
         },

@@ -85,8 +85,10 @@ def test_packaged_catalog_loads(catalog: Catalog) -> None:
     assert catalog.constraints.sdk_version == SDK_VERSION
     assert catalog.version == f"runwayml-{SDK_VERSION}+{catalog.overlay.version}"
     assert len(catalog.digest) == 64
-    assert len(catalog.endpoints) == 23
-    assert len(catalog.model_less) == 8  # seven recipes and workflows
+    assert len(catalog.endpoints) == 26
+    assert len(catalog.model_less) == 11  # seven recipes, workflows, three generate (routers)
+    assert {"generate/video", "generate/image", "generate/audio"} <= catalog.model_less
+    assert {"router_create", "router_update"} <= set(catalog.constraints.resources)
     assert catalog.endpoints["avatar_videos"].path == "/v1/avatar_videos"
 
 
@@ -411,6 +413,8 @@ def test_resources(catalog: Catalog) -> None:
         "voice_create",
         "voice_update",
         "voice_preview",
+        "router_create",
+        "router_update",
     }
     voice = resources["voice_create"].fields
     assert {n for n, f in voice.items() if f.required} == {"name", "from"}

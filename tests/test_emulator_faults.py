@@ -273,4 +273,5 @@ def test_request_classes() -> None:
     assert request_class("GET", "/_files/x/0.png", endpoints) == "file"
     assert request_class("GET", "/v1/avatars", endpoints) == "avatar"
     assert request_class("GET", "/v1/documents/x", endpoints) == "document"
+    assert request_class("PATCH", "/v1/routers/x", endpoints) == "router"
     assert request_class("GET", "/_emulator/ledger", endpoints) is None

@@ -146,7 +146,7 @@ def test_sdk_errors(client: runwayml.RunwayML, emulator: Emulator, server: Emula
     with pytest.raises(runwayml.NotFoundError):
         client.tasks.retrieve("00000000-0000-4000-8000-000000000000")
     with pytest.raises(runwayml.NotFoundError) as unserved:
-        client.workflows.list()  # an API path the emulator does not serve
+        client.avatar_conversations.list(limit=1)  # an API path the emulator does not serve
     assert unserved.value.body == {"error": "Not found."}
     assert len(emulator.ledger()) == 0
 

@@ -439,6 +439,45 @@ def test_store_places_links_without_overwriting(tmp_path: Path) -> None:
     assert replaced.how == "replaced" and other.read_bytes() == b"content"
 
 
+def test_a_verified_store_file_is_not_hashed_again_until_it_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from runway_plan.execute import store as stores
+
+    store = Store(tmp_path / "store")
+    scratch = store.scratch()
+    scratch.write_bytes(b"content")
+    digest = hashlib.sha256(b"content").hexdigest()
+    stored = store.ingest(scratch, digest)
+    assert store.verify(digest) and store.verified == {}  # changed just now: not remembered
+    monkeypatch.setattr(stores, "SETTLED_NS", 0)
+    assert store.verify(digest) and set(store.verified) == {digest}
+    with State(tmp_path / "state") as state:
+        state.remember_seen(store.verified)
+        seen = state.seen_files(10)
+    assert seen == store.verified
+
+    hashed: list[Path] = []
+    hasher = stores.sha256_file
+
+    def counted(path: Path) -> str:
+        hashed.append(path)
+        return hasher(path)
+
+    monkeypatch.setattr(stores, "sha256_file", counted)
+    again = Store(tmp_path / "store", seen)
+    assert again.verify(digest) and hashed == []  # unchanged: trusted without hashing
+    time.sleep(0.05)  # past the file system's clock tick
+    before = os.lstat(stored)
+    stored.chmod(0o644)
+    stored.write_bytes(b"CONTENT")  # same size, other bytes, the old times put back
+    os.utime(stored, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert not again.verify(digest) and hashed == [stored]  # its change time moved
+    assert not Store(tmp_path / "store", {digest: (0, 0, 0, 0, 0)}).verify(digest)
+
+
 # ---------------------------------------------------------------------- policy
 
 

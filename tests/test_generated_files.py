@@ -10,7 +10,7 @@ import pytest
 from runway_plan.catalog import load_catalog
 from runway_plan.diagnostics import CODES, make
 from runway_plan.diagnostics.codes import codes_markdown
-from runway_plan.spec import json_schema
+from runway_plan.spec_schema import json_schema
 
 ROOT = Path(__file__).parent.parent
 

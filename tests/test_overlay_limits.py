@@ -15,7 +15,7 @@ from runwayml.lib import polling
 
 from runway_plan.catalog import Catalog, load_catalog
 from runway_plan.emulator import Emulator, EmulatorConfig, EmulatorServer, create_app
-from runway_plan.spec import json_schema
+from runway_plan.spec_schema import json_schema
 from runway_plan.validate import validate_request, validate_resource
 
 IMG = "https://cdn.example.com/still.png"

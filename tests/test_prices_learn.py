@@ -494,6 +494,51 @@ def test_the_run_report_says_where_bills_drift_from_the_catalog(
     assert not any(line.startswith("gen4_turbo") for line in _drift(state, graph_of(own), CATALOG))
 
 
+def test_the_run_remembers_the_prices_of_requests_that_read_no_file(
+    taught: tuple[Path, Emulator], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+    import shutil
+
+    from runway_plan.cli.run import _drift
+    from runway_plan.execute import State
+
+    observing = importlib.import_module("runway_plan.execute.learn.observe")
+
+    folder, _emu = taught
+    state = tmp_path / "state"
+    shutil.copytree(folder / ".runway-plan" / "spec", state)
+    spec = folder / "spec.yaml"
+    graph = graph_of(spec)
+    priced: list[str] = []
+    cost_of = observing.cost_of
+
+    def counted(catalog: Any, endpoint: str, body: Any, root: Any) -> Any:
+        priced.append(endpoint)
+        return cost_of(catalog, endpoint, body, root)
+
+    # the run that billed them remembered the prices of the requests as recorded: hero, two
+    # shots and the voiceover, and the two whose local input it uploaded (the run does not
+    # look the upload up in the spec); the dubbing's input is a stored output, measured
+    with State(state) as journal:
+        assert journal.db.execute("SELECT count(*) FROM price_memo").fetchone()[0] == 6
+        journal.db.execute("DELETE FROM price_memo")
+    monkeypatch.setattr(observing, "cost_of", counted)
+    expected = _drift(state, graph, CATALOG, spec)
+    assert any(line.startswith("gen4_turbo billed 7/s") for line in expected)
+    calls = []
+    with State(state) as journal:
+        for catalog in (CATALOG, CATALOG, dataclasses.replace(CATALOG, digest="0" * 64)):
+            priced.clear()
+            assert _drift(state, graph, catalog, spec, journal) == expected
+            calls.append(len(priced))
+    # the drift remembers what the run did not, and prices again only for another catalog
+    assert calls[1] == calls[0] - 4 and calls[2] == calls[0]
+    with State(state) as journal:
+        scopes = {row[0] for row in journal.db.execute("SELECT scope FROM price_memo")}
+    assert len(scopes) == 1  # the other catalog's replaced the first's
+
+
 def test_rates_that_disagree_are_reported_not_averaged() -> None:
     from runway_plan.execute.learn import Observation, Observed, learned_entry, summarize
 

@@ -16,7 +16,7 @@ import runway_plan
 from runway_plan.catalog import load_catalog
 from runway_plan.compile.templating import is_template
 from runway_plan.source import load_document
-from runway_plan.spec import SCHEMA_ID, TEMPLATE_PATTERN, json_schema
+from runway_plan.spec_schema import SCHEMA_ID, TEMPLATE_PATTERN, json_schema
 
 SPECS = sorted((Path(__file__).parent.parent / "specs").glob("*.yaml"))
 SCHEMA = json_schema(load_catalog())

@@ -33,7 +33,7 @@ from runway_plan.catalog.model import (
 )
 from runway_plan.diagnostics import Diagnostic, Span
 from runway_plan.source import SourceMap, load_document
-from runway_plan.spec import json_schema
+from runway_plan.spec_schema import json_schema
 from runway_plan.validate import check_file
 
 SPECS = Path(__file__).parent.parent / "specs"

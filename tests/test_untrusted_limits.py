@@ -443,7 +443,7 @@ def test_the_cap_keeps_errors_before_warnings(tmp_path: Path) -> None:
     "name", ["generations", "edges", "rendered_chars", "template_work", "diagnostics"]
 )
 def test_each_spec_limit_is_in_the_schema_with_its_ceiling(name: str) -> None:
-    from runway_plan.spec import json_schema
+    from runway_plan.spec_schema import json_schema
 
     schema = json_schema(CATALOG)
     limits = schema["$defs"]["SpecLimits"]["properties"][name]

@@ -42,6 +42,7 @@ from runway_plan.catalog.model import (
     TypeNode,
     UnionType,
 )
+from runway_plan.catalog.routing import Routing, route
 from runway_plan.diagnostics import Diagnostic
 from runway_plan.errors import RunwayPlanError
 from runway_plan.limits import WorkLimits
@@ -142,6 +143,39 @@ class Catalog:
             return implicit
         model = request.get("model")
         return model if isinstance(model, str) else ""
+
+    # ------------------------------------------------------------------ routers
+
+    @cached_property
+    def routable(self) -> dict[str, dict[str, dict[str, FieldSpec]]]:
+        """The request fields of every model a router may pick, by endpoint then model (the
+        endpoints with a ``model`` field; retired models left out)."""
+        return {
+            name: {
+                model: dict(spec.fields)
+                for model, spec in endpoint.models.items()
+                if model not in self.overlay.retired
+            }
+            for name, endpoint in self.constraints.endpoints.items()
+            if endpoint.model_field
+        }
+
+    @cached_property
+    def public_models(self) -> frozenset[str]:
+        """Every model a router's ``settings.models.ids`` may name."""
+        return frozenset(model for models in self.routable.values() for model in models)
+
+    def route(
+        self,
+        endpoint: str,
+        request: dict[str, Any],
+        settings: dict[str, Any],
+        *,
+        concrete: bool = False,
+    ) -> Routing:
+        """The models a router with ``settings`` may pick for a generate request (see
+        :func:`runway_plan.catalog.routing.route`)."""
+        return route(self.routable, endpoint, request, settings, concrete=concrete)
 
     def default_output_count(self, model: str) -> int:
         """How many outputs a generation of ``model`` makes when the request does not say."""

@@ -27,7 +27,7 @@ from runway_plan.diagnostics.frame import wants_color
 from runway_plan.diagnostics.render import FORMATS, render
 from runway_plan.diagnostics.selection import Selection
 from runway_plan.performance import cyclic_gc_paused
-from runway_plan.spec import json_schema
+from runway_plan.spec_schema import json_schema
 from runway_plan.validate import check_file
 
 

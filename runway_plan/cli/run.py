@@ -83,16 +83,23 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
-def _drift(directory: Path, graph: Graph, catalog: Catalog, spec: Path | None = None) -> list[str]:
+def _drift(
+    directory: Path,
+    graph: Graph,
+    catalog: Catalog,
+    spec: Path | None = None,
+    journal: State | None = None,
+) -> list[str]:
     """Where what the state's tasks were billed differs from the catalog's price, for the
-    spec's models that its ``prices:`` leave to the catalog."""
-    from runway_plan.execute.learn import StateSource, drift, observe
+    spec's models that its ``prices:`` leave to the catalog; ``journal`` (the run's open
+    state) remembers the prices of the requests, so the next run re-prices only new bills."""
+    from runway_plan.execute.learn import StateSource, drift, observe_bills
 
     own = set(graph.spec.prices) if graph.spec is not None else set()
     models = {gen.model for gen in graph.generations.values()} - own
     if not models:
         return []
-    observed = observe([StateSource(directory, str(directory), spec)], catalog, models)
+    observed = observe_bills(StateSource(directory, str(directory), spec), catalog, models, journal)
     return [found.text() for found in drift(observed)]
 
 
@@ -270,8 +277,8 @@ def run_command(
 
     Before spending, a terminal is asked; without one, pass --yes.
 
-    Documents and avatars are reconciled as declarative resources: created, updated (only
-    the changed fields) or left alone; never deleted without --prune.
+    Documents, avatars and model routers are reconciled as declarative resources: created,
+    updated (only the changed fields) or left alone; never deleted without --prune.
     """
     budget: Decimal | None = None
     if max_credits is not None:
@@ -341,7 +348,7 @@ def run_command(
                 priced=priced,
             )
         )
-        drifted = _drift(where.state, graph, catalog, spec)
+        drifted = _drift(where.state, graph, catalog, spec, state)
         if fmt == "json":
             click.echo(json_text({**manifest(result, state, graph), "drift": drifted}))
         else:
@@ -383,7 +390,7 @@ async def _run(
         transport = httpx.ASGITransport(app=app)
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
     try:
-        async with httpx.AsyncClient(transport=transport, limits=limits) as http:
+        async with httpx.AsyncClient(transport=transport or _Deferred(limits)) as http:
             client = RunwayClient(
                 http, api_key=api_key, base_url=base, retry=RetryPolicy(scale=max(1.0, speed))
             )
@@ -413,6 +420,25 @@ async def _run(
     finally:
         if emulator is not None:
             emulator.close()
+
+
+class _Deferred(httpx.AsyncBaseTransport):
+    """httpx's own transport (its defaults, ``limits``), made at the first request: a run
+    that sends none (a resume that reuses everything) never loads the system's certificates
+    into an SSL context."""
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self._limits = limits
+        self._inner: httpx.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._inner is None:
+            self._inner = httpx.AsyncHTTPTransport(limits=self._limits)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._inner is not None:
+            await self._inner.aclose()
 
 
 @contextlib.contextmanager

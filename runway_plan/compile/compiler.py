@@ -22,6 +22,11 @@ from runway_plan.compile.ordering import infer_durations, report_cycles
 from runway_plan.compile.references import collect_refs, index_out_of_range, unknown_step
 from runway_plan.compile.resource_refs import link_avatar_uses, link_voice_uses, take_avatar_ref
 from runway_plan.compile.resources import compile_resources
+from runway_plan.compile.routers import (
+    compile_routers,
+    link_router_uses,
+    take_router_ref,
+)
 from runway_plan.compile.templating import Absent, Renderer, TemplateFailure, is_template
 from runway_plan.compile.workflows import misplaced_outputs, undeclared_outputs, workflow_media
 from runway_plan.diagnostics import Diagnostic, make
@@ -70,13 +75,17 @@ class _Compiler:
         """By request: that request, and its copy without ``model`` (one per shared request,
         so fan-out items that share one still share it)."""
         self.diagnostics: list[Diagnostic] = self.graph.diagnostics
+        self.reported_routers: set[str] = set()
+        """Router references already reported (once, not per fan-out item)."""
 
     def run(self) -> Graph:
+        compile_routers(self.graph, self.spec)
         for name in self.spec.steps:
             self.expand(name)
         infer_durations(self.graph, self.link())
         compile_resources(self.graph, self.spec)
         link_avatar_uses(self.graph)
+        link_router_uses(self.graph)
         link_voice_uses(self.graph)
         return self.graph
 
@@ -300,6 +309,9 @@ class _Compiler:
             request = kept[1]
         model = model if isinstance(model, str) else ""
         request, refs, avatar = take_avatar_ref(node.step.endpoint, request, refs)
+        refs, router = take_router_ref(
+            self.graph, node.step.endpoint, request, refs, self.reported_routers
+        )
         declared = workflow_media(node.step)
         return Generation(
             key=key,
@@ -315,6 +327,7 @@ class _Compiler:
             span=node.span,
             declared_media=declared,
             avatar=avatar,
+            router=router,
         )
 
     def add_generation(self, node: StepNode, generation: Generation) -> None:

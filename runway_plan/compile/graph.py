@@ -28,6 +28,7 @@ __all__ = [
     "Generation",
     "Graph",
     "Ref",
+    "RouterNode",
     "StepNode",
     "TemplateFailed",
     "VoiceNode",
@@ -83,6 +84,9 @@ class Generation:
     avatar: Ref | None = None
     """The spec avatar an avatar video names (``avatar: "@support"``), taken out of ``refs``
     (:mod:`.resource_refs`); its ``step`` is the avatar's key."""
+    router: str | None = None
+    """The key of the spec router a generate step runs on (``configId: "@name"``, or the
+    router's own slug), once resolved (:mod:`.routers`)."""
 
     @property
     def duration(self) -> float | None:
@@ -153,6 +157,24 @@ class AvatarNode:
 
 
 @dataclass(frozen=True, slots=True)
+class RouterNode:
+    """A model router config of the spec: its API body (``slug``, ``name``, ``description``,
+    ``settings``) as the spec writes it, ``name`` rendered."""
+
+    key: str
+    span: Span
+    slug: str
+    request: dict[str, Any]
+    problems: tuple[str, ...] = ()
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The router's ``settings`` ({} when the spec gives none)."""
+        value = self.request.get("settings")
+        return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True, slots=True)
 class VoiceNode:
     """A custom voice of the spec, its texts rendered and its sample resolved.
 
@@ -215,6 +237,10 @@ class Graph:
     avatar_edges: dict[tuple[str, str], None] = field(default_factory=dict)
     """(avatar key, generation key): an avatar video that waits for one of the spec's avatars
     (the generation its image comes from is then among the video's :attr:`edges` too)."""
+    routers: dict[str, RouterNode] = field(default_factory=dict)
+    """The spec's model routers, by key (resource nodes; generate steps wait for theirs)."""
+    router_edges: dict[tuple[str, str], None] = field(default_factory=dict)
+    """(router key, generation key): a generate step that runs on one of the spec's routers."""
     limits: WorkLimits = field(default_factory=WorkLimits)
     """The work limits the spec was compiled (and is checked) under."""
     diagnostics: list[Diagnostic] = field(default_factory=list)

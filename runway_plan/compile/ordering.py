@@ -7,8 +7,10 @@ import itertools
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
+from runway_plan.catalog.routing import ROUTED
 from runway_plan.compile.durations import Length, local_length, output_length
 from runway_plan.compile.graph import Generation, Graph, Ref
+from runway_plan.compile.routers import routed_length, router_settings
 from runway_plan.diagnostics import Diagnostic, make
 from runway_plan.source import DataPath
 
@@ -63,6 +65,12 @@ def infer_durations(graph: Graph, cyclic: set[tuple[str, str]]) -> None:
                 return producer.length
             return local_length(value, graph.root, catalog)
 
+        if generation.endpoint in ROUTED:
+            settings = router_settings(graph, generation.router)
+            generation.length = routed_length(
+                catalog, generation.endpoint, generation.request, settings
+            )
+            continue
         generation.length = output_length(
             catalog, generation.endpoint, generation.model, generation.request, input_length
         )

@@ -216,6 +216,17 @@ CODES: dict[str, CodeInfo] = {
         "untrusted input, so nothing outside is read, and the message says nothing about the "
         "file. `--allow-path DIR` opts a folder in.",
     ),
+    "RP230": _c(
+        "unknown model in a router",
+        "A router's `settings.models.ids` names a model the catalog does not know; the API "
+        "rejects unknown ids on create and update.",
+    ),
+    "RP231": _c(
+        "no model of the router takes the input",
+        "A generate step's router (one of the spec's) allows no model that takes the step's "
+        "input: each allowed model refuses its duration, aspect ratio, resolution or output "
+        "count. The API would refuse the request.",
+    ),
     # RP3xx: graph
     "RP300": _c("unknown step", "A reference or `needs` names a step that does not exist."),
     "RP301": _c(
@@ -245,6 +256,16 @@ CODES: dict[str, CodeInfo] = {
         "avatar reference with an index",
         "An avatar is one resource, not a step with outputs: it is named `@support`, never "
         "`@support[0]`.",
+    ),
+    "RP315": _c(
+        "unknown router",
+        "A generate step's `configId: @name` names no router of the spec's `routers:`. "
+        "Declare it there, or give the slug of a router as `configId`.",
+    ),
+    "RP316": _c(
+        "router reference with an index",
+        "A router is one resource, not a step with outputs: it is named `@clips`, never "
+        "`@clips[0]`.",
     ),
     # RP4xx: budget and tier
     "RP400": _c("over budget", "The plan's cost (the high end of a range) exceeds the budget."),

@@ -6,9 +6,9 @@ Paths:
   every generation endpoint of the catalog (``/v1/recipes/<name>`` too), ``/v1/tasks/{id}``,
   ``/v1/organization``,
   ``/v1/organization/usage``, ``/v1/uploads``, ``/v1/avatars``, ``/v1/avatar_usage``,
-  ``/v1/documents``, ``/v1/voices`` (and ``/v1/voices/preview``) and
-  ``/v1/realtime_sessions`` (whose ``/consume`` takes the session's key instead of the API
-  key).
+  ``/v1/documents``, ``/v1/voices`` (and ``/v1/voices/preview``), ``/v1/routers`` (and
+  ``/v1/generate/{video,image,audio}`` routed with them) and ``/v1/realtime_sessions`` (whose
+  ``/consume`` takes the session's key instead of the API key).
 * ``/_uploads/{id}`` — the multipart upload target an ``uploadUrl`` points at (no API auth,
   S3 style: form fields, then the file).
 * ``/_files/{owner}/{n}.{ext}?expires=&sig=`` — signed URLs of a task's outputs and an avatar's
@@ -267,6 +267,19 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
             return _respond(emulator.delete_avatar(avatar_id))
         return _respond(emulator.get_avatar(avatar_id, base_url=_base_url(request)))
 
+    async def routers(request: Request) -> Response:
+        if request.method == "POST":
+            return _respond(emulator.create_router(await _json(request)))
+        return _respond(emulator.list_routers(request.query_params))
+
+    async def router(request: Request) -> Response:
+        router_id = request.path_params["router_id"]
+        if request.method == "PATCH":
+            return _respond(emulator.update_router(router_id, await _json(request)))
+        if request.method == "DELETE":
+            return _respond(emulator.delete_router(router_id))
+        return _respond(emulator.get_router(router_id))
+
     async def avatar_usage(request: Request) -> Response:
         return _respond(emulator.avatar_usage(request.query_params))
 
@@ -388,6 +401,8 @@ def create_app(emulator: Emulator) -> Callable[[Scope, Receive, Send], Awaitable
         Route("/v1/avatars", avatars, methods=["GET", "POST"]),
         Route("/v1/avatars/{avatar_id}", avatar, methods=["GET", "PATCH", "DELETE"]),
         Route("/v1/avatar_usage", avatar_usage, methods=["GET"]),
+        Route("/v1/routers", routers, methods=["GET", "POST"]),
+        Route("/v1/routers/{router_id}", router, methods=["GET", "PATCH", "DELETE"]),
         Route("/v1/documents", documents, methods=["GET", "POST"]),
         Route("/v1/documents/{document_id}", document, methods=["GET", "PATCH", "DELETE"]),
         Route("/v1/voices", voices, methods=["GET", "POST"]),

@@ -8,8 +8,9 @@ one module per resource, over the state they share (:mod:`~runway_plan.emulator.
 URLs), :mod:`~runway_plan.emulator.inputs` (media inputs of a request),
 :mod:`~runway_plan.emulator.organization`, :mod:`~runway_plan.emulator.documents`,
 :mod:`~runway_plan.emulator.avatars`, :mod:`~runway_plan.emulator.avatar_videos`,
-:mod:`~runway_plan.emulator.voices` and
-:mod:`~runway_plan.emulator.realtime`.
+:mod:`~runway_plan.emulator.voices`,
+:mod:`~runway_plan.emulator.routers` (model routers, and the routing of ``/v1/generate/*``)
+and :mod:`~runway_plan.emulator.realtime`.
 
 Nothing runs in the background: on every call the emulator reads its clock and brings the
 account up to that instant (:meth:`Emulator.advance`), starting THROTTLED tasks in submission
@@ -25,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from runway_plan.catalog import Catalog, load_catalog
+from runway_plan.catalog.routing import ROUTED
 from runway_plan.emulator import video
 from runway_plan.emulator.account import (
     API_VERSION,
@@ -48,8 +50,10 @@ from runway_plan.emulator.ledger import Ledger
 from runway_plan.emulator.organization import Organization
 from runway_plan.emulator.pricing import Pricer, PriceSheet, sheet_pricer
 from runway_plan.emulator.realtime import RealtimeSessions
+from runway_plan.emulator.routers import Choice, Routers
 from runway_plan.emulator.tasks import FAILURE_CODES, Tasks, failure_refunded
 from runway_plan.emulator.uploads import Uploads
+from runway_plan.emulator.validation import Issue
 from runway_plan.emulator.voices import Voices
 from runway_plan.emulator.workflows import Workflows
 
@@ -108,6 +112,7 @@ class Emulator:
         self._documents = Documents(account, records, self._avatars)
         self._sessions = RealtimeSessions(account, self._avatars)
         self._avatar_videos = AvatarVideos(self._avatars)
+        self._routers = Routers(account)
         self._workflows = Workflows(account, self._tasks)
 
     # ------------------------------------------------------------------ lifecycle
@@ -156,10 +161,23 @@ class Emulator:
     ) -> Reply:
         """``POST /v1/{endpoint}``: validate, check limits and credits, create the task (an
         avatar video's custom avatar checked against the account's avatars)."""
+        if endpoint in ROUTED:
+            return self._tasks.create_routed(
+                endpoint, body, failure_code, fault, lambda b: self._route(endpoint, b)
+            )
         check = self._avatar_videos.issues if endpoint == AVATAR_VIDEOS else None
         return self._tasks.create(
             endpoint, body, base_url, failure_code=failure_code, fault=fault, check=check
         )
+
+    def _route(
+        self, endpoint: str, body: dict[str, Any]
+    ) -> tuple[str, str, dict[str, Any], dict[str, Any]] | list[Issue]:
+        chosen = self._routers.choose(endpoint, body)
+        if not isinstance(chosen, Choice):
+            return chosen
+        candidate = chosen.candidate
+        return candidate.model, candidate.endpoint, candidate.request, chosen.routing
 
     def get_task(self, task_id: str, base_url: str) -> Reply:
         """``GET /v1/tasks/{id}``."""
@@ -261,6 +279,32 @@ class Emulator:
         it (``name``, ``content``, ``usedBy``, ...): a copy, for tests and tools."""
         with self._account.lock:
             return self._documents.views(self.advance(), "")
+
+    # ------------------------------------------------------------------ routers
+
+    def create_router(self, body: Any) -> Reply:
+        """``POST /v1/routers``."""
+        return self._routers.create(body)
+
+    def get_router(self, router_id: str) -> Reply:
+        """``GET /v1/routers/{id}``."""
+        return self._routers.get(router_id)
+
+    def update_router(self, router_id: str, body: Any) -> Reply:
+        """``PATCH /v1/routers/{id}`` (settings merged)."""
+        return self._routers.update(router_id, body)
+
+    def delete_router(self, router_id: str) -> Reply:
+        """``DELETE /v1/routers/{id}``."""
+        return self._routers.delete(router_id)
+
+    def list_routers(self, query: Mapping[str, str]) -> Reply:
+        """``GET /v1/routers?limit&cursor`` (newest first)."""
+        return self._routers.list_page(query)
+
+    def routers(self) -> list[dict[str, Any]]:
+        """Every router now, in creation order, as ``GET /v1/routers/{id}`` shows it."""
+        return self._routers.views()
 
     # ------------------------------------------------------------------ avatars
 

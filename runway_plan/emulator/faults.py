@@ -92,6 +92,7 @@ REQUEST_CLASSES = frozenset(
         "file",
         "avatar",
         "document",
+        "router",
         "voice",
     }
 )
@@ -121,6 +122,8 @@ def request_class(method: str, path: str, endpoints: Iterable[str]) -> str | Non
         return "avatar"
     if head == "documents":
         return "document"
+    if head == "routers":
+        return "router"
     if head == "voices":
         return "voice"
     if method == "POST" and "/".join(parts[1:]) in set(endpoints):

@@ -85,6 +85,22 @@ def _failure_text(code: str) -> str:
     return "Generation failed."
 
 
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A valid request to make a task of: what was sent (``endpoint``, ``body``), the model it
+    runs on, and what it is priced and made as (``priced_endpoint``, ``priced_body``: the
+    request itself, or for a routed generate request the chosen model's, with ``routing``
+    to answer with)."""
+
+    endpoint: str
+    model: str
+    body: dict[str, Any]
+    assets: list[Any]
+    priced_endpoint: str
+    priced_body: dict[str, Any]
+    routing: dict[str, Any] | None = None
+
+
 @dataclass
 class Task:
     """One generation task; instants are the emulator's clock, spans wall seconds."""
@@ -251,62 +267,113 @@ class Tasks:
             if issues:
                 more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
                 return error(400, f"Invalid request: {issues[0].message}{more}", issues)
-            limits = account.limits(self._limit_group(model))
-            created = self._created.setdefault(model, deque())
-            if in_last_day(created, now) >= limits.max_daily:
-                return error(
-                    429,
-                    f"You have reached the daily generation limit of {limits.max_daily} for "
-                    f"{model} on tier {account.config.tier}. Try again later.",
-                )
-            pricing_body = dict(body)
-            for asset in assets:
-                if asset.local is not None:
-                    pricing_body = set_path(pricing_body, asset.field.path, str(asset.local))
-            cost = account.pricer(endpoint, pricing_body)
-            if cost is None:
-                return account.unbillable(model)
-            charged = whole_credits(cost)
-            if charged > account.balance:
-                return account.no_credits("task", cost)
-            if failure_code is None:
-                failure_code = self._inputs.length_failure(model, assets)
-            outputs = plan_outputs(catalog, endpoint, model, body, assets)
-            seconds = max((o.seconds for o in outputs), default=0.0)
-            overlay = catalog.model_overlay(model)
-            latency = overlay.latency_seconds + overlay.latency_per_output_second * seconds
-            canonical = json.dumps(
-                {"endpoint": endpoint, "body": body}, sort_keys=True, separators=(",", ":")
+            return self._enqueue(
+                Submission(endpoint, model, body, assets, endpoint, body), now, failure_code, fault
             )
-            task = Task(
-                id=new_id(),
-                seq=len(self._order) + 1,
-                endpoint=endpoint,
-                model=model,
-                body=body,
-                request_hash=hashlib.sha256(canonical.encode()).hexdigest(),
-                created=now,
-                estimated=cost,
-                charged=charged,
-                queue=account.scale(account.config.queue_seconds),
-                latency=account.scale(latency),
-                failure_code=failure_code,
-                outputs=outputs,
-                fault=fault,
+
+    def create_routed(
+        self,
+        endpoint: str,
+        body: Any,
+        failure_code: str | None,
+        fault: str | None,
+        choose: Callable[
+            [dict[str, Any]], tuple[str, str, dict[str, Any], dict[str, Any]] | list[Issue]
+        ],
+    ) -> Reply:
+        """``POST /v1/generate/{video,image,audio}``: validate the model-agnostic request,
+        route it with ``choose`` (the chosen model, its endpoint, the request the input maps
+        to, and the ``routing`` to answer with; or why none can take it), then create a task
+        of that model billed at its price, whose outputs are that model's."""
+        account = self._account
+        catalog = account.catalog
+        if not isinstance(body, dict):
+            return error(400, "The request body must be a JSON object.")
+        with account.lock:
+            now = account.advance()
+            assets, issues, checked = self._inputs.resolve(endpoint, endpoint, body, now)
+            issues = validate_body(catalog, endpoint, checked) + issues
+            chosen = issues if issues else choose(body)
+            if isinstance(chosen, list):
+                issues = chosen
+                more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+                return error(400, f"Invalid request: {issues[0].message}{more}", issues)
+            model, target, request, routing = chosen
+            submission = Submission(endpoint, model, body, assets, target, request, routing)
+            return self._enqueue(submission, now, failure_code, fault)
+
+    def _enqueue(
+        self, submission: Submission, now: float, failure_code: str | None, fault: str | None
+    ) -> Reply:
+        """Check the limits and credits of a valid request and create its task."""
+        account = self._account
+        catalog = account.catalog
+        endpoint, model, body, assets = (
+            submission.endpoint,
+            submission.model,
+            submission.body,
+            submission.assets,
+        )
+        limits = account.limits(self._limit_group(model))
+        created = self._created.setdefault(model, deque())
+        if in_last_day(created, now) >= limits.max_daily:
+            return error(
+                429,
+                f"You have reached the daily generation limit of {limits.max_daily} for "
+                f"{model} on tier {account.config.tier}. Try again later.",
             )
-            queue = self._queues.setdefault(model, deque())
-            active = self._active.setdefault(model, [])
-            if not queue and sum(1 for t in active if t.finish > now) < limits.max_concurrent:
-                task.started = now
-                active.append(task)
-            else:
-                queue.append(task)
-            self._by_id[task.id] = task
-            self._order.append(task)
-            self._unsettled.append(task)
-            created.append(now)
-            account.charge(now, model, charged)
-            return Reply(200, {"id": task.id, "estimatedCost": {"credits": credits_json(cost)}})
+        pricing_body = dict(submission.priced_body)
+        for asset in assets if submission.priced_endpoint == endpoint else ():
+            if asset.local is not None:
+                pricing_body = set_path(pricing_body, asset.field.path, str(asset.local))
+        cost = account.pricer(submission.priced_endpoint, pricing_body)
+        if cost is None:
+            return account.unbillable(model)
+        charged = whole_credits(cost)
+        if charged > account.balance:
+            return account.no_credits("task", cost)
+        if failure_code is None:
+            failure_code = self._inputs.length_failure(model, assets)
+        outputs = plan_outputs(
+            catalog, submission.priced_endpoint, model, submission.priced_body, assets
+        )
+        seconds = max((o.seconds for o in outputs), default=0.0)
+        overlay = catalog.model_overlay(model)
+        latency = overlay.latency_seconds + overlay.latency_per_output_second * seconds
+        canonical = json.dumps(
+            {"endpoint": endpoint, "body": body}, sort_keys=True, separators=(",", ":")
+        )
+        task = Task(
+            id=new_id(),
+            seq=len(self._order) + 1,
+            endpoint=endpoint,
+            model=model,
+            body=body,
+            request_hash=hashlib.sha256(canonical.encode()).hexdigest(),
+            created=now,
+            estimated=cost,
+            charged=charged,
+            queue=account.scale(account.config.queue_seconds),
+            latency=account.scale(latency),
+            failure_code=failure_code,
+            outputs=outputs,
+            fault=fault,
+        )
+        queue = self._queues.setdefault(model, deque())
+        active = self._active.setdefault(model, [])
+        if not queue and sum(1 for t in active if t.finish > now) < limits.max_concurrent:
+            task.started = now
+            active.append(task)
+        else:
+            queue.append(task)
+        self._by_id[task.id] = task
+        self._order.append(task)
+        self._unsettled.append(task)
+        created.append(now)
+        account.charge(now, model, charged)
+        if submission.routing is not None:
+            return Reply(200, {"id": task.id, "routing": submission.routing})
+        return Reply(200, {"id": task.id, "estimatedCost": {"credits": credits_json(cost)}})
 
     def get(self, task_id: str, base_url: str) -> Reply:
         """``GET /v1/tasks/{id}``."""

@@ -75,6 +75,7 @@ from runway_plan.execute.wire import (
     data_uri,
     invocation_as_task,
     invocation_id,
+    routed_model,
     strip_query,
     task_cost,
     task_estimate,
@@ -106,7 +107,12 @@ __all__ = [
     "task_estimate",
 ]
 
-RESOURCE_PATHS = {"document": "/v1/documents", "avatar": "/v1/avatars", "voice": "/v1/voices"}
+RESOURCE_PATHS = {
+    "document": "/v1/documents",
+    "avatar": "/v1/avatars",
+    "voice": "/v1/voices",
+    "router": "/v1/routers",
+}
 """The API path of each resource kind."""
 
 
@@ -137,7 +143,7 @@ class RunwayClient(ApiTransport):
         task_id = data.get("id")
         if not isinstance(task_id, str) or not task_id:
             raise OutcomeUnknown(f"POST /v1/{endpoint}: an answer without a task id")
-        return Created(task_id, task_estimate(data))
+        return Created(task_id, task_estimate(data), routed_model(data))
 
     async def _run_workflow(self, body: Mapping[str, Any]) -> Created:
         """``POST /v1/workflows/{id}`` (the id is the body's ``workflow``, sent in the path),

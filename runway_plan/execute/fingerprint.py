@@ -10,6 +10,8 @@ A generation's fingerprint is the SHA-256 of a canonical JSON document of:
   by the SHA-256 of the file's content;
 * for an avatar video that uses one of the spec's avatars, what of the avatar shows in the
   video instead of its name: its image (by content, as an input is) and voice;
+* for a generate step on one of the spec's routers, the router's slug and settings instead of
+  its key (a change of the models it allows is new work, a renamed key is not);
 * a twin number: two generations with the same request (items of a fan-out asked for as
   variations) are two pieces of work, numbered in a deterministic order of the graph.
 
@@ -250,6 +252,11 @@ class Fingerprinter:
         avatar = self._avatar(key, outputs)
         if avatar is not None:
             request = set_path(request, ("avatar", "avatarId"), avatar)
+        router = self.graph.routers.get(gen.router) if gen.router is not None else None
+        if router is not None:
+            request = set_path(
+                request, ("configId",), {"$router": {"slug": router.slug, **router.settings}}
+            )
         return {
             "v": FINGERPRINT_VERSION,
             "origin": self.origin,
@@ -285,5 +292,9 @@ class Fingerprinter:
 
     def fingerprint(self, key: str, outputs: Mapping[OutputRef, str]) -> str:
         """The fingerprint of generation ``key`` given its upstream outputs' hashes."""
+        return self.fingerprinted(key, outputs)[1]
+
+    def fingerprinted(self, key: str, outputs: Mapping[OutputRef, str]) -> tuple[str, str]:
+        """:meth:`document` as canonical JSON, and the fingerprint it hashes to."""
         text = canonical_json(self.document(key, outputs))
-        return hashlib.sha256(text.encode()).hexdigest()
+        return text, hashlib.sha256(text.encode()).hexdigest()

@@ -14,6 +14,7 @@ taking its lock and never touches the network.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sqlite3
 from collections.abc import Iterator, Mapping
@@ -24,7 +25,13 @@ from typing import Any
 
 from runway_plan.compile import Graph
 from runway_plan.execute.client import DEFAULT_BASE_URL
-from runway_plan.execute.fingerprint import Fingerprinter, MissingInput, OutputRef, origin_of
+from runway_plan.execute.fingerprint import (
+    Fingerprinter,
+    MissingInput,
+    OutputRef,
+    canonical_json,
+    origin_of,
+)
 from runway_plan.execute.layout import default_state_dir
 from runway_plan.execute.state import State, StateUnreadable, StepRow, StepStatus
 from runway_plan.execute.store import Store, sha256_file
@@ -163,7 +170,7 @@ def survey(
         except LocalFileError as exc:
             found[key] = Reuse(key, False, f"cannot read a local asset: {exc}", None, None)
             continue
-        fingerprint = fingerprinter.fingerprint(key, hashes)
+        fingerprint = hashlib.sha256(canonical_json(document).encode()).hexdigest()
         row = state.step(fingerprint)
         if row is not None and row.status is StepStatus.SUCCEEDED:
             outputs = _outputs_ok(state, store, row, verify)

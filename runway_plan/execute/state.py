@@ -63,6 +63,13 @@ Schema 3: ``meta`` names the spec file a state folder belongs to (one spec, one 
 request to the run holding the lock: the run stops submitting, finishes the creates it has in
 flight, and acknowledges, so ``cancel`` then sees every task there is to cancel.
 
+Two caches sit beside the schema (made when first written, outside its versions, ignored by
+older versions, and dropped without harm): ``store_seen`` holds the signature of each stored
+file when it last hashed right (:mod:`runway_plan.execute.store`), ``price_memo`` the catalog's
+price of each request body that reads no file (the drift a run reports,
+:func:`runway_plan.execute.learn.observe_bills`; a run remembers those of its bills as it
+ends).  Neither decides what is paid for.
+
 A lock file (``fcntl.flock``, released by the kernel when the process dies, even by SIGKILL)
 keeps two runs off one state folder.  The API key is never written here.
 
@@ -695,6 +702,26 @@ class State:
             ) from None
         return state
 
+    @contextlib.contextmanager
+    def bounded(self) -> Iterator[State]:
+        """This open journal, to read as a :meth:`snapshot` is read, without its copy: one
+        over :data:`SNAPSHOT_MAX_BYTES` raises :class:`StateUnreadable`, and its queries are
+        interrupted after :data:`SNAPSHOT_SECONDS` in all."""
+        size = 0
+        for name in _JOURNAL_FILES:
+            with contextlib.suppress(OSError):
+                size += os.lstat(self.directory / name).st_size
+        if size > SNAPSHOT_MAX_BYTES:
+            raise StateUnreadable(
+                f"{self.directory} holds a journal over {SNAPSHOT_MAX_BYTES:,} bytes"
+            )
+        deadline = time.monotonic() + SNAPSHOT_SECONDS
+        self.db.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        try:
+            yield self
+        finally:
+            self.db.set_progress_handler(None, 0)
+
     def close(self) -> None:
         """Close the journal and release the lock."""
         self.db.close()
@@ -933,6 +960,9 @@ class State:
         run_id: int,
     ) -> StepRow:
         """The step with ``fingerprint``, created ``pending`` when new."""
+        found = self.step(fingerprint)
+        if found is not None and found.key == key and found.step == step:
+            return found  # what the upsert below would leave as it is, without a write
         now = time.time()
         with self.transaction() as db:
             db.execute(
@@ -1250,6 +1280,80 @@ class State:
             db.execute(
                 "INSERT OR REPLACE INTO uploads (sha256, uri, created_at) VALUES (?, ?, ?)",
                 (sha256, uri, time.time()),
+            )
+
+    # ------------------------------------------------------------------ price memo
+
+    def price_memo(self, scope: str, limit: int) -> dict[str, tuple[str | None, str | None]]:
+        """The remembered catalog prices of request bodies (see :meth:`remember_prices`)
+        under ``scope``, at most ``limit``: by body digest, (low, high) or (None, None) for
+        a body with no price.  Empty when the journal has none (the memo is optional)."""
+        try:
+            rows = self.db.execute(
+                "SELECT request, low, high FROM price_memo WHERE scope = ? LIMIT ?",
+                (scope, limit),
+            ).fetchall()
+        except sqlite3.Error:
+            return {}
+        return {
+            str(row[0]): (
+                row[1] if isinstance(row[1], str) else None,
+                row[2] if isinstance(row[2], str) else None,
+            )
+            for row in rows
+        }
+
+    def remember_prices(self, scope: str, prices: dict[str, tuple[str | None, str | None]]) -> None:
+        """Remember the catalog prices of request bodies (by digest) under ``scope`` (the
+        catalog and runway-plan's version), forgetting those of other scopes.
+
+        A cache beside the journal, not part of its schema (``price_memo`` is made when
+        first needed and older versions ignore it); a journal that refuses it keeps none.
+        """
+        if not prices:
+            return
+        with contextlib.suppress(sqlite3.Error), self.transaction() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS price_memo (scope TEXT NOT NULL, request TEXT "
+                "NOT NULL, low TEXT, high TEXT, PRIMARY KEY (scope, request))"
+            )
+            db.execute("DELETE FROM price_memo WHERE scope != ?", (scope,))
+            db.executemany(
+                "INSERT OR REPLACE INTO price_memo (scope, request, low, high) VALUES (?, ?, ?, ?)",
+                [(scope, key, low, high) for key, (low, high) in prices.items()],
+            )
+
+    def seen_files(self, limit: int) -> dict[str, tuple[int, int, int, int, int]]:
+        """The signatures of stored files when last verified (see :meth:`remember_seen`),
+        at most ``limit``; empty when the journal has none."""
+        try:
+            rows = self.db.execute(
+                "SELECT sha256, dev, ino, size, mtime_ns, ctime_ns FROM store_seen LIMIT ?",
+                (limit,),
+            ).fetchall()
+        except sqlite3.Error:
+            return {}
+        return {
+            row[0]: (row[1], row[2], row[3], row[4], row[5])
+            for row in rows
+            if isinstance(row[0], str) and all(type(v) is int for v in tuple(row)[1:])
+        }
+
+    def remember_seen(self, seen: dict[str, tuple[int, int, int, int, int]]) -> None:
+        """Remember the signatures (:func:`~runway_plan.execute.store.signature`) of stored
+        files just verified by their hash, so a later run need not hash them again.  A cache
+        beside the journal, as ``price_memo`` is."""
+        if not seen:
+            return
+        with contextlib.suppress(sqlite3.Error), self.transaction() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS store_seen (sha256 TEXT PRIMARY KEY, dev INTEGER, "
+                "ino INTEGER, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER)"
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO store_seen (sha256, dev, ino, size, mtime_ns, ctime_ns)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(digest, *values) for digest, values in seen.items()],
             )
 
     # ------------------------------------------------------------------ resources

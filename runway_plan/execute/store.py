@@ -13,6 +13,12 @@ of the same spec, the output is placed beside it as ``0.<sha256 prefix>.png`` an
 Nothing here follows a symlink: folders are made one by one from a base the caller trusts,
 a symlink where an output goes is an error (:class:`~runway_plan.files.SymlinkInTheWay`), and
 files are hashed only when they are regular files opened with ``O_NOFOLLOW``.
+
+A stored file verified once need not be hashed again while its :func:`signature` (device,
+inode, size, modification and change times) is the one recorded then: any write to it, a
+``chmod`` or a reset modification time included, moves its change time, which no user can
+set.  As git does for its index, a file changed within :data:`SETTLED_NS` of being verified is
+not remembered (a change in the same clock tick would keep the same times).
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ import mimetypes
 import os
 import shutil
 import stat
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -34,7 +41,26 @@ import filetype
 
 from runway_plan.files import SymlinkInTheWay, make_folders, sha256_file
 
-__all__ = ["Placed", "Store", "extension_for", "sha256_file"]
+__all__ = [
+    "SETTLED_NS",
+    "Placed",
+    "Signature",
+    "Store",
+    "extension_for",
+    "sha256_file",
+    "signature",
+]
+
+Signature = tuple[int, int, int, int, int]
+"""What :func:`signature` gives: device, inode, size, modification and change times (ns)."""
+SETTLED_NS = 2_000_000_000
+"""How long a stored file must have been left unchanged before its signature is remembered."""
+
+
+def signature(info: os.stat_result) -> Signature:
+    """The signature of a file's ``lstat``: equal while nobody changed the file."""
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
 
 _EXTENSIONS = {
     "image/png": "png",
@@ -87,13 +113,19 @@ class Placed:
 class Store:
     """The store under ``root`` (``<state>/store``)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, seen: Mapping[str, Signature] | None = None) -> None:
+        """``seen``: the signatures of stored files as they were when last verified (the
+        journal's, :meth:`~runway_plan.execute.state.State.seen_files`)."""
         self.root = Path(root)
         self.tmp = self.root / "tmp"
+        self._by_hash = self.root / "sha256"
+        self.seen: dict[str, Signature] = dict(seen or {})
+        self.verified: dict[str, Signature] = {}
+        """The signatures of the files this store verified by their hash, to remember."""
 
     def path(self, sha256: str) -> Path:
         """Where content ``sha256`` lives."""
-        return self.root / "sha256" / sha256[:2] / sha256[2:]
+        return self._by_hash.joinpath(sha256[:2], sha256[2:])
 
     def has(self, sha256: str, size: int | None = None) -> bool:
         """True when content ``sha256`` is stored (and has ``size`` bytes, when given)."""
@@ -118,9 +150,22 @@ class Store:
         return data
 
     def verify(self, sha256: str) -> bool:
-        """True when the stored content is a regular file that still hashes to ``sha256``."""
+        """True when the stored content is a regular file that still hashes to ``sha256``
+        (not hashed again while its signature is the one seen when it last did)."""
         path = self.path(sha256)
-        return _holds(path, path, sha256)
+        try:
+            info = os.lstat(path)
+        except OSError:
+            return False
+        if not stat.S_ISREG(info.st_mode):
+            return False
+        if self.seen.get(sha256) == signature(info):
+            return True
+        if not _holds(path, path, sha256):
+            return False
+        if time.time_ns() - info.st_ctime_ns > SETTLED_NS:
+            self.seen[sha256] = self.verified[sha256] = signature(info)
+        return True
 
     def clean_scratch(self) -> int:
         """Remove partial downloads a killed run left behind; how many.  Call it only while
@@ -184,9 +229,13 @@ class Store:
         """
         source = self.path(sha256)
         make_folders(base if base is not None else target.parent, target.parent)
-        if os.path.islink(target):
+        try:
+            found: os.stat_result | None = os.lstat(target)
+        except OSError:
+            found = None
+        if found is not None and stat.S_ISLNK(found.st_mode):
             raise SymlinkInTheWay(target)
-        if os.path.lexists(target):
+        if found is not None:
             if _holds(target, source, sha256):
                 return Placed(target, "present", target)
             if target.is_file() and may_replace(target):
@@ -210,10 +259,15 @@ class Store:
 def _holds(path: Path, source: Path, sha256: str) -> bool:
     """True when ``path`` is a regular file (not a symlink) with content ``sha256``."""
     try:
-        if os.path.islink(path):
+        info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode):
             return False
-        if path != source and not os.path.islink(source) and os.path.samefile(path, source):
-            return True
+        if path != source:
+            known = os.lstat(source)  # the same file (a hard link), neither a symlink
+            if stat.S_ISLNK(known.st_mode):
+                return sha256_file(path) == sha256
+            if (info.st_dev, info.st_ino) == (known.st_dev, known.st_ino):
+                return True
         return sha256_file(path) == sha256
     except OSError:
         return False

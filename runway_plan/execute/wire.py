@@ -19,6 +19,7 @@ __all__ = [
     "data_uri",
     "invocation_as_task",
     "invocation_id",
+    "routed_model",
     "strip_query",
     "task_cost",
     "task_estimate",
@@ -55,10 +56,12 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Created:
-    """A task the API made: its id and the most credits it may charge."""
+    """A task the API made: its id and the most credits it may charge; for a generate
+    request, the model its router picked (``routing.model``)."""
 
     task_id: str
     estimated: Decimal | None
+    routed_model: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +99,20 @@ def task_cost(task: Mapping[str, Any]) -> Decimal | None:
 
 
 def task_estimate(task: Mapping[str, Any]) -> Decimal | None:
-    """The ``estimatedCost.credits`` of a task in flight."""
-    return _credits(task.get("estimatedCost"))
+    """The ``estimatedCost.credits`` of a task in flight (a generate request's answer has it
+    in its ``routing``: runwayml 5.24.0 types/generate/video_create_response.py)."""
+    found = _credits(task.get("estimatedCost"))
+    routing = task.get("routing")
+    if found is None and isinstance(routing, dict):
+        found = _credits(routing.get("estimatedCost"))
+    return found
+
+
+def routed_model(answer: Mapping[str, Any]) -> str | None:
+    """The model a generate request's router picked (``routing.model``), if the answer says."""
+    routing = answer.get("routing")
+    model = routing.get("model") if isinstance(routing, dict) else None
+    return model if isinstance(model, str) and model else None
 
 
 def data_uri(data: bytes, mime: str) -> str:

@@ -52,6 +52,7 @@ from runway_plan.catalog.model import (
     Surcharge,
     When,
 )
+from runway_plan.catalog.routing import ROUTED, credit_cap, output_count
 from runway_plan.compile import Generation, Graph
 from runway_plan.compile.durations import DURATION_INPUTS, PASSTHROUGH_ENDPOINTS, spoken_text
 from runway_plan.compile.graph import TemplateFailed
@@ -441,6 +442,9 @@ def _output_seconds(gen: Generation, ctx: _Context) -> Seconds | None:
     elif gen.duration is not None:
         value = _dec(gen.duration)
         found = Seconds(value, value, gen.duration_reason or "duration")
+    elif gen.endpoint in ROUTED and gen.length is not None:
+        low, high = _dec(gen.length.low), _dec(gen.length.high)
+        found = Seconds(low, high, gen.length.reason)
     elif overlay.default_duration is not None:
         value = _dec(overlay.default_duration)
         found = Seconds(value, value, f"{gen.model} default duration")
@@ -809,6 +813,8 @@ def _price(gen: Generation, ctx: _Context, overrides: Mapping[str, Decimal]) -> 
             ),
             source="spec prices",
         )
+    if gen.endpoint in ROUTED:
+        return _price_routed(gen, ctx, overrides)
     price = catalog.price(gen.model)
     if price is None:
         why = catalog.prices.unknown.get(gen.model, "the catalog has no price for it")
@@ -1003,4 +1009,95 @@ def _price_with(gen: Generation, price: Price, ctx: _Context) -> Cost:
         source=price.source,
         confidence=confidence,
         exact_high=None if exact_high == high else exact_high,
+    )
+
+
+# ------------------------------------------------------------------ routers
+
+
+def _price_routed(gen: Generation, ctx: _Context, overrides: Mapping[str, Decimal]) -> Cost:
+    """A generate step: the range over the models its router may pick for this input, each
+    priced on the request the input maps to, capped by the router's ``maxCreditsPerGeneration``
+    for the modality; unknown, and why, when the router is not one of the spec's."""
+    graph, catalog = ctx.graph, ctx.catalog
+    node = graph.routers.get(gen.router) if gen.router is not None else None
+    if node is None:
+        config = gen.request.get("configId")
+        return Cost.unpriced(
+            f"router {config!r} is not one of the spec's routers: it may pick any model "
+            "(declare it under routers: to price the step as the range over its models)"
+        )
+    settings = node.settings
+    routing = catalog.route(gen.endpoint, gen.request, settings)
+    cap = credit_cap(settings, gen.endpoint)
+    per_output = Decimal(output_count(gen.request))
+    priced: list[tuple[str, Cost]] = []
+    unpriced: list[str] = []
+    for candidate in routing.candidates:
+        one = Generation(
+            key=f"{gen.key} via {candidate.model}",  # its own memo of output seconds
+            step=gen.step,
+            index=gen.index,
+            endpoint=candidate.endpoint,
+            model=candidate.model,
+            request=candidate.request,
+            refs=[],
+            output_count=1,
+            span=gen.span,
+            length=gen.length if gen.length is not None and gen.length.exact else None,
+        )
+        cost = _price(one, ctx, overrides)
+        if cost.unknown:
+            unpriced.append(candidate.model)
+        elif cap is not None and cost.low > cap * per_output:
+            continue
+        else:
+            priced.append((candidate.model, cost))
+    where = f"router '{node.key}' ({node.slug})"
+    if not priced and not (unpriced and cap is not None):
+        refused = "; ".join(
+            f"{model} {why}"
+            for model, why in routing.excluded.items()
+            if "models setting" not in why
+        )
+        why = (
+            f"it may pick {', '.join(unpriced)}, whose price is unknown"
+            if unpriced
+            else "no model it allows takes this input"
+            + (f" ({refused})" if refused else "")
+            + (f" at most {cap} credits per output" if cap is not None else "")
+        )
+        return Cost.unpriced(f"{where}: {why}")
+    if unpriced and cap is None:
+        return Cost.unpriced(
+            f"{where} may pick {', '.join(unpriced)}, whose price is unknown, and sets no "
+            f"maxCreditsPerGeneration.{ROUTED[gen.endpoint]} to bound it"
+        )
+    low = min((c.low for _, c in priced), default=_ZERO)
+    high = max((c.high for _, c in priced), default=_ZERO)
+    if cap is not None:
+        high = min(high, cap * per_output)
+    if unpriced and cap is not None:
+        low, high = _ZERO, cap * per_output
+    models = ", ".join(f"{m} {_span_text(c.low, c.high)}" for m, c in priced)
+    reasons = [f"{where} picks one of: {models}" if models else f"{where}"]
+    if unpriced:
+        reasons.append(f"it may pick {', '.join(unpriced)} (price unknown), at most the cap")
+    if cap is not None:
+        reasons.append(f"capped at {cap} credits per output")
+    confidence = lowest_confidence(*(c.confidence for _, c in priced))
+    return Cost(
+        low=low,
+        high=high,
+        units=f"{len(priced) + len(unpriced)} candidate model(s)",
+        reasons=("; ".join(reasons),) if low != high else (),
+        unit="generation",
+        quantity_low=Decimal(1),
+        quantity_high=Decimal(1),
+        blocks_low=Decimal(1),
+        blocks_high=Decimal(1),
+        rate_low=low,
+        rate_high=high,
+        source="router candidates",
+        confidence=confidence,
     )

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from runway_plan.catalog import Catalog
 from runway_plan.catalog.learned import with_learned
+from runway_plan.catalog.routing import ROUTED
 from runway_plan.compile import Generation, Graph
 from runway_plan.diagnostics import Diagnostic, Span, make, sort_diagnostics
 from runway_plan.plan.cost import Cost, Pricer, format_credits, format_usd, lowest_confidence
@@ -83,6 +84,13 @@ class _Planner:
         spec_tier = self.spec.tier if self.spec else 1
         self.tier = options.tier if options.tier is not None else spec_tier
         self.notes = [f"{m} priced from {e.citation}" for m, e in sorted(self.learned.items())]
+        routed = sorted({g.endpoint for g in graph.generations.values() if g.endpoint in ROUTED})
+        if routed:
+            self.notes.append(
+                f"{', '.join(routed)} run on the model their router picks, unknown before the "
+                "run: they are scheduled, as a safe default, with the lowest limits (the "
+                "'other' group of tiers.yaml), one pool per endpoint"
+            )
         self.diagnostics: list[Diagnostic] = []
         reuse = options.reuse
         self.reused_keys: set[str] = set()
@@ -100,7 +108,10 @@ class _Planner:
         """The documents and avatars part: shown when the spec has resource nodes or the
         state records resources a run would delete."""
         found = self.options.resources
-        if found is None or not (self.graph.documents or self.graph.avatars or found.changes):
+        graph = self.graph
+        if found is None or not (
+            graph.documents or graph.avatars or graph.routers or found.changes
+        ):
             return None
         return found
 

@@ -13,7 +13,8 @@ body names media the run supplies:
 * a data URI is ``{"$data": "image/png", "bytes": n, "sha256": "..."}``: its bytes are not
   repeated;
 * the id of one of the spec's avatars (an avatar video's ``avatar: "@name"``), sent once the
-  run has made it, is ``{"$avatar": "<name>"}``.
+  run has made it, is ``{"$avatar": "<name>"}``;
+* a generate step's ``configId: "@router"`` is the slug of that spec router, as it is sent.
 
 URLs (``https://``, ``runway://``) are shown as written.  Serialised with
 :func:`requests_yaml` or :func:`~runway_plan.diagnostics.display.json_text`, a spec's text
@@ -127,6 +128,8 @@ def compiled_requests(graph: Graph) -> tuple[dict[str, Any], list[Diagnostic]]:
                 body = set_path(body, asset.path, shown)
         if (gen.avatar is not None) and (gen.avatar.step, key) in graph.avatar_edges:
             body = set_path(body, ("avatar", "avatarId"), {"$avatar": gen.avatar.step})
+        if gen.router is not None and gen.router in graph.routers:
+            body = set_path(body, ("configId",), graph.routers[gen.router].slug)
         entry: dict[str, Any] = {"key": key, "step": gen.step}
         if gen.index is not None:
             entry["index"] = gen.index

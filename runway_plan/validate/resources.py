@@ -70,6 +70,8 @@ class ResourceChecks:
         spec = self.graph.spec
         if spec is None:
             return
+        self.routers()
+        self.routed_inputs()
         documents, avatars = self.graph.documents, self.graph.avatars
         self.unique_names("documents", {k: d.name for k, d in documents.items()})
         self.unique_names("avatars", {k: a.name for k, a in avatars.items()})
@@ -148,6 +150,74 @@ class ResourceChecks:
                         hint=f"Runway's custom-voices guide: {VOICE_DOCS}",
                     )
                 )
+
+    # ------------------------------------------------------------------ routers
+
+    def routers(self) -> None:
+        """Each router's body against the SDK's create type, its slug unique in the spec
+        (RP108), and each model it names a model the catalog knows (RP230, did you mean)."""
+        create = self.catalog.constraints.resources.get("router_create")
+        slugs: dict[str, str] = {}
+        known = sorted(self.catalog.public_models)
+        for key, router in self.graph.routers.items():
+            at: DataPath = ("routers", key)
+            if router.slug in slugs:
+                self.diagnostics.append(
+                    make(
+                        "RP108",
+                        f"router '{key}' has the same slug as '{slugs[router.slug]}' "
+                        f"({router.slug!r})",
+                        self.map.value((*at, "slug")),
+                        hint="a slug names one router of the project: keep slugs unique",
+                    )
+                )
+            else:
+                slugs[router.slug] = key
+            if create is not None:
+                checker = Checker(self.context, at, f"router '{key}'", ModelOverlay(), {})
+                self.diagnostics.extend(checker.fields(router.request, create.fields, ()))
+            models = router.settings.get("models")
+            ids = models.get("ids") if isinstance(models, dict) else None
+            for position, model in enumerate(ids if isinstance(ids, list) else []):
+                if not isinstance(model, str) or model in self.catalog.public_models:
+                    continue
+                close = difflib.get_close_matches(model, known, n=1, cutoff=0.6)
+                self.diagnostics.append(
+                    make(
+                        "RP230",
+                        f"router '{key}' names unknown model '{model}'",
+                        self.map.value((*at, "settings", "models", "ids", position)),
+                        hint=f"did you mean '{close[0]}'?"
+                        if close
+                        else "a router takes the public model names of the catalog",
+                    )
+                )
+
+    def routed_inputs(self) -> None:
+        """RP231 for a generate step whose spec router allows no model that takes its input
+        (the API would refuse it), once per step, with why each model is out."""
+        seen: set[str] = set()
+        for gen in self.graph.generations.values():
+            node = self.graph.routers.get(gen.router) if gen.router is not None else None
+            if node is None or gen.step in seen:
+                continue
+            routing = self.catalog.route(gen.endpoint, gen.request, node.settings)
+            if routing.candidates:
+                continue
+            seen.add(gen.step)
+            out = [
+                f"{m} {why}" for m, why in routing.excluded.items() if "models setting" not in why
+            ]
+            self.diagnostics.append(
+                make(
+                    "RP231",
+                    f"router '{node.key}' allows no model that takes this input on "
+                    f"{routing.endpoint}" + (f": {'; '.join(out[:5])}" if out else ""),
+                    self.map.value(("steps", gen.step, "input")),
+                    hint="change the input, or allow a model that takes it in the router's "
+                    "settings.models",
+                )
+            )
 
     def unique_names(self, section: str, names: dict[str, str]) -> None:
         """RP108 for resources of one kind sharing a ``name`` (the key a lost create is

@@ -4,23 +4,28 @@ the rate its bill makes, or why none can be learned from it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 import json
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from runway_plan import __version__
 from runway_plan.catalog import Catalog
 from runway_plan.catalog.assets import get_path
 from runway_plan.catalog.model import MAX_CREDITS, Price, PriceRate, StringType
+from runway_plan.catalog.routing import ROUTED
 from runway_plan.compile import compile_request
 from runway_plan.execute.learn.inputs import InputReader, media_inputs
 from runway_plan.execute.learn.model import Bill, Observation, Observed, Skipped
 from runway_plan.execute.state import State, StateUnreadable
-from runway_plan.files import Root
+from runway_plan.files import LocalFile, Root
 from runway_plan.plan.cost import (
     Cost,
     format_credits,
@@ -30,7 +35,16 @@ from runway_plan.plan.cost import (
 )
 from runway_plan.plan.rule import rate_unit
 
-__all__ = ["PER_GENERATION", "StateSource", "cost_of", "natural_price", "observe", "with_price"]
+__all__ = [
+    "PER_GENERATION",
+    "StateSource",
+    "cost_of",
+    "natural_price",
+    "observe",
+    "observe_bills",
+    "remember_bills",
+    "with_price",
+]
 
 _AUDIO_IN = ("speech_to_speech", "voice_dubbing", "voice_isolation")
 _MAX_TASKS = 1_000_000
@@ -221,11 +235,20 @@ def _plain(value: Decimal) -> Decimal:
 
 
 def _read_state(
-    source: StateSource, catalog: Catalog, models: set[str] | None, found: Observed
+    source: StateSource,
+    catalog: Catalog,
+    models: set[str] | None,
+    found: Observed,
+    bills: _Bills | None = None,
+    journal: State | None = None,
 ) -> None:
-    with State.snapshot(source.directory) as state:
+    opened = journal.bounded() if journal is not None else State.snapshot(source.directory)
+    with opened as state:
         reader = InputReader(state, catalog, source.shown, source.spec)
         reader.emulated = source.emulated
+        if bills is not None:
+            reader.root = _WatchedRoot(reader.root.folder, reader.root.base, reader.root.allowed)
+            bills.known = state.price_memo(bills.scope, _MAX_TASKS)
         origins = {
             int(row[0]): str(row[1]) for row in state.db.execute("SELECT id, origin FROM runs")
         }
@@ -243,7 +266,12 @@ def _read_state(
             endpoint, model = steps[attempt.step_id]
             if models is not None and model not in models:
                 continue
-            _observe_one(reader, attempt, endpoint, model, origins, found)
+            if bills is not None and bills.run_id is not None and attempt.run_id != bills.run_id:
+                continue
+            if bills is None or (
+                _drifts(reader, attempt, endpoint, model, bills) and bills.run_id is None
+            ):
+                _observe_one(reader, attempt, endpoint, model, origins, found)
 
 
 def _moment(finished: Any) -> float:
@@ -266,6 +294,16 @@ def _observe_one(
         return
     found.tasks += 1
     catalog = reader.catalog
+    if endpoint in ROUTED:
+        found.skipped.append(
+            Skipped(
+                model,
+                task,
+                "billed as the model its router picked, which the recorded request does not "
+                "name: a rate of that model cannot be taught by it",
+            )
+        )
+        return
     if endpoint not in catalog.model_endpoints.get(model, ()):
         found.skipped.append(Skipped(model, task, f"not a model of the catalog on {endpoint!r}"))
         return
@@ -399,12 +437,69 @@ def observe(
     is a problem, not an error."""
     found = Observed()
     for source in states:
-        shown = source.shown
-        if not (source.directory / "state.db").is_file():
-            continue
+        _observe_state(source, catalog, models, found)
+    return found
+
+
+def remember_bills(journal: State, catalog: Catalog, run_id: int) -> None:
+    """Price the requests of the tasks billed in run ``run_id`` of ``journal`` (open and
+    locked by the caller, the run) with ``catalog``, and remember the prices as
+    :func:`observe_bills` does: the drift a later ``run`` reports with the same catalog
+    re-prices none of them.  A journal that cannot be read remembers nothing."""
+    try:
+        billed = journal.db.execute(
+            "SELECT 1 FROM attempts WHERE run_id = ? AND billed_credits IS NOT NULL LIMIT 1",
+            (run_id,),
+        ).fetchone()
+    except sqlite3.Error:
+        return
+    if billed is None:
+        return
+    bills = _Bills(_scope(catalog), run_id=run_id)
+    source = StateSource(journal.directory, str(journal.directory))
+    _observe_state(source, catalog, None, Observed(), bills, journal)
+    journal.remember_prices(bills.scope, bills.learned)
+
+
+def _scope(catalog: Catalog) -> str:
+    """What remembered prices hold for: this catalog, priced by this runway-plan."""
+    return hashlib.sha256(f"{__version__}\0{catalog.digest}".encode()).hexdigest()
+
+
+def observe_bills(
+    source: StateSource, catalog: Catalog, models: set[str] | None, journal: State | None = None
+) -> Observed:
+    """What :func:`observe` finds of the bills that drift (:func:`~.rates.drift` of either
+    is the same), reading in full only the tasks whose bill falls outside the catalog's price
+    for their request.
+
+    The catalog's price of a request body that reads no file (of the state or the spec) is a
+    function of the body, the catalog and runway-plan's version alone: such prices are
+    remembered in the journal.  ``journal`` is the state of ``source``, open and locked by
+    the caller (a run): it is read in place (:meth:`State.bounded`) and remembers them, so
+    that a resumed run re-prices only the tasks billed since.
+    """
+    bills = _Bills(_scope(catalog))
+    found = Observed()
+    _observe_state(source, catalog, models, found, bills, journal)
+    if journal is not None:
+        journal.remember_prices(bills.scope, bills.learned)
+    return found
+
+
+def _observe_state(
+    source: StateSource,
+    catalog: Catalog,
+    models: set[str] | None,
+    found: Observed,
+    bills: _Bills | None = None,
+    journal: State | None = None,
+) -> None:
+    shown = source.shown
+    if (source.directory / "state.db").is_file():
         found.states.append(shown)
         try:
-            _read_state(source, catalog, models, found)
+            _read_state(source, catalog, models, found, bills, journal)
         except StateUnreadable as exc:
             found.problems.append(str(exc))
         except (ValueError, TypeError, KeyError, InvalidOperation, ArithmeticError) as exc:
@@ -413,4 +508,89 @@ def observe(
             )
         except Exception as exc:  # sqlite3 errors and the like: the state is untrusted
             found.problems.append(f"{shown}: not a journal runway-plan can read ({exc})")
-    return found
+
+
+@dataclass(frozen=True)
+class _WatchedRoot(Root):
+    """A root that counts the files it opens: a price that opened none depends on its
+    request body alone."""
+
+    opened: list[int] = field(default_factory=lambda: [0], repr=False, compare=False)
+
+    @contextlib.contextmanager
+    def open(
+        self, value: str, *, limit: int | None = None, fresh: bool = False
+    ) -> Iterator[LocalFile]:
+        self.opened[0] += 1
+        with super().open(value, limit=limit, fresh=fresh) as local:
+            yield local
+
+
+@dataclass
+class _Bills:
+    """The catalog's prices of request bodies: remembered under ``scope`` (``known``, read
+    from the journal) and found by this reading (``learned``)."""
+
+    scope: str
+    run_id: int | None = None
+    """Only the tasks of this run, priced to be remembered (none read in full)."""
+    known: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    learned: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+
+
+def _drifts(reader: InputReader, attempt: Any, endpoint: str, model: str, bills: _Bills) -> bool:
+    """False when :func:`_observe_one` would give the attempt no bill that drifts; the same
+    steps, up to the catalog's price of the request (remembered in ``bills`` when it read no
+    file), and the same errors."""
+    billed = _credits(attempt.billed_credits)
+    _credits(attempt.estimated_credits)
+    catalog = reader.catalog
+    if billed is None or billed == 0 or endpoint not in catalog.model_endpoints.get(model, ()):
+        return False
+    if reader.emulated and model in reader.spec_prices:
+        return False
+    listed = catalog.price(model)
+    if listed is None:
+        return False
+    try:
+        request = json.loads(attempt.request)
+    except ValueError:
+        return False
+    if not isinstance(request, dict) or request.get("model") != model:
+        return False
+    body = media_inputs(reader, request)
+    if body == request:  # as recorded: the recorded text says it all
+        text = f"{endpoint}\0{attempt.request}"
+    else:
+        text = "\0" + json.dumps([endpoint, body], sort_keys=True, separators=(",", ":"))
+    key = hashlib.sha256(text.encode()).hexdigest()
+    remembered = bills.known.get(key) or bills.learned.get(key)
+    if remembered is None:
+        watched = reader.root.opened if isinstance(reader.root, _WatchedRoot) else None
+        opened = watched[0] if watched is not None else None
+        remembered = _priced(reader, endpoint, body)
+        if remembered is None:
+            return True  # let the full reading say
+        if watched is not None and watched[0] == opened:
+            bills.learned[key] = remembered
+    low, high = remembered
+    if low is None or high is None:
+        return False
+    try:
+        return not Decimal(low) <= billed <= Decimal(high)
+    except InvalidOperation:
+        return True  # a memo not written by runway-plan: the full reading decides
+
+
+def _priced(
+    reader: InputReader, endpoint: str, body: Mapping[str, Any]
+) -> tuple[str | None, str | None] | None:
+    """The catalog's (low, high) for ``body``, (None, None) when it has no price, None when
+    pricing it fails in a way not worth remembering."""
+    try:
+        planned = cost_of(reader.catalog, endpoint, body, reader.root)
+    except RecursionError:
+        return None
+    except _UNPRICEABLE:
+        return (None, None)
+    return (None, None) if planned.unknown else (str(planned.low), str(planned.high))

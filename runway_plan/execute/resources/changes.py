@@ -363,6 +363,14 @@ def _change(
             for name in changed
         ]
         action = "update" if changed else "unchanged"
+    if want.kind == "router":
+        shown = [
+            part
+            for item in shown
+            for part in (
+                _settings_fields(item, current, want) if item.name == "settings" else [item]
+            )
+        ]
     if want.kind == "voice" and (current is None or "from" in changed):
         notes.append(VOICE_PRICE_NOTE)
     if want.kind == "voice" and current is not None and "from" in changed:
@@ -399,3 +407,25 @@ async def read_remote(
         except ApiError as exc:
             problems.append(f"cannot read {row.kind} '{row.key}': {exc}")
     return found, problems
+
+
+def _settings_fields(
+    item: ResourceField, current: Mapping[str, Any] | None, want: Desired
+) -> list[ResourceField]:
+    """A router's ``settings`` change shown per setting (``settings.optimizeFor``, ...)."""
+    old = (current or {}).get("settings")
+    new = want.fields.get("settings")
+    if not isinstance(new, dict):
+        return [item]
+    before = old if isinstance(old, dict) else {}
+    had = current is not None and isinstance(old, dict)
+    fields = []
+    for name in sorted(set(before) | set(new)):
+        if name == "schemaVersion" or before.get(name) == new.get(name):
+            continue
+        fields.append(
+            shown_field(
+                "router", f"settings.{name}", before.get(name), new.get(name), had=name in before
+            )
+        )
+    return fields if had else [item]

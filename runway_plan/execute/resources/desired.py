@@ -28,13 +28,15 @@ __all__ = [
     "identity",
     "image_source",
     "moved_fields",
+    "router_patch",
+    "router_settings",
     "same_value",
     "scope_of",
 ]
 
-KINDS = ("document", "voice", "avatar")
+KINDS = ("document", "voice", "avatar", "router")
 """Resource kinds, in the order they are created (an avatar attaches documents and may speak
-with one of the spec's voices)."""
+with one of the spec's voices; a router stands alone)."""
 
 DEFAULT_IMAGE_PROCESSING = "optimize"
 """What the API does with an avatar's image when ``imageProcessing`` is omitted."""
@@ -61,11 +63,49 @@ _REPROCESS = frozenset({"referenceImage", "imageProcessing"})
 """Avatar fields whose change makes the API process the image again."""
 
 
+_ROUTER_FIELDS = ("slug", "name", "description", "settings")
+"""A router's fields (PY 5.24.0 types/router_create_params.py); the slug is immutable."""
+
+
+def router_patch(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``settings`` of a router update that makes ``old`` into ``new``: the API merges
+    them (PY 5.24.0 types/router_update_params.py), so a cap the spec dropped is sent as null,
+    a dropped model list as "allow every model" and a dropped fallback as off."""
+    patch = dict(new)
+    before = old or {}
+    if "maxCreditsPerGeneration" in before:
+        caps = new.get("maxCreditsPerGeneration")
+        if not isinstance(caps, dict):
+            patch["maxCreditsPerGeneration"] = None
+        else:
+            gone = {m: None for m in before["maxCreditsPerGeneration"] or {} if m not in caps}
+            patch["maxCreditsPerGeneration"] = {**gone, **caps}
+    if "models" in before and "models" not in new:
+        patch["models"] = {"mode": "allow_new_except", "ids": []}
+    if "fallback" in before and "fallback" not in new:
+        patch["fallback"] = {"onCapacity": False}
+    patch.pop("schemaVersion", None)
+    return patch
+
+
 def fields_of(kind: str) -> tuple[str, ...]:
     """The fields of a resource kind, in the API's spelling and a stable order."""
     if kind == "voice":
         return _VOICE_FIELDS
+    if kind == "router":
+        return _ROUTER_FIELDS
     return _AVATAR_FIELDS if kind == "avatar" else _DOCUMENT_FIELDS
+
+
+def router_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A router's settings as the API shows them: ``schemaVersion`` 1 and ``optimizeFor``
+    ``cost`` when not given (PY 5.24.0 types/router_create_response.py; "Defaults to
+    cost-optimized allow-all when omitted")."""
+    given = settings or {}
+    found = {k: given[k] for k in sorted(given)}
+    found["schemaVersion"] = 1
+    found.setdefault("optimizeFor", "cost")
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +201,12 @@ def comparable_remote(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
         return {k: body[k] for k in _DOCUMENT_FIELDS if k in body}
     if kind == "voice":
         return {k: body[k] for k in _REMOTE_VOICE if k in body}
+    if kind == "router":
+        seen = {k: body[k] for k in _ROUTER_FIELDS if k in body}
+        seen.setdefault("description", None)
+        if isinstance(seen.get("settings"), dict):
+            seen["settings"] = router_settings(seen["settings"])
+        return seen
     found: dict[str, Any] = {}
     for name in _REMOTE_AVATAR:
         if name not in body:
@@ -359,6 +405,21 @@ def desired_state(
             documents=list(dict.fromkeys(avatar.documents)),
             unknown=unknown,
             problem=problem,
+        )
+    for key, router in graph.routers.items():
+        request = router.request
+        found[("router", key)] = Desired(
+            "router",
+            key,
+            str(request.get("name", router.slug)),
+            {
+                "slug": router.slug,
+                "name": request.get("name", router.slug),
+                "description": request.get("description"),
+                "settings": router_settings(router.settings),
+            },
+            span=router.span,
+            problem="; ".join(router.problems) or None,
         )
     return found
 

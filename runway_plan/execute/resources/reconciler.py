@@ -42,6 +42,13 @@ class Reconciler(Session):
             if kind == "document":
                 await self._reconcile(kind, key)
 
+    async def routers(self) -> None:
+        """Reconcile every router of the spec (before the generations start: a generate
+        step is sent its router's slug once the router is in place)."""
+        for kind, key in self.declared:
+            if kind == "router":
+                await self._reconcile(kind, key)
+
     async def voice(self, key: str, upstream: str | None) -> None:
         """Reconcile voice ``key``; ``upstream`` names why its audio sample is missing (the
         generation failed or was interrupted), or is None when it is ready."""
@@ -155,6 +162,16 @@ class Reconciler(Session):
         )
         if retry and again is not None:  # an avatar's image sent again; a voice made again
             changed.append(again)
+        if kind == "router" and "slug" in changed:
+            self.fail(
+                result,
+                "RP500",
+                f"router '{key}': its slug is immutable ({current.get('slug')!r} in place, "
+                f"{want.fields.get('slug')!r} in the spec)",
+                hint="keep the slug, or give the router a new key (the old one is left in "
+                "place; `run --prune` deletes it)",
+            )
+            return
         if not changed and row.status is ResourceStatus.PRESENT:
             result.action = "adopted" if recovered else "unchanged"
             if kind in ("avatar", "voice"):

@@ -131,6 +131,10 @@ class Session:
             *(("document", key, doc.name) for key, doc in graph.documents.items()),
             *(("voice", key, voice.name) for key, voice in graph.voices.items()),
             *(("avatar", key, avatar.name) for key, avatar in graph.avatars.items()),
+            *(
+                ("router", key, str(router.request.get("name", router.slug)))
+                for key, router in graph.routers.items()
+            ),
         ]
         for kind, key, name in nodes:
             self.declared.append((kind, key))

@@ -14,7 +14,7 @@ from runway_plan.execute.client import (
     RequestRejected,
     ResourceNotFound,
 )
-from runway_plan.execute.resources.desired import REPLACED, Desired, fields_of
+from runway_plan.execute.resources.desired import REPLACED, Desired, fields_of, router_patch
 from runway_plan.execute.resources.lookups import recover, settle
 from runway_plan.execute.resources.session import ResourceResult, Session
 from runway_plan.execute.state import ResourceRow
@@ -60,7 +60,7 @@ def _create_fields(s: Session, want: Desired) -> list[str]:
             names.remove("startScript")
         if not want.fields.get("documentIds"):
             names.remove("documentIds")
-    if want.kind == "voice" and want.fields.get("description") is None:
+    if want.kind in ("voice", "router") and want.fields.get("description") is None:
         names.remove("description")
     return names
 
@@ -194,6 +194,10 @@ async def update(
     if not body:
         result.action = "unchanged"
         return
+    if want.kind == "router":
+        body.pop("slug", None)
+        if "settings" in body:
+            body["settings"] = router_patch((row.applied or {}).get("settings"), body["settings"])
     s.state.mark_resource_updating(row.id, {n: want.fields.get(n) for n in changed}, s.run_id)
     try:
         answer = await s.shield(s.client.update_resource(want.kind, row.remote_id, body))

@@ -386,7 +386,9 @@ class Attempts:
             "submitted",
             key,
             f"task {created.task_id} (attempt {number}, up to "
-            f"{format_credits(shown_cost) if shown_cost is not None else '?'} credits)",
+            f"{format_credits(shown_cost) if shown_cost is not None else '?'} credits"
+            + (f", routed to {created.routed_model}" if created.routed_model else "")
+            + ")",
         )
         return number, created
 

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, make
-from runway_plan.execute.fingerprint import Fingerprinter, OutputRef, canonical_json
+from runway_plan.execute.fingerprint import Fingerprinter, OutputRef
 from runway_plan.execute.policy import retry_on_rerun
 from runway_plan.execute.reuse import Reuse, why
 from runway_plan.execute.runner.attempts import Attempts
@@ -21,11 +21,16 @@ from runway_plan.execute.runner.spans import step_span
 from runway_plan.execute.state import Outcome, State, StepRow, StepStatus
 from runway_plan.files import LocalFileError
 
-__all__ = ["AvatarWait", "Driver"]
+__all__ = ["AvatarWait", "Driver", "RouterCheck"]
 
 AvatarWait = Callable[[str], Awaitable[tuple[str | None, str]]]
 """Waits until a spec avatar is reconciled: its remote id, or None and why it is not in
 place (``interrupted`` when the run stopped first)."""
+
+
+RouterCheck = Callable[[str], tuple[str | None, str]]
+"""Whether a spec router is in place: its slug, or None and why not (``interrupted`` when the
+run stopped first)."""
 
 
 class Driver:
@@ -46,6 +51,7 @@ class Driver:
         emit: Callable[[str, str | None, str], None],
         avatars: AvatarWait | None = None,
         avatar_ids: dict[str, str] | None = None,
+        routers: RouterCheck | None = None,
         voices: Callable[[str], Awaitable[str | None]] | None = None,
     ) -> None:
         """``reuse`` is the survey of the state, ``preds`` each generation's producers and
@@ -66,6 +72,7 @@ class Driver:
         self._emit = emit
         self._avatars = avatars
         self.avatar_ids = avatar_ids if avatar_ids is not None else {}
+        self._routers = routers
 
     async def drive(self, key: str) -> None:
         """Take generation ``key`` from its dependencies to its outcome; never raises but
@@ -143,6 +150,8 @@ class Driver:
             return
         if not await self._avatar_in_place(key, result):
             return
+        if not self._router_in_place(key, result):
+            return
         hashes: dict[OutputRef, str] = {}
         for ref in self.fingerprinter.upstream(key):
             made = self.results[ref.key]
@@ -167,12 +176,11 @@ class Driver:
             self.records.settle(result, Outcome.SKIPPED, f"'{ref.key}' made no output {ref.index}")
             return
         try:
-            fingerprint = self.fingerprinter.fingerprint(key, hashes)
+            document, fingerprint = self.fingerprinter.fingerprinted(key, hashes)
         except LocalFileError as exc:
             message = f"cannot read a local file of '{key}': {exc}; nothing was sent"
             self.records.fail(result, "RP506", message)
             return
-        document = canonical_json(self.fingerprinter.document(key, hashes))
         assert self.records.run_id is not None
         row = self.state.ensure_step(
             fingerprint=fingerprint,
@@ -221,6 +229,30 @@ class Driver:
             )
         )
         self.records.settle(result, Outcome.SKIPPED, f"uses avatar '{name}'")
+        return False
+
+    def _router_in_place(self, key: str, result: GenerationResult) -> bool:
+        """For a generate step on a spec router: False, with the outcome settled, when the
+        router is not in place (it was not created or updated as the spec says)."""
+        gen = self.graph.generations[key]
+        name = gen.router
+        if name is None or self._routers is None or (name, key) not in self.graph.router_edges:
+            return True
+        slug, why = self._routers(name)
+        if slug is not None:
+            return True
+        result.reason = f"router '{name}' {why}"
+        if why == "interrupted":
+            self.records.settle(result, Outcome.INTERRUPTED, f"waits for router '{name}'")
+            return False
+        self.diagnostics.append(
+            make(
+                "RP503",
+                f"'{key}' was skipped: it runs on router '{name}', which {why}",
+                step_span(self.graph, gen.step),
+            )
+        )
+        self.records.settle(result, Outcome.SKIPPED, f"runs on router '{name}'")
         return False
 
     async def _resume(self, key: str, result: GenerationResult, row: StepRow) -> None:

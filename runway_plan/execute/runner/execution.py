@@ -20,6 +20,7 @@ from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, make, sort_diagnostics
 from runway_plan.execute.client import RunwayClient
 from runway_plan.execute.fingerprint import Fingerprinter, OutputRef
+from runway_plan.execute.learn import remember_bills
 from runway_plan.execute.report import write_manifest
 from runway_plan.execute.resources import (
     ImageSource,
@@ -56,6 +57,8 @@ __all__ = ["Execution"]
 
 _STOP_CHECK = 0.25
 """Seconds between looks at the journal for ``runway-plan cancel``'s stop request."""
+_SEEN_FILES = 10_000_000
+"""The most signatures of verified store files read from the journal."""
 
 
 class Execution:
@@ -88,7 +91,7 @@ class Execution:
         self.spec_sha256 = spec_sha256
         self.spec_path = str(Path(graph.document.source_map.path).resolve())
         self.on_event = on_event
-        self.store = Store(state.store_dir)
+        self.store = Store(state.store_dir, state.seen_files(_SEEN_FILES))
         self.fingerprinter = Fingerprinter(graph, origin)
         self.results: dict[str, GenerationResult] = {}
         self.diagnostics: list[Diagnostic] = []
@@ -423,6 +426,7 @@ class Execution:
                 self._done[key] = asyncio.Event()
             reconciler = self.reconciler = self._reconciler()
             await self._guard(reconciler.documents(), "documents", ("document",))
+            await self._guard(reconciler.routers(), "routers", ("router",))
             driver = Driver(
                 self.graph,
                 self.state,
@@ -436,6 +440,7 @@ class Execution:
                 emit=self._emit,
                 avatars=self._avatar_ready,
                 avatar_ids=self.avatar_ids,
+                routers=self._router_ready,
                 voices=self._voice_ready,
             )
             self.inputs.voice_id = self._voice_id
@@ -456,7 +461,9 @@ class Execution:
                 *self._avatars.values(),
                 return_exceptions=True,
             )
-            await self._guard(reconciler.prune(), "prune", ("document", "voice", "avatar"))
+            await self._guard(
+                reconciler.prune(), "prune", ("document", "voice", "avatar", "router")
+            )
             pending = self._shielded | reconciler.shielded
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
@@ -484,6 +491,8 @@ class Execution:
                 status = "finished"
             else:
                 status = "failed"
+            self.state.remember_seen(self.store.verified)
+            remember_bills(self.state, self.catalog, self.run_id)
             self.state.finish_run(self.run_id, status)
             self._emit("finish", None, f"run {self.run_id} {status}")
             result = self._result(status)
@@ -636,6 +645,17 @@ class Execution:
         return None, f"was {result.action}{status}" + (
             f": {result.message}" if result.message else ""
         )
+
+    def _router_ready(self, key: str) -> tuple[str | None, str]:
+        """Router ``key`` (reconciled before the generations start): its slug, or None and
+        why it is not in place."""
+        assert self.reconciler is not None
+        result = self.reconciler.results[("router", key)]
+        if result.ok and result.remote_id:
+            return self.graph.routers[key].slug, ""
+        if result.action in ("interrupted", "pending"):
+            return None, "interrupted"
+        return None, f"was {result.action}" + (f": {result.message}" if result.message else "")
 
     def _image_hash(self, ref: OutputRef) -> str | None:
         made = self.results.get(ref.key)

@@ -32,6 +32,8 @@ from runway_plan.probe import sniff
 
 __all__ = ["URL_MARGIN", "Inputs", "fresh_url"]
 
+CONFIG_ID = ("configId",)
+"""Where a generate step is sent the slug of the spec router it runs on."""
 AVATAR_ID = ("avatar", "avatarId")
 """Where an avatar video of a spec avatar is sent the avatar's remote id."""
 
@@ -129,6 +131,10 @@ class Inputs:
             uri, label = await self.local_uri(local.value, local.media, fresh=fresh)
             body = set_path(body, local.path, uri)
             shown = set_path(shown, local.path, label)
+        router = self.graph.routers.get(gen.router) if gen.router is not None else None
+        if router is not None:
+            body = set_path(body, CONFIG_ID, router.slug)
+            shown = set_path(shown, CONFIG_ID, router.slug)
         avatar_id = self.avatar_ids.get(key)
         if avatar_id is not None:
             body = set_path(body, AVATAR_ID, avatar_id)

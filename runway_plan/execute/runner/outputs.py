@@ -78,9 +78,12 @@ class Outputs:
         """Make every output of a succeeded task stored, verified and linked; settle."""
         gen = self.graph.generations[key]
         result.status = "downloading"
-        for out in self.state.outputs(row.id):
+        recorded = self.state.outputs(row.id)
+        fetched = False
+        for out in recorded:
             if self.stored(out.sha256):
                 continue
+            fetched = True
             if reused:
                 self._emit("download", key, f"output {out.index} missing: fetching it again")
             try:
@@ -103,11 +106,12 @@ class Outputs:
             except DownloadFailed as exc:
                 self._download_failed(key, result, str(exc))
                 return
-        if row.status is not StepStatus.SUCCEEDED:
+        settled = row.status is StepStatus.SUCCEEDED
+        if not settled:
             self.state.mark_succeeded(row.id)
-        self.records.refresh(result)
+        self.records.refresh(result, row if settled and not fetched else None)
         result.outputs = []
-        for out in self.state.outputs(row.id):
+        for out in recorded if not fetched else self.state.outputs(row.id):
             assert out.sha256 is not None
             number = self._numbers.get((key, out.index), out.index)
             assert self.records.run_id is not None

@@ -12,7 +12,7 @@ from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, Span, make
 from runway_plan.execute.runner.results import GenerationResult
 from runway_plan.execute.runner.spans import step_span
-from runway_plan.execute.state import Outcome, State
+from runway_plan.execute.state import Outcome, State, StepRow
 
 __all__ = ["Records"]
 
@@ -76,11 +76,13 @@ class Records:
         self.record(result, outcome, now=outcome is not Outcome.REUSED)
         self.done[result.key].set()
 
-    def refresh(self, result: GenerationResult) -> None:
-        """Reread ``result``'s bills, attempts and tasks from the journal."""
+    def refresh(self, result: GenerationResult, row: StepRow | None = None) -> None:
+        """Reread ``result``'s bills, attempts and tasks from the journal (its step's
+        ``row`` as just read, when the caller holds it)."""
         if result.step_id is None:
             return
-        row = self.state.step_by_id(result.step_id)
+        if row is None or row.id != result.step_id:
+            row = self.state.step_by_id(result.step_id)
         result.billed = row.billed_credits
         result.attempts = row.attempts
         result.failure_code = row.failure_code
