@@ -156,7 +156,7 @@ def test_retry_after_dates_and_millis() -> None:
     assert policy.delay(1, 120) == 60
     assert policy.delay(1, 2.5) == 2.5
     assert RetryPolicy(scale=100).delay(10) <= 0.3
-    from runway_plan.execute.client import _retry_after
+    from runway_plan.execute.transport import retry_after as _retry_after
 
     assert _retry_after(httpx.Response(429, headers={"retry-after-ms": "1500"})) == 1.5
     assert _retry_after(httpx.Response(429, headers={"retry-after": "nonsense"})) is None

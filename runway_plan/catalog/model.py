@@ -3,162 +3,88 @@
 The catalog is data.  ``constraints.json`` is generated from the official ``runwayml`` SDK's
 request types by ``scripts/generate_catalog.py``; ``overlay.yaml`` (what the types leave out),
 ``prices.yaml`` and ``tiers.yaml`` are kept by hand, each fact with its source.
+
+The type tree of a request field is in :mod:`runway_plan.catalog.field_types`, the price
+model in :mod:`runway_plan.catalog.price_model`; both are importable from here too.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
-from functools import cached_property
-from typing import Annotated, Literal
+from pydantic import Field, model_validator
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from runway_plan.catalog.field_types import (
+    MAX_CREDITS,
+    AnyType,
+    ArrayType,
+    BlockSize,
+    BooleanType,
+    Credits,
+    EnumType,
+    FieldSpec,
+    IntegerType,
+    MapType,
+    Media,
+    NullType,
+    NumberType,
+    ObjectType,
+    Scalar,
+    StringType,
+    TypeNode,
+    UnionType,
+)
+from runway_plan.catalog.field_types import Strict as _Strict
+from runway_plan.catalog.price_model import (
+    Confidence,
+    Derived,
+    Price,
+    PriceRate,
+    Prices,
+    Surcharge,
+    When,
+)
 
-Media = Literal["image", "video", "audio", "text"]
-Scalar = str | int | float | bool
-
-MAX_CREDITS = Decimal(10) ** 12
-"""The largest amount of credits a price or a budget may be (a trillion; $10 billion)."""
-
-Credits = Annotated[
-    Decimal, Field(ge=0, le=MAX_CREDITS, max_digits=19, decimal_places=6, allow_inf_nan=False)
+__all__ = [
+    "MAX_CREDITS",
+    "AnyType",
+    "ArrayType",
+    "BlockSize",
+    "BooleanType",
+    "Confidence",
+    "Constraints",
+    "Credits",
+    "Derived",
+    "EndpointSpec",
+    "EnumType",
+    "FieldPatch",
+    "FieldSpec",
+    "InputDuration",
+    "IntegerType",
+    "LengthTolerance",
+    "MapType",
+    "Media",
+    "ModelLimits",
+    "ModelOverlay",
+    "ModelSpec",
+    "NestedSpeechRate",
+    "NullType",
+    "NumberType",
+    "ObjectType",
+    "Overlay",
+    "Price",
+    "PriceRate",
+    "Prices",
+    "RetiredModel",
+    "Scalar",
+    "SizeLimits",
+    "SpeechRate",
+    "StringType",
+    "Surcharge",
+    "Tier",
+    "Tiers",
+    "TypeNode",
+    "UnionType",
+    "When",
 ]
-"""An amount of credits: exact, finite, at most :data:`MAX_CREDITS`, to the millionth."""
-
-BlockSize = Annotated[Decimal, Field(gt=0, le=MAX_CREDITS, max_digits=19, decimal_places=6)]
-"""How many units make one billed block (``per``): positive, finite."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class StringType(_Strict):
-    """A string; ``media`` is set when the string is an asset URI of that media type."""
-
-    kind: Literal["string"] = "string"
-    min_length: int | None = None
-    max_length: int | None = None
-    length_unit: Literal["utf16", "characters"] = "utf16"
-    pattern: str | None = None
-    media: Media | None = None
-
-    @cached_property
-    def asset_media(self) -> frozenset[str] | None:
-        """The media this string takes as an asset URI (None: it is not an asset field)."""
-        return frozenset({self.media}) if self.media else None
-
-
-class IntegerType(_Strict):
-    """An integer with an optional inclusive range."""
-
-    kind: Literal["integer"] = "integer"
-    minimum: int | None = None
-    maximum: int | None = None
-
-
-class NumberType(_Strict):
-    """A number with an optional inclusive (or exclusive) range."""
-
-    kind: Literal["number"] = "number"
-    minimum: float | None = None
-    maximum: float | None = None
-    exclusive_minimum: float | None = None
-    exclusive_maximum: float | None = None
-
-
-class BooleanType(_Strict):
-    """A boolean."""
-
-    kind: Literal["boolean"] = "boolean"
-
-
-class NullType(_Strict):
-    """JSON null (an ``Optional`` in the SDK types)."""
-
-    kind: Literal["null"] = "null"
-
-
-class AnyType(_Strict):
-    """Anything (a type the SDK leaves open, such as a free-form dict)."""
-
-    kind: Literal["any"] = "any"
-
-
-class EnumType(_Strict):
-    """One of a fixed set of values (a ``Literal`` in the SDK types)."""
-
-    kind: Literal["enum"] = "enum"
-    values: tuple[Scalar, ...]
-
-
-class ArrayType(_Strict):
-    """A list of items of one type."""
-
-    kind: Literal["array"] = "array"
-    items: TypeNode
-    min_items: int | None = None
-    max_items: int | None = None
-
-
-class ObjectType(_Strict):
-    """A JSON object with known fields (a ``TypedDict`` in the SDK types)."""
-
-    kind: Literal["object"] = "object"
-    name: str
-    fields: dict[str, FieldSpec]
-
-
-class MapType(_Strict):
-    """A JSON object whose keys are not known in advance, every value of one type (a ``Dict``
-    in the SDK types where its keys are names the caller chooses, such as a workflow's node
-    ids in ``nodeOutputs``)."""
-
-    kind: Literal["map"] = "map"
-    values: TypeNode
-
-
-class UnionType(_Strict):
-    """Any one of several types."""
-
-    kind: Literal["union"] = "union"
-    variants: tuple[TypeNode, ...]
-
-    @cached_property
-    def asset_media(self) -> frozenset[str] | None:
-        """The media its variants take as asset URIs (None: none is an asset field)."""
-        found: frozenset[str] = frozenset().union(
-            *(
-                variant.asset_media or ()
-                for variant in self.variants
-                if isinstance(variant, StringType | UnionType)
-            )
-        )
-        return found or None
-
-
-TypeNode = Annotated[
-    StringType
-    | IntegerType
-    | NumberType
-    | BooleanType
-    | NullType
-    | AnyType
-    | EnumType
-    | ArrayType
-    | ObjectType
-    | MapType
-    | UnionType,
-    Field(discriminator="kind"),
-]
-
-
-class FieldSpec(_Strict):
-    """One request field: its wire name is the key it is stored under."""
-
-    type: TypeNode
-    required: bool = False
-    doc: str = ""
-    deprecated: bool = False
 
 
 class ModelSpec(_Strict):
@@ -379,140 +305,6 @@ class Overlay(_Strict):
     def largest_upload(self) -> int:
         """The most bytes the API takes for any asset (through ``/v1/uploads``)."""
         return max(limits.upload for limits in self.asset_limits.values())
-
-
-Confidence = Literal["high", "medium", "low"]
-"""How far a price can be trusted: high (official, or several agreeing sources), medium (one
-sourced figure, or sources that differ in a detail), low (one unconfirmed source: priced as
-unknown unless the spec gives the price)."""
-
-When = dict[str, tuple[Scalar, ...]]
-"""Request fields (or ``derived`` names, or ``endpoint``) and the values that select a rule."""
-
-
-class PriceRate(_Strict):
-    """A rate that applies when every ``when`` field of the request has one of the listed values.
-
-    ``up_to`` makes the rate a range (``credits`` to ``up_to``) when only the span is published.
-    """
-
-    when: When = Field(default_factory=dict)
-    credits: Credits
-    up_to: Credits | None = None
-    confidence: Confidence | None = Field(
-        default=None, description="The rate's own confidence, when lower than the price's."
-    )
-
-
-class Derived(_Strict):
-    """A value derived from a request field (a resolution tier from a ratio) for ``when`` to test.
-
-    ``map`` takes the field's value (as text) to the derived value; a value not in it takes
-    ``otherwise``.  An omitted field takes ``default`` when the API documents one; else the
-    price is the range over every derived value.
-    """
-
-    field: str
-    map: dict[str, str]
-    default: str | None = None
-    otherwise: str | None = None
-
-
-class Surcharge(_Strict):
-    """Credits added to a generation's base price.
-
-    ``per`` is what is counted: ``item`` (entries of the list ``fields``, or 1 for a single
-    value; with ``match``, only entries whose fields have those values), ``input_second`` (the
-    combined length of the media in ``fields``, at most ``max_seconds``), ``output_second`` or
-    ``generation`` (once).  It applies when ``when`` matches; it is charged once per request
-    unless ``per_output`` (then times ``count_field``).  ``possible`` marks a charge that
-    depends on what the request does not say (it names the condition): it raises the high
-    end only.
-    """
-
-    per: Literal["item", "input_second", "output_second", "generation"]
-    credits: Credits
-    label: str
-    fields: tuple[str, ...] = ()
-    match: When = Field(default_factory=dict)
-    when: When = Field(default_factory=dict)
-    per_output: bool = False
-    max_seconds: BlockSize | None = None
-    possible: str | None = None
-
-
-class Price(_Strict):
-    """How one model is billed.
-
-    ``unit`` is what is counted: ``output_second`` (video or audio length), ``image`` (one per
-    output image, times ``count_field``), ``characters`` (of ``text_field``), ``input_second``
-    (length of ``input_field``'s media), ``frame`` (output frames: ``fps`` times the output
-    length), ``generation`` (flat).  ``per`` units make one block; blocks are rounded by
-    ``rounding`` and multiplied by the first matching rate; ``minimum`` floors that, then
-    ``surcharges`` are added; the total is rounded to whole credits by ``total_rounding``
-    (``unknown``: the API bills whole credits by an undocumented rule, so a fractional total is
-    the range [floor, ceil]).  ``billed_at_maximum`` names request values (``duration:
-    [auto]``) for which the API charges the longest output up front and refunds the rest.
-    """
-
-    unit: Literal["output_second", "image", "characters", "input_second", "frame", "generation"]
-    rates: tuple[PriceRate, ...]
-    per: BlockSize = Decimal(1)
-    rounding: Literal["ceil", "none"] = "none"
-    count_field: str | None = None
-    text_field: str | None = None
-    input_field: str | None = None
-    fps: tuple[BlockSize, BlockSize] | None = Field(
-        default=None, description="Bounds on the output frame rate, for the frame unit."
-    )
-    derived: dict[str, Derived] = Field(default_factory=dict)
-    minimum: Credits | None = None
-    surcharges: tuple[Surcharge, ...] = ()
-    total_rounding: Literal["unknown", "ceil", "none"] = "unknown"
-    billed_at_maximum: When = Field(default_factory=dict)
-    endpoints: dict[str, Price] = Field(
-        default_factory=dict,
-        description="A different price for the model on these endpoints (the whole price).",
-    )
-    defaults: dict[str, Scalar] = Field(
-        default_factory=dict, description="Request defaults the API documents, used for pricing."
-    )
-    unknown_defaults: tuple[str, ...] = Field(
-        default=(), description="Fields whose default the API does not document: priced as a range."
-    )
-    source: str
-    checked: str
-    confidence: Confidence = Field(
-        default="high",
-        description=(
-            "How far the figure can be trusted: high (official, or several agreeing sources), "
-            "medium (one sourced figure, or sources that differ in a detail), low (one "
-            "unconfirmed source: the model is then priced as unknown unless asked for)."
-        ),
-    )
-
-    @model_validator(mode="after")
-    def _one_level_of_endpoints(self) -> Price:
-        if any(variant.endpoints for variant in self.endpoints.values()):
-            raise ValueError("an endpoint's price cannot have endpoints of its own")
-        if self.unit == "frame" and self.fps is None:
-            raise ValueError("a frame price needs fps (the bounds of the output frame rate)")
-        return self
-
-    def on(self, endpoint: str) -> Price:
-        """The price that applies on ``endpoint``."""
-        return self.endpoints.get(endpoint, self)
-
-
-class Prices(_Strict):
-    """``prices.yaml``: hand-kept prices; a model absent here is priced as unknown."""
-
-    version: str
-    usd_per_credit: Annotated[Decimal, Field(gt=0, le=1, max_digits=19, decimal_places=12)]
-    models: dict[str, Price]
-    unknown: dict[str, str] = Field(
-        default_factory=dict, description="Models with no known price, and why."
-    )
 
 
 class ModelLimits(_Strict):

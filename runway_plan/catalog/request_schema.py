@@ -16,16 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from runway_plan.catalog import OUTPUT_COUNT, Catalog
-from runway_plan.catalog.model import (
+from runway_plan.catalog.field_types import (
     AnyType,
     ArrayType,
     BooleanType,
     EnumType,
-    FieldPatch,
     FieldSpec,
     IntegerType,
     MapType,
-    ModelOverlay,
     NullType,
     NumberType,
     ObjectType,
@@ -33,6 +31,7 @@ from runway_plan.catalog.model import (
     TypeNode,
     UnionType,
 )
+from runway_plan.catalog.model import FieldPatch, ModelOverlay
 from runway_plan.source import DataPath
 
 __all__ = ["RequestSchemas", "field_schemas", "request_schemas"]

@@ -10,26 +10,21 @@ where it ran out; no step is expanded after that.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Collection, Iterable, Mapping
-from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
 from runway_plan.catalog import OUTPUT_COUNT, Catalog
 from runway_plan.catalog.assets import get_path
-from runway_plan.catalog.routing import ROUTED
-from runway_plan.compile.durations import Length, local_length, output_length
 from runway_plan.compile.fields import replaced, template_paths
 from runway_plan.compile.graph import REFERENCE, Generation, Graph, Ref, StepNode, TemplateFailed
+from runway_plan.compile.ordering import infer_durations, report_cycles
 from runway_plan.compile.references import collect_refs, index_out_of_range, unknown_step
 from runway_plan.compile.resource_refs import link_avatar_uses, link_voice_uses, take_avatar_ref
 from runway_plan.compile.resources import compile_resources
 from runway_plan.compile.routers import (
     compile_routers,
     link_router_uses,
-    routed_length,
-    router_settings,
     take_router_ref,
 )
 from runway_plan.compile.templating import Absent, Renderer, TemplateFailure, is_template
@@ -87,7 +82,7 @@ class _Compiler:
         compile_routers(self.graph, self.spec)
         for name in self.spec.steps:
             self.expand(name)
-        self.infer_durations(self.link())
+        infer_durations(self.graph, self.link())
         compile_resources(self.graph, self.spec)
         link_avatar_uses(self.graph)
         link_router_uses(self.graph)
@@ -404,7 +399,7 @@ class _Compiler:
                     self.diagnostics.append(over_limit("edges", self.meter.limits, span))
                     continue
                 self.graph.needs.setdefault(name, []).append(needed)
-        return self.report_cycles(step_edges)
+        return report_cycles(step_edges, self.diagnostics)
 
     def check_index(self, ref: Ref, target: StepNode) -> str | None:
         """The generation ``ref`` names; None, reported, when it names none (silently when its
@@ -432,75 +427,6 @@ class _Compiler:
             return target.outputs[ref.index][0]
         self.diagnostics.append(index_out_of_range(ref, count))
         return None
-
-    def report_cycles(self, step_edges: dict[tuple[str, str], Any]) -> set[tuple[str, str]]:
-        """Report each edge of every cycle among steps at its reference; those edges."""
-        remaining = dict(step_edges)
-        while True:
-            sorter: TopologicalSorter[str] = TopologicalSorter()
-            for source, target in remaining:
-                sorter.add(target, source)
-            try:
-                sorter.prepare()
-                return set(step_edges) - set(remaining)
-            except CycleError as exc:
-                cycle: list[str] = list(exc.args[1])
-                if (cycle[0], cycle[1]) not in step_edges:
-                    cycle.reverse()
-                ring = _rotate(cycle[:-1])
-                names = " -> ".join([*ring, ring[0]])
-                for source, target in itertools.pairwise(cycle):
-                    self.diagnostics.append(
-                        make(
-                            "RP301",
-                            f"step '{target}' depends on '{source}', which is part of a cycle: "
-                            f"{names}",
-                            step_edges[(source, target)],
-                        )
-                    )
-                    remaining.pop((source, target), None)
-
-    def infer_durations(self, cyclic: set[tuple[str, str]]) -> None:
-        """Each generation's output length, from its inputs' (unknown along a cycle)."""
-        catalog = self.graph.catalog
-        for generation in self.order(cyclic):
-            refs = dict(generation.refs)
-
-            def input_length(
-                path: DataPath,
-                value: Any,
-                refs: dict[DataPath, Ref] = refs,
-                step: str = generation.step,
-            ) -> Length | None:
-                ref = refs.get(path)
-                if ref is not None:
-                    producer = self.graph.producer(ref)
-                    if producer is None or (ref.step, step) in cyclic:
-                        return None
-                    return producer.length
-                return local_length(value, self.graph.root, catalog)
-
-            if generation.endpoint in ROUTED:
-                settings = router_settings(self.graph, generation.router)
-                generation.length = routed_length(
-                    catalog, generation.endpoint, generation.request, settings
-                )
-                continue
-            generation.length = output_length(
-                catalog, generation.endpoint, generation.model, generation.request, input_length
-            )
-
-    def order(self, cyclic: set[tuple[str, str]]) -> list[Generation]:
-        """The generations in an order where every reference comes before its use (the edges
-        of cycles among steps left out; ``needs`` carry no data, so they do not count)."""
-        if not cyclic:
-            return self.graph.order()
-        generations = self.graph.generations
-        sorter: TopologicalSorter[str] = TopologicalSorter({key: () for key in generations})
-        for producer, consumer in self.graph.edges:
-            if (generations[producer].step, generations[consumer].step) not in cyclic:
-                sorter.add(consumer, producer)
-        return [generations[key] for key in sorter.static_order()]
 
 
 def compile_spec(
@@ -538,12 +464,6 @@ def compile_spec(
     compiler = _Compiler(parsed, document, catalog, variables, effective, root)
     compiler.diagnostics.extend(parsed.diagnostics)
     return compiler.run()
-
-
-def _rotate(cycle: list[str]) -> list[str]:
-    """The cycle starting at its alphabetically first step, so reports are deterministic."""
-    start = cycle.index(min(cycle))
-    return cycle[start:] + cycle[:start]
 
 
 def _describe(value: Any) -> str:

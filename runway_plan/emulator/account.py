@@ -26,9 +26,9 @@ from typing import Any, TypeVar
 from runway_plan.catalog import Catalog
 from runway_plan.catalog.model import ModelLimits
 from runway_plan.emulator.clock import Clock
-from runway_plan.emulator.params import page
+from runway_plan.emulator.params import limit, page
 from runway_plan.emulator.pricing import Pricer, PriceSheet
-from runway_plan.emulator.validation import Issue
+from runway_plan.emulator.validation import Issue, validate_resource
 from runway_plan.plan.live import API_VERSION
 from runway_plan.plan.schedule import DAY
 
@@ -116,6 +116,15 @@ def error(status: int, message: str, issues: list[Issue] | None = None) -> Reply
 def invalid(issues: list[Issue]) -> Reply:
     """400 for a request with ``issues`` (at least one), named by the first."""
     return error(400, f"Invalid request: {issues[0].message}", issues)
+
+
+def refused(catalog: Catalog, kind: str, body: Any) -> Reply | None:
+    """400 for a body that is not a JSON object or breaks the ``kind`` resource's request
+    type in ``catalog``; None for a good one."""
+    if not isinstance(body, dict):
+        return error(400, "The request body must be a JSON object.")
+    issues = validate_resource(catalog, kind, body)
+    return invalid(issues) if issues else None
 
 
 def s3_error(status: int, code: str, message: str) -> Reply:
@@ -235,6 +244,27 @@ class Account:
             items = sorted(records, key=order, reverse=newest_first)
             shown, cursor = page(items, size, query.get("cursor"))
             return Reply(200, {"data": [view(r, now) for r in shown], "nextCursor": cursor})
+
+    def remove(self, records: dict[str, Any], key: str, missing: str) -> Reply:
+        """``DELETE`` of one record: 204, or 404 with ``missing``."""
+        with self.lock:
+            if records.pop(key, None) is None:
+                return error(404, missing)
+            return Reply(204)
+
+    def newest_page(
+        self,
+        records: Iterable[Mapping[str, Any]],
+        query: Mapping[str, str],
+        view: Callable[[Mapping[str, Any], float], dict[str, Any]],
+    ) -> Reply:
+        """``GET`` of a list newest first (``limit`` and ``cursor``): as :meth:`show_page`,
+        ordered by ``createdAt`` then ``id``; 400 for a bad ``limit``."""
+        issues: list[Issue] = []
+        size = limit(query, issues)
+        if issues:
+            return invalid(issues)
+        return self.show_page(records, lambda r: (r["createdAt"], r["id"]), True, query, size, view)
 
     def scale(self, seconds: float) -> float:
         """Emulated seconds as wall seconds (divided by the speed)."""

@@ -16,7 +16,6 @@ from runway_plan.emulator.assets import Asset
 from runway_plan.emulator.files import Files, is_output_url
 from runway_plan.emulator.inputs import Inputs
 from runway_plan.emulator.outputs import OutputFile
-from runway_plan.emulator.params import limit
 from runway_plan.emulator.validation import Issue, validate_resource
 from runway_plan.emulator.voices import Voices
 
@@ -208,24 +207,12 @@ class Avatars:
 
     def delete(self, avatar_id: str) -> Reply:
         """``DELETE /v1/avatars/{id}``."""
-        with self._account.lock:
-            if self._by_id.pop(avatar_id, None) is None:
-                return error(404, "Avatar not found.")
-            return Reply(204)
+        return self._account.remove(self._by_id, avatar_id, "Avatar not found.")
 
     def list_page(self, query: Mapping[str, str], *, base_url: str = "") -> Reply:
         """``GET /v1/avatars?limit&cursor`` (newest first)."""
-        issues: list[Issue] = []
-        size = limit(query, issues)
-        if issues:
-            return invalid(issues)
-        return self._account.show_page(
-            self._by_id.values(),
-            lambda a: (a["createdAt"], a["id"]),
-            True,
-            query,
-            size,
-            lambda a, now: self.view(a, now, base_url),
+        return self._account.newest_page(
+            self._by_id.values(), query, lambda a, now: self.view(a, now, base_url)
         )
 
     def _served(self, owner: str, index: int, now: float) -> OutputFile | None:

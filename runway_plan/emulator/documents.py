@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from runway_plan.emulator.account import Account, Reply, error, invalid, iso, new_id
+from runway_plan.emulator.account import Account, Reply, error, invalid, iso, new_id, refused
 from runway_plan.emulator.avatars import Avatars
 from runway_plan.emulator.params import limit
-from runway_plan.emulator.validation import Issue, validate_resource
+from runway_plan.emulator.validation import Issue
 
 __all__ = ["Documents"]
 
@@ -38,11 +38,9 @@ class Documents:
 
     def create(self, body: Any, *, base_url: str = "") -> Reply:
         """``POST /v1/documents``."""
-        if not isinstance(body, dict):
-            return error(400, "The request body must be a JSON object.")
-        issues = validate_resource(self._account.catalog, "document_create", body)
-        if issues:
-            return invalid(issues)
+        refusal = refused(self._account.catalog, "document_create", body)
+        if refusal is not None:
+            return refusal
         with self._account.lock:
             now = self._account.advance()
             document = {
@@ -82,11 +80,9 @@ class Documents:
 
     def update(self, document_id: str, body: Any) -> Reply:
         """``PATCH /v1/documents/{id}``: no body in the answer."""
-        if not isinstance(body, dict):
-            return error(400, "The request body must be a JSON object.")
-        issues = validate_resource(self._account.catalog, "document_update", body)
-        if issues:
-            return invalid(issues)
+        refusal = refused(self._account.catalog, "document_update", body)
+        if refusal is not None:
+            return refusal
         with self._account.lock:
             now = self._account.advance()
             document = self._records.get(document_id)

@@ -18,12 +18,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from runway_plan.catalog.assets import AssetField
-from runway_plan.emulator.account import Account, Reply, error, invalid, iso, new_id
+from runway_plan.emulator.account import Account, Reply, error, invalid, iso, new_id, refused
 from runway_plan.emulator.assets import Asset
 from runway_plan.emulator.files import Files, is_output_url
 from runway_plan.emulator.inputs import Inputs
 from runway_plan.emulator.outputs import OutputFile
-from runway_plan.emulator.params import limit
 from runway_plan.emulator.validation import Issue, validate_resource
 
 __all__ = ["PREVIEW_SECONDS", "SAMPLE_SECONDS", "Voices"]
@@ -199,33 +198,19 @@ class Voices:
 
     def delete(self, voice_id: str) -> Reply:
         """``DELETE /v1/voices/{id}``."""
-        with self._account.lock:
-            if self._by_id.pop(voice_id, None) is None:
-                return error(404, "Voice not found.")
-            return Reply(204)
+        return self._account.remove(self._by_id, voice_id, "Voice not found.")
 
     def list_page(self, query: Mapping[str, str], *, base_url: str = "") -> Reply:
         """``GET /v1/voices?limit&cursor`` (newest first)."""
-        issues: list[Issue] = []
-        size = limit(query, issues)
-        if issues:
-            return invalid(issues)
-        return self._account.show_page(
-            self._by_id.values(),
-            lambda v: (v["createdAt"], v["id"]),
-            True,
-            query,
-            size,
-            lambda v, now: self._view(v, now, base_url),
+        return self._account.newest_page(
+            self._by_id.values(), query, lambda v, now: self._view(v, now, base_url)
         )
 
     def preview(self, body: Any, *, base_url: str = "") -> Reply:
         """``POST /v1/voices/preview``: a short MP3 of the described voice."""
-        if not isinstance(body, dict):
-            return error(400, "The request body must be a JSON object.")
-        issues = validate_resource(self._account.catalog, "voice_preview", body)
-        if issues:
-            return invalid(issues)
+        refusal = refused(self._account.catalog, "voice_preview", body)
+        if refusal is not None:
+            return refusal
         with self._account.lock:
             now = self._account.advance()
             owner = new_id()

@@ -39,22 +39,15 @@ appears in no exception message, log line or return value.
 
 from __future__ import annotations
 
-import asyncio
-import email.utils
 import hashlib
-import logging
 import os
-import time
-from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
-from runway_plan.diagnostics.issue import Issue
 from runway_plan.execute.api_errors import (
     ApiError,
     AuthenticationFailed,
@@ -67,6 +60,12 @@ from runway_plan.execute.api_errors import (
     TransferFailed,
     Unavailable,
     UrlExpired,
+)
+from runway_plan.execute.transport import (
+    IDEMPOTENT_STATUS,
+    ApiTransport,
+    Retryable,
+    retry_after,
 )
 from runway_plan.execute.wire import (
     INVOCATION_PREFIX,
@@ -108,11 +107,6 @@ __all__ = [
     "task_estimate",
 ]
 
-log = logging.getLogger("runway_plan.execute.http")
-
-Sleep = Callable[[float], Awaitable[None]]
-
-
 RESOURCE_PATHS = {
     "document": "/v1/documents",
     "avatar": "/v1/avatars",
@@ -122,179 +116,13 @@ RESOURCE_PATHS = {
 """The API path of each resource kind."""
 
 
-class _Retryable(Exception):
-    """Internal: one attempt of an idempotent request failed in a way worth retrying."""
-
-    def __init__(self, error: ExecuteError, retry_after: float | None = None) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.retry_after = retry_after
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    millis = response.headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000.0)
-        except ValueError:
-            pass
-    text = response.headers.get("retry-after")
-    if not text:
-        return None
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass  # an HTTP date
-    try:
-        moment = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())
-
-
-_NOT_CONNECTED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-_IDEMPOTENT_STATUS = frozenset({408, 429})
-
-
-class RunwayClient:
-    """The Runway API over an injected ``httpx.AsyncClient``.
+class RunwayClient(ApiTransport):
+    """The Runway API over an injected ``httpx.AsyncClient``: its calls, over the transport
+    and retries of :class:`~runway_plan.execute.transport.ApiTransport`.
 
     ``counts`` tallies requests by kind (``create``, ``task``, ``cancel``, ``organization``,
     ``upload``, ``upload_file``, ``download``), including retries.
     """
-
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        api_key: str,
-        base_url: str = DEFAULT_BASE_URL,
-        retry: RetryPolicy | None = None,
-        sleep: Sleep = asyncio.sleep,
-        timeout: httpx.Timeout | None = None,
-    ) -> None:
-        self.http = http
-        self.base_url = base_url.rstrip("/")
-        self.retry = retry or RetryPolicy()
-        self.counts: Counter[str] = Counter()
-        self._key = api_key
-        self._sleep = sleep
-        self._timeout = timeout or httpx.Timeout(60.0, connect=5.0)
-
-    # ------------------------------------------------------------------ plumbing
-
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._key, "[redacted]") if self._key else text
-
-    def _headers(self) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {self._key}",
-            "X-Runway-Version": API_VERSION,
-            "Accept": "application/json",
-        }
-
-    def retrying(
-        self,
-        *errors: type[BaseException],
-        attempts: int | None = None,
-        sleep: Sleep | None = None,
-    ) -> AsyncRetrying:
-        """A tenacity loop retrying ``errors`` by this client's :class:`RetryPolicy`
-        (``sleep`` replaces the client's own, e.g. with one a stopping run cuts short)."""
-        policy = self.retry
-
-        def wait(state: RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome is not None else None
-            after = getattr(error, "retry_after", None)
-            return policy.delay(state.attempt_number, after)
-
-        return AsyncRetrying(
-            sleep=sleep or self._sleep,
-            stop=stop_after_attempt(attempts or policy.attempts),
-            wait=wait,
-            retry=retry_if_exception_type(errors),
-            reraise=True,
-        )
-
-    def _message(self, response: httpx.Response) -> tuple[str, list[Issue]]:
-        issues: list[Issue] = []
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        message = ""
-        if isinstance(body, dict):
-            if isinstance(body.get("error"), str):
-                message = body["error"]
-            for issue in body.get("issues") or []:
-                if isinstance(issue, dict) and isinstance(issue.get("message"), str):
-                    path = issue.get("path")
-                    at = tuple(path) if isinstance(path, list) else ()
-                    issues.append(Issue(at, issue["message"]))
-        if not message:
-            message = response.reason_phrase or f"HTTP {response.status_code}"
-        return self._scrub(message), issues
-
-    async def _send(self, kind: str, method: str, path: str, *, json: Any = None) -> httpx.Response:
-        """One request to the API (no retry); transport errors propagate untranslated."""
-        self.counts[kind] += 1
-        started = time.monotonic()
-        response = await self.http.request(
-            method,
-            f"{self.base_url}{path}",
-            headers=self._headers(),
-            json=json,
-            timeout=self._timeout,
-        )
-        log.debug(
-            "%s %s -> %d (%.3f s)", method, path, response.status_code, time.monotonic() - started
-        )
-        return response
-
-    def _translate(self, response: httpx.Response, what: str) -> ExecuteError:
-        status = response.status_code
-        message, issues = self._message(response)
-        text = f"{what}: HTTP {status}: {message}"
-        if status in (401, 403):
-            return AuthenticationFailed(text, status, issues)
-        if status in _IDEMPOTENT_STATUS or status >= 500:
-            return Unavailable(text, status, _retry_after(response))
-        return RequestRejected(text, status, issues)
-
-    async def _idempotent(
-        self, kind: str, method: str, path: str, json: Any = None, attempts: int | None = None
-    ) -> Any:
-        """An API request that cannot pay twice, retried (``attempts`` tries at most, by
-        default the policy's); its JSON body (None when empty)."""
-        what = f"{method} {path}"
-        try:
-            async for attempt in self.retrying(_Retryable, attempts=attempts):
-                with attempt:
-                    try:
-                        response = await self._send(kind, method, path, json=json)
-                    except httpx.TransportError as exc:
-                        reason = self._scrub(str(exc) or type(exc).__name__)
-                        raise _Retryable(Unavailable(f"{what}: {reason}")) from None
-                    if response.status_code in _IDEMPOTENT_STATUS or response.status_code >= 500:
-                        error = self._translate(response, what)
-                        raise _Retryable(error, _retry_after(response))
-                    if response.status_code == 404 and kind in ("task", "cancel"):
-                        raise TaskNotFound(f"{what}: task not found", 404)
-                    if response.status_code == 404 and kind.startswith("resource_"):
-                        raise ResourceNotFound(f"{what}: not found", 404)
-                    if response.status_code >= 400:
-                        raise self._translate(response, what)
-                    if not response.content:
-                        return None
-                    try:
-                        return response.json()
-                    except ValueError:
-                        raise ApiError(f"{what}: the answer is not JSON", 200) from None
-        except _Retryable as exc:
-            raise exc.error from None
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    # ------------------------------------------------------------------ API
 
     async def organization(self, *, attempts: int | None = None) -> dict[str, Any]:
         """``GET /v1/organization``: credit balance, tier limits and the day's usage."""
@@ -327,35 +155,6 @@ class RunwayClient:
         sent = {name: value for name, value in body.items() if name != "workflow"}
         data = await self._post_once("create", f"/v1/workflows/{quote(workflow, safe='')}", sent)
         return Created(f"{INVOCATION_PREFIX}{data['id']}", None)
-
-    async def _post_once(self, kind: str, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """A POST that creates something, sent once; its JSON object (see :meth:`create`)."""
-        what = f"POST {path}"
-        try:
-            response = await self._send(kind, "POST", path, json=dict(body))
-        except _NOT_CONNECTED as exc:
-            raise NotSent(f"{what}: {self._scrub(str(exc) or type(exc).__name__)}") from None
-        except httpx.UnsupportedProtocol as exc:
-            raise NotSent(f"{what}: {self._scrub(str(exc))}") from None
-        except httpx.TransportError as exc:
-            reason = self._scrub(str(exc) or type(exc).__name__)
-            raise OutcomeUnknown(f"{what}: the connection failed after sending: {reason}") from None
-        status = response.status_code
-        if status in (408, 429, 503):
-            message, _ = self._message(response)
-            raise NotSent(f"{what}: HTTP {status}: {message}", status, _retry_after(response))
-        if status >= 500:
-            message, _ = self._message(response)
-            raise OutcomeUnknown(f"{what}: HTTP {status}: {message}", status)
-        if status >= 400:
-            raise self._translate(response, what)
-        try:
-            data = response.json()
-        except ValueError:
-            raise OutcomeUnknown(f"{what}: HTTP {status} with a body that is not JSON") from None
-        if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
-            raise OutcomeUnknown(f"{what}: HTTP {status} without an id")
-        return data
 
     # ------------------------------------------------------------------ documents, avatars
 
@@ -446,7 +245,7 @@ class RunwayClient:
             raise TransferFailed("POST /v1/uploads: the answer lacks uploadUrl or runwayUri")
         target = strip_query(url)
         try:
-            async for attempt in self.retrying(_Retryable, attempts=self.retry.transfer_attempts):
+            async for attempt in self.retrying(Retryable, attempts=self.retry.transfer_attempts):
                 with attempt:
                     self.counts["upload_file"] += 1
                     try:
@@ -458,19 +257,19 @@ class RunwayClient:
                         )
                     except httpx.TransportError as exc:
                         error = TransferFailed(f"upload to {target}: {type(exc).__name__}")
-                        raise _Retryable(error) from None
-                    if response.status_code in _IDEMPOTENT_STATUS or response.status_code >= 500:
+                        raise Retryable(error) from None
+                    if response.status_code in IDEMPOTENT_STATUS or response.status_code >= 500:
                         error = TransferFailed(
                             f"upload to {target}: HTTP {response.status_code}",
                             response.status_code,
                         )
-                        raise _Retryable(error, _retry_after(response))
+                        raise Retryable(error, retry_after(response))
                     if response.status_code >= 300:
                         raise TransferFailed(
                             f"upload to {target}: HTTP {response.status_code}",
                             response.status_code,
                         )
-        except _Retryable as exc:
+        except Retryable as exc:
             raise exc.error from None
         return uri
 
@@ -485,15 +284,15 @@ class RunwayClient:
         if urlsplit(url).scheme not in ("http", "https"):
             raise TransferFailed(f"{shown}: not an http(s) URL")
         try:
-            async for attempt in self.retrying(_Retryable, attempts=self.retry.transfer_attempts):
+            async for attempt in self.retrying(Retryable, attempts=self.retry.transfer_attempts):
                 with attempt:
                     self.counts["download"] += 1
                     try:
                         return await self._download_once(url, shown, destination)
                     except httpx.TransportError as exc:
                         error = TransferFailed(f"download {shown}: {type(exc).__name__}")
-                        raise _Retryable(error) from None
-        except _Retryable as exc:
+                        raise Retryable(error) from None
+        except Retryable as exc:
             raise exc.error from None
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -504,9 +303,9 @@ class RunwayClient:
             status = response.status_code
             if status in (403, 404, 410):
                 raise UrlExpired(f"download {shown}: HTTP {status}", status)
-            if status in _IDEMPOTENT_STATUS or status >= 500:
+            if status in IDEMPOTENT_STATUS or status >= 500:
                 error = TransferFailed(f"download {shown}: HTTP {status}", status)
-                raise _Retryable(error, _retry_after(response))
+                raise Retryable(error, retry_after(response))
             if status >= 300:
                 raise TransferFailed(f"download {shown}: HTTP {status}", status)
             sha, md5, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
@@ -521,11 +320,11 @@ class RunwayClient:
             length = response.headers.get("content-length")
             if length is not None and length.isdigit() and int(length) != size:
                 error = TransferFailed(f"download {shown}: got {size} of {length} bytes")
-                raise _Retryable(error)
+                raise Retryable(error)
             etag = response.headers.get("etag", "").strip('"').lower()
             plain_md5 = len(etag) == 32 and all(c in "0123456789abcdef" for c in etag)
             if plain_md5 and etag != md5.hexdigest():
-                raise _Retryable(TransferFailed(f"download {shown}: ETag mismatch"))
+                raise Retryable(TransferFailed(f"download {shown}: ETag mismatch"))
             mime = response.headers.get("content-type")
             mime = mime.split(";")[0].strip() if mime else None
             return Downloaded(sha.hexdigest(), size, mime)

@@ -84,20 +84,22 @@ error (:class:`StateUnreadable`), never a traceback or a hang.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
+import operator
 import os
 import shutil
 import sqlite3
 import stat
 import tempfile
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from runway_plan.errors import RunwayPlanError
 from runway_plan.files import SymlinkInTheWay, make_folders, refuse_symlink
@@ -517,116 +519,52 @@ def _json_or_none(text: str | None) -> dict[str, Any] | None:
     return None if text is None else dict(json.loads(text))
 
 
-def _resource(row: sqlite3.Row) -> ResourceRow:
-    return ResourceRow(
-        id=row["id"],
-        spec_name=row["spec_name"],
-        origin=row["origin"],
-        kind=row["kind"],
-        key=row["key"],
-        spec_path=row["spec_path"],
-        name=row["name"],
-        status=ResourceStatus(row["status"]),
-        remote_id=row["remote_id"],
-        applied_hash=row["applied_hash"],
-        applied=_json_or_none(row["applied"]),
-        pending=_json_or_none(row["pending"]),
-        remote_status=row["remote_status"],
-        failure=row["failure"],
-        run_id=row["run_id"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+def _json_object(text: str | None) -> Any:
+    return json.loads(text or "{}")
 
 
-def _step(row: sqlite3.Row) -> StepRow:
-    return StepRow(
-        id=row["id"],
-        fingerprint=row["fingerprint"],
-        key=row["key"],
-        step=row["step"],
-        endpoint=row["endpoint"],
-        model=row["model"],
-        output_count=row["output_count"],
-        status=StepStatus(row["status"]),
-        task_id=row["task_id"],
-        attempts=row["attempts"],
-        failure_code=row["failure_code"],
-        failure=row["failure"],
-        estimated_credits=_dec(row["estimated_credits"]),
-        billed_credits=_dec(row["billed_credits"]),
-        run_id=row["run_id"],
-        updated_at=row["updated_at"],
-    )
+def _json_list(text: str | None) -> Any:
+    return json.loads(text or "[]")
 
 
-def _attempt(row: sqlite3.Row) -> AttemptRow:
-    return AttemptRow(
-        id=row["id"],
-        step_id=row["step_id"],
-        number=row["number"],
-        run_id=row["run_id"],
-        status=row["status"],
-        task_id=row["task_id"],
-        request=row["request"],
-        request_sha256=row["request_sha256"],
-        estimated_credits=_dec(row["estimated_credits"]),
-        billed_credits=_dec(row["billed_credits"]),
-        failure_code=row["failure_code"],
-        failure=row["failure"],
-        submitting_at=row["submitting_at"],
-        submitted_at=row["submitted_at"],
-        finished_at=row["finished_at"],
-    )
+_Row = TypeVar("_Row")
 
 
-def _output(row: sqlite3.Row) -> OutputRow:
-    return OutputRow(
-        step_id=row["step_id"],
-        index=row["idx"],
-        url=row["url"],
-        url_at=row["url_at"],
-        sha256=row["sha256"],
-        size=row["size"],
-        ext=row["ext"],
-        mime=row["mime"],
-    )
+def _reader(
+    cls: type[_Row],
+    columns: Mapping[str, str] | None = None,
+    **convert: Callable[[Any], Any],
+) -> Callable[[sqlite3.Row], _Row]:
+    """A journal row as a ``cls`` (a dataclass): each field from the column of its name (or
+    of the name ``columns`` gives it), through its ``convert`` function when it has one; the
+    columns taken by one C-level getter, the fields passed in order."""
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    if not all(f.init and not f.kw_only for f in fields):
+        raise TypeError(f"{cls.__name__}: every field is read positionally")
+    names = [f.name for f in fields]
+    columns = columns or {}
+    get = operator.itemgetter(*(columns.get(name, name) for name in names))
+    converted = tuple((i, convert[name]) for i, name in enumerate(names) if name in convert)
+
+    def read(row: sqlite3.Row) -> _Row:
+        values = list(get(row))
+        for i, function in converted:
+            values[i] = function(values[i])
+        return cls(*values)
+
+    return read
 
 
-def _run(row: sqlite3.Row) -> RunRow:
-    return RunRow(
-        id=row["id"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        status=row["status"],
-        pid=row["pid"],
-        spec_path=row["spec_path"],
-        spec_name=row["spec_name"],
-        spec_sha256=row["spec_sha256"],
-        catalog_version=row["catalog_version"],
-        catalog_digest=row["catalog_digest"],
-        origin=row["origin"],
-        planned_low=_dec(row["planned_low"]),
-        planned_high=_dec(row["planned_high"]),
-        options=json.loads(row["options"] or "{}"),
-    )
-
-
-def _run_step(row: sqlite3.Row) -> RunStepRow:
-    return RunStepRow(
-        run_id=row["run_id"],
-        key=row["key"],
-        step=row["step"],
-        position=row["position"],
-        fingerprint=row["fingerprint"],
-        step_id=row["step_id"],
-        outcome=Outcome(row["outcome"]),
-        reason=row["reason"],
-        message=row["message"],
-        planned_low=_dec(row["planned_low"]),
-        planned_high=_dec(row["planned_high"]),
-        paths=json.loads(row["paths"] or "[]"),
-    )
+_resource = _reader(
+    ResourceRow, status=ResourceStatus, applied=_json_or_none, pending=_json_or_none
+)
+_step = _reader(StepRow, status=StepStatus, estimated_credits=_dec, billed_credits=_dec)
+_attempt = _reader(AttemptRow, estimated_credits=_dec, billed_credits=_dec)
+_output = _reader(OutputRow, {"index": "idx"})
+_run = _reader(RunRow, planned_low=_dec, planned_high=_dec, options=_json_object)
+_run_step = _reader(
+    RunStepRow, outcome=Outcome, planned_low=_dec, planned_high=_dec, paths=_json_list
+)
 
 
 class _Lock:

@@ -8,20 +8,19 @@ import re
 from typing import Any, Protocol
 
 from runway_plan.catalog import OUTPUT_COUNT, Catalog
-from runway_plan.catalog.model import (
+from runway_plan.catalog.field_types import (
     ArrayType,
     EnumType,
-    FieldPatch,
     FieldSpec,
     IntegerType,
     MapType,
-    ModelOverlay,
     NumberType,
     ObjectType,
     StringType,
     TypeNode,
     UnionType,
 )
+from runway_plan.catalog.model import FieldPatch, ModelOverlay
 from runway_plan.compile import Graph, Ref
 from runway_plan.compile.durations import DURATION_INPUTS, PASSTHROUGH_ENDPOINTS
 from runway_plan.compile.graph import TemplateFailed
@@ -30,6 +29,7 @@ from runway_plan.source import INTEGER_RANGE, DataPath
 from runway_plan.spec import WORKFLOWS
 from runway_plan.validate import describe
 from runway_plan.validate.describe import field_names, utf16_length
+from runway_plan.validate.sizes import free_size
 
 
 class Locator(Protocol):
@@ -330,7 +330,9 @@ class Checker:
                 )
             )
         if patch is not None and (patch.pattern is not None or patch.pixel_area is not None):
-            found.extend(self.free_size(value, patch, at))
+            found.extend(
+                free_size(value, patch, self.listed_values(at), self.subject, at, self.locate(at))
+            )
         if (
             node.pattern is not None
             and not re.search(node.pattern, value)
@@ -344,58 +346,6 @@ class Checker:
                 )
             )
         return found
-
-    def free_size(self, value: str, patch: FieldPatch, at: DataPath) -> list[Diagnostic]:
-        """A free-text value against its patch's ``pattern`` and, for a ``W:H`` size, its
-        ``pixel_area``; the message names the form and area allowed and the listed values."""
-        listed = self.listed_values(at)
-        area = patch.pixel_area
-        form = (f"one of its {len(listed)} listed sizes or " if listed else "") + (
-            "a free size 'W:H' (width:height in pixels)"
-        )
-        if area is not None:
-            form += f" with an area of {area[0]:,} to {area[1]:,} pixels"
-        nearest = describe.nearest(value, listed) if listed else None
-        if patch.pattern is not None and not re.search(patch.pattern, value):
-            example = nearest if nearest is not None else (listed[0] if listed else None)
-            return [
-                make(
-                    "RP207",
-                    f"{describe.label(at)} '{value}' is not a size {self.subject} takes: {form}",
-                    self.locate(at),
-                    hint=f"for example {describe.show(example)}" if example is not None else None,
-                )
-            ]
-        if area is None:
-            return []
-        size = _size(value)
-        if size is None:
-            example = nearest if nearest is not None else (listed[0] if listed else None)
-            return [
-                make(
-                    "RP207",
-                    f"{describe.label(at)} '{value}' is not a size {self.subject} takes: {form}",
-                    self.locate(at),
-                    hint=f"for example {describe.show(example)}" if example is not None else None,
-                )
-            ]
-        width, height = size
-        pixels = width * height
-        if area[0] <= pixels <= area[1]:
-            return []
-        scaled = _scaled(width, height, area)
-        hints = [f"scale it to '{scaled[0]}:{scaled[1]}'"] if scaled else []
-        if nearest is not None:
-            hints.append(f"use the listed {describe.show(nearest)}")
-        shown = f"{pixels:,}" if pixels < _LARGEST_SIDE else f"more than {area[1]:,}"
-        return [
-            make(
-                "RP208",
-                f"{describe.label(at)} '{value}' is {shown} pixels; {self.subject} takes {form}",
-                self.locate(at),
-                hint=" or ".join(hints) or None,
-            )
-        ]
 
     def listed_values(self, at: DataPath) -> tuple[Any, ...]:
         """The enum values the field at ``at`` lists beside its free text (a union's enum)."""
@@ -510,32 +460,6 @@ class Checker:
             if best is None or len(found) < len(best):
                 best = found
         return best or []
-
-
-_LARGEST_SIDE = 10**12
-"""A side of a ``W:H`` size written with more digits is taken as this many pixels."""
-
-
-def _size(value: str) -> tuple[int, int] | None:
-    """Width and height of a ``W:H`` size string (None: not two whole numbers)."""
-    match = re.fullmatch(r"([0-9]+):([0-9]+)", value)
-    if match is None:
-        return None
-    sides = (match[1].lstrip("0") or "0", match[2].lstrip("0") or "0")
-    width, height = (int(side) if len(side) <= 12 else _LARGEST_SIDE for side in sides)
-    return width, height
-
-
-def _scaled(width: int, height: int, area: tuple[int, int]) -> tuple[int, int] | None:
-    """``width:height`` scaled, keeping its aspect ratio, into the pixel ``area`` (None when
-    no whole size of that shape fits)."""
-    if width < 1 or height < 1:
-        return None
-    pixels = width * height
-    factor = math.sqrt((area[0] if pixels < area[0] else area[1]) / pixels)
-    round_to = math.ceil if pixels < area[0] else math.floor
-    scaled = (max(1, round_to(width * factor)), max(1, round_to(height * factor)))
-    return scaled if area[0] <= scaled[0] * scaled[1] <= area[1] else None
 
 
 def _representable(value: float) -> bool:

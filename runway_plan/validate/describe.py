@@ -8,10 +8,9 @@ import re
 from typing import Any
 
 from runway_plan.catalog import Catalog
-from runway_plan.catalog.model import (
+from runway_plan.catalog.field_types import (
     ArrayType,
     EnumType,
-    FieldPatch,
     FieldSpec,
     IntegerType,
     MapType,
@@ -21,6 +20,7 @@ from runway_plan.catalog.model import (
     TypeNode,
     UnionType,
 )
+from runway_plan.catalog.model import FieldPatch
 from runway_plan.source import DataPath
 from runway_plan.validate.languages import language_code
 

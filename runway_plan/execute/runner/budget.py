@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import InitVar, dataclass, field
 from decimal import ROUND_CEILING, Decimal
 
 from runway_plan.catalog import Catalog
@@ -18,28 +19,27 @@ from runway_plan.probe import probe
 __all__ = ["Spending"]
 
 
+@dataclass(eq=False)
 class Spending:
     """The run's credits: billed and committed (:meth:`spent`), and each create re-priced from
-    its inputs' measured lengths (:meth:`repriced`) before the budget check."""
+    its inputs' measured lengths (:meth:`repriced`) before the budget check.
 
-    def __init__(
-        self,
-        graph: Graph,
-        catalog: Catalog,
-        fingerprinter: Fingerprinter,
-        state: State,
-        store: Store,
-        results: Mapping[str, GenerationResult],
-    ) -> None:
-        """``results`` are the run's; :attr:`plan` is set once the run is planned."""
-        self.graph = graph
-        self.fingerprinter = fingerprinter
-        self.state = state
-        self.store = store
-        self.results = results
-        self.plan: Plan | None = None
-        self.limit: Decimal | None = None
-        """The smallest budget of the plan, in credits; None without one."""
+    ``results`` are the run's; :attr:`plan` is set once the run is planned.
+    """
+
+    graph: Graph
+    catalog: InitVar[Catalog]
+    fingerprinter: Fingerprinter
+    state: State
+    store: Store
+    results: Mapping[str, GenerationResult]
+    plan: Plan | None = field(default=None, init=False)
+    limit: Decimal | None = field(default=None, init=False)
+    """The smallest budget of the plan, in credits; None without one."""
+    _pricer: Pricer = field(init=False, repr=False)
+
+    def __post_init__(self, catalog: Catalog) -> None:
+        graph = self.graph
         self._pricer = Pricer(graph, catalog, dict(graph.spec.prices) if graph.spec else {})
 
     def repriced(self, key: str) -> tuple[Decimal | None, bool]:

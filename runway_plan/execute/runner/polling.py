@@ -13,6 +13,7 @@ import ipaddress
 import math
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -89,36 +90,31 @@ class Unreachable(Exception):
     """A task's polls kept failing, or the run gave up waiting: leave it in flight."""
 
 
+@dataclass(eq=False)
 class Poller:
-    """Polls one run's tasks and tracks whether the API answers (see the module docstring)."""
+    """Polls one run's tasks and tracks whether the API answers (see the module docstring).
 
-    def __init__(
-        self,
-        client: RunwayClient,
-        state: State,
-        options: RunOptions,
-        emit: Callable[[str, str | None, str], None],
-        sleep: Callable[[float], Awaitable[None]],
-        stopped: asyncio.Event,
-        stopping: Callable[[], bool],
-    ) -> None:
-        """``stopped`` is set, and ``stopping()`` true, once the run submits nothing more."""
-        self.client = client
-        self.state = state
-        self.options = options
-        self._emit = emit
-        self._sleep = sleep
-        self._stopped = stopped
-        self._stopping = stopping
-        self.throttled = 0
-        """Tasks seen THROTTLED at least once."""
-        self.trouble: str | None = None
-        """Why the API cannot be polled, while it cannot."""
-        self._up = asyncio.Event()
+    ``stopped`` is set, and ``stopping()`` true, once the run submits nothing more.
+    """
+
+    client: RunwayClient
+    state: State
+    options: RunOptions
+    emit: Callable[[str, str | None, str], None]
+    sleep: Callable[[float], Awaitable[None]]
+    stopped: asyncio.Event
+    stopping: Callable[[], bool]
+    throttled: int = field(default=0, init=False)
+    """Tasks seen THROTTLED at least once."""
+    trouble: str | None = field(default=None, init=False)
+    """Why the API cannot be polled, while it cannot."""
+    _up: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
+    _probe_task: str | None = field(default=None, init=False, repr=False)
+    _failed_probes: int = field(default=0, init=False, repr=False)
+    _polling: int = field(default=0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
         self._up.set()
-        self._probe_task: str | None = None
-        self._failed_probes = 0
-        self._polling = 0
 
     def failing(self, reason: str, task_id: str) -> None:
         """A poll of ``task_id`` failed: submit nothing new until a poll answers."""
@@ -126,7 +122,7 @@ class Poller:
         if self.trouble is None:
             self.trouble = reason
             self._up.clear()
-            self._emit(
+            self.emit(
                 "note",
                 None,
                 f"the API cannot be polled ({reason}): nothing new is submitted until it "
@@ -139,7 +135,7 @@ class Poller:
         if self.trouble is not None:
             self.trouble = None
             self._up.set()
-            self._emit("note", None, "the API answers again: submitting resumes")
+            self.emit("note", None, "the API answers again: submitting resumes")
 
     async def ready(self) -> bool:
         """Wait while the API cannot be polled; False when the run stops (or the API stayed
@@ -147,7 +143,7 @@ class Poller:
 
         With no task being polled to notice the API's return, the task whose poll failed is
         polled as a probe once per poll interval."""
-        while self.trouble is not None and not self._stopping():
+        while self.trouble is not None and not self.stopping():
             if self._failed_probes >= self.options.unreachable_polls:
                 return False
             if self._polling == 0 and self._probe_task is not None:
@@ -158,7 +154,7 @@ class Poller:
                 except ApiError as exc:
                     self._failed_probes += 1
                     if self._failed_probes >= self.options.unreachable_polls:
-                        self._emit("note", None, f"the API stayed unreachable ({exc})")
+                        self.emit("note", None, f"the API stayed unreachable ({exc})")
                         return False
                 else:
                     self.answering()
@@ -166,13 +162,13 @@ class Poller:
                     break
             waits = [
                 asyncio.ensure_future(self._up.wait()),
-                asyncio.ensure_future(self._stopped.wait()),
-                asyncio.ensure_future(self._sleep(self.options.poll_interval)),
+                asyncio.ensure_future(self.stopped.wait()),
+                asyncio.ensure_future(self.sleep(self.options.poll_interval)),
             ]
             _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             for waiting in pending:
                 waiting.cancel()
-        return not self._stopping()
+        return not self.stopping()
 
     async def poll(
         self,
@@ -209,7 +205,7 @@ class Poller:
                 target = anchor + k * interval
                 k += 1
                 if target > now:
-                    await self._sleep(target - now)
+                    await self.sleep(target - now)
                 elapsed = time.time() - since
                 if timeout is not None and elapsed > timeout / speed:
                     raise Unreachable(
@@ -218,7 +214,7 @@ class Poller:
                     )
                 if expected and not reported_slow and elapsed > SLOW_FACTOR * expected:
                     reported_slow = True
-                    self._emit(
+                    self.emit(
                         "note",
                         key,
                         f"task {task_id} is still {last or 'in flight'} after "
@@ -248,7 +244,7 @@ class Poller:
                     result.status = status
                     if status not in TERMINAL:
                         self.state.mark_task_status(step_id, number, status)
-                        self._emit("status", key, f"task {task_id} {status}")
+                        self.emit("status", key, f"task {task_id} {status}")
                     if status == "THROTTLED" and not seen_throttled:
                         seen_throttled = True
                         self.throttled += 1
