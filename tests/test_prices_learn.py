@@ -503,7 +503,7 @@ def test_the_run_remembers_the_prices_of_requests_that_read_no_file(
     from runway_plan.cli.run import _drift
     from runway_plan.execute import State
 
-    observing = importlib.import_module("runway_plan.execute.learn.observe")
+    observing = importlib.import_module("runway_plan.execute.learn.pricing")
 
     folder, _emu = taught
     state = tmp_path / "state"

@@ -29,13 +29,8 @@ every value is checked, and media are measured only inside the state folder or t
 
 from runway_plan.execute.learn.inputs import local_inputs
 from runway_plan.execute.learn.model import Bill, Drift, Observation, Observed, RateGroup, Skipped
-from runway_plan.execute.learn.observe import (
-    StateSource,
-    natural_price,
-    observe,
-    observe_bills,
-    remember_bills,
-)
+from runway_plan.execute.learn.observe import StateSource, observe, observe_bills, remember_bills
+from runway_plan.execute.learn.pricing import natural_price
 from runway_plan.execute.learn.rates import drift, learned_entry, self_check, summarize
 
 __all__ = [

@@ -4,104 +4,44 @@ the rate its bill makes, or why none can be learned from it.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import hashlib
 import json
 import math
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from runway_plan import __version__
 from runway_plan.catalog import Catalog
 from runway_plan.catalog.assets import get_path
-from runway_plan.catalog.model import MAX_CREDITS, Price, PriceRate, StringType
+from runway_plan.catalog.model import Price, PriceRate
 from runway_plan.catalog.routing import ROUTED
 from runway_plan.compile import compile_request
+from runway_plan.execute.learn import pricing
 from runway_plan.execute.learn.inputs import InputReader, media_inputs
+from runway_plan.execute.learn.memo import Bills, WatchedRoot, drifts, memo_scope
 from runway_plan.execute.learn.model import Bill, Observation, Observed, Skipped
-from runway_plan.execute.state import State, StateUnreadable
-from runway_plan.files import LocalFile, Root
-from runway_plan.plan.cost import (
-    Cost,
-    format_credits,
-    matching_rates,
-    price_generation,
-    same_value,
+from runway_plan.execute.learn.pricing import (
+    UNPRICEABLE,
+    natural_price,
+    recorded_credits,
+    with_price,
 )
+from runway_plan.execute.state import State, StateUnreadable
+from runway_plan.plan.cost import format_credits, matching_rates, same_value
 from runway_plan.plan.rule import rate_unit
 
 __all__ = [
     "PER_GENERATION",
     "StateSource",
-    "cost_of",
-    "natural_price",
     "observe",
     "observe_bills",
     "remember_bills",
-    "with_price",
 ]
 
-_AUDIO_IN = ("speech_to_speech", "voice_dubbing", "voice_isolation")
 _MAX_TASKS = 1_000_000
-
-
-def _media_field(catalog: Catalog, endpoint: str, model: str) -> str | None:
-    spec = catalog.model(endpoint, model)
-    if spec is None:
-        return None
-    for name, node in spec.fields.items():
-        if isinstance(node.type, StringType) and node.type.media in ("audio", "video"):
-            return name
-    return None
-
-
-def natural_price(catalog: Catalog, endpoint: str, model: str) -> Price | None:
-    """How an unpriced model is most likely billed, from what its endpoint makes (a rate of
-    one credit, to count blocks with); None when its endpoint gives no natural unit."""
-    base: dict[str, Any] = {"rates": (PriceRate(credits=Decimal(1)),), "source": "", "checked": ""}
-    media = catalog.overlay.endpoint_output.get(endpoint)
-    speech = catalog.overlay.speech_rate
-    if speech is not None and endpoint == speech.endpoint:
-        return Price(unit="characters", text_field=speech.text_field, **base)
-    if endpoint in _AUDIO_IN:
-        field_name = _media_field(catalog, endpoint, model)
-        if field_name is None:
-            return None
-        return Price(unit="input_second", input_field=field_name, **base)
-    if media in ("video", "audio"):
-        return Price(unit="output_second", **base)
-    if media == "image":
-        spec = catalog.model(endpoint, model)
-        count = "outputCount" if spec is not None and "outputCount" in spec.fields else None
-        return Price(unit="image", count_field=count, **base)
-    return None
-
-
-def _credits(value: Decimal | None) -> Decimal | None:
-    if value is None:
-        return None
-    if not isinstance(value, Decimal) or not value.is_finite() or not 0 <= value <= MAX_CREDITS:
-        raise ValueError("a recorded credit amount is not a finite number of credits")
-    return value
-
-
-def with_price(catalog: Catalog, model: str, price: Price) -> Catalog:
-    return dataclasses.replace(
-        catalog,
-        prices=catalog.prices.model_copy(
-            update={"models": {**catalog.prices.models, model: price}}
-        ),
-    )
-
-
-def cost_of(catalog: Catalog, endpoint: str, body: Mapping[str, Any], root: Root | None) -> Cost:
-    graph = compile_request(catalog, endpoint, dict(body), root=root)
-    return price_generation(graph.generations["request"], graph, catalog)
 
 
 def _flat(price: Price, credits: Decimal | None, **update: Any) -> Price:
@@ -128,11 +68,6 @@ def _billed_at_maximum(price: Price, body: Mapping[str, Any]) -> bool:
     )
 
 
-_UNPRICEABLE = (ValueError, TypeError, KeyError, ArithmeticError, RecursionError)
-"""What pricing a recorded request that runway-plan did not write may raise: that task is
-skipped, the others are read."""
-
-
 class _NotLearnable(Exception):
     """A task whose rate cannot be identified, and why."""
 
@@ -143,7 +78,7 @@ def _blocks(
     """How many blocks of ``counting`` (rates of one credit) the request counted, and whether
     they were measured on its stored output; raises :class:`_NotLearnable`."""
     model = reader.catalog.request_model(endpoint, dict(body))
-    cost = cost_of(with_price(reader.catalog, model, counting), endpoint, body, reader.root)
+    cost = pricing.cost_of(with_price(reader.catalog, model, counting), endpoint, body, reader.root)
     if not cost.unknown and cost.blocks_low == cost.blocks_high:
         return cost.blocks_low, False
     if counting.unit == "output_second" and not _billed_at_maximum(counting, body):
@@ -193,7 +128,7 @@ def _surcharges(
         return Decimal(0)
     model = reader.catalog.request_model(endpoint, dict(body))
     extras = _flat(price, Decimal(0))
-    cost = cost_of(with_price(reader.catalog, model, extras), endpoint, body, reader.root)
+    cost = pricing.cost_of(with_price(reader.catalog, model, extras), endpoint, body, reader.root)
     if cost.unknown:
         raise _NotLearnable(f"its surcharges cannot be counted: {cost.reasons[0]}")
     if cost.low != cost.high:
@@ -239,7 +174,7 @@ def _read_state(
     catalog: Catalog,
     models: set[str] | None,
     found: Observed,
-    bills: _Bills | None = None,
+    bills: Bills | None = None,
     journal: State | None = None,
 ) -> None:
     opened = journal.bounded() if journal is not None else State.snapshot(source.directory)
@@ -247,7 +182,7 @@ def _read_state(
         reader = InputReader(state, catalog, source.shown, source.spec)
         reader.emulated = source.emulated
         if bills is not None:
-            reader.root = _WatchedRoot(reader.root.folder, reader.root.base, reader.root.allowed)
+            reader.root = WatchedRoot(reader.root.folder, reader.root.base, reader.root.allowed)
             bills.known = state.price_memo(bills.scope, _MAX_TASKS)
         origins = {
             int(row[0]): str(row[1]) for row in state.db.execute("SELECT id, origin FROM runs")
@@ -269,7 +204,7 @@ def _read_state(
             if bills is not None and bills.run_id is not None and attempt.run_id != bills.run_id:
                 continue
             if bills is None or (
-                _drifts(reader, attempt, endpoint, model, bills) and bills.run_id is None
+                drifts(reader, attempt, endpoint, model, bills) and bills.run_id is None
             ):
                 _observe_one(reader, attempt, endpoint, model, origins, found)
 
@@ -288,8 +223,8 @@ def _observe_one(
     found: Observed,
 ) -> None:
     task = str(attempt.task_id or "?")
-    billed = _credits(attempt.billed_credits)
-    estimated = _credits(attempt.estimated_credits)
+    billed = recorded_credits(attempt.billed_credits)
+    estimated = recorded_credits(attempt.estimated_credits)
     if billed is None or billed == 0:
         return
     found.tasks += 1
@@ -336,8 +271,8 @@ def _observe_one(
     bill: Bill | None = None
     if listed is not None:
         try:
-            planned = cost_of(catalog, endpoint, body, reader.root)
-        except _UNPRICEABLE as exc:
+            planned = pricing.cost_of(catalog, endpoint, body, reader.root)
+        except UNPRICEABLE as exc:
             found.skipped.append(Skipped(model, task, f"its request cannot be priced ({exc})"))
             return
         if not planned.unknown:
@@ -386,7 +321,7 @@ def _observe_one(
                 + f" for {format_credits(blocks)} {price.unit.replace('_', ' ')} block(s): "
                 "no exact rate per block"
             )
-    except (_NotLearnable, *_UNPRICEABLE) as exc:
+    except (_NotLearnable, *UNPRICEABLE) as exc:
         if bill is not None:
             found.bills.append(bill)
         why = str(exc) if isinstance(exc, _NotLearnable) else f"it cannot be priced ({exc})"
@@ -455,15 +390,10 @@ def remember_bills(journal: State, catalog: Catalog, run_id: int) -> None:
         return
     if billed is None:
         return
-    bills = _Bills(_scope(catalog), run_id=run_id)
+    bills = Bills(memo_scope(catalog), run_id=run_id)
     source = StateSource(journal.directory, str(journal.directory))
     _observe_state(source, catalog, None, Observed(), bills, journal)
     journal.remember_prices(bills.scope, bills.learned)
-
-
-def _scope(catalog: Catalog) -> str:
-    """What remembered prices hold for: this catalog, priced by this runway-plan."""
-    return hashlib.sha256(f"{__version__}\0{catalog.digest}".encode()).hexdigest()
 
 
 def observe_bills(
@@ -479,7 +409,7 @@ def observe_bills(
     the caller (a run): it is read in place (:meth:`State.bounded`) and remembers them, so
     that a resumed run re-prices only the tasks billed since.
     """
-    bills = _Bills(_scope(catalog))
+    bills = Bills(memo_scope(catalog))
     found = Observed()
     _observe_state(source, catalog, models, found, bills, journal)
     if journal is not None:
@@ -492,7 +422,7 @@ def _observe_state(
     catalog: Catalog,
     models: set[str] | None,
     found: Observed,
-    bills: _Bills | None = None,
+    bills: Bills | None = None,
     journal: State | None = None,
 ) -> None:
     shown = source.shown
@@ -508,89 +438,3 @@ def _observe_state(
             )
         except Exception as exc:  # sqlite3 errors and the like: the state is untrusted
             found.problems.append(f"{shown}: not a journal runway-plan can read ({exc})")
-
-
-@dataclass(frozen=True)
-class _WatchedRoot(Root):
-    """A root that counts the files it opens: a price that opened none depends on its
-    request body alone."""
-
-    opened: list[int] = field(default_factory=lambda: [0], repr=False, compare=False)
-
-    @contextlib.contextmanager
-    def open(
-        self, value: str, *, limit: int | None = None, fresh: bool = False
-    ) -> Iterator[LocalFile]:
-        self.opened[0] += 1
-        with super().open(value, limit=limit, fresh=fresh) as local:
-            yield local
-
-
-@dataclass
-class _Bills:
-    """The catalog's prices of request bodies: remembered under ``scope`` (``known``, read
-    from the journal) and found by this reading (``learned``)."""
-
-    scope: str
-    run_id: int | None = None
-    """Only the tasks of this run, priced to be remembered (none read in full)."""
-    known: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
-    learned: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
-
-
-def _drifts(reader: InputReader, attempt: Any, endpoint: str, model: str, bills: _Bills) -> bool:
-    """False when :func:`_observe_one` would give the attempt no bill that drifts; the same
-    steps, up to the catalog's price of the request (remembered in ``bills`` when it read no
-    file), and the same errors."""
-    billed = _credits(attempt.billed_credits)
-    _credits(attempt.estimated_credits)
-    catalog = reader.catalog
-    if billed is None or billed == 0 or endpoint not in catalog.model_endpoints.get(model, ()):
-        return False
-    if reader.emulated and model in reader.spec_prices:
-        return False
-    listed = catalog.price(model)
-    if listed is None:
-        return False
-    try:
-        request = json.loads(attempt.request)
-    except ValueError:
-        return False
-    if not isinstance(request, dict) or request.get("model") != model:
-        return False
-    body = media_inputs(reader, request)
-    if body == request:  # as recorded: the recorded text says it all
-        text = f"{endpoint}\0{attempt.request}"
-    else:
-        text = "\0" + json.dumps([endpoint, body], sort_keys=True, separators=(",", ":"))
-    key = hashlib.sha256(text.encode()).hexdigest()
-    remembered = bills.known.get(key) or bills.learned.get(key)
-    if remembered is None:
-        watched = reader.root.opened if isinstance(reader.root, _WatchedRoot) else None
-        opened = watched[0] if watched is not None else None
-        remembered = _priced(reader, endpoint, body)
-        if remembered is None:
-            return True  # let the full reading say
-        if watched is not None and watched[0] == opened:
-            bills.learned[key] = remembered
-    low, high = remembered
-    if low is None or high is None:
-        return False
-    try:
-        return not Decimal(low) <= billed <= Decimal(high)
-    except InvalidOperation:
-        return True  # a memo not written by runway-plan: the full reading decides
-
-
-def _priced(
-    reader: InputReader, endpoint: str, body: Mapping[str, Any]
-) -> tuple[str | None, str | None] | None:
-    """The catalog's (low, high) for ``body``, (None, None) when it has no price, None when
-    pricing it fails in a way not worth remembering."""
-    try:
-        planned = cost_of(reader.catalog, endpoint, body, reader.root)
-    except RecursionError:
-        return None
-    except _UNPRICEABLE:
-        return (None, None)
-    return (None, None) if planned.unknown else (str(planned.low), str(planned.high))

@@ -19,7 +19,8 @@ from runway_plan.execute.learn.model import (
     RateGroup,
     count_text,
 )
-from runway_plan.execute.learn.observe import PER_GENERATION, cost_of, natural_price, with_price
+from runway_plan.execute.learn.observe import PER_GENERATION
+from runway_plan.execute.learn.pricing import cost_of, natural_price, with_price
 from runway_plan.plan.cost import (
     format_credits,
     lowest_confidence,
