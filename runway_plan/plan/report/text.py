@@ -150,9 +150,10 @@ class StepTable:
                     if cell
                 ]
             return out
-        rule = tuple("-" * w for w in self.widths)
+        widths, right = self.widths, self.right
+        rule = tuple("-" * w for w in widths)
         rows = [(self.headers, ""), (rule, ""), *rows]
-        return [(_table_line(row, self.widths, self.right), kind) for row, kind in rows]
+        return [(_table_line(row, widths, right), kind) for row, kind in rows]
 
 
 def _table_line(cells: Sequence[str], widths: Sequence[int], right: frozenset[int]) -> str:
