@@ -46,10 +46,10 @@ from runway_plan.plan.diff import diff_plans
 from runway_plan.plan.live import LiveError, Organization, fetch_organization
 from runway_plan.plan.report import (
     PLAN_FORMATS,
+    plan_pieces,
     render_diff,
     render_dot,
     render_mermaid,
-    render_plan,
 )
 from runway_plan.plan.resources import ResourcePlan
 from runway_plan.source import parse_document
@@ -459,7 +459,8 @@ def plan_command(
     elif fmt == "table" and console.is_terminal:
         print_plan(result, console)
     else:
-        click.echo(render_plan(result, fmt), nl=False)
+        for piece in plan_pieces(result, fmt):
+            click.echo(piece, nl=False)
     _report_left_out(selected)
     if gantt is not None:
         click.echo(display_lines(f"wrote {display(str(gantt))}"), err=True)

@@ -16,7 +16,8 @@ through :func:`~runway_plan.diagnostics.display.display_lines` as it is returned
 
 from __future__ import annotations
 
-from runway_plan.diagnostics.display import json_text
+from collections.abc import Iterator
+
 from runway_plan.plan.model import Plan
 from runway_plan.plan.report.diff import DIFF_HEADERS, diff_rows, diff_to_dict, render_diff
 from runway_plan.plan.report.dot import render_dot
@@ -33,7 +34,12 @@ from runway_plan.plan.report.figures import (
     total_row,
 )
 from runway_plan.plan.report.gantt import render_gantt_html, render_gantt_svg
-from runway_plan.plan.report.jsondoc import JSON_SCHEMA_VERSION, plan_to_dict, resource_to_dict
+from runway_plan.plan.report.jsondoc import (
+    JSON_SCHEMA_VERSION,
+    plan_json_chunks,
+    plan_to_dict,
+    resource_to_dict,
+)
 from runway_plan.plan.report.markdown import markdown_code, render_markdown
 from runway_plan.plan.report.mermaid import render_mermaid
 from runway_plan.plan.report.text import (
@@ -62,6 +68,7 @@ __all__ = [
     "diff_rows",
     "diff_to_dict",
     "markdown_code",
+    "plan_pieces",
     "plan_to_dict",
     "render_diff",
     "render_dot",
@@ -88,10 +95,17 @@ PLAN_FORMATS = ("table", "json", "markdown")
 
 def render_plan(plan: Plan, fmt: str) -> str:
     """Render ``plan`` as ``table`` (plain text), ``json`` or ``markdown``."""
+    return "".join(plan_pieces(plan, fmt))
+
+
+def plan_pieces(plan: Plan, fmt: str) -> Iterator[str]:
+    """The text of :func:`render_plan`, in pieces to write one after the other: the JSON
+    document is made as it is written (:func:`plan_json_chunks`), never held whole."""
     if fmt == "table":
-        return render_text(plan)
-    if fmt == "json":
-        return json_text(plan_to_dict(plan)) + "\n"
-    if fmt == "markdown":
-        return render_markdown(plan)
-    raise ValueError(f"unknown format {fmt!r}")
+        yield render_text(plan)
+    elif fmt == "json":
+        yield from plan_json_chunks(plan)
+    elif fmt == "markdown":
+        yield render_markdown(plan)
+    else:
+        raise ValueError(f"unknown format {fmt!r}")
