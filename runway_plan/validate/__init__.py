@@ -84,6 +84,7 @@ class Validator(AssetChecks, ResourceChecks):
             seen.add(id(generation.request))
             self.generation(generation)
         self.resources()
+        self.memo.clear()  # the validator is its own context, a cycle: free the memo now
         return self.diagnostics
 
     def generation(self, gen: Generation) -> None:
