@@ -300,7 +300,10 @@ class _Walker:
 
     def walk(self, node: yaml.Node) -> Any:
         positions = self.positions
-        own = positions.add(node)
+        start, end = node.start_mark, node.end_mark  # positions.add(node), inlined
+        positions.marks.extend((start.line, start.column, end.line, end.column))
+        own = len(positions.kids)
+        positions.kids.append(None)
         if isinstance(node, yaml.ScalarNode):
             if node.tag == _STR_TAG and (node.style or not self.json):
                 return node.value
