@@ -143,25 +143,25 @@ class _Positions:
 
     The walker numbers the nodes as it reads them (a mapping's key, then its value, so a
     value's number is its key's plus one) and records each one's start and end in ``marks``,
-    four numbers a node; ``kids`` holds a mapping's keys (name to key number, the first of
-    each name) or a sequence's item numbers; ``traps`` the text of each scalar YAML 1.1 read
-    as a non-string.  A tenth of the memory of the nodes, for documents the walker read
-    without a problem or a merge key (the others keep their nodes).
+    four numbers a node; ``kids`` holds, by number, a mapping's keys (name to key number,
+    the first of each name) or a sequence's item numbers; ``traps`` the text of each scalar
+    YAML 1.1 read as a non-string.  A tenth of the memory of the nodes, for documents the
+    walker read without a problem or a merge key (the others keep their nodes).
     """
 
     __slots__ = ("kids", "marks", "traps")
 
     def __init__(self) -> None:
         self.marks = array("q")
-        self.kids: list[dict[str, int] | list[int] | None] = []
+        self.kids: dict[int, dict[str, int] | list[int]] = {}
         self.traps: dict[int, str] = {}
 
     def add(self, node: yaml.Node) -> int:
         """Number ``node`` and record where it is."""
         start, end = node.start_mark, node.end_mark
+        number = len(self.marks) >> 2
         self.marks.extend((start.line, start.column, end.line, end.column))
-        self.kids.append(None)
-        return len(self.kids) - 1
+        return number
 
     def find(self, path: DataPath) -> tuple[int | None, int, bool]:
         """The numbers of the key and value at ``path`` (of the nearest ancestor found, when
@@ -170,7 +170,7 @@ class _Positions:
         key: int | None = None
         node = 0
         for part in path:
-            below = kids[node]
+            below = kids.get(node)
             if type(below) is dict:
                 found = below.get(str(part))
                 if found is None:
@@ -300,10 +300,10 @@ class _Walker:
 
     def walk(self, node: yaml.Node) -> Any:
         positions = self.positions
-        start, end = node.start_mark, node.end_mark  # positions.add(node), inlined
-        positions.marks.extend((start.line, start.column, end.line, end.column))
-        own = len(positions.kids)
-        positions.kids.append(None)
+        marks = positions.marks  # positions.add(node), inlined
+        own = len(marks) >> 2
+        start, end = node.start_mark, node.end_mark
+        marks.extend((start.line, start.column, end.line, end.column))
         if isinstance(node, yaml.ScalarNode):
             if node.tag == _STR_TAG and (node.style or not self.json):
                 return node.value
@@ -348,11 +348,11 @@ class _Walker:
                 return self._mapping(node, own)
             items = []
             numbers = []
-            kids = positions.kids
+            marks = positions.marks
             for item in node.value:
-                numbers.append(len(kids))
+                numbers.append(len(marks) >> 2)
                 items.append(self.walk(item))
-            kids[own] = numbers
+            positions.kids[own] = numbers
             return items
         finally:
             self._open.discard(identity)
