@@ -151,8 +151,9 @@ class _Positions:
 
     __slots__ = ("kids", "marks", "traps")
 
-    def __init__(self) -> None:
-        self.marks = array("q")
+    def __init__(self, wide: bool = False) -> None:
+        self.marks = array("q" if wide else "i")
+        """Four numbers a node: 32 bits each unless a line or column could need more."""
         self.kids: dict[int, dict[str, int] | list[int]] = {}
         self.traps: dict[int, str] = {}
 
@@ -279,7 +280,9 @@ class _Walker:
     reported.  In JSON, a plain scalar is read as JSON reads it (``1e1`` is the number 10).
     """
 
-    def __init__(self, path: str, loader: yaml.CSafeLoader, *, json_syntax: bool) -> None:
+    def __init__(
+        self, path: str, loader: yaml.CSafeLoader, *, json_syntax: bool, wide: bool = False
+    ) -> None:
         self.path = path
         self.loader = loader
         self.json = json_syntax
@@ -288,7 +291,7 @@ class _Walker:
         self._seen: set[int] = set()
         self._open: set[int] = set()
         self._repeated = 0
-        self.positions = _Positions()
+        self.positions = _Positions(wide)
         self.merges = False
         """True when a mapping merges others (``<<``): its positions are not kept."""
 
@@ -705,7 +708,7 @@ def parse_document(text: str, path: str, *, syntax: str | None = None) -> Docume
         if node is None:
             return Document(None, source_map, text, [])
         source_map.root = node
-        walker = _Walker(path, loader, json_syntax=json_syntax)
+        walker = _Walker(path, loader, json_syntax=json_syntax, wide=len(text) >= 2**31)
         data = walker.walk(node)
     except yaml.YAMLError as exc:
         return Document(None, source_map, text, [_syntax_error(path, text, exc)], syntax_error=True)

@@ -1,4 +1,5 @@
-"""The plan's JSON written in pieces is the document built whole, byte for byte."""
+"""The plan's documents written in pieces (JSON, text table, Markdown, Gantt chart) are the
+documents built whole, byte for byte."""
 
 from __future__ import annotations
 
@@ -10,9 +11,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runway_plan.catalog import load_catalog
-from runway_plan.diagnostics.display import json_chunks, json_text
+from runway_plan.diagnostics.display import display_lines, json_chunks, json_text
 from runway_plan.plan import plan
-from runway_plan.plan.report import plan_pieces, plan_to_dict, render_plan
+from runway_plan.plan.report import (
+    gantt_html_pieces,
+    gantt_svg_pieces,
+    markdown_pieces,
+    plan_pieces,
+    plan_to_dict,
+    render_plan,
+    report_header,
+    report_lines,
+    step_tables,
+    text_pieces,
+)
+from runway_plan.plan.report.gantt import _svg_lines
+from runway_plan.plan.report.markdown import _markdown_lines
 from runway_plan.validate import check_file
 
 SPECS = sorted((Path(__file__).parent.parent / "specs").glob("*.yaml"))
@@ -52,3 +66,34 @@ def test_an_unknown_format_is_refused() -> None:
     graph, _ = check_file(SPECS[0], catalog)
     with pytest.raises(ValueError, match="unknown format"):
         render_plan(plan(graph, catalog), "yaml")
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_text_table_in_pieces_is_the_whole_report(spec: Path) -> None:
+    catalog = load_catalog()
+    graph, _ = check_file(spec, catalog)
+    result = plan(graph, catalog)
+    (table,) = step_tables(result)
+    lines = [report_header(result), "", *(text for text, _ in table.lines()), ""]
+    lines += [text for text, _ in report_lines(result)]
+    whole = display_lines("\n".join(lines)) + "\n"
+    for batch in (1, 2, 7, 1000):
+        assert "".join(text_pieces(result, batch)) == whole
+    assert render_plan(result, "table") == whole
+    assert "".join(plan_pieces(result, "table")) == whole
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_markdown_and_gantt_in_pieces_are_the_whole_documents(spec: Path) -> None:
+    catalog = load_catalog()
+    graph, _ = check_file(spec, catalog)
+    result = plan(graph, catalog)
+    whole = display_lines("\n".join(_markdown_lines(result))) + "\n"
+    for batch in (1, 3, 1000):
+        assert "".join(markdown_pieces(result, batch)) == whole
+    assert render_plan(result, "markdown") == whole
+    svg = "\n".join(_svg_lines(result)) + "\n"
+    assert svg.startswith("<svg") and svg.endswith("</svg>\n")
+    assert "".join(gantt_svg_pieces(result)) == svg
+    html = "".join(gantt_html_pieces(result))
+    assert html.startswith("<!doctype html>") and f"<body>\n{svg}</body></html>\n" in html

@@ -452,7 +452,8 @@ def plan_command(
     )
     result.diagnostics = sort_diagnostics(selected.diagnostics)
     if gantt is not None:
-        gantt.write_text(GANTT_WRITERS[gantt.suffix.lower()](result), encoding="utf-8")
+        with gantt.open("w", encoding="utf-8") as chart:
+            chart.writelines(GANTT_WRITERS[gantt.suffix.lower()](result))
     console = Console()
     if fmt in _DIAGNOSTIC_FORMATS:
         click.echo(render_diagnostics(result.diagnostics, fmt, version=__version__), nl=False)

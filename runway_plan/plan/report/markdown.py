@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from runway_plan.diagnostics import Diagnostic
 from runway_plan.diagnostics.display import display, display_lines
@@ -24,7 +25,14 @@ from runway_plan.plan.report.figures import (
 )
 from runway_plan.plan.resources import ResourcePlan
 
-__all__ = ["markdown_code", "md_code", "md_table", "md_text", "render_markdown"]
+__all__ = [
+    "markdown_code",
+    "markdown_pieces",
+    "md_code",
+    "md_table",
+    "md_text",
+    "render_markdown",
+]
 
 
 _BACKTICKS = re.compile(r"`+")
@@ -85,6 +93,18 @@ def _md_diagnostics(diagnostics: Sequence[Diagnostic]) -> list[str]:
 
 def render_markdown(plan: Plan) -> str:
     """The plan as Markdown for a pull-request comment."""
+    return "".join(markdown_pieces(plan))
+
+
+def markdown_pieces(plan: Plan, batch: int = 1000) -> Iterator[str]:
+    """The text of :func:`render_markdown` in pieces of about ``batch`` lines
+    (:func:`display_lines` works line by line, so each piece is escaped alone)."""
+    lines = iter(_markdown_lines(plan))
+    while piece := list(itertools.islice(lines, batch)):
+        yield display_lines("\n".join(piece)) + "\n"
+
+
+def _markdown_lines(plan: Plan) -> list[str]:
     errors = any(d.is_error for d in plan.diagnostics)
     badge = "❌" if errors else ("⚠️" if plan.unknown else "✅")
     out = [f"### {badge} runway-plan: {md_code(plan.name)}", ""]
@@ -156,7 +176,7 @@ def render_markdown(plan: Plan) -> str:
         f"<sub>{md_code(plan.source)} · catalog {plan.catalog_version} "
         f"(sha256 {plan.catalog_digest[:12]})</sub>",
     ]
-    return display_lines("\n".join(out)) + "\n"
+    return out
 
 
 def _md_resources(resources: ResourcePlan) -> list[str]:
