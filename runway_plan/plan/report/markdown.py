@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from runway_plan.diagnostics import Diagnostic
 from runway_plan.diagnostics.display import display, display_lines
@@ -18,7 +18,7 @@ from runway_plan.plan.report.figures import (
     marked,
     reason_lines,
     reuse_groups,
-    step_rows,
+    step_row,
     summary_lines,
     total_text,
     usd_text,
@@ -72,7 +72,7 @@ def md_text(text: str) -> str:
     return _MD_ACTIVE.sub(r"\\\1", display(text))
 
 
-def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
+def md_table(headers: Sequence[str], rows: Iterable[Sequence[str]], right: set[int]) -> list[str]:
     """A Markdown table of cells that are Markdown already (each made by :func:`md_code`
     with ``cell=True``, :func:`md_text`, or runway-plan's own emphasis)."""
     align = ["---:" if i in right else "---" for i in range(len(headers))]
@@ -113,7 +113,7 @@ def _markdown_lines(plan: Plan) -> list[str]:
         f"**{format_duration(plan.schedule.makespan)}** · {md_text(plan.limits)}"
     )
     out.append("")
-    rows = [
+    rows = (
         (
             md_code(r[0], cell=True),
             md_code(r[1], cell=True),
@@ -121,8 +121,8 @@ def _markdown_lines(plan: Plan) -> list[str]:
             f"{r[7]}–{r[8]}" if r[7] else "",
             *r[9:],
         )
-        for r in step_rows(plan)
-    ]
+        for r in (step_row(plan, step) for step in plan.steps)
+    )
     total: tuple[str, ...] = (
         "**Total**",
         "",
@@ -144,8 +144,7 @@ def _markdown_lines(plan: Plan) -> list[str]:
     if plan.has_reuse:
         total += (f"**{plan.reused}/{len(plan.generations)}**",)
         headers += ("Reused",)
-    rows.append(total)
-    out += md_table(headers, rows, {3, 5, 6, 8})
+    out += md_table(headers, itertools.chain(rows, [total]), {3, 5, 6, 8})
     out.append("")
     out += [f"{md_text(line)}" for line in confidence_legend(plan)]
     if confidence_legend(plan):
