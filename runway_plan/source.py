@@ -447,15 +447,22 @@ class _Walker:
         first_key: dict[Any, yaml.Node] = {}
         merges: list[yaml.Node] = []
         positions = self.positions
+        marks = positions.marks
         names: dict[str, int] = {}
         positions.kids[own] = names
+        plain = _STR_TAG
         for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
+            tag = key_node.tag
+            if tag == plain and isinstance(key_node, yaml.ScalarNode):
+                key = text = key_node.value  # what self.key(key_node) gives, without a call
+            elif tag == _MERGE_TAG:
                 merges.append(value_node)
                 continue
-            key = self.key(key_node)
-            if key is None:
-                continue
+            else:
+                key = self.key(key_node)
+                if key is None:
+                    continue
+                text = str(key_node.value)
             if key in first_key:
                 earlier = _span(self.path, first_key[key])
                 self.diagnostics.append(
@@ -469,8 +476,21 @@ class _Walker:
                 )
                 continue
             first_key[key] = key_node
-            names.setdefault(str(key_node.value), positions.add(key_node))
-            result[key] = self.walk(value_node)
+            if text not in names:
+                names[text] = len(marks) >> 2
+            start, end = key_node.start_mark, key_node.end_mark
+            if (
+                value_node.tag == plain
+                and isinstance(value_node, yaml.ScalarNode)
+                and (value_node.style or not self.json)
+            ):  # a string: what self.walk(value_node) records and gives, without a call
+                at, to = value_node.start_mark, value_node.end_mark
+                marks.extend((start.line, start.column, end.line, end.column, at.line, at.column))
+                marks.extend((to.line, to.column))
+                result[key] = value_node.value
+            else:
+                marks.extend((start.line, start.column, end.line, end.column))
+                result[key] = self.walk(value_node)
         self.merges = self.merges or bool(merges)
         for merge in merges:
             sources = merge.value if isinstance(merge, yaml.SequenceNode) else [merge]
