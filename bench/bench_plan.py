@@ -106,6 +106,7 @@ def peak_memory(path: Path, folder: Path) -> None:
                 [sys.executable, "-m", "runway_plan", command[0], str(path), *command[1:]],
                 stdout=sink,
                 stderr=subprocess.DEVNULL,
+                cwd=folder,  # python -m lists its working folder for imports: a small one
             )
             _pid, status, usage = os.wait4(child.pid, 0)
         elapsed = time.perf_counter() - started
