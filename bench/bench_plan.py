@@ -7,6 +7,9 @@ Prints, measured side by side in one run:
     (the cyclic collector paused around them), each with its ratio to a bare
     ``yaml.load(..., Loader=yaml.CSafeLoader)`` of the same file (best of 5 each; targets:
     under 1 s, under 3x the parse);
+  * peak memory (maximum resident set size) and wall time of the ``runway-plan`` process on the
+    10,000-step spec, for every output format of ``plan`` (``--format``, ``--gantt``) and of
+    ``graph`` (target: at most 150 MB each);
   * makespan / lower bound of the list scheduler on 200 random DAGs (seeded), with the median,
     90th percentile and maximum (target: 90th percentile at most 1.05).  The lower bound is
     max(critical path, each pool's head + work / slots + tail, each pool's daily-cap bound).
@@ -16,8 +19,11 @@ Run: ``python bench/bench_plan.py``.  This is a measurement, not a test: nothing
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -73,6 +79,44 @@ def measure(name: str, text: str, path: Path) -> None:
     )
 
 
+FORMATS = (
+    ("plan --format table", ["plan", "--format", "table"]),
+    ("plan --format json", ["plan", "--format", "json"]),
+    ("plan --format markdown", ["plan", "--format", "markdown"]),
+    ("plan --format github", ["plan", "--format", "github"]),
+    ("plan --format sarif", ["plan", "--format", "sarif"]),
+    ("plan --gantt FILE.svg", ["plan", "--gantt", "{folder}/gantt.svg"]),
+    ("plan --gantt FILE.html", ["plan", "--gantt", "{folder}/gantt.html"]),
+    ("graph --format mermaid", ["graph", "--format", "mermaid"]),
+    ("graph --format dot", ["graph", "--format", "dot"]),
+)
+"""The command lines whose peak memory is measured: every output ``plan`` and ``graph`` write."""
+
+
+def peak_memory(path: Path, folder: Path) -> None:
+    """Each format's ``runway-plan`` process on ``path``: its maximum RSS (from ``wait4``, the
+    kernel's count for that child alone), wall time and bytes written."""
+    print(f"peak memory of the runway-plan process on {path.name} (target: 150 MB)")
+    for label, args in FORMATS:
+        command = [a.format(folder=folder) for a in args]
+        out = folder / "out.txt"
+        started = time.perf_counter()
+        with out.open("wb") as sink:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "runway_plan", command[0], str(path), *command[1:]],
+                stdout=sink,
+                stderr=subprocess.DEVNULL,
+                cwd=folder,  # python -m lists its working folder for imports: a small one
+            )
+            _pid, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        print(
+            f"  {label:<24} {usage.ru_maxrss / 1024:6.1f} MB  {elapsed:6.2f} s  "
+            f"{out.stat().st_size / 1e6:6.2f} MB written  exit {child.returncode}"
+        )
+
+
 def random_dag(
     rng: random.Random,
 ) -> tuple[nx.DiGraph, dict[str, float], dict[str, str], dict[str, Limits]]:
@@ -119,8 +163,11 @@ def makespan_ratios() -> None:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
+        paths = []
         for index, (name, build) in enumerate(SHAPES.items()):
-            measure(name, build(N), Path(folder) / f"spec{index}.yaml")
+            paths.append(Path(folder) / f"spec{index}.yaml")
+            measure(name, build(N), paths[-1])
+        peak_memory(paths[-1], Path(folder))
     makespan_ratios()
 
 

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import stat
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,18 +54,27 @@ class SourceMap:
     its data.
     """
 
-    def __init__(self, path: str, root: yaml.Node | None = None) -> None:
+    def __init__(
+        self, path: str, root: yaml.Node | None = None, positions: _Positions | None = None
+    ) -> None:
         self.path = path
         self.root = root
+        self.positions = positions
+        """The positions of a clean document, kept instead of its composed nodes."""
         self._index: dict[int, dict[str, tuple[yaml.Node, yaml.Node]]] = {}
 
     def value(self, path: DataPath) -> Span:
         """The span of the value at ``path``, or of its nearest located ancestor."""
+        if self.positions is not None:
+            return self.positions.span(self.path, self.positions.find(path)[1])
         found = self._find(path)
         return _span(self.path, found[1]) if found else Span.file(self.path)
 
     def key(self, path: DataPath) -> Span:
         """The span of the mapping key at ``path`` (falls back to the value's span)."""
+        if self.positions is not None:
+            key, value, exact = self.positions.find(path)
+            return self.positions.span(self.path, key if exact and key is not None else value)
         found = self._find(path)
         if found is None:
             return Span.file(self.path)
@@ -77,6 +87,9 @@ class SourceMap:
 
     def trap(self, path: DataPath) -> str | None:
         """The source text of the scalar at ``path`` when YAML 1.1 read it as a non-string."""
+        if self.positions is not None:
+            _key, value, exact = self.positions.find(path)
+            return self.positions.traps.get(value) if exact else None
         found = self._find(path)
         if found is None or not found[2]:
             return None
@@ -90,11 +103,12 @@ class SourceMap:
         if entries is None:
             entries = {}
             merges = []
-            for key_node, value_node in node.value:
+            for pair in node.value:  # the composer's own (key, value) tuples, not copies
+                key_node = pair[0]
                 if key_node.tag == _MERGE_TAG:
-                    merges.append(value_node)
+                    merges.append(pair[1])
                 elif isinstance(key_node, yaml.ScalarNode):
-                    entries.setdefault(str(key_node.value), (key_node, value_node))
+                    entries.setdefault(str(key_node.value), pair)
             for merge in merges:
                 sources = merge.value if isinstance(merge, yaml.SequenceNode) else [merge]
                 for source in sources:
@@ -122,6 +136,59 @@ class SourceMap:
             else:
                 return key_node, node, False
         return key_node, node, True
+
+
+class _Positions:
+    """Where every node of a document is, kept in place of the composed YAML nodes.
+
+    The walker numbers the nodes as it reads them (a mapping's key, then its value, so a
+    value's number is its key's plus one) and records each one's start and end in ``marks``,
+    four numbers a node; ``kids`` holds, by number, a mapping's keys (name to key number,
+    the first of each name) or a sequence's item numbers; ``traps`` the text of each scalar
+    YAML 1.1 read as a non-string.  A tenth of the memory of the nodes, for documents the
+    walker read without a problem or a merge key (the others keep their nodes).
+    """
+
+    __slots__ = ("kids", "marks", "traps")
+
+    def __init__(self, wide: bool = False) -> None:
+        self.marks = array("q" if wide else "i")
+        """Four numbers a node: 32 bits each unless a line or column could need more."""
+        self.kids: dict[int, dict[str, int] | list[int]] = {}
+        self.traps: dict[int, str] = {}
+
+    def add(self, node: yaml.Node) -> int:
+        """Number ``node`` and record where it is."""
+        start, end = node.start_mark, node.end_mark
+        number = len(self.marks) >> 2
+        self.marks.extend((start.line, start.column, end.line, end.column))
+        return number
+
+    def find(self, path: DataPath) -> tuple[int | None, int, bool]:
+        """The numbers of the key and value at ``path`` (of the nearest ancestor found, when
+        the path goes on past what the document holds, and then False)."""
+        kids = self.kids
+        key: int | None = None
+        node = 0
+        for part in path:
+            below = kids.get(node)
+            if type(below) is dict:
+                found = below.get(str(part))
+                if found is None:
+                    return key, node, False
+                key, node = found, found + 1
+            elif type(below) is list and isinstance(part, int):
+                if not 0 <= part < len(below):
+                    return key, node, False
+                key, node = None, below[part]
+            else:
+                return key, node, False
+        return key, node, True
+
+    def span(self, path: str, node: int) -> Span:
+        at = 4 * node
+        line, column, end_line, end_column = self.marks[at : at + 4]
+        return Span(path, line + 1, column + 1, end_line + 1, end_column + 1)
 
 
 @dataclass
@@ -213,7 +280,9 @@ class _Walker:
     reported.  In JSON, a plain scalar is read as JSON reads it (``1e1`` is the number 10).
     """
 
-    def __init__(self, path: str, loader: yaml.CSafeLoader, *, json_syntax: bool) -> None:
+    def __init__(
+        self, path: str, loader: yaml.CSafeLoader, *, json_syntax: bool, wide: bool = False
+    ) -> None:
         self.path = path
         self.loader = loader
         self.json = json_syntax
@@ -222,6 +291,9 @@ class _Walker:
         self._seen: set[int] = set()
         self._open: set[int] = set()
         self._repeated = 0
+        self.positions = _Positions(wide)
+        self.merges = False
+        """True when a mapping merges others (``<<``): its positions are not kept."""
 
     def refuse(self, code: str, message: str, node: yaml.Node, hint: str | None = None) -> Any:
         """Report a value that cannot be read; the document is then unreadable."""
@@ -230,9 +302,16 @@ class _Walker:
         return _BAD
 
     def walk(self, node: yaml.Node) -> Any:
+        positions = self.positions
+        marks = positions.marks  # positions.add(node), inlined
+        own = len(marks) >> 2
+        start, end = node.start_mark, node.end_mark
+        marks.extend((start.line, start.column, end.line, end.column))
         if isinstance(node, yaml.ScalarNode):
             if node.tag == _STR_TAG and (node.style or not self.json):
                 return node.value
+            if not node.style and _is_yaml11_trap(node):
+                positions.traps[own] = str(node.value)
             return self.scalar(node)
         identity = id(node)
         if identity in self._open:
@@ -269,8 +348,15 @@ class _Walker:
         self._open.add(identity)
         try:
             if isinstance(node, yaml.MappingNode):
-                return self._mapping(node)
-            return [self.walk(item) for item in node.value]
+                return self._mapping(node, own)
+            items = []
+            numbers = []
+            marks = positions.marks
+            for item in node.value:
+                numbers.append(len(marks) >> 2)
+                items.append(self.walk(item))
+            positions.kids[own] = numbers
+            return items
         finally:
             self._open.discard(identity)
 
@@ -356,17 +442,27 @@ class _Walker:
         value = self.scalar(node)
         return None if value is _BAD else str(value)
 
-    def _mapping(self, node: yaml.MappingNode) -> dict[Any, Any]:
+    def _mapping(self, node: yaml.MappingNode, own: int) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
         first_key: dict[Any, yaml.Node] = {}
         merges: list[yaml.Node] = []
+        positions = self.positions
+        marks = positions.marks
+        names: dict[str, int] = {}
+        positions.kids[own] = names
+        plain = _STR_TAG
         for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
+            tag = key_node.tag
+            if tag == plain and isinstance(key_node, yaml.ScalarNode):
+                key = text = key_node.value  # what self.key(key_node) gives, without a call
+            elif tag == _MERGE_TAG:
                 merges.append(value_node)
                 continue
-            key = self.key(key_node)
-            if key is None:
-                continue
+            else:
+                key = self.key(key_node)
+                if key is None:
+                    continue
+                text = str(key_node.value)
             if key in first_key:
                 earlier = _span(self.path, first_key[key])
                 self.diagnostics.append(
@@ -380,7 +476,22 @@ class _Walker:
                 )
                 continue
             first_key[key] = key_node
-            result[key] = self.walk(value_node)
+            if text not in names:
+                names[text] = len(marks) >> 2
+            start, end = key_node.start_mark, key_node.end_mark
+            if (
+                value_node.tag == plain
+                and isinstance(value_node, yaml.ScalarNode)
+                and (value_node.style or not self.json)
+            ):  # a string: what self.walk(value_node) records and gives, without a call
+                at, to = value_node.start_mark, value_node.end_mark
+                marks.extend((start.line, start.column, end.line, end.column, at.line, at.column))
+                marks.extend((to.line, to.column))
+                result[key] = value_node.value
+            else:
+                marks.extend((start.line, start.column, end.line, end.column))
+                result[key] = self.walk(value_node)
+        self.merges = self.merges or bool(merges)
         for merge in merges:
             sources = merge.value if isinstance(merge, yaml.SequenceNode) else [merge]
             for source in sources:
@@ -617,7 +728,7 @@ def parse_document(text: str, path: str, *, syntax: str | None = None) -> Docume
         if node is None:
             return Document(None, source_map, text, [])
         source_map.root = node
-        walker = _Walker(path, loader, json_syntax=json_syntax)
+        walker = _Walker(path, loader, json_syntax=json_syntax, wide=len(text) >= 2**31)
         data = walker.walk(node)
     except yaml.YAMLError as exc:
         return Document(None, source_map, text, [_syntax_error(path, text, exc)], syntax_error=True)
@@ -625,6 +736,8 @@ def parse_document(text: str, path: str, *, syntax: str | None = None) -> Docume
         return Document(None, SourceMap(path), text, [exc.diagnostic])
     finally:
         loader.dispose()
+    if not walker.diagnostics and not walker.merges:
+        source_map = SourceMap(path, positions=walker.positions)  # the nodes are let go
     if walker.unreadable:
         return Document(None, source_map, text, walker.diagnostics)
     return Document(data, source_map, text, walker.diagnostics)

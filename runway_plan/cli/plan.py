@@ -48,10 +48,10 @@ from runway_plan.plan.diff import diff_plans
 from runway_plan.plan.live import LiveError, Organization
 from runway_plan.plan.report import (
     PLAN_FORMATS,
+    plan_pieces,
     render_diff,
     render_dot,
     render_mermaid,
-    render_plan,
 )
 from runway_plan.source import parse_document
 from runway_plan.validate import check_document, check_file
@@ -323,14 +323,16 @@ def plan_command(
     )
     result.diagnostics = sort_diagnostics(selected.diagnostics)
     if gantt is not None:
-        gantt.write_text(GANTT_WRITERS[gantt.suffix.lower()](result), encoding="utf-8")
+        with gantt.open("w", encoding="utf-8") as chart:
+            chart.writelines(GANTT_WRITERS[gantt.suffix.lower()](result))
     console = Console()
     if fmt in _DIAGNOSTIC_FORMATS:
         click.echo(render_diagnostics(result.diagnostics, fmt, version=__version__), nl=False)
     elif fmt == "table" and console.is_terminal:
         print_plan(result, console)
     else:
-        click.echo(render_plan(result, fmt), nl=False)
+        for piece in plan_pieces(result, fmt):
+            click.echo(piece, nl=False)
     _report_left_out(selected)
     if gantt is not None:
         click.echo(display_lines(f"wrote {display(str(gantt))}"), err=True)

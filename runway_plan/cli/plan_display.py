@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -16,8 +16,8 @@ from runway_plan.plan import Plan
 from runway_plan.plan.report import (
     LineKind,
     StepTable,
-    render_gantt_html,
-    render_gantt_svg,
+    gantt_html_pieces,
+    gantt_svg_pieces,
     report_header,
     report_lines,
     step_tables,
@@ -73,11 +73,12 @@ def print_plan(result: Plan, console: Console) -> None:
         console.print(Text(display_lines(line), style=_STYLES[kind]))
 
 
-GANTT_WRITERS: dict[str, Callable[[Plan], str]] = {
-    ".svg": render_gantt_svg,
-    ".html": render_gantt_html,
-    ".htm": render_gantt_html,
+GANTT_WRITERS: dict[str, Callable[[Plan], Iterator[str]]] = {
+    ".svg": gantt_svg_pieces,
+    ".html": gantt_html_pieces,
+    ".htm": gantt_html_pieces,
 }
+"""The pieces of the Gantt chart a ``--gantt`` file's suffix asks for, to write in turn."""
 
 
 def gantt_file(path: Path | None) -> Path | None:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cached_property
-from graphlib import CycleError, TopologicalSorter
+from graphlib import CycleError
 from typing import TYPE_CHECKING, Any
 
 from runway_plan.catalog import Catalog
@@ -348,38 +348,52 @@ class Graph:
         return [self.generations[key] for key in self.order_keys()]
 
     def order_keys(self) -> list[str]:
-        """The keys of :meth:`order`: ``graphlib`` over :meth:`dependencies`, the ready
+        """The keys of :meth:`order`: Kahn's order over :meth:`dependencies`, the ready
         generation that comes first in the spec taken first, a join passed as soon as it is
-        ready."""
+        ready (the order ``graphlib.TopologicalSorter`` gives through ``get_ready`` and
+        ``done``, without its cycle search: a cycle leaves nodes unordered)."""
         joins, edges = self.dependencies()
         position = {key: i for i, key in enumerate(self.generations)}
-        sorter: TopologicalSorter[str] = TopologicalSorter()
-        for key in [*self.generations, *joins]:
-            sorter.add(key)
+        successors: dict[str, list[str]] = {key: [] for key in self.generations}
+        successors.update((key, []) for key in joins)
+        waiting = dict.fromkeys(successors, 0)
         for producer, consumer in edges:
-            sorter.add(consumer, producer)
-        try:
-            sorter.prepare()
-        except CycleError:
-            raise CycleError("the generations depend on each other in a cycle") from None
+            if consumer not in waiting:
+                successors[consumer], waiting[consumer] = [], 0
+            if producer not in waiting:
+                successors[producer], waiting[producer] = [], 0
+            successors[producer].append(consumer)
+            waiting[consumer] += 1
+        became_ready = [key for key, count in waiting.items() if count == 0]
         ready: list[tuple[int, str]] = []
         passed: list[str] = []
         order: list[str] = []
+        finished = 0
 
-        def take(keys: tuple[str, ...]) -> None:
-            for key in keys:
+        def take() -> None:
+            for key in became_ready:
                 if key in position:
                     heapq.heappush(ready, (position[key], key))
                 else:
                     passed.append(key)
+            became_ready.clear()
 
-        take(sorter.get_ready())
+        def done(key: str) -> None:
+            for successor in successors[key]:
+                waiting[successor] -= 1
+                if waiting[successor] == 0:
+                    became_ready.append(successor)
+
+        take()
         while passed or ready:
             if passed:
-                sorter.done(passed.pop())
+                done(passed.pop())
             else:
                 _, key = heapq.heappop(ready)
                 order.append(key)
-                sorter.done(key)
-            take(sorter.get_ready())
+                done(key)
+            finished += 1
+            take()
+        if finished < len(waiting):
+            raise CycleError("the generations depend on each other in a cycle")
         return order

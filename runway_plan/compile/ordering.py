@@ -4,6 +4,7 @@ inferred from its inputs', producers first."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
@@ -21,6 +22,8 @@ def report_cycles(
     """Report (RP301) each edge of every cycle among steps at its reference, its span the value
     of ``step_edges``; those edges."""
     remaining = dict(step_edges)
+    if _acyclic(remaining):
+        return set()
     while True:
         sorter: TopologicalSorter[str] = TopologicalSorter()
         for source, target in remaining:
@@ -87,6 +90,27 @@ def data_order(graph: Graph, cyclic: set[tuple[str, str]]) -> list[Generation]:
         if (generations[producer].step, generations[consumer].step) not in cyclic:
             sorter.add(consumer, producer)
     return [generations[key] for key in sorter.static_order()]
+
+
+def _acyclic(edges: Iterable[tuple[str, str]]) -> bool:
+    """Whether the graph of ``edges`` has no cycle (Kahn's algorithm: cheaper than
+    ``graphlib``'s cycle search, which is left to find the cycles when there are some)."""
+    successors: dict[str, list[str]] = {}
+    waiting: dict[str, int] = {}
+    for source, target in edges:
+        successors.setdefault(source, []).append(target)
+        successors.setdefault(target, [])
+        waiting[target] = waiting.get(target, 0) + 1
+    ready = [node for node in successors if node not in waiting]
+    finished = 0
+    while ready:
+        node = ready.pop()
+        finished += 1
+        for target in successors[node]:
+            waiting[target] -= 1
+            if waiting[target] == 0:
+                ready.append(target)
+    return finished == len(successors)
 
 
 def _rotate(cycle: list[str]) -> list[str]:

@@ -33,9 +33,17 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["codepoint_escape", "display", "display_lines", "is_hidden", "json_text"]
+__all__ = [
+    "codepoint_escape",
+    "display",
+    "display_lines",
+    "is_hidden",
+    "json_chunks",
+    "json_text",
+]
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _SHOWN_FORMATS = frozenset("\u200c\u200d")
@@ -139,3 +147,25 @@ def json_text(
     """
     text = json.dumps(data, indent=indent, ensure_ascii=False, separators=separators)
     return _JSON_SUSPECT.sub(_json_escape, text)
+
+
+def json_chunks(data: Any, *, indent: int | None = 2, batch: int = 1 << 16) -> Iterator[str]:
+    """The text of :func:`json_text` (``separators`` left to their default), in pieces of
+    about ``batch`` characters, made as they are written: a large document is never held
+    whole.  A list in ``data`` may be a ``list`` subclass that makes its items as the encoder
+    iterates it (the encoder takes its length, then iterates it).
+
+    The escapes are the same: the encoder yields every string literal whole, and a piece only
+    ever ends after a literal's closing quote or between tokens, where no escape can start.
+    """
+    encoder = json.JSONEncoder(indent=indent, ensure_ascii=False)
+    pending: list[str] = []
+    size = 0
+    for chunk in encoder.iterencode(data):
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= batch:
+            yield _JSON_SUSPECT.sub(_json_escape, "".join(pending))
+            pending, size = [], 0
+    if pending:
+        yield _JSON_SUSPECT.sub(_json_escape, "".join(pending))

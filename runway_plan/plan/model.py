@@ -60,7 +60,7 @@ class ReuseLike(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GenerationPlan:
     """One generation's cost, latency estimate and place in the schedule.
 
@@ -109,7 +109,7 @@ class GenerationPlan:
         return self.generation.request
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StepPlan:
     """A step: the sum of its generations (one, or one per fan-out item).
 

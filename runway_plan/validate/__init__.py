@@ -74,6 +74,8 @@ class Validator(AssetChecks, ResourceChecks):
         self.diagnostics: list[Diagnostic] = []
         self.memo: dict[tuple[Any, ...], tuple[Any, list[Diagnostic]]] = {}
         """Results of checking a value at a place: fan-out items share untemplated values."""
+        self.clean: set[tuple[Any, ...]] = set()
+        """Scalars found clean in a field of a model on an endpoint (see :class:`Context`)."""
 
     def run(self) -> list[Diagnostic]:
         seen: set[int] = set()
@@ -84,6 +86,8 @@ class Validator(AssetChecks, ResourceChecks):
             seen.add(id(generation.request))
             self.generation(generation)
         self.resources()
+        self.memo.clear()  # the validator is its own context, a cycle: free the memo now
+        self.clean.clear()
         return self.diagnostics
 
     def generation(self, gen: Generation) -> None:
@@ -132,6 +136,7 @@ class Validator(AssetChecks, ResourceChecks):
             renames,
             endpoint=gen.endpoint,
             step_keys=frozenset() if self.api else STEP_KEYS,
+            share=gen.index is None,
         )
         self.diagnostics.extend(checker.fields(gen.request, spec.fields, ()))
         for rule in overlay.rules:

@@ -69,6 +69,11 @@ class Context(Protocol):
     def memo(self) -> dict[tuple[Any, ...], tuple[Any, list[Diagnostic]]]:
         """Results of checking a value at a place: fan-out items share untemplated values."""
 
+    @property
+    def clean(self) -> set[tuple[Any, ...]]:
+        """Scalars found clean in a field of a model on an endpoint: a result without
+        diagnostics holds no place, so steps of one model share it."""
+
     def check_ref(
         self, ref: Ref, node: TypeNode, at: DataPath, checker: Checker
     ) -> list[Diagnostic]:
@@ -94,8 +99,12 @@ class Checker:
         *,
         endpoint: str | None = None,
         step_keys: frozenset[str] = frozenset(),
+        share: bool = False,
     ) -> None:
         self.renames = renames or {}
+        self.share = share
+        """Whether clean scalars are shared with the other steps of the model (a step of
+        one generation; a fan-out's items share theirs through the memo already)."""
         self.endpoint = endpoint
         self.step_keys = step_keys
         """The orchestration keys a step may hold beside the request fields (none for a bare
@@ -236,16 +245,25 @@ class Checker:
             return []
         if self.refs and isinstance(value, dict | list):
             return self._check(value, node, at)
+        container = isinstance(value, dict | list)
         key = (
-            id(value) if isinstance(value, dict | list) else (type(value), value),
+            id(value) if container else (type(value), value),
             id(node),
             at,
             self.base,
         )
-        cached = self.context.memo.get(key)
+        context = self.context
+        cached = context.memo.get(key)
         if cached is None:
+            shared = (
+                None if container or not self.share else (*key[:3], self.subject, self.endpoint)
+            )
+            if shared is not None and shared in context.clean:
+                return []
             cached = (value, self._check(value, node, at))
-            self.context.memo[key] = cached
+            context.memo[key] = cached
+            if shared is not None and not cached[1]:
+                context.clean.add(shared)
         return cached[1]
 
     def _check(self, value: Any, node: TypeNode, at: DataPath) -> list[Diagnostic]:

@@ -16,7 +16,8 @@ through :func:`~runway_plan.diagnostics.display.display_lines` as it is returned
 
 from __future__ import annotations
 
-from runway_plan.diagnostics.display import json_text
+from collections.abc import Iterator
+
 from runway_plan.plan.model import Plan
 from runway_plan.plan.report.diff import DIFF_HEADERS, diff_rows, diff_to_dict, render_diff
 from runway_plan.plan.report.dot import render_dot
@@ -32,9 +33,19 @@ from runway_plan.plan.report.figures import (
     summary_lines,
     total_row,
 )
-from runway_plan.plan.report.gantt import render_gantt_html, render_gantt_svg
-from runway_plan.plan.report.jsondoc import JSON_SCHEMA_VERSION, plan_to_dict, resource_to_dict
-from runway_plan.plan.report.markdown import markdown_code, render_markdown
+from runway_plan.plan.report.gantt import (
+    gantt_html_pieces,
+    gantt_svg_pieces,
+    render_gantt_html,
+    render_gantt_svg,
+)
+from runway_plan.plan.report.jsondoc import (
+    JSON_SCHEMA_VERSION,
+    plan_json_chunks,
+    plan_to_dict,
+    resource_to_dict,
+)
+from runway_plan.plan.report.markdown import markdown_code, markdown_pieces, render_markdown
 from runway_plan.plan.report.mermaid import render_mermaid
 from runway_plan.plan.report.text import (
     COLUMN_PRIORITY,
@@ -45,6 +56,7 @@ from runway_plan.plan.report.text import (
     report_lines,
     resource_lines,
     step_tables,
+    text_pieces,
 )
 
 __all__ = [
@@ -61,7 +73,11 @@ __all__ = [
     "credits_text",
     "diff_rows",
     "diff_to_dict",
+    "gantt_html_pieces",
+    "gantt_svg_pieces",
     "markdown_code",
+    "markdown_pieces",
+    "plan_pieces",
     "plan_to_dict",
     "render_diff",
     "render_dot",
@@ -80,6 +96,7 @@ __all__ = [
     "step_rows",
     "step_tables",
     "summary_lines",
+    "text_pieces",
     "total_row",
 ]
 
@@ -88,10 +105,18 @@ PLAN_FORMATS = ("table", "json", "markdown")
 
 def render_plan(plan: Plan, fmt: str) -> str:
     """Render ``plan`` as ``table`` (plain text), ``json`` or ``markdown``."""
+    return "".join(plan_pieces(plan, fmt))
+
+
+def plan_pieces(plan: Plan, fmt: str) -> Iterator[str]:
+    """The text of :func:`render_plan`, in pieces to write one after the other: the JSON
+    document is made as it is written (:func:`plan_json_chunks`), and so is the text table
+    (:func:`text_pieces`) and the Markdown (:func:`markdown_pieces`), never held whole."""
     if fmt == "table":
-        return render_text(plan)
-    if fmt == "json":
-        return json_text(plan_to_dict(plan)) + "\n"
-    if fmt == "markdown":
-        return render_markdown(plan)
-    raise ValueError(f"unknown format {fmt!r}")
+        yield from text_pieces(plan)
+    elif fmt == "json":
+        yield from plan_json_chunks(plan)
+    elif fmt == "markdown":
+        yield from markdown_pieces(plan)
+    else:
+        raise ValueError(f"unknown format {fmt!r}")

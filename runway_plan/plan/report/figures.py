@@ -30,6 +30,7 @@ __all__ = [
     "reuse_groups",
     "reuse_lines",
     "row_headers",
+    "step_row",
     "step_rows",
     "summary_lines",
     "total_row",
@@ -85,28 +86,30 @@ def confidence_legend(plan: Plan) -> list[str]:
 def step_rows(plan: Plan) -> list[tuple[str, ...]]:
     """One row per step: step, model, endpoint, generations, units, credits, USD, start, end,
     and, when the plan knows the run state, ``reused`` (``2/3``: reused N of M)."""
-    rows: list[tuple[str, ...]] = []
-    for step in plan.steps:
-        start, end = _when(step)
-        row: tuple[str, ...] = (
-            display(step.name),
-            display(step.model),
-            display(step.endpoint),
-            str(len(step.generations)),
-            display(step.units),
-            marked(
-                credits_text(step.low, step.high, step.unknown),
-                step.confidence,
-                step.unknown < len(step.generations),
-            ),
-            usd_text(plan, step.low, step.high, step.unknown),
-            start,
-            end,
-        )
-        if plan.has_reuse:
-            row += (f"{step.reused}/{len(step.generations)}",)
-        rows.append(row)
-    return rows
+    return [step_row(plan, step) for step in plan.steps]
+
+
+def step_row(plan: Plan, step: StepPlan) -> tuple[str, ...]:
+    """The row of one step in :func:`step_rows`."""
+    start, end = _when(step)
+    row: tuple[str, ...] = (
+        display(step.name),
+        display(step.model),
+        display(step.endpoint),
+        str(len(step.generations)),
+        display(step.units),
+        marked(
+            credits_text(step.low, step.high, step.unknown),
+            step.confidence,
+            step.unknown < len(step.generations),
+        ),
+        usd_text(plan, step.low, step.high, step.unknown),
+        start,
+        end,
+    )
+    if plan.has_reuse:
+        row += (f"{step.reused}/{len(step.generations)}",)
+    return row
 
 
 def total_row(plan: Plan) -> tuple[str, ...]:

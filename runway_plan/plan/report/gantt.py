@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Iterator
 
 from runway_plan.diagnostics.display import display
 from runway_plan.plan.model import GenerationPlan, Plan, format_duration
 from runway_plan.plan.report.figures import credits_text, total_text
 
-__all__ = ["render_gantt_html", "render_gantt_svg"]
+__all__ = ["gantt_html_pieces", "gantt_svg_pieces", "render_gantt_html", "render_gantt_svg"]
 
 
 _PALETTE = (
@@ -67,6 +68,16 @@ def render_gantt_svg(plan: Plan) -> str:
 
     Bars are coloured by step and carry a tooltip (``<title>``); the critical path is outlined.
     """
+    return "".join(gantt_svg_pieces(plan))
+
+
+def gantt_svg_pieces(plan: Plan) -> Iterator[str]:
+    """The text of :func:`render_gantt_svg`, a line at a time, made as it is written."""
+    for line in _svg_lines(plan):
+        yield line + "\n"
+
+
+def _svg_lines(plan: Plan) -> Iterator[str]:
     lanes: dict[tuple[str, int], list[GenerationPlan]] = {}
     for gen in plan.generations.values():
         if gen.slot is not None:
@@ -88,7 +99,7 @@ def render_gantt_svg(plan: Plan) -> str:
         f"{plan.name}: makespan {format_duration(plan.schedule.makespan)} "
         f"(lower bound {format_duration(plan.schedule.lower_bound)}) · {total}"
     )
-    out = [
+    yield from [
         '<svg xmlns="http://www.w3.org/2000/svg" '
         f'width="{label_w + chart_w + 20}" height="{height}" '
         f'viewBox="0 0 {label_w + chart_w + 20} {height}" font-family="Helvetica, Arial, '
@@ -104,8 +115,8 @@ def render_gantt_svg(plan: Plan) -> str:
     t = 0.0
     while t <= span + 1e-9:
         px = x(t)
-        out.append(f'<line x1="{px:.1f}" y1="{top}" x2="{px:.1f}" y2="{bottom}" stroke="#e3e3e3"/>')
-        out.append(
+        yield f'<line x1="{px:.1f}" y1="{top}" x2="{px:.1f}" y2="{bottom}" stroke="#e3e3e3"/>'
+        yield (
             f'<text x="{px:.1f}" y="{bottom + 14}" text-anchor="middle" fill="#555">'
             f"{_xml(format_duration(t))}</text>"
         )
@@ -113,10 +124,10 @@ def render_gantt_svg(plan: Plan) -> str:
     for row, lane in enumerate(order):
         y = top + row * lane_h
         if row % 2:
-            out.append(
+            yield (
                 f'<rect x="{label_w}" y="{y}" width="{chart_w}" height="{lane_h}" fill="#f7f7f7"/>'
             )
-        out.append(
+        yield (
             f'<text x="{label_w - 8}" y="{y + lane_h / 2 + 4:.1f}" text-anchor="end">'
             f"{_xml(lane[0])} · slot {lane[1] + 1}</text>"
         )
@@ -130,13 +141,13 @@ def render_gantt_svg(plan: Plan) -> str:
                 f"{format_duration(slot.end)}, "
                 f"{credits_text(gen.cost.low, gen.cost.high, int(gen.cost.unknown))} credits"
             )
-            out.append(
+            yield (
                 f'<rect x="{x(slot.start):.2f}" y="{y + 3}" width="{width:.2f}" '
                 f'height="{lane_h - 6}" rx="3" fill="{colours.get(gen.step, "#888")}"{stroke}>'
                 f"<title>{_xml(tip)}</title></rect>"
             )
             if width > 7 * len(gen.key):
-                out.append(
+                yield (
                     f'<text x="{x(slot.start) + 4:.2f}" y="{y + lane_h / 2 + 4:.1f}" '
                     f'fill="#fff">{_xml(gen.key)}</text>'
                 )
@@ -144,20 +155,26 @@ def render_gantt_svg(plan: Plan) -> str:
     for i, step in enumerate(plan.steps):
         lx = 10 + (i % 4) * 280
         ly = legend_y + (i // 4) * 18
-        out.append(
+        yield (
             f'<rect x="{lx}" y="{ly - 10}" width="12" height="12" rx="2" '
             f'fill="{colours[step.name]}"/>'
         )
-        out.append(f'<text x="{lx + 18}" y="{ly}">{_xml(step.name)} ({_xml(step.model)})</text>')
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
+        yield f'<text x="{lx + 18}" y="{ly}">{_xml(step.name)} ({_xml(step.model)})</text>'
+    yield "</svg>"
 
 
 def render_gantt_html(plan: Plan) -> str:
     """The Gantt chart in a self-contained HTML page."""
-    return (
+    return "".join(gantt_html_pieces(plan))
+
+
+def gantt_html_pieces(plan: Plan) -> Iterator[str]:
+    """The text of :func:`render_gantt_html`, made as it is written."""
+    yield (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{_xml(plan.name)} schedule</title>"
         "<style>body{font-family:Helvetica,Arial,sans-serif;margin:24px}</style></head>"
-        f"<body>\n{render_gantt_svg(plan)}</body></html>\n"
+        "<body>\n"
     )
+    yield from gantt_svg_pieces(plan)
+    yield "</body></html>\n"

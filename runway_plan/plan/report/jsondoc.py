@@ -4,15 +4,24 @@ fields are only ever added within a version.  Exact decimals are JSON strings.""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
+from runway_plan.diagnostics.display import json_chunks
 from runway_plan.diagnostics.render import render as render_diagnostics
 from runway_plan.plan.cost import Cost
-from runway_plan.plan.model import GenerationPlan, Plan
+from runway_plan.plan.model import GenerationPlan, Plan, StepPlan
 from runway_plan.plan.resources import ResourcePlan
 
-__all__ = ["JSON_SCHEMA_VERSION", "pair", "plan_to_dict", "resource_to_dict", "seconds"]
+__all__ = [
+    "JSON_SCHEMA_VERSION",
+    "pair",
+    "plan_json_chunks",
+    "plan_to_dict",
+    "resource_to_dict",
+    "seconds",
+]
 
 JSON_SCHEMA_VERSION = 1
 
@@ -73,6 +82,64 @@ def _cost_dict(plan: Plan, gen: GenerationPlan) -> dict[str, Any]:
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
     """The plan as the JSON document of ``docs/plan-json.md`` (version 1)."""
+    return _plan_dict(
+        plan,
+        [_step_dict(plan, s) for s in plan.steps],
+        [_cost_dict(plan, g) for g in plan.generations.values()],
+    )
+
+
+def plan_json_chunks(plan: Plan) -> Iterator[str]:
+    """The text of ``--format json`` (that of :func:`plan_to_dict`, and a final newline) in
+    pieces made as they are written: each step's and generation's object exists only while
+    it is encoded, so a plan of many generations is never held as one document."""
+    steps = _Generated(len(plan.steps), lambda: (_step_dict(plan, s) for s in plan.steps))
+    generations = _Generated(
+        len(plan.generations), lambda: (_cost_dict(plan, g) for g in plan.generations.values())
+    )
+    yield from json_chunks(_plan_dict(plan, steps, generations))
+    yield "\n"
+
+
+class _Generated(list[Any]):
+    """A JSON array of ``length`` items that ``make`` yields as the encoder reaches them; the
+    pure-Python encoder that :func:`json_chunks` runs takes a list's length, then iterates it."""
+
+    def __init__(self, length: int, make: Callable[[], Iterator[Any]]) -> None:
+        super().__init__()
+        self.length = length
+        self.make = make
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self) -> Iterator[Any]:
+        return self.make()
+
+
+def _step_dict(plan: Plan, s: StepPlan) -> dict[str, Any]:
+    rate = plan.usd_per_credit
+    return {
+        "name": s.name,
+        "endpoint": s.endpoint,
+        "model": s.model,
+        "generations": list(s.generations),
+        "units": s.units,
+        "credits": pair(s.low, s.high),
+        "usd": pair(s.low * rate, s.high * rate),
+        "unknown_generations": s.unknown,
+        "range": s.is_range,
+        "confidence": s.confidence,
+        "reasons": list(s.reasons),
+        "fingerprint": s.fingerprint,
+        "start_s": seconds(s.start),
+        "end_s": seconds(s.end),
+        "reused_generations": s.reused if plan.has_reuse else None,
+        "run_credits": pair(s.run_low, s.run_high) if plan.has_reuse else None,
+    }
+
+
+def _plan_dict(plan: Plan, steps: list[Any], generations: list[Any]) -> dict[str, Any]:
     rate = plan.usd_per_credit
     sched = plan.schedule
     deadline = None
@@ -160,28 +227,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             ],
         },
         "deadline": deadline,
-        "steps": [
-            {
-                "name": s.name,
-                "endpoint": s.endpoint,
-                "model": s.model,
-                "generations": list(s.generations),
-                "units": s.units,
-                "credits": pair(s.low, s.high),
-                "usd": pair(s.low * rate, s.high * rate),
-                "unknown_generations": s.unknown,
-                "range": s.is_range,
-                "confidence": s.confidence,
-                "reasons": list(s.reasons),
-                "fingerprint": s.fingerprint,
-                "start_s": seconds(s.start),
-                "end_s": seconds(s.end),
-                "reused_generations": s.reused if plan.has_reuse else None,
-                "run_credits": pair(s.run_low, s.run_high) if plan.has_reuse else None,
-            }
-            for s in plan.steps
-        ],
-        "generations": [_cost_dict(plan, g) for g in plan.generations.values()],
+        "steps": steps,
+        "generations": generations,
         "resources": None if plan.resources is None else resource_to_dict(plan.resources),
         "edges": [list(edge) for edge in plan.step_edges],
         "notes": list(plan.notes),

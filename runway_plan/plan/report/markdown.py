@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from runway_plan.diagnostics import Diagnostic
 from runway_plan.diagnostics.display import display, display_lines
@@ -17,14 +18,21 @@ from runway_plan.plan.report.figures import (
     marked,
     reason_lines,
     reuse_groups,
-    step_rows,
+    step_row,
     summary_lines,
     total_text,
     usd_text,
 )
 from runway_plan.plan.resources import ResourcePlan
 
-__all__ = ["markdown_code", "md_code", "md_table", "md_text", "render_markdown"]
+__all__ = [
+    "markdown_code",
+    "markdown_pieces",
+    "md_code",
+    "md_table",
+    "md_text",
+    "render_markdown",
+]
 
 
 _BACKTICKS = re.compile(r"`+")
@@ -64,7 +72,7 @@ def md_text(text: str) -> str:
     return _MD_ACTIVE.sub(r"\\\1", display(text))
 
 
-def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
+def md_table(headers: Sequence[str], rows: Iterable[Sequence[str]], right: set[int]) -> list[str]:
     """A Markdown table of cells that are Markdown already (each made by :func:`md_code`
     with ``cell=True``, :func:`md_text`, or runway-plan's own emphasis)."""
     align = ["---:" if i in right else "---" for i in range(len(headers))]
@@ -85,6 +93,18 @@ def _md_diagnostics(diagnostics: Sequence[Diagnostic]) -> list[str]:
 
 def render_markdown(plan: Plan) -> str:
     """The plan as Markdown for a pull-request comment."""
+    return "".join(markdown_pieces(plan))
+
+
+def markdown_pieces(plan: Plan, batch: int = 1000) -> Iterator[str]:
+    """The text of :func:`render_markdown` in pieces of about ``batch`` lines
+    (:func:`display_lines` works line by line, so each piece is escaped alone)."""
+    lines = iter(_markdown_lines(plan))
+    while piece := list(itertools.islice(lines, batch)):
+        yield display_lines("\n".join(piece)) + "\n"
+
+
+def _markdown_lines(plan: Plan) -> list[str]:
     errors = any(d.is_error for d in plan.diagnostics)
     badge = "❌" if errors else ("⚠️" if plan.unknown else "✅")
     out = [f"### {badge} runway-plan: {md_code(plan.name)}", ""]
@@ -93,7 +113,7 @@ def render_markdown(plan: Plan) -> str:
         f"**{format_duration(plan.schedule.makespan)}** · {md_text(plan.limits)}"
     )
     out.append("")
-    rows = [
+    rows = (
         (
             md_code(r[0], cell=True),
             md_code(r[1], cell=True),
@@ -101,8 +121,8 @@ def render_markdown(plan: Plan) -> str:
             f"{r[7]}–{r[8]}" if r[7] else "",
             *r[9:],
         )
-        for r in step_rows(plan)
-    ]
+        for r in (step_row(plan, step) for step in plan.steps)
+    )
     total: tuple[str, ...] = (
         "**Total**",
         "",
@@ -124,8 +144,7 @@ def render_markdown(plan: Plan) -> str:
     if plan.has_reuse:
         total += (f"**{plan.reused}/{len(plan.generations)}**",)
         headers += ("Reused",)
-    rows.append(total)
-    out += md_table(headers, rows, {3, 5, 6, 8})
+    out += md_table(headers, itertools.chain(rows, [total]), {3, 5, 6, 8})
     out.append("")
     out += [f"{md_text(line)}" for line in confidence_legend(plan)]
     if confidence_legend(plan):
@@ -156,7 +175,7 @@ def render_markdown(plan: Plan) -> str:
         f"<sub>{md_code(plan.source)} · catalog {plan.catalog_version} "
         f"(sha256 {plan.catalog_digest[:12]})</sub>",
     ]
-    return display_lines("\n".join(out)) + "\n"
+    return out
 
 
 def _md_resources(resources: ResourcePlan) -> list[str]:

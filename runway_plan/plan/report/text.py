@@ -3,7 +3,8 @@ width when asked), and the lines under it, each with the kind a terminal colours
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -137,6 +138,10 @@ class StepTable:
 
     def lines(self) -> list[tuple[str, LineKind]]:
         """The table as plain text lines, each with the kind of its row."""
+        return list(self.iter_lines())
+
+    def iter_lines(self) -> Iterator[tuple[str, LineKind]]:
+        """The lines of :meth:`lines`, made one at a time."""
         rows = [*zip(self.rows, self.kinds, strict=True)]
         if self.total is not None:
             rows.append((self.total, ""))
@@ -149,10 +154,13 @@ class StepTable:
                     for header, cell in zip(self.headers[1:], row[1:], strict=True)
                     if cell
                 ]
-            return out
-        rule = tuple("-" * w for w in self.widths)
+            yield from out
+            return
+        widths, right = self.widths, self.right
+        rule = tuple("-" * w for w in widths)
         rows = [(self.headers, ""), (rule, ""), *rows]
-        return [(_table_line(row, self.widths, self.right), kind) for row, kind in rows]
+        for row, kind in rows:
+            yield _table_line(row, widths, right), kind
 
 
 def _table_line(cells: Sequence[str], widths: Sequence[int], right: frozenset[int]) -> str:
@@ -264,7 +272,18 @@ def report_lines(plan: Plan) -> list[tuple[str, LineKind]]:
 def render_text(plan: Plan) -> str:
     """The plan as a plain-text report: what a terminal shows, without colour and with the
     step table whole (a terminal splits it to fit, :func:`step_tables`)."""
+    return "".join(text_pieces(plan))
+
+
+def text_pieces(plan: Plan, batch: int = 1000) -> Iterator[str]:
+    """The text of :func:`render_text` in pieces of about ``batch`` lines, made as they are
+    written (:func:`display_lines` works line by line, so each piece is escaped alone)."""
     (table,) = step_tables(plan)
-    out = [report_header(plan), "", *(text for text, _ in table.lines()), ""]
-    out += [text for text, _ in report_lines(plan)]
-    return display_lines("\n".join(out)) + "\n"
+    lines = itertools.chain(
+        [report_header(plan), ""],
+        (text for text, _ in table.iter_lines()),
+        [""],
+        (text for text, _ in report_lines(plan)),
+    )
+    while piece := list(itertools.islice(lines, batch)):
+        yield display_lines("\n".join(piece)) + "\n"
