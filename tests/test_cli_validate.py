@@ -147,6 +147,34 @@ def test_python_dash_m_runs_the_cli(spec: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.parametrize("chosen", [None, "some_plugin"])
+def test_the_command_line_alone_skips_pydantic_plugin_discovery(
+    monkeypatch: pytest.MonkeyPatch, chosen: str | None
+) -> None:
+    import os
+    import signal
+    import sys
+
+    import runway_plan.validate  # noqa: F401  (the library leaves the variable alone)
+    from runway_plan import __main__ as process
+
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "restored after the test")
+    if chosen is None:
+        monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS")
+    else:
+        monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", chosen)
+    assert os.environ.get("PYDANTIC_DISABLE_PLUGINS") == chosen
+    monkeypatch.setattr(sys, "argv", ["runway-plan", "codes"])
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as ended:
+            process.main()
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    assert ended.value.code == 0
+    assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == (chosen or "__all__")
+
+
 def test_a_huge_output_count_is_reported_not_expanded(tmp_path: Path) -> None:
     path = tmp_path / "many.yaml"
     path.write_text(
