@@ -147,6 +147,31 @@ def test_python_dash_m_runs_the_cli(spec: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def test_validate_imports_only_what_the_spec_needs() -> None:
+    import subprocess
+    import sys
+
+    child = """
+import sys
+from runway_plan.cli import main
+try:
+    main(["validate", "specs/router.yaml"])
+except SystemExit as exc:
+    print(exc.code, sorted(set(sys.argv[1:]) & set(sys.modules)))
+"""
+    root = Path(__file__).parent.parent
+    heavy = ["filetype", "httpx", "jinja2", "networkx", "rich", "tinytag"]
+    done = subprocess.run(
+        [sys.executable, "-c", child, *heavy],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.splitlines()[-1] == "0 []"  # no template, no local media file
+
+
 @pytest.mark.parametrize("chosen", [None, "some_plugin"])
 def test_the_command_line_alone_skips_pydantic_plugin_discovery(
     monkeypatch: pytest.MonkeyPatch, chosen: str | None
