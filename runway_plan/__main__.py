@@ -3,6 +3,12 @@
 Ctrl-C ends it quietly with code 130 at any moment: while its modules are imported (before a
 command could catch it), while a command runs (:mod:`runway_plan.cli.app` maps
 ``KeyboardInterrupt`` to 130), and while the interpreter shuts down after the command.
+
+The process does not look for pydantic plugins (``PYDANTIC_DISABLE_PLUGINS``, unless the
+environment already sets it): the search reads the metadata of every installed distribution
+on each start, and no plugin has a part in runway-plan.  A process-wide choice, so made here at
+the command line's edge only (its child processes, git and ffmpeg, inherit it): the library,
+imported by a host, leaves its plugins alone.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ def _run() -> None:
 
 def main() -> None:
     """Run the command line: import it, then let the command handle Ctrl-C."""
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         _run()  # Ctrl-C is ignored (a background job) or handled by a host: leave it so
         return

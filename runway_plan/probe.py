@@ -5,7 +5,8 @@ duration of audio and video is read from the container headers (``tinytag``).  R
 cached per path, size and modification time, so a fan-out that reuses a file reads it once.
 
 :func:`probe_local` reads a file a spec names, already opened and confined by
-:class:`runway_plan.files.Root`; :func:`probe` a file runway-plan wrote itself.
+:class:`runway_plan.files.Root`; :func:`probe` a file runway-plan wrote itself.  Both libraries
+are imported by the first file probed: a spec without local media never loads them.
 """
 
 from __future__ import annotations
@@ -14,9 +15,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
-
-import filetype
-from tinytag import TinyTag, TinyTagException
 
 from runway_plan.files import LocalFile
 
@@ -45,6 +43,8 @@ def _media_of(mime: str | None) -> str | None:
 
 def sniff(data: bytes) -> tuple[str | None, str | None]:
     """The MIME type and media (image, video, audio) of content, from its magic bytes."""
+    import filetype
+
     kind = filetype.guess(data[:_HEADER_BYTES])
     mime = kind.mime if kind else None
     return mime, _media_of(mime)
@@ -55,6 +55,9 @@ _CACHE_SIZE = 4096
 
 
 def _sniff(path: Path, size: int, handle: BinaryIO) -> MediaInfo:
+    import filetype
+    from tinytag import TinyTag, TinyTagException
+
     handle.seek(0)
     header = handle.read(_HEADER_BYTES)
     kind = filetype.guess(header)

@@ -147,6 +147,59 @@ def test_python_dash_m_runs_the_cli(spec: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def test_validate_imports_only_what_the_spec_needs() -> None:
+    import subprocess
+    import sys
+
+    child = """
+import sys
+from runway_plan.cli import main
+try:
+    main(["validate", "specs/router.yaml"])
+except SystemExit as exc:
+    print(exc.code, sorted(set(sys.argv[1:]) & set(sys.modules)))
+"""
+    root = Path(__file__).parent.parent
+    heavy = ["filetype", "httpx", "jinja2", "networkx", "rich", "tinytag"]
+    done = subprocess.run(
+        [sys.executable, "-c", child, *heavy],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.splitlines()[-1] == "0 []"  # no template, no local media file
+
+
+@pytest.mark.parametrize("chosen", [None, "some_plugin"])
+def test_the_command_line_alone_skips_pydantic_plugin_discovery(
+    monkeypatch: pytest.MonkeyPatch, chosen: str | None
+) -> None:
+    import os
+    import signal
+    import sys
+
+    import runway_plan.validate  # noqa: F401  (the library leaves the variable alone)
+    from runway_plan import __main__ as process
+
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "restored after the test")
+    if chosen is None:
+        monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS")
+    else:
+        monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", chosen)
+    assert os.environ.get("PYDANTIC_DISABLE_PLUGINS") == chosen
+    monkeypatch.setattr(sys, "argv", ["runway-plan", "codes"])
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as ended:
+            process.main()
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    assert ended.value.code == 0
+    assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == (chosen or "__all__")
+
+
 def test_a_huge_output_count_is_reported_not_expanded(tmp_path: Path) -> None:
     path = tmp_path / "many.yaml"
     path.write_text(

@@ -361,3 +361,28 @@ def test_a_bounded_renderer_keeps_only_its_most_recently_used_templates(
     for name in ["a", "b", "a", "c", "a", "b"]:
         assert bounded.render(f"{name} {{{{ x }}}}", {"x": 1}, SPAN) == f"{name} 1"
     assert compiled == ["a {{ x }}", "b {{ x }}", "c {{ x }}", "b {{ x }}"]
+
+
+_JINJA_LOADED = """
+import sys
+from runway_plan.validate import check_file
+from runway_plan.compile.templating import Renderer
+from runway_plan.diagnostics import Span
+_, diagnostics = check_file(sys.argv[1])
+print(sorted({d.code for d in diagnostics if d.is_error}), "jinja2" in sys.modules)
+print(Renderer().render("{{ 1 + 1 }}", {}, Span("s.yaml", 1, 1, 1, 2)), "jinja2" in sys.modules)
+"""
+
+
+def test_jinja_is_imported_only_for_a_spec_with_templates() -> None:
+    root = Path(__file__).parent.parent
+    child = subprocess.run(
+        [sys.executable, "-c", _JINJA_LOADED, "specs/router.yaml"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=120,
+        check=True,
+    )
+    assert "{{" not in (root / "specs/router.yaml").read_text(encoding="utf-8")
+    assert child.stdout.splitlines() == ["[] False", "2 True"]

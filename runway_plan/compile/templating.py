@@ -5,6 +5,9 @@ its source position is kept.  A scalar that is exactly one ``{{ expression }}`` 
 expression's native type (``duration: "{{ seconds }}"`` gives an integer).  The environment is
 an immutable sandbox with strict undefined variables and no globals that reach code, files or
 the environment, and every render is bounded in memory and work (RP112 past a bound).
+
+Jinja is imported, and the sandbox built, when a renderer meets its first template: a spec
+without one (and ``validate`` of it) never loads them.
 """
 
 from __future__ import annotations
@@ -13,15 +16,15 @@ import math
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import TemplateError, TemplateSyntaxError, UndefinedError
-from jinja2.exceptions import SecurityError
-
-from runway_plan.compile.sandbox import OutOfWork, RenderFunction, Sandbox, Work, deep_size
 from runway_plan.diagnostics import Diagnostic, Span, make
 from runway_plan.limits import Meter, over_limit
 from runway_plan.source import INTEGER_RANGE
+
+if TYPE_CHECKING:
+    from runway_plan.compile.sandbox import RenderFunction, Sandbox, Work
 
 __all__ = ["Absent", "Renderer", "TemplateFailure", "is_template"]
 
@@ -54,18 +57,27 @@ class TemplateFailure:
 
 _JSON_TYPES = (str, int, float, bool, type(None), list, dict)
 
-# Jinja's filters report some bad arguments as AttributeError (dictsort) or AssertionError
-# (truncate).
-_EVALUATION_ERRORS = (
-    TemplateError, ArithmeticError, TypeError, ValueError, LookupError, AttributeError,
-    AssertionError,
-)  # fmt: skip
-_FAILURES = (
-    TemplateSyntaxError, SecurityError, *_EVALUATION_ERRORS, RecursionError, SyntaxError,
-    MemoryError,
-)  # fmt: skip
-# Python's compiler refuses code nested too deeply (SyntaxError, MemoryError); the sandbox
-# refuses such templates first, these are the fallback.
+
+@cache
+def _failures() -> tuple[type[Exception], ...]:
+    """The exceptions of a template that fails to compile or render (Jinja's among them, so
+    imported on the first failure)."""
+    from jinja2 import TemplateError, TemplateSyntaxError
+    from jinja2.exceptions import SecurityError
+
+    # Jinja's filters report some bad arguments as AttributeError (dictsort) or
+    # AssertionError (truncate).
+    evaluation = (
+        TemplateError, ArithmeticError, TypeError, ValueError, LookupError, AttributeError,
+        AssertionError,
+    )  # fmt: skip
+    # Python's compiler refuses code nested too deeply (SyntaxError, MemoryError); the
+    # sandbox refuses such templates first, these are the fallback.
+    return (
+        TemplateSyntaxError, SecurityError, *evaluation, RecursionError, SyntaxError,
+        MemoryError,
+    )  # fmt: skip
+
 
 _COMPILE_COST = 2_000
 _COMPILE_COST_PER_CHARACTER = 50
@@ -116,10 +128,20 @@ class Renderer:
     """
 
     def __init__(self, meter: Meter | None = None, *, max_cached: int | None = None) -> None:
-        self.sandbox = Sandbox()
+        self._sandbox: Sandbox | None = None
         self.meter = meter
         self.max_cached = max_cached
         self._cache: dict[str, RenderFunction] = {}
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """The Jinja sandbox templates compile in, built on first use."""
+        sandbox = self._sandbox
+        if sandbox is None:
+            from runway_plan.compile.sandbox import Sandbox
+
+            sandbox = self._sandbox = Sandbox()
+        return sandbox
 
     def _compile(self, text: str) -> RenderFunction:
         cache = self._cache
@@ -152,6 +174,10 @@ class Renderer:
         ``absent`` names variables the context lacks on purpose (``item`` in a step without
         ``for_each``), for the diagnostic when the template uses one.
         """
+        from jinja2 import UndefinedError
+
+        from runway_plan.compile.sandbox import OutOfWork, Work, deep_size
+
         meter = self.meter
         work: Work | None = None
         try:
@@ -180,7 +206,7 @@ class Renderer:
             found = _UNDEFINED_NAME.search(message)
             name = found.group(1) if found else None
             return _undefined(message, name, text, span, context, absent)
-        except _FAILURES as exc:
+        except _failures() as exc:
             return _failure(exc, span)
 
     def _over(self, name: str, span: Span) -> TemplateFailure:
@@ -203,7 +229,7 @@ class Renderer:
             used = self.sandbox.free_names(text)
         except _OverLimit as exc:
             return self._over(exc.name, span)
-        except _FAILURES as exc:
+        except _failures() as exc:
             return _failure(exc, span)
         missing = sorted(used - set(defined) - set(self.sandbox.globals))
         if not missing:
@@ -230,6 +256,9 @@ def _undefined(
 
 def _failure(exc: Exception, span: Span) -> TemplateFailure:
     """The diagnostic of a template that failed to compile or render (not an undefined name)."""
+    from jinja2 import TemplateSyntaxError
+    from jinja2.exceptions import SecurityError
+
     if isinstance(exc, TemplateSyntaxError):
         line = span.line + max((exc.lineno or 1) - 1, 0)
         at = Span(span.path, line, span.col, line, span.col + 1)
