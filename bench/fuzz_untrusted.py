@@ -27,6 +27,7 @@ CI runs the hypothesis fuzz in ``tests/``; this is the long run whose figures a 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import multiprocessing as mp
 import multiprocessing.connection as mp_connection
@@ -144,7 +145,7 @@ def _mutate_data(data: Any, rng: random.Random) -> Any:
         if choice < 0.45:
             new: Any = rng.choice(HOSTILE_STRINGS)
         elif choice < 0.7:
-            new = rng.choice(HOSTILE_SCALARS)
+            new = copy.deepcopy(rng.choice(HOSTILE_SCALARS))  # never shared: no cycles
         elif choice < 0.8:
             new = {rng.choice(HOSTILE_STRINGS)[:40] or "k": rng.choice(HOSTILE_STRINGS)}
         elif choice < 0.9:
