@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -25,6 +25,7 @@ from runway_plan.catalog.model import (
     Constraints,
     EndpointSpec,
     EnumType,
+    FieldPatch,
     FieldSpec,
     IntegerType,
     LengthTolerance,
@@ -319,6 +320,20 @@ def _unbounded_below(node: Any) -> bool:
     return False
 
 
+def _floored(
+    fields: dict[str, FieldSpec], floors: dict[str, FieldPatch], at: str = ""
+) -> Iterator[tuple[str, FieldSpec, FieldPatch]]:
+    """The fields named in ``floors``, at any depth of objects (``input.duration`` of a
+    model-agnostic request too), by dotted path, with their floor."""
+    for name, node in fields.items():
+        path = f"{at}{name}"
+        floor = floors.get(name)
+        if floor is not None:
+            yield path, node, floor
+        if isinstance(node.type, ObjectType):
+            yield from _floored(node.type.fields, floors, f"{path}.")
+
+
 def _with_floors(constraints: Constraints, overlay: Overlay) -> Overlay:
     """``overlay`` with its ``field_floors`` copied into each model whose field needs one, so
     the validator and the schema see one patch per model field."""
@@ -327,11 +342,10 @@ def _with_floors(constraints: Constraints, overlay: Overlay) -> Overlay:
     models = dict(overlay.models)
     for endpoint in constraints.endpoints.values():
         for name, spec in endpoint.models.items():
-            for field, floor in overlay.field_floors.items():
-                node = spec.fields.get(field)
-                own = models.get(name) or ModelOverlay()
+            for field, node, floor in _floored(spec.fields, overlay.field_floors):
+                own = models.get(name) or ModelOverlay(source=floor.source)
                 patch = own.fields.get(field)
-                if node is None or not _unbounded_below(node.type):
+                if not _unbounded_below(node.type):
                     continue
                 if patch is not None and patch.minimum is not None:
                     continue
