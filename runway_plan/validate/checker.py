@@ -347,19 +347,22 @@ class Checker:
                     hint=f"shorten it by {length - high}",
                 )
             )
-        if patch is not None and (patch.pattern is not None or patch.pixel_area is not None):
+        pattern = node.pattern
+        if patch is not None and patch.pixel_area is not None:
             found.extend(
                 free_size(value, patch, self.listed_values(at), self.subject, at, self.locate(at))
             )
+        elif pattern is None and patch is not None:
+            pattern = patch.pattern
         if (
-            node.pattern is not None
-            and not re.search(node.pattern, value)
+            pattern is not None
+            and not re.search(pattern, value)
             and not (at[-1] == "tag" and "reference_tags" in self.overlay.rules)
         ):
             found.append(
                 make(
                     "RP207",
-                    f"{describe.label(at)} '{value}' does not match {node.pattern}",
+                    f"{describe.label(at)} '{value}' does not match {pattern}",
                     self.locate(at),
                 )
             )
