@@ -23,6 +23,7 @@ from support.execute import KEY, graph_of, write_spec
 from runway_plan.diagnostics.issue import Issue
 from runway_plan.execute import RetryPolicy, RunwayClient, State, StateLocked, StepStatus
 from runway_plan.execute.client import (
+    ApiError,
     AuthenticationFailed,
     NotSent,
     OutcomeUnknown,
@@ -149,6 +150,31 @@ def test_polls_give_up_after_the_policy_and_report_404() -> None:
     client, http = _client(_sequence(httpx.Response(404, json={"error": "Task not found."})))
     with pytest.raises(TaskNotFound):
         _call(client, http, lambda: client.task("t"))
+
+
+@pytest.mark.parametrize(
+    "recorded", ["../avatars/7b1e4c2a", "..", "x/../../organization", "id?x=1", "a#b", "", "é"]
+)
+def test_an_id_from_a_hostile_state_never_names_another_path(recorded: str) -> None:
+    handler = _sequence(httpx.Response(200, json={"status": "SUCCEEDED"}))
+    calls: list[Callable[[RunwayClient], Any]] = [
+        lambda c: c.task(recorded),
+        lambda c: c.cancel(recorded),
+        lambda c: c.resource("avatar", recorded),
+        lambda c: c.update_resource("document", recorded, {"name": "x"}),
+        lambda c: c.delete_resource("voice", recorded),
+        lambda c: c.task(f"workflow_invocations/{recorded}"),
+    ]
+    for call in calls:
+        client, http = _client(handler)
+        with pytest.raises(ApiError, match="is not one the API gives; nothing was sent"):
+            _call(client, http, lambda: call(client))  # noqa: B023
+    assert handler.seen == []  # type: ignore[attr-defined]
+    client, http = _client(handler)
+    assert _call(client, http, lambda: client.task("7b1e4c2a-5f3d-4e8b-9a61-2c0d8f4e7a11"))
+    assert [r.url.path for r in handler.seen] == [  # type: ignore[attr-defined]
+        "/v1/tasks/7b1e4c2a-5f3d-4e8b-9a61-2c0d8f4e7a11"
+    ]
 
 
 def test_retry_after_dates_and_millis() -> None:

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,18 @@ RESOURCE_PATHS = {
 """The API path of each resource kind."""
 
 
+_PATH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
+
+
+def path_id(value: str, what: str) -> str:
+    """``value`` as one segment of a request's path: an id as the API gives them (letters,
+    digits, ``_.:-``).  An id read from a state folder is untrusted: one such as
+    ``../avatars/X`` would name another object, so it is refused before anything is sent."""
+    if not _PATH_ID.fullmatch(value) or ".." in value:
+        raise ApiError(f"the {what} id {value[:80]!r} is not one the API gives; nothing was sent")
+    return value
+
+
 class RunwayClient(ApiTransport):
     """The Runway API over an injected ``httpx.AsyncClient``: its calls, over the transport
     and retries of :class:`~runway_plan.execute.transport.ApiTransport`.
@@ -165,7 +178,7 @@ class RunwayClient(ApiTransport):
 
     async def resource(self, kind: str, remote_id: str) -> dict[str, Any]:
         """``GET /v1/{documents,avatars}/{id}``; raises :class:`ResourceNotFound` on 404."""
-        path = f"{RESOURCE_PATHS[kind]}/{remote_id}"
+        path = f"{RESOURCE_PATHS[kind]}/{path_id(remote_id, kind)}"
         body = await self._idempotent("resource_get", "GET", path)
         if not isinstance(body, dict):
             raise ApiError(f"GET {path}: the answer is not a JSON object")
@@ -176,13 +189,14 @@ class RunwayClient(ApiTransport):
     ) -> dict[str, Any] | None:
         """``PATCH /v1/{documents,avatars}/{id}`` with the changed fields (idempotent, so
         retried); the object as answered (None for a document: the API returns no body)."""
-        path = f"{RESOURCE_PATHS[kind]}/{remote_id}"
+        path = f"{RESOURCE_PATHS[kind]}/{path_id(remote_id, kind)}"
         answer = await self._idempotent("resource_update", "PATCH", path, dict(body))
         return answer if isinstance(answer, dict) else None
 
     async def delete_resource(self, kind: str, remote_id: str) -> None:
         """``DELETE /v1/{documents,avatars}/{id}``; raises :class:`ResourceNotFound` on 404."""
-        await self._idempotent("resource_delete", "DELETE", f"{RESOURCE_PATHS[kind]}/{remote_id}")
+        path = f"{RESOURCE_PATHS[kind]}/{path_id(remote_id, kind)}"
+        await self._idempotent("resource_delete", "DELETE", path)
 
     async def list_resources(self, kind: str) -> list[dict[str, Any]]:
         """Every object of ``kind`` (``GET /v1/{documents,avatars}``, all pages, newest
@@ -209,9 +223,9 @@ class RunwayClient(ApiTransport):
         most that many tries (a poller that retries on its own grid passes 1)."""
         invocation = invocation_id(task_id)
         path = (
-            f"/v1/tasks/{task_id}"
+            f"/v1/tasks/{path_id(task_id, 'task')}"
             if invocation is None
-            else f"/v1/workflow_invocations/{quote(invocation, safe='')}"
+            else f"/v1/workflow_invocations/{path_id(invocation, 'workflow invocation')}"
         )
         body = await self._idempotent("task", "GET", path, attempts=attempts)
         if not isinstance(body, dict) or not isinstance(body.get("status"), str):
@@ -228,7 +242,7 @@ class RunwayClient(ApiTransport):
                 405,
                 [],
             )
-        await self._idempotent("cancel", "DELETE", f"/v1/tasks/{task_id}")
+        await self._idempotent("cancel", "DELETE", f"/v1/tasks/{path_id(task_id, 'task')}")
 
     # ------------------------------------------------------------------ files
 
