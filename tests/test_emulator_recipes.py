@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,9 @@ import httpx
 import pytest
 import runwayml
 from support.execute import Harness, copy_specs, emulator, graph_of
+from support.sdk import sdk_client, succeeded
 
-from runway_plan.emulator import Emulator, EmulatorConfig, EmulatorServer, create_app
+from runway_plan.emulator import Emulator, EmulatorConfig
 from runway_plan.emulator.synth import image_size, striped_png
 from runway_plan.emulator.video import mp4
 from runway_plan.probe import probe
@@ -37,22 +37,8 @@ def emu() -> Iterator[Emulator]:
 
 @pytest.fixture
 def client(emu: Emulator) -> Iterator[runwayml.RunwayML]:
-    with (
-        EmulatorServer(create_app(emu)) as server,
-        runwayml.RunwayML(api_key=emu.api_key, base_url=server.base_url) as client,
-    ):
-        yield client
-
-
-def _succeeded(client: runwayml.RunwayML, task_id: str) -> Any:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        task = client.tasks.retrieve(task_id)
-        if task.status in ("SUCCEEDED", "FAILED", "CANCELLED"):
-            assert task.status == "SUCCEEDED", task
-            return task
-        time.sleep(0.02)
-    raise AssertionError(f"task {task_id} did not finish")
+    with sdk_client(emu) as served:
+        yield served
 
 
 def _outputs(task: Any, tmp_path: Path) -> list[tuple[str | None, float | None, bytes]]:
@@ -154,7 +140,7 @@ def test_sdk_runs_each_recipe(
     name, arguments, media, count, seconds, credits = call
     created = getattr(client.recipes, name)(**arguments)
     assert created.estimated_cost.credits == credits
-    task = _succeeded(client, created.id)
+    task = succeeded(client, created.id)
     assert task.cost.credits == credits
     outputs = _outputs(task, tmp_path)
     assert [m for m, _d, _b in outputs] == [media] * count

@@ -6,7 +6,6 @@ until it succeeds, its outputs real media of the modality."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +13,9 @@ from typing import Any
 import httpx
 import pytest
 import runwayml
+from support.sdk import sdk_client, succeeded
 
-from runway_plan.emulator import Emulator, EmulatorConfig, EmulatorServer, create_app
+from runway_plan.emulator import Emulator, EmulatorConfig
 from runway_plan.probe import probe
 
 
@@ -27,22 +27,8 @@ def emu() -> Iterator[Emulator]:
 
 @pytest.fixture
 def client(emu: Emulator) -> Iterator[runwayml.RunwayML]:
-    with (
-        EmulatorServer(create_app(emu)) as server,
-        runwayml.RunwayML(api_key=emu.api_key, base_url=server.base_url, max_retries=0) as client,
-    ):
-        yield client
-
-
-def _succeeded(client: runwayml.RunwayML, task_id: str) -> Any:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        task = client.tasks.retrieve(task_id)
-        if task.status in ("SUCCEEDED", "FAILED", "CANCELLED"):
-            assert task.status == "SUCCEEDED", task
-            return task
-        time.sleep(0.02)
-    raise AssertionError(f"task {task_id} did not finish")
+    with sdk_client(emu, max_retries=0) as served:
+        yield served
 
 
 def _media(task: Any, tmp_path: Path) -> list[tuple[str | None, float | None]]:
@@ -130,7 +116,7 @@ def test_generate_video_routes_to_the_cheapest_and_bills_it(
     assert routing.resolved_input.duration == 5
     assert routing.resolved_input.ratio == "1280:720"
     assert routing.resolved_settings.optimize_for == "cost"
-    task = _succeeded(client, created.id)
+    task = succeeded(client, created.id)
     [(media, seconds)] = _media(task, tmp_path)
     assert media == "video" and seconds == pytest.approx(5, abs=0.1)
     [entry] = emu.ledger().entries
@@ -184,7 +170,7 @@ def test_generate_image_and_audio(client: runwayml.RunwayML, emu: Emulator, tmp_
         config_id="stills", input={"prompt_text": "a red kite", "aspect_ratio": "16:9"}
     )
     assert image.routing.model == "gen4_image_turbo"
-    [(media, _)] = _media(_succeeded(client, image.id), tmp_path)
+    [(media, _)] = _media(succeeded(client, image.id), tmp_path)
     assert media == "image"
 
     client.routers.create(slug="voices")
@@ -193,7 +179,7 @@ def test_generate_image_and_audio(client: runwayml.RunwayML, emu: Emulator, tmp_
     )
     assert speech.routing.resolved_input.type == "speech"
     assert speech.routing.resolved_input.voice == "default"
-    [(media, seconds)] = _media(_succeeded(client, speech.id), tmp_path)
+    [(media, seconds)] = _media(succeeded(client, speech.id), tmp_path)
     assert media == "audio" and seconds is not None and seconds > 0
 
     effect = client.generate.audio.create(
@@ -201,7 +187,7 @@ def test_generate_image_and_audio(client: runwayml.RunwayML, emu: Emulator, tmp_
         input={"prompt_text": "rain on a tin roof", "type": "audio", "duration": 4},
     )
     assert effect.routing.resolved_input.voice == "none"
-    [(media, seconds)] = _media(_succeeded(client, effect.id), tmp_path)
+    [(media, seconds)] = _media(succeeded(client, effect.id), tmp_path)
     assert media == "audio" and seconds == pytest.approx(4, abs=0.1)
     charged = {e.model: e.billed_credits for e in emu.ledger().entries}
     assert charged[image.routing.model] == image.routing.estimated_cost.credits
@@ -218,5 +204,5 @@ def test_an_open_duration_and_ratio_are_filled_and_shown(
     resolved = created.routing.resolved_input
     assert (resolved.duration, resolved.ratio) == (5, "1280:720")
     assert created.routing.estimated_cost.credits == 60
-    [(media, seconds)] = _media(_succeeded(client, created.id), tmp_path)
+    [(media, seconds)] = _media(succeeded(client, created.id), tmp_path)
     assert media == "video" and seconds == pytest.approx(5, abs=0.1)

@@ -20,6 +20,7 @@ import httpx
 import pytest
 import runwayml
 from support.execute import CATALOG, Harness, copy_specs, emulator, graph_of, write_spec
+from support.sdk import sdk_client
 
 from runway_plan.emulator import (
     Emulator,
@@ -50,11 +51,8 @@ def emu() -> Iterator[Emulator]:
 
 @pytest.fixture
 def client(emu: Emulator) -> Iterator[runwayml.RunwayML]:
-    with (
-        EmulatorServer(create_app(emu)) as server,
-        runwayml.RunwayML(api_key=emu.api_key, base_url=server.base_url) as client,
-    ):
-        yield client
+    with sdk_client(emu) as served:
+        yield served
 
 
 def _finished(client: runwayml.RunwayML, invocation: str) -> tuple[Any, list[str]]:
