@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
 import sqlite3
 import subprocess
 import textwrap
@@ -356,3 +357,20 @@ def test_the_file_hasher_follows_a_symlink_only_when_asked_and_never_waits_on_a_
     os.mkfifo(fifo)
     with pytest.raises(OSError, match="not a regular file"):
         sha256_file(fifo, follow_symlinks=True)
+
+
+def test_a_recorded_output_name_never_leaves_the_outputs_folder(repo: Path, tmp_path: Path) -> None:
+    spec = repo / "specs" / "launch.yaml"
+    code, out, err = _invoke("run", str(spec), "--emulate")
+    assert code == 0, out + err
+    outputs = repo / "specs" / "outputs"
+    journal = repo / "specs" / ".runway-plan" / "launch" / "emulated" / "state.db"
+    escape = "png/" + "../" * 12 + str(tmp_path / "escaped").lstrip("/")
+    with sqlite3.connect(journal) as db:
+        assert db.execute("UPDATE outputs SET ext = ?", (escape,)).rowcount > 0
+    shutil.rmtree(outputs)
+    code, out, err = _invoke("run", str(spec), "--emulate")
+    assert code == 0, out + err
+    assert not (tmp_path / "escaped").exists()
+    assert not [p for p in tmp_path.rglob("*escaped*")]
+    assert (outputs / "emulated" / "launch" / "hero" / "0.bin").is_file()

@@ -28,6 +28,7 @@ import errno
 import hashlib
 import mimetypes
 import os
+import re
 import shutil
 import stat
 import time
@@ -47,8 +48,10 @@ __all__ = [
     "Signature",
     "Store",
     "extension_for",
+    "safe_extension",
     "sha256_file",
     "signature",
+    "within",
 ]
 
 Signature = tuple[int, int, int, int, int]
@@ -77,6 +80,20 @@ _EXTENSIONS = {
     "audio/flac": "flac",
     "text/plain": "txt",
 }
+
+
+_EXTENSION = re.compile(r"[A-Za-z0-9]{1,16}")
+
+
+def safe_extension(ext: str | None) -> str:
+    """``ext`` as the extension of a file name; one that is not letters and digits (a state
+    folder is untrusted: ``png/../../x`` would name another folder) is ``bin``."""
+    return ext if ext is not None and _EXTENSION.fullmatch(ext) else "bin"
+
+
+def within(path: Path | str, top: Path) -> bool:
+    """True when ``path``, with its ``..`` resolved as text, lies under ``top``."""
+    return Path(os.path.normpath(path)).is_relative_to(Path(os.path.normpath(top)))
 
 
 def extension_for(url: str, mime: str | None, path: Path | None = None) -> str:

@@ -26,7 +26,7 @@ from runway_plan.execute.fingerprint import Fingerprinter, OutputRef
 from runway_plan.execute.resources import ImageSource
 from runway_plan.execute.runner.results import GenerationResult, RunOptions
 from runway_plan.execute.state import State
-from runway_plan.execute.store import Store
+from runway_plan.execute.store import Store, safe_extension
 from runway_plan.files import LocalFileError
 from runway_plan.probe import sniff
 
@@ -173,7 +173,7 @@ class Inputs:
                     return str(urls[ref.index])
         if out is None or out.sha256 is None:
             raise TransferFailed(f"no stored output {ref.index} of '{ref.key}'")
-        name = f"{ref.key.replace('[', '-').replace(']', '')}-{ref.index}.{out.ext or 'bin'}"
+        name = f"{ref.key.replace('[', '-').replace(']', '')}-{ref.index}.{safe_extension(out.ext)}"
         cached = None if fresh else self.state.upload(out.sha256, self.options.upload_max_age)
         if cached is not None:
             return cached

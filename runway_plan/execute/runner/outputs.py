@@ -25,7 +25,7 @@ from runway_plan.execute.runner.records import Records
 from runway_plan.execute.runner.results import GenerationResult, OutputFile, RunOptions
 from runway_plan.execute.runner.spans import step_span
 from runway_plan.execute.state import Outcome, OutputRow, State, StepRow, StepStatus
-from runway_plan.execute.store import Store, extension_for, sha256_file
+from runway_plan.execute.store import Store, extension_for, safe_extension, sha256_file, within
 from runway_plan.files import SymlinkInTheWay
 
 __all__ = ["URL_TRIES", "DownloadFailed", "Outputs"]
@@ -115,9 +115,7 @@ class Outputs:
             assert out.sha256 is not None
             number = self._numbers.get((key, out.index), out.index)
             assert self.records.run_id is not None
-            path = self.link(
-                key, gen.step, number, out.sha256, out.ext or "bin", run_id=self.records.run_id
-            )
+            path = self.link(key, gen.step, number, out.sha256, out.ext, run_id=self.records.run_id)
             result.outputs.append(
                 OutputFile(out.index, number, out.sha256, out.size or 0, out.mime, path)
             )
@@ -185,7 +183,7 @@ class Outputs:
         this run's outputs folder only: the journal may have been written by someone else)."""
         top = self.options.outputs_dir.absolute()
         for path, digest in self.state.links():
-            if digest != sha256 or not Path(path).is_relative_to(top):
+            if digest != sha256 or not within(path, top):
                 continue
             if self.store.adopt(Path(path), sha256):
                 return True
@@ -211,11 +209,15 @@ class Outputs:
         )
 
     def link(
-        self, key: str, step: str, number: int, sha256: str, ext: str, *, run_id: int
+        self, key: str, step: str, number: int, sha256: str, ext: str | None, *, run_id: int
     ) -> str | None:
         """Place a stored output as ``outputs/<step>/<number>.<ext>`` (beside a file that is not
         ours) and record the link; its path, or None when it could not be placed."""
-        target = (self.options.outputs_dir / step / f"{number}.{ext}").absolute()
+        top = self.options.outputs_dir.absolute()
+        target = top / step / f"{number}.{safe_extension(ext)}"
+        if not within(target, top):
+            self._emit("note", key, f"an output's recorded name leaves {top}: not placed")
+            return None
 
         def ours(path: Path) -> bool:
             owner = self.state.link_owner(str(path))
