@@ -105,21 +105,26 @@ def test_local_files_stay_exact_and_edges_take_the_catalogs_tolerance(
     assert (dub.quantity_low, dub.quantity_high, dub.low, dub.high) == (12, Decimal("12.5"), 6, 7)
 
 
+CLIP_THEN_RESTYLE: dict[str, Any] = {
+    "clip": {
+        "endpoint": "text_to_video",
+        "model": "gen4.5",
+        "promptText": "x",
+        "ratio": "1280:720",
+        "duration": 5,
+    },
+    "restyle": {
+        "endpoint": "video_to_video",
+        "model": "gen4_aleph",
+        "videoUri": "@clip",
+        "promptText": "y",
+    },
+}
+
+
 def test_a_kept_length_widens_at_every_hop(tmp_path: Path, catalog: Catalog) -> None:
     steps = {
-        "clip": {
-            "endpoint": "text_to_video",
-            "model": "gen4.5",
-            "promptText": "x",
-            "ratio": "1280:720",
-            "duration": 5,
-        },
-        "restyle": {
-            "endpoint": "video_to_video",
-            "model": "gen4_aleph",
-            "videoUri": "@clip",
-            "promptText": "y",
-        },
+        **CLIP_THEN_RESTYLE,
         "voice": {
             "endpoint": "speech_to_speech",
             "model": "eleven_multilingual_sts_v2",
@@ -154,21 +159,7 @@ def test_reprice_uses_the_measured_length_of_each_input(tmp_path: Path, catalog:
 
 
 def test_reprice_of_a_kept_length_model(tmp_path: Path, catalog: Catalog) -> None:
-    steps = {
-        "clip": {
-            "endpoint": "text_to_video",
-            "model": "gen4.5",
-            "promptText": "x",
-            "ratio": "1280:720",
-            "duration": 5,
-        },
-        "restyle": {
-            "endpoint": "video_to_video",
-            "model": "gen4_aleph",
-            "videoUri": "@clip",
-            "promptText": "y",
-        },
-    }
+    steps = CLIP_THEN_RESTYLE
     graph = _graph(tmp_path, catalog, steps)
     cost = Pricer(graph, catalog).reprice(graph.generations["restyle"], {("videoUri",): 5.0417})
     # 5.0417 s x 15 = 75.6255 credits; how the API rounds it is not documented: 75-76

@@ -85,16 +85,8 @@ async def _prune_one(s: Session, row: ResourceRow, result: ResourceResult, left:
         result.message = "not in the spec; left in place (--prune deletes it)"
         left.append(f"{label} ({row.remote_id})")
         return
-    s.state.mark_resource_deleting(row.id, s.run_id)
-    try:
-        await s.shield(s.client.delete_resource(row.kind, row.remote_id))
-    except ResourceNotFound:
-        pass
-    except ApiError as exc:
-        s.state.mark_resource_unchanged(row.id, outcome="failed", detail=str(exc), run_id=s.run_id)
-        s.fail(result, "RP511", f"cannot delete {label}: {exc}")
+    if not await s.delete(row, result, f"cannot delete {label}", "--prune"):
         return
-    s.forget(row.id, "delete", "ok", "--prune")
     result.action = "deleted"
     result.message = f"deleted {row.remote_id} (--prune)"
     s.emit("deleted", f"{row.kind}:{row.key}", result.message)

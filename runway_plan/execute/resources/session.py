@@ -10,7 +10,7 @@ from typing import Any, TypedDict, TypeVar
 
 from runway_plan.compile import Graph
 from runway_plan.diagnostics import Diagnostic, Span, make
-from runway_plan.execute.client import RunwayClient
+from runway_plan.execute.client import ApiError, ResourceNotFound, RunwayClient
 from runway_plan.execute.fingerprint import OutputRef
 from runway_plan.execute.resources.desired import Desired, ImageSource, desired_state, scope_of
 from runway_plan.execute.state import ResourceRow, ResourceStatus, State
@@ -185,6 +185,26 @@ class Session:
 
     def row(self, kind: str, key: str) -> ResourceRow | None:
         return self.state.resource(self.spec_name, self.origin, kind, key)
+
+    async def delete(
+        self, row: ResourceRow, result: ResourceResult, failure: str, detail: str
+    ) -> bool:
+        """Delete ``row``'s remote object (gone already counts) and forget the row, journaling
+        ``detail``; False, with RP511 ``failure``: the API's error, when the API refused."""
+        assert row.remote_id is not None
+        self.state.mark_resource_deleting(row.id, self.run_id)
+        try:
+            await self.shield(self.client.delete_resource(row.kind, row.remote_id))
+        except ResourceNotFound:
+            pass
+        except ApiError as exc:
+            self.state.mark_resource_unchanged(
+                row.id, outcome="failed", detail=str(exc), run_id=self.run_id
+            )
+            self.fail(result, "RP511", f"{failure}: {exc}")
+            return False
+        self.forget(row.id, "delete", "ok", detail)
+        return True
 
     def forget(self, row_id: int, action: str, outcome: str, detail: str) -> None:
         """Forget a resource's row, journaling why (``action``, ``outcome``, ``detail``)."""

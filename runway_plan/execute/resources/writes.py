@@ -241,16 +241,10 @@ async def replace(s: Session, want: Desired, row: ResourceRow, result: ResourceR
     id)."""
     assert row.remote_id is not None
     label = s.label(want.kind, want.key)
-    s.state.mark_resource_deleting(row.id, s.run_id)
-    try:
-        await s.shield(s.client.delete_resource(want.kind, row.remote_id))
-    except ResourceNotFound:
-        pass
-    except ApiError as exc:
-        s.state.mark_resource_unchanged(row.id, outcome="failed", detail=str(exc), run_id=s.run_id)
-        s.fail(result, "RP511", f"cannot replace {label}: {exc}")
+    if not await s.delete(
+        row, result, f"cannot replace {label}", "replaced: its sample or design changed"
+    ):
         return
-    s.forget(row.id, "delete", "ok", "replaced: its sample or design changed")
     note = f"made again ({row.remote_id} deleted): its sample or design changed"
     s.emit("replace", f"{want.kind}:{want.key}", f"{label} {note}")
     await create(s, want, result, note=note)

@@ -217,18 +217,7 @@ class Driver:
         if remote_id is not None:
             self.avatar_ids[key] = remote_id
             return True
-        result.reason = f"avatar '{name}' {why}"
-        if why == "interrupted":
-            self.records.settle(result, Outcome.INTERRUPTED, f"waits for avatar '{name}'")
-            return False
-        self.diagnostics.append(
-            make(
-                "RP503",
-                f"'{key}' was skipped: it uses avatar '{name}', which {why}",
-                step_span(self.graph, gen.step),
-            )
-        )
-        self.records.settle(result, Outcome.SKIPPED, f"uses avatar '{name}'")
+        self._not_in_place(key, result, f"avatar '{name}'", "uses", why)
         return False
 
     def _router_in_place(self, key: str, result: GenerationResult) -> bool:
@@ -241,19 +230,26 @@ class Driver:
         slug, why = self._routers(name)
         if slug is not None:
             return True
-        result.reason = f"router '{name}' {why}"
+        self._not_in_place(key, result, f"router '{name}'", "runs on", why)
+        return False
+
+    def _not_in_place(
+        self, key: str, result: GenerationResult, resource: str, verb: str, why: str
+    ) -> None:
+        """Settle a generation whose ``resource`` (``avatar 'x'``, ``router 'y'``) is not in
+        place: interrupted while it was awaited, else skipped (RP503) saying ``why``."""
+        result.reason = f"{resource} {why}"
         if why == "interrupted":
-            self.records.settle(result, Outcome.INTERRUPTED, f"waits for router '{name}'")
-            return False
+            self.records.settle(result, Outcome.INTERRUPTED, f"waits for {resource}")
+            return
         self.diagnostics.append(
             make(
                 "RP503",
-                f"'{key}' was skipped: it runs on router '{name}', which {why}",
-                step_span(self.graph, gen.step),
+                f"'{key}' was skipped: it {verb} {resource}, which {why}",
+                step_span(self.graph, self.graph.generations[key].step),
             )
         )
-        self.records.settle(result, Outcome.SKIPPED, f"runs on router '{name}'")
-        return False
+        self.records.settle(result, Outcome.SKIPPED, f"{verb} {resource}")
 
     async def _resume(self, key: str, result: GenerationResult, row: StepRow) -> None:
         """Continue a step from whatever its journal row says."""
